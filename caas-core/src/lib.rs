@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod labels;
+pub mod memory;
+pub mod model;
+pub mod platform;
+pub mod ports;
+pub mod units;
+pub mod validate;
+
+pub use auth::{Action, Principal};
+pub use error::{Error, Result};
+pub use ids::*;
+pub use platform::{Platform, PlatformBuilder};
+pub use ports::clock::{Clock, ManualClock, SystemClock};
+pub use ports::proxy::Proxy;
+pub use ports::quota::{QuotaEngine, StoreQuotaEngine};
+pub use ports::runtime::ContainerRuntime;
+pub use ports::store::Store;
+
+/// The repository README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme_doctests {}

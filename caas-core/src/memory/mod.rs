@@ -1,0 +1,10 @@
+//! In-memory backends of every port: first-class, faithful implementations for tests (ours and
+//! embedders'). They pass the same conformance suites (`caas-testkit`) as the real backends.
+
+mod proxy;
+mod runtime;
+mod store;
+
+pub use proxy::InMemoryProxy;
+pub use runtime::{Fault, InMemoryRuntime, RuntimeOp};
+pub use store::InMemoryStore;

@@ -1,0 +1,11 @@
+//! The domain model. Constructors (`New*::build`) validate; see [`crate::validate`].
+
+mod ops;
+mod org;
+mod plan;
+mod service;
+
+pub use ops::*;
+pub use org::*;
+pub use plan::*;
+pub use service::*;

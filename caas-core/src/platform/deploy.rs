@@ -1,0 +1,486 @@
+//! Deploying and deleting services.
+//!
+//! A deploy runs these steps, each undone in reverse order if a later one fails, so a failure
+//! anywhere leaves nothing behind but the failed deployment's record:
+//!
+//! 1. validate the spec, resolve the project (permission checked);
+//! 2. reserve the spec's quota (CPU, memory, storage, one container);
+//! 3. record the service and a pending deployment;
+//! 4. ensure the project network (idempotent, labelled);
+//! 5. ensure the image is present (pull when missing);
+//! 6. create the container with the managed labels and the hardened defaults;
+//! 7. start it;
+//! 8. commit the reservation to the service, mark the deployment active, record an event.
+
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::tenancy::{network_labels, network_name};
+use super::{Platform, json};
+use crate::auth::{Action, Principal};
+use crate::error::{Error, Result};
+use crate::ids::{DeploymentId, EventId, ServiceId};
+use crate::labels;
+use crate::model::{
+    Deployment, DeploymentStatus, Project, Service, ServiceEvent, ServiceEventKind, ServiceKind,
+    ServiceSpec, ServiceStatus,
+};
+use crate::ports::runtime::{
+    ContainerSpec, CreateOutcome, Mount, NetworkAttachment, NetworkSpec, RemoveOutcome, VolumeSpec,
+};
+use crate::validate::Name;
+
+/// Input for deploying an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeployApp {
+    /// Service name, unique in the project (DNS-label rules); its host name on the network.
+    pub name: String,
+    /// What to run.
+    pub spec: ServiceSpec,
+}
+
+impl DeployApp {
+    /// An app called `name` running `spec`.
+    pub fn new(name: impl Into<String>, spec: ServiceSpec) -> Self {
+        Self {
+            name: name.into(),
+            spec,
+        }
+    }
+}
+
+/// What a delete also removes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeleteOptions {
+    /// Also remove the volumes (their data is lost).
+    pub volumes: bool,
+}
+
+impl DeleteOptions {
+    /// Keep volumes (the default).
+    pub fn keep_volumes() -> Self {
+        Self { volumes: false }
+    }
+    /// Remove volumes too.
+    pub fn with_volumes() -> Self {
+        Self { volumes: true }
+    }
+}
+
+/// Undo steps of a deploy in progress, run in reverse on failure.
+enum Undo {
+    ReleaseReservation(crate::ids::ReservationId),
+    DeleteService(ServiceId),
+    /// Every container labelled with the deployment: also finds one whose create succeeded
+    /// but whose answer was lost.
+    RemoveDeploymentContainers(DeploymentId),
+    /// A volume this deploy created (volumes that existed before are kept).
+    RemoveVolume(String),
+}
+
+impl Platform {
+    /// Deploys an app into a project and starts it. Returns the service (secrets redacted).
+    ///
+    /// Errors: `InvalidInput` (naming the field), `AlreadyExists` (service name),
+    /// `QuotaExceeded`, `Conflict` (inactive subscription), `NotFound` (project, image),
+    /// `PermissionDenied`, `Unavailable` (runtime or store; nothing is left behind).
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %app.name))]
+    pub async fn deploy_app(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        app: DeployApp,
+    ) -> Result<Service> {
+        self.deploy_new_service(who, org_slug, project, app.name, ServiceKind::App, app.spec)
+            .await
+    }
+
+    /// Records and starts a new service of any kind; the steps are in the module docs.
+    pub(super) async fn deploy_new_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: String,
+        kind: ServiceKind,
+        spec: ServiceSpec,
+    ) -> Result<Service> {
+        let (org, project) = self
+            .authorize_project(who, org_slug, project, Action::ServiceDeploy)
+            .await?;
+        let name = Name::parse_field("name", name)?;
+        spec.validate()?;
+        if spec.replicas > 1 {
+            return Err(Error::invalid(
+                "spec.replicas",
+                "more than one replica needs a clustered runtime; this platform runs one container per service",
+            ));
+        }
+        if self
+            .inner
+            .store
+            .service_by_name_opt(project.id, name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::already_exists("service", name));
+        }
+
+        let reservation = self
+            .inner
+            .quota
+            .reserve(org.id, spec.quota_amounts())
+            .await?;
+        let mut undo = vec![Undo::ReleaseReservation(reservation.id)];
+        let now = self.now();
+        let service = Service {
+            id: ServiceId::new(),
+            org: org.id,
+            project: project.id,
+            name,
+            kind,
+            spec,
+            status: ServiceStatus::Deploying,
+            current_deployment: None,
+            reservation: Some(reservation.id),
+            created_at: now,
+            updated_at: now,
+        };
+        let deployment = Deployment {
+            id: DeploymentId::new(),
+            service: service.id,
+            org: org.id,
+            project: project.id,
+            spec: service.spec.clone(),
+            status: DeploymentStatus::Pending,
+            container_id: None,
+            error: None,
+            created_at: now,
+            finished_at: None,
+        };
+
+        match self
+            .run_deploy(&project, service, deployment, &mut undo)
+            .await
+        {
+            Ok(service) => {
+                self.audit(
+                    Some(who),
+                    Some(org.id),
+                    "service.deploy",
+                    format!("service:{}", service.id),
+                    None,
+                    json(&service.redacted()),
+                )
+                .await;
+                Ok(service.redacted())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "deploy failed; rolling back");
+                self.rollback(undo).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_deploy(
+        &self,
+        project: &Project,
+        mut service: Service,
+        mut deployment: Deployment,
+        undo: &mut Vec<Undo>,
+    ) -> Result<Service> {
+        let store = &self.inner.store;
+        let runtime = self.runtime();
+        store.create_service(&service).await?;
+        undo.push(Undo::DeleteService(service.id));
+        store.create_deployment(&deployment).await?;
+
+        runtime
+            .create_network(&NetworkSpec::new(
+                network_name(project),
+                self.scoped(network_labels(project)),
+            ))
+            .await?;
+        for m in &service.spec.volumes {
+            let name = volume_runtime_name(project, m.volume.as_str());
+            let outcome = runtime
+                .create_volume(&VolumeSpec::new(
+                    name.clone(),
+                    self.scoped(volume_labels(project, m.volume.as_str())),
+                ))
+                .await?;
+            if matches!(outcome, CreateOutcome::Created(_)) {
+                undo.push(Undo::RemoveVolume(name));
+            }
+        }
+        let image = service.spec.image.normalized();
+        if !runtime.image_present(&image).await? {
+            runtime.pull_image(&image).await?;
+        }
+        let spec = self.container_spec(project, &service, deployment.id);
+        undo.push(Undo::RemoveDeploymentContainers(deployment.id));
+        let outcome = runtime.create_container(&spec).await?;
+        let container_id = outcome.id().to_string();
+        if matches!(outcome, CreateOutcome::AlreadyExists(_)) {
+            tracing::info!("container of this deployment already existed; adopting it");
+        }
+        runtime.start_container(&container_id).await?;
+
+        if let Some(r) = service.reservation {
+            self.inner
+                .quota
+                .commit(r, &format!("service:{}", service.id))
+                .await?;
+        }
+        let now = self.now();
+        deployment.status = DeploymentStatus::Active;
+        deployment.container_id = Some(container_id);
+        deployment.finished_at = Some(now);
+        store.update_deployment(&deployment).await?;
+        service.status = ServiceStatus::Running;
+        service.current_deployment = Some(deployment.id);
+        service.updated_at = now;
+        store.update_service(&service).await?;
+        self.record_event(&service, ServiceEventKind::Deployed, "deployed")
+            .await;
+        Ok(service)
+    }
+
+    async fn rollback(&self, undo: Vec<Undo>) {
+        for step in undo.into_iter().rev() {
+            let result = match step {
+                Undo::RemoveDeploymentContainers(id) => self.remove_deployment_containers(id).await,
+                Undo::RemoveVolume(name) => self.runtime().remove_volume(&name).await.map(|_| ()),
+                Undo::DeleteService(id) => match self.inner.store.delete_service(id).await {
+                    Err(e) if e.is_not_found() => Ok(()),
+                    other => other,
+                },
+                Undo::ReleaseReservation(id) => self.inner.quota.release(id).await,
+            };
+            if let Err(e) = result {
+                // The reconciler removes what is left (labels say what it belongs to) and the
+                // reservation expires by itself.
+                tracing::error!(error = %e, "rollback step failed; the reconciler will clean up");
+            }
+        }
+    }
+
+    pub(super) async fn remove_deployment_containers(
+        &self,
+        deployment: DeploymentId,
+    ) -> Result<()> {
+        let selector =
+            crate::ports::runtime::LabelSelector::managed().with(labels::DEPLOYMENT, deployment);
+        for c in self.runtime().list_containers(&selector).await? {
+            self.runtime().remove_container(&c.id, true).await?;
+        }
+        Ok(())
+    }
+
+    /// The container spec of a service's deployment: managed labels last (user labels can
+    /// never override them), hardened defaults, the project network with the service name as
+    /// alias.
+    pub(super) fn container_spec(
+        &self,
+        project: &Project,
+        service: &Service,
+        deployment: DeploymentId,
+    ) -> ContainerSpec {
+        let s = &service.spec;
+        let mut spec =
+            ContainerSpec::new(container_name(service, deployment), s.image.normalized());
+        spec.command = s.command.clone();
+        spec.entrypoint = s.entrypoint.clone();
+        spec.env = s
+            .env
+            .iter()
+            .map(|v| (v.key.to_string(), v.value.clone()))
+            .collect();
+        spec.labels = s.labels.clone();
+        spec.labels.retain(|k, _| {
+            !crate::validate::RESERVED_LABEL_PREFIXES
+                .iter()
+                .any(|p| k.to_ascii_lowercase().starts_with(p))
+        });
+        spec.labels.extend(self.scoped(labels::container_labels(
+            service.org,
+            service.project,
+            service.id,
+            deployment,
+        )));
+        spec.limits = s.resources;
+        spec.mounts = s
+            .volumes
+            .iter()
+            .map(|m| Mount {
+                volume: volume_runtime_name(project, m.volume.as_str()),
+                target: m.target.clone(),
+                read_only: m.read_only,
+            })
+            .collect();
+        spec.networks = vec![NetworkAttachment {
+            network: network_name(project),
+            aliases: vec![service.name.to_string()],
+        }];
+        spec.exposed_ports = s.ports.clone();
+        spec.health_check = s.health_check.clone();
+        spec.restart_policy = s.restart_policy;
+        spec.stop_timeout = self.inner.stop_timeout;
+        spec
+    }
+
+    /// A service by name (secrets redacted). Errors: `NotFound`.
+    pub async fn service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<Service> {
+        let (_, _, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceView)
+            .await?;
+        Ok(svc.redacted())
+    }
+
+    /// Services of a project (secrets redacted). Errors: `NotFound`.
+    pub async fn list_services(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+    ) -> Result<Vec<Service>> {
+        let (org, project) = self
+            .authorize_project(who, org_slug, project, Action::ServiceView)
+            .await?;
+        Ok(self
+            .inner
+            .store
+            .list_services(org.id, Some(project.id))
+            .await?
+            .iter()
+            .map(Service::redacted)
+            .collect())
+    }
+
+    /// Deletes a service: stops and removes every container labelled with it, its routes, its
+    /// record (with its deployments and events), and releases its quota. Its volumes are kept
+    /// unless `options.volumes` is set (a volume another service of the project still mounts is
+    /// always kept). Idempotent for containers already gone.
+    ///
+    /// Errors: `NotFound`, `PermissionDenied`, `Unavailable` (nothing is deleted from the store
+    /// until the runtime confirmed the containers are gone).
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
+    pub async fn delete_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+        options: DeleteOptions,
+    ) -> Result<()> {
+        let (org, project, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceDelete)
+            .await?;
+        self.remove_service(&project, &svc, options).await?;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "service.delete",
+            format!("service:{}", svc.id),
+            json(&svc.redacted()),
+            json(&options),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Removes a service's containers, routes, record and reservation (and volumes when asked).
+    pub(super) async fn remove_service(
+        &self,
+        project: &Project,
+        svc: &Service,
+        options: DeleteOptions,
+    ) -> Result<()> {
+        let runtime = self.runtime();
+        let selector = self.selector().with(labels::SERVICE, svc.id);
+        for c in runtime.list_containers(&selector).await? {
+            let _ = runtime.stop_container(&c.id, self.inner.stop_timeout).await;
+            match runtime.remove_container(&c.id, true).await? {
+                RemoveOutcome::Removed | RemoveOutcome::NotFound => {}
+            }
+        }
+        if let Some(proxy) = &self.inner.proxy {
+            proxy.remove(&svc.id.to_string()).await?;
+        }
+        self.inner.store.delete_service(svc.id).await?;
+        if let Some(r) = svc.reservation {
+            self.inner.quota.release(r).await?;
+        }
+        if options.volumes {
+            let others = self
+                .inner
+                .store
+                .list_services(svc.org, Some(svc.project))
+                .await?;
+            for m in &svc.spec.volumes {
+                let shared = others
+                    .iter()
+                    .any(|o| o.spec.volumes.iter().any(|v| v.volume == m.volume));
+                if shared {
+                    tracing::info!(volume = %m.volume, "volume kept: another service mounts it");
+                    continue;
+                }
+                runtime
+                    .remove_volume(&volume_runtime_name(project, m.volume.as_str()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn record_event(
+        &self,
+        service: &Service,
+        kind: ServiceEventKind,
+        message: &str,
+    ) {
+        let ev = ServiceEvent {
+            id: EventId::new(),
+            org: service.org,
+            service: service.id,
+            kind,
+            message: message.to_string(),
+            at: self.now(),
+        };
+        if let Err(e) = self.inner.store.append_event(&ev).await {
+            tracing::warn!(error = %e, "could not record service event");
+        }
+    }
+}
+
+/// The runtime name of a service's container for one deployment: unique per deployment, so a
+/// retried create finds its own container instead of making a second one.
+pub(crate) fn container_name(service: &Service, deployment: DeploymentId) -> String {
+    format!("caas-{}-{}", service.name, deployment.as_uuid().simple())
+}
+
+/// The runtime name of a project's volume.
+pub(crate) fn volume_runtime_name(project: &Project, volume: &str) -> String {
+    format!("caas-p-{}-{volume}", project.id.as_uuid().simple())
+}
+
+/// The labels of a project's volume.
+pub(crate) fn volume_labels(
+    project: &Project,
+    volume: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut l = labels::network_labels(project.org, project.id);
+    l.insert(labels::KIND.to_string(), "volume".to_string());
+    l.insert(labels::VOLUME.to_string(), volume.to_string());
+    l
+}

@@ -1,0 +1,170 @@
+//! Start, stop, restart and logs of a deployed service.
+
+use futures::stream::BoxStream;
+use tracing::instrument;
+
+use super::{Platform, json};
+use crate::auth::{Action, Principal};
+use crate::error::{Error, Result};
+use crate::model::{Service, ServiceEventKind, ServiceStatus};
+use crate::ports::runtime::{LogLine, LogOptions, StartOutcome, StopOutcome};
+
+/// What a lifecycle operation did: `changed` is false when the service already was in the
+/// requested state (the operation is idempotent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LifecycleOutcome {
+    /// The service after the operation (secrets redacted).
+    pub service: Service,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+impl Platform {
+    pub(super) async fn current_container(&self, svc: &Service) -> Result<String> {
+        let dep = svc
+            .current_deployment
+            .ok_or_else(|| Error::conflict(format!("service '{}' has no deployment", svc.name)))?;
+        self.inner
+            .store
+            .deployment(dep)
+            .await?
+            .container_id
+            .ok_or_else(|| Error::conflict(format!("service '{}' has no container yet", svc.name)))
+    }
+
+    async fn set_status(&self, mut svc: Service, status: ServiceStatus) -> Result<Service> {
+        if svc.status != status {
+            svc.status = status;
+            svc.updated_at = self.now();
+            self.inner.store.update_service(&svc).await?;
+        }
+        Ok(svc)
+    }
+
+    /// Starts a stopped service; a running one is left alone (`changed: false`).
+    /// Errors: `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `Unavailable`.
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
+    pub async fn start_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<LifecycleOutcome> {
+        let (org, _, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
+            .await?;
+        let container = self.current_container(&svc).await?;
+        let outcome = self.runtime().start_container(&container).await?;
+        let svc = self.set_status(svc, ServiceStatus::Running).await?;
+        let changed = outcome == StartOutcome::Started;
+        if changed {
+            self.record_event(&svc, ServiceEventKind::Started, "started on request")
+                .await;
+            self.audit(
+                Some(who),
+                Some(org.id),
+                "service.start",
+                format!("service:{}", svc.id),
+                None,
+                None,
+            )
+            .await;
+        }
+        Ok(LifecycleOutcome {
+            service: svc.redacted(),
+            changed,
+        })
+    }
+
+    /// Stops a running service gracefully (killed after the platform's stop timeout); a
+    /// stopped one is left alone. Errors: as [`Platform::start_service`].
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
+    pub async fn stop_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<LifecycleOutcome> {
+        let (org, _, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
+            .await?;
+        let container = self.current_container(&svc).await?;
+        let outcome = self
+            .runtime()
+            .stop_container(&container, self.inner.stop_timeout)
+            .await?;
+        let svc = self.set_status(svc, ServiceStatus::Stopped).await?;
+        let changed = outcome == StopOutcome::Stopped;
+        if changed {
+            self.record_event(&svc, ServiceEventKind::Stopped, "stopped on request")
+                .await;
+            self.audit(
+                Some(who),
+                Some(org.id),
+                "service.stop",
+                format!("service:{}", svc.id),
+                None,
+                None,
+            )
+            .await;
+        }
+        Ok(LifecycleOutcome {
+            service: svc.redacted(),
+            changed,
+        })
+    }
+
+    /// Restarts a service (starting it if it was stopped). Errors: as
+    /// [`Platform::start_service`].
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
+    pub async fn restart_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+    ) -> Result<LifecycleOutcome> {
+        let (org, _, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
+            .await?;
+        let container = self.current_container(&svc).await?;
+        self.runtime()
+            .restart_container(&container, self.inner.stop_timeout)
+            .await?;
+        let svc = self.set_status(svc, ServiceStatus::Running).await?;
+        self.record_event(&svc, ServiceEventKind::Restarted, "restarted on request")
+            .await;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "service.restart",
+            format!("service:{}", svc.id),
+            None,
+            json(&svc.status),
+        )
+        .await;
+        Ok(LifecycleOutcome {
+            service: svc.redacted(),
+            changed: true,
+        })
+    }
+
+    /// The logs of a service's current container. Errors: `NotFound`, `PermissionDenied`,
+    /// `Conflict` (never deployed), `Unavailable`.
+    pub async fn service_logs(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>> {
+        let (_, _, svc) = self
+            .authorize_service(who, org_slug, project, name, Action::ServiceLogs)
+            .await?;
+        let container = self.current_container(&svc).await?;
+        self.runtime().logs(&container, options).await
+    }
+}

@@ -1,0 +1,352 @@
+//! [`Platform`]: the orchestrator holding all business logic over the ports.
+//!
+//! Every public operation takes a [`Principal`] and checks its permissions first (see
+//! [`crate::auth`]), validates its input, then acts. Operations open one tracing span each,
+//! with stable dotted fields (`caas.org`, `caas.project`, `caas.service`) and never secrets.
+
+mod database;
+mod deploy;
+mod health;
+mod lifecycle;
+mod reconcile;
+mod recreate;
+mod runtime_admin;
+mod tenancy;
+mod usage;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::{Action, Principal};
+use crate::error::{Error, Result};
+use crate::ids::{OrgId, UserId};
+use crate::model::{AuditEntry, Organization, Project, Service};
+use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::connector::{RuntimeConfig, RuntimeConnector};
+use crate::ports::proxy::Proxy;
+use crate::ports::quota::{QuotaEngine, StoreQuotaEngine};
+use crate::ports::runtime::ContainerRuntime;
+use crate::ports::store::Store;
+
+pub use database::{
+    DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
+    database_spec, generate_password,
+};
+pub use deploy::{DeleteOptions, DeployApp};
+pub use health::{ComponentHealth, HealthReport};
+pub use lifecycle::LifecycleOutcome;
+pub use reconcile::ReconcileReport;
+pub use runtime_admin::RUNTIME_SETTING;
+pub use tenancy::NewProject;
+pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
+
+/// Builds a [`Platform`] from its ports.
+#[derive(Debug, Default)]
+pub struct PlatformBuilder {
+    store: Option<Arc<dyn Store>>,
+    runtime: Option<Arc<dyn ContainerRuntime>>,
+    proxy: Option<Arc<dyn Proxy>>,
+    quota: Option<Arc<dyn QuotaEngine>>,
+    clock: Option<Arc<dyn Clock>>,
+    stop_timeout: Option<Duration>,
+    connector: Option<(Arc<dyn RuntimeConnector>, RuntimeConfig)>,
+    database_images: Option<DatabaseImages>,
+    instance: Option<String>,
+    pending_grace: Option<Duration>,
+}
+
+impl PlatformBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// The container runtime (required).
+    pub fn runtime(mut self, runtime: Arc<dyn ContainerRuntime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+    /// The proxy (optional: without one, services are reachable only on their project network).
+    pub fn proxy(mut self, proxy: Arc<dyn Proxy>) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+    /// The quota engine (default: [`StoreQuotaEngine`] over the store).
+    pub fn quota(mut self, quota: Arc<dyn QuotaEngine>) -> Self {
+        self.quota = Some(quota);
+        self
+    }
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// The connector that (re)connects the runtime when an administrator changes its
+    /// configuration, and the configuration the given runtime was built from. Without one, the
+    /// runtime is fixed and runtime configuration operations are `Unsupported`.
+    pub fn runtime_connector(
+        mut self,
+        connector: Arc<dyn RuntimeConnector>,
+        current: RuntimeConfig,
+    ) -> Self {
+        self.connector = Some((connector, current));
+        self
+    }
+    /// The images used for managed databases (default: [`DatabaseImages::default`]).
+    pub fn database_images(mut self, images: DatabaseImages) -> Self {
+        self.database_images = Some(images);
+        self
+    }
+    /// The name of this platform instance (default `default`): every object it creates is
+    /// labelled `caas.instance=<name>` and the reconciler only touches objects of its own
+    /// instance, so several platforms can share one engine. Errors at build: `InvalidInput`
+    /// unless a DNS label.
+    pub fn instance(mut self, name: impl Into<String>) -> Self {
+        self.instance = Some(name.into());
+        self
+    }
+    /// How old a pending deployment must be before the reconciler treats it as interrupted
+    /// and rolls it back (default 10 minutes; longer than any deploy takes).
+    pub fn pending_grace(mut self, grace: Duration) -> Self {
+        self.pending_grace = Some(grace);
+        self
+    }
+    /// How long a container gets to stop before it is killed (default 10 s).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the platform. Errors: `InvalidInput` naming a missing required port.
+    pub fn build(self) -> Result<Platform> {
+        let store = self
+            .store
+            .ok_or_else(|| Error::invalid("store", "a Store is required"))?;
+        let runtime = self
+            .runtime
+            .ok_or_else(|| Error::invalid("runtime", "a ContainerRuntime is required"))?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let quota = self
+            .quota
+            .unwrap_or_else(|| Arc::new(StoreQuotaEngine::new(store.clone(), clock.clone())));
+        let instance = self.instance.unwrap_or_else(|| "default".to_string());
+        crate::validate::dns_label("instance", &instance)?;
+        let (connector, config) = match self.connector {
+            Some((c, cfg)) => (Some(c), Some(cfg)),
+            None => (None, None),
+        };
+        Ok(Platform {
+            inner: Arc::new(Inner {
+                store,
+                runtime: RwLock::new(runtime),
+                connector,
+                runtime_config: RwLock::new(config),
+                proxy: self.proxy,
+                database_images: self.database_images.unwrap_or_default(),
+                instance,
+                pending_grace: self.pending_grace.unwrap_or(Duration::from_secs(600)),
+                quota,
+                clock,
+                stop_timeout: self.stop_timeout.unwrap_or(Duration::from_secs(10)),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    // Swapped when an administrator changes the runtime configuration; operations clone the
+    // Arc once and keep using the runtime they started with.
+    runtime: RwLock<Arc<dyn ContainerRuntime>>,
+    connector: Option<Arc<dyn RuntimeConnector>>,
+    runtime_config: RwLock<Option<RuntimeConfig>>,
+    database_images: DatabaseImages,
+    instance: String,
+    pending_grace: Duration,
+    proxy: Option<Arc<dyn Proxy>>,
+    quota: Arc<dyn QuotaEngine>,
+    clock: Arc<dyn Clock>,
+    stop_timeout: Duration,
+}
+
+/// The containers-as-a-service platform: cheap to clone, shareable across tasks.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::{Platform, memory::{InMemoryStore, InMemoryRuntime}};
+/// let platform = Platform::builder()
+///     .store(Arc::new(InMemoryStore::new()))
+///     .runtime(Arc::new(InMemoryRuntime::new()))
+///     .build()
+///     .unwrap();
+/// # let _ = platform;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+impl Platform {
+    /// Starts building a platform.
+    pub fn builder() -> PlatformBuilder {
+        PlatformBuilder::default()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    /// The container runtime in use now.
+    pub fn runtime(&self) -> Arc<dyn ContainerRuntime> {
+        self.inner
+            .runtime
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    /// The proxy, when configured.
+    pub fn proxy(&self) -> Option<&Arc<dyn Proxy>> {
+        self.inner.proxy.as_ref()
+    }
+    /// The quota engine.
+    pub fn quota(&self) -> &Arc<dyn QuotaEngine> {
+        &self.inner.quota
+    }
+
+    /// The name of this platform instance (see [`PlatformBuilder::instance`]).
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// Adds this instance's label to a set of labels.
+    fn scoped(
+        &self,
+        mut l: std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        l.insert(
+            crate::labels::INSTANCE.to_string(),
+            self.inner.instance.clone(),
+        );
+        l
+    }
+
+    /// Selects this instance's managed objects.
+    fn selector(&self) -> crate::ports::runtime::LabelSelector {
+        crate::ports::runtime::LabelSelector::managed()
+            .with(crate::labels::INSTANCE, &self.inner.instance)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Builds the principal of a user from the store: the user's admin flag and memberships.
+    /// Authenticators call this after checking a credential. Errors: `NotFound`.
+    pub async fn principal_for(&self, user: UserId) -> Result<Principal> {
+        let u = self.inner.store.user(user).await?;
+        let mut p = Principal::user(user);
+        p.platform_admin = u.platform_admin;
+        for m in self.inner.store.memberships(user).await? {
+            p.grants.insert(
+                m.org,
+                crate::auth::Grant {
+                    role: m.role,
+                    projects: m.projects,
+                },
+            );
+        }
+        Ok(p)
+    }
+
+    /// Resolves an organization by slug and checks `action` on it. Non-members get `NotFound`.
+    async fn authorize_org(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        action: Action,
+    ) -> Result<Organization> {
+        let org = self.inner.store.org_by_slug_opt(org_slug).await?;
+        match org {
+            Some(org) => {
+                who.require(action, org.id, None, org_slug)?;
+                Ok(org)
+            }
+            None if who.platform_admin => Err(Error::not_found("organization", org_slug)),
+            // Same answer whether the organization exists or not.
+            None => Err(Error::not_found("organization", org_slug)),
+        }
+    }
+
+    /// Resolves an organization and a project by name, and checks `action` on the project.
+    async fn authorize_project(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        action: Action,
+    ) -> Result<(Organization, Project)> {
+        // View first so non-members learn nothing, then the real action on the project.
+        let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
+        let project = self
+            .inner
+            .store
+            .project_by_name_opt(org.id, project)
+            .await?
+            .ok_or_else(|| Error::not_found("project", project))?;
+        who.require(action, org.id, Some(project.id), org_slug)?;
+        Ok((org, project))
+    }
+
+    /// Resolves org, project and service by name, checking `action`.
+    async fn authorize_service(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        service: &str,
+        action: Action,
+    ) -> Result<(Organization, Project, Service)> {
+        let (org, project) = self
+            .authorize_project(who, org_slug, project, action)
+            .await?;
+        let svc = self
+            .inner
+            .store
+            .service_by_name_opt(project.id, service)
+            .await?
+            .ok_or_else(|| Error::not_found("service", service))?;
+        Ok((org, project, svc))
+    }
+
+    /// Appends an audit entry; failures are logged, never fatal to the operation they record.
+    async fn audit(
+        &self,
+        who: Option<&Principal>,
+        org: Option<OrgId>,
+        action: &str,
+        target: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let entry = AuditEntry {
+            id: crate::ids::AuditId::new(),
+            at: self.now(),
+            actor: who.map(|p| p.user),
+            org,
+            action: action.to_string(),
+            target,
+            before,
+            after,
+        };
+        if let Err(e) = self.inner.store.append_audit(&entry).await {
+            tracing::warn!(error = %e, action, "could not append audit entry");
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}

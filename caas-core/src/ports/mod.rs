@@ -1,0 +1,8 @@
+//! The ports: traits the platform is composed of. Adapters implement them in sibling crates.
+
+pub mod clock;
+pub mod connector;
+pub mod proxy;
+pub mod quota;
+pub mod runtime;
+pub mod store;

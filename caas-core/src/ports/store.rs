@@ -1,0 +1,235 @@
+//! The store port: desired state and history.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::ids::{DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId};
+use crate::model::{
+    AuditEntry, Deployment, Member, MetricPoint, MetricSample, OrgStatus, Organization, Plan,
+    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+};
+use crate::units::ResourceAmounts;
+
+/// Filter and page for listing organizations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OrgFilter {
+    /// Case-insensitive substring of the slug or display name.
+    pub search: Option<String>,
+    /// Only this status.
+    pub status: Option<OrgStatus>,
+    /// Page size (at most 500).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+impl Default for OrgFilter {
+    fn default() -> Self {
+        Self {
+            search: None,
+            status: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+/// Filter for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditFilter {
+    /// Only this organization.
+    pub org: Option<OrgId>,
+    /// Newest first, at most this many (at most 1000).
+    pub limit: u32,
+}
+
+impl Default for AuditFilter {
+    fn default() -> Self {
+        Self {
+            org: None,
+            limit: 100,
+        }
+    }
+}
+
+/// Desired state and history of everything the platform manages.
+///
+/// Lists are ordered by creation (ids are time-ordered) unless a method says otherwise. Errors
+/// common to every method: `Unavailable` when the database cannot be reached (retryable),
+/// `Backend` for anything unexpected. Look-ups by id fail with `NotFound`; creates of an
+/// existing identity fail with `AlreadyExists`.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Checks the database answers. Errors: `Unavailable`.
+    async fn ping(&self) -> Result<()>;
+
+    // --- platform settings ---
+    /// A platform-wide setting (e.g. `runtime`: the runtime configuration), as JSON.
+    async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>>;
+    /// Creates or replaces a platform-wide setting.
+    async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+
+    // --- users ---
+    /// Creates a user. Errors: `AlreadyExists` (e-mail).
+    async fn create_user(&self, user: &User) -> Result<()>;
+    /// A user by id. Errors: `NotFound`.
+    async fn user(&self, id: UserId) -> Result<User>;
+    /// A user by (lowercase) e-mail.
+    async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
+
+    // --- organizations ---
+    /// Creates an organization. Errors: `AlreadyExists` (slug).
+    async fn create_org(&self, org: &Organization) -> Result<()>;
+    /// An organization by id. Errors: `NotFound`.
+    async fn org(&self, id: OrgId) -> Result<Organization>;
+    /// An organization by slug.
+    async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>>;
+    /// Organizations matching the filter, ordered by slug.
+    async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>>;
+    /// Replaces an organization's mutable fields (slug, display name, status).
+    /// Errors: `NotFound`, `AlreadyExists` (slug).
+    async fn update_org(&self, org: &Organization) -> Result<()>;
+    /// Deletes an organization and everything it owns in the store. Errors: `NotFound`.
+    async fn delete_org(&self, id: OrgId) -> Result<()>;
+
+    // --- members ---
+    /// Adds or replaces a membership. Errors: `NotFound` (org or user).
+    async fn put_member(&self, member: &Member) -> Result<()>;
+    /// Removes a membership; `false` when there was none.
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool>;
+    /// Members of an organization.
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>>;
+    /// Memberships of a user.
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>>;
+
+    // --- plans and subscriptions ---
+    /// Creates a plan. Errors: `AlreadyExists` (name).
+    async fn create_plan(&self, plan: &Plan) -> Result<()>;
+    /// A plan by id. Errors: `NotFound`.
+    async fn plan(&self, id: PlanId) -> Result<Plan>;
+    /// A plan by name.
+    async fn plan_by_name_opt(&self, name: &str) -> Result<Option<Plan>>;
+    /// All plans, ordered by name.
+    async fn list_plans(&self) -> Result<Vec<Plan>>;
+    /// Replaces a plan's mutable fields (name, display name, limits, price, currency).
+    /// Errors: `NotFound`, `AlreadyExists` (name).
+    async fn update_plan(&self, plan: &Plan) -> Result<()>;
+    /// Deletes a plan. Errors: `NotFound`, `Conflict` (subscriptions use it).
+    async fn delete_plan(&self, id: PlanId) -> Result<()>;
+    /// Creates or replaces the organization's subscription. Errors: `NotFound` (org or plan).
+    async fn put_subscription(&self, sub: &Subscription) -> Result<()>;
+    /// The organization's subscription.
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>>;
+
+    // --- projects ---
+    /// Creates a project. Errors: `AlreadyExists` (name in org), `NotFound` (org).
+    async fn create_project(&self, project: &Project) -> Result<()>;
+    /// A project by id. Errors: `NotFound`.
+    async fn project(&self, id: ProjectId) -> Result<Project>;
+    /// A project by name in an organization.
+    async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>>;
+    /// Projects of an organization.
+    async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>>;
+    /// Deletes a project. Errors: `NotFound`, `Conflict` (services remain).
+    async fn delete_project(&self, id: ProjectId) -> Result<()>;
+
+    // --- services and deployments ---
+    /// Creates a service. Errors: `AlreadyExists` (name in project), `NotFound` (project).
+    async fn create_service(&self, service: &Service) -> Result<()>;
+    /// A service by id. Errors: `NotFound`.
+    async fn service(&self, id: ServiceId) -> Result<Service>;
+    /// A service by name in a project.
+    async fn service_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Service>>;
+    /// Services of an organization, optionally of one project.
+    async fn list_services(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Service>>;
+    /// Every service of every organization (for the reconciler).
+    async fn list_all_services(&self) -> Result<Vec<Service>>;
+    /// Replaces a service's mutable fields (spec, status, current deployment, reservation,
+    /// updated-at); its id, organization, project, name, kind and creation time never change.
+    /// Errors: `NotFound`.
+    async fn update_service(&self, service: &Service) -> Result<()>;
+    /// Deletes a service and its deployments. Errors: `NotFound`.
+    async fn delete_service(&self, id: ServiceId) -> Result<()>;
+    /// Records a deployment. Errors: `NotFound` (service, or organization), `AlreadyExists`.
+    async fn create_deployment(&self, deployment: &Deployment) -> Result<()>;
+    /// A deployment by id. Errors: `NotFound`.
+    async fn deployment(&self, id: DeploymentId) -> Result<Deployment>;
+    /// Replaces a deployment's mutable fields (status, container id, error, finished-at).
+    /// Errors: `NotFound`.
+    async fn update_deployment(&self, deployment: &Deployment) -> Result<()>;
+    /// Deployments of a service, newest first.
+    async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>>;
+
+    // --- quota ---
+    /// Atomically checks `amounts` against the organization's active plan (counting committed
+    /// and unexpired pending reservations) and, if they fit, records a pending reservation
+    /// expiring at `expires_at`. Concurrent calls never together exceed a limit.
+    /// Errors: `QuotaExceeded` naming every exceeded dimension; `Conflict` when the organization
+    /// has no subscription or it is not active; `NotFound` (org).
+    async fn quota_reserve(
+        &self,
+        org: OrgId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Reservation>;
+    /// Turns a pending reservation into a committed one held by `owner`; committing a committed
+    /// reservation again is a no-op. Errors: `NotFound`, `Conflict` (released or expired).
+    async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Releases a reservation (pending or committed); releasing twice is a no-op.
+    /// Errors: `NotFound`.
+    async fn quota_release(&self, id: ReservationId) -> Result<()>;
+    /// A reservation by id. Errors: `NotFound`.
+    async fn reservation(&self, id: ReservationId) -> Result<Reservation>;
+    /// What the organization holds now. Errors: `NotFound` (org).
+    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage>;
+    /// Releases pending reservations that expired before `now`; returns how many.
+    async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    // --- events and audit ---
+    /// Appends a service event. Errors: `NotFound` (service, or organization).
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()>;
+    /// Events of a service, newest first, at most `limit` (capped at 1000).
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>>;
+    /// Appends an audit entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Audit entries, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    // --- metrics ---
+    /// Stores raw samples in one batch; returns how many. Samples are history: they are not
+    /// tied to the service row and outlive it until retention drops them.
+    async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64>;
+    /// Rolls `resolution` (not `Raw`) up from its source resolution for every bucket that
+    /// starts at or after `since`'s bucket and ends at or before `until`, replacing buckets
+    /// rolled before (idempotent); returns the buckets written. Averages are weighted by
+    /// sample counts, so any level equals the raw data it summarises.
+    /// Errors: `InvalidInput` for `Raw`.
+    async fn rollup_metrics(
+        &self,
+        resolution: Resolution,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Points of a service at `resolution` with `from <= at < to`, oldest first (at most
+    /// 10 000).
+    async fn query_metrics(
+        &self,
+        service: ServiceId,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricPoint>>;
+    /// Drops points of `resolution` older than `before`; returns how many rows went (stores
+    /// that drop whole time partitions may report an estimate).
+    async fn delete_metrics_before(
+        &self,
+        resolution: Resolution,
+        before: DateTime<Utc>,
+    ) -> Result<u64>;
+}

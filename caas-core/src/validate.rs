@@ -1,0 +1,636 @@
+//! Validation of every user-supplied string, at the boundary.
+//!
+//! Each check returns [`Error::InvalidInput`] naming the field and saying what would be accepted.
+//! Validated values are carried in newtypes ([`Name`], [`Slug`], [`Hostname`], [`ImageRef`],
+//! [`EnvKey`]) whose only constructor validates, so a value of such a type is valid everywhere.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest env value accepted (32 KiB).
+pub const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
+/// Largest total size of all env keys and values of one service (256 KiB).
+pub const MAX_ENV_TOTAL_BYTES: usize = 256 * 1024;
+/// Most env variables on one service.
+pub const MAX_ENV_VARS: usize = 256;
+/// Longest env key.
+pub const MAX_ENV_KEY_BYTES: usize = 256;
+/// Longest container path.
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Longest image reference.
+pub const MAX_IMAGE_REF_BYTES: usize = 512;
+/// Most user labels on one service.
+pub const MAX_LABELS: usize = 64;
+/// Label key prefixes reserved for the platform and the proxy.
+pub const RESERVED_LABEL_PREFIXES: &[&str] = &["caas.", "traefik.", "com.docker."];
+
+#[allow(clippy::expect_used)]
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static regex compiles")
+}
+
+static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"));
+static ENV_KEY: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_]*$"));
+static LABEL_KEY: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$"));
+// The reference grammar of the OCI distribution spec (github.com/distribution/reference).
+static IMAGE_REF: LazyLock<Regex> = LazyLock::new(|| {
+    let alnum = r"[a-z0-9]+";
+    let sep = r"(?:[._]|__|[-]+)";
+    let component = format!("{alnum}(?:{sep}{alnum})*");
+    let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    let domain =
+        format!(r"(?:{domain_component}(?:\.{domain_component})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?");
+    let name = format!("(?:{domain}/)?{component}(?:/{component})*");
+    let tag = r"[\w][\w.-]{0,127}";
+    let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+    re(&format!("^{name}(?::{tag})?(?:@{digest})?$"))
+});
+
+fn printable(field: &str, value: &str) -> Result<()> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!("contains the control character U+{:04X}", c as u32),
+        ));
+    }
+    Ok(())
+}
+
+fn shorten(value: &str) -> String {
+    let mut s: String = value.chars().take(64).collect();
+    if value.chars().count() > 64 {
+        s.push('…');
+    }
+    s.escape_debug().to_string()
+}
+
+/// Checks a DNS-label-like name: 1–63 characters of `a-z`, `0-9` and `-`, starting and ending
+/// with a letter or digit.
+pub fn dns_label(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.len() > 63 {
+        return Err(Error::invalid(
+            field,
+            format!("is {} characters long; at most 63 are allowed", value.len()),
+        ));
+    }
+    if !DNS_LABEL.is_match(value) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "'{}' must contain only lowercase letters a-z, digits and '-', and start and end with a letter or digit",
+                shorten(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an environment variable key: `[A-Za-z_][A-Za-z0-9_]*`, at most 256 bytes.
+pub fn env_key(field: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid(field, "env key must not be empty"));
+    }
+    if key.len() > MAX_ENV_KEY_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!("env key is longer than {MAX_ENV_KEY_BYTES} bytes"),
+        ));
+    }
+    if !ENV_KEY.is_match(key) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "env key '{}' must match [A-Za-z_][A-Za-z0-9_]*",
+                shorten(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an environment variable value: no NUL, no newline, at most 32 KiB.
+pub fn env_value(field: &str, value: &str) -> Result<()> {
+    if value.len() > MAX_ENV_VALUE_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "value is {} bytes; at most {MAX_ENV_VALUE_BYTES} are allowed",
+                value.len()
+            ),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "value contains a NUL byte"));
+    }
+    if value.contains('\n') || value.contains('\r') {
+        return Err(Error::invalid(
+            field,
+            "value contains a line break; encode multi-line values (e.g. base64)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an image reference against the OCI distribution grammar
+/// (`[registry[:port]/]path[:tag][@digest]`, path lowercase).
+pub fn image_ref(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "image must not be empty"));
+    }
+    if value.len() > MAX_IMAGE_REF_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!("image reference is longer than {MAX_IMAGE_REF_BYTES} bytes"),
+        ));
+    }
+    if !IMAGE_REF.is_match(value) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "'{}' is not a valid image reference; expected [registry/]name[:tag][@sha256:digest] with a lowercase name",
+                shorten(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a hostname (RFC 1123): ASCII letters, digits and `-` in dot-separated labels of at
+/// most 63 characters, at most 253 in all, at least two labels, no trailing dot. Characters that
+/// could escape a proxy rule (backtick, quotes, spaces, parentheses, `|`, `&`, `,`) and non-ASCII
+/// text are refused. A leading `*.` label is accepted only when `allow_wildcard` is set.
+pub fn hostname(field: &str, value: &str, allow_wildcard: bool) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "hostname must not be empty"));
+    }
+    if !value.is_ascii() {
+        return Err(Error::invalid(
+            field,
+            "hostname must be ASCII; convert internationalized names to punycode (xn--...)",
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.' || *c == '*'))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("hostname contains the forbidden character {c:?}"),
+        ));
+    }
+    if value.len() > 253 {
+        return Err(Error::invalid(
+            field,
+            format!("hostname is {} characters long; at most 253", value.len()),
+        ));
+    }
+    let labels: Vec<&str> = value.split('.').collect();
+    if labels.len() < 2 {
+        return Err(Error::invalid(
+            field,
+            "hostname must be fully qualified (e.g. app.example.com)",
+        ));
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if i == 0 && *label == "*" {
+            if !allow_wildcard {
+                return Err(Error::invalid(
+                    field,
+                    "wildcard hostnames are not enabled on this platform",
+                ));
+            }
+            continue;
+        }
+        if label.is_empty() {
+            return Err(Error::invalid(field, "hostname has an empty label"));
+        }
+        if label.len() > 63 {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "hostname label '{}' is longer than 63 characters",
+                    shorten(label)
+                ),
+            ));
+        }
+        if label.contains('*') {
+            return Err(Error::invalid(
+                field,
+                "'*' is only allowed as the whole first label",
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(Error::invalid(
+                field,
+                format!("hostname label '{label}' must not start or end with '-'"),
+            ));
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(Error::invalid(
+            field,
+            "an IP address is not a hostname; use a domain name",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an absolute path inside a container: starts with `/`, no `..` or `.` component, no
+/// empty component, no control characters, at most 4096 bytes, not `/` itself.
+pub fn container_path(field: &str, value: &str) -> Result<()> {
+    if !value.starts_with('/') {
+        return Err(Error::invalid(
+            field,
+            format!("path '{}' must be absolute", shorten(value)),
+        ));
+    }
+    if value.len() > MAX_PATH_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!("path is longer than {MAX_PATH_BYTES} bytes"),
+        ));
+    }
+    printable(field, value)?;
+    if value == "/" {
+        return Err(Error::invalid(field, "path must not be the root '/'"));
+    }
+    let trimmed = value.strip_suffix('/').unwrap_or(value);
+    for comp in trimmed[1..].split('/') {
+        match comp {
+            "" => return Err(Error::invalid(field, "path has an empty component ('//')")),
+            "." | ".." => {
+                return Err(Error::invalid(
+                    field,
+                    "path must not contain '.' or '..' components",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a mount target: a [`container_path`] that does not cover the engine's own file systems
+/// (`/proc`, `/sys`, `/dev`) or the Docker socket.
+pub fn mount_target(field: &str, value: &str) -> Result<()> {
+    container_path(field, value)?;
+    let v = value.trim_end_matches('/');
+    for forbidden in ["/proc", "/sys", "/dev"] {
+        if v == forbidden || v.starts_with(&format!("{forbidden}/")) {
+            return Err(Error::invalid(
+                field,
+                format!("mounting over {forbidden} is not allowed"),
+            ));
+        }
+    }
+    if v.ends_with("docker.sock") {
+        return Err(Error::invalid(
+            field,
+            "mounting the Docker socket is not allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a user-supplied label key: lowercase reverse-DNS style, at most 128 characters, and
+/// not in a reserved namespace (`caas.*`, `traefik.*`, `com.docker.*`).
+pub fn user_label_key(field: &str, key: &str) -> Result<()> {
+    let lower = key.to_ascii_lowercase();
+    if let Some(prefix) = RESERVED_LABEL_PREFIXES
+        .iter()
+        .find(|p| lower.starts_with(*p) || lower == p.trim_end_matches('.'))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("label keys starting with '{prefix}' are reserved for the platform"),
+        ));
+    }
+    if !LABEL_KEY.is_match(key) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "label key '{}' must be 1-128 characters of a-z, 0-9, '.', '_' and '-'",
+                shorten(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a user-supplied label value: printable, at most 1 KiB.
+pub fn label_value(field: &str, value: &str) -> Result<()> {
+    if value.len() > 1024 {
+        return Err(Error::invalid(
+            field,
+            "label value is longer than 1024 bytes",
+        ));
+    }
+    printable(field, value)
+}
+
+/// Checks free text (display names, descriptions): printable, at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    printable(field, value)
+}
+
+/// Checks an e-mail address loosely: one `@`, a non-empty local part, a hostname-like domain,
+/// no spaces or control characters, at most 254 characters.
+pub fn email(field: &str, value: &str) -> Result<()> {
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("'{}' is not an e-mail address", shorten(value)),
+        )
+    };
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || domain.contains('@') || !domain.contains('.') {
+        return Err(bad());
+    }
+    hostname(field, &domain.to_ascii_lowercase(), false).map_err(|_| bad())
+}
+
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr) => {
+        validated_string!($(#[$doc])* $name, $field, $check, |v: String| v);
+    };
+    ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $normalize:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `value`, naming `field` in the error.
+            pub fn parse_field(field: &str, value: impl Into<String>) -> Result<Self> {
+                let normalize: fn(String) -> String = $normalize;
+                let value = normalize(value.into());
+                let check: fn(&str, &str) -> Result<()> = $check;
+                check(field, &value)?;
+                Ok(Self(value))
+            }
+            /// Validates `value` under its default field name.
+            pub fn parse(value: impl Into<String>) -> Result<Self> {
+                Self::parse_field($field, value)
+            }
+            /// The validated string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// A DNS-label-like name of a project, service, volume or plan.
+    Name, "name", dns_label
+);
+validated_string!(
+    /// An organization slug: a DNS label of 2 to 40 characters, used in URLs and resource names.
+    Slug, "slug", |field, value| {
+        dns_label(field, value)?;
+        if value.len() < 2 || value.len() > 40 {
+            return Err(Error::invalid(field, "slug must be 2 to 40 characters long"));
+        }
+        Ok(())
+    }
+);
+validated_string!(
+    /// A fully qualified hostname, lowercased (no wildcard; see [`hostname`] for wildcard checks).
+    Hostname, "hostname", |field, value| hostname(field, value, false), |v: String| v.to_ascii_lowercase()
+);
+validated_string!(
+    /// An OCI image reference.
+    ImageRef, "image", image_ref
+);
+validated_string!(
+    /// An environment variable key.
+    EnvKey, "env", env_key
+);
+
+impl ImageRef {
+    /// The reference with `:latest` added when it has neither tag nor digest, as engines resolve it.
+    pub fn normalized(&self) -> String {
+        let s = self.as_str();
+        let last = s.rsplit('/').next().unwrap_or(s);
+        if s.contains('@') || last.contains(':') {
+            s.to_string()
+        } else {
+            format!("{s}:latest")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dns_label_rules() {
+        for ok in ["a", "web", "my-app-1", &"a".repeat(63)] {
+            dns_label("name", ok).unwrap();
+        }
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a.b",
+            "é",
+            &"a".repeat(64),
+            "a b",
+        ] {
+            let e = dns_label("name", bad).unwrap_err();
+            assert_eq!(e.field(), Some("name"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_need_two_to_forty_characters() {
+        assert!(Slug::parse("a").is_err());
+        assert!(Slug::parse("ab").is_ok());
+        assert!(Slug::parse("a".repeat(41)).is_err());
+    }
+
+    #[test]
+    fn env_keys_and_values() {
+        for ok in ["A", "_x", "DATABASE_URL", "a1"] {
+            env_key("env", ok).unwrap();
+        }
+        for bad in ["", "1A", "A-B", "A B", "A=B", "é"] {
+            assert!(env_key("env", bad).is_err(), "{bad}");
+        }
+        env_value("v", "hello world = ok").unwrap();
+        assert!(env_value("v", "a\0b").is_err());
+        assert!(env_value("v", "a\nb").is_err());
+        assert!(env_value("v", &"x".repeat(MAX_ENV_VALUE_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "busybox",
+            "caas/busybox:latest",
+            "library/postgres:16-alpine",
+            "registry.example.com:5000/team/app:v1.2.3",
+            "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "localhost/app:1",
+        ] {
+            image_ref("image", ok).unwrap();
+        }
+        for bad in [
+            "",
+            "Busybox",
+            "a b",
+            "app:",
+            ":tag",
+            "app:tag:tag",
+            "app;rm -rf",
+            "-app",
+        ] {
+            assert!(image_ref("image", bad).is_err(), "{bad}");
+        }
+        assert_eq!(ImageRef::parse("a/b").unwrap().normalized(), "a/b:latest");
+        assert_eq!(
+            ImageRef::parse("host:5000/b").unwrap().normalized(),
+            "host:5000/b:latest"
+        );
+        assert_eq!(ImageRef::parse("b:1").unwrap().normalized(), "b:1");
+    }
+
+    #[test]
+    fn hostnames_refuse_injection() {
+        for ok in [
+            "example.com",
+            "app.example.com",
+            "a-b.c-d.io",
+            "xn--bcher-kva.example",
+        ] {
+            hostname("host", ok, false).unwrap();
+        }
+        for bad in [
+            "example",
+            "ex`ample.com",
+            "a.com`) || Host(`b.com",
+            "a\".com",
+            "a'.com",
+            "a com.com",
+            "a(b).com",
+            "a||b.com",
+            "a|b.com",
+            "bücher.de",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a.com.",
+            "1.2.3.4",
+            "*.example.com",
+            "a.*.com",
+            &format!("{}.com", "a".repeat(64)),
+            &format!("{}.com", vec!["a".repeat(60); 5].join(".")),
+        ] {
+            assert!(hostname("host", bad, false).is_err(), "{bad}");
+        }
+        hostname("host", "*.example.com", true).unwrap();
+        assert_eq!(
+            Hostname::parse("App.Example.COM").unwrap().as_str(),
+            "app.example.com"
+        );
+    }
+
+    #[test]
+    fn paths_and_mount_targets() {
+        container_path("p", "/data").unwrap();
+        container_path("p", "/var/lib/postgresql/data/").unwrap();
+        for bad in ["data", "/", "/a/../b", "/a/./b", "//a", "/a\0b", "/a\nb"] {
+            assert!(container_path("p", bad).is_err(), "{bad}");
+        }
+        for bad in ["/proc", "/sys/fs", "/dev", "/var/run/docker.sock"] {
+            assert!(mount_target("p", bad).is_err(), "{bad}");
+        }
+        mount_target("p", "/devices").unwrap();
+    }
+
+    #[test]
+    fn reserved_label_namespaces_are_refused() {
+        user_label_key("labels", "com.example.team").unwrap();
+        for bad in [
+            "caas.org",
+            "CAAS.managed",
+            "traefik.enable",
+            "traefik",
+            "com.docker.compose.project",
+            "Bad Key",
+        ] {
+            assert!(user_label_key("labels", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        email("email", "ops@example.com").unwrap();
+        for bad in [
+            "ops",
+            "ops@",
+            "@example.com",
+            "a b@example.com",
+            "a@b@example.com",
+            "a@localhost",
+        ] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+    }
+}

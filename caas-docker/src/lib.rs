@@ -1,0 +1,40 @@
+//! The [`ContainerRuntime`](caas_core::ContainerRuntime) port on Docker, through bollard.
+//!
+//! - [`DockerConnection`]: Unix socket (default `/var/run/docker.sock`, no credentials), TCP,
+//!   or TCP with mutual TLS. SSH is not supported by the bollard version in use: forward the
+//!   remote socket and connect to it as a Unix socket.
+//! - [`DockerRuntime`]: containers with the hardened default, networks, volumes, archives,
+//!   logs, one-shot stats, events and images. Engine errors map to `caas_core::Error`
+//!   (404 → `NotFound`, 409 → `Conflict`, connection failures → `Unavailable` with advice).
+//!
+//! ```no_run
+//! # async fn run() -> caas_core::Result<()> {
+//! use caas_core::ContainerRuntime;
+//! use caas_docker::{DockerConnection, DockerRuntime};
+//!
+//! let runtime = DockerRuntime::builder()
+//!     .connection(DockerConnection::default())
+//!     .build()
+//!     .await?;
+//! println!("{:?}", runtime.ping().await?);
+//! # Ok(()) }
+//! ```
+//!
+//! - [`DockerConnector`]: lets `Platform` switch engines at run time from a stored
+//!   configuration (`Platform::update_runtime_config`).
+//! - [`detect`]: tries `DOCKER_HOST`, the default sockets, rootless Docker, Podman and
+//!   `tcp://localhost:2375`, and returns every candidate with what answered.
+//! - [`test_connection`]: a [`ConnectionReport`](caas_core::ports::runtime::ConnectionReport)
+//!   with engine and API versions, OS/arch, cgroup version and driver, storage driver,
+//!   live-restore, counts and round-trip time, or the error turned into advice.
+
+mod connection;
+mod connector;
+mod diagnose;
+mod error;
+mod runtime;
+
+pub use connection::{DEFAULT_TIMEOUT_SECS, DockerConnection, MIN_API_VERSION};
+pub use connector::{BACKEND, DockerConnector};
+pub use diagnose::{Candidate, Detection, DetectionInputs, candidates, detect, test_connection};
+pub use runtime::{DockerRuntime, DockerRuntimeBuilder};

@@ -1,0 +1,149 @@
+//! Databases on the real engine: a PostgreSQL database deployed by the platform keeps its rows
+//! across container recreation, because its data lives on the persistent volume.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caas_core::labels;
+use caas_core::memory::InMemoryStore;
+use caas_core::model::{DatabaseEngine, NewOrganization, NewPlan, PlanLimits, SubscriptionStatus};
+use caas_core::platform::{DatabaseImages, DeleteOptions, DeployDatabase, NewProject};
+use caas_core::units::GIB;
+use caas_core::{ContainerRuntime, Platform, ServiceId};
+use caas_testkit::env;
+
+async fn container_ip(rt: &dyn ContainerRuntime, service: ServiceId, instance: &str) -> String {
+    let selector = caas_core::ports::runtime::LabelSelector::managed()
+        .with(labels::SERVICE, service)
+        .with(labels::INSTANCE, instance);
+    let c = &rt.list_containers(&selector).await.unwrap()[0];
+    let info = rt.inspect_container_opt(&c.id).await.unwrap().unwrap();
+    info.ip_addresses.values().next().unwrap().clone()
+}
+
+async fn connect(url: &str) -> sqlx::PgPool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await
+        {
+            Ok(p) => return p,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "database did not accept connections: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_rows_survive_recreating_the_container() {
+    let Some((rt, _)) = common::docker().await else {
+        return;
+    };
+    let Some(image) = env::require("CAAS_TEST_POSTGRES_IMAGE", "the local PostgreSQL image") else {
+        return;
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(rt);
+    let instance = format!("t{}", env::run_id());
+    let platform = Platform::builder()
+        .store(Arc::new(InMemoryStore::new()))
+        .runtime(runtime.clone())
+        .instance(instance.clone())
+        .database_images(DatabaseImages::default().with(DatabaseEngine::Postgres, image))
+        .build()
+        .unwrap();
+    let admin = platform
+        .ensure_platform_admin("ops@example.com")
+        .await
+        .unwrap();
+    let admin = platform.principal_for(admin.id).await.unwrap();
+    let limits = PlanLimits {
+        cpu_millis: 2000,
+        memory_bytes: 2 * GIB,
+        storage_bytes: 10 * GIB,
+        max_containers: 5,
+        max_projects: 2,
+    };
+    platform
+        .create_plan(&admin, NewPlan::new("p", limits))
+        .await
+        .unwrap();
+    let slug = format!("db-{}", env::run_id());
+    platform
+        .create_org(&admin, NewOrganization::new(slug.clone()), None)
+        .await
+        .unwrap();
+    platform
+        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
+        .await
+        .unwrap();
+    platform
+        .create_project(&admin, &slug, NewProject::new("data"))
+        .await
+        .unwrap();
+
+    let db = platform
+        .deploy_database(
+            &admin,
+            &slug,
+            "data",
+            DeployDatabase::new("orders", DatabaseEngine::Postgres),
+        )
+        .await
+        .unwrap();
+    let creds = db.credentials.clone();
+    let url = |ip: &str| {
+        format!(
+            "postgres://{}:{}@{ip}:{}/{}",
+            creds.username, creds.password, creds.port, creds.database
+        )
+    };
+
+    let ip = container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = connect(&url(&ip)).await;
+    sqlx::query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO orders VALUES (42, 'coffee')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    platform
+        .recreate_service(&admin, &slug, "data", "orders")
+        .await
+        .unwrap();
+    let ip = container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = connect(&url(&ip)).await;
+    let (item,): (String,) = sqlx::query_as("SELECT item FROM orders WHERE id = 42")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(item, "coffee");
+    pool.close().await;
+
+    platform
+        .delete_project(&admin, &slug, "data", DeleteOptions::with_volumes())
+        .await
+        .unwrap();
+    let left = runtime
+        .list_volumes(
+            &caas_core::ports::runtime::LabelSelector::managed().with(labels::INSTANCE, &instance),
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -1,0 +1,236 @@
+//! The [`Store`](caas_core::Store) port on PostgreSQL, through sqlx.
+//!
+//! [`PgStore`] implements the whole `Store` trait — platform settings, users, organizations,
+//! members, plans, subscriptions, projects, services, deployments, quota reservations, service
+//! events, the audit log and container metrics — and passes the same conformance suites
+//! (`caas_testkit::store_suite!`, `caas_testkit::quota_suite!` and
+//! `caas_testkit::metrics_suite!`) as the in-memory reference store.
+//!
+//! ```no_run
+//! # async fn run() -> caas_core::Result<()> {
+//! use caas_core::Store;
+//!
+//! let store = caas_postgres::PgStore::connect("postgres://caas:caas@127.0.0.1/caas").await?;
+//! store.migrate().await?;
+//! store.ping().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Schema
+//!
+//! Migrations live in this crate (`migrations/`) and are embedded with `sqlx::migrate!`;
+//! [`PgStore::migrate`] applies the pending ones. The schema carries real, named constraints:
+//! foreign keys, uniqueness (slugs, e-mails, plan names, names per organization or project),
+//! checks on enumerations, names and amounts, and indexes for the queries the store runs.
+//! Enumerations are stored as their snake_case text, service kinds, specs, event kinds and
+//! audit before/after as JSONB, amounts as BIGINT (values above `i64::MAX` are refused with
+//! `InvalidInput` naming the field, e.g. `limits.cpu_millis`), timestamps as TIMESTAMPTZ
+//! (microsecond precision: finer parts are truncated). Settings are one JSONB document per
+//! key (1 to 200 characters).
+//!
+//! Ownership cascades through the foreign keys: deleting an organization removes its members,
+//! subscription, projects, services, their deployments and events, and its reservations in
+//! one statement; audit entries have no foreign keys and outlive what they talk about.
+//! A service references its project by `(project, organization)`, so it can never belong to a
+//! project of another organization. `delete_project` refuses with `Conflict` while services
+//! remain and `delete_plan` while subscriptions use the plan; both check under a row lock in
+//! the same transaction as the delete, so a concurrent create cannot slip in between.
+//!
+//! Updates replace the mutable fields only: an organization's slug, display name and status;
+//! everything of a plan but its id and creation time; a service's name, kind, spec, status,
+//! current deployment, reservation and `updated_at` (its organization and project are fixed);
+//! a deployment's status, container, error and finish time (what was deployed is history).
+//!
+//! Ordering: organizations by slug and plans by name, bytewise (the columns use the `"C"`
+//! collation, whatever the server's default); projects and services by id (UUIDv7, so by
+//! creation); deployments newest first; events and audit entries newest first by time, then
+//! id. `list_orgs` returns at most 500 rows per page and `list_audit` at most 1000. The
+//! organization search is a case-insensitive substring match (`lower()` on both sides) on slug
+//! and display name; `%` and `_` are plain characters.
+//!
+//! # Atomic quota reservations
+//!
+//! `quota_reserve` runs one READ COMMITTED transaction: it reads the organization (`NotFound`
+//! if missing), then locks the organization's subscription row with `SELECT … FOR UPDATE`
+//! (no row, or a row that is not active, is refused with `Conflict` by
+//! `caas_core::ports::quota::check_subscription`), reads the plan, sums the live reservations
+//! (committed, plus pending not yet expired at `now`) with `sum_usage`, checks the request with
+//! `check_limits` and inserts the new pending reservation, then commits. Concurrent
+//! reservations of one organization queue on that row lock, and each statement after the lock
+//! sees everything the previous holder committed, so together they never exceed a limit;
+//! reservations of different organizations do not wait for each other. The refusal wording
+//! comes from caas-core, identical for every backend. `quota_commit` and `quota_release` are
+//! single conditional updates; `quota_expire` releases every pending reservation whose expiry
+//! is at or before `now`. A reservation whose commit was interrupted by a lost connection (an
+//! `Unavailable` error from `quota_reserve`) may or may not exist; if it does, it is pending
+//! and stops counting at its expiry.
+//!
+//! # Metrics
+//!
+//! Built for volume (`migrations/0002_metrics.sql`): every container is sampled every few
+//! seconds, so raw samples are written in large batches, read by service and time range,
+//! summarised into minute, hour and day rollups, and thrown away after a few days.
+//!
+//! **Raw samples** live in `metric_samples`, range-partitioned by UTC day on `at`, one
+//! partition per day named `metric_samples_pYYYYMMDD` (`FROM 'YYYY-MM-DD 00:00:00+00' TO` the
+//! next midnight). They carry no foreign key: history outlives the service. Two indexes are
+//! declared on the parent, so every partition has them: a B-tree on `(service_id, at)` for
+//! `query_metrics` and a BRIN on `at` (tiny, since samples arrive in time order) for rollups
+//! over all services. There is no DEFAULT partition: rows in it would block creating their
+//! day's partition and could not be dropped cheaply.
+//!
+//! `insert_metrics` checks the whole batch first (amounts above `i64::MAX` → `InvalidInput`
+//! naming the field, e.g. `memory_bytes`; a non-finite `cpu_percent` → `InvalidInput`; years
+//! outside 1–9999 → `InvalidInput` on `at`), so a bad sample stores nothing. It then makes
+//! sure the partitions of the batch's days exist — the store caches the days it has seen, so
+//! only the first batch of a day runs `CREATE TABLE IF NOT EXISTS … PARTITION OF` (in the
+//! schema of `metric_samples`; concurrent creators retry) — and writes the batch in **one
+//! statement**, each column bound as one array:
+//! `INSERT INTO metric_samples (…) SELECT * FROM UNNEST($1::uuid[], $2::uuid[],
+//! $3::timestamptz[], $4::float8[], $5::int8[], …)`. The statement is the same for every batch
+//! size, so it is prepared once per connection; its throughput is close to `COPY … (FORMAT
+//! binary)` (see the `metrics_ingest` bench of `caas-benches`). If another store's retention
+//! dropped a partition this store had cached, the insert fails with "no partition", the
+//! store forgets those days, recreates the partitions and retries once.
+//!
+//! Metric times are kept to the microsecond, truncated towards the past (so a sample never
+//! moves into the next day); query and retention bounds are rounded up to the next
+//! microsecond, which makes `at < to` on the stored value mean what it means on the sample.
+//!
+//! **Rollups** live in `metric_rollups`, keyed by `(resolution, service_id, at)` and
+//! list-partitioned by resolution (`metric_rollups_minute`, `_hour`, `_day`), with an index on
+//! `at` for time ranges of one level. `rollup_metrics` (`Raw` → `InvalidInput` on
+//! `resolution`) recomputes every bucket `b` with `bucket(since) <= b` and `b + width <=
+//! until` — exactly the source rows with `bucket(since) <= at < bucket(until)` — in one
+//! `INSERT … SELECT … GROUP BY service_id, bucket ON CONFLICT (resolution, service_id, at) DO
+//! UPDATE`: minutes from raw samples with `date_trunc('minute', at, 'UTC')`, hours from
+//! minutes and days from hours likewise (always UTC, whatever the session's time zone).
+//! Averages are weighted by sample counts (`sum(avg * samples) / sum(samples)`), minima and
+//! maxima are the minimum of the minima and the maximum of the maxima, counters and the
+//! memory limit their maximum, so every level equals the raw data it summarises. It returns
+//! the buckets written (inserted or replaced); running it again is idempotent and picks up
+//! late samples. `query_metrics` returns `from <= at < to`, oldest first, at most 10 000
+//! points.
+//!
+//! **Retention** of raw samples drops whole partitions: `delete_metrics_before(Raw,
+//! before)` drops every day partition that ends at or before `before` (one `DROP TABLE`,
+//! under a 5 s `lock_timeout` because dropping a partition briefly locks `metric_samples`
+//! exclusively; on timeout the call fails with `Unavailable` and can be retried) and then
+//! `DELETE`s the rows before `before` in the partially covered day. No dead rows, no vacuum,
+//! the space is returned at once. The rows reported for a dropped partition are counted
+//! with `count(*)` when the planner's estimate (`pg_class.reltuples`) is below a million rows
+//! or missing, and are that estimate above (the trait allows estimates for partition drops).
+//! Retention of a rollup level is a `DELETE … WHERE resolution = $1 AND at < $2`.
+//!
+//! # Errors
+//!
+//! | cause | error |
+//! |---|---|
+//! | row not found (`user`, `org`, `update_*`, `delete_*`, …) | `NotFound { kind, id }` with the kind and id asked for |
+//! | unique violation (23505) | `AlreadyExists { kind, id }` naming the conflicting slug, e-mail, name or id |
+//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `service` for `create_deployment` and `append_event` |
+//! | any other foreign-key violation | `Conflict` naming the constraint |
+//! | plan in use, project with services, reservation released or expired | `Conflict` saying what to do |
+//! | plan limits exceeded | `QuotaExceeded` naming every exceeded dimension |
+//! | check (23514) or not-null (23502) violation, data exception (class 22) | `InvalidInput` naming the column |
+//! | amount above `i64::MAX` | `InvalidInput` naming the field |
+//! | pool acquire timeout, pool closed, I/O or TLS error; SQLSTATE class 08, 57P01/02/03/05, 53300; serialization failure 40001 or deadlock 40P01 | `Unavailable` (retryable) |
+//! | bad URL, authentication failure (class 28), unknown database (3D000) | `InvalidInput` on `database_url` |
+//! | anything else | `Backend`, keeping the sqlx error as source |
+//!
+//! # Outages
+//!
+//! The pool ([`PgStore::connect`]) holds at most 16 connections, waits at most 5 s for one,
+//! and pings an idle connection before handing it out. While the server is down or
+//! unreachable, every call fails with `Unavailable` within about those 5 s (sooner when the
+//! connection attempt itself fails, e.g. when it is reset); once the server is back, the
+//! next calls open fresh connections, with no restart of the store. Broken connections are
+//! dropped, never reused.
+
+mod codec;
+mod error;
+mod history;
+mod metrics;
+mod plans;
+mod quota;
+mod services;
+mod settings;
+mod store;
+mod tenancy;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use caas_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::error::{SERVICE, db_error};
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Day partitions of `metric_samples` known to exist (see "Metrics").
+    partitions: metrics::PartitionCache,
+}
+
+impl PgStore {
+    /// Most connections [`PgStore::connect`] opens.
+    pub const MAX_CONNECTIONS: u32 = 16;
+
+    /// How long [`PgStore::connect`]'s pool waits for a connection before a call fails with
+    /// `Unavailable`.
+    pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Connects a pool ([`Self::MAX_CONNECTIONS`] connections, [`Self::ACQUIRE_TIMEOUT`] so an
+    /// outage fails fast, idle connections pinged before use).
+    /// Errors: `Unavailable` when the server does not answer, `InvalidInput` for a bad URL or
+    /// credentials.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(db_error)?;
+        Self::connect_with(options).await
+    }
+
+    /// Like [`Self::connect`], with connection options built in code (TLS, application name,
+    /// …). Errors: as [`Self::connect`].
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(Self::MAX_CONNECTIONS)
+            .acquire_timeout(Self::ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Wraps an existing pool (its limits and timeouts then decide how outages surface).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            partitions: metrics::PartitionCache::default(),
+        }
+    }
+
+    /// The pool, for embedders that share it.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. Errors: `Unavailable`, `Backend`.
+    pub async fn migrate(&self) -> Result<()> {
+        use sqlx::migrate::MigrateError;
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
+                match db_error(inner) {
+                    unavailable @ Error::Unavailable { .. } => unavailable,
+                    other => Error::backend_source(SERVICE, "migration failed", other),
+                }
+            }
+            e => Error::backend_source(SERVICE, "migration failed", e),
+        })
+    }
+}

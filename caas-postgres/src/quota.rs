@@ -1,0 +1,243 @@
+//! Quota reservations.
+//!
+//! `quota_reserve` runs in one READ COMMITTED transaction that first locks the organization's
+//! subscription row (`SELECT … FOR UPDATE`). Every reservation of one organization therefore
+//! queues on that lock; each statement after it takes a fresh snapshot, so the holder sees
+//! every reservation committed by the previous holder before it sums usage, checks the plan
+//! and inserts. Organizations without a subscription row cannot reserve at all, so there is
+//! always a row to lock. Reservations of different organizations never wait for each other.
+//!
+//! Refusal wording and arithmetic come from `caas_core::ports::quota` (`check_subscription`,
+//! `check_limits`, `sum_usage`), so every backend refuses with the same words.
+
+use caas_core::model::{Reservation, ReservationState, Usage};
+use caas_core::ports::quota::{check_limits, check_subscription, sum_usage};
+use caas_core::units::ResourceAmounts;
+use caas_core::{Error, OrgId, ReservationId, Result};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use crate::codec::{finish, get, get_u64, parse_reservation_state, reservation_state};
+use crate::error::{Violation, db_error, on_violation, to_bigint};
+use crate::plans::{SUBSCRIPTION_COLUMNS, plan_from_row, plan_on, subscription_from_row};
+
+const RESERVATION_COLUMNS: &str = "id, org_id, cpu_millis, memory_bytes, storage_bytes, \
+     containers, projects, state, owner, expires_at, created_at";
+
+fn reservation_from_row(row: &PgRow) -> Result<Reservation> {
+    Ok(Reservation {
+        id: ReservationId(get(row, "id")?),
+        org: OrgId(get(row, "org_id")?),
+        amounts: ResourceAmounts {
+            cpu_millis: get_u64(row, "cpu_millis")?,
+            memory_bytes: get_u64(row, "memory_bytes")?,
+            storage_bytes: get_u64(row, "storage_bytes")?,
+            containers: get_u64(row, "containers")?,
+            projects: get_u64(row, "projects")?,
+        },
+        state: parse_reservation_state(&get::<String>(row, "state")?)?,
+        owner: get(row, "owner")?,
+        expires_at: get(row, "expires_at")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+/// The organization's slug, or `NotFound`.
+async fn org_slug(conn: &mut PgConnection, org: OrgId) -> Result<String> {
+    sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
+        .bind(org.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| Error::not_found("organization", org))
+}
+
+/// The reservations that count at `now`: committed ones and unexpired pending ones.
+async fn live_reservations(
+    conn: &mut PgConnection,
+    org: OrgId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reservation>> {
+    // `state <> 'released'` lets the planner use the partial index reservations_live_by_org.
+    sqlx::query(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations \
+         WHERE org_id = $1 AND state <> 'released' \
+           AND (state = 'committed' OR expires_at > $2)"
+    ))
+    .bind(org.0)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(reservation_from_row)
+    .collect()
+}
+
+pub(crate) async fn reserve(
+    pool: &PgPool,
+    org: OrgId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Reservation> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let result = reserve_in(&mut tx, org, amounts, now, expires_at).await;
+    finish(tx, result).await
+}
+
+async fn reserve_in(
+    tx: &mut Transaction<'_, Postgres>,
+    org: OrgId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Reservation> {
+    let slug = org_slug(tx, org).await?;
+    // The lock every reservation of this organization queues on, held until commit.
+    let sub = sqlx::query(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE org_id = $1 FOR UPDATE"
+    ))
+    .bind(org.0)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .map(|row| subscription_from_row(&row))
+    .transpose()?;
+    check_subscription(&slug, sub.as_ref())?;
+    let Some(sub) = sub else {
+        // check_subscription refuses a missing subscription; this is only for the compiler.
+        return Err(Error::not_found("subscription", org));
+    };
+    // The subscription's foreign key (RESTRICT) keeps its plan alive while we hold the row.
+    let plan = plan_on(tx, sub.plan).await?;
+    let (committed, pending) = sum_usage(&live_reservations(tx, org, now).await?, now);
+    check_limits(&slug, &plan, &committed.plus(&pending), &amounts)?;
+
+    let reservation = Reservation {
+        id: ReservationId::new(),
+        org,
+        amounts,
+        state: ReservationState::Pending,
+        owner: None,
+        expires_at,
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO reservations (id, org_id, cpu_millis, memory_bytes, storage_bytes, \
+         containers, projects, state, owner, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)",
+    )
+    .bind(reservation.id.0)
+    .bind(org.0)
+    .bind(to_bigint("amounts.cpu_millis", amounts.cpu_millis)?)
+    .bind(to_bigint("amounts.memory_bytes", amounts.memory_bytes)?)
+    .bind(to_bigint("amounts.storage_bytes", amounts.storage_bytes)?)
+    .bind(to_bigint("amounts.containers", amounts.containers)?)
+    .bind(to_bigint("amounts.projects", amounts.projects)?)
+    .bind(reservation_state(ReservationState::Pending))
+    .bind(expires_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        on_violation(e, |v| match v {
+            Violation::ForeignKey(_) => Some(Error::not_found("organization", org)),
+            Violation::Unique(_) => None,
+        })
+    })?;
+    Ok(reservation)
+}
+
+pub(crate) async fn commit(
+    pool: &PgPool,
+    id: ReservationId,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    // One conditional update does the transition atomically; only when it matches nothing do
+    // we look at why.
+    let done = sqlx::query(
+        "UPDATE reservations SET state = 'committed', owner = $2 \
+         WHERE id = $1 AND state = 'pending' AND expires_at > $3",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let r = reservation(pool, id).await?;
+    match r.state {
+        ReservationState::Committed => Ok(()),
+        ReservationState::Released => Err(Error::conflict(format!(
+            "reservation {id} was already released"
+        ))),
+        ReservationState::Pending => Err(Error::conflict(format!(
+            "reservation {id} expired before it was committed"
+        ))),
+    }
+}
+
+pub(crate) async fn release(pool: &PgPool, id: ReservationId) -> Result<()> {
+    let done = sqlx::query("UPDATE reservations SET state = 'released' WHERE id = $1")
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("reservation", id));
+    }
+    Ok(())
+}
+
+pub(crate) async fn reservation(pool: &PgPool, id: ReservationId) -> Result<Reservation> {
+    sqlx::query(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?
+    .map(|row| reservation_from_row(&row))
+    .transpose()?
+    .ok_or_else(|| Error::not_found("reservation", id))
+}
+
+pub(crate) async fn usage(pool: &PgPool, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    org_slug(&mut conn, org).await?;
+    // p.*: plan_from_row reads its columns by name.
+    let plan = sqlx::query(
+        "SELECT p.* FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.org_id = $1",
+    )
+    .bind(org.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .map(|row| plan_from_row(&row))
+    .transpose()?;
+    let (committed, pending) = sum_usage(&live_reservations(&mut conn, org, now).await?, now);
+    Ok(Usage {
+        org,
+        plan: plan.as_ref().map(|p| p.name.to_string()),
+        limits: plan.map(|p| p.limits),
+        committed,
+        pending,
+    })
+}
+
+pub(crate) async fn expire(pool: &PgPool, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE reservations SET state = 'released' WHERE state = 'pending' AND expires_at <= $1",
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,227 @@
+//! `impl Store for PgStore`: each method delegates to the module of its area.
+
+use async_trait::async_trait;
+use caas_core::model::{
+    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
+    Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+};
+use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::units::ResourceAmounts;
+use caas_core::{
+    DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store, UserId,
+};
+use chrono::{DateTime, Utc};
+
+use crate::error::db_error;
+use crate::{PgStore, history, metrics, plans, quota, services, settings, tenancy};
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    // --- platform settings ---
+    async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        settings::setting_opt(&self.pool, key).await
+    }
+    async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        settings::put_setting(&self.pool, key, value).await
+    }
+
+    // --- users ---
+    async fn create_user(&self, user: &User) -> Result<()> {
+        tenancy::create_user(&self.pool, user).await
+    }
+    async fn user(&self, id: UserId) -> Result<User> {
+        tenancy::user(&self.pool, id).await
+    }
+    async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
+        tenancy::user_by_email_opt(&self.pool, email).await
+    }
+
+    // --- organizations ---
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        tenancy::create_org(&self.pool, org).await
+    }
+    async fn org(&self, id: OrgId) -> Result<Organization> {
+        tenancy::org(&self.pool, id).await
+    }
+    async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>> {
+        tenancy::org_by_slug_opt(&self.pool, slug).await
+    }
+    async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
+        tenancy::list_orgs(&self.pool, filter).await
+    }
+    async fn update_org(&self, org: &Organization) -> Result<()> {
+        tenancy::update_org(&self.pool, org).await
+    }
+    async fn delete_org(&self, id: OrgId) -> Result<()> {
+        tenancy::delete_org(&self.pool, id).await
+    }
+
+    // --- members ---
+    async fn put_member(&self, member: &Member) -> Result<()> {
+        tenancy::put_member(&self.pool, member).await
+    }
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
+        tenancy::remove_member(&self.pool, org, user).await
+    }
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        tenancy::members(&self.pool, org).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        tenancy::memberships(&self.pool, user).await
+    }
+
+    // --- plans and subscriptions ---
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        plans::create_plan(&self.pool, plan).await
+    }
+    async fn plan(&self, id: PlanId) -> Result<Plan> {
+        plans::plan(&self.pool, id).await
+    }
+    async fn plan_by_name_opt(&self, name: &str) -> Result<Option<Plan>> {
+        plans::plan_by_name_opt(&self.pool, name).await
+    }
+    async fn list_plans(&self) -> Result<Vec<Plan>> {
+        plans::list_plans(&self.pool).await
+    }
+    async fn update_plan(&self, plan: &Plan) -> Result<()> {
+        plans::update_plan(&self.pool, plan).await
+    }
+    async fn delete_plan(&self, id: PlanId) -> Result<()> {
+        plans::delete_plan(&self.pool, id).await
+    }
+    async fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        plans::put_subscription(&self.pool, sub).await
+    }
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        plans::subscription_opt(&self.pool, org).await
+    }
+
+    // --- projects ---
+    async fn create_project(&self, project: &Project) -> Result<()> {
+        services::create_project(&self.pool, project).await
+    }
+    async fn project(&self, id: ProjectId) -> Result<Project> {
+        services::project(&self.pool, id).await
+    }
+    async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>> {
+        services::project_by_name_opt(&self.pool, org, name).await
+    }
+    async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>> {
+        services::list_projects(&self.pool, org).await
+    }
+    async fn delete_project(&self, id: ProjectId) -> Result<()> {
+        services::delete_project(&self.pool, id).await
+    }
+
+    // --- services and deployments ---
+    async fn create_service(&self, service: &Service) -> Result<()> {
+        services::create_service(&self.pool, service).await
+    }
+    async fn service(&self, id: ServiceId) -> Result<Service> {
+        services::service(&self.pool, id).await
+    }
+    async fn service_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Service>> {
+        services::service_by_name_opt(&self.pool, project, name).await
+    }
+    async fn list_services(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Service>> {
+        services::list_services(&self.pool, org, project).await
+    }
+    async fn list_all_services(&self) -> Result<Vec<Service>> {
+        services::list_all_services(&self.pool).await
+    }
+    async fn update_service(&self, service: &Service) -> Result<()> {
+        services::update_service(&self.pool, service).await
+    }
+    async fn delete_service(&self, id: ServiceId) -> Result<()> {
+        services::delete_service(&self.pool, id).await
+    }
+    async fn create_deployment(&self, deployment: &Deployment) -> Result<()> {
+        services::create_deployment(&self.pool, deployment).await
+    }
+    async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
+        services::deployment(&self.pool, id).await
+    }
+    async fn update_deployment(&self, deployment: &Deployment) -> Result<()> {
+        services::update_deployment(&self.pool, deployment).await
+    }
+    async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
+        services::list_deployments(&self.pool, service).await
+    }
+
+    // --- quota ---
+    async fn quota_reserve(
+        &self,
+        org: OrgId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        quota::reserve(&self.pool, org, amounts, now, expires_at).await
+    }
+    async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
+        quota::commit(&self.pool, id, owner, now).await
+    }
+    async fn quota_release(&self, id: ReservationId) -> Result<()> {
+        quota::release(&self.pool, id).await
+    }
+    async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
+        quota::reservation(&self.pool, id).await
+    }
+    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+        quota::usage(&self.pool, org, now).await
+    }
+    async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
+        quota::expire(&self.pool, now).await
+    }
+
+    // --- events and audit ---
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        history::append_event(&self.pool, event).await
+    }
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        history::list_events(&self.pool, service, limit).await
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        history::append_audit(&self.pool, entry).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        history::list_audit(&self.pool, filter).await
+    }
+
+    // --- metrics ---
+    async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
+        metrics::insert(self, samples).await
+    }
+    async fn rollup_metrics(
+        &self,
+        resolution: Resolution,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64> {
+        metrics::rollup(&self.pool, resolution, since, until).await
+    }
+    async fn query_metrics(
+        &self,
+        service: ServiceId,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricPoint>> {
+        metrics::query(&self.pool, service, resolution, from, to).await
+    }
+    async fn delete_metrics_before(
+        &self,
+        resolution: Resolution,
+        before: DateTime<Utc>,
+    ) -> Result<u64> {
+        metrics::delete_before(self, resolution, before).await
+    }
+}

@@ -1,0 +1,227 @@
+//! The [`Store`](caas_core::Store) port on SQLite, through sqlx: the embedded default of the
+//! reference server.
+//!
+//! [`SqliteStore::open`] takes a file path (created when missing) or `:memory:`; connections
+//! use WAL journaling, enforce foreign keys and wait up to 5 s on a busy database. Migrations
+//! are embedded (`migrations/`) and applied by [`SqliteStore::migrate`]. [`SqliteStore`]
+//! implements the whole `Store` trait and passes `caas-testkit`'s store, quota and metrics
+//! conformance suites on database files and on `:memory:`.
+//!
+//! ```no_run
+//! # async fn run() -> caas_core::Result<()> {
+//! use caas_core::Store;
+//!
+//! let store = caas_sqlite::SqliteStore::open("/var/lib/caas/caas.db").await?;
+//! store.migrate().await?;
+//! store.ping().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Storage
+//!
+//! Ids are 16-byte UUID blobs (v7 ids sort by creation, so "creation order" is `ORDER BY id`);
+//! timestamps are RFC 3339 UTC text with exactly six fractional digits, so text order is time
+//! order and values round-trip to the microsecond (finer digits are truncated; years outside
+//! 0000–9999 are refused with `InvalidInput`) — except metric times, see [Metrics](#metrics). `u64` amounts are `INTEGER`s: values above
+//! `i64::MAX` are refused with `InvalidInput` naming the field (`limits.cpu_millis`,
+//! `amounts.containers`, …). Enums are stored by their serde names; service kinds, specs
+//! (secrets included: redaction is the platform's job), event kinds, audit before/after and
+//! member project lists as JSON text. Organization search compares Unicode-lowercased text
+//! (a lowercased copy of the display name is stored), like `InMemoryStore`, and treats `%`
+//! and `_` literally.
+//!
+//! The schema keeps its invariants itself: unique e-mails, slugs, plan names, project names
+//! per organization and service names per project; a service's `(project, organization)` must
+//! name an existing project of that organization; deleting an organization cascades to
+//! everything it owns (members, subscription, projects, services, deployments, reservations,
+//! events) while the audit log, which has no foreign keys, outlives it; deleting a service
+//! cascades to its deployments and events; a project with services and a plan with
+//! subscriptions cannot be deleted (the store checks first, in the same write transaction, to
+//! say how many remain).
+//!
+//! # Metrics
+//!
+//! Two tables, with no foreign keys (metrics are history: they outlive their service and
+//! organization until retention drops them). Times are `INTEGER` microseconds since the Unix
+//! epoch (sub-microsecond digits truncated towards the past), so range conditions compare
+//! integers and bucket starts are computed in SQL as `at - ((at % w) + w) % w` (`w` the
+//! bucket width in µs; correct before 1970 too, where `%` is negative).
+//!
+//! - `metric_samples`: one row per raw sample (`service_id`, `org_id`, `at`, `cpu_percent`
+//!   `REAL`, memory, limit, network and block counters and pids as `INTEGER`), indexed on
+//!   `(service_id, at)` for queries and on `(at)` for rollups and retention.
+//! - `metric_rollups`: `(resolution, service_id, at)` primary key (`WITHOUT ROWID`;
+//!   `resolution` is `minute`, `hour` or `day`, `at` the bucket start), `samples`, average,
+//!   minimum and maximum of CPU, memory and pids (`REAL`), the largest memory limit and
+//!   counters (`INTEGER`); indexed on `(resolution, at)` for the next level and retention.
+//!
+//! [`insert_metrics`](caas_core::Store::insert_metrics) checks the whole batch first (`u64`
+//! values above `i64::MAX` and non-finite CPU readings are `InvalidInput` naming the field,
+//! e.g. `net_rx_bytes`, and nothing is stored), then writes it in one write transaction as
+//! multi-row `INSERT`s: chunks of 2 000 rows (22 000 bound parameters, under SQLite's 32 766)
+//! and the rest in power-of-two chunks, so each connection caches at most 12 insert
+//! statements.
+//!
+//! [`rollup_metrics`](caas_core::Store::rollup_metrics) is one upsert per call, recomputing
+//! every bucket `b` of the level with `bucket(since) <= b` and `b + width <= until` from the
+//! level below (raw → minute → hour → day), i.e. from the source rows with
+//! `bucket(since) <= at < bucket(until)`. For the minute level:
+//!
+//! ```sql
+//! INSERT INTO metric_rollups (resolution, service_id, at, samples, cpu_avg, cpu_min, cpu_max, …)
+//! SELECT 'minute', service_id, at - ((at % 60000000) + 60000000) % 60000000 AS bucket,
+//!        count(*), avg(cpu_percent), min(cpu_percent), max(cpu_percent), …,
+//!        max(net_rx_bytes), …
+//! FROM metric_samples WHERE at >= ?1 AND at < ?2
+//! GROUP BY service_id, bucket
+//! ON CONFLICT (resolution, service_id, at) DO UPDATE SET samples = excluded.samples, …
+//! ```
+//!
+//! Hours and days read `metric_rollups` of the level below and weight averages by sample
+//! counts — `sum(samples)`, `sum(cpu_avg * samples) / sum(samples)`, `min(cpu_min)`,
+//! `max(cpu_max)`, `max(net_rx_bytes)` — so every level equals the raw data it summarises.
+//! Re-running replaces buckets (idempotent, late samples are picked up); it returns the
+//! buckets written. Buckets whose source rows were already dropped by retention are kept.
+//!
+//! [`query_metrics`](caas_core::Store::query_metrics) reads `[from, to)` oldest first through
+//! the service index or primary key, at most 10 000 rows.
+//! [`delete_metrics_before`](caas_core::Store::delete_metrics_before) is one range `DELETE`
+//! (`at < ?`, with `resolution = ?` for rollups) through the time indexes, returning the exact
+//! number of rows deleted.
+//!
+//! # Quota atomicity
+//!
+//! [`quota_reserve`](caas_core::Store::quota_reserve) runs in a `BEGIN IMMEDIATE`
+//! transaction: SQLite grants the database's single write lock at `BEGIN`, so summing the
+//! organization's live reservations (committed, and pending ones not expired at `now`) and
+//! inserting the new pending one happen with no other writer in between — in this process or
+//! any other using the same file. In-process, write transactions first queue on a FIFO async
+//! gate so they do not spin in SQLite's busy handler against each other; other processes are
+//! waited for by the 5 s busy timeout. The decisions are `caas_core::ports::quota`'s
+//! `check_subscription`, `sum_usage` and `check_limits`, shared by every store, so refusals
+//! read the same everywhere. Commit, release and expiry are single conditional `UPDATE`s.
+//!
+//! # Errors
+//!
+//! Beyond what each `Store` method documents:
+//!
+//! | SQLite / sqlx | `caas_core::Error` |
+//! |---|---|
+//! | no row for an id | `NotFound { kind, id }` |
+//! | unique or primary-key violation (2067, 1555) | `AlreadyExists { kind, id }` naming the conflicting name (or id) |
+//! | foreign-key violation (787) on insert | `NotFound` of the missing referenced row (org, user, plan, project, service) |
+//! | foreign-key violation otherwise | `Conflict` |
+//! | check / not-null violation (275, 1299) | `InvalidInput` |
+//! | `SQLITE_BUSY`, `SQLITE_LOCKED`, pool timeout, closed pool, I/O | `Unavailable` (retryable) |
+//! | undecodable column, anything else | `Backend` |
+
+mod codec;
+mod errors;
+mod history;
+mod metrics;
+mod plans;
+mod quota;
+mod services;
+mod store;
+mod tenancy;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caas_core::{Error, Result};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::errors::{SERVICE, db};
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store in a SQLite database file (or in memory). Clones share the pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Serializes this process's write transactions (see "Quota atomicity" in the crate docs).
+    write_gate: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) a database file, or `:memory:` for a private in-memory one.
+    /// Errors: `InvalidInput` (bad path), `Unavailable` (cannot open).
+    pub async fn open(path: &str) -> Result<Self> {
+        let memory = path == ":memory:";
+        let opts = if memory {
+            SqliteConnectOptions::from_str("sqlite::memory:")
+                .map_err(|e| Error::invalid("path", e.to_string()))?
+        } else {
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        }
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+        // One connection for `:memory:`: each connection would otherwise see its own database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::Unavailable {
+                service: SERVICE,
+                message: format!("cannot open database '{path}': {e}"),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Self {
+            pool,
+            write_gate: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. Errors: `Backend`.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::backend_source(SERVICE, "migration failed", e))
+    }
+
+    /// Begins a write transaction holding SQLite's write lock from its first statement.
+    /// Errors: `Unavailable` (lock or connection not obtained in time).
+    pub(crate) async fn write(&self) -> Result<WriteTx> {
+        // The gate is taken before the connection, so waiting writers do not hold connections
+        // that readers need (a `:memory:` pool has only one).
+        let gate = self.write_gate.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+}
+
+/// A `BEGIN IMMEDIATE` transaction; dropping it without [`WriteTx::commit`] rolls back.
+pub(crate) struct WriteTx {
+    // Declared before the gate so it is dropped (and its rollback queued) first.
+    tx: Transaction<'static, Sqlite>,
+    _gate: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// The transaction's connection, to run statements on.
+    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Commits. Errors: `Unavailable`, `Backend`.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await.map_err(db)
+    }
+}

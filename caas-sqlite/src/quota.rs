@@ -1,0 +1,248 @@
+//! Quota reservations.
+//!
+//! `quota_reserve` reads the organization, its subscription and plan and its live reservations
+//! and inserts the new pending reservation inside one `BEGIN IMMEDIATE` transaction: SQLite
+//! takes the database's single write lock at `BEGIN`, so no other reservation (from this or
+//! any other process) can be summed or inserted between our sum and our insert. Within this
+//! process the write transactions also queue on [`SqliteStore`]'s write gate, so they wait in
+//! FIFO order instead of polling SQLite's busy handler. The decisions themselves are
+//! `caas_core`'s shared `check_subscription`, `sum_usage` and `check_limits`, so every store
+//! refuses with the same words.
+
+use caas_core::model::{Reservation, ReservationState, Usage};
+use caas_core::ports::quota::{check_limits, check_subscription, sum_usage};
+use caas_core::units::ResourceAmounts;
+use caas_core::{Error, OrgId, ReservationId, Result};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+
+use crate::SqliteStore;
+use crate::codec::{Cols, all, int, ts};
+use crate::errors::db;
+use crate::plans::{plan, subscription};
+
+fn reservation(row: &SqliteRow) -> Result<Reservation> {
+    let c = Cols::new(row, "reservations");
+    Ok(Reservation {
+        id: c.id("id")?,
+        org: c.id("org_id")?,
+        amounts: ResourceAmounts {
+            cpu_millis: c.u64("cpu_millis")?,
+            memory_bytes: c.u64("memory_bytes")?,
+            storage_bytes: c.u64("storage_bytes")?,
+            containers: c.u64("containers")?,
+            projects: c.u64("projects")?,
+        },
+        state: c.name("state")?,
+        owner: c.text_opt("owner")?,
+        expires_at: c.ts("expires_at")?,
+        created_at: c.ts("created_at")?,
+    })
+}
+
+/// The organization's reservations that count at `now`: committed, and pending unexpired.
+async fn live(conn: &mut SqliteConnection, org: OrgId, now: &str) -> Result<Vec<Reservation>> {
+    let rows = sqlx::query(
+        "SELECT * FROM reservations
+         WHERE org_id = ?
+           AND (state = 'committed' OR (state = 'pending' AND expires_at > ?))",
+    )
+    .bind(org.as_uuid())
+    .bind(now)
+    .fetch_all(conn)
+    .await
+    .map_err(db)?;
+    all(&rows, reservation)
+}
+
+async fn org_slug(conn: &mut SqliteConnection, org: OrgId) -> Result<String> {
+    sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = ?")
+        .bind(org.as_uuid())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::not_found("organization", org))
+}
+
+pub(crate) async fn reserve(
+    s: &SqliteStore,
+    org: OrgId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Reservation> {
+    let now_text = ts("now", now)?;
+    let expires_text = ts("expires_at", expires_at)?;
+    let numbers = [
+        int("amounts.cpu_millis", amounts.cpu_millis)?,
+        int("amounts.memory_bytes", amounts.memory_bytes)?,
+        int("amounts.storage_bytes", amounts.storage_bytes)?,
+        int("amounts.containers", amounts.containers)?,
+        int("amounts.projects", amounts.projects)?,
+    ];
+
+    let mut tx = s.write().await?;
+    let slug = org_slug(tx.conn(), org).await?;
+    let sub = sqlx::query("SELECT * FROM subscriptions WHERE org_id = ?")
+        .bind(org.as_uuid())
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db)?
+        .map(|r| subscription(&r))
+        .transpose()?;
+    check_subscription(&slug, sub.as_ref())?;
+    let Some(sub) = sub else {
+        return Err(Error::not_found("subscription", org));
+    };
+    let plan = sqlx::query("SELECT * FROM plans WHERE id = ?")
+        .bind(sub.plan.as_uuid())
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db)?
+        .map_or_else(|| Err(Error::not_found("plan", sub.plan)), |r| plan(&r))?;
+    let held = live(tx.conn(), org, &now_text).await?;
+    let (committed, pending) = sum_usage(&held, now);
+    check_limits(&slug, &plan, &committed.plus(&pending), &amounts)?;
+
+    let r = Reservation {
+        id: ReservationId::new(),
+        org,
+        amounts,
+        state: ReservationState::Pending,
+        owner: None,
+        expires_at,
+        created_at: now,
+    };
+    let [cpu, mem, storage, containers, projects] = numbers;
+    sqlx::query(
+        "INSERT INTO reservations (id, org_id, cpu_millis, memory_bytes, storage_bytes, containers,
+                                   projects, state, owner, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)",
+    )
+    .bind(r.id.as_uuid())
+    .bind(org.as_uuid())
+    .bind(cpu)
+    .bind(mem)
+    .bind(storage)
+    .bind(containers)
+    .bind(projects)
+    .bind(&expires_text)
+    .bind(&now_text)
+    .execute(tx.conn())
+    .await
+    .map_err(db)?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+pub(crate) async fn commit(
+    s: &SqliteStore,
+    id: ReservationId,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    // One conditional update decides atomically; when it changes nothing, the row says why.
+    let done = sqlx::query(
+        "UPDATE reservations SET state = 'committed', owner = ?
+         WHERE id = ? AND state = 'pending' AND expires_at > ?",
+    )
+    .bind(owner)
+    .bind(id.as_uuid())
+    .bind(ts("now", now)?)
+    .execute(s.pool())
+    .await
+    .map_err(db)?;
+    if done.rows_affected() > 0 {
+        return Ok(());
+    }
+    let r = by_id(s, id).await?;
+    match r.state {
+        ReservationState::Committed => Ok(()),
+        ReservationState::Released => Err(Error::conflict(format!(
+            "reservation {id} was already released"
+        ))),
+        ReservationState::Pending => Err(Error::conflict(format!(
+            "reservation {id} expired before it was committed"
+        ))),
+    }
+}
+
+pub(crate) async fn release(s: &SqliteStore, id: ReservationId) -> Result<()> {
+    let done = sqlx::query("UPDATE reservations SET state = 'released' WHERE id = ?")
+        .bind(id.as_uuid())
+        .execute(s.pool())
+        .await
+        .map_err(db)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("reservation", id));
+    }
+    Ok(())
+}
+
+pub(crate) async fn by_id(s: &SqliteStore, id: ReservationId) -> Result<Reservation> {
+    sqlx::query("SELECT * FROM reservations WHERE id = ?")
+        .bind(id.as_uuid())
+        .fetch_optional(s.pool())
+        .await
+        .map_err(db)?
+        .map_or_else(
+            || Err(Error::not_found("reservation", id)),
+            |r| reservation(&r),
+        )
+}
+
+pub(crate) async fn usage(s: &SqliteStore, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+    let now_text = ts("now", now)?;
+    // A read transaction: plan and reservations come from one snapshot.
+    let mut tx = s.pool().begin().await.map_err(db)?;
+    org_slug(&mut tx, org).await?;
+    let plan = sqlx::query(
+        "SELECT p.* FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.org_id = ?",
+    )
+    .bind(org.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?
+    .map(|r| plan(&r))
+    .transpose()?;
+    let held = live(&mut tx, org, &now_text).await?;
+    tx.commit().await.map_err(db)?;
+    let (committed, pending) = sum_usage(&held, now);
+    Ok(Usage {
+        org,
+        plan: plan.as_ref().map(|p| p.name.to_string()),
+        limits: plan.map(|p| p.limits),
+        committed,
+        pending,
+    })
+}
+
+pub(crate) async fn expire(s: &SqliteStore, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE reservations SET state = 'released' WHERE state = 'pending' AND expires_at <= ?",
+    )
+    .bind(ts("now", now)?)
+    .execute(s.pool())
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+
+    #[test]
+    fn state_names_in_sql_are_the_serde_names() {
+        // The SQL above spells states literally.
+        for (state, text) in [
+            (ReservationState::Pending, "pending"),
+            (ReservationState::Committed, "committed"),
+            (ReservationState::Released, "released"),
+        ] {
+            assert_eq!(codec::name(&state).unwrap(), text);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The store, quota and metrics conformance suites of `caas-testkit` against [`SqliteStore`]: on a
+//! fresh database file per test (the real deployment: WAL, 8 connections), and on `:memory:`
+//! (one connection, which also proves no operation needs two connections at once).
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use caas_core::model::{
+    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
+    Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+};
+use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::units::ResourceAmounts;
+use caas_core::{
+    DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store, UserId,
+};
+use caas_sqlite::SqliteStore;
+use chrono::{DateTime, Utc};
+use tempfile::TempDir;
+
+/// A fresh, migrated database file in its own temporary directory.
+async fn fresh_store() -> Option<Arc<dyn Store>> {
+    Some(Arc::new(FileStore::new().await))
+}
+
+/// A fresh, migrated `:memory:` database.
+async fn memory_store() -> Option<Arc<dyn Store>> {
+    let store = SqliteStore::open(":memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Arc::new(store))
+}
+
+mod file {
+    use super::*;
+
+    mod store {
+        use super::*;
+        caas_testkit::store_suite!(fresh_store());
+    }
+
+    mod quota {
+        use super::*;
+        caas_testkit::quota_suite!(fresh_store());
+    }
+
+    mod metrics {
+        use super::*;
+        caas_testkit::metrics_suite!(fresh_store());
+    }
+}
+
+mod memory {
+    use super::*;
+
+    mod store {
+        use super::*;
+        caas_testkit::store_suite!(memory_store());
+    }
+
+    mod quota {
+        use super::*;
+        caas_testkit::quota_suite!(memory_store());
+    }
+
+    mod metrics {
+        use super::*;
+        caas_testkit::metrics_suite!(memory_store());
+    }
+}
+
+/// A [`SqliteStore`] on a file in a temporary directory that is removed when the store is
+/// dropped (after the test).
+#[derive(Debug)]
+struct FileStore {
+    store: SqliteStore,
+    _dir: TempDir,
+}
+
+impl FileStore {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caas.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.migrate().await.unwrap();
+        Self { store, _dir: dir }
+    }
+}
+
+#[async_trait]
+impl Store for FileStore {
+    async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+    async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        self.store.setting_opt(key).await
+    }
+    async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        self.store.put_setting(key, value).await
+    }
+    async fn create_user(&self, user: &User) -> Result<()> {
+        self.store.create_user(user).await
+    }
+    async fn user(&self, id: UserId) -> Result<User> {
+        self.store.user(id).await
+    }
+    async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
+        self.store.user_by_email_opt(email).await
+    }
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        self.store.create_org(org).await
+    }
+    async fn org(&self, id: OrgId) -> Result<Organization> {
+        self.store.org(id).await
+    }
+    async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>> {
+        self.store.org_by_slug_opt(slug).await
+    }
+    async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
+        self.store.list_orgs(filter).await
+    }
+    async fn update_org(&self, org: &Organization) -> Result<()> {
+        self.store.update_org(org).await
+    }
+    async fn delete_org(&self, id: OrgId) -> Result<()> {
+        self.store.delete_org(id).await
+    }
+    async fn put_member(&self, member: &Member) -> Result<()> {
+        self.store.put_member(member).await
+    }
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
+        self.store.remove_member(org, user).await
+    }
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        self.store.members(org).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        self.store.memberships(user).await
+    }
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        self.store.create_plan(plan).await
+    }
+    async fn plan(&self, id: PlanId) -> Result<Plan> {
+        self.store.plan(id).await
+    }
+    async fn plan_by_name_opt(&self, name: &str) -> Result<Option<Plan>> {
+        self.store.plan_by_name_opt(name).await
+    }
+    async fn list_plans(&self) -> Result<Vec<Plan>> {
+        self.store.list_plans().await
+    }
+    async fn update_plan(&self, plan: &Plan) -> Result<()> {
+        self.store.update_plan(plan).await
+    }
+    async fn delete_plan(&self, id: PlanId) -> Result<()> {
+        self.store.delete_plan(id).await
+    }
+    async fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        self.store.put_subscription(sub).await
+    }
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        self.store.subscription_opt(org).await
+    }
+    async fn create_project(&self, project: &Project) -> Result<()> {
+        self.store.create_project(project).await
+    }
+    async fn project(&self, id: ProjectId) -> Result<Project> {
+        self.store.project(id).await
+    }
+    async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>> {
+        self.store.project_by_name_opt(org, name).await
+    }
+    async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>> {
+        self.store.list_projects(org).await
+    }
+    async fn delete_project(&self, id: ProjectId) -> Result<()> {
+        self.store.delete_project(id).await
+    }
+    async fn create_service(&self, service: &Service) -> Result<()> {
+        self.store.create_service(service).await
+    }
+    async fn service(&self, id: ServiceId) -> Result<Service> {
+        self.store.service(id).await
+    }
+    async fn service_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Service>> {
+        self.store.service_by_name_opt(project, name).await
+    }
+    async fn list_services(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Service>> {
+        self.store.list_services(org, project).await
+    }
+    async fn list_all_services(&self) -> Result<Vec<Service>> {
+        self.store.list_all_services().await
+    }
+    async fn update_service(&self, service: &Service) -> Result<()> {
+        self.store.update_service(service).await
+    }
+    async fn delete_service(&self, id: ServiceId) -> Result<()> {
+        self.store.delete_service(id).await
+    }
+    async fn create_deployment(&self, deployment: &Deployment) -> Result<()> {
+        self.store.create_deployment(deployment).await
+    }
+    async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
+        self.store.deployment(id).await
+    }
+    async fn update_deployment(&self, deployment: &Deployment) -> Result<()> {
+        self.store.update_deployment(deployment).await
+    }
+    async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
+        self.store.list_deployments(service).await
+    }
+    async fn quota_reserve(
+        &self,
+        org: OrgId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        self.store
+            .quota_reserve(org, amounts, now, expires_at)
+            .await
+    }
+    async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
+        self.store.quota_commit(id, owner, now).await
+    }
+    async fn quota_release(&self, id: ReservationId) -> Result<()> {
+        self.store.quota_release(id).await
+    }
+    async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
+        self.store.reservation(id).await
+    }
+    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+        self.store.quota_usage(org, now).await
+    }
+    async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.store.quota_expire(now).await
+    }
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        self.store.append_event(event).await
+    }
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        self.store.list_events(service, limit).await
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.store.append_audit(entry).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.store.list_audit(filter).await
+    }
+    async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
+        self.store.insert_metrics(samples).await
+    }
+    async fn rollup_metrics(
+        &self,
+        resolution: Resolution,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.store.rollup_metrics(resolution, since, until).await
+    }
+    async fn query_metrics(
+        &self,
+        service: ServiceId,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricPoint>> {
+        self.store
+            .query_metrics(service, resolution, from, to)
+            .await
+    }
+    async fn delete_metrics_before(
+        &self,
+        resolution: Resolution,
+        before: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.store.delete_metrics_before(resolution, before).await
+    }
+}

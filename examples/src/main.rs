@@ -1,0 +1,215 @@
+//! The caas-rs reference server: the platform over HTTP with defaults that work on a fresh
+//! machine — an embedded SQLite store in a data directory it creates, the local Docker engine
+//! (the server starts and reports the runtime as unavailable when no engine answers), and
+//! graceful shutdown on SIGTERM or Ctrl-C.
+//!
+//! `DATABASE_URL=postgres://…` switches the store to PostgreSQL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use caas_core::{Platform, Principal, Store};
+use caas_docker::{DetectionInputs, DockerConnection, DockerConnector, DockerRuntime};
+use clap::Parser;
+
+/// Command-line flags; each has an environment equivalent.
+#[derive(Debug, Parser)]
+#[command(name = "caas-server", version, about = "The caas-rs reference server")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CAAS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the SQLite database and other state (created when missing).
+    #[arg(long, env = "CAAS_DATA_DIR", default_value = ".caas-data")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL; when set, the store is PostgreSQL instead of SQLite.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`); the local socket when unset.
+    #[arg(long, env = "DOCKER_HOST")]
+    docker_host: Option<String>,
+    /// Use TLS for a TCP engine (certificates from --docker-cert-path).
+    #[arg(long, env = "DOCKER_TLS_VERIFY", default_value_t = false)]
+    docker_tls_verify: bool,
+    /// Directory holding ca.pem, cert.pem and key.pem for TLS.
+    #[arg(long, env = "DOCKER_CERT_PATH")]
+    docker_cert_path: Option<String>,
+    /// E-mail of the platform administrator created on first start.
+    #[arg(
+        long,
+        env = "CAAS_ADMIN_EMAIL",
+        default_value = "admin@localhost.localdomain"
+    )]
+    admin_email: String,
+    /// Print the configuration and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+/// No credentials are accepted yet: every authenticated route answers 401.
+#[derive(Debug)]
+struct NoCredentials;
+
+#[async_trait]
+impl caas_http::Authenticator for NoCredentials {
+    async fn authenticate(
+        &self,
+        _parts: &http::request::Parts,
+        _platform: &Platform,
+    ) -> caas_core::Result<Option<Principal>> {
+        Ok(None)
+    }
+}
+
+async fn open_store(args: &Args) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    if let Some(url) = &args.database_url {
+        let store = caas_postgres::PgStore::connect(url)
+            .await
+            .context("connecting to PostgreSQL (DATABASE_URL)")?;
+        store.migrate().await.context("migrating PostgreSQL")?;
+        return Ok((Arc::new(store), redact_url(url)));
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let path = args.data_dir.join("caas.db");
+    let store = caas_sqlite::SqliteStore::open(&path.to_string_lossy())
+        .await
+        .context("opening the SQLite store")?;
+    store.migrate().await.context("migrating SQLite")?;
+    Ok((Arc::new(store), format!("sqlite:{}", path.display())))
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:secret@host/db → postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+
+    let connection = DockerConnection::from_env_value(
+        args.docker_host.as_deref(),
+        args.docker_tls_verify,
+        args.docker_cert_path.as_deref(),
+    )?;
+    let store_desc = args
+        .database_url
+        .as_deref()
+        .map(redact_url)
+        .unwrap_or_else(|| format!("sqlite:{}", args.data_dir.join("caas.db").display()));
+    let config = serde_json::json!({
+        "listen": args.listen.to_string(),
+        "store": store_desc,
+        "docker": connection.describe(),
+        "admin_email": args.admin_email,
+    });
+    if args.print_config {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+        return Ok(());
+    }
+    tracing::info!(%config, "starting caas-server");
+
+    let (store, store_desc) = open_store(&args).await?;
+    // Which engine: an explicit DOCKER_HOST / --docker-host wins; otherwise a configuration an
+    // administrator stored through the API; otherwise auto-detection (the first candidate
+    // that answers), falling back to the default socket.
+    let inputs = DetectionInputs::from_env(|k| std::env::var(k).ok());
+    let connector = Arc::new(DockerConnector::new(inputs.clone(), "busybox:stable"));
+    let explicit = args.docker_host.is_some();
+    let connection = if explicit {
+        connection
+    } else {
+        let detection = caas_docker::detect(&inputs).await;
+        for c in &detection.candidates {
+            tracing::debug!(source = %c.source, target = %c.report.target, reachable = c.report.reachable, "Docker candidate");
+        }
+        detection.chosen.unwrap_or(connection)
+    };
+    let runtime = DockerRuntime::builder()
+        .connection(connection.clone())
+        .build_lazy()?;
+    let platform = Platform::builder()
+        .store(store)
+        .runtime(Arc::new(runtime))
+        .runtime_connector(connector, DockerConnector::config(&connection))
+        .build()?;
+    if !explicit {
+        if let Some(stored) = platform.load_runtime_config().await? {
+            tracing::info!(settings = %stored.settings, "runtime configuration");
+        }
+    }
+    match platform.runtime().ping().await {
+        Ok(info) => tracing::info!(version = %info.version, os = %info.os, "Docker engine answers"),
+        Err(e) => tracing::warn!(error = %e, "Docker engine unavailable; serving anyway"),
+    }
+    let admin = platform.ensure_platform_admin(&args.admin_email).await?;
+    tracing::info!(admin = %admin.email, store = %store_desc, "platform ready");
+
+    let app = caas_http::router(platform, Arc::new(NoCredentials));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_not_printed() {
+        assert_eq!(
+            redact_url("postgres://caas:secret@127.0.0.1:5432/caas"),
+            "postgres://caas:***@127.0.0.1:5432/caas"
+        );
+        assert_eq!(
+            redact_url("postgres://127.0.0.1/caas"),
+            "postgres://127.0.0.1/caas"
+        );
+    }
+}
