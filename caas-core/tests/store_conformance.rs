@@ -28,3 +28,9 @@ mod metrics {
 
     caas_testkit::metrics_suite!(memory_store());
 }
+
+mod platform_quota {
+    use super::*;
+
+    caas_testkit::platform_quota_suite!(memory_store());
+}

@@ -22,3 +22,9 @@ mod metrics {
 
     caas_testkit::metrics_suite!(fresh_store());
 }
+
+mod platform_quota {
+    use super::*;
+
+    caas_testkit::platform_quota_suite!(fresh_store());
+}

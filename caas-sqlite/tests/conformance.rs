@@ -48,6 +48,12 @@ mod file {
         use super::*;
         caas_testkit::metrics_suite!(fresh_store());
     }
+
+    mod platform_quota {
+        use super::*;
+
+        caas_testkit::platform_quota_suite!(fresh_store());
+    }
 }
 
 mod memory {

@@ -13,6 +13,7 @@
 
 pub mod hooked;
 pub mod metrics;
+pub mod platform;
 pub mod proxy;
 pub mod quota;
 pub mod runtime;

@@ -44,6 +44,9 @@ struct Args {
         default_value = "admin@localhost.localdomain"
     )]
     admin_email: String,
+    /// How often the reconciler compares the store with the engine (it also runs at start-up).
+    #[arg(long, env = "CAAS_RECONCILE_INTERVAL", default_value = "60s")]
+    reconcile_interval: humantime::Duration,
     /// Print the configuration and exit.
     #[arg(long)]
     print_config: bool,
@@ -186,6 +189,17 @@ async fn main() -> anyhow::Result<()> {
     let admin = platform.ensure_platform_admin(&args.admin_email).await?;
     tracing::info!(admin = %admin.email, store = %store_desc, "platform ready");
 
+    // Background workers share one shutdown signal with the HTTP server.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let reconciler = tokio::spawn(
+        platform
+            .clone()
+            .run_reconciler(args.reconcile_interval.into(), stopped(stop_rx.clone())),
+    );
+
     let app = caas_http::router(platform, Arc::new(NoCredentials));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -194,6 +208,14 @@ async fn main() -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(10), reconciler)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the reconciler did not stop within 10 s");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

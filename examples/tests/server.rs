@@ -120,3 +120,55 @@ async fn server_starts_without_an_engine_and_reports_it_unavailable() {
     assert_eq!(v["runtime"]["available"], false, "{v}");
     assert_eq!(v["store"]["available"], true, "{v}");
 }
+
+#[tokio::test]
+async fn the_server_reconciles_at_start_up_and_removes_orphans() {
+    use caas_core::ContainerRuntime;
+    use caas_core::ports::runtime::ContainerSpec;
+
+    let Some(docker) = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine") else {
+        return;
+    };
+    let Some(image) = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image") else {
+        return;
+    };
+    let path = docker
+        .strip_prefix("unix://")
+        .unwrap_or(&docker)
+        .to_string();
+    let rt = caas_docker::DockerRuntime::builder()
+        .connection(caas_docker::DockerConnection::Unix { path: path.into() })
+        .build()
+        .await
+        .expect("engine");
+    // A container of this server's instance whose deployment no store knows: an orphan.
+    let mut spec = ContainerSpec::new(format!("caas-orphan-{}", env::run_id()), image);
+    spec.command = Some(vec!["sleep".into(), "300".into()]);
+    spec.labels = caas_core::labels::container_labels(
+        caas_core::OrgId::new(),
+        caas_core::ProjectId::new(),
+        caas_core::ServiceId::new(),
+        caas_core::DeploymentId::new(),
+    );
+    spec.labels
+        .insert(caas_core::labels::INSTANCE.into(), "default".into());
+    let id = rt
+        .create_container(&spec)
+        .await
+        .expect("create")
+        .id()
+        .to_string();
+    rt.start_container(&id).await.expect("start");
+
+    let _server = start(&docker).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rt
+        .inspect_container_opt(&id)
+        .await
+        .expect("inspect")
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "the orphan was not removed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
