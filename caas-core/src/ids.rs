@@ -92,6 +92,8 @@ id_type!(/// Identifies an audit entry.
     AuditId, "audit_id");
 id_type!(/// Identifies an invitation.
     InvitationId, "invitation_id");
+id_type!(/// Identifies an API token.
+    ApiTokenId, "token_id");
 
 #[cfg(test)]
 mod tests {

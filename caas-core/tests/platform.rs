@@ -725,3 +725,91 @@ async fn recreate_keeps_volumes_replaces_the_container_and_rolls_back_on_failure
     let svc = w.store.service(db.service.id).await.unwrap();
     assert_eq!(svc.current_deployment, Some(history[1].id));
 }
+
+#[tokio::test]
+async fn api_tokens_authenticate_until_revoked_or_expired() {
+    let w = world(roomy()).await;
+    let admin_user = w.store.user(w.admin.user).await.unwrap();
+    let first = w
+        .platform
+        .ensure_bootstrap_token(&admin_user)
+        .await
+        .unwrap();
+    let secret = first.expect("created on first start");
+    assert!(secret.starts_with("caas_") && secret.len() == 45);
+    assert!(
+        w.platform
+            .ensure_bootstrap_token(&admin_user)
+            .await
+            .unwrap()
+            .is_none(),
+        "shown once"
+    );
+    let p = w
+        .platform
+        .authenticate_token(&secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.platform_admin);
+
+    let (token, owner_secret) = w
+        .platform
+        .create_api_token(&w.owner, None, "ci", Some(chrono::Duration::hours(1)))
+        .await
+        .unwrap();
+    let p = w
+        .platform
+        .authenticate_token(&owner_secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.user, w.owner.user);
+    assert_eq!(
+        p.role_in(w.platform.org(&w.owner, "acme").await.unwrap().id),
+        Some(Role::Owner)
+    );
+    // The store holds only the hash.
+    let listed = w.platform.list_api_tokens(&w.owner).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_ne!(listed[0].token_sha256, owner_secret);
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains("token_sha256")
+    );
+
+    for bad in ["", "caas_nope", "Bearer x", &format!("{owner_secret}x")] {
+        assert!(
+            w.platform.authenticate_token(bad).await.unwrap().is_none(),
+            "{bad}"
+        );
+    }
+    // Another user cannot revoke it; its owner can.
+    assert!(
+        w.platform
+            .revoke_api_token(&Principal::user(caas_core::UserId::new()), token.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    w.platform
+        .revoke_api_token(&w.owner, token.id)
+        .await
+        .unwrap();
+    assert!(
+        w.platform
+            .authenticate_token(&owner_secret)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Only admins mint tokens for others.
+    assert!(
+        w.platform
+            .create_api_token(&w.owner, Some(w.admin.user), "x", None)
+            .await
+            .unwrap_err()
+            .is_permission_denied()
+    );
+}

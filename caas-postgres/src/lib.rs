@@ -157,6 +157,7 @@ mod services;
 mod settings;
 mod store;
 mod tenancy;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;

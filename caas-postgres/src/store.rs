@@ -2,18 +2,19 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
-    Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
+    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store, UserId,
+    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
+    UserId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::db_error;
-use crate::{PgStore, history, metrics, plans, quota, services, settings, tenancy};
+use crate::{PgStore, history, metrics, plans, quota, services, settings, tenancy, tokens};
 
 #[async_trait]
 impl Store for PgStore {
@@ -45,6 +46,19 @@ impl Store for PgStore {
     }
 
     // --- organizations ---
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        tokens::create(&self.pool, token).await
+    }
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        tokens::by_hash_opt(&self.pool, token_sha256).await
+    }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        tokens::list(&self.pool, user).await
+    }
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        tokens::delete(&self.pool, id).await
+    }
+
     async fn create_org(&self, org: &Organization) -> Result<()> {
         tenancy::create_org(&self.pool, org).await
     }

@@ -124,6 +124,7 @@ mod quota;
 mod services;
 mod store;
 mod tenancy;
+mod tokens;
 
 use std::str::FromStr;
 use std::sync::Arc;

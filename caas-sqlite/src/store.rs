@@ -2,18 +2,19 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
-    Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
+    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store, UserId,
+    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
+    UserId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::errors::db;
-use crate::{SqliteStore, history, metrics, plans, quota, services, tenancy};
+use crate::{SqliteStore, history, metrics, plans, quota, services, tenancy, tokens};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -40,6 +41,19 @@ impl Store for SqliteStore {
     }
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
         tenancy::user_by_email_opt(self, email).await
+    }
+
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        tokens::create(self, token).await
+    }
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        tokens::by_hash_opt(self, token_sha256).await
+    }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        tokens::list(self, user).await
+    }
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        tokens::delete(self, id).await
     }
 
     async fn create_org(&self, org: &Organization) -> Result<()> {

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
-    Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
+    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store, UserId,
+    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
+    UserId,
 };
 use caas_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -103,6 +104,18 @@ impl Store for FileStore {
     }
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         self.store.put_setting(key, value).await
+    }
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        self.store.create_api_token(token).await
+    }
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        self.store.api_token_by_hash_opt(token_sha256).await
+    }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        self.store.list_api_tokens(user).await
+    }
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        self.store.delete_api_token(id).await
     }
     async fn create_user(&self, user: &User) -> Result<()> {
         self.store.create_user(user).await

@@ -63,6 +63,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $make;
             store_answers_ping,
             settings_roundtrip_and_replace,
+            api_tokens_roundtrip_by_hash_and_revoke,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,
             orgs_roundtrip_by_id_and_slug,
@@ -1853,4 +1854,65 @@ pub async fn settings_roundtrip_and_replace(store: Arc<dyn Store>) {
     let v2 = serde_json::json!({"backend": "docker", "settings": {"type": "tcp", "url": "tcp://10.0.0.5:2375"}, "n": 2});
     store.put_setting(&key, &v2).await.expect("replace");
     assert_eq!(store.setting_opt(&key).await.expect("read"), Some(v2));
+}
+
+/// API tokens are found by their hash, listed per user, unique by hash, and revoked once.
+pub async fn api_tokens_roundtrip_by_hash_and_revoke(store: Arc<dyn Store>) {
+    use caas_core::ApiTokenId;
+    use caas_core::model::ApiToken;
+    let user = seed_user(&*store, "tok").await;
+    let t = ApiToken {
+        id: ApiTokenId::new(),
+        user: user.id,
+        name: "ci".into(),
+        token_sha256: format!("{:0>64}", &unique("t")[2..]),
+        expires_at: Some(now() + chrono::Duration::days(30)),
+        created_at: now(),
+    };
+    store.create_api_token(&t).await.expect("create");
+    assert_eq!(
+        store
+            .api_token_by_hash_opt(&t.token_sha256)
+            .await
+            .expect("read"),
+        Some(t.clone())
+    );
+    assert_eq!(
+        store
+            .api_token_by_hash_opt(&"f".repeat(64))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store.list_api_tokens(user.id).await.expect("list"),
+        vec![t.clone()]
+    );
+    let same_hash = ApiToken {
+        id: ApiTokenId::new(),
+        ..t.clone()
+    };
+    assert_already_exists(
+        store.create_api_token(&same_hash).await,
+        "token with the same hash",
+    );
+    let stranger = ApiToken {
+        id: ApiTokenId::new(),
+        user: caas_core::UserId::new(),
+        token_sha256: format!("{:0>64}", &unique("u")[2..]),
+        ..t.clone()
+    };
+    assert_not_found(
+        store.create_api_token(&stranger).await,
+        "token of a missing user",
+    );
+    store.delete_api_token(t.id).await.expect("revoke");
+    assert_not_found(store.delete_api_token(t.id).await, "revoked token");
+    assert_eq!(
+        store
+            .api_token_by_hash_opt(&t.token_sha256)
+            .await
+            .expect("read"),
+        None
+    );
 }

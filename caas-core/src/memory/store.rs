@@ -7,10 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::ids::{DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId};
+use crate::ids::{
+    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+};
 use crate::model::{
-    AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan, Project,
-    Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
+    Project, Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription, Usage,
+    User,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store};
@@ -30,6 +33,7 @@ struct State {
     events: Vec<ServiceEvent>,
     audit: Vec<AuditEntry>,
     settings: BTreeMap<String, serde_json::Value>,
+    tokens: BTreeMap<ApiTokenId, ApiToken>,
     raw_metrics: Vec<MetricSample>,
     // (resolution, service, bucket start) -> point
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
@@ -99,6 +103,48 @@ impl Store for InMemoryStore {
             .values()
             .find(|u| u.email == email)
             .cloned())
+    }
+
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        let mut s = self.lock();
+        if !s.users.contains_key(&token.user) {
+            return Err(Error::not_found("user", token.user));
+        }
+        if s.tokens.contains_key(&token.id)
+            || s.tokens
+                .values()
+                .any(|t| t.token_sha256 == token.token_sha256)
+        {
+            return Err(Error::already_exists("api token", token.id));
+        }
+        s.tokens.insert(token.id, token.clone());
+        Ok(())
+    }
+
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .find(|t| t.token_sha256 == token_sha256)
+            .cloned())
+    }
+
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .filter(|t| t.user == user)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        match self.lock().tokens.remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found("api token", id)),
+        }
     }
 
     async fn create_org(&self, org: &Organization) -> Result<()> {

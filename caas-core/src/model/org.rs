@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::ids::{InvitationId, OrgId, ProjectId, UserId};
+use crate::ids::{ApiTokenId, InvitationId, OrgId, ProjectId, UserId};
 use crate::validate::{self, Slug};
 
 /// A person who can act on the platform.
@@ -180,6 +180,25 @@ pub struct Invitation {
     pub invited_by: UserId,
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token of a user. Only the SHA-256 of the secret is stored; the secret itself is shown
+/// once, when the token is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Id.
+    pub id: ApiTokenId,
+    /// Whose token.
+    pub user: UserId,
+    /// A label for people (`ci`, `panel`).
+    pub name: String,
+    /// SHA-256 of the secret, hex.
+    #[serde(skip_serializing)]
+    pub token_sha256: String,
+    /// When it stops being accepted, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

@@ -12,6 +12,7 @@ mod reconcile;
 mod recreate;
 mod runtime_admin;
 mod tenancy;
+mod tokens;
 mod usage;
 
 use std::sync::{Arc, RwLock};
@@ -40,6 +41,7 @@ pub use lifecycle::LifecycleOutcome;
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use tenancy::NewProject;
+pub use tokens::{TOKEN_PREFIX, token_hash};
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
 
 /// Builds a [`Platform`] from its ports.

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::ids::{DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId};
+use crate::ids::{
+    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+};
 use crate::model::{
-    AuditEntry, Deployment, Member, MetricPoint, MetricSample, OrgStatus, Organization, Plan,
-    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, OrgStatus, Organization,
+    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use crate::units::ResourceAmounts;
 
@@ -81,6 +83,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user(&self, id: UserId) -> Result<User>;
     /// A user by (lowercase) e-mail.
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
+
+    // --- API tokens ---
+    /// Stores a token. Errors: `NotFound` (user), `AlreadyExists` (same hash or id).
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()>;
+    /// The token with this secret hash.
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
+    /// Tokens of a user, oldest first.
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Revokes a token. Errors: `NotFound`.
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()>;
 
     // --- organizations ---
     /// Creates an organization. Errors: `AlreadyExists` (slug).

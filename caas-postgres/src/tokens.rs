@@ -1,0 +1,72 @@
+//! API tokens, stored by the SHA-256 of their secret.
+
+use caas_core::model::ApiToken;
+use caas_core::{ApiTokenId, Error, Result, UserId};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgRow};
+
+use crate::error::{Violation, db_error, on_violation};
+
+fn token(row: &PgRow) -> Result<ApiToken> {
+    let get = |e: sqlx::Error| db_error(e);
+    Ok(ApiToken {
+        id: ApiTokenId(row.try_get("id").map_err(get)?),
+        user: UserId(row.try_get("user_id").map_err(get)?),
+        name: row.try_get("name").map_err(get)?,
+        token_sha256: row.try_get("token_sha256").map_err(get)?,
+        expires_at: row.try_get("expires_at").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+    })
+}
+
+pub(crate) async fn create(pool: &PgPool, t: &ApiToken) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, token_sha256, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.id.0)
+    .bind(t.user.0)
+    .bind(&t.name)
+    .bind(&t.token_sha256)
+    .bind(t.expires_at)
+    .bind(t.created_at)
+    .execute(pool)
+    .await
+    .map_err(|e| {
+        on_violation(e, |v| match v {
+            Violation::Unique(_) => Some(Error::already_exists("api token", t.id)),
+            Violation::ForeignKey(_) => Some(Error::not_found("user", t.user)),
+        })
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn by_hash_opt(pool: &PgPool, sha256: &str) -> Result<Option<ApiToken>> {
+    let row = sqlx::query("SELECT * FROM api_tokens WHERE token_sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(token).transpose()
+}
+
+pub(crate) async fn list(pool: &PgPool, user: UserId) -> Result<Vec<ApiToken>> {
+    let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY id")
+        .bind(user.0)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(token).collect()
+}
+
+pub(crate) async fn delete(pool: &PgPool, id: ApiTokenId) -> Result<()> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("api token", id));
+    }
+    Ok(())
+}

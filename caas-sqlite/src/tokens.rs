@@ -1,0 +1,74 @@
+//! API tokens, stored by the SHA-256 of their secret.
+
+use caas_core::model::ApiToken;
+use caas_core::{ApiTokenId, Error, Result, UserId};
+use sqlx::sqlite::SqliteRow;
+
+use crate::SqliteStore;
+use crate::codec::{Cols, all, ts, ts_opt};
+use crate::errors::{db, on_write};
+
+fn token(row: &SqliteRow) -> Result<ApiToken> {
+    let c = Cols::new(row, "api_tokens");
+    Ok(ApiToken {
+        id: c.id("id")?,
+        user: c.id("user_id")?,
+        name: c.text("name")?,
+        token_sha256: c.text("token_sha256")?,
+        expires_at: c.ts_opt("expires_at")?,
+        created_at: c.ts("created_at")?,
+    })
+}
+
+pub(crate) async fn create(s: &SqliteStore, t: &ApiToken) -> Result<()> {
+    let result = sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, token_sha256, expires_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(t.id.as_uuid())
+    .bind(t.user.as_uuid())
+    .bind(&t.name)
+    .bind(&t.token_sha256)
+    .bind(ts_opt("expires_at", t.expires_at)?)
+    .bind(ts("created_at", t.created_at)?)
+    .execute(s.pool())
+    .await;
+    if let Err(err) = result {
+        let parents = [("user", "users", t.user.as_uuid())];
+        return Err(on_write(s.pool(), err, &parents, |_| {
+            Error::already_exists("api token", t.id)
+        })
+        .await);
+    }
+    Ok(())
+}
+
+pub(crate) async fn by_hash_opt(s: &SqliteStore, sha256: &str) -> Result<Option<ApiToken>> {
+    let row = sqlx::query("SELECT * FROM api_tokens WHERE token_sha256 = ?")
+        .bind(sha256)
+        .fetch_optional(s.pool())
+        .await
+        .map_err(db)?;
+    row.as_ref().map(token).transpose()
+}
+
+pub(crate) async fn list(s: &SqliteStore, user: UserId) -> Result<Vec<ApiToken>> {
+    let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_id = ? ORDER BY id")
+        .bind(user.as_uuid())
+        .fetch_all(s.pool())
+        .await
+        .map_err(db)?;
+    all(&rows, token)
+}
+
+pub(crate) async fn delete(s: &SqliteStore, id: ApiTokenId) -> Result<()> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+        .bind(id.as_uuid())
+        .execute(s.pool())
+        .await
+        .map_err(db)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("api token", id));
+    }
+    Ok(())
+}
