@@ -48,6 +48,13 @@ impl QuotaEngine for SlowCommit {
         }
         self.inner.commit(r, owner).await
     }
+    async fn resize(
+        &self,
+        r: ReservationId,
+        amounts: ResourceAmounts,
+    ) -> caas_core::Result<Reservation> {
+        self.inner.resize(r, amounts).await
+    }
     async fn release(&self, r: ReservationId) -> caas_core::Result<()> {
         self.inner.release(r).await
     }

@@ -183,6 +183,81 @@ pub(crate) async fn commit(
     }
 }
 
+pub(crate) async fn resize(
+    pool: &PgPool,
+    id: ReservationId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let result = resize_in(&mut tx, id, amounts, now).await;
+    finish(tx, result).await
+}
+
+async fn resize_in(
+    tx: &mut Transaction<'_, Postgres>,
+    id: ReservationId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
+    let org: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT org_id FROM reservations WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    let org = OrgId(org.ok_or_else(|| Error::not_found("reservation", id))?);
+    let slug = org_slug(tx, org).await?;
+    // Same lock as quota_reserve: increases and new reservations of an org are serialized.
+    let sub = sqlx::query(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE org_id = $1 FOR UPDATE"
+    ))
+    .bind(org.0)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .map(|row| subscription_from_row(&row))
+    .transpose()?;
+    let mut r = sqlx::query(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)
+    .and_then(|row| reservation_from_row(&row))?;
+    if r.state == ReservationState::Released {
+        return Err(Error::conflict(format!(
+            "reservation {id} was already released"
+        )));
+    }
+    let increase = amounts.minus(&r.amounts);
+    if !increase.is_zero() {
+        check_subscription(&slug, sub.as_ref())?;
+        let Some(sub) = sub else {
+            return Err(Error::not_found("subscription", org));
+        };
+        let plan = plan_on(tx, sub.plan).await?;
+        let (committed, pending) = sum_usage(&live_reservations(tx, org, now).await?, now);
+        check_limits(&slug, &plan, &committed.plus(&pending), &increase)?;
+    }
+    sqlx::query(
+        "UPDATE reservations SET cpu_millis = $2, memory_bytes = $3, storage_bytes = $4, \
+         containers = $5, projects = $6 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(to_bigint("amounts.cpu_millis", amounts.cpu_millis)?)
+    .bind(to_bigint("amounts.memory_bytes", amounts.memory_bytes)?)
+    .bind(to_bigint("amounts.storage_bytes", amounts.storage_bytes)?)
+    .bind(to_bigint("amounts.containers", amounts.containers)?)
+    .bind(to_bigint("amounts.projects", amounts.projects)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    r.amounts = amounts;
+    Ok(r)
+}
+
 pub(crate) async fn release(pool: &PgPool, id: ReservationId) -> Result<()> {
     let done = sqlx::query("UPDATE reservations SET state = 'released' WHERE id = $1")
         .bind(id.0)

@@ -183,6 +183,14 @@ impl Store for PgStore {
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         quota::commit(&self.pool, id, owner, now).await
     }
+    async fn quota_resize(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        quota::resize(&self.pool, id, amounts, now).await
+    }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         quota::release(&self.pool, id).await
     }

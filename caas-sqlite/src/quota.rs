@@ -168,6 +168,79 @@ pub(crate) async fn commit(
     }
 }
 
+pub(crate) async fn resize(
+    s: &SqliteStore,
+    id: ReservationId,
+    amounts: ResourceAmounts,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
+    let now_text = ts("now", now)?;
+    let numbers = [
+        int("amounts.cpu_millis", amounts.cpu_millis)?,
+        int("amounts.memory_bytes", amounts.memory_bytes)?,
+        int("amounts.storage_bytes", amounts.storage_bytes)?,
+        int("amounts.containers", amounts.containers)?,
+        int("amounts.projects", amounts.projects)?,
+    ];
+    let mut tx = s.write().await?;
+    let mut r = sqlx::query("SELECT * FROM reservations WHERE id = ?")
+        .bind(id.as_uuid())
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db)?
+        .map_or_else(
+            || Err(Error::not_found("reservation", id)),
+            |row| reservation(&row),
+        )?;
+    if r.state == ReservationState::Released {
+        return Err(Error::conflict(format!(
+            "reservation {id} was already released"
+        )));
+    }
+    let increase = amounts.minus(&r.amounts);
+    if !increase.is_zero() {
+        let slug = org_slug(tx.conn(), r.org).await?;
+        let sub = sqlx::query("SELECT * FROM subscriptions WHERE org_id = ?")
+            .bind(r.org.as_uuid())
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(db)?
+            .map(|row| subscription(&row))
+            .transpose()?;
+        check_subscription(&slug, sub.as_ref())?;
+        let Some(sub) = sub else {
+            return Err(Error::not_found("subscription", r.org));
+        };
+        let plan = sqlx::query("SELECT * FROM plans WHERE id = ?")
+            .bind(sub.plan.as_uuid())
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(db)?
+            .map_or_else(|| Err(Error::not_found("plan", sub.plan)), |row| plan(&row))?;
+        let held = live(tx.conn(), r.org, &now_text).await?;
+        let (committed, pending) = sum_usage(&held, now);
+        check_limits(&slug, &plan, &committed.plus(&pending), &increase)?;
+    }
+    let [cpu, mem, storage, containers, projects] = numbers;
+    sqlx::query(
+        "UPDATE reservations SET cpu_millis = ?, memory_bytes = ?, storage_bytes = ?,
+                                 containers = ?, projects = ?
+         WHERE id = ?",
+    )
+    .bind(cpu)
+    .bind(mem)
+    .bind(storage)
+    .bind(containers)
+    .bind(projects)
+    .bind(id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .map_err(db)?;
+    tx.commit().await?;
+    r.amounts = amounts;
+    Ok(r)
+}
+
 pub(crate) async fn release(s: &SqliteStore, id: ReservationId) -> Result<()> {
     let done = sqlx::query("UPDATE reservations SET state = 'released' WHERE id = ?")
         .bind(id.as_uuid())

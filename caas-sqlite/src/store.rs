@@ -175,6 +175,14 @@ impl Store for SqliteStore {
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         quota::commit(self, id, owner, now).await
     }
+    async fn quota_resize(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        quota::resize(self, id, amounts, now).await
+    }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         quota::release(self, id).await
     }

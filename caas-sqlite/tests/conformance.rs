@@ -242,6 +242,14 @@ impl Store for FileStore {
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         self.store.quota_commit(id, owner, now).await
     }
+    async fn quota_resize(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        self.store.quota_resize(id, amounts, now).await
+    }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         self.store.quota_release(id).await
     }

@@ -48,6 +48,8 @@ use crate::store::{
 macro_rules! quota_suite {
     ($make:expr) => {
         $crate::quota_suite!(@tests $make;
+            resize_checks_only_increases_against_the_plan,
+            concurrent_resizes_never_exceed_the_limit,
             reserve_refuses_without_subscription,
             reserve_refuses_suspended_and_cancelled_subscriptions,
             reserve_of_a_missing_org_is_not_found,
@@ -846,4 +848,109 @@ pub async fn fifty_concurrent_reservations_against_a_limit_of_ten_admit_exactly_
 
 fn scaled(a: ResourceAmounts, n: u64) -> ResourceAmounts {
     (0..n).fold(ResourceAmounts::ZERO, |acc, _| acc.plus(&a))
+}
+
+/// Growing a reservation is checked against the plan (counting its current amounts once);
+/// shrinking always works, even with a suspended subscription; released reservations and
+/// missing ones cannot be resized.
+pub async fn resize_checks_only_increases_against_the_plan(store: Arc<dyn Store>) {
+    let (org, _) = seed_subscribed_org(&*store, "resize", small_limits()).await;
+    let r = reserve_now(&*store, org.id, containers(3))
+        .await
+        .expect("reserve");
+    store
+        .quota_commit(r.id, "service:x", now())
+        .await
+        .expect("commit");
+    let err = store
+        .quota_resize(r.id, containers(5), now())
+        .await
+        .expect_err("5 > 4 containers");
+    let q = err
+        .quota()
+        .unwrap_or_else(|| panic!("expected QuotaExceeded, got {err}"));
+    assert_eq!(q.dimensions.len(), 1);
+    let d = &q.dimensions[0];
+    assert_eq!(
+        (d.dimension.as_str(), d.used, d.requested, d.limit),
+        ("containers", 3, 2, 4)
+    );
+    let grown = store
+        .quota_resize(r.id, containers(4), now())
+        .await
+        .expect("up to the limit");
+    assert_eq!(grown.amounts.containers, 4);
+    assert_eq!(grown.state, ReservationState::Committed);
+    let usage = store.quota_usage(org.id, now()).await.expect("usage");
+    assert_eq!(usage.committed.containers, 4);
+
+    let mut sub = store
+        .subscription_opt(org.id)
+        .await
+        .expect("read")
+        .expect("subscribed");
+    sub.status = caas_core::model::SubscriptionStatus::Suspended;
+    store.put_subscription(&sub).await.expect("suspend");
+    assert_conflict(
+        store
+            .quota_resize(r.id, containers(4).plus(&small_app()), now())
+            .await,
+        "increase while suspended",
+    );
+    let shrunk = store
+        .quota_resize(r.id, containers(1), now())
+        .await
+        .expect("decreases always work");
+    assert_eq!(shrunk.amounts, containers(1));
+    store.quota_release(r.id).await.expect("release");
+    assert_conflict(
+        store.quota_resize(r.id, containers(1), now()).await,
+        "resize after release",
+    );
+    assert_not_found(
+        store
+            .quota_resize(ReservationId::new(), containers(1), now())
+            .await,
+        "missing reservation",
+    );
+}
+
+/// Ten reservations of one container each, plan limit 15: all ten concurrently try to grow
+/// to two; exactly five succeed, and usage ends at the limit.
+pub async fn concurrent_resizes_never_exceed_the_limit(store: Arc<dyn Store>) {
+    let limits = PlanLimits {
+        max_containers: 15,
+        ..small_limits()
+    };
+    let (org, _) = seed_subscribed_org(&*store, "resizes", limits).await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(
+            reserve_now(&*store, org.id, containers(1))
+                .await
+                .expect("reserve")
+                .id,
+        );
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(ids.len()));
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, barrier, id) = (store.clone(), barrier.clone(), *id);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.quota_resize(id, containers(2), now()).await
+            })
+        })
+        .collect();
+    let mut grown = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => grown += 1,
+            Err(e) => assert!(e.is_quota_exceeded(), "{e}"),
+        }
+    }
+    assert_eq!(grown, 5);
+    let usage = store.quota_usage(org.id, now()).await.expect("usage");
+    assert_eq!(usage.total().containers, 15);
 }

@@ -556,6 +556,40 @@ impl Store for InMemoryStore {
         }
     }
 
+    async fn quota_resize(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation> {
+        let mut s = self.lock();
+        let r = found(s.reservations.get(&id), "reservation", id)?;
+        if r.state == ReservationState::Released {
+            return Err(Error::conflict(format!(
+                "reservation {id} was already released"
+            )));
+        }
+        let increase = amounts.minus(&r.amounts);
+        if !increase.is_zero() {
+            let o = found(s.orgs.get(&r.org), "organization", r.org)?;
+            let sub = s.subscriptions.get(&r.org);
+            check_subscription(o.slug.as_str(), sub)?;
+            let plan = match sub {
+                Some(sub) => found(s.plans.get(&sub.plan), "plan", sub.plan)?,
+                None => return Err(Error::not_found("subscription", r.org)),
+            };
+            let (committed, pending) =
+                sum_usage(s.reservations.values().filter(|x| x.org == r.org), now);
+            check_limits(o.slug.as_str(), &plan, &committed.plus(&pending), &increase)?;
+        }
+        let entry = s
+            .reservations
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("reservation", id))?;
+        entry.amounts = amounts;
+        Ok(entry.clone())
+    }
+
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         let mut s = self.lock();
         let Some(r) = s.reservations.get_mut(&id) else {

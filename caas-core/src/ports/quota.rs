@@ -21,6 +21,13 @@ pub trait QuotaEngine: Send + Sync + std::fmt::Debug + 'static {
     async fn reserve(&self, org: OrgId, amounts: ResourceAmounts) -> Result<Reservation>;
     /// Commits a reservation to an owner (`service:<id>`). Errors: `NotFound`, `Conflict`.
     async fn commit(&self, reservation: ReservationId, owner: &str) -> Result<()>;
+    /// Changes what a live reservation holds (scale, update); increases are checked against
+    /// the plan. Errors: `QuotaExceeded`, `Conflict`, `NotFound`.
+    async fn resize(
+        &self,
+        reservation: ReservationId,
+        amounts: ResourceAmounts,
+    ) -> Result<Reservation>;
     /// Releases a reservation; idempotent. Errors: `NotFound`.
     async fn release(&self, reservation: ReservationId) -> Result<()>;
     /// Current usage. Errors: `NotFound`.
@@ -67,6 +74,16 @@ impl QuotaEngine for StoreQuotaEngine {
     async fn commit(&self, reservation: ReservationId, owner: &str) -> Result<()> {
         self.store
             .quota_commit(reservation, owner, self.clock.now())
+            .await
+    }
+
+    async fn resize(
+        &self,
+        reservation: ReservationId,
+        amounts: ResourceAmounts,
+    ) -> Result<Reservation> {
+        self.store
+            .quota_resize(reservation, amounts, self.clock.now())
             .await
     }
 

@@ -193,6 +193,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Turns a pending reservation into a committed one held by `owner`; committing a committed
     /// reservation again is a no-op. Errors: `NotFound`, `Conflict` (released or expired).
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Changes the amounts a live (pending or committed) reservation holds, atomically like
+    /// [`Store::quota_reserve`]: increases are checked against the plan (only the dimensions that
+    /// grow, and only with an active subscription); decreases always succeed. Returns the
+    /// updated reservation. Errors: `QuotaExceeded`, `Conflict` (released, or subscription not
+    /// active for an increase), `NotFound`.
+    async fn quota_resize(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
     /// Releases a reservation (pending or committed); releasing twice is a no-op.
     /// Errors: `NotFound`.
     async fn quota_release(&self, id: ReservationId) -> Result<()>;
