@@ -132,6 +132,8 @@ struct Engine {
     images: HashSet<String>,
     registry: Option<HashSet<String>>,
     next_ip: u32,
+    // What a started container with a health check reports until told otherwise.
+    health_on_start: Option<HealthStatus>,
 }
 
 /// A simulated engine: containers with states, networks, volumes holding real file contents
@@ -300,6 +302,12 @@ impl InMemoryRuntime {
         })?;
         let _ = self.inner.log_tx.send((cid, line));
         Ok(())
+    }
+
+    /// What containers with a health check report right after they start (default
+    /// `Healthy`; `Starting` or `Unhealthy` to simulate slow or broken apps).
+    pub fn set_health_on_start(&self, status: HealthStatus) {
+        lock(&self.inner.engine).health_on_start = Some(status);
     }
 
     /// Sets a container's health and emits a health event.
@@ -671,6 +679,7 @@ impl ContainerRuntime for InMemoryRuntime {
         let now = Utc::now();
         let started = {
             let mut e = lock(&self.inner.engine);
+            let health_on_start = e.health_on_start.unwrap_or(HealthStatus::Healthy);
             let key = Self::resolve(&e, id).ok_or_else(|| Error::not_found("container", id))?;
             let networks: Vec<String> = e.containers[&key]
                 .spec
@@ -698,7 +707,7 @@ impl ContainerRuntime for InMemoryRuntime {
                 c.info.exit_code = None;
                 c.info.oom_killed = false;
                 if c.spec.health_check.is_some() {
-                    c.info.health = Some(HealthStatus::Starting);
+                    c.info.health = Some(health_on_start);
                 }
                 for (n, ip) in networks.iter().zip(ips) {
                     c.info.ip_addresses.insert(n.clone(), ip);

@@ -4,15 +4,18 @@
 //! [`crate::auth`]), validates its input, then acts. Operations open one tracing span each,
 //! with stable dotted fields (`caas.org`, `caas.project`, `caas.service`) and never secrets.
 
+mod admin;
 mod database;
 mod deploy;
 mod health;
 mod lifecycle;
 mod reconcile;
 mod recreate;
+mod rollout;
 mod runtime_admin;
 mod tenancy;
 mod tokens;
+mod update;
 mod usage;
 
 use std::sync::{Arc, RwLock};
@@ -31,6 +34,7 @@ use crate::ports::quota::{QuotaEngine, StoreQuotaEngine};
 use crate::ports::runtime::ContainerRuntime;
 use crate::ports::store::Store;
 
+pub use admin::{OrgUpdate, PlanUpdate};
 pub use database::{
     DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
     database_spec, generate_password,
@@ -42,6 +46,10 @@ pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use tenancy::NewProject;
 pub use tokens::{TOKEN_PREFIX, token_hash};
+pub use update::{
+    ApplyMode, FieldError, QuotaDelta, ServiceUpdate, SpecChange, UpdatePreview, UpdateResult,
+    diff, single_writer,
+};
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
 
 /// Builds a [`Platform`] from its ports.
@@ -57,6 +65,42 @@ pub struct PlatformBuilder {
     database_images: Option<DatabaseImages>,
     instance: Option<String>,
     pending_grace: Option<Duration>,
+    rollout: Option<RolloutTiming>,
+}
+
+/// Timing of rolling updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RolloutTiming {
+    /// How long a new container may take to become ready (default 60 s).
+    pub timeout: Duration,
+    /// Without a health check, how long a new container must keep running to count as ready
+    /// (default 2 s).
+    pub ready_window: Duration,
+    /// How long the old container keeps running after traffic moved away from it, so requests
+    /// in flight finish (default 5 s).
+    pub drain_period: Duration,
+}
+
+impl Default for RolloutTiming {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            ready_window: Duration::from_secs(2),
+            drain_period: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RolloutTiming {
+    /// Timing with these values.
+    pub fn new(timeout: Duration, ready_window: Duration, drain_period: Duration) -> Self {
+        Self {
+            timeout,
+            ready_window,
+            drain_period,
+        }
+    }
 }
 
 impl PlatformBuilder {
@@ -115,6 +159,11 @@ impl PlatformBuilder {
         self.pending_grace = Some(grace);
         self
     }
+    /// Timing of rolling updates (see [`RolloutTiming`]).
+    pub fn rollout(mut self, timing: RolloutTiming) -> Self {
+        self.rollout = Some(timing);
+        self
+    }
     /// How long a container gets to stop before it is killed (default 10 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = Some(timeout);
@@ -149,6 +198,9 @@ impl PlatformBuilder {
                 database_images: self.database_images.unwrap_or_default(),
                 instance,
                 pending_grace: self.pending_grace.unwrap_or(Duration::from_secs(600)),
+                rollout_timeout: self.rollout.unwrap_or_default().timeout,
+                ready_window: self.rollout.unwrap_or_default().ready_window,
+                drain_period: self.rollout.unwrap_or_default().drain_period,
                 quota,
                 clock,
                 stop_timeout: self.stop_timeout.unwrap_or(Duration::from_secs(10)),
@@ -168,6 +220,9 @@ struct Inner {
     database_images: DatabaseImages,
     instance: String,
     pending_grace: Duration,
+    rollout_timeout: Duration,
+    ready_window: Duration,
+    drain_period: Duration,
     proxy: Option<Arc<dyn Proxy>>,
     quota: Arc<dyn QuotaEngine>,
     clock: Arc<dyn Clock>,

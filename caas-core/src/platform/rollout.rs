@@ -1,0 +1,280 @@
+//! Rolling a service onto a new spec: a new deployment, a new container on the same volumes
+//! and network, and the old one retired — stop-then-start for single writers, start-then-stop
+//! (wait healthy → route → drain) for stateless apps. Any failure leaves the old container
+//! serving and records why.
+
+use std::time::{Duration, Instant};
+
+use super::Platform;
+use super::deploy::{volume_labels, volume_runtime_name};
+use super::tenancy::{network_labels, network_name};
+use crate::error::{Error, Result};
+use crate::ids::DeploymentId;
+use crate::model::{
+    Deployment, DeploymentStatus, Project, Service, ServiceEventKind, ServiceSpec, ServiceStatus,
+};
+use crate::ports::proxy::ServiceRoutes;
+use crate::ports::runtime::{ContainerStatus, HealthStatus, NetworkSpec, VolumeSpec};
+
+/// How a new container replaces the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// Stop the old container, then start the new one (single writers: databases, services
+    /// with writable volumes). There is a gap in service.
+    StopThenStart,
+    /// Start the new container next to the old one, wait until it is healthy, route to it,
+    /// stop routing to the old one, drain, then stop the old one. No gap.
+    StartThenStop,
+}
+
+impl Platform {
+    /// Rolls `svc` onto `spec` with `strategy`; on success the service record carries the new
+    /// spec and deployment. On failure nothing changes in the service record, the new
+    /// container is gone, the old one serves, and the failed deployment says why.
+    pub(crate) async fn roll_out(
+        &self,
+        project: &Project,
+        svc: &Service,
+        spec: ServiceSpec,
+        strategy: Strategy,
+    ) -> Result<Service> {
+        let store = &self.inner.store;
+        let runtime = self.runtime();
+        let old_container = self.current_container(svc).await?;
+        let old_deployment = svc
+            .current_deployment
+            .ok_or_else(|| Error::conflict(format!("service '{}' has no deployment", svc.name)))?;
+        let mut dep = Deployment {
+            id: DeploymentId::new(),
+            service: svc.id,
+            org: svc.org,
+            project: svc.project,
+            spec: spec.clone(),
+            status: DeploymentStatus::Pending,
+            container_id: None,
+            error: None,
+            created_at: self.now(),
+            finished_at: None,
+        };
+        store.create_deployment(&dep).await?;
+        let mut next = svc.clone();
+        next.spec = spec;
+
+        let outcome = async {
+            runtime
+                .create_network(&NetworkSpec::new(
+                    network_name(project),
+                    self.scoped(network_labels(project)),
+                ))
+                .await?;
+            for m in &next.spec.volumes {
+                runtime
+                    .create_volume(&VolumeSpec::new(
+                        volume_runtime_name(project, m.volume.as_str()),
+                        self.scoped(volume_labels(project, m.volume.as_str())),
+                    ))
+                    .await?;
+            }
+            let image = next.spec.image.normalized();
+            if !runtime.image_present(&image).await? {
+                runtime.pull_image(&image).await?;
+            }
+            if strategy == Strategy::StopThenStart {
+                runtime
+                    .stop_container(&old_container, self.inner.stop_timeout)
+                    .await?;
+            }
+            let cspec = self.container_spec(project, &next, dep.id);
+            let id = runtime.create_container(&cspec).await?.id().to_string();
+            runtime.start_container(&id).await?;
+            self.wait_ready(&id, &next).await?;
+            if strategy == Strategy::StartThenStop {
+                self.switch_routes(&next, &old_container, &id).await?;
+            }
+            Ok::<_, Error>(id)
+        }
+        .await;
+
+        let new_container = match outcome {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = self.remove_deployment_containers(dep.id).await;
+                if strategy == Strategy::StopThenStart {
+                    if let Err(re) = runtime.start_container(&old_container).await {
+                        tracing::error!(error = %re, "could not restart the previous container");
+                    }
+                } else if let Err(re) = self.restore_routes(&next, &old_container).await {
+                    tracing::error!(error = %re, "could not restore the previous routes");
+                }
+                dep.status = DeploymentStatus::Failed;
+                dep.error = Some(e.to_string());
+                dep.finished_at = Some(self.now());
+                let _ = store.update_deployment(&dep).await;
+                self.record_event(
+                    svc,
+                    ServiceEventKind::DeployFailed {
+                        reason: e.to_string(),
+                    },
+                    "rollout failed; the previous container keeps serving",
+                )
+                .await;
+                return Err(e);
+            }
+        };
+
+        if strategy == Strategy::StartThenStop {
+            // Requests already in flight to the old container finish before it stops.
+            tokio::time::sleep(self.inner.drain_period).await;
+        }
+        let now = self.now();
+        dep.status = DeploymentStatus::Active;
+        dep.container_id = Some(new_container);
+        dep.finished_at = Some(now);
+        store.update_deployment(&dep).await?;
+        next.current_deployment = Some(dep.id);
+        next.status = ServiceStatus::Running;
+        next.updated_at = now;
+        store.update_service(&next).await?;
+        let mut old = store.deployment(old_deployment).await?;
+        old.status = DeploymentStatus::Superseded;
+        store.update_deployment(&old).await?;
+        let _ = runtime
+            .stop_container(&old_container, self.inner.stop_timeout)
+            .await;
+        if let Err(e) = runtime.remove_container(&old_container, true).await {
+            // The reconciler removes containers of superseded deployments.
+            tracing::warn!(error = %e, "could not remove the previous container");
+        }
+        self.record_event(&next, ServiceEventKind::Deployed, "rolled out")
+            .await;
+        Ok(next)
+    }
+
+    /// Waits until a new container is ready: healthy when it has a health check, otherwise
+    /// running without a restart for the readiness window. Errors: `Conflict` (it exited,
+    /// restarted or became unhealthy), `Unavailable` (timeout).
+    async fn wait_ready(&self, id: &str, svc: &Service) -> Result<()> {
+        let runtime = self.runtime();
+        let deadline = Instant::now() + self.inner.rollout_timeout;
+        let mut running_since: Option<Instant> = None;
+        loop {
+            let info = runtime
+                .inspect_container_opt(id)
+                .await?
+                .ok_or_else(|| Error::conflict("the new container disappeared"))?;
+            match info.status {
+                ContainerStatus::Running | ContainerStatus::Created => {}
+                other => {
+                    return Err(Error::conflict(format!(
+                        "the new container is {other:?} (exit code {:?}) instead of running",
+                        info.exit_code
+                    )));
+                }
+            }
+            if info.restart_count > 0 {
+                return Err(Error::conflict(
+                    "the new container restarted while starting",
+                ));
+            }
+            if svc.spec.health_check.is_some() {
+                match info.health {
+                    Some(HealthStatus::Healthy) => return Ok(()),
+                    Some(HealthStatus::Unhealthy) => {
+                        return Err(Error::conflict("the new container is unhealthy"));
+                    }
+                    _ => {}
+                }
+            } else if info.status == ContainerStatus::Running {
+                let since = *running_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= self.inner.ready_window {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::unavailable(
+                    "platform",
+                    format!(
+                        "the new container was not ready within {} s",
+                        self.inner.rollout_timeout.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The upstream URL of a container for a service's routes.
+    async fn upstream_of(&self, container: &str, svc: &Service) -> Result<Option<String>> {
+        let Some(port) = svc.spec.ports.first().map(|p| p.container_port) else {
+            return Ok(None);
+        };
+        let info = self
+            .runtime()
+            .inspect_container_opt(container)
+            .await?
+            .ok_or_else(|| Error::conflict(format!("container {container} disappeared")))?;
+        Ok(info
+            .ip_addresses
+            .values()
+            .next()
+            .map(|ip| format!("http://{ip}:{port}")))
+    }
+
+    /// Routes a service's traffic from the old container to the new one through the proxy:
+    /// both → wait applied → new only → wait applied. Nothing to do when the service is not
+    /// routed.
+    async fn switch_routes(&self, svc: &Service, old: &str, new: &str) -> Result<()> {
+        let Some(proxy) = self.inner.proxy.clone() else {
+            return Ok(());
+        };
+        let key = svc.id.to_string();
+        let Some(current) = proxy.routes_opt(&key).await? else {
+            return Ok(());
+        };
+        let (Some(old_up), Some(new_up)) = (
+            self.upstream_of(old, svc).await?,
+            self.upstream_of(new, svc).await?,
+        ) else {
+            return Ok(());
+        };
+        let timeout = self.inner.rollout_timeout;
+        let both = ServiceRoutes {
+            upstreams: vec![old_up, new_up.clone()],
+            ..current.clone()
+        };
+        let g = proxy.apply(&both).await?;
+        proxy.wait_applied(&key, g, timeout).await?;
+        let only_new = ServiceRoutes {
+            upstreams: vec![new_up],
+            ..current
+        };
+        let g = proxy.apply(&only_new).await?;
+        proxy.wait_applied(&key, g, timeout).await
+    }
+
+    /// Puts the old container back as the only upstream after a failed rollout.
+    async fn restore_routes(&self, svc: &Service, old: &str) -> Result<()> {
+        let Some(proxy) = self.inner.proxy.clone() else {
+            return Ok(());
+        };
+        let key = svc.id.to_string();
+        let Some(current) = proxy.routes_opt(&key).await? else {
+            return Ok(());
+        };
+        let Some(old_up) = self.upstream_of(old, svc).await? else {
+            return Ok(());
+        };
+        if current.upstreams == [old_up.clone()] {
+            return Ok(());
+        }
+        let g = proxy
+            .apply(&ServiceRoutes {
+                upstreams: vec![old_up],
+                ..current
+            })
+            .await?;
+        proxy
+            .wait_applied(&key, g, self.inner.rollout_timeout)
+            .await
+    }
+}
