@@ -40,6 +40,9 @@ pub struct StaticConfig {
     pub dashboard: bool,
     /// Log level (`INFO` by default).
     pub log_level: String,
+    /// How long Traefik waits after a provider change before applying it (Traefik's default
+    /// is 2 s; lower values make changes visible sooner).
+    pub providers_throttle: Option<std::time::Duration>,
 }
 
 impl StaticConfig {
@@ -54,6 +57,7 @@ impl StaticConfig {
             acme: None,
             dashboard: false,
             log_level: "INFO".into(),
+            providers_throttle: None,
         }
     }
 
@@ -102,6 +106,9 @@ impl StaticConfig {
         }
         if self.docker_provider {
             providers["docker"] = json!({ "exposedByDefault": false });
+        }
+        if let Some(t) = self.providers_throttle {
+            providers["providersThrottleDuration"] = json!(format!("{}ms", t.as_millis()));
         }
         let mut v = json!({
             "entryPoints": entry_points,

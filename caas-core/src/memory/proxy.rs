@@ -7,9 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::ports::proxy::{CertificateStatus, Generation, Proxy, ServiceRoutes};
+use crate::ports::proxy::{CertificateStatus, Generation, Proxy, ServiceRoutes, validate_routes};
 use crate::ports::runtime::RemoveOutcome;
-use crate::validate::{self, Hostname};
+use crate::validate::Hostname;
 
 #[derive(Debug, Default)]
 struct State {
@@ -46,59 +46,15 @@ impl InMemoryProxy {
     }
 }
 
-/// Checks a routes value the way every proxy backend must. Errors: `InvalidInput`, `Conflict`.
-pub(crate) fn check_routes(routes: &ServiceRoutes) -> Result<()> {
-    if routes.key.is_empty()
-        || routes.key.len() > 128
-        || !routes
-            .key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(Error::invalid(
-            "routes.key",
-            "must be 1-128 characters of a-z, A-Z, 0-9 and '-'",
-        ));
-    }
-    for (i, r) in routes.rules.iter().enumerate() {
-        validate::hostname(&format!("routes.rules[{i}].host"), r.host.as_str(), false)?;
-        if r.path_prefix != "/" {
-            validate::container_path(&format!("routes.rules[{i}].path_prefix"), &r.path_prefix)?;
-        }
-        if r.path_prefix
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(c)))
-        {
-            return Err(Error::invalid(
-                format!("routes.rules[{i}].path_prefix"),
-                "may only contain letters, digits and / - _ . ~",
-            ));
-        }
-    }
-    for (i, u) in routes.upstreams.iter().enumerate() {
-        let ok = u.starts_with("http://") || u.starts_with("https://");
-        if !ok
-            || u.chars()
-                .any(|c| c.is_whitespace() || c == '`' || c == '"' || c == '\'')
-        {
-            return Err(Error::invalid(
-                format!("routes.upstreams[{i}]"),
-                "must be an http(s) URL",
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl Proxy for InMemoryProxy {
     fn container_labels(&self, routes: &ServiceRoutes) -> Result<BTreeMap<String, String>> {
-        check_routes(routes)?;
+        validate_routes(routes)?;
         Ok(BTreeMap::new())
     }
 
     async fn apply(&self, routes: &ServiceRoutes) -> Result<Generation> {
-        check_routes(routes)?;
+        validate_routes(routes)?;
         let mut s = self.lock();
         for rule in &routes.rules {
             let taken = s.routes.iter().any(|(k, (_, other))| {

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::runtime::RemoveOutcome;
-use crate::validate::Hostname;
+use crate::validate::{self, Hostname};
 
 /// One routing rule: a host, and optionally a path prefix, to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,4 +85,50 @@ pub trait Proxy: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<()>;
     /// Certificate state for a host. Errors: `Unavailable`.
     async fn certificate_status(&self, host: &Hostname) -> Result<CertificateStatus>;
+}
+
+/// Checks a routes value the way every proxy backend must before using it: a key of
+/// `[A-Za-z0-9-]`, valid hostnames, path prefixes of `[A-Za-z0-9/_.~-]` only, and
+/// `http(s)://` upstreams without spaces or quotes. Errors: `InvalidInput` naming the field.
+pub fn validate_routes(routes: &ServiceRoutes) -> Result<()> {
+    if routes.key.is_empty()
+        || routes.key.len() > 128
+        || !routes
+            .key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(Error::invalid(
+            "routes.key",
+            "must be 1-128 characters of a-z, A-Z, 0-9 and '-'",
+        ));
+    }
+    for (i, r) in routes.rules.iter().enumerate() {
+        validate::hostname(&format!("routes.rules[{i}].host"), r.host.as_str(), false)?;
+        if r.path_prefix != "/" {
+            validate::container_path(&format!("routes.rules[{i}].path_prefix"), &r.path_prefix)?;
+        }
+        if r.path_prefix
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(c)))
+        {
+            return Err(Error::invalid(
+                format!("routes.rules[{i}].path_prefix"),
+                "may only contain letters, digits and / - _ . ~",
+            ));
+        }
+    }
+    for (i, u) in routes.upstreams.iter().enumerate() {
+        let ok = u.starts_with("http://") || u.starts_with("https://");
+        if !ok
+            || u.chars()
+                .any(|c| c.is_whitespace() || c == '`' || c == '"' || c == '\'' || c.is_control())
+        {
+            return Err(Error::invalid(
+                format!("routes.upstreams[{i}]"),
+                "must be an http(s) URL",
+            ));
+        }
+    }
+    Ok(())
 }

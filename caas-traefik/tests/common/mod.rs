@@ -1,0 +1,102 @@
+//! A real Traefik process for tests: started from the binary `scripts/test-env.sh` installed,
+//! with a file-provider directory and free loopback ports; killed when dropped.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use caas_testkit::env;
+use caas_traefik::StaticConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Traefik {
+    pub child: tokio::process::Child,
+    pub web: u16,
+    pub api: u16,
+    pub dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Traefik {
+    /// Starts Traefik, or returns `None` (skip) outside CI when the binary is missing.
+    pub async fn start() -> Option<Traefik> {
+        let bin = env::require("CAAS_TEST_TRAEFIK_BIN", "the Traefik binary")?;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("dynamic");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (web, api) = (free_port(), free_port());
+        let mut cfg = StaticConfig::new(
+            format!("127.0.0.1:{web}").parse().unwrap(),
+            format!("127.0.0.1:{api}").parse().unwrap(),
+        );
+        cfg.file_provider_dir = Some(dir.clone());
+        cfg.providers_throttle = Some(Duration::from_millis(100));
+        cfg.log_level = "WARN".into();
+        let file = tmp.path().join("traefik.yml");
+        std::fs::write(&file, cfg.to_yaml().unwrap()).unwrap();
+        let child = tokio::process::Command::new(&bin)
+            .arg(format!("--configFile={}", file.display()))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let t = Traefik {
+            child,
+            web,
+            api,
+            dir,
+            _tmp: tmp,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok((200, _)) = get(api, "/ping", "localhost").await {
+                return Some(t);
+            }
+            assert!(Instant::now() < deadline, "traefik did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api)
+    }
+}
+
+/// One HTTP/1.1 GET with a Host header; the status code and the body.
+pub async fn get(port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)> {
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("connect timeout"))??;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut buf = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::other("read timeout"))??;
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}

@@ -1,0 +1,346 @@
+//! Zero-downtime configuration updates through the real Traefik, on the real engine: a load
+//! loop of concurrent clients on loopback keeps requesting a busybox httpd app while it is
+//! updated; not one request may fail.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use caas_core::labels;
+use caas_core::memory::InMemoryStore;
+use caas_core::model::{
+    EnvVar, HealthCheck, HealthProbe, NewOrganization, NewPlan, PlanLimits, PortSpec, Protocol,
+    ServiceSpec, SubscriptionStatus,
+};
+use caas_core::platform::{ApplyMode, DeployApp, NewProject, RolloutTiming, ServiceUpdate};
+use caas_core::ports::proxy::{RouteRule, ServiceRoutes};
+use caas_core::ports::runtime::LabelSelector;
+use caas_core::units::GIB;
+use caas_core::validate::{Hostname, ImageRef};
+use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId};
+use caas_docker::{DockerConnection, DockerRuntime};
+use caas_testkit::env;
+use caas_traefik::{Entrypoints, TraefikProxy};
+
+struct Setup {
+    platform: Platform,
+    runtime: Arc<dyn ContainerRuntime>,
+    proxy: Arc<TraefikProxy>,
+    traefik: common::Traefik,
+    admin: Principal,
+    slug: String,
+    host: String,
+    instance: String,
+    service: ServiceId,
+}
+
+async fn setup() -> Option<Setup> {
+    let traefik = common::Traefik::start().await?;
+    let docker = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine")?;
+    let image = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image")?;
+    let path = docker
+        .strip_prefix("unix://")
+        .unwrap_or(&docker)
+        .to_string();
+    let rt = match DockerRuntime::builder()
+        .connection(DockerConnection::Unix { path: path.into() })
+        .build()
+        .await
+    {
+        Ok(rt) => rt,
+        Err(e) => return env::unavailable("the Docker engine", e),
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(rt);
+    let proxy = Arc::new(
+        TraefikProxy::new(&traefik.dir, traefik.api_url(), Entrypoints::default()).unwrap(),
+    );
+    let instance = format!("zd{}", env::run_id());
+    let platform = Platform::builder()
+        .store(Arc::new(InMemoryStore::new()))
+        .runtime(runtime.clone())
+        .proxy(proxy.clone())
+        .instance(instance.clone())
+        .stop_timeout(Duration::from_secs(2))
+        .rollout(RolloutTiming::new(
+            Duration::from_secs(30),
+            Duration::from_millis(500),
+            Duration::from_millis(500),
+        ))
+        .build()
+        .unwrap();
+    let admin = platform
+        .ensure_platform_admin("ops@example.com")
+        .await
+        .unwrap();
+    let admin = platform.principal_for(admin.id).await.unwrap();
+    let limits = PlanLimits {
+        cpu_millis: 4000,
+        memory_bytes: 4 * GIB,
+        storage_bytes: 10 * GIB,
+        max_containers: 10,
+        max_projects: 2,
+    };
+    platform
+        .create_plan(&admin, NewPlan::new("p", limits))
+        .await
+        .unwrap();
+    let slug = format!("zd-{}", env::run_id());
+    platform
+        .create_org(&admin, NewOrganization::new(slug.clone()), None)
+        .await
+        .unwrap();
+    platform
+        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
+        .await
+        .unwrap();
+    platform
+        .create_project(&admin, &slug, NewProject::new("web"))
+        .await
+        .unwrap();
+
+    let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
+    spec.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "mkdir -p /www && echo \"v$VERSION\" > /www/index.html && exec httpd -f -p 8080 -h /www"
+            .into(),
+    ]);
+    spec.env.push(EnvVar::plain("VERSION", "1").unwrap());
+    spec.ports.push(PortSpec {
+        container_port: 8080,
+        protocol: Protocol::Tcp,
+    });
+    let svc = platform
+        .deploy_app(&admin, &slug, "web", DeployApp::new("site", spec))
+        .await
+        .unwrap();
+
+    // Route a host to it through Traefik.
+    let host = format!("{slug}.caas.test");
+    let c = &runtime
+        .list_containers(&LabelSelector::managed().with(labels::SERVICE, svc.id))
+        .await
+        .unwrap()[0];
+    let ip = runtime
+        .inspect_container_opt(&c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .ip_addresses
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let routes = ServiceRoutes {
+        key: svc.id.to_string(),
+        rules: vec![RouteRule {
+            host: Hostname::parse(host.clone()).unwrap(),
+            path_prefix: "/".into(),
+            strip_prefix: false,
+            tls: false,
+        }],
+        upstreams: vec![format!("http://{ip}:8080")],
+    };
+    let g = proxy.apply(&routes).await.unwrap();
+    proxy
+        .wait_applied(&routes.key, g, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match common::get(traefik.web, "/index.html", &host).await {
+            Ok((200, body)) if body.contains("v1") => break,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the app never answered through Traefik: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    Some(Setup {
+        platform,
+        runtime,
+        proxy,
+        traefik,
+        admin,
+        slug,
+        host,
+        instance,
+        service: svc.id,
+    })
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn start_load(port: u16, host: &str, clients: usize) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tasks = (0..clients)
+        .map(|_| {
+            let (stop, ok, failed, failures, host) = (
+                stop.clone(),
+                ok.clone(),
+                failed.clone(),
+                failures.clone(),
+                host.to_string(),
+            );
+            tokio::spawn(async move {
+                // Bounded: stops on the flag or after ten minutes at most.
+                let end = Instant::now() + Duration::from_secs(600);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                    match common::get(port, "/index.html", &host).await {
+                        Ok((200, body)) if body.starts_with('v') => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            failures.lock().unwrap().push(format!("{other:?}"));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    Load {
+        stop,
+        ok,
+        failed,
+        failures,
+        tasks,
+    }
+}
+
+impl Load {
+    async fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        let failures = self.failures.lock().unwrap().clone();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            failures,
+        )
+    }
+}
+
+async fn cleanup(s: &Setup) {
+    let _ = s.proxy.remove(&s.service.to_string()).await;
+    let sel = LabelSelector::managed().with(labels::INSTANCE, &s.instance);
+    for c in s.runtime.list_containers(&sel).await.unwrap_or_default() {
+        let _ = s.runtime.remove_container(&c.id, true).await;
+    }
+    for n in s.runtime.list_networks(&sel).await.unwrap_or_default() {
+        let _ = s.runtime.remove_network(&n.name).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_env_updates_under_load_lose_no_request() {
+    let Some(s) = setup().await else {
+        return;
+    };
+    let load = start_load(s.traefik.web, &s.host, 8);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    for v in 2..=11 {
+        let mut u = ServiceUpdate::default();
+        u.env_set
+            .push(EnvVar::plain("VERSION", v.to_string()).unwrap());
+        let r = s
+            .platform
+            .update_service(&s.admin, &s.slug, "web", "site", u, false)
+            .await
+            .unwrap_or_else(|e| panic!("update {v}: {e}"));
+        assert_eq!(r.mode, ApplyMode::Rolling);
+    }
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, failed, failures) = load.finish().await;
+    eprintln!("10 rolling updates in {elapsed:?}: {ok} requests served, {failed} failed");
+    assert_eq!(
+        failed,
+        0,
+        "failed requests: {:?}",
+        &failures[..failures.len().min(10)]
+    );
+    assert!(ok > 100, "the load loop ran ({ok} requests)");
+    let (status, body) = common::get(s.traefik.web, "/index.html", &s.host)
+        .await
+        .unwrap();
+    assert_eq!((status, body.trim()), (200, "v11"));
+    let containers = s
+        .runtime
+        .list_containers(&LabelSelector::managed().with(labels::SERVICE, s.service))
+        .await
+        .unwrap();
+    assert_eq!(containers.len(), 1, "old containers are gone");
+    cleanup(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_that_never_gets_healthy_is_rolled_back_without_failed_requests() {
+    let Some(s) = setup().await else {
+        return;
+    };
+    let before = s
+        .runtime
+        .list_containers(&LabelSelector::managed().with(labels::SERVICE, s.service))
+        .await
+        .unwrap();
+    let load = start_load(s.traefik.web, &s.host, 8);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut u = ServiceUpdate::default();
+    u.env_set.push(EnvVar::plain("VERSION", "broken").unwrap());
+    u.health_check = Some(HealthCheck {
+        probe: HealthProbe::Command {
+            command: vec!["false".into()],
+        },
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        retries: 1,
+        start_period: Duration::ZERO,
+    });
+    let err = s
+        .platform
+        .update_service(&s.admin, &s.slug, "web", "site", u, false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unhealthy"), "{err}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, failed, failures) = load.finish().await;
+    assert_eq!(
+        failed,
+        0,
+        "failed requests: {:?}",
+        &failures[..failures.len().min(10)]
+    );
+    assert!(ok > 10);
+    let after = s
+        .runtime
+        .list_containers(&LabelSelector::managed().with(labels::SERVICE, s.service))
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, before[0].id, "the old container still serves");
+    let (status, body) = common::get(s.traefik.web, "/index.html", &s.host)
+        .await
+        .unwrap();
+    assert_eq!((status, body.trim()), (200, "v1"));
+    cleanup(&s).await;
+}
