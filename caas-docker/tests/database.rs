@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
+use caas_core::model::EnvVar;
 use caas_core::model::{DatabaseEngine, NewOrganization, NewPlan, PlanLimits, SubscriptionStatus};
-use caas_core::platform::{DatabaseImages, DeleteOptions, DeployDatabase, NewProject};
+use caas_core::platform::{
+    ApplyMode, DatabaseImages, DeleteOptions, DeployDatabase, NewProject, ServiceUpdate,
+};
 use caas_core::units::GIB;
 use caas_core::{ContainerRuntime, Platform, ServiceId};
 use caas_testkit::env;
@@ -133,6 +136,29 @@ async fn postgres_rows_survive_recreating_the_container() {
         .await
         .unwrap();
     assert_eq!(item, "coffee");
+    pool.close().await;
+
+    // An env change to the database: stop-then-start on the same volume, rows kept.
+    let mut update = ServiceUpdate::default();
+    update.env_set.push(EnvVar::plain("TZ", "UTC").unwrap());
+    let preview = platform
+        .update_service(&admin, &slug, "data", "orders", update.clone(), true)
+        .await
+        .unwrap()
+        .preview;
+    assert_eq!(preview.mode, ApplyMode::Recreate);
+    let done = platform
+        .update_service(&admin, &slug, "data", "orders", update, false)
+        .await
+        .unwrap();
+    assert_eq!(done.mode, ApplyMode::Recreate);
+    let ip = container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = connect(&url(&ip)).await;
+    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
     pool.close().await;
 
     platform

@@ -1,0 +1,97 @@
+//! Live limit changes on the real engine: the container is not restarted.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caas_core::labels;
+use caas_core::memory::InMemoryStore;
+use caas_core::model::{
+    NewOrganization, NewPlan, PlanLimits, ResourceLimits, ServiceSpec, SubscriptionStatus,
+};
+use caas_core::platform::{ApplyMode, DeleteOptions, DeployApp, NewProject, ServiceUpdate};
+use caas_core::ports::runtime::LabelSelector;
+use caas_core::units::{GIB, MIB};
+use caas_core::validate::ImageRef;
+use caas_core::{ContainerRuntime, Platform};
+use caas_testkit::env;
+
+#[tokio::test]
+async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
+    let Some((rt, image)) = common::docker().await else {
+        return;
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(rt);
+    let platform = Platform::builder()
+        .store(Arc::new(InMemoryStore::new()))
+        .runtime(runtime.clone())
+        .instance(format!("u{}", env::run_id()))
+        .stop_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let admin = platform
+        .ensure_platform_admin("ops@example.com")
+        .await
+        .unwrap();
+    let admin = platform.principal_for(admin.id).await.unwrap();
+    let limits = PlanLimits {
+        cpu_millis: 4000,
+        memory_bytes: 4 * GIB,
+        storage_bytes: GIB,
+        max_containers: 2,
+        max_projects: 1,
+    };
+    platform
+        .create_plan(&admin, NewPlan::new("p", limits))
+        .await
+        .unwrap();
+    let slug = format!("up-{}", env::run_id());
+    platform
+        .create_org(&admin, NewOrganization::new(slug.clone()), None)
+        .await
+        .unwrap();
+    platform
+        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
+        .await
+        .unwrap();
+    platform
+        .create_project(&admin, &slug, NewProject::new("p"))
+        .await
+        .unwrap();
+    let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
+    spec.command = Some(vec!["sleep".into(), "3600".into()]);
+    let svc = platform
+        .deploy_app(&admin, &slug, "p", DeployApp::new("app", spec))
+        .await
+        .unwrap();
+    let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
+    let id = runtime.list_containers(&sel).await.unwrap()[0].id.clone();
+    let before = runtime.inspect_container_opt(&id).await.unwrap().unwrap();
+
+    let mut u = ServiceUpdate::default();
+    u.resources = Some(ResourceLimits {
+        cpu_millis: 750,
+        memory_bytes: 384 * MIB,
+        pids: 200,
+    });
+    let r = platform
+        .update_service(&admin, &slug, "p", "app", u, false)
+        .await
+        .unwrap();
+    assert_eq!(r.mode, ApplyMode::Live);
+    let after = runtime.inspect_container_opt(&id).await.unwrap().unwrap();
+    assert_eq!(after.id, before.id);
+    assert_eq!(after.started_at, before.started_at, "not restarted");
+    assert_eq!(after.restart_count, before.restart_count);
+    assert_eq!(after.limits.memory_bytes, 384 * MIB);
+    assert_eq!(after.limits.cpu_millis, 750);
+    assert_eq!(after.limits.pids, 200);
+
+    platform
+        .delete_project(&admin, &slug, "p", DeleteOptions::default())
+        .await
+        .unwrap();
+}
