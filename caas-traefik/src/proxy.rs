@@ -6,6 +6,7 @@
 //! routers and servers it serves are exactly the ones written.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ pub struct TraefikProxy {
     api: String,
     entrypoints: Entrypoints,
     container_port: Option<u16>,
+    tls_probe: Option<SocketAddr>,
     client: Client<HttpConnector, Empty<bytes::Bytes>>,
     state: Mutex<State>,
 }
@@ -75,6 +77,7 @@ impl TraefikProxy {
             api,
             entrypoints,
             container_port: None,
+            tls_probe: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
             state: Mutex::new(state),
         })
@@ -84,6 +87,13 @@ impl TraefikProxy {
     /// pointing at this container port.
     pub fn with_docker_labels(mut self, port: u16) -> Self {
         self.container_port = Some(port);
+        self
+    }
+
+    /// Read certificate status ([`Proxy::certificate_status`]) with a TLS handshake on
+    /// Traefik's websecure entrypoint at `websecure`, using the host as SNI.
+    pub fn with_tls_probe(mut self, websecure: SocketAddr) -> Self {
+        self.tls_probe = Some(websecure);
         self
     }
 
@@ -315,17 +325,26 @@ impl Proxy for TraefikProxy {
         }
     }
 
+    /// `NotConfigured` when no route serves `host` with TLS; otherwise what a TLS handshake
+    /// with SNI = `host` on the websecure entrypoint (see [`TraefikProxy::with_tls_probe`])
+    /// shows: `Issued` with the issuer's common name and expiry, or `Pending` while Traefik
+    /// still serves its self-signed default certificate. Failed issuances show as `Pending`
+    /// too (Traefik keeps retrying). Errors: `Unavailable` (refused, timeout, handshake),
+    /// `Unsupported` without a TLS probe address.
     async fn certificate_status(&self, host: &Hostname) -> Result<CertificateStatus> {
-        let s = self.lock();
-        let tls = s
-            .applied
-            .values()
-            .any(|(_, r)| r.rules.iter().any(|x| x.host == *host && x.tls));
+        let tls = self.lock().applied.values().any(|(_, r)| {
+            r.rules
+                .iter()
+                .any(|x| x.tls && x.host.as_str().eq_ignore_ascii_case(host.as_str()))
+        });
         if !tls {
             return Ok(CertificateStatus::NotConfigured);
         }
-        Err(Error::unsupported(
-            "reading certificate status from Traefik is not implemented yet",
-        ))
+        let Some(addr) = self.tls_probe else {
+            return Err(Error::unsupported(
+                "certificate status needs the websecure address (TraefikProxy::with_tls_probe)",
+            ));
+        };
+        crate::tls::probe(addr, host.as_str(), Duration::from_secs(5)).await
     }
 }

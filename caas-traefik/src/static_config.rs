@@ -138,6 +138,106 @@ impl StaticConfig {
         serde_yaml::to_string(&self.to_value())
             .map_err(|e| Error::backend_source("traefik", "serializing static configuration", e))
     }
+    /// The configuration as Traefik command-line flags (`--entrypoints.web.address=…`), for
+    /// running Traefik without a configuration file (a container that gets nothing from the
+    /// host). Each flag is one argument: no shell quoting is involved. Errors: `InvalidInput`
+    /// from [`StaticConfig::validate`].
+    pub fn to_cli_args(&self) -> Result<Vec<String>> {
+        self.validate()?;
+        let mut a = vec![format!("--entrypoints.web.address={}", self.web)];
+        if let Some(ws) = self.websecure {
+            a.push(format!("--entrypoints.websecure.address={ws}"));
+        }
+        a.push(format!("--entrypoints.traefik.address={}", self.api));
+        if let Some(dir) = &self.file_provider_dir {
+            a.push(format!("--providers.file.directory={}", dir.display()));
+            a.push("--providers.file.watch=true".into());
+        }
+        if self.docker_provider {
+            a.push("--providers.docker=true".into());
+            a.push("--providers.docker.exposedbydefault=false".into());
+        }
+        if let Some(t) = self.providers_throttle {
+            a.push(format!(
+                "--providers.providersthrottleduration={}ms",
+                t.as_millis()
+            ));
+        }
+        a.extend([
+            "--api=true".to_string(),
+            "--api.insecure=true".to_string(),
+            format!("--api.dashboard={}", self.dashboard),
+            "--ping=true".to_string(),
+            "--ping.entrypoint=traefik".to_string(),
+            format!("--log.level={}", self.log_level),
+            "--global.checknewversion=false".to_string(),
+            "--global.sendanonymoususage=false".to_string(),
+        ]);
+        if let Some(r) = &self.acme {
+            let p = format!("--certificatesresolvers.{}.acme", r.name);
+            a.push(format!("{p}.email={}", r.email));
+            a.push(format!("{p}.storage={}", r.storage.display()));
+            a.push(format!("{p}.httpchallenge=true"));
+            a.push(format!("{p}.httpchallenge.entrypoint=web"));
+            if let Some(ca) = &r.ca_server {
+                a.push(format!("{p}.caserver={ca}"));
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// A docker-compose file running Traefik from `image` with this static configuration as
+/// command-line flags: the web and websecure entrypoint ports published on the host (the API
+/// port only on 127.0.0.1), the file-provider directory mounted read-only from `./dynamic`,
+/// ACME storage on the named volume `traefik-acme`, the Docker socket (read-only) when the
+/// Docker provider is on, and the platform's `caas.managed`/`caas.kind` labels.
+/// Errors: `InvalidInput` from [`StaticConfig::validate`].
+pub fn compose_file(config: &StaticConfig, image: &str) -> Result<String> {
+    let command = config.to_cli_args()?;
+    let mut ports = vec![json!(format!("{0}:{0}", config.web.port()))];
+    if let Some(ws) = config.websecure {
+        ports.push(json!(format!("{0}:{0}", ws.port())));
+    }
+    ports.push(json!(format!("127.0.0.1:{0}:{0}", config.api.port())));
+    let mut volumes = Vec::new();
+    if let Some(dir) = &config.file_provider_dir {
+        volumes.push(json!(format!("./dynamic:{}:ro", dir.display())));
+    }
+    let mut named = serde_json::Map::new();
+    if let Some(a) = &config.acme {
+        let parent = a
+            .storage
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .ok_or_else(|| {
+                Error::invalid("acme.storage", "needs a directory (e.g. /data/acme.json)")
+            })?;
+        volumes.push(json!(format!("traefik-acme:{}", parent.display())));
+        named.insert("traefik-acme".into(), json!({}));
+    }
+    if config.docker_provider {
+        volumes.push(json!("/var/run/docker.sock:/var/run/docker.sock:ro"));
+    }
+    let mut service = json!({
+        "image": image,
+        "restart": "unless-stopped",
+        "command": command,
+        "ports": ports,
+        "labels": {
+            caas_core::labels::MANAGED: "true",
+            caas_core::labels::KIND: crate::container::PROXY_KIND,
+        },
+    });
+    if !volumes.is_empty() {
+        service["volumes"] = json!(volumes);
+    }
+    let mut doc = json!({ "services": { "traefik": service } });
+    if !named.is_empty() {
+        doc["volumes"] = Value::Object(named);
+    }
+    serde_yaml::to_string(&doc)
+        .map_err(|e| Error::backend_source("traefik", "serializing the compose file", e))
 }
 
 #[cfg(test)]
@@ -177,5 +277,84 @@ mod tests {
         );
         c.acme.as_mut().unwrap().email = "not-an-email".into();
         assert_eq!(c.validate().unwrap_err().field(), Some("acme.email"));
+    }
+
+    fn acme_config() -> StaticConfig {
+        let mut c = StaticConfig::new(
+            "0.0.0.0:8000".parse().unwrap(),
+            "0.0.0.0:8081".parse().unwrap(),
+        );
+        c.websecure = Some("0.0.0.0:8443".parse().unwrap());
+        c.file_provider_dir = Some("/etc/traefik/dynamic".into());
+        c.providers_throttle = Some(std::time::Duration::from_millis(200));
+        c.acme = Some(AcmeResolver {
+            name: "le".into(),
+            email: "ops@example.com".into(),
+            storage: "/data/acme.json".into(),
+            ca_server: Some("https://127.0.0.1:14000/dir".into()),
+        });
+        c
+    }
+
+    #[test]
+    fn cli_args_carry_the_whole_static_configuration() {
+        let a = acme_config().to_cli_args().unwrap();
+        for want in [
+            "--entrypoints.web.address=0.0.0.0:8000",
+            "--entrypoints.websecure.address=0.0.0.0:8443",
+            "--entrypoints.traefik.address=0.0.0.0:8081",
+            "--providers.file.directory=/etc/traefik/dynamic",
+            "--providers.file.watch=true",
+            "--providers.providersthrottleduration=200ms",
+            "--api.insecure=true",
+            "--api.dashboard=false",
+            "--ping=true",
+            "--ping.entrypoint=traefik",
+            "--log.level=INFO",
+            "--certificatesresolvers.le.acme.email=ops@example.com",
+            "--certificatesresolvers.le.acme.storage=/data/acme.json",
+            "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
+            "--certificatesresolvers.le.acme.caserver=https://127.0.0.1:14000/dir",
+        ] {
+            assert!(a.iter().any(|x| x == want), "missing {want}: {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.starts_with("--providers.docker")));
+        assert!(a.iter().all(|x| x.starts_with("--")));
+
+        let mut plain = StaticConfig::new(
+            "0.0.0.0:8000".parse().unwrap(),
+            "0.0.0.0:8081".parse().unwrap(),
+        );
+        plain.docker_provider = true;
+        let a = plain.to_cli_args().unwrap();
+        assert!(a.contains(&"--providers.docker.exposedbydefault=false".to_string()));
+        assert!(
+            !a.iter()
+                .any(|x| x.contains("websecure") || x.contains("acme"))
+        );
+        plain.log_level = "LOUD".into();
+        assert_eq!(plain.to_cli_args().unwrap_err().field(), Some("log_level"));
+    }
+
+    #[test]
+    fn compose_file_runs_traefik_with_the_flags_ports_and_volumes() {
+        let c = acme_config();
+        let y = compose_file(&c, "traefik:v3.3").unwrap();
+        let v: Value = serde_yaml::from_str(&y).unwrap();
+        let t = &v["services"]["traefik"];
+        assert_eq!(t["image"], "traefik:v3.3");
+        let cmd: Vec<String> = serde_json::from_value(t["command"].clone()).unwrap();
+        assert_eq!(cmd, c.to_cli_args().unwrap());
+        assert_eq!(
+            t["ports"],
+            json!(["8000:8000", "8443:8443", "127.0.0.1:8081:8081"])
+        );
+        assert_eq!(
+            t["volumes"],
+            json!(["./dynamic:/etc/traefik/dynamic:ro", "traefik-acme:/data"])
+        );
+        assert_eq!(t["labels"]["caas.managed"], "true");
+        assert_eq!(t["labels"]["caas.kind"], "proxy");
+        assert!(v["volumes"]["traefik-acme"].is_object());
     }
 }

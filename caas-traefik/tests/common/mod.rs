@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use caas_testkit::env;
-use caas_traefik::StaticConfig;
+use caas_traefik::{AcmeResolver, StaticConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn free_port() -> u16 {
@@ -23,39 +23,72 @@ pub struct Traefik {
     pub child: tokio::process::Child,
     pub web: u16,
     pub api: u16,
+    pub websecure: Option<u16>,
     pub dir: PathBuf,
+    pub log: PathBuf,
     _tmp: tempfile::TempDir,
+}
+
+/// What to start Traefik with beyond the defaults (free ports, file provider, WARN logs).
+#[derive(Default)]
+pub struct Options {
+    /// The web entrypoint's port (a free one when `None`).
+    pub web: Option<u16>,
+    /// A websecure entrypoint on this port.
+    pub websecure: Option<u16>,
+    /// A certificate resolver.
+    pub acme: Option<AcmeResolver>,
+    /// Extra environment for the process (e.g. `LEGO_CA_CERTIFICATES`).
+    pub env: Vec<(String, String)>,
+    /// Log level (`WARN` when `None`); the log goes to [`Traefik::log`].
+    pub log_level: Option<String>,
 }
 
 impl Traefik {
     /// Starts Traefik, or returns `None` (skip) outside CI when the binary is missing.
     pub async fn start() -> Option<Traefik> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts Traefik with `opts`, or returns `None` (skip) outside CI when the binary is
+    /// missing.
+    pub async fn start_with(opts: Options) -> Option<Traefik> {
         let bin = env::require("CAAS_TEST_TRAEFIK_BIN", "the Traefik binary")?;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("dynamic");
         std::fs::create_dir_all(&dir).unwrap();
-        let (web, api) = (free_port(), free_port());
+        let (web, api) = (opts.web.unwrap_or_else(free_port), free_port());
         let mut cfg = StaticConfig::new(
             format!("127.0.0.1:{web}").parse().unwrap(),
             format!("127.0.0.1:{api}").parse().unwrap(),
         );
         cfg.file_provider_dir = Some(dir.clone());
         cfg.providers_throttle = Some(Duration::from_millis(100));
-        cfg.log_level = "WARN".into();
+        cfg.log_level = opts.log_level.unwrap_or_else(|| "WARN".into());
+        cfg.websecure = opts
+            .websecure
+            .map(|p| format!("127.0.0.1:{p}").parse().unwrap());
+        cfg.acme = opts.acme;
         let file = tmp.path().join("traefik.yml");
         std::fs::write(&file, cfg.to_yaml().unwrap()).unwrap();
+        let log = tmp.path().join("traefik.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
         let child = tokio::process::Command::new(&bin)
             .arg(format!("--configFile={}", file.display()))
+            .envs(opts.env)
             .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let t = Traefik {
             child,
             web,
             api,
+            websecure: opts.websecure,
             dir,
+            log,
             _tmp: tmp,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -66,6 +99,11 @@ impl Traefik {
             assert!(Instant::now() < deadline, "traefik did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What Traefik logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn api_url(&self) -> String {
