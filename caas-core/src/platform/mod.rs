@@ -9,6 +9,7 @@ mod database;
 mod deploy;
 mod health;
 mod lifecycle;
+mod monitoring;
 mod reconcile;
 mod recreate;
 mod rollout;
@@ -42,6 +43,11 @@ pub use database::{
 pub use deploy::{DeleteOptions, DeployApp};
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;
+pub use monitoring::{
+    Collector, CollectorConfig, CollectorHandle, CollectorStats, LIVE_STATS_WINDOW,
+    MIN_CHART_POINTS, Retention, StatsSnapshot, cpu_percent, memory_in_use, metric_sample,
+    percent_of,
+};
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use tenancy::NewProject;
