@@ -22,11 +22,22 @@ pub struct ErrorBody {
 
 /// An error response.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ApiError {
     /// No or invalid credentials (401).
     Unauthenticated,
     /// A platform error.
     Platform(Error),
+    /// A request the facade refuses before any platform call: wrong content type (415), body
+    /// too large (413), unknown route (404), method not allowed (405).
+    Request {
+        /// The status.
+        status: StatusCode,
+        /// The code (`UNSUPPORTED_MEDIA_TYPE`, `PAYLOAD_TOO_LARGE`, ...).
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl From<Error> for ApiError {
@@ -44,6 +55,19 @@ impl ApiError {
                 ErrorBody {
                     code: "UNAUTHENTICATED".into(),
                     message: "missing or invalid credentials".into(),
+                    details: serde_json::Value::Null,
+                    retryable: false,
+                },
+            ),
+            Self::Request {
+                status,
+                code,
+                message,
+            } => (
+                *status,
+                ErrorBody {
+                    code: (*code).to_string(),
+                    message: message.clone(),
                     details: serde_json::Value::Null,
                     retryable: false,
                 },
@@ -88,7 +112,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.parts();
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

@@ -2,48 +2,83 @@
 //!
 //! ```
 //! # use std::sync::Arc;
-//! # use caas_core::{Platform, Principal, memory::{InMemoryStore, InMemoryRuntime}};
-//! # #[derive(Debug)] struct NoAuth;
-//! # #[async_trait::async_trait]
-//! # impl caas_http::Authenticator for NoAuth {
-//! #     async fn authenticate(&self, _: &http::request::Parts, _: &Platform) -> caas_core::Result<Option<Principal>> { Ok(None) }
-//! # }
+//! # use caas_core::{Platform, memory::{InMemoryStore, InMemoryRuntime}};
 //! let platform = Platform::builder()
 //!     .store(Arc::new(InMemoryStore::new()))
 //!     .runtime(Arc::new(InMemoryRuntime::new()))
 //!     .build()
 //!     .unwrap();
-//! let app: axum::Router = caas_http::router(platform, Arc::new(NoAuth));
+//! let app: axum::Router = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
 //! # let _ = app;
 //! ```
 //!
 //! - The embedder supplies an [`Authenticator`] that turns a request into a
-//!   [`Principal`](caas_core::Principal); permissions are enforced by the platform itself.
-//! - Errors are JSON `{ "code", "message", "details", "retryable" }` ([`ApiError`]).
+//!   [`Principal`](caas_core::Principal) — [`BearerTokenAuthenticator`] checks the platform's
+//!   API tokens. Every route but `GET /v1/health` and `GET /v1/openapi.json` requires it: no
+//!   or an invalid credential is 401 `UNAUTHENTICATED`. Permissions are enforced by the
+//!   platform itself: a caller who is not a member of an organization gets 404 for everything
+//!   in it (never a 403 that would reveal it exists); members whose role is too low and
+//!   non-administrators on administrator routes get 403.
+//! - Errors are JSON `{ "code", "message", "details", "retryable" }` ([`ApiError`]): 404
+//!   `NOT_FOUND`, 409 `ALREADY_EXISTS` / `CONFLICT` / `QUOTA_EXCEEDED` (the plan and every
+//!   exceeded dimension in `details`), 422 `INVALID_INPUT` with `details.field` naming the
+//!   field (also for malformed JSON, unknown fields at any depth and bad query parameters),
+//!   403 `PERMISSION_DENIED`, 503 `UNAVAILABLE` (`retryable: true`).
+//! - Creates answer 201 with the created resource, deletes 204, reads and updates 200.
+//!   Services are always returned with secret values redacted; a new database's credentials
+//!   are in the 201 answer and never again. Request bodies are never logged.
 //! - Every response carries an `x-request-id` (taken from the request or generated); bodies
-//!   are limited to 1 MiB; each request is traced.
-//! - The OpenAPI document is served at `/v1/openapi.json`.
+//!   are limited to [`MAX_BODY_BYTES`]; each request is traced.
+//! - Logs are a JSON array, or Server-Sent Events with `follow=true`.
+//! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; [`routes`] lists every route.
 //!
-//! Routes so far: `GET /v1/health`, `GET /v1/openapi.json`. The rest of the REST API arrives
-//! with the HTTP work, in the same style.
+//! | route | platform operation |
+//! |---|---|
+//! | `GET /v1/health` | `health` (no credentials) |
+//! | `GET, PUT /v1/admin/runtime` | `runtime_config`, `update_runtime_config` |
+//! | `POST /v1/admin/runtime/test` | `test_runtime` (body optional) |
+//! | `GET /v1/admin/runtime/detect` | `detect_runtime` |
+//! | `GET, POST /v1/admin/plans` | `list_plans`, `create_plan` |
+//! | `GET, PATCH, DELETE /v1/admin/plans/{plan}` | `plan`, `update_plan`, `delete_plan` |
+//! | `GET, POST /v1/orgs` | `list_orgs`, `create_org` |
+//! | `GET, PATCH, DELETE /v1/orgs/{org}` | `org`, `update_org`, `delete_org` (`?volumes=true`) |
+//! | `GET, PUT /v1/orgs/{org}/subscription` | `subscription`, `set_subscription` |
+//! | `GET /v1/orgs/{org}/usage` | `usage_summary` |
+//! | `GET, POST /v1/orgs/{org}/projects` | `list_projects`, `create_project` |
+//! | `GET, DELETE /v1/orgs/{org}/projects/{project}` | `project`, `delete_project` (`?volumes=true`) |
+//! | `GET, POST …/projects/{project}/services` | `list_services`, `deploy_app` / `deploy_database` |
+//! | `GET, DELETE …/services/{service}` | `service`, `delete_service` (`?volumes=true`) |
+//! | `POST …/services/{service}/start`, `/stop`, `/restart` | `start_service`, `stop_service`, `restart_service` |
+//! | `GET …/services/{service}/logs` | `service_logs` (`tail`, `since`, `follow`) |
+//! | `PATCH …/services/{service}` | `update_service` (`?dry_run=true` previews) |
+//! | `GET …/services/{service}/deployments` | `list_deployments` |
+//! | `POST …/services/{service}/rollback` | `rollback_service` (body `{"to": <deployment>}` optional) |
+//!
+//! `POST …/services` takes `{"name": "web", "spec": {...}}` for an app or
+//! `{"name": "db", "database": {"engine": "postgres"}}` for a managed database.
 
 mod auth;
 mod error;
+mod extract;
 mod health;
+mod routes;
+mod schema;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodFilter, MethodRouter, on};
 use caas_core::Platform;
-use http::HeaderName;
-use tower_http::limit::RequestBodyLimitLayer;
+use http::{HeaderName, Method, StatusCode};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-pub use auth::Authenticator;
+pub use auth::{Authenticator, BearerTokenAuthenticator};
 pub use error::{ApiError, ErrorBody};
+pub use routes::services::MAX_LOG_LINES;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,7 +87,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) platform: Platform,
-    #[allow(dead_code)]
     pub(crate) auth: Arc<dyn Authenticator>,
 }
 
@@ -61,27 +95,215 @@ pub(crate) struct AppState {
 #[openapi(
     info(
         title = "caas-rs",
-        description = "Containers as a service: the REST API of a caas-rs platform."
+        description = "Containers as a service: the REST API of a caas-rs platform. Authenticate with `Authorization: Bearer <API token>`; errors are `{code, message, details, retryable}`."
     ),
-    paths(health::health),
-    components(schemas(ErrorBody))
+    paths(
+        health::health,
+        openapi,
+        routes::admin::runtime_config,
+        routes::admin::update_runtime_config,
+        routes::admin::test_runtime,
+        routes::admin::detect_runtime,
+        routes::admin::list_plans,
+        routes::admin::create_plan,
+        routes::admin::get_plan,
+        routes::admin::update_plan,
+        routes::admin::delete_plan,
+        routes::orgs::list_orgs,
+        routes::orgs::create_org,
+        routes::orgs::get_org,
+        routes::orgs::update_org,
+        routes::orgs::delete_org,
+        routes::orgs::get_subscription,
+        routes::orgs::put_subscription,
+        routes::orgs::usage,
+        routes::projects::list_projects,
+        routes::projects::create_project,
+        routes::projects::get_project,
+        routes::projects::delete_project,
+        routes::services::list_services,
+        routes::services::create_service,
+        routes::services::get_service,
+        routes::updates::update_service,
+        routes::services::delete_service,
+        routes::services::start_service,
+        routes::services::stop_service,
+        routes::services::restart_service,
+        routes::services::service_logs,
+        routes::updates::list_deployments,
+        routes::updates::rollback_service,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Conventions),
+    tags(
+        (name = "health", description = "Liveness and backend status"),
+        (name = "admin", description = "Runtime configuration (platform administrators)"),
+        (name = "plans", description = "Plans: limits and prices (changed by platform administrators)"),
+        (name = "organizations", description = "Tenants, their subscription and usage"),
+        (name = "projects", description = "Projects: private networks of services"),
+        (name = "services", description = "Apps and managed databases"),
+    )
 )]
 pub struct ApiDoc;
+
+/// The routes that need no credentials.
+const PUBLIC_PATHS: [&str; 2] = ["/v1/health", "/v1/openapi.json"];
+
+/// The bearer security scheme, required by every operation but health; and the answers every
+/// authenticated operation may give (401, 503), so each route lists only its own.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
+
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("caas_…")
+                    .description(Some("An API token"))
+                    .build(),
+            ),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if PUBLIC_PATHS.contains(&path.as_str()) {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+                let responses = &mut op.responses.responses;
+                responses.insert(
+                    "401".into(),
+                    error("No or invalid credentials (`UNAUTHENTICATED`)").into(),
+                );
+                responses.insert(
+                    "503".into(),
+                    error("A backend (store or runtime) is unavailable; retry later").into(),
+                );
+            }
+        }
+    }
+}
+
+/// Declares every route once: the router is built from this table and [`routes`] lists it.
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+            vec![$((Method::$method, $path, on(MethodFilter::$method, $handler)),)*]
+        }
+    };
+}
+
+route_table! {
+    GET "/v1/health" => health::health,
+    GET "/v1/openapi.json" => openapi,
+    GET "/v1/admin/runtime" => routes::admin::runtime_config,
+    PUT "/v1/admin/runtime" => routes::admin::update_runtime_config,
+    POST "/v1/admin/runtime/test" => routes::admin::test_runtime,
+    GET "/v1/admin/runtime/detect" => routes::admin::detect_runtime,
+    GET "/v1/admin/plans" => routes::admin::list_plans,
+    POST "/v1/admin/plans" => routes::admin::create_plan,
+    GET "/v1/admin/plans/{plan}" => routes::admin::get_plan,
+    PATCH "/v1/admin/plans/{plan}" => routes::admin::update_plan,
+    DELETE "/v1/admin/plans/{plan}" => routes::admin::delete_plan,
+    GET "/v1/orgs" => routes::orgs::list_orgs,
+    POST "/v1/orgs" => routes::orgs::create_org,
+    GET "/v1/orgs/{org}" => routes::orgs::get_org,
+    PATCH "/v1/orgs/{org}" => routes::orgs::update_org,
+    DELETE "/v1/orgs/{org}" => routes::orgs::delete_org,
+    GET "/v1/orgs/{org}/subscription" => routes::orgs::get_subscription,
+    PUT "/v1/orgs/{org}/subscription" => routes::orgs::put_subscription,
+    GET "/v1/orgs/{org}/usage" => routes::orgs::usage,
+    GET "/v1/orgs/{org}/projects" => routes::projects::list_projects,
+    POST "/v1/orgs/{org}/projects" => routes::projects::create_project,
+    GET "/v1/orgs/{org}/projects/{project}" => routes::projects::get_project,
+    DELETE "/v1/orgs/{org}/projects/{project}" => routes::projects::delete_project,
+    GET "/v1/orgs/{org}/projects/{project}/services" => routes::services::list_services,
+    POST "/v1/orgs/{org}/projects/{project}/services" => routes::services::create_service,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}" => routes::services::get_service,
+    PATCH "/v1/orgs/{org}/projects/{project}/services/{service}" => routes::updates::update_service,
+    DELETE "/v1/orgs/{org}/projects/{project}/services/{service}" => routes::services::delete_service,
+    POST "/v1/orgs/{org}/projects/{project}/services/{service}/start" => routes::services::start_service,
+    POST "/v1/orgs/{org}/projects/{project}/services/{service}/stop" => routes::services::stop_service,
+    POST "/v1/orgs/{org}/projects/{project}/services/{service}/restart" => routes::services::restart_service,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/logs" => routes::services::service_logs,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/deployments" => routes::updates::list_deployments,
+    POST "/v1/orgs/{org}/projects/{project}/services/{service}/rollback" => routes::updates::rollback_service,
+}
+
+/// Every route the router serves, as (method, path template) — the same table the router is
+/// built from, for embedders that mount, proxy or audit the API.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
 
 /// Builds the API router over `platform`, authenticating requests with `auth`.
 pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
     let state = AppState { platform, auth };
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/v1/health", get(health::health))
-        .route("/v1/openapi.json", get(openapi))
+    let mut app = Router::new();
+    for (_, path, handler) in table() {
+        app = app.route(path, handler);
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API (no credentials needed)", body = Object))
+)]
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Request {
+        status: StatusCode::NOT_FOUND,
+        code: "NOT_FOUND",
+        message: "no such route".into(),
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Request {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "METHOD_NOT_ALLOWED",
+        message: "this route does not answer this method".into(),
+    }
 }

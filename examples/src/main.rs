@@ -4,14 +4,18 @@
 //! graceful shutdown on SIGTERM or Ctrl-C.
 //!
 //! `DATABASE_URL=postgres://…` switches the store to PostgreSQL.
+//!
+//! Requests authenticate with API tokens (`Authorization: Bearer caas_…`). On its first start
+//! the server creates the platform administrator and its first token, and prints the token
+//! once on stdout — or, when `CAAS_BOOTSTRAP_TOKEN_FILE` is set, writes it to that file (mode
+//! 0600) instead. The store keeps only its hash; later starts print nothing about it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use async_trait::async_trait;
-use caas_core::{Platform, Principal, Store};
+use caas_core::{Platform, Store};
 use caas_docker::{DetectionInputs, DockerConnection, DockerConnector, DockerRuntime};
 use clap::Parser;
 
@@ -44,27 +48,66 @@ struct Args {
         default_value = "admin@localhost.localdomain"
     )]
     admin_email: String,
+    /// Where to write the administrator's first API token (mode 0600) instead of printing it.
+    #[arg(long, env = "CAAS_BOOTSTRAP_TOKEN_FILE")]
+    bootstrap_token_file: Option<PathBuf>,
     /// How often the reconciler compares the store with the engine (it also runs at start-up).
     #[arg(long, env = "CAAS_RECONCILE_INTERVAL", default_value = "60s")]
     reconcile_interval: humantime::Duration,
+    /// How long a container gets to stop before it is killed.
+    #[arg(long, env = "CAAS_STOP_TIMEOUT", default_value = "10s")]
+    stop_timeout: humantime::Duration,
+    /// Name of this platform instance: it labels what it creates and only reconciles its own,
+    /// so several servers can share one engine.
+    #[arg(long, env = "CAAS_INSTANCE", default_value = "default")]
+    instance: String,
     /// Print the configuration and exit.
     #[arg(long)]
     print_config: bool,
 }
 
-/// No credentials are accepted yet: every authenticated route answers 401.
-#[derive(Debug)]
-struct NoCredentials;
-
-#[async_trait]
-impl caas_http::Authenticator for NoCredentials {
-    async fn authenticate(
-        &self,
-        _parts: &http::request::Parts,
-        _platform: &Platform,
-    ) -> caas_core::Result<Option<Principal>> {
-        Ok(None)
+/// Hands the administrator's first token over: to `file` (created with mode 0600) when given,
+/// else to stdout. Never through tracing, so it cannot end up in a log collector. When the file
+/// cannot be written the token is printed rather than lost: it is shown only this once.
+fn hand_over_bootstrap_token(secret: &str, file: Option<&std::path::Path>) {
+    use std::io::Write;
+    if let Some(path) = file {
+        match write_private(path, secret) {
+            Ok(()) => {
+                println!(
+                    "Admin API token written to {} (shown once, store it now)",
+                    path.display()
+                );
+                return;
+            }
+            Err(e) => eprintln!(
+                "could not write the admin API token to {}: {e}",
+                path.display()
+            ),
+        }
     }
+    println!("Admin API token (shown once, store it now): {secret}");
+    let _ = std::io::stdout().flush();
+}
+
+fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    // A file that already existed keeps its mode through `open`: tighten it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(f, "{secret}")?;
+    f.sync_all()
 }
 
 async fn open_store(args: &Args) -> anyhow::Result<(Arc<dyn Store>, String)> {
@@ -146,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
         "store": store_desc,
         "docker": connection.describe(),
         "admin_email": args.admin_email,
+        "instance": args.instance,
     });
     if args.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
@@ -176,6 +220,8 @@ async fn main() -> anyhow::Result<()> {
         .store(store)
         .runtime(Arc::new(runtime))
         .runtime_connector(connector, DockerConnector::config(&connection))
+        .instance(args.instance.clone())
+        .stop_timeout(args.stop_timeout.into())
         .build()?;
     if !explicit {
         if let Some(stored) = platform.load_runtime_config().await? {
@@ -187,7 +233,10 @@ async fn main() -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "Docker engine unavailable; serving anyway"),
     }
     let admin = platform.ensure_platform_admin(&args.admin_email).await?;
-    tracing::info!(admin = %admin.email, store = %store_desc, "platform ready");
+    if let Some(secret) = platform.ensure_bootstrap_token(&admin).await? {
+        hand_over_bootstrap_token(&secret, args.bootstrap_token_file.as_deref());
+    }
+    tracing::info!(admin = %admin.email, store = %store_desc, instance = %args.instance, "platform ready");
 
     // Background workers share one shutdown signal with the HTTP server.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -200,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
             .run_reconciler(args.reconcile_interval.into(), stopped(stop_rx.clone())),
     );
 
-    let app = caas_http::router(platform, Arc::new(NoCredentials));
+    let app = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -1,14 +1,22 @@
 //! End to end: the real server binary starts with its defaults (SQLite in a fresh data
-//! directory, the real Docker engine) and answers `GET /v1/health` on a loopback port.
+//! directory, the real Docker engine), answers `GET /v1/health` on a loopback port, hands its
+//! first admin token over once, and serves the whole journey over HTTP: plan, organization,
+//! subscription, project, the busybox httpd app reachable on its project network, stop/start,
+//! logs, delete — leaving nothing labelled behind.
 
 #![allow(clippy::unwrap_used)]
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use caas_core::labels;
+use caas_core::ports::runtime::LabelSelector;
 use caas_testkit::env;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -38,31 +46,132 @@ async fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
+/// One request over a fresh connection: the status and the body as JSON (`Null` when empty,
+/// a string when not JSON).
+async fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
+    if body.is_some() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(payload.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 60 s")
+        .expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body))
+    };
+    (status, json)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
 struct Server {
     child: tokio::process::Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    /// What the server printed on stdout so far.
+    stdout: Arc<Mutex<String>>,
 }
 
-async fn start(docker_host: &str) -> Server {
+/// How to start a server: its data directory (kept across restarts) and extra environment.
+struct Options<'a> {
+    data_dir: &'a Path,
+    docker_host: &'a str,
+    env: Vec<(&'a str, String)>,
+}
+
+async fn start(docker_host: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(Options {
+        data_dir: &dir.path().join("data"),
+        docker_host,
+        env: vec![],
+    })
+    .await;
+    (server, dir)
+}
+
+async fn start_with(options: Options<'_>) -> Server {
     let port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_caas-server"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_caas-server"));
+    command
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("DOCKER_HOST", docker_host)
+        .arg(options.data_dir)
+        .env("DOCKER_HOST", options.docker_host)
+        .env("RUST_LOG", "warn")
         .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
+        .env_remove("CAAS_BOOTSTRAP_TOKEN_FILE")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start caas-server");
+        .kill_on_drop(true);
+    for (k, v) in &options.env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("start caas-server");
+    // Drain stdout so the server never blocks on a full pipe, and keep it for assertions.
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let sink = stdout.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
     let mut server = Server {
         child,
         port,
-        _dir: dir,
+        stdout,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -80,12 +189,34 @@ async fn start(docker_host: &str) -> Server {
     }
 }
 
+impl Server {
+    fn printed(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("pid");
+        let killed = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("server stops within 20 s of SIGTERM")
+            .expect("wait");
+        assert!(exit.success(), "clean exit: {exit}");
+    }
+}
+
 #[tokio::test]
 async fn server_starts_with_defaults_and_reports_the_real_engine() {
     let Some(docker) = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine") else {
         return;
     };
-    let mut server = start(&docker).await;
+    let (mut server, _dir) = start(&docker).await;
     let (status, body) = get(server.port, "/v1/health").await.expect("health");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -112,7 +243,7 @@ async fn server_starts_with_defaults_and_reports_the_real_engine() {
 async fn server_starts_without_an_engine_and_reports_it_unavailable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = format!("unix://{}", dir.path().join("no-docker.sock").display());
-    let server = start(&missing).await;
+    let (server, _data) = start(&missing).await;
     let (status, body) = get(server.port, "/v1/health").await.expect("health");
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -171,4 +302,265 @@ async fn the_server_reconciles_at_start_up_and_removes_orphans() {
         assert!(Instant::now() < deadline, "the orphan was not removed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Waits until the server printed something matching `find`.
+async fn printed_line(server: &Server, find: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(found) = server.printed().lines().find_map(&find) {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const TOKEN_LINE: &str = "Admin API token (shown once, store it now): ";
+
+#[tokio::test]
+async fn the_first_start_prints_the_admin_token_once_and_it_keeps_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let data_dir = dir.path().join("data");
+    let options = || Options {
+        data_dir: &data_dir,
+        docker_host: &missing,
+        env: vec![],
+    };
+    let server = start_with(options()).await;
+    let token = printed_line(&server, |l| l.strip_prefix(TOKEN_LINE).map(str::to_string))
+        .await
+        .unwrap_or_else(|| panic!("no token printed: {}", server.printed()));
+    assert!(token.starts_with("caas_"), "{token}");
+    let (status, orgs) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
+    assert_eq!(status, 200, "{orgs}");
+    let (status, err) = request(server.port, "GET", "/v1/orgs", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(err["code"], "UNAUTHENTICATED");
+    server.stop().await;
+
+    let server = start_with(options()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let printed = server.printed();
+    assert!(!printed.contains("Admin API token"), "{printed}");
+    assert!(!printed.contains(&token), "{printed}");
+    let (status, _) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
+    assert_eq!(status, 200, "the first token still works");
+    server.stop().await;
+}
+
+fn docker_runtime(docker: &str) -> caas_docker::DockerRuntime {
+    let path = docker.strip_prefix("unix://").unwrap_or(docker).to_string();
+    caas_docker::DockerRuntime::builder()
+        .connection(caas_docker::DockerConnection::Unix { path: path.into() })
+        .build_lazy()
+        .expect("engine")
+}
+
+/// Reads the token file: one line, mode 0600.
+fn read_token(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is private");
+    }
+    std::fs::read_to_string(path)
+        .expect("token file")
+        .trim()
+        .to_string()
+}
+
+async fn http_get_page(addr: &str) -> std::io::Result<String> {
+    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::other("connect timeout"))??;
+    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").await?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await?;
+    Ok(buf)
+}
+
+/// The service's container address on its project network, answering with the page.
+async fn page_of(rt: &caas_docker::DockerRuntime, selector: &LabelSelector) -> String {
+    use caas_core::ContainerRuntime;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let containers = rt.list_containers(selector).await.expect("list");
+        assert_eq!(containers.len(), 1, "{containers:?}");
+        let info = rt
+            .inspect_container_opt(&containers[0].id)
+            .await
+            .expect("inspect")
+            .expect("the container exists");
+        if let Some(ip) = info.ip_addresses.values().next() {
+            if let Ok(page) = http_get_page(&format!("{ip}:8080")).await {
+                if page.contains("200") {
+                    return page;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "httpd did not answer: {info:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_quick_start_journey_works_over_http_on_the_real_engine() {
+    use caas_core::ContainerRuntime;
+
+    let Some(docker) = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine") else {
+        return;
+    };
+    let Some(image) = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let token_file: PathBuf = dir.path().join("admin-token");
+    let instance = format!("e2e-{}", env::run_id());
+    let options = || Options {
+        data_dir: &data_dir,
+        docker_host: &docker,
+        env: vec![
+            (
+                "CAAS_BOOTSTRAP_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            ("CAAS_INSTANCE", instance.clone()),
+            ("CAAS_STOP_TIMEOUT", "2s".into()),
+        ],
+    };
+    let server = start_with(options()).await;
+    let token = read_token(&token_file);
+    assert!(token.starts_with("caas_"));
+    assert!(
+        !server.printed().contains(&token),
+        "written to the file, not printed"
+    );
+    let port = server.port;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let token = token.clone();
+        async move { request(port, method, &path, Some(&token), body.as_ref()).await }
+    };
+
+    let (status, plan) = call(
+        "POST",
+        "/v1/admin/plans".into(),
+        Some(json!({"name": "starter", "limits": {
+            "cpu_millis": 2000, "memory_bytes": 2_147_483_648u64, "storage_bytes": 10_737_418_240u64,
+            "max_containers": 5, "max_projects": 2}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{plan}");
+    let (status, org) = call("POST", "/v1/orgs".into(), Some(json!({"slug": "acme"}))).await;
+    assert_eq!(status, 201, "{org}");
+    let (status, sub) = call(
+        "PUT",
+        "/v1/orgs/acme/subscription".into(),
+        Some(json!({"plan": "starter"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{sub}");
+    assert_eq!(sub["status"], "active");
+    let (status, project) = call(
+        "POST",
+        "/v1/orgs/acme/projects".into(),
+        Some(json!({"name": "shop"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+
+    let services = "/v1/orgs/acme/projects/shop/services";
+    let (status, web) = call(
+        "POST",
+        services.into(),
+        Some(json!({"name": "web", "spec": {
+            "image": image,
+            "command": ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && echo httpd ready && exec httpd -f -p 8080 -h /www"],
+            "ports": [{"container_port": 8080}]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{web}");
+    assert_eq!(web["status"], "running");
+    let (status, got) = call("GET", format!("{services}/web"), None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], web["id"]);
+
+    // Reachable from the host on its project network.
+    let rt = docker_runtime(&docker);
+    let service_id = web["id"].as_str().unwrap();
+    let selector = LabelSelector::managed()
+        .with(labels::INSTANCE, &instance)
+        .with(labels::SERVICE, service_id);
+    let page = page_of(&rt, &selector).await;
+    assert!(page.contains("hi"), "{page}");
+
+    let (status, out) = call("POST", format!("{services}/web/stop"), None).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["service"]["status"], "stopped");
+    let containers = rt.list_containers(&selector).await.unwrap();
+    assert_eq!(
+        rt.inspect_container_opt(&containers[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        caas_core::ports::runtime::ContainerStatus::Exited,
+        "stopped in the engine"
+    );
+    let (status, out) = call("POST", format!("{services}/web/start"), None).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["changed"], true);
+    let page = page_of(&rt, &selector).await;
+    assert!(page.contains("hi"), "{page}");
+
+    let (status, lines) = call("GET", format!("{services}/web/logs?tail=50"), None).await;
+    assert_eq!(status, 200, "{lines}");
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "httpd ready"),
+        "{lines}"
+    );
+
+    let (status, _) = call("DELETE", format!("{services}/web"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call("GET", format!("{services}/web"), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        "DELETE",
+        "/v1/orgs/acme/projects/shop?volumes=true".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let mine = LabelSelector::managed().with(labels::INSTANCE, &instance);
+    assert!(rt.list_containers(&mine).await.unwrap().is_empty());
+    assert!(rt.list_networks(&mine).await.unwrap().is_empty());
+    assert!(rt.list_volumes(&mine).await.unwrap().is_empty());
+
+    // A restart hands no new token over, and the first one still works.
+    server.stop().await;
+    std::fs::remove_file(&token_file).unwrap();
+    let server = start_with(options()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!token_file.exists(), "no second bootstrap token");
+    assert!(
+        !server.printed().contains("Admin API token"),
+        "{}",
+        server.printed()
+    );
+    let (status, orgs) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
+    assert_eq!(status, 200, "{orgs}");
+    assert_eq!(orgs[0]["slug"], "acme");
+    server.stop().await;
 }

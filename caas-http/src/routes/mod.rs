@@ -1,0 +1,71 @@
+//! The REST API, one module per area. Every handler extracts its input, authenticates the
+//! caller ([`Caller`](crate::extract::Caller) comes first, so a request without credentials
+//! gets 401 before anything else is looked at), calls one `Platform` method and maps the
+//! result. Permissions are the platform's: handlers add none.
+
+pub(crate) mod admin;
+pub(crate) mod orgs;
+pub(crate) mod projects;
+pub(crate) mod services;
+pub(crate) mod updates;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// `{plan}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct PlanPath {
+    /// The plan's name.
+    pub(crate) plan: String,
+}
+
+/// `{org}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct OrgPath {
+    /// The organization's slug.
+    pub(crate) org: String,
+}
+
+/// `{org}/projects/{project}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ProjectPath {
+    /// The organization's slug.
+    pub(crate) org: String,
+    /// The project's name.
+    pub(crate) project: String,
+}
+
+/// `{org}/projects/{project}/services/{service}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ServicePath {
+    /// The organization's slug.
+    pub(crate) org: String,
+    /// The project's name.
+    pub(crate) project: String,
+    /// The service's name.
+    pub(crate) service: String,
+}
+
+/// What a delete also removes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteQuery {
+    /// Also remove the volumes (their data is lost). Default `false`: volumes are kept.
+    #[serde(default)]
+    pub(crate) volumes: Option<bool>,
+}
+
+impl DeleteQuery {
+    pub(crate) fn options(&self) -> caas_core::platform::DeleteOptions {
+        if self.volumes.unwrap_or(false) {
+            caas_core::platform::DeleteOptions::with_volumes()
+        } else {
+            caas_core::platform::DeleteOptions::keep_volumes()
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Who may call what, on every route: no token → 401; a stranger to the organization → 404
+//! (exactly as for an organization that does not exist); a non-administrator on administrator
+//! routes → 403; roles too low → 403.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{SERVICES, World, assert_error, memory_config, web_app, world};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A concrete path for a route template: `acme`, `shop`, `web`, `starter`.
+fn concrete(template: &str) -> String {
+    template
+        .replace("{org}", "acme")
+        .replace("{project}", "shop")
+        .replace("{service}", "web")
+        .replace("{plan}", "starter")
+}
+
+/// A valid body for the routes that take one.
+fn body(method: &Method, template: &str) -> Option<Value> {
+    let limits = json!({"cpu_millis": 1000, "memory_bytes": 1_073_741_824u64, "storage_bytes": 0, "max_containers": 1, "max_projects": 1});
+    match (method.as_str(), template) {
+        ("PUT", "/v1/admin/runtime") => Some(serde_json::to_value(memory_config("new")).unwrap()),
+        ("POST", "/v1/admin/plans") => Some(json!({"name": "gold", "limits": limits})),
+        ("PATCH", "/v1/admin/plans/{plan}") => Some(json!({"monthly_price_cents": 1})),
+        ("POST", "/v1/orgs") => Some(json!({"slug": "initech"})),
+        ("PATCH", "/v1/orgs/{org}") => Some(json!({"display_name": "Mine"})),
+        ("PUT", "/v1/orgs/{org}/subscription") => Some(json!({"plan": "starter"})),
+        ("POST", "/v1/orgs/{org}/projects") => Some(json!({"name": "other"})),
+        ("POST", "/v1/orgs/{org}/projects/{project}/services") => Some(web_app("api")),
+        ("PATCH", "/v1/orgs/{org}/projects/{project}/services/{service}") => {
+            Some(json!({"env_set": [{"key": "A", "value": "1"}]}))
+        }
+        _ => None,
+    }
+}
+
+fn is_public(template: &str) -> bool {
+    matches!(template, "/v1/health" | "/v1/openapi.json")
+}
+
+async fn world_with_web() -> World {
+    let w = world().await;
+    w.deploy_web().await;
+    w
+}
+
+#[tokio::test]
+async fn every_route_but_health_and_the_document_requires_a_token() {
+    let w = world_with_web().await;
+    let routes = caas_http::routes();
+    assert!(routes.len() >= 31, "{routes:?}");
+    for (method, template) in routes {
+        let path = concrete(template);
+        for token in [None, Some("caas_not-a-real-token"), Some("garbage")] {
+            let got = w
+                .call(method.clone(), &path, token, body(&method, template))
+                .await;
+            if is_public(template) {
+                assert_eq!(got.0, StatusCode::OK, "{method} {path}");
+            } else {
+                assert_error(&got, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+            }
+        }
+    }
+    // Nothing was changed by the refused calls.
+    let (_, services) = w.get(SERVICES, &w.owner).await;
+    assert_eq!(services.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_401_names_the_bearer_scheme_and_needs_no_valid_body() {
+    let w = world().await;
+    let req = http::Request::post("/v1/orgs")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{not json"))
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(w.app.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn strangers_get_404_for_everything_in_another_organization() {
+    let w = world_with_web().await;
+    for (method, template) in caas_http::routes() {
+        if !template.starts_with("/v1/orgs/{org}") {
+            continue;
+        }
+        let path = concrete(template);
+        let got = w
+            .call(
+                method.clone(),
+                &path,
+                Some(&w.stranger),
+                body(&method, template),
+            )
+            .await;
+        if template == "/v1/orgs/{org}/subscription" && method == Method::PUT {
+            // Administrators only, whoever asks and whichever organization: 403 reveals nothing.
+            assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+            let missing = w
+                .call(
+                    method.clone(),
+                    "/v1/orgs/nope/subscription",
+                    Some(&w.stranger),
+                    body(&method, template),
+                )
+                .await;
+            assert_eq!(missing, got);
+            continue;
+        }
+        assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+        assert_eq!(got.1["details"]["kind"], "organization", "{method} {path}");
+        // Exactly the answer for an organization that does not exist.
+        let missing = w
+            .call(
+                method.clone(),
+                &path.replacen("/acme", "/nope", 1),
+                Some(&w.stranger),
+                body(&method, template),
+            )
+            .await;
+        assert_eq!(missing.0, got.0, "{method} {path}");
+        assert_eq!(missing.1["code"], got.1["code"]);
+    }
+    // And the stranger's list does not show it.
+    let (status, orgs) = w.get("/v1/orgs", &w.stranger).await;
+    assert_eq!(status, StatusCode::OK);
+    let slugs: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["globex"]);
+    // Nothing of acme's changed.
+    let (_, org) = w.get("/v1/orgs/acme", &w.owner).await;
+    assert_eq!(org["display_name"], "acme");
+    let (_, services) = w.get(SERVICES, &w.owner).await;
+    assert_eq!(services.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn non_administrators_get_403_on_administrator_routes_but_may_read_plans() {
+    let w = world().await;
+    for (method, template) in caas_http::routes() {
+        if !template.starts_with("/v1/admin/") {
+            continue;
+        }
+        let path = concrete(template);
+        for token in [&w.owner, &w.stranger] {
+            let got = w
+                .call(method.clone(), &path, Some(token), body(&method, template))
+                .await;
+            if method == Method::GET && template.starts_with("/v1/admin/plans") {
+                assert_eq!(got.0, StatusCode::OK, "plans are the price list: {got:?}");
+            } else {
+                assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+            }
+        }
+    }
+    let (_, plan) = w.get("/v1/admin/plans/starter", &w.admin).await;
+    assert_eq!(plan["monthly_price_cents"], 0, "unchanged");
+}
+
+#[tokio::test]
+async fn viewers_read_but_may_not_deploy_operate_or_delete() {
+    let w = world_with_web().await;
+    let (status, _) = w.get(SERVICES, &w.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w.get(&format!("{SERVICES}/web/logs"), &w.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let got = w.post(SERVICES, &w.viewer, web_app("api")).await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("service.deploy"),
+        "{}",
+        got.1
+    );
+    let got = w
+        .post(
+            SERVICES,
+            &w.viewer,
+            json!({"name": "db", "database": {"engine": "postgres"}}),
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    for action in ["start", "stop", "restart"] {
+        let got = w
+            .call(
+                Method::POST,
+                &format!("{SERVICES}/web/{action}"),
+                Some(&w.viewer),
+                None,
+            )
+            .await;
+        assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+    let got = w
+        .call(
+            Method::DELETE,
+            &format!("{SERVICES}/web"),
+            Some(&w.viewer),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = w
+        .post("/v1/orgs/acme/projects", &w.viewer, json!({"name": "blog"}))
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+}
+
+#[tokio::test]
+async fn members_deploy_but_do_not_manage_projects_or_the_organization() {
+    let w = world().await;
+    let (status, body) = w.post(SERVICES, &w.member, web_app("web")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let got = w
+        .call(
+            Method::DELETE,
+            "/v1/orgs/acme/projects/shop",
+            Some(&w.member),
+            None,
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = w
+        .call(
+            Method::PATCH,
+            "/v1/orgs/acme",
+            Some(&w.member),
+            Some(json!({"display_name": "Members Inc."})),
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = w
+        .call(Method::DELETE, "/v1/orgs/acme", Some(&w.member), None)
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+}

@@ -1,0 +1,288 @@
+//! A platform on the in-memory backends behind the router, with API tokens for a platform
+//! administrator, the owner, a member and a viewer of `acme`, and the owner of `globex` (a
+//! stranger to `acme`).
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use caas_core::memory::{InMemoryRuntime, InMemoryStore};
+pub use caas_core::model::PlanLimits;
+use caas_core::model::{Member, NewOrganization, NewPlan, NewUser, Role, SubscriptionStatus};
+use caas_core::platform::NewProject;
+use caas_core::ports::connector::{RuntimeConfig, RuntimeConnector, RuntimeDetection};
+use caas_core::ports::runtime::{ConnectionReport, LabelSelector};
+use caas_core::units::GIB;
+use caas_core::{ContainerRuntime, Error, Platform, Principal, Store};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const IMAGE: &str = "caas/busybox:latest";
+
+/// A connector for the in-memory runtime: settings are `{"name": "<label>"}`.
+#[derive(Debug)]
+pub struct MemoryConnector(pub InMemoryRuntime);
+
+#[async_trait]
+impl RuntimeConnector for MemoryConnector {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+    fn validate(&self, settings: &Value) -> caas_core::Result<()> {
+        match settings.get("name") {
+            Some(Value::String(_)) => Ok(()),
+            _ => Err(Error::invalid("settings.name", "must be a string")),
+        }
+    }
+    async fn connect(&self, _: &Value) -> caas_core::Result<Arc<dyn ContainerRuntime>> {
+        Ok(Arc::new(self.0.clone()))
+    }
+    async fn test(&self, settings: &Value) -> ConnectionReport {
+        ConnectionReport {
+            target: settings["name"].as_str().unwrap_or_default().to_string(),
+            reachable: true,
+            round_trip_ms: Some(1),
+            ..ConnectionReport::default()
+        }
+    }
+    async fn detect(&self) -> RuntimeDetection {
+        let config = memory_config("detected");
+        RuntimeDetection {
+            candidates: vec![],
+            chosen: Some(config),
+        }
+    }
+}
+
+pub fn memory_config(name: &str) -> RuntimeConfig {
+    RuntimeConfig {
+        backend: "memory".into(),
+        settings: json!({ "name": name }),
+    }
+}
+
+pub fn limits() -> PlanLimits {
+    PlanLimits {
+        cpu_millis: 4000,
+        memory_bytes: 4 * GIB,
+        storage_bytes: 10 * GIB,
+        max_containers: 10,
+        max_projects: 3,
+    }
+}
+
+pub struct World {
+    pub app: Router,
+    pub platform: Platform,
+    pub runtime: InMemoryRuntime,
+    pub store: Arc<InMemoryStore>,
+    pub admin: String,
+    pub owner: String,
+    pub member: String,
+    pub viewer: String,
+    /// Owner of `globex`, nothing in `acme`.
+    pub stranger: String,
+}
+
+async fn token_for(platform: &Platform, admin: &Principal, user: caas_core::UserId) -> String {
+    platform
+        .create_api_token(admin, Some(user), "test", None)
+        .await
+        .unwrap()
+        .1
+}
+
+/// `acme` (plan `starter` with `limits`, project `shop`) and `globex`.
+pub async fn world_with(limits: PlanLimits) -> World {
+    let store = Arc::new(InMemoryStore::new());
+    let runtime = InMemoryRuntime::new();
+    runtime.add_image(IMAGE);
+    let platform = Platform::builder()
+        .store(store.clone())
+        .runtime(Arc::new(runtime.clone()))
+        .runtime_connector(
+            Arc::new(MemoryConnector(runtime.clone())),
+            memory_config("initial"),
+        )
+        .rollout(caas_core::platform::RolloutTiming::new(
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            Duration::from_millis(10),
+        ))
+        .build()
+        .unwrap();
+    let admin_user = platform
+        .ensure_platform_admin("root@example.com")
+        .await
+        .unwrap();
+    let admin_token = platform
+        .ensure_bootstrap_token(&admin_user)
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = platform.principal_for(admin_user.id).await.unwrap();
+    platform
+        .create_plan(&admin, NewPlan::new("starter", limits))
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    let mut users = Vec::new();
+    for email in [
+        "owner@acme.example",
+        "member@acme.example",
+        "viewer@acme.example",
+        "boss@globex.example",
+    ] {
+        let user = platform
+            .create_user(&admin, NewUser::new(email))
+            .await
+            .unwrap();
+        tokens.push(token_for(&platform, &admin, user.id).await);
+        users.push(user.id);
+    }
+    let acme = platform
+        .create_org(&admin, NewOrganization::new("acme"), Some(users[0]))
+        .await
+        .unwrap();
+    platform
+        .create_org(&admin, NewOrganization::new("globex"), Some(users[3]))
+        .await
+        .unwrap();
+    for (user, role) in [(users[1], Role::Member), (users[2], Role::Viewer)] {
+        store
+            .put_member(&Member {
+                org: acme.id,
+                user,
+                role,
+                projects: None,
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    for org in ["acme", "globex"] {
+        platform
+            .set_subscription(&admin, org, "starter", SubscriptionStatus::Active)
+            .await
+            .unwrap();
+    }
+    platform
+        .create_project(&admin, "acme", NewProject::new("shop"))
+        .await
+        .unwrap();
+    let app = caas_http::router(
+        platform.clone(),
+        Arc::new(caas_http::BearerTokenAuthenticator),
+    );
+    let mut tokens = tokens.into_iter();
+    World {
+        app,
+        platform,
+        runtime,
+        store,
+        admin: admin_token,
+        owner: tokens.next().unwrap(),
+        member: tokens.next().unwrap(),
+        viewer: tokens.next().unwrap(),
+        stranger: tokens.next().unwrap(),
+    }
+}
+
+pub async fn world() -> World {
+    world_with(limits()).await
+}
+
+/// The busybox httpd app.
+pub fn web_app(name: &str) -> Value {
+    json!({
+        "name": name,
+        "spec": {
+            "image": IMAGE,
+            "command": ["httpd", "-f", "-p", "8080"],
+            "ports": [{"container_port": 8080}],
+            "env": [
+                {"key": "GREETING", "value": "hello"},
+                {"key": "API_KEY", "value": "s3cr3t", "secret": true}
+            ]
+        }
+    })
+}
+
+pub const SERVICES: &str = "/v1/orgs/acme/projects/shop/services";
+
+impl World {
+    /// Sends a request; the body is JSON when given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn deploy_web(&self) -> Value {
+        let (status, body) = self.post(SERVICES, &self.owner, web_app("web")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// The runtime id of a service's container.
+    pub async fn container_of(&self, service_id: &str) -> String {
+        let containers = self
+            .runtime
+            .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, service_id))
+            .await
+            .unwrap();
+        assert_eq!(containers.len(), 1, "{containers:?}");
+        containers[0].id.clone()
+    }
+}
+
+/// Asserts a JSON error: status, code, and (for 422) the field.
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["code"], code, "{}", got.1);
+    assert!(got.1["message"].is_string(), "{}", got.1);
+    assert!(got.1["retryable"].is_boolean(), "{}", got.1);
+}
+
+pub fn assert_invalid(got: &(StatusCode, Value), field: &str) {
+    assert_error(got, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_INPUT");
+    assert_eq!(got.1["details"]["field"], field, "{}", got.1);
+}
