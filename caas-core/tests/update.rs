@@ -42,11 +42,15 @@ async fn world(memory_limit: u64) -> World {
         .store(store.clone())
         .runtime(Arc::new(runtime.clone()))
         .proxy(proxy.clone())
-        .rollout(RolloutTiming::new(
-            Duration::from_secs(2),
-            Duration::from_millis(50),
-            Duration::from_millis(10),
-        ))
+        .rollout(
+            RolloutTiming::new(
+                Duration::from_secs(2),
+                Duration::from_millis(50),
+                Duration::from_millis(10),
+            )
+            // The in-memory engine's addresses are not reachable.
+            .with_tcp_probe(false),
+        )
         .build()
         .unwrap();
     let admin = platform

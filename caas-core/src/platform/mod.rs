@@ -86,6 +86,10 @@ pub struct RolloutTiming {
     /// How long the old container keeps running after traffic moved away from it, so requests
     /// in flight finish (default 5 s).
     pub drain_period: Duration,
+    /// Without a health check, also require a TCP connection to the service's first port on
+    /// the new container's address to succeed (default on; turn it off when the platform
+    /// cannot reach container networks, e.g. a remote engine).
+    pub tcp_probe: bool,
 }
 
 impl Default for RolloutTiming {
@@ -94,6 +98,7 @@ impl Default for RolloutTiming {
             timeout: Duration::from_secs(60),
             ready_window: Duration::from_secs(2),
             drain_period: Duration::from_secs(5),
+            tcp_probe: true,
         }
     }
 }
@@ -105,7 +110,14 @@ impl RolloutTiming {
             timeout,
             ready_window,
             drain_period,
+            tcp_probe: true,
         }
+    }
+
+    /// Turns the TCP readiness probe on or off.
+    pub fn with_tcp_probe(mut self, on: bool) -> Self {
+        self.tcp_probe = on;
+        self
     }
 }
 
@@ -207,6 +219,7 @@ impl PlatformBuilder {
                 rollout_timeout: self.rollout.unwrap_or_default().timeout,
                 ready_window: self.rollout.unwrap_or_default().ready_window,
                 drain_period: self.rollout.unwrap_or_default().drain_period,
+                tcp_probe: self.rollout.unwrap_or_default().tcp_probe,
                 quota,
                 clock,
                 stop_timeout: self.stop_timeout.unwrap_or(Duration::from_secs(10)),
@@ -229,6 +242,7 @@ struct Inner {
     rollout_timeout: Duration,
     ready_window: Duration,
     drain_period: Duration,
+    tcp_probe: bool,
     proxy: Option<Arc<dyn Proxy>>,
     quota: Arc<dyn QuotaEngine>,
     clock: Arc<dyn Clock>,

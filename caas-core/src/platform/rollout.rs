@@ -151,7 +151,8 @@ impl Platform {
     }
 
     /// Waits until a new container is ready: healthy when it has a health check, otherwise
-    /// running without a restart for the readiness window. Errors: `Conflict` (it exited,
+    /// running without a restart for the readiness window and (with the TCP probe) accepting
+    /// connections on its first port. Errors: `Conflict` (it exited,
     /// restarted or became unhealthy), `Unavailable` (timeout).
     async fn wait_ready(&self, id: &str, svc: &Service) -> Result<()> {
         let runtime = self.runtime();
@@ -186,7 +187,8 @@ impl Platform {
                 }
             } else if info.status == ContainerStatus::Running {
                 let since = *running_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= self.inner.ready_window {
+                if since.elapsed() >= self.inner.ready_window && self.port_answers(&info, svc).await
+                {
                     return Ok(());
                 }
             }
@@ -201,6 +203,41 @@ impl Platform {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Without a health check: whether the service's first TCP port accepts a connection on
+    /// the container's address (true when probing is off, or there is no TCP port or address).
+    async fn port_answers(
+        &self,
+        info: &crate::ports::runtime::ContainerInfo,
+        svc: &Service,
+    ) -> bool {
+        if !self.inner.tcp_probe {
+            return true;
+        }
+        let Some(port) = svc
+            .spec
+            .ports
+            .iter()
+            .find(|p| p.protocol == crate::model::Protocol::Tcp)
+            .map(|p| p.container_port)
+        else {
+            return true;
+        };
+        let Some(ip) = info.ip_addresses.values().next() else {
+            return true;
+        };
+        let Ok(ip) = ip.parse::<std::net::IpAddr>() else {
+            return true;
+        };
+        matches!(
+            tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::net::TcpStream::connect((ip, port))
+            )
+            .await,
+            Ok(Ok(_))
+        )
     }
 
     /// The upstream URL of a container for a service's routes.

@@ -110,11 +110,15 @@ pub async fn world_with(limits: PlanLimits) -> World {
             Arc::new(MemoryConnector(runtime.clone())),
             memory_config("initial"),
         )
-        .rollout(caas_core::platform::RolloutTiming::new(
-            Duration::from_secs(5),
-            Duration::from_millis(50),
-            Duration::from_millis(10),
-        ))
+        .rollout(
+            caas_core::platform::RolloutTiming::new(
+                Duration::from_secs(5),
+                Duration::from_millis(50),
+                Duration::from_millis(10),
+            )
+            // The in-memory engine's addresses are not reachable.
+            .with_tcp_probe(false),
+        )
         .build()
         .unwrap();
     let admin_user = platform
