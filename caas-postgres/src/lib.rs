@@ -148,6 +148,7 @@
 //! dropped, never reused.
 
 mod codec;
+mod domains;
 mod error;
 mod history;
 mod metrics;

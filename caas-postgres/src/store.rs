@@ -2,19 +2,21 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
-    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
+    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
-    UserId,
+    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
+    Store, UserId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::db_error;
-use crate::{PgStore, history, metrics, plans, quota, services, settings, tenancy, tokens};
+use crate::{
+    PgStore, domains, history, metrics, plans, quota, services, settings, tenancy, tokens,
+};
 
 #[async_trait]
 impl Store for PgStore {
@@ -171,6 +173,35 @@ impl Store for PgStore {
     }
 
     // --- quota ---
+    async fn create_domain(&self, domain: &Domain) -> Result<()> {
+        domains::create(&self.pool, domain).await
+    }
+    async fn domain(&self, id: DomainId) -> Result<Domain> {
+        domains::by_id(&self.pool, id).await
+    }
+    async fn domain_by_host_opt(
+        &self,
+        hostname: &str,
+        path_prefix: &str,
+    ) -> Result<Option<Domain>> {
+        domains::by_host_opt(&self.pool, hostname, path_prefix).await
+    }
+    async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
+        domains::list_by_service(&self.pool, service).await
+    }
+    async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
+        domains::list_by_org(&self.pool, org).await
+    }
+    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
+        domains::list_all(&self.pool).await
+    }
+    async fn update_domain(&self, domain: &Domain) -> Result<()> {
+        domains::update(&self.pool, domain).await
+    }
+    async fn delete_domain(&self, id: DomainId) -> Result<()> {
+        domains::delete(&self.pool, id).await
+    }
+
     async fn quota_reserve(
         &self,
         org: OrgId,

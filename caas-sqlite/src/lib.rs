@@ -116,6 +116,7 @@
 //! | undecodable column, anything else | `Backend` |
 
 mod codec;
+mod domains;
 mod errors;
 mod history;
 mod metrics;

@@ -2,19 +2,19 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
-    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
+    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
-    UserId,
+    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
+    Store, UserId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::errors::db;
-use crate::{SqliteStore, history, metrics, plans, quota, services, tenancy, tokens};
+use crate::{SqliteStore, domains, history, metrics, plans, quota, services, tenancy, tokens};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -161,6 +161,35 @@ impl Store for SqliteStore {
     }
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         services::list_deployments(self, service).await
+    }
+
+    async fn create_domain(&self, domain: &Domain) -> Result<()> {
+        domains::create(self, domain).await
+    }
+    async fn domain(&self, id: DomainId) -> Result<Domain> {
+        domains::by_id(self, id).await
+    }
+    async fn domain_by_host_opt(
+        &self,
+        hostname: &str,
+        path_prefix: &str,
+    ) -> Result<Option<Domain>> {
+        domains::by_host_opt(self, hostname, path_prefix).await
+    }
+    async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
+        domains::list_by_service(self, service).await
+    }
+    async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
+        domains::list_by_org(self, org).await
+    }
+    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
+        domains::list_all(self).await
+    }
+    async fn update_domain(&self, domain: &Domain) -> Result<()> {
+        domains::update(self, domain).await
+    }
+    async fn delete_domain(&self, id: DomainId) -> Result<()> {
+        domains::delete(self, id).await
     }
 
     async fn quota_reserve(

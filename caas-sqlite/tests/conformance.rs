@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
-    Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
+    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId, Store,
-    UserId,
+    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
+    Store, UserId,
 };
 use caas_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -228,6 +228,35 @@ impl Store for FileStore {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         self.store.list_deployments(service).await
     }
+    async fn create_domain(&self, domain: &Domain) -> Result<()> {
+        self.store.create_domain(domain).await
+    }
+    async fn domain(&self, id: DomainId) -> Result<Domain> {
+        self.store.domain(id).await
+    }
+    async fn domain_by_host_opt(
+        &self,
+        hostname: &str,
+        path_prefix: &str,
+    ) -> Result<Option<Domain>> {
+        self.store.domain_by_host_opt(hostname, path_prefix).await
+    }
+    async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
+        self.store.list_domains(service).await
+    }
+    async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
+        self.store.list_org_domains(org).await
+    }
+    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
+        self.store.list_all_domains().await
+    }
+    async fn update_domain(&self, domain: &Domain) -> Result<()> {
+        self.store.update_domain(domain).await
+    }
+    async fn delete_domain(&self, id: DomainId) -> Result<()> {
+        self.store.delete_domain(id).await
+    }
+
     async fn quota_reserve(
         &self,
         org: OrgId,

@@ -64,6 +64,10 @@ macro_rules! store_suite {
             store_answers_ping,
             settings_roundtrip_and_replace,
             api_tokens_roundtrip_by_hash_and_revoke,
+            domains_roundtrip_and_list_per_service_org_and_all,
+            a_host_and_path_has_one_owner_across_organizations,
+            domains_go_with_their_service,
+            update_domain_changes_verification,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,
             orgs_roundtrip_by_id_and_slug,
@@ -1915,4 +1919,106 @@ pub async fn api_tokens_roundtrip_by_hash_and_revoke(store: Arc<dyn Store>) {
             .expect("read"),
         None
     );
+}
+
+/// A domain of `service` (unsaved), pending verification.
+pub fn domain_of(service: &Service, host: &str, path: &str) -> caas_core::model::Domain {
+    caas_core::model::Domain {
+        id: caas_core::DomainId::new(),
+        org: service.org,
+        service: service.id,
+        hostname: caas_core::validate::Hostname::parse(host).expect("fixture hostname"),
+        path_prefix: path.to_string(),
+        strip_prefix: false,
+        target_port: 8080,
+        verification: caas_core::model::VerificationStatus::Pending,
+        verification_token: unique("tok"),
+        created_at: now(),
+    }
+}
+
+/// Domains read back exactly, by id, by host and path, per service, per organization and all.
+pub async fn domains_roundtrip_and_list_per_service_org_and_all(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "dom").await;
+    let project = seed_project(&*store, &org, "p").await;
+    let svc = seed_service(&*store, &project, "web").await;
+    let host = format!("{}.example.com", unique("d"));
+    let a = domain_of(&svc, &host, "/");
+    let b = domain_of(&svc, &host, "/api");
+    store.create_domain(&a).await.expect("create");
+    store.create_domain(&b).await.expect("create");
+    assert_eq!(store.domain(a.id).await.expect("read"), a);
+    assert_eq!(store.domain_by_host_opt(&host, "/api").await.expect("read"), Some(b.clone()));
+    assert_eq!(store.domain_by_host_opt(&host, "/nope").await.expect("read"), None);
+    assert_eq!(store.list_domains(svc.id).await.expect("list"), vec![a.clone(), b.clone()]);
+    assert_eq!(store.list_org_domains(org.id).await.expect("list"), vec![a.clone(), b.clone()]);
+    let all = store.list_all_domains().await.expect("list");
+    assert!(all.contains(&a) && all.contains(&b));
+    assert_not_found(store.domain(caas_core::DomainId::new()).await, "missing domain");
+    let mut stranger = domain_of(&svc, &format!("x{host}"), "/");
+    stranger.service = ServiceId::new();
+    assert_not_found(store.create_domain(&stranger).await, "domain of a missing service");
+}
+
+/// The same hostname and path cannot be claimed twice, not even by another organization;
+/// another path on the same host can.
+pub async fn a_host_and_path_has_one_owner_across_organizations(store: Arc<dyn Store>) {
+    let host = format!("{}.example.com", unique("own"));
+    let org1 = seed_org(&*store, "own").await;
+    let p1 = seed_project(&*store, &org1, "p").await;
+    let s1 = seed_service(&*store, &p1, "web").await;
+    let org2 = seed_org(&*store, "other").await;
+    let p2 = seed_project(&*store, &org2, "p").await;
+    let s2 = seed_service(&*store, &p2, "web").await;
+    store.create_domain(&domain_of(&s1, &host, "/")).await.expect("first claim");
+    assert_already_exists(
+        store.create_domain(&domain_of(&s2, &host, "/")).await,
+        "same host and path in another organization",
+    );
+    assert_already_exists(
+        store.create_domain(&domain_of(&s1, &host, "/")).await,
+        "same host and path on the same service",
+    );
+    store
+        .create_domain(&domain_of(&s2, &host, "/blog"))
+        .await
+        .expect("another path of the same host");
+}
+
+/// Deleting a service removes its domains (and frees their hosts).
+pub async fn domains_go_with_their_service(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "gone").await;
+    let project = seed_project(&*store, &org, "p").await;
+    let svc = seed_service(&*store, &project, "web").await;
+    let host = format!("{}.example.com", unique("g"));
+    let d = domain_of(&svc, &host, "/");
+    store.create_domain(&d).await.expect("create");
+    store.delete_service(svc.id).await.expect("delete service");
+    assert_not_found(store.domain(d.id).await, "domain of a deleted service");
+    assert_eq!(store.domain_by_host_opt(&host, "/").await.expect("read"), None);
+    let other = seed_service(&*store, &project, "web2").await;
+    store
+        .create_domain(&domain_of(&other, &host, "/"))
+        .await
+        .expect("the host is free again");
+}
+
+/// Updating a domain changes its verification; deleting twice is NotFound.
+pub async fn update_domain_changes_verification(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "ver").await;
+    let project = seed_project(&*store, &org, "p").await;
+    let svc = seed_service(&*store, &project, "web").await;
+    let mut d = domain_of(&svc, &format!("{}.example.com", unique("v")), "/");
+    store.create_domain(&d).await.expect("create");
+    d.verification = caas_core::model::VerificationStatus::Verified { at: now() };
+    store.update_domain(&d).await.expect("update");
+    assert_eq!(store.domain(d.id).await.expect("read"), d);
+    d.verification = caas_core::model::VerificationStatus::Failed {
+        reason: "no A record points at the platform".into(),
+    };
+    store.update_domain(&d).await.expect("update");
+    assert_eq!(store.domain(d.id).await.expect("read"), d);
+    store.delete_domain(d.id).await.expect("delete");
+    assert_not_found(store.delete_domain(d.id).await, "deleted domain");
+    assert_not_found(store.update_domain(&d).await, "update of a deleted domain");
 }

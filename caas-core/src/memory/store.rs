@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{
-    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, Organization, Plan,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization, Plan,
     Project, Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription, Usage,
     User,
 };
@@ -34,6 +34,7 @@ struct State {
     audit: Vec<AuditEntry>,
     settings: BTreeMap<String, serde_json::Value>,
     tokens: BTreeMap<ApiTokenId, ApiToken>,
+    domains: BTreeMap<DomainId, Domain>,
     raw_metrics: Vec<MetricSample>,
     // (resolution, service, bucket start) -> point
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
@@ -222,6 +223,7 @@ impl Store for InMemoryStore {
         s.deployments.retain(|_, d| d.org != id);
         s.reservations.retain(|_, r| r.org != id);
         s.events.retain(|e| e.org != id);
+        s.domains.retain(|_, d| d.org != id);
         Ok(())
     }
 
@@ -459,6 +461,7 @@ impl Store for InMemoryStore {
         }
         s.deployments.retain(|_, d| d.service != id);
         s.events.retain(|e| e.service != id);
+        s.domains.retain(|_, d| d.service != id);
         Ok(())
     }
 
@@ -503,6 +506,87 @@ impl Store for InMemoryStore {
             .collect();
         v.sort_by_key(|d| std::cmp::Reverse(d.id));
         Ok(v)
+    }
+
+    async fn create_domain(&self, domain: &Domain) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&domain.org) {
+            return Err(Error::not_found("organization", domain.org));
+        }
+        match s.services.get(&domain.service) {
+            Some(svc) if svc.org == domain.org => {}
+            _ => return Err(Error::not_found("service", domain.service)),
+        }
+        if s.domains.contains_key(&domain.id) {
+            return Err(Error::already_exists("domain", domain.id));
+        }
+        if s
+            .domains
+            .values()
+            .any(|d| d.hostname == domain.hostname && d.path_prefix == domain.path_prefix)
+        {
+            return Err(Error::already_exists(
+                "domain",
+                format!("{}{}", domain.hostname, domain.path_prefix),
+            ));
+        }
+        s.domains.insert(domain.id, domain.clone());
+        Ok(())
+    }
+
+    async fn domain(&self, id: DomainId) -> Result<Domain> {
+        found(self.lock().domains.get(&id), "domain", id)
+    }
+
+    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str) -> Result<Option<Domain>> {
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .find(|d| d.hostname.as_str() == hostname && d.path_prefix == path_prefix)
+            .cloned())
+    }
+
+    async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .filter(|d| d.service == service)
+            .cloned()
+            .collect())
+    }
+
+    async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .filter(|d| d.org == org)
+            .cloned()
+            .collect())
+    }
+
+    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
+        Ok(self.lock().domains.values().cloned().collect())
+    }
+
+    async fn update_domain(&self, domain: &Domain) -> Result<()> {
+        let mut s = self.lock();
+        let Some(d) = s.domains.get_mut(&domain.id) else {
+            return Err(Error::not_found("domain", domain.id));
+        };
+        d.verification = domain.verification.clone();
+        d.strip_prefix = domain.strip_prefix;
+        d.target_port = domain.target_port;
+        Ok(())
+    }
+
+    async fn delete_domain(&self, id: DomainId) -> Result<()> {
+        match self.lock().domains.remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found("domain", id)),
+        }
     }
 
     async fn quota_reserve(

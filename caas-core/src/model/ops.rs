@@ -105,6 +105,9 @@ pub struct Domain {
     pub target_port: u16,
     /// Ownership verification.
     pub verification: VerificationStatus,
+    /// The random token the HTTP verification method expects to find at
+    /// `http://<hostname>/.well-known/caas-verification/<token>`.
+    pub verification_token: String,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }

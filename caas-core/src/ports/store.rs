@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{
-    ApiTokenId, DeploymentId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Member, MetricPoint, MetricSample, OrgStatus, Organization,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, OrgStatus, Organization,
     Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
 };
 use crate::units::ResourceAmounts;
@@ -176,6 +176,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_deployment(&self, deployment: &Deployment) -> Result<()>;
     /// Deployments of a service, newest first.
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>>;
+
+    // --- domains ---
+    /// Adds a domain to a service. One owner per host and path across all organizations.
+    /// Errors: `AlreadyExists` (the same hostname and path prefix anywhere), `NotFound`
+    /// (service, or organization).
+    async fn create_domain(&self, domain: &Domain) -> Result<()>;
+    /// A domain by id. Errors: `NotFound`.
+    async fn domain(&self, id: DomainId) -> Result<Domain>;
+    /// The domain routing this hostname and path prefix, whoever owns it.
+    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str) -> Result<Option<Domain>>;
+    /// Domains of a service, oldest first.
+    async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>>;
+    /// Domains of an organization, oldest first.
+    async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>>;
+    /// Every domain (for periodic re-verification), oldest first.
+    async fn list_all_domains(&self) -> Result<Vec<Domain>>;
+    /// Replaces a domain's mutable fields (verification status, strip prefix, target port).
+    /// Errors: `NotFound`.
+    async fn update_domain(&self, domain: &Domain) -> Result<()>;
+    /// Removes a domain. Errors: `NotFound`.
+    async fn delete_domain(&self, id: DomainId) -> Result<()>;
 
     // --- quota ---
     /// Atomically checks `amounts` against the organization's active plan (counting committed
