@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use caas_core::labels;
 use caas_core::memory::{InMemoryStore, RuntimeOp};
-use caas_core::model::{NewOrganization, NewPlan, PlanLimits, ServiceSpec, SubscriptionStatus};
-use caas_core::platform::{DeployApp, NewProject};
+use caas_core::model::{PlanLimits, ServiceSpec};
+use caas_core::platform::DeployApp;
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
@@ -103,35 +103,19 @@ async fn harness(
         .stop_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let admin = platform
-        .ensure_platform_admin("ops@example.com")
-        .await
-        .unwrap();
-    let admin = platform.principal_for(admin.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 2000,
-        memory_bytes: 2 * GIB,
-        storage_bytes: 10 * GIB,
-        max_containers: 5,
-        max_projects: 2,
-    };
-    platform
-        .create_plan(&admin, NewPlan::new("p", limits))
-        .await
-        .unwrap();
-    let slug = format!("rs-{}", env::run_id());
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .unwrap();
-    platform
-        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
-        .await
-        .unwrap();
-    platform
-        .create_project(&admin, &slug, NewProject::new("web"))
-        .await
-        .unwrap();
+    let tenant = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 2000,
+            memory_bytes: 2 * GIB,
+            storage_bytes: 10 * GIB,
+            max_containers: 5,
+            max_projects: 2,
+        },
+        "web",
+    )
+    .await;
+    let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec!["sleep".into(), "3600".into()]);
     (

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::EnvVar;
-use caas_core::model::{DatabaseEngine, NewOrganization, NewPlan, PlanLimits, SubscriptionStatus};
+use caas_core::model::{DatabaseEngine, PlanLimits};
 use caas_core::platform::{
-    ApplyMode, DatabaseImages, DeleteOptions, DeployDatabase, NewProject, ServiceUpdate,
+    ApplyMode, DatabaseImages, DeleteOptions, DeployDatabase, ServiceUpdate,
 };
 use caas_core::units::GIB;
 use caas_core::{ContainerRuntime, Platform, ServiceId};
@@ -66,35 +66,19 @@ async fn postgres_rows_survive_recreating_the_container() {
         .database_images(DatabaseImages::default().with(DatabaseEngine::Postgres, image))
         .build()
         .unwrap();
-    let admin = platform
-        .ensure_platform_admin("ops@example.com")
-        .await
-        .unwrap();
-    let admin = platform.principal_for(admin.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 2000,
-        memory_bytes: 2 * GIB,
-        storage_bytes: 10 * GIB,
-        max_containers: 5,
-        max_projects: 2,
-    };
-    platform
-        .create_plan(&admin, NewPlan::new("p", limits))
-        .await
-        .unwrap();
-    let slug = format!("db-{}", env::run_id());
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .unwrap();
-    platform
-        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
-        .await
-        .unwrap();
-    platform
-        .create_project(&admin, &slug, NewProject::new("data"))
-        .await
-        .unwrap();
+    let tenant = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 2000,
+            memory_bytes: 2 * GIB,
+            storage_bytes: 10 * GIB,
+            max_containers: 5,
+            max_projects: 2,
+        },
+        "data",
+    )
+    .await;
+    let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
 
     let db = platform
         .deploy_database(

@@ -9,10 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caas_core::memory::InMemoryStore;
-use caas_core::model::{
-    NewOrganization, NewPlan, PlanLimits, ResourceLimits, ServiceSpec, SubscriptionStatus,
-};
-use caas_core::platform::{DeleteOptions, DeployApp, NewProject};
+use caas_core::model::{PlanLimits, ResourceLimits, ServiceSpec};
+use caas_core::platform::{DeleteOptions, DeployApp};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
 use caas_core::{ContainerRuntime, Platform};
@@ -31,35 +29,19 @@ async fn a_busy_loop_limited_to_half_a_cpu_reads_fifty_percent() {
         .stop_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let admin = platform
-        .ensure_platform_admin("ops@example.com")
-        .await
-        .unwrap();
-    let admin = platform.principal_for(admin.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 4000,
-        memory_bytes: 4 * GIB,
-        storage_bytes: GIB,
-        max_containers: 2,
-        max_projects: 1,
-    };
-    platform
-        .create_plan(&admin, NewPlan::new("p", limits))
-        .await
-        .unwrap();
-    let slug = format!("st-{}", env::run_id());
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .unwrap();
-    platform
-        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
-        .await
-        .unwrap();
-    platform
-        .create_project(&admin, &slug, NewProject::new("p"))
-        .await
-        .unwrap();
+    let tenant = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 4000,
+            memory_bytes: 4 * GIB,
+            storage_bytes: GIB,
+            max_containers: 2,
+            max_projects: 1,
+        },
+        "p",
+    )
+    .await;
+    let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec!["sh".into(), "-c".into(), "while :; do :; done".into()]);
     spec.resources = ResourceLimits {

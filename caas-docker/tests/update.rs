@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
-use caas_core::model::{
-    NewOrganization, NewPlan, PlanLimits, ResourceLimits, ServiceSpec, SubscriptionStatus,
-};
-use caas_core::platform::{ApplyMode, DeleteOptions, DeployApp, NewProject, ServiceUpdate};
+use caas_core::model::{PlanLimits, ResourceLimits, ServiceSpec};
+use caas_core::platform::{ApplyMode, DeleteOptions, DeployApp, ServiceUpdate};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
@@ -32,35 +30,19 @@ async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
         .stop_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let admin = platform
-        .ensure_platform_admin("ops@example.com")
-        .await
-        .unwrap();
-    let admin = platform.principal_for(admin.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 4000,
-        memory_bytes: 4 * GIB,
-        storage_bytes: GIB,
-        max_containers: 2,
-        max_projects: 1,
-    };
-    platform
-        .create_plan(&admin, NewPlan::new("p", limits))
-        .await
-        .unwrap();
-    let slug = format!("up-{}", env::run_id());
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .unwrap();
-    platform
-        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
-        .await
-        .unwrap();
-    platform
-        .create_project(&admin, &slug, NewProject::new("p"))
-        .await
-        .unwrap();
+    let tenant = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 4000,
+            memory_bytes: 4 * GIB,
+            storage_bytes: GIB,
+            max_containers: 2,
+            max_projects: 1,
+        },
+        "p",
+    )
+    .await;
+    let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec!["sleep".into(), "3600".into()]);
     let svc = platform

@@ -45,6 +45,57 @@ macro_rules! platform_quota_suite {
 
 const IMAGE: &str = "caas/busybox:latest";
 
+/// What a platform-level test usually starts from: an administrator, and an organization
+/// subscribed to a fresh plan, with one project.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// A platform administrator.
+    pub admin: Principal,
+    /// The organization's slug.
+    pub org: String,
+    /// The project's name.
+    pub project: String,
+}
+
+/// Creates an administrator, a plan with `limits`, an organization subscribed to it (unique
+/// names, so tests can share a store or an engine) and a project called `project`.
+pub async fn seed_tenant(platform: &Platform, limits: PlanLimits, project: &str) -> Tenant {
+    let (admin, org) = subscribed_org(platform, limits).await;
+    platform
+        .create_project(&admin, &org, NewProject::new(project))
+        .await
+        .expect("project");
+    Tenant {
+        admin,
+        org,
+        project: project.to_string(),
+    }
+}
+
+/// An administrator and an organization subscribed to a fresh plan with `limits`.
+async fn subscribed_org(platform: &Platform, limits: PlanLimits) -> (Principal, String) {
+    let admin = platform
+        .ensure_platform_admin(&format!("{}@example.com", unique("admin")))
+        .await
+        .expect("admin");
+    let admin = platform.principal_for(admin.id).await.expect("principal");
+    let plan = unique("plan");
+    platform
+        .create_plan(&admin, NewPlan::new(plan.clone(), limits))
+        .await
+        .expect("plan");
+    let org = unique("org");
+    platform
+        .create_org(&admin, NewOrganization::new(org.clone()), None)
+        .await
+        .expect("org");
+    platform
+        .set_subscription(&admin, &org, &plan, SubscriptionStatus::Active)
+        .await
+        .expect("subscription");
+    (admin, org)
+}
+
 /// A platform over `store` with an in-memory engine, an admin, and an organization subscribed
 /// to a plan with `limits`; returns the platform, the admin and the organization slug.
 pub async fn platform_with_plan(
@@ -58,26 +109,20 @@ pub async fn platform_with_plan(
         .runtime(Arc::new(runtime))
         .build()
         .expect("platform");
-    let admin = platform
-        .ensure_platform_admin(&format!("{}@example.com", unique("admin")))
-        .await
-        .expect("admin");
-    let admin = platform.principal_for(admin.id).await.expect("principal");
-    let plan = unique("plan");
-    platform
-        .create_plan(&admin, NewPlan::new(plan.clone(), limits))
-        .await
-        .expect("plan");
-    let slug = unique("org");
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .expect("org");
-    platform
-        .set_subscription(&admin, &slug, &plan, SubscriptionStatus::Active)
-        .await
-        .expect("subscription");
-    (platform, admin, slug)
+    let (admin, org) = subscribed_org(&platform, limits).await;
+    (platform, admin, org)
+}
+
+/// Generous limits for tests that are not about quota: 4 CPUs, 4 GiB, 10 GiB, 10 containers,
+/// 3 projects.
+pub fn test_limits() -> PlanLimits {
+    PlanLimits {
+        cpu_millis: 4000,
+        memory_bytes: 4 * GIB,
+        storage_bytes: 10 * GIB,
+        max_containers: 10,
+        max_projects: 3,
+    }
 }
 
 fn roomy() -> PlanLimits {

@@ -1948,16 +1948,37 @@ pub async fn domains_roundtrip_and_list_per_service_org_and_all(store: Arc<dyn S
     store.create_domain(&a).await.expect("create");
     store.create_domain(&b).await.expect("create");
     assert_eq!(store.domain(a.id).await.expect("read"), a);
-    assert_eq!(store.domain_by_host_opt(&host, "/api").await.expect("read"), Some(b.clone()));
-    assert_eq!(store.domain_by_host_opt(&host, "/nope").await.expect("read"), None);
-    assert_eq!(store.list_domains(svc.id).await.expect("list"), vec![a.clone(), b.clone()]);
-    assert_eq!(store.list_org_domains(org.id).await.expect("list"), vec![a.clone(), b.clone()]);
+    assert_eq!(
+        store.domain_by_host_opt(&host, "/api").await.expect("read"),
+        Some(b.clone())
+    );
+    assert_eq!(
+        store
+            .domain_by_host_opt(&host, "/nope")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store.list_domains(svc.id).await.expect("list"),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        store.list_org_domains(org.id).await.expect("list"),
+        vec![a.clone(), b.clone()]
+    );
     let all = store.list_all_domains().await.expect("list");
     assert!(all.contains(&a) && all.contains(&b));
-    assert_not_found(store.domain(caas_core::DomainId::new()).await, "missing domain");
+    assert_not_found(
+        store.domain(caas_core::DomainId::new()).await,
+        "missing domain",
+    );
     let mut stranger = domain_of(&svc, &format!("x{host}"), "/");
     stranger.service = ServiceId::new();
-    assert_not_found(store.create_domain(&stranger).await, "domain of a missing service");
+    assert_not_found(
+        store.create_domain(&stranger).await,
+        "domain of a missing service",
+    );
 }
 
 /// The same hostname and path cannot be claimed twice, not even by another organization;
@@ -1970,7 +1991,10 @@ pub async fn a_host_and_path_has_one_owner_across_organizations(store: Arc<dyn S
     let org2 = seed_org(&*store, "other").await;
     let p2 = seed_project(&*store, &org2, "p").await;
     let s2 = seed_service(&*store, &p2, "web").await;
-    store.create_domain(&domain_of(&s1, &host, "/")).await.expect("first claim");
+    store
+        .create_domain(&domain_of(&s1, &host, "/"))
+        .await
+        .expect("first claim");
     assert_already_exists(
         store.create_domain(&domain_of(&s2, &host, "/")).await,
         "same host and path in another organization",
@@ -1995,7 +2019,10 @@ pub async fn domains_go_with_their_service(store: Arc<dyn Store>) {
     store.create_domain(&d).await.expect("create");
     store.delete_service(svc.id).await.expect("delete service");
     assert_not_found(store.domain(d.id).await, "domain of a deleted service");
-    assert_eq!(store.domain_by_host_opt(&host, "/").await.expect("read"), None);
+    assert_eq!(
+        store.domain_by_host_opt(&host, "/").await.expect("read"),
+        None
+    );
     let other = seed_service(&*store, &project, "web2").await;
     store
         .create_domain(&domain_of(&other, &host, "/"))

@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{
-    EnvVar, HealthCheck, HealthProbe, NewOrganization, NewPlan, PlanLimits, PortSpec, Protocol,
-    ServiceSpec, SubscriptionStatus,
+    EnvVar, HealthCheck, HealthProbe, PlanLimits, PortSpec, Protocol, ServiceSpec,
 };
-use caas_core::platform::{ApplyMode, DeployApp, NewProject, RolloutTiming, ServiceUpdate};
+use caas_core::platform::{ApplyMode, DeployApp, RolloutTiming, ServiceUpdate};
 use caas_core::ports::proxy::{RouteRule, ServiceRoutes};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
@@ -72,35 +71,19 @@ async fn setup() -> Option<Setup> {
         ))
         .build()
         .unwrap();
-    let admin = platform
-        .ensure_platform_admin("ops@example.com")
-        .await
-        .unwrap();
-    let admin = platform.principal_for(admin.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 4000,
-        memory_bytes: 4 * GIB,
-        storage_bytes: 10 * GIB,
-        max_containers: 10,
-        max_projects: 2,
-    };
-    platform
-        .create_plan(&admin, NewPlan::new("p", limits))
-        .await
-        .unwrap();
-    let slug = format!("zd-{}", env::run_id());
-    platform
-        .create_org(&admin, NewOrganization::new(slug.clone()), None)
-        .await
-        .unwrap();
-    platform
-        .set_subscription(&admin, &slug, "p", SubscriptionStatus::Active)
-        .await
-        .unwrap();
-    platform
-        .create_project(&admin, &slug, NewProject::new("web"))
-        .await
-        .unwrap();
+    let tenant = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 4000,
+            memory_bytes: 4 * GIB,
+            storage_bytes: 10 * GIB,
+            max_containers: 10,
+            max_projects: 2,
+        },
+        "web",
+    )
+    .await;
+    let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
 
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec![

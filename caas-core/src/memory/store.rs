@@ -11,9 +11,9 @@ use crate::ids::{
     ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization, Plan,
-    Project, Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription, Usage,
-    User,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
+    Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription,
+    Usage, User,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store};
@@ -520,8 +520,7 @@ impl Store for InMemoryStore {
         if s.domains.contains_key(&domain.id) {
             return Err(Error::already_exists("domain", domain.id));
         }
-        if s
-            .domains
+        if s.domains
             .values()
             .any(|d| d.hostname == domain.hostname && d.path_prefix == domain.path_prefix)
         {
@@ -538,7 +537,11 @@ impl Store for InMemoryStore {
         found(self.lock().domains.get(&id), "domain", id)
     }
 
-    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str) -> Result<Option<Domain>> {
+    async fn domain_by_host_opt(
+        &self,
+        hostname: &str,
+        path_prefix: &str,
+    ) -> Result<Option<Domain>> {
         Ok(self
             .lock()
             .domains

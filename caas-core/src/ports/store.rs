@@ -9,8 +9,9 @@ use crate::ids::{
     ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, OrgStatus, Organization,
-    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, OrgStatus,
+    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
+    Usage, User,
 };
 use crate::units::ResourceAmounts;
 
@@ -185,7 +186,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A domain by id. Errors: `NotFound`.
     async fn domain(&self, id: DomainId) -> Result<Domain>;
     /// The domain routing this hostname and path prefix, whoever owns it.
-    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str) -> Result<Option<Domain>>;
+    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str)
+    -> Result<Option<Domain>>;
     /// Domains of a service, oldest first.
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>>;
     /// Domains of an organization, oldest first.
