@@ -132,6 +132,11 @@ pub(crate) struct AppState {
         routes::services::service_logs,
         routes::updates::list_deployments,
         routes::updates::rollback_service,
+        routes::domains::list_domains,
+        routes::domains::add_domain,
+        routes::domains::remove_domain,
+        routes::domains::verify_domain,
+        routes::domains::certificate,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -256,6 +261,11 @@ route_table! {
     GET "/v1/orgs/{org}/projects/{project}/services/{service}/logs" => routes::services::service_logs,
     GET "/v1/orgs/{org}/projects/{project}/services/{service}/deployments" => routes::updates::list_deployments,
     POST "/v1/orgs/{org}/projects/{project}/services/{service}/rollback" => routes::updates::rollback_service,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/domains" => routes::domains::list_domains,
+    POST "/v1/orgs/{org}/projects/{project}/services/{service}/domains" => routes::domains::add_domain,
+    DELETE "/v1/orgs/{org}/projects/{project}/services/{service}/domains/{domain}" => routes::domains::remove_domain,
+    POST "/v1/orgs/{org}/domains/{domain}/verify" => routes::domains::verify_domain,
+    GET "/v1/orgs/{org}/domains/{domain}/certificate" => routes::domains::certificate,
 }
 
 /// Every route the router serves, as (method, path template) — the same table the router is

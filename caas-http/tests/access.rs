@@ -31,6 +31,10 @@ fn body(method: &Method, template: &str) -> Option<Value> {
         ("PUT", "/v1/orgs/{org}/subscription") => Some(json!({"plan": "starter"})),
         ("POST", "/v1/orgs/{org}/projects") => Some(json!({"name": "other"})),
         ("POST", "/v1/orgs/{org}/projects/{project}/services") => Some(web_app("api")),
+        ("POST", "/v1/orgs/{org}/projects/{project}/services/{service}/domains") => {
+            Some(json!({"hostname": "shop.example.com"}))
+        }
+        ("POST", "/v1/orgs/{org}/domains/{domain}/verify") => Some(json!({"method": "dns"})),
         ("PATCH", "/v1/orgs/{org}/projects/{project}/services/{service}") => {
             Some(json!({"env_set": [{"key": "A", "value": "1"}]}))
         }

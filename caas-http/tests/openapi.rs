@@ -47,7 +47,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 34);
+    assert_eq!(served.len(), 39);
 }
 
 #[tokio::test]

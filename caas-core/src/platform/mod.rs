@@ -7,6 +7,7 @@
 mod admin;
 mod database;
 mod deploy;
+mod domains;
 mod health;
 mod lifecycle;
 mod monitoring;
@@ -41,6 +42,9 @@ pub use database::{
     database_spec, generate_password,
 };
 pub use deploy::{DeleteOptions, DeployApp};
+pub use domains::{
+    DomainConfig, HTTP_VERIFICATION_PREFIX, NewDomain, VerificationMethod, path_prefix,
+};
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;
 pub use monitoring::{
@@ -72,6 +76,8 @@ pub struct PlatformBuilder {
     instance: Option<String>,
     pending_grace: Option<Duration>,
     rollout: Option<RolloutTiming>,
+    dns: Option<Arc<dyn crate::ports::dns::DnsResolver>>,
+    domains: Option<DomainConfig>,
 }
 
 /// Timing of rolling updates.
@@ -182,6 +188,16 @@ impl PlatformBuilder {
         self.rollout = Some(timing);
         self
     }
+    /// The resolver domain verification asks (default: [`crate::ports::dns::SystemDns`]).
+    pub fn dns_resolver(mut self, dns: Arc<dyn crate::ports::dns::DnsResolver>) -> Self {
+        self.dns = Some(dns);
+        self
+    }
+    /// How custom domains are verified and served (see [`DomainConfig`]).
+    pub fn domains(mut self, config: DomainConfig) -> Self {
+        self.domains = Some(config);
+        self
+    }
     /// How long a container gets to stop before it is killed (default 10 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = Some(timeout);
@@ -223,6 +239,10 @@ impl PlatformBuilder {
                 quota,
                 clock,
                 stop_timeout: self.stop_timeout.unwrap_or(Duration::from_secs(10)),
+                dns: self
+                    .dns
+                    .unwrap_or_else(|| Arc::new(crate::ports::dns::SystemDns)),
+                domains: self.domains.unwrap_or_default(),
             }),
         })
     }
@@ -247,6 +267,8 @@ struct Inner {
     quota: Arc<dyn QuotaEngine>,
     clock: Arc<dyn Clock>,
     stop_timeout: Duration,
+    dns: Arc<dyn crate::ports::dns::DnsResolver>,
+    domains: DomainConfig,
 }
 
 /// The containers-as-a-service platform: cheap to clone, shareable across tasks.

@@ -90,6 +90,9 @@ impl Platform {
             self.wait_ready(&id, &next).await?;
             if strategy == Strategy::StartThenStop {
                 self.switch_routes(&next, &old_container, &id).await?;
+            } else {
+                // A routed service's traffic follows the recreated container.
+                self.restore_routes(&next, &id).await?;
             }
             Ok::<_, Error>(id)
         }
@@ -102,6 +105,9 @@ impl Platform {
                 if strategy == Strategy::StopThenStart {
                     if let Err(re) = runtime.start_container(&old_container).await {
                         tracing::error!(error = %re, "could not restart the previous container");
+                    } else if let Err(re) = self.restore_routes(&next, &old_container).await {
+                        // Its address may have changed while it was stopped.
+                        tracing::error!(error = %re, "could not restore the previous routes");
                     }
                 } else if let Err(re) = self.restore_routes(&next, &old_container).await {
                     tracing::error!(error = %re, "could not restore the previous routes");
@@ -240,9 +246,17 @@ impl Platform {
         )
     }
 
-    /// The upstream URL of a container for a service's routes.
+    /// The upstream URL of a container for a service's routes: on its domains' target port,
+    /// else on its first port.
     async fn upstream_of(&self, container: &str, svc: &Service) -> Result<Option<String>> {
-        let Some(port) = svc.spec.ports.first().map(|p| p.container_port) else {
+        let domain_port = self
+            .inner
+            .store
+            .list_domains(svc.id)
+            .await?
+            .first()
+            .map(|d| d.target_port);
+        let Some(port) = domain_port.or(svc.spec.ports.first().map(|p| p.container_port)) else {
             return Ok(None);
         };
         let info = self
@@ -289,7 +303,8 @@ impl Platform {
         proxy.wait_applied(&key, g, timeout).await
     }
 
-    /// Puts the old container back as the only upstream after a failed rollout.
+    /// Makes `container` the only upstream of a routed service (after a failed rolling
+    /// update, or after a stop-then-start recreate).
     async fn restore_routes(&self, svc: &Service, old: &str) -> Result<()> {
         let Some(proxy) = self.inner.proxy.clone() else {
             return Ok(());

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod connector;
+pub mod dns;
 pub mod proxy;
 pub mod quota;
 pub mod runtime;

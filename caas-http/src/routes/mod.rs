@@ -4,6 +4,7 @@
 //! result. Permissions are the platform's: handlers add none.
 
 pub(crate) mod admin;
+pub(crate) mod domains;
 pub(crate) mod orgs;
 pub(crate) mod projects;
 pub(crate) mod services;
