@@ -51,6 +51,25 @@ struct Args {
     /// Where to write the administrator's first API token (mode 0600) instead of printing it.
     #[arg(long, env = "CAAS_BOOTSTRAP_TOKEN_FILE")]
     bootstrap_token_file: Option<PathBuf>,
+    /// Traefik's file-provider directory: with --traefik-api, routes verified domains through
+    /// Traefik (off by default).
+    #[arg(long, env = "CAAS_TRAEFIK_DYNAMIC_DIR", requires = "traefik_api")]
+    traefik_dynamic_dir: Option<PathBuf>,
+    /// Traefik's API (`http://127.0.0.1:8081`), used to check routes are applied.
+    #[arg(long, env = "CAAS_TRAEFIK_API", requires = "traefik_dynamic_dir")]
+    traefik_api: Option<String>,
+    /// Traefik's certificate resolver: verified domains are served over HTTPS with it.
+    #[arg(long, env = "CAAS_TRAEFIK_CERT_RESOLVER")]
+    traefik_cert_resolver: Option<String>,
+    /// Public addresses customers point their domains' A/AAAA records at (comma-separated).
+    #[arg(long, env = "CAAS_PUBLIC_ADDRESSES", value_delimiter = ',')]
+    public_addresses: Vec<std::net::IpAddr>,
+    /// The name customers may point their domains' CNAME records at.
+    #[arg(long, env = "CAAS_CNAME_TARGET")]
+    cname_target: Option<String>,
+    /// How often pending and failed domains are verified again.
+    #[arg(long, env = "CAAS_DOMAIN_RECHECK_INTERVAL", default_value = "5m")]
+    domain_recheck_interval: humantime::Duration,
     /// How often the reconciler compares the store with the engine (it also runs at start-up).
     #[arg(long, env = "CAAS_RECONCILE_INTERVAL", default_value = "60s")]
     reconcile_interval: humantime::Duration,
@@ -216,13 +235,33 @@ async fn main() -> anyhow::Result<()> {
     let runtime = DockerRuntime::builder()
         .connection(connection.clone())
         .build_lazy()?;
-    let platform = Platform::builder()
+    let mut domains = caas_core::platform::DomainConfig::new();
+    for ip in &args.public_addresses {
+        domains = domains.public_address(*ip);
+    }
+    if let Some(target) = &args.cname_target {
+        domains = domains.cname_target(caas_core::validate::Hostname::parse_field(
+            "cname_target",
+            target.as_str(),
+        )?);
+    }
+    let mut builder = Platform::builder()
         .store(store)
         .runtime(Arc::new(runtime))
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
-        .stop_timeout(args.stop_timeout.into())
-        .build()?;
+        .stop_timeout(args.stop_timeout.into());
+    if let (Some(dir), Some(api)) = (&args.traefik_dynamic_dir, &args.traefik_api) {
+        let entrypoints = caas_traefik::Entrypoints {
+            cert_resolver: args.traefik_cert_resolver.clone(),
+            ..caas_traefik::Entrypoints::default()
+        };
+        let proxy = caas_traefik::TraefikProxy::new(dir, api.clone(), entrypoints)?;
+        domains = domains.tls(args.traefik_cert_resolver.is_some());
+        builder = builder.proxy(Arc::new(proxy));
+        tracing::info!(dir = %dir.display(), api = %api, "routing through Traefik's file provider");
+    }
+    let platform = builder.domains(domains).build()?;
     if !explicit {
         if let Some(stored) = platform.load_runtime_config().await? {
             tracing::info!(settings = %stored.settings, "runtime configuration");
@@ -249,6 +288,11 @@ async fn main() -> anyhow::Result<()> {
             .run_reconciler(args.reconcile_interval.into(), stopped(stop_rx.clone())),
     );
 
+    let verifier = tokio::spawn(platform.clone().run_domain_verifier(
+        args.domain_recheck_interval.into(),
+        stopped(stop_rx.clone()),
+    ));
+
     let app = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -258,6 +302,7 @@ async fn main() -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), verifier).await;
     if tokio::time::timeout(std::time::Duration::from_secs(10), reconciler)
         .await
         .is_err()
