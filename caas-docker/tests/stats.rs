@@ -5,42 +5,18 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use caas_core::memory::InMemoryStore;
-use caas_core::model::{PlanLimits, ResourceLimits, ServiceSpec};
+use caas_core::model::{ResourceLimits, ServiceSpec};
 use caas_core::platform::{DeleteOptions, DeployApp};
-use caas_core::units::{GIB, MIB};
+use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
-use caas_core::{ContainerRuntime, Platform};
-use caas_testkit::env;
 
 #[tokio::test]
 async fn a_busy_loop_limited_to_half_a_cpu_reads_fifty_percent() {
-    let Some((rt, image)) = common::docker().await else {
+    let Some((platform, _runtime, tenant, image)) = common::platform_on_docker("st").await else {
         return;
     };
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(rt);
-    let platform = Platform::builder()
-        .store(Arc::new(InMemoryStore::new()))
-        .runtime(runtime.clone())
-        .instance(format!("st{}", env::run_id()))
-        .stop_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
-    let tenant = caas_testkit::platform::seed_tenant(
-        &platform,
-        PlanLimits {
-            cpu_millis: 4000,
-            memory_bytes: 4 * GIB,
-            storage_bytes: GIB,
-            max_containers: 2,
-            max_projects: 1,
-        },
-        "p",
-    )
-    .await;
     let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec!["sh".into(), "-c".into(), "while :; do :; done".into()]);

@@ -4,9 +4,15 @@
 //! skipped (it prints why); when the `CI` environment variable is set, a missing service is a
 //! failure, never a skip.
 
-/// Whether we run in CI, where missing services fail tests.
+/// Whether we run in CI, where missing services fail tests (see [`ci_flag`]).
 pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+    ci_flag(std::env::var_os("CI").as_deref())
+}
+
+/// How a value of `CI` is read: set to anything but empty, `0` or `false` means CI — so
+/// `CI=true` (what CI runners set) and `CI=1` never let a test skip.
+pub fn ci_flag(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
 /// The value of a test-environment variable (e.g. `CAAS_TEST_DATABASE_URL`), falling back to
@@ -56,4 +62,20 @@ pub fn unavailable<T>(what: &str, err: impl std::fmt::Display) -> Option<T> {
 /// A short random id labelling everything one test run creates.
 pub fn run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn ci_runners_values_mean_ci() {
+        for v in ["true", "1", "yes", "TRUE"] {
+            assert!(ci_flag(Some(OsStr::new(v))), "{v}");
+        }
+        for v in [None, Some(""), Some("0"), Some("false")] {
+            assert!(!ci_flag(v.map(OsStr::new)), "{v:?}");
+        }
+    }
 }

@@ -19,6 +19,14 @@ pub struct LifecycleOutcome {
     pub changed: bool,
 }
 
+/// Start, stop or restart.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Start,
+    Stop,
+    Restart,
+}
+
 impl Platform {
     pub(super) async fn current_container(&self, svc: &Service) -> Result<String> {
         let dep = svc
@@ -51,30 +59,8 @@ impl Platform {
         project: &str,
         name: &str,
     ) -> Result<LifecycleOutcome> {
-        let (org, _, svc) = self
-            .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
-            .await?;
-        let container = self.current_container(&svc).await?;
-        let outcome = self.runtime().start_container(&container).await?;
-        let svc = self.set_status(svc, ServiceStatus::Running).await?;
-        let changed = outcome == StartOutcome::Started;
-        if changed {
-            self.record_event(&svc, ServiceEventKind::Started, "started on request")
-                .await;
-            self.audit(
-                Some(who),
-                Some(org.id),
-                "service.start",
-                format!("service:{}", svc.id),
-                None,
-                None,
-            )
-            .await;
-        }
-        Ok(LifecycleOutcome {
-            service: svc.redacted(),
-            changed,
-        })
+        self.operate(who, org_slug, project, name, Operation::Start)
+            .await
     }
 
     /// Stops a running service gracefully (killed after the platform's stop timeout); a
@@ -87,33 +73,8 @@ impl Platform {
         project: &str,
         name: &str,
     ) -> Result<LifecycleOutcome> {
-        let (org, _, svc) = self
-            .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
-            .await?;
-        let container = self.current_container(&svc).await?;
-        let outcome = self
-            .runtime()
-            .stop_container(&container, self.inner.stop_timeout)
-            .await?;
-        let svc = self.set_status(svc, ServiceStatus::Stopped).await?;
-        let changed = outcome == StopOutcome::Stopped;
-        if changed {
-            self.record_event(&svc, ServiceEventKind::Stopped, "stopped on request")
-                .await;
-            self.audit(
-                Some(who),
-                Some(org.id),
-                "service.stop",
-                format!("service:{}", svc.id),
-                None,
-                None,
-            )
-            .await;
-        }
-        Ok(LifecycleOutcome {
-            service: svc.redacted(),
-            changed,
-        })
+        self.operate(who, org_slug, project, name, Operation::Stop)
+            .await
     }
 
     /// Restarts a service (starting it if it was stopped). Errors: as
@@ -126,28 +87,68 @@ impl Platform {
         project: &str,
         name: &str,
     ) -> Result<LifecycleOutcome> {
+        self.operate(who, org_slug, project, name, Operation::Restart)
+            .await
+    }
+
+    /// The one path of start, stop and restart: authorize, act on the current container,
+    /// record the status, and — when something changed — an event and an audit entry.
+    async fn operate(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        name: &str,
+        op: Operation,
+    ) -> Result<LifecycleOutcome> {
         let (org, _, svc) = self
             .authorize_service(who, org_slug, project, name, Action::ServiceOperate)
             .await?;
         let container = self.current_container(&svc).await?;
-        self.runtime()
-            .restart_container(&container, self.inner.stop_timeout)
-            .await?;
-        let svc = self.set_status(svc, ServiceStatus::Running).await?;
-        self.record_event(&svc, ServiceEventKind::Restarted, "restarted on request")
+        let runtime = self.runtime();
+        let timeout = self.inner.stop_timeout;
+        let (changed, status, kind, message, action) = match op {
+            Operation::Start => (
+                runtime.start_container(&container).await? == StartOutcome::Started,
+                ServiceStatus::Running,
+                ServiceEventKind::Started,
+                "started on request",
+                "service.start",
+            ),
+            Operation::Stop => (
+                runtime.stop_container(&container, timeout).await? == StopOutcome::Stopped,
+                ServiceStatus::Stopped,
+                ServiceEventKind::Stopped,
+                "stopped on request",
+                "service.stop",
+            ),
+            Operation::Restart => {
+                runtime.restart_container(&container, timeout).await?;
+                (
+                    true,
+                    ServiceStatus::Running,
+                    ServiceEventKind::Restarted,
+                    "restarted on request",
+                    "service.restart",
+                )
+            }
+        };
+        let svc = self.set_status(svc, status).await?;
+        if changed {
+            self.record_event(&svc, kind, message).await;
+            self.audit(
+                Some(who),
+                Some(org.id),
+                action,
+                format!("service:{}", svc.id),
+                None,
+                json(&svc.status),
+            )
             .await;
-        self.audit(
-            Some(who),
-            Some(org.id),
-            "service.restart",
-            format!("service:{}", svc.id),
-            None,
-            json(&svc.status),
-        )
-        .await;
+        }
         Ok(LifecycleOutcome {
             service: svc.redacted(),
-            changed: true,
+            changed,
         })
     }
 

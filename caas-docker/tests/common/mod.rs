@@ -29,3 +29,34 @@ pub async fn docker() -> Option<(DockerRuntime, String)> {
         Err(e) => env::unavailable("the Docker engine", e),
     }
 }
+
+/// A platform on the test engine (in-memory store, its own `caas.instance`, a 1 s stop
+/// timeout) with a subscribed tenant owning project `p`; the runtime and the busybox image too.
+pub async fn platform_on_docker(
+    instance_prefix: &str,
+) -> Option<(
+    caas_core::Platform,
+    std::sync::Arc<dyn ContainerRuntime>,
+    caas_testkit::platform::Tenant,
+    String,
+)> {
+    use std::sync::Arc;
+    let (rt, image) = docker().await?;
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(rt);
+    let platform = caas_core::Platform::builder()
+        .store(Arc::new(caas_core::memory::InMemoryStore::new()))
+        .runtime(runtime.clone())
+        .instance(format!("{instance_prefix}{}", env::run_id()))
+        .stop_timeout(std::time::Duration::from_secs(1))
+        .build()
+        .expect("platform");
+    let limits = caas_core::model::PlanLimits {
+        cpu_millis: 4000,
+        memory_bytes: 4 * caas_core::units::GIB,
+        storage_bytes: caas_core::units::GIB,
+        max_containers: 2,
+        max_projects: 1,
+    };
+    let tenant = caas_testkit::platform::seed_tenant(&platform, limits, "p").await;
+    Some((platform, runtime, tenant, image))
+}
