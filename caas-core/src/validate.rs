@@ -451,6 +451,132 @@ validated_string!(
     /// A fully qualified hostname, lowercased (no wildcard; see [`hostname`] for wildcard checks).
     Hostname, "hostname", |field, value| hostname(field, value, false), |v: String| v.to_ascii_lowercase()
 );
+/// What a custom domain routes: an exact [`Hostname`], or a wildcard `*.<hostname>` matching
+/// every name exactly one label below it (`*.example.com` matches `shop.example.com`, not
+/// `example.com` nor `a.b.example.com`), as wildcard certificates do. Lowercased.
+///
+/// [`HostPattern::parse`] refuses wildcards; [`HostPattern::parse_field`] takes a flag, so only
+/// a platform that enabled wildcards creates them. Deserializing accepts both, because stored
+/// domains are read back this way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HostPattern(String);
+
+/// The prefix of a wildcard pattern.
+const WILDCARD_PREFIX: &str = "*.";
+
+impl HostPattern {
+    /// Validates `value`, naming `field` in the error; `*.<hostname>` only with
+    /// `allow_wildcard`. The part after `*.` must itself be a hostname of at least two labels
+    /// (`*.com` is refused).
+    pub fn parse_field(
+        field: &str,
+        value: impl Into<String>,
+        allow_wildcard: bool,
+    ) -> Result<Self> {
+        let value = value.into().to_ascii_lowercase();
+        match value.strip_prefix(WILDCARD_PREFIX) {
+            Some(base) => {
+                if !allow_wildcard {
+                    return Err(Error::invalid(
+                        field,
+                        "wildcard hostnames are not enabled on this platform",
+                    ));
+                }
+                hostname(field, base, false).map_err(|e| match e {
+                    Error::InvalidInput { field, reason } => {
+                        Error::invalid(field, format!("after '*.': {reason}"))
+                    }
+                    other => other,
+                })?;
+            }
+            None => hostname(field, &value, false)?,
+        }
+        Ok(Self(value))
+    }
+    /// An exact hostname (no wildcard), validated under the field name `hostname`.
+    pub fn parse(value: impl Into<String>) -> Result<Self> {
+        Self::parse_field("hostname", value, false)
+    }
+    /// The pattern as written (`*.example.com` or `shop.example.com`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Whether this is a wildcard.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with(WILDCARD_PREFIX)
+    }
+    /// The hostname itself, or for a wildcard the name below which it matches
+    /// (`example.com` for `*.example.com`).
+    pub fn base(&self) -> &str {
+        self.0.strip_prefix(WILDCARD_PREFIX).unwrap_or(&self.0)
+    }
+    /// Whether a request for `host` (any case) is matched.
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        match self.0.strip_prefix(WILDCARD_PREFIX) {
+            None => host == self.0,
+            Some(base) => host
+                .strip_suffix(base)
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        }
+    }
+    /// A concrete hostname this pattern matches: the hostname itself, or `<label>.<base>` for
+    /// a wildcard (to resolve or to probe it). Errors: `InvalidInput` when `label` is not a
+    /// DNS label or the result is too long.
+    pub fn sample(&self, label: &str) -> Result<Hostname> {
+        if self.is_wildcard() {
+            dns_label("label", label)?;
+            Hostname::parse(format!("{label}.{}", self.base()))
+        } else {
+            Hostname::parse(self.0.clone())
+        }
+    }
+    /// The wildcard that covers this exact hostname (`*.example.com` for `shop.example.com`),
+    /// when its parent has at least two labels; `None` for a wildcard.
+    pub fn covering_wildcard(&self) -> Option<HostPattern> {
+        if self.is_wildcard() {
+            return None;
+        }
+        let (_, parent) = self.0.split_once('.')?;
+        parent
+            .contains('.')
+            .then(|| HostPattern(format!("{WILDCARD_PREFIX}{parent}")))
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for HostPattern {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse_field("hostname", value, true)
+    }
+}
+
+impl From<HostPattern> for String {
+    fn from(v: HostPattern) -> String {
+        v.0
+    }
+}
+
+impl From<Hostname> for HostPattern {
+    fn from(h: Hostname) -> Self {
+        Self(h.as_str().to_string())
+    }
+}
+
+impl AsRef<str> for HostPattern {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 validated_string!(
     /// An OCI image reference.
     ImageRef, "image", image_ref
@@ -589,6 +715,61 @@ mod tests {
             Hostname::parse("App.Example.COM").unwrap().as_str(),
             "app.example.com"
         );
+    }
+
+    #[test]
+    fn host_patterns_hold_wildcards_only_when_allowed() {
+        let w = HostPattern::parse_field("hostname", "*.Example.COM", true).unwrap();
+        assert_eq!(w.as_str(), "*.example.com");
+        assert!(w.is_wildcard());
+        assert_eq!(w.base(), "example.com");
+        assert!(w.matches("shop.example.com"));
+        assert!(w.matches("SHOP.example.com"));
+        for no in [
+            "example.com",
+            "a.b.example.com",
+            ".example.com",
+            "shopexample.com",
+        ] {
+            assert!(!w.matches(no), "{no}");
+        }
+        assert_eq!(w.sample("probe").unwrap().as_str(), "probe.example.com");
+        assert!(w.sample("bad label").is_err());
+        assert_eq!(w.covering_wildcard(), None);
+
+        let exact = HostPattern::parse("shop.example.com").unwrap();
+        assert!(!exact.is_wildcard());
+        assert!(exact.matches("shop.example.com") && !exact.matches("x.example.com"));
+        assert_eq!(exact.covering_wildcard().unwrap().as_str(), "*.example.com");
+        assert_eq!(
+            HostPattern::parse("example.com")
+                .unwrap()
+                .covering_wildcard(),
+            None
+        );
+
+        let refused = HostPattern::parse("*.example.com").unwrap_err();
+        assert!(refused.to_string().contains("not enabled"), "{refused}");
+        for bad in [
+            "*.com",
+            "*",
+            "*.",
+            "**.example.com",
+            "*.*.example.com",
+            "a*.example.com",
+            "*.exa`mple.com",
+            "*.example.com`) || Host(`evil.com",
+            "*.bücher.de",
+            "*.1.2.3.4",
+        ] {
+            let e = HostPattern::parse_field("hostname", bad, true).unwrap_err();
+            assert_eq!(e.field(), Some("hostname"), "{bad}");
+        }
+        // Stored wildcards read back; serialized as written.
+        let back: HostPattern = serde_json::from_str("\"*.example.com\"").unwrap();
+        assert_eq!(back, w);
+        assert_eq!(serde_json::to_string(&w).unwrap(), "\"*.example.com\"");
+        assert!(serde_json::from_str::<HostPattern>("\"*.com\"").is_err());
     }
 
     #[test]

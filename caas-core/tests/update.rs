@@ -222,7 +222,7 @@ async fn env_changes_roll_a_stateless_app_and_move_its_routes() {
     let routes = ServiceRoutes {
         key: svc.to_string(),
         rules: vec![RouteRule {
-            host: Hostname::parse("shop.example.com").unwrap(),
+            host: Hostname::parse("shop.example.com").unwrap().into(),
             path_prefix: "/".into(),
             strip_prefix: false,
             tls: false,

@@ -1,7 +1,7 @@
 //! Custom domains: unique per hostname and path prefix across all organizations.
 
 use caas_core::model::Domain;
-use caas_core::validate::Hostname;
+use caas_core::validate::HostPattern;
 use caas_core::{DomainId, Error, OrgId, Result, ServiceId};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
@@ -19,7 +19,11 @@ fn domain(row: &PgRow) -> Result<Domain> {
         id: DomainId(row.try_get("id").map_err(db_error)?),
         org: OrgId(row.try_get("org_id").map_err(db_error)?),
         service: ServiceId(row.try_get("service_id").map_err(db_error)?),
-        hostname: Hostname::parse(row.try_get::<String, _>("hostname").map_err(db_error)?)?,
+        hostname: HostPattern::parse_field(
+            "domains.hostname",
+            row.try_get::<String, _>("hostname").map_err(db_error)?,
+            true,
+        )?,
         path_prefix: row.try_get("path_prefix").map_err(db_error)?,
         strip_prefix: row.try_get("strip_prefix").map_err(db_error)?,
         target_port: u16::try_from(port)
@@ -117,6 +121,20 @@ pub(crate) async fn list_by_service(pool: &PgPool, service: ServiceId) -> Result
 
 pub(crate) async fn list_by_org(pool: &PgPool, org: OrgId) -> Result<Vec<Domain>> {
     list(pool, "WHERE org_id = $1", Some(org.0)).await
+}
+
+pub(crate) async fn list_under(pool: &PgPool, base: &str) -> Result<Vec<Domain>> {
+    // Hostnames hold no LIKE metacharacters ('%', '_'): validated at the boundary.
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM domains WHERE hostname LIKE $1 ORDER BY id"
+    ))
+    .bind(format!("%.{}", base.to_ascii_lowercase()))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(domain)
+    .collect()
 }
 
 pub(crate) async fn list_all(pool: &PgPool) -> Result<Vec<Domain>> {

@@ -192,6 +192,9 @@ impl Store for PgStore {
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
         domains::list_by_org(&self.pool, org).await
     }
+    async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
+        domains::list_under(&self.pool, base).await
+    }
     async fn list_all_domains(&self) -> Result<Vec<Domain>> {
         domains::list_all(&self.pool).await
     }

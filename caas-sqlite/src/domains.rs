@@ -1,7 +1,7 @@
 //! Custom domains: unique per hostname and path prefix across all organizations.
 
 use caas_core::model::Domain;
-use caas_core::validate::Hostname;
+use caas_core::validate::HostPattern;
 use caas_core::{DomainId, Error, OrgId, Result, ServiceId};
 use sqlx::sqlite::SqliteRow;
 
@@ -15,7 +15,7 @@ fn domain(row: &SqliteRow) -> Result<Domain> {
         id: c.id("id")?,
         org: c.id("org_id")?,
         service: c.id("service_id")?,
-        hostname: Hostname::parse(c.text("hostname")?)?,
+        hostname: HostPattern::parse_field("domains.hostname", c.text("hostname")?, true)?,
         path_prefix: c.text("path_prefix")?,
         strip_prefix: c.bool("strip_prefix")?,
         target_port: u16::try_from(c.u64("target_port")?)
@@ -101,6 +101,16 @@ pub(crate) async fn list_by_service(s: &SqliteStore, service: ServiceId) -> Resu
 pub(crate) async fn list_by_org(s: &SqliteStore, org: OrgId) -> Result<Vec<Domain>> {
     let rows = sqlx::query("SELECT * FROM domains WHERE org_id = ? ORDER BY id")
         .bind(org.as_uuid())
+        .fetch_all(s.pool())
+        .await
+        .map_err(db)?;
+    all(&rows, domain)
+}
+
+pub(crate) async fn list_under(s: &SqliteStore, base: &str) -> Result<Vec<Domain>> {
+    // Hostnames hold no LIKE metacharacters ('%', '_'): validated at the boundary.
+    let rows = sqlx::query("SELECT * FROM domains WHERE hostname LIKE ? ORDER BY id")
+        .bind(format!("%.{}", base.to_ascii_lowercase()))
         .fetch_all(s.pool())
         .await
         .map_err(db)?;

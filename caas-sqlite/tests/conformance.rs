@@ -247,6 +247,9 @@ impl Store for FileStore {
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
         self.store.list_org_domains(org).await
     }
+    async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
+        self.store.list_domains_under(base).await
+    }
     async fn list_all_domains(&self) -> Result<Vec<Domain>> {
         self.store.list_all_domains().await
     }

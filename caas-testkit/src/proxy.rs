@@ -83,7 +83,7 @@ impl Run {
 
 fn rule(host: &Hostname, path_prefix: &str, strip_prefix: bool, tls: bool) -> RouteRule {
     RouteRule {
-        host: host.clone(),
+        host: host.clone().into(),
         path_prefix: path_prefix.to_string(),
         strip_prefix,
         tls,

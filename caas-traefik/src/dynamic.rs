@@ -17,6 +17,10 @@ pub struct Entrypoints {
     pub websecure: String,
     /// Certificate resolver for TLS routes.
     pub cert_resolver: Option<String>,
+    /// Certificate resolver for TLS routes on wildcard hosts (`*.example.com`): ACME issues
+    /// wildcard certificates only through the DNS-01 challenge, so this is a resolver with a
+    /// [`dnsChallenge`](crate::AcmeChallenge::Dns01). `cert_resolver` when `None`.
+    pub wildcard_cert_resolver: Option<String>,
 }
 
 impl Default for Entrypoints {
@@ -25,23 +29,55 @@ impl Default for Entrypoints {
             web: "web".into(),
             websecure: "websecure".into(),
             cert_resolver: None,
+            wildcard_cert_resolver: None,
         }
     }
 }
 
-/// The Traefik rule of one routing rule: `Host(`a.example.com`)`, plus
-/// `&& PathPrefix(`/api`)` when a path prefix is set. Hostnames and prefixes are validated
-/// before they get here, so they cannot contain a backtick.
+impl Entrypoints {
+    fn resolver_for(&self, r: &RouteRule) -> Option<&String> {
+        if r.host.is_wildcard() {
+            self.wildcard_cert_resolver
+                .as_ref()
+                .or(self.cert_resolver.as_ref())
+        } else {
+            self.cert_resolver.as_ref()
+        }
+    }
+}
+
+/// The Traefik rule of one routing rule: `Host(`a.example.com`)`, or for a wildcard
+/// `HostRegexp(`(?i)^LABEL\.example\.com$`)` (exactly one label below the base, as a wildcard
+/// certificate covers), plus `&& PathPrefix(`/api`)` when a path prefix is set. Hostnames
+/// and prefixes are validated before they get here, so they cannot contain a backtick, and a
+/// hostname's only regex metacharacter is the escaped `.`.
 pub fn rule(r: &RouteRule) -> String {
-    if r.path_prefix == "/" || r.path_prefix.is_empty() {
+    let host = if r.host.is_wildcard() {
+        format!(
+            "HostRegexp(`(?i)^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?\\.{}$`)",
+            r.host.base().replace('.', "\\.")
+        )
+    } else {
         format!("Host(`{}`)", r.host)
+    };
+    if r.path_prefix == "/" || r.path_prefix.is_empty() {
+        host
     } else {
         format!(
-            "Host(`{}`) && PathPrefix(`{}`)",
-            r.host,
+            "{host} && PathPrefix(`{}`)",
             r.path_prefix.trim_end_matches('/')
         )
     }
+}
+
+/// The priority of a rule's routers. An exact host always wins over a wildcard (whatever
+/// their paths), and on the same host a longer path prefix wins over a shorter one. Traefik's
+/// default (the length of the rule text) would let `HostRegexp` rules, which are long, win
+/// over exact hosts.
+pub fn priority(r: &RouteRule) -> u32 {
+    let path = u32::try_from(r.path_prefix.trim_end_matches('/').len()).unwrap_or(u32::MAX);
+    let base = if r.host.is_wildcard() { 10_000 } else { 20_000 };
+    base + path.min(9_999)
 }
 
 /// Name of the `i`-th router of a service.
@@ -74,6 +110,7 @@ pub fn file_config(routes: &ServiceRoutes, eps: &Entrypoints) -> Value {
         }
         let mut router = json!({
             "rule": rule(r),
+            "priority": priority(r),
             "service": service,
             "entryPoints": [if r.tls { &eps.websecure } else { &eps.web }],
         });
@@ -81,10 +118,15 @@ pub fn file_config(routes: &ServiceRoutes, eps: &Entrypoints) -> Value {
             router["middlewares"] = json!(mws);
         }
         if r.tls {
-            router["tls"] = match &eps.cert_resolver {
+            let mut tls = match eps.resolver_for(r) {
                 Some(res) => json!({ "certResolver": res }),
                 None => json!({}),
             };
+            if r.host.is_wildcard() {
+                // The certificate's name cannot be derived from a HostRegexp rule.
+                tls["domains"] = json!([{ "main": r.host.as_str() }]);
+            }
+            router["tls"] = tls;
             // Plain HTTP on the same host and path is redirected to HTTPS.
             let redirect = format!("{name}-https");
             middlewares.insert(
@@ -95,6 +137,7 @@ pub fn file_config(routes: &ServiceRoutes, eps: &Entrypoints) -> Value {
                 format!("{name}-redirect"),
                 json!({
                     "rule": rule(r),
+                    "priority": priority(r),
                     "service": service,
                     "entryPoints": [&eps.web],
                     "middlewares": [redirect],
@@ -137,6 +180,7 @@ pub fn docker_labels(
         let name = router_name(key, i);
         let p = format!("traefik.http.routers.{name}");
         l.insert(format!("{p}.rule"), rule(r));
+        l.insert(format!("{p}.priority"), priority(r).to_string());
         l.insert(format!("{p}.service"), service.clone());
         l.insert(
             format!("{p}.entrypoints"),
@@ -160,8 +204,11 @@ pub fn docker_labels(
         }
         if r.tls {
             l.insert(format!("{p}.tls"), "true".into());
-            if let Some(res) = &eps.cert_resolver {
+            if let Some(res) = eps.resolver_for(r) {
                 l.insert(format!("{p}.tls.certresolver"), res.clone());
+            }
+            if r.host.is_wildcard() {
+                l.insert(format!("{p}.tls.domains[0].main"), r.host.to_string());
             }
             let redirect = format!("{name}-https");
             l.insert(
@@ -170,6 +217,7 @@ pub fn docker_labels(
             );
             let rp = format!("traefik.http.routers.{name}-redirect");
             l.insert(format!("{rp}.rule"), rule(r));
+            l.insert(format!("{rp}.priority"), priority(r).to_string());
             l.insert(format!("{rp}.entrypoints"), eps.web.clone());
             l.insert(format!("{rp}.middlewares"), redirect);
             l.insert(format!("{rp}.service"), service.clone());
@@ -181,20 +229,20 @@ pub fn docker_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caas_core::validate::Hostname;
+    use caas_core::validate::HostPattern;
 
     fn routes() -> ServiceRoutes {
         ServiceRoutes {
             key: "abc".into(),
             rules: vec![
                 RouteRule {
-                    host: Hostname::parse("shop.example.com").unwrap(),
+                    host: HostPattern::parse("shop.example.com").unwrap(),
                     path_prefix: "/".into(),
                     strip_prefix: false,
                     tls: false,
                 },
                 RouteRule {
-                    host: Hostname::parse("api.example.com").unwrap(),
+                    host: HostPattern::parse("api.example.com").unwrap(),
                     path_prefix: "/v1/".into(),
                     strip_prefix: true,
                     tls: true,
@@ -252,6 +300,60 @@ mod tests {
             .as_array()
             .unwrap();
         assert_eq!(servers.len(), 2);
+    }
+
+    #[test]
+    fn wildcards_match_one_label_take_a_dns_resolver_and_lose_to_exact_hosts() {
+        let wild = RouteRule {
+            host: HostPattern::parse_field("hostname", "*.example.com", true).unwrap(),
+            path_prefix: "/api".into(),
+            strip_prefix: false,
+            tls: true,
+        };
+        assert_eq!(
+            rule(&wild),
+            "HostRegexp(`(?i)^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.example\\.com$`) && PathPrefix(`/api`)"
+        );
+        let exact = routes().rules[0].clone();
+        assert!(priority(&exact) > priority(&wild), "exact host wins");
+        let mut longer = exact.clone();
+        longer.path_prefix = "/shop".into();
+        assert!(priority(&longer) > priority(&exact), "longer prefix wins");
+
+        let eps = Entrypoints {
+            cert_resolver: Some("http".into()),
+            wildcard_cert_resolver: Some("dns".into()),
+            ..Entrypoints::default()
+        };
+        let r = ServiceRoutes {
+            key: "w".into(),
+            rules: vec![wild.clone()],
+            upstreams: vec!["http://10.0.0.2:8080".into()],
+        };
+        let v = file_config(&r, &eps);
+        let router = &v["http"]["routers"]["caas-w-0"];
+        assert_eq!(router["tls"]["certResolver"], "dns");
+        assert_eq!(router["tls"]["domains"][0]["main"], "*.example.com");
+        assert_eq!(router["priority"], priority(&wild));
+        assert_eq!(
+            v["http"]["routers"]["caas-w-0-redirect"]["priority"],
+            priority(&wild)
+        );
+        let l = docker_labels(&r, &eps, 8080);
+        assert_eq!(l["traefik.http.routers.caas-w-0.tls.certresolver"], "dns");
+        assert_eq!(
+            l["traefik.http.routers.caas-w-0.tls.domains[0].main"],
+            "*.example.com"
+        );
+        // Without a wildcard resolver, the general one is used.
+        let eps = Entrypoints {
+            cert_resolver: Some("http".into()),
+            ..Entrypoints::default()
+        };
+        assert_eq!(
+            file_config(&r, &eps)["http"]["routers"]["caas-w-0"]["tls"]["certResolver"],
+            "http"
+        );
     }
 
     #[test]

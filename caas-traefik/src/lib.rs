@@ -13,11 +13,16 @@
 //! - [`file_config`] and [`docker_labels`]: the same routing as file-provider configuration
 //!   or Docker-provider labels (one router per host/path, `web`/`websecure` entrypoints, TLS
 //!   with a certificate resolver and an HTTP→HTTPS redirect, path prefixes with optional
-//!   stripping) — pure functions.
+//!   stripping) — pure functions. Wildcard hosts (`*.example.com`) become a `HostRegexp` of
+//!   exactly one label below the name, with the certificate's name in `tls.domains` and the
+//!   [wildcard resolver](Entrypoints::wildcard_cert_resolver); explicit [`priority`] makes an
+//!   exact host win over a wildcard and a longer path prefix over a shorter one.
 //! - [`StaticConfig`]: Traefik's static configuration, as YAML ([`StaticConfig::to_yaml`]),
 //!   as command-line flags ([`StaticConfig::to_cli_args`]) or as a docker-compose file
-//!   ([`compose_file`]); an ACME resolver ([`AcmeResolver`]) uses the HTTP-01 challenge on
-//!   the `web` entrypoint.
+//!   ([`compose_file`]); ACME resolvers ([`AcmeResolver`]) use the HTTP-01 challenge on the
+//!   `web` entrypoint or DNS-01 through a lego DNS provider ([`AcmeChallenge::Dns01`], the
+//!   only way to wildcard certificates). Both are tested end to end against Pebble, DNS-01
+//!   with lego's `exec` provider writing the TXT record into `pebble-challtestsrv`.
 //! - [`ensure_proxy`]: Traefik as a managed container (`caas.managed=true`,
 //!   `caas.kind=proxy`) through any [`ContainerRuntime`](caas_core::ContainerRuntime),
 //!   configured by flags only, idempotent.
@@ -38,6 +43,8 @@ mod tls;
 
 pub use container::{PROXY_KIND, ProxyContainer, ensure_proxy};
 pub use dns::HickoryDns;
-pub use dynamic::{Entrypoints, docker_labels, file_config, router_name, rule, service_name};
+pub use dynamic::{
+    Entrypoints, docker_labels, file_config, priority, router_name, rule, service_name,
+};
 pub use proxy::TraefikProxy;
-pub use static_config::{AcmeResolver, StaticConfig, compose_file};
+pub use static_config::{AcmeChallenge, AcmeResolver, DnsChallenge, StaticConfig, compose_file};

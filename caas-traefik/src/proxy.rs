@@ -325,7 +325,8 @@ impl Proxy for TraefikProxy {
         }
     }
 
-    /// `NotConfigured` when no route serves `host` with TLS; otherwise what a TLS handshake
+    /// `NotConfigured` when no route (exact, or a wildcard matching it) serves `host` with
+    /// TLS; otherwise what a TLS handshake
     /// with SNI = `host` on the websecure entrypoint (see [`TraefikProxy::with_tls_probe`])
     /// shows: `Issued` with the issuer's common name and expiry, or `Pending` while Traefik
     /// still serves its self-signed default certificate. Failed issuances show as `Pending`
@@ -335,7 +336,7 @@ impl Proxy for TraefikProxy {
         let tls = self.lock().applied.values().any(|(_, r)| {
             r.rules
                 .iter()
-                .any(|x| x.tls && x.host.as_str().eq_ignore_ascii_case(host.as_str()))
+                .any(|x| x.tls && x.host.matches(host.as_str()))
         });
         if !tls {
             return Ok(CertificateStatus::NotConfigured);

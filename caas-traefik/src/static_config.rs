@@ -18,6 +18,83 @@ pub struct AcmeResolver {
     pub storage: PathBuf,
     /// Directory URL; Let's Encrypt production when `None`.
     pub ca_server: Option<String>,
+    /// How the CA checks control of a name.
+    pub challenge: AcmeChallenge,
+}
+
+impl AcmeResolver {
+    /// A resolver answering HTTP-01 challenges on the web entrypoint, against Let's Encrypt.
+    pub fn new(
+        name: impl Into<String>,
+        email: impl Into<String>,
+        storage: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            email: email.into(),
+            storage: storage.into(),
+            ca_server: None,
+            challenge: AcmeChallenge::Http01,
+        }
+    }
+    /// Another CA's directory URL.
+    pub fn ca_server(mut self, url: impl Into<String>) -> Self {
+        self.ca_server = Some(url.into());
+        self
+    }
+    /// Another challenge.
+    pub fn challenge(mut self, challenge: AcmeChallenge) -> Self {
+        self.challenge = challenge;
+        self
+    }
+}
+
+/// How an ACME CA checks that the platform controls a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// HTTP-01: a token served on the web entrypoint (port 80 in production). Exact hosts only.
+    #[default]
+    Http01,
+    /// DNS-01: a TXT record at `_acme-challenge.<name>` written through a DNS provider. The
+    /// only challenge that can issue wildcard certificates (`*.example.com`).
+    Dns01(DnsChallenge),
+}
+
+/// The DNS-01 settings of a resolver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsChallenge {
+    /// The lego DNS provider code (`cloudflare`, `route53`, `exec`, ...); its credentials
+    /// come from Traefik's environment, as lego documents for each provider.
+    pub provider: String,
+    /// Name servers used to check that the TXT record is visible (the system's when empty).
+    pub resolvers: Vec<SocketAddr>,
+    /// Skip the propagation check (for a provider that is itself the authoritative server).
+    pub disable_propagation_check: bool,
+    /// Wait this long after writing the record before the check (none by default).
+    pub delay_before_check: Option<std::time::Duration>,
+}
+
+impl DnsChallenge {
+    /// DNS-01 through `provider`, with the default checks.
+    pub fn new(provider: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            resolvers: Vec::new(),
+            disable_propagation_check: false,
+            delay_before_check: None,
+        }
+    }
+    /// Name servers for the propagation check.
+    pub fn resolvers(mut self, resolvers: Vec<SocketAddr>) -> Self {
+        self.resolvers = resolvers;
+        self
+    }
+    /// Skips the propagation check.
+    pub fn disable_propagation_check(mut self, on: bool) -> Self {
+        self.disable_propagation_check = on;
+        self
+    }
 }
 
 /// The settings Traefik needs at start-up.
@@ -34,8 +111,8 @@ pub struct StaticConfig {
     pub file_provider_dir: Option<PathBuf>,
     /// Enable the Docker provider (labels), only for containers with `traefik.enable=true`.
     pub docker_provider: bool,
-    /// Certificate resolver.
-    pub acme: Option<AcmeResolver>,
+    /// Certificate resolvers (none by default), each with a distinct name.
+    pub acme: Vec<AcmeResolver>,
     /// Serve the dashboard (off by default).
     pub dashboard: bool,
     /// Log level (`INFO` by default).
@@ -54,7 +131,7 @@ impl StaticConfig {
             api,
             file_provider_dir: None,
             docker_provider: false,
-            acme: None,
+            acme: Vec::new(),
             dashboard: false,
             log_level: "INFO".into(),
             providers_throttle: None,
@@ -72,9 +149,29 @@ impl StaticConfig {
                 "web, websecure and api need distinct addresses",
             ));
         }
-        if let Some(a) = &self.acme {
-            caas_core::validate::email("acme.email", &a.email)?;
-            caas_core::validate::dns_label("acme.name", &a.name)?;
+        let mut names = std::collections::HashSet::new();
+        for (i, a) in self.acme.iter().enumerate() {
+            caas_core::validate::email(&format!("acme[{i}].email"), &a.email)?;
+            caas_core::validate::dns_label(&format!("acme[{i}].name"), &a.name)?;
+            if !names.insert(a.name.as_str()) {
+                return Err(Error::invalid(
+                    format!("acme[{i}].name"),
+                    format!("two resolvers are named '{}'", a.name),
+                ));
+            }
+            if let AcmeChallenge::Dns01(d) = &a.challenge {
+                let ok = !d.provider.is_empty()
+                    && d.provider.len() <= 64
+                    && d.provider.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    });
+                if !ok {
+                    return Err(Error::invalid(
+                        format!("acme[{i}].challenge.provider"),
+                        "must be a lego DNS provider code such as 'cloudflare' or 'route53'",
+                    ));
+                }
+            }
             if self.websecure.is_none() {
                 return Err(Error::invalid(
                     "websecure",
@@ -118,16 +215,47 @@ impl StaticConfig {
             "log": { "level": self.log_level },
             "global": { "checkNewVersion": false, "sendAnonymousUsage": false },
         });
-        if let Some(a) = &self.acme {
-            let mut acme = json!({
-                "email": a.email,
-                "storage": a.storage.display().to_string(),
-                "httpChallenge": { "entryPoint": "web" },
-            });
-            if let Some(ca) = &a.ca_server {
-                acme["caServer"] = json!(ca);
+        if !self.acme.is_empty() {
+            let mut resolvers = serde_json::Map::new();
+            for a in &self.acme {
+                let mut acme = json!({
+                    "email": a.email,
+                    "storage": a.storage.display().to_string(),
+                });
+                match &a.challenge {
+                    AcmeChallenge::Http01 => acme["httpChallenge"] = json!({ "entryPoint": "web" }),
+                    AcmeChallenge::Dns01(d) => {
+                        let mut dns = json!({ "provider": d.provider });
+                        if !d.resolvers.is_empty() {
+                            dns["resolvers"] = json!(
+                                d.resolvers
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                            );
+                        }
+                        let mut propagation = serde_json::Map::new();
+                        if d.disable_propagation_check {
+                            propagation.insert("disableChecks".into(), json!(true));
+                        }
+                        if let Some(delay) = d.delay_before_check {
+                            propagation.insert(
+                                "delayBeforeChecks".into(),
+                                json!(format!("{}ms", delay.as_millis())),
+                            );
+                        }
+                        if !propagation.is_empty() {
+                            dns["propagation"] = Value::Object(propagation);
+                        }
+                        acme["dnsChallenge"] = dns;
+                    }
+                }
+                if let Some(ca) = &a.ca_server {
+                    acme["caServer"] = json!(ca);
+                }
+                resolvers.insert(a.name.clone(), json!({ "acme": acme }));
             }
-            v["certificatesResolvers"] = json!({ a.name.clone(): { "acme": acme } });
+            v["certificatesResolvers"] = Value::Object(resolvers);
         }
         v
     }
@@ -173,12 +301,34 @@ impl StaticConfig {
             "--global.checknewversion=false".to_string(),
             "--global.sendanonymoususage=false".to_string(),
         ]);
-        if let Some(r) = &self.acme {
+        for r in &self.acme {
             let p = format!("--certificatesresolvers.{}.acme", r.name);
             a.push(format!("{p}.email={}", r.email));
             a.push(format!("{p}.storage={}", r.storage.display()));
-            a.push(format!("{p}.httpchallenge=true"));
-            a.push(format!("{p}.httpchallenge.entrypoint=web"));
+            match &r.challenge {
+                AcmeChallenge::Http01 => {
+                    a.push(format!("{p}.httpchallenge=true"));
+                    a.push(format!("{p}.httpchallenge.entrypoint=web"));
+                }
+                AcmeChallenge::Dns01(d) => {
+                    a.push(format!("{p}.dnschallenge=true"));
+                    a.push(format!("{p}.dnschallenge.provider={}", d.provider));
+                    if !d.resolvers.is_empty() {
+                        let list: Vec<String> =
+                            d.resolvers.iter().map(ToString::to_string).collect();
+                        a.push(format!("{p}.dnschallenge.resolvers={}", list.join(",")));
+                    }
+                    if d.disable_propagation_check {
+                        a.push(format!("{p}.dnschallenge.propagation.disablechecks=true"));
+                    }
+                    if let Some(delay) = d.delay_before_check {
+                        a.push(format!(
+                            "{p}.dnschallenge.propagation.delaybeforechecks={}ms",
+                            delay.as_millis()
+                        ));
+                    }
+                }
+            }
             if let Some(ca) = &r.ca_server {
                 a.push(format!("{p}.caserver={ca}"));
             }
@@ -205,16 +355,28 @@ pub fn compose_file(config: &StaticConfig, image: &str) -> Result<String> {
         volumes.push(json!(format!("./dynamic:{}:ro", dir.display())));
     }
     let mut named = serde_json::Map::new();
-    if let Some(a) = &config.acme {
+    let mut mounted = Vec::new();
+    for (i, a) in config.acme.iter().enumerate() {
         let parent = a
             .storage
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .ok_or_else(|| {
-                Error::invalid("acme.storage", "needs a directory (e.g. /data/acme.json)")
+                Error::invalid(
+                    format!("acme[{i}].storage"),
+                    "needs a directory (e.g. /data/acme.json)",
+                )
             })?;
-        volumes.push(json!(format!("traefik-acme:{}", parent.display())));
-        named.insert("traefik-acme".into(), json!({}));
+        if mounted.contains(&parent) {
+            continue;
+        }
+        let volume = match mounted.len() {
+            0 => "traefik-acme".to_string(),
+            n => format!("traefik-acme-{}", n + 1),
+        };
+        mounted.push(parent);
+        volumes.push(json!(format!("{volume}:{}", parent.display())));
+        named.insert(volume, json!({}));
     }
     if config.docker_provider {
         volumes.push(json!("/var/run/docker.sock:/var/run/docker.sock:ro"));
@@ -262,12 +424,11 @@ mod tests {
             "127.0.0.1:80".parse().unwrap(),
             "127.0.0.1:8081".parse().unwrap(),
         );
-        c.acme = Some(AcmeResolver {
-            name: "le".into(),
-            email: "ops@example.com".into(),
-            storage: "/data/acme.json".into(),
-            ca_server: None,
-        });
+        c.acme = vec![AcmeResolver::new(
+            "le",
+            "ops@example.com",
+            "/data/acme.json",
+        )];
         assert_eq!(c.validate().unwrap_err().field(), Some("websecure"));
         c.websecure = Some("127.0.0.1:443".parse().unwrap());
         c.validate().unwrap();
@@ -275,8 +436,18 @@ mod tests {
             c.to_value()["certificatesResolvers"]["le"]["acme"]["httpChallenge"]["entryPoint"],
             "web"
         );
-        c.acme.as_mut().unwrap().email = "not-an-email".into();
-        assert_eq!(c.validate().unwrap_err().field(), Some("acme.email"));
+        c.acme[0].email = "not-an-email".into();
+        assert_eq!(c.validate().unwrap_err().field(), Some("acme[0].email"));
+        c.acme[0].email = "ops@example.com".into();
+        c.acme
+            .push(AcmeResolver::new("le", "ops@example.com", "/data/b.json"));
+        assert_eq!(c.validate().unwrap_err().field(), Some("acme[1].name"));
+        c.acme[1] = AcmeResolver::new("dns", "ops@example.com", "/data/b.json")
+            .challenge(AcmeChallenge::Dns01(DnsChallenge::new("Bad Provider")));
+        assert_eq!(
+            c.validate().unwrap_err().field(),
+            Some("acme[1].challenge.provider")
+        );
     }
 
     fn acme_config() -> StaticConfig {
@@ -287,13 +458,43 @@ mod tests {
         c.websecure = Some("0.0.0.0:8443".parse().unwrap());
         c.file_provider_dir = Some("/etc/traefik/dynamic".into());
         c.providers_throttle = Some(std::time::Duration::from_millis(200));
-        c.acme = Some(AcmeResolver {
-            name: "le".into(),
-            email: "ops@example.com".into(),
-            storage: "/data/acme.json".into(),
-            ca_server: Some("https://127.0.0.1:14000/dir".into()),
-        });
+        c.acme = vec![
+            AcmeResolver::new("le", "ops@example.com", "/data/acme.json")
+                .ca_server("https://127.0.0.1:14000/dir"),
+            AcmeResolver::new("wild", "ops@example.com", "/data/wild.json").challenge(
+                AcmeChallenge::Dns01(
+                    DnsChallenge::new("exec")
+                        .resolvers(vec!["127.0.0.1:8053".parse().unwrap()])
+                        .disable_propagation_check(true),
+                ),
+            ),
+        ];
         c
+    }
+
+    #[test]
+    fn a_dns01_resolver_is_configured_for_wildcards() {
+        let c = acme_config();
+        c.validate().unwrap();
+        let v = c.to_value();
+        let dns = &v["certificatesResolvers"]["wild"]["acme"]["dnsChallenge"];
+        assert_eq!(dns["provider"], "exec");
+        assert_eq!(dns["resolvers"][0], "127.0.0.1:8053");
+        assert_eq!(dns["propagation"]["disableChecks"], true);
+        assert!(v["certificatesResolvers"]["wild"]["acme"]["httpChallenge"].is_null());
+        assert_eq!(
+            v["certificatesResolvers"]["le"]["acme"]["httpChallenge"]["entryPoint"],
+            "web"
+        );
+        let a = c.to_cli_args().unwrap();
+        for want in [
+            "--certificatesresolvers.wild.acme.dnschallenge=true",
+            "--certificatesresolvers.wild.acme.dnschallenge.provider=exec",
+            "--certificatesresolvers.wild.acme.dnschallenge.resolvers=127.0.0.1:8053",
+            "--certificatesresolvers.wild.acme.dnschallenge.propagation.disablechecks=true",
+        ] {
+            assert!(a.iter().any(|x| x == want), "missing {want}: {a:?}");
+        }
     }
 
     #[test]

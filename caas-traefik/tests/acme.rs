@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use caas_core::Proxy;
 use caas_core::ports::proxy::{CertificateStatus, RouteRule, ServiceRoutes};
-use caas_core::validate::Hostname;
+use caas_core::validate::{HostPattern, Hostname};
 use caas_testkit::env;
-use caas_traefik::{AcmeResolver, Entrypoints, TraefikProxy};
+use caas_traefik::{AcmeChallenge, AcmeResolver, DnsChallenge, Entrypoints, TraefikProxy};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
@@ -184,89 +184,207 @@ fn spawn(bin: &str, args: &[String], log: &std::path::Path) -> Child {
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
 }
 
+/// `pebble-challtestsrv` (DNS answering every name with 127.0.0.1, TXT records settable
+/// through its management API) and Pebble validating through it, on free loopback ports.
+struct Ca {
+    tmp: tempfile::TempDir,
+    /// challtestsrv's DNS port.
+    dns: u16,
+    /// challtestsrv's management port.
+    chall_mgmt: u16,
+    /// Pebble's ACME directory port.
+    acme: u16,
+    /// Pebble's management port (roots).
+    acme_mgmt: u16,
+    /// Ports Traefik's entrypoints must use (Pebble's HTTP-01 and TLS-ALPN-01 ports).
+    web: u16,
+    websecure: u16,
+    pebble_cert: String,
+    pebble: Child,
+    chall: Child,
+}
+
+impl Ca {
+    /// Starts both, or `None` (skip) outside CI when a binary is missing.
+    async fn start() -> Option<Ca> {
+        let pebble_bin = env::require("CAAS_TEST_PEBBLE_BIN", "Pebble")?;
+        let chall_bin = env::require("CAAS_TEST_CHALLTESTSRV_BIN", "pebble-challtestsrv")?;
+        let pebble_cert = env::require("CAAS_TEST_PEBBLE_CERT", "Pebble's TLS certificate")?;
+        let pebble_key = env::require("CAAS_TEST_PEBBLE_KEY", "Pebble's TLS key")?;
+        env::require("CAAS_TEST_TRAEFIK_BIN", "the Traefik binary")?;
+        let tmp = tempfile::tempdir().unwrap();
+        let free = common::free_port;
+        let (dns, chall_mgmt, acme, acme_mgmt, web, websecure) =
+            (free(), free(), free(), free(), free(), free());
+
+        // DNS: every name is 127.0.0.1.
+        let mut chall = spawn(
+            &chall_bin,
+            &[
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+                "-dns01",
+                &format!("127.0.0.1:{dns}"),
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                &format!("127.0.0.1:{chall_mgmt}"),
+            ]
+            .map(String::from),
+            &tmp.path().join("challtestsrv.log"),
+        );
+        wait_port(chall_mgmt, "pebble-challtestsrv", &mut chall).await;
+
+        // The ACME CA.
+        let config = serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{acme}"),
+            "managementListenAddress": format!("127.0.0.1:{acme_mgmt}"),
+            "certificate": pebble_cert,
+            "privateKey": pebble_key,
+            "httpPort": web,
+            "tlsPort": websecure,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        let config_file = tmp.path().join("pebble.json");
+        std::fs::write(&config_file, config.to_string()).unwrap();
+        let mut pebble = spawn(
+            &pebble_bin,
+            &[
+                "-config".to_string(),
+                config_file.display().to_string(),
+                "-dnsserver".to_string(),
+                format!("127.0.0.1:{dns}"),
+            ],
+            &tmp.path().join("pebble.log"),
+        );
+        wait_port(acme, "pebble", &mut pebble).await;
+        wait_port(acme_mgmt, "pebble (management)", &mut pebble).await;
+        Some(Ca {
+            tmp,
+            dns,
+            chall_mgmt,
+            acme,
+            acme_mgmt,
+            web,
+            websecure,
+            pebble_cert,
+            pebble,
+            chall,
+        })
+    }
+
+    fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.acme)
+    }
+
+    fn pebble_log(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("pebble.log")).unwrap_or_default()
+    }
+
+    /// A client trusting only Pebble's root, fetched from its management interface over TLS
+    /// pinned to its listener certificate.
+    async fn trusting_client(&self) -> rustls::ClientConfig {
+        let pinned = CertificateDer::from_pem_file(&self.pebble_cert).unwrap();
+        let pinned_client = builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned(pinned, provider())))
+            .with_no_client_auth();
+        let (status, root_pem) = https_get(pinned_client, self.acme_mgmt, "127.0.0.1", "/roots/0")
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{root_pem}");
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        assert_eq!(roots.len(), 1, "{root_pem}");
+        builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    async fn stop(mut self) {
+        self.pebble.kill().await.unwrap();
+        self.chall.kill().await.unwrap();
+    }
+}
+
+/// Routes `host` over TLS to the upstream at `up` under `key` and waits until it is live.
+async fn route_tls(proxy: &TraefikProxy, key: &str, host: HostPattern, up: SocketAddr) {
+    let routes = ServiceRoutes {
+        key: key.into(),
+        rules: vec![RouteRule {
+            host,
+            path_prefix: "/".into(),
+            strip_prefix: false,
+            tls: true,
+        }],
+        upstreams: vec![format!("http://{up}")],
+    };
+    let g = proxy.apply(&routes).await.unwrap();
+    proxy
+        .wait_applied(&routes.key, g, Duration::from_secs(20))
+        .await
+        .unwrap();
+}
+
+/// Polls the certificate status of `host` until it is issued (within 60 s); the issuer.
+async fn wait_issued(
+    proxy: &TraefikProxy,
+    host: &Hostname,
+    traefik: &common::Traefik,
+    ca: &Ca,
+) -> String {
+    let started = Instant::now();
+    let mut pending_seen = false;
+    loop {
+        match proxy.certificate_status(host).await.unwrap() {
+            CertificateStatus::Issued { issuer, not_after } => {
+                assert!(not_after > chrono::Utc::now(), "{not_after}");
+                eprintln!(
+                    "certificate for {host} issued by '{issuer}' after {:?} (pending seen first: {pending_seen})",
+                    started.elapsed()
+                );
+                return issuer;
+            }
+            CertificateStatus::Pending => pending_seen = true,
+            other => panic!("unexpected status {other:?}"),
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            panic!(
+                "no certificate for {host} within 60 s\n--- traefik ---\n{}\n--- pebble ---\n{}",
+                traefik.log(),
+                ca.pebble_log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_host_gets_a_pebble_certificate_through_traefik() {
-    let Some(pebble_bin) = env::require("CAAS_TEST_PEBBLE_BIN", "Pebble") else {
+    let Some(ca) = Ca::start().await else {
         return;
     };
-    let Some(chall_bin) = env::require("CAAS_TEST_CHALLTESTSRV_BIN", "pebble-challtestsrv") else {
-        return;
-    };
-    let Some(pebble_cert) = env::require("CAAS_TEST_PEBBLE_CERT", "Pebble's TLS certificate")
-    else {
-        return;
-    };
-    let Some(pebble_key) = env::require("CAAS_TEST_PEBBLE_KEY", "Pebble's TLS key") else {
-        return;
-    };
-    if env::require("CAAS_TEST_TRAEFIK_BIN", "the Traefik binary").is_none() {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let free = common::free_port;
-    let (dns, chall_mgmt, acme, acme_mgmt, web, websecure) =
-        (free(), free(), free(), free(), free(), free());
-
-    // DNS: every name is 127.0.0.1.
-    let mut chall = spawn(
-        &chall_bin,
-        &[
-            "-defaultIPv4",
-            "127.0.0.1",
-            "-defaultIPv6",
-            "",
-            "-dns01",
-            &format!("127.0.0.1:{dns}"),
-            "-http01",
-            "",
-            "-https01",
-            "",
-            "-tlsalpn01",
-            "",
-            "-management",
-            &format!("127.0.0.1:{chall_mgmt}"),
-        ]
-        .map(String::from),
-        &tmp.path().join("challtestsrv.log"),
-    );
-    wait_port(chall_mgmt, "pebble-challtestsrv", &mut chall).await;
-
-    // The ACME CA.
-    let config = serde_json::json!({ "pebble": {
-        "listenAddress": format!("127.0.0.1:{acme}"),
-        "managementListenAddress": format!("127.0.0.1:{acme_mgmt}"),
-        "certificate": pebble_cert,
-        "privateKey": pebble_key,
-        "httpPort": web,
-        "tlsPort": websecure,
-        "ocspResponderURL": "",
-        "externalAccountBindingRequired": false,
-    }});
-    let config_file = tmp.path().join("pebble.json");
-    std::fs::write(&config_file, config.to_string()).unwrap();
-    let mut pebble = spawn(
-        &pebble_bin,
-        &[
-            "-config".to_string(),
-            config_file.display().to_string(),
-            "-dnsserver".to_string(),
-            format!("127.0.0.1:{dns}"),
-        ],
-        &tmp.path().join("pebble.log"),
-    );
-    wait_port(acme, "pebble", &mut pebble).await;
-    wait_port(acme_mgmt, "pebble (management)", &mut pebble).await;
+    let (web, websecure) = (ca.web, ca.websecure);
+    let pebble_cert = ca.pebble_cert.clone();
 
     // Traefik with a resolver pointing at Pebble, trusting Pebble's listener certificate.
     let traefik = common::Traefik::start_with(common::Options {
         web: Some(web),
         websecure: Some(websecure),
-        acme: Some(AcmeResolver {
-            name: "pebble".into(),
-            email: "ops@example.com".into(),
-            storage: tmp.path().join("acme.json"),
-            ca_server: Some(format!("https://127.0.0.1:{acme}/dir")),
-        }),
+        acme: vec![
+            AcmeResolver::new("pebble", "ops@example.com", tmp.path().join("acme.json"))
+                .ca_server(ca.directory()),
+        ],
         env: vec![("LEGO_CA_CERTIFICATES".into(), pebble_cert.clone())],
         log_level: Some("INFO".into()),
     })
@@ -288,77 +406,21 @@ async fn a_tls_host_gets_a_pebble_certificate_through_traefik() {
         proxy.certificate_status(&host).await.unwrap(),
         CertificateStatus::NotConfigured
     );
-    let routes = ServiceRoutes {
-        key: "acme-app".into(),
-        rules: vec![RouteRule {
-            host: host.clone(),
-            path_prefix: "/".into(),
-            strip_prefix: false,
-            tls: true,
-        }],
-        upstreams: vec![format!("http://{up}")],
-    };
-    let g = proxy.apply(&routes).await.unwrap();
-    proxy
-        .wait_applied(&routes.key, g, Duration::from_secs(20))
-        .await
-        .unwrap();
+    route_tls(&proxy, "acme-app", host.clone().into(), up).await;
     assert_eq!(
         proxy.certificate_status(&other).await.unwrap(),
         CertificateStatus::NotConfigured
     );
 
     // Issued within 60 s (about 10 s was observed on this machine kind).
-    let started = Instant::now();
-    let mut pending_seen = false;
-    let issuer = loop {
-        match proxy.certificate_status(&host).await.unwrap() {
-            CertificateStatus::Issued { issuer, not_after } => {
-                assert!(not_after > chrono::Utc::now(), "{not_after}");
-                break issuer;
-            }
-            CertificateStatus::Pending => pending_seen = true,
-            other => panic!("unexpected status {other:?}"),
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            panic!(
-                "no certificate within 60 s\n--- traefik ---\n{}\n--- pebble ---\n{}",
-                traefik.log(),
-                std::fs::read_to_string(tmp.path().join("pebble.log")).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    eprintln!(
-        "certificate issued by '{issuer}' after {:?} (pending seen first: {pending_seen})",
-        started.elapsed()
-    );
+    let issuer = wait_issued(&proxy, &host, &traefik, &ca).await;
     assert!(
         issuer.starts_with("Pebble Intermediate CA"),
         "issuer: {issuer}"
     );
 
-    // Pebble's root, fetched from its management interface over TLS pinned to its listener
-    // certificate.
-    let pinned = CertificateDer::from_pem_file(&pebble_cert).unwrap();
-    let pinned_client = builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(pinned, provider())))
-        .with_no_client_auth();
-    let (status, root_pem) = https_get(pinned_client, acme_mgmt, "127.0.0.1", "/roots/0")
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{root_pem}");
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    assert_eq!(roots.len(), 1, "{root_pem}");
-
     // A client that trusts only Pebble's root gets the upstream through Traefik.
-    let trusting = builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let trusting = ca.trusting_client().await;
     let (status, body) = https_get(trusting, websecure, HOST, "/").await.unwrap();
     assert_eq!((status, body.as_str()), (200, BODY));
 
@@ -385,6 +447,103 @@ async fn a_tls_host_gets_a_pebble_certificate_through_traefik() {
     assert!(err.is_unavailable(), "{err}");
 
     up_task.abort();
-    pebble.kill().await.unwrap();
-    chall.kill().await.unwrap();
+    ca.stop().await;
+}
+
+/// The lego `exec` DNS provider's script: writes and clears the `_acme-challenge` TXT record
+/// through challtestsrv's management API (lego calls `<script> present|cleanup <fqdn> <value>`).
+fn dns_hook(dir: &std::path::Path, mgmt: u16) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("dns-hook.sh");
+    let script = format!(
+        r#"#!/bin/sh
+set -e
+case "$1" in
+present) curl -sSf -d "{{\"host\":\"$2\",\"value\":\"$3\"}}" http://127.0.0.1:{mgmt}/set-txt ;;
+cleanup) curl -sSf -d "{{\"host\":\"$2\"}}" http://127.0.0.1:{mgmt}/clear-txt ;;
+esac
+echo "$1 $2" >> "{log}"
+"#,
+        log = dir.join("dns-hook.log").display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_host_gets_a_dns01_certificate_through_traefik() {
+    let Some(ca) = Ca::start().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hook = dns_hook(tmp.path(), ca.chall_mgmt);
+    let dns: SocketAddr = format!("127.0.0.1:{}", ca.dns).parse().unwrap();
+    let traefik = common::Traefik::start_with(common::Options {
+        web: Some(ca.web),
+        websecure: Some(ca.websecure),
+        acme: vec![
+            AcmeResolver::new(
+                "pebble-dns",
+                "ops@example.com",
+                tmp.path().join("acme.json"),
+            )
+            .ca_server(ca.directory())
+            .challenge(AcmeChallenge::Dns01(
+                DnsChallenge::new("exec")
+                    .resolvers(vec![dns])
+                    .disable_propagation_check(true),
+            )),
+        ],
+        env: vec![
+            ("LEGO_CA_CERTIFICATES".into(), ca.pebble_cert.clone()),
+            ("EXEC_PATH".into(), hook.display().to_string()),
+        ],
+        log_level: Some("INFO".into()),
+    })
+    .await
+    .expect("the Traefik binary was required above");
+
+    let (up, up_task) = upstream().await;
+    let eps = Entrypoints {
+        wildcard_cert_resolver: Some("pebble-dns".into()),
+        ..Entrypoints::default()
+    };
+    let websecure_addr: SocketAddr = format!("127.0.0.1:{}", ca.websecure).parse().unwrap();
+    let proxy = TraefikProxy::new(&traefik.dir, traefik.api_url(), eps)
+        .unwrap()
+        .with_tls_probe(websecure_addr);
+    let pattern = HostPattern::parse_field("hostname", "*.wild.caas.test", true).unwrap();
+    let probe = pattern.sample("caas-certificate-probe").unwrap();
+    route_tls(&proxy, "acme-wild", pattern.clone(), up).await;
+
+    let issuer = wait_issued(&proxy, &probe, &traefik, &ca).await;
+    assert!(
+        issuer.starts_with("Pebble Intermediate CA"),
+        "issuer: {issuer}"
+    );
+    let hook_log = std::fs::read_to_string(tmp.path().join("dns-hook.log")).unwrap_or_default();
+    assert!(
+        hook_log.contains("present _acme-challenge.wild.caas.test."),
+        "the DNS-01 record was written through the provider: {hook_log:?}"
+    );
+
+    // One certificate serves every name below the wildcard, to a client trusting only
+    // Pebble's root.
+    let trusting = ca.trusting_client().await;
+    for host in ["shop.wild.caas.test", "API.wild.caas.test"] {
+        let (status, body) = https_get(trusting.clone(), ca.websecure, host, "/")
+            .await
+            .unwrap();
+        assert_eq!((status, body.as_str()), (200, BODY), "{host}");
+    }
+    // Not a name the certificate or the route covers.
+    let other = Hostname::parse("deeper.shop.wild.caas.test").unwrap();
+    assert_eq!(
+        proxy.certificate_status(&other).await.unwrap(),
+        CertificateStatus::NotConfigured
+    );
+
+    up_task.abort();
+    ca.stop().await;
 }

@@ -1,8 +1,8 @@
 //! Custom domains through the real Traefik, on the real engine: two busybox httpd apps
 //! deployed by a `Platform` with [`TraefikProxy`], domains added and verified by DNS (an
 //! in-memory resolver pointing the test hosts at 127.0.0.1, the configured public address),
-//! then host and path routing checked through Traefik's web entrypoint, the routers checked
-//! through Traefik's API, and an injection corpus refused before anything is written.
+//! then host, path and wildcard routing checked through Traefik's web entrypoint, the routers
+//! checked through Traefik's API, and an injection corpus refused before anything is written.
 
 #![allow(clippy::unwrap_used)]
 
@@ -135,14 +135,20 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
     let localhost: IpAddr = "127.0.0.1".parse().unwrap();
     let dns = Arc::new(InMemoryDns::new());
     let (a, b) = (format!("a.{run}.test"), format!("b.{run}.test"));
+    let wildcard = format!("*.{run}.test");
     dns.set_ips(&a, [localhost]);
     dns.set_ips(&b, [localhost]);
+    dns.set_ips(&wildcard, [localhost]);
     let platform = Platform::builder()
         .store(Arc::new(InMemoryStore::new()))
         .runtime(runtime.clone())
         .proxy(proxy.clone())
         .dns_resolver(dns.clone())
-        .domains(DomainConfig::new().public_address(localhost))
+        .domains(
+            DomainConfig::new()
+                .public_address(localhost)
+                .wildcards(true),
+        )
         .instance(instance.clone())
         .stop_timeout(Duration::from_secs(2))
         .build()
@@ -208,12 +214,42 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
         0,
         "nothing is routed before verification"
     );
+    platform
+        .add_domain(who, org, "web", "two", NewDomain::new(wildcard.clone()))
+        .await
+        .unwrap();
     verify(&platform, who, org, &a, None).await;
     verify(&platform, who, org, &b, None).await;
+    verify(&platform, who, org, &wildcard, None).await;
 
     expect_body(traefik.web, &a, "/index.html", "app-one").await;
     expect_body(traefik.web, &a, "/two/index.html", "app-two").await;
     expect_body(traefik.web, &b, "/index.html", "app-two").await;
+    // The wildcard answers for any one label below it, in any case; the exact host `a` still
+    // goes to its own service (an exact host wins over a wildcard), deeper names match nothing.
+    expect_body(
+        traefik.web,
+        &format!("any.{run}.test"),
+        "/index.html",
+        "app-two",
+    )
+    .await;
+    expect_body(
+        traefik.web,
+        &format!("ANY-Other.{run}.test"),
+        "/index.html",
+        "app-two",
+    )
+    .await;
+    expect_body(traefik.web, &a, "/index.html", "app-one").await;
+    let (status, _) = common::get(traefik.web, "/index.html", &format!("x.y.{run}.test"))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "a wildcard covers one label only");
+    let (status, _) = common::get(traefik.web, "/index.html", &format!("{run}.test"))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "a wildcard does not cover its base");
     assert_eq!(
         containers(&runtime, one.id).await,
         before_one,
@@ -246,11 +282,21 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
         router_name(&one.id.to_string(), 0),
         router_name(&two.id.to_string(), 0),
         router_name(&two.id.to_string(), 1),
+        router_name(&two.id.to_string(), 2),
     ]
     .into_iter()
     .map(|n| format!("{n}@file"))
     .collect();
     assert_eq!(names, expected, "{ours:?}");
+    let wildcard_rule = format!(
+        "HostRegexp(`(?i)^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?\\.{}\\.test$`)",
+        run
+    );
+    assert_eq!(
+        ours.iter().filter(|(_, r)| *r == wildcard_rule).count(),
+        1,
+        "{wildcard_rule}: {ours:?}"
+    );
     for (host, path) in [(&a, None), (&a, Some("/two")), (&b, None)] {
         let wanted = match path {
             None => format!("Host(`{host}`)"),
@@ -276,6 +322,10 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
         format!("{long_label}.{run}.test"),
         format!("ä.{run}.test"),
         format!("évil.{run}.test"),
+        format!("*.{run}.test`) || HostRegexp(`.*"),
+        format!("*.*.{run}.test"),
+        format!("a*.{run}.test"),
+        "*.test".to_string(),
     ];
     let files_before: Vec<String> = {
         let mut v: Vec<String> = std::fs::read_dir(&traefik.dir)

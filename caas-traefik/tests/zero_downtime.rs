@@ -121,7 +121,7 @@ async fn setup() -> Option<Setup> {
     let routes = ServiceRoutes {
         key: svc.id.to_string(),
         rules: vec![RouteRule {
-            host: Hostname::parse(host.clone()).unwrap(),
+            host: Hostname::parse(host.clone()).unwrap().into(),
             path_prefix: "/".into(),
             strip_prefix: false,
             tls: false,

@@ -61,6 +61,14 @@ struct Args {
     /// Traefik's certificate resolver: verified domains are served over HTTPS with it.
     #[arg(long, env = "CAAS_TRAEFIK_CERT_RESOLVER")]
     traefik_cert_resolver: Option<String>,
+    /// Traefik's DNS-01 certificate resolver for wildcard domains (ACME issues wildcard
+    /// certificates only through DNS-01). Required with --wildcard-domains and
+    /// --traefik-cert-resolver.
+    #[arg(long, env = "CAAS_TRAEFIK_WILDCARD_CERT_RESOLVER")]
+    traefik_wildcard_cert_resolver: Option<String>,
+    /// Accept wildcard domains (`*.example.com`, one label below the name).
+    #[arg(long, env = "CAAS_WILDCARD_DOMAINS")]
+    wildcard_domains: bool,
     /// Public addresses customers point their domains' A/AAAA records at (comma-separated).
     #[arg(long, env = "CAAS_PUBLIC_ADDRESSES", value_delimiter = ',')]
     public_addresses: Vec<std::net::IpAddr>,
@@ -251,9 +259,22 @@ async fn main() -> anyhow::Result<()> {
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
         .stop_timeout(args.stop_timeout.into());
+    if args.wildcard_domains
+        && args.traefik_cert_resolver.is_some()
+        && args.traefik_wildcard_cert_resolver.is_none()
+    {
+        return Err(caas_core::Error::invalid(
+            "traefik_wildcard_cert_resolver",
+            "--wildcard-domains with --traefik-cert-resolver needs --traefik-wildcard-cert-resolver: \
+             ACME issues wildcard certificates only through a DNS-01 resolver",
+        )
+        .into());
+    }
+    domains = domains.wildcards(args.wildcard_domains);
     if let (Some(dir), Some(api)) = (&args.traefik_dynamic_dir, &args.traefik_api) {
         let entrypoints = caas_traefik::Entrypoints {
             cert_resolver: args.traefik_cert_resolver.clone(),
+            wildcard_cert_resolver: args.traefik_wildcard_cert_resolver.clone(),
             ..caas_traefik::Entrypoints::default()
         };
         let proxy = caas_traefik::TraefikProxy::new(dir, api.clone(), entrypoints)?;

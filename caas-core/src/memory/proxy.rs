@@ -113,10 +113,11 @@ impl Proxy for InMemoryProxy {
         if let Some(c) = s.certificates.get(host.as_str()) {
             return Ok(c.clone());
         }
-        let tls = s
-            .routes
-            .values()
-            .any(|(_, r)| r.rules.iter().any(|x| x.host == *host && x.tls));
+        let tls = s.routes.values().any(|(_, r)| {
+            r.rules
+                .iter()
+                .any(|x| x.host.matches(host.as_str()) && x.tls)
+        });
         Ok(if tls {
             CertificateStatus::Pending
         } else {

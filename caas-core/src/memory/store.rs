@@ -570,6 +570,17 @@ impl Store for InMemoryStore {
             .collect())
     }
 
+    async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
+        let suffix = format!(".{}", base.to_ascii_lowercase());
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .filter(|d| d.hostname.as_str().ends_with(&suffix))
+            .cloned()
+            .collect())
+    }
+
     async fn list_all_domains(&self) -> Result<Vec<Domain>> {
         Ok(self.lock().domains.values().cloned().collect())
     }

@@ -10,7 +10,7 @@ use crate::ids::{
 };
 use crate::model::plan::PlanLimits;
 use crate::units::ResourceAmounts;
-use crate::validate::{Hostname, Name};
+use crate::validate::{HostPattern, Name};
 
 /// A persistent named volume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +95,8 @@ pub struct Domain {
     pub org: OrgId,
     /// Service receiving the traffic.
     pub service: ServiceId,
-    /// Host name.
-    pub hostname: Hostname,
+    /// Host name, or a wildcard `*.<name>` where the platform enables them.
+    pub hostname: HostPattern,
     /// Path prefix, `/` for the whole host.
     pub path_prefix: String,
     /// Strip the prefix before forwarding.

@@ -18,7 +18,16 @@
 //! - **Re-checking**: [`Platform::run_domain_verifier`] re-verifies pending and failed domains
 //!   periodically (DNS first, then HTTP).
 //!
-//! Wildcard hostnames are refused: the [`Hostname`] type of the domain model cannot hold them.
+//! - **Wildcards** (`*.example.com`, matching every name exactly one label below it) are
+//!   refused unless [`DomainConfig::wildcards`] is on. A wildcard and the exact hosts it covers
+//!   always belong to one organization: adding `shop.example.com` while another organization
+//!   holds `*.example.com` (or the other way round) is a `Conflict`, so a wildcard's owner
+//!   cannot capture another tenant's host and nobody can carve a host out of someone else's
+//!   wildcard. Ownership of a wildcard is checked on a sample name below it
+//!   (`caas-verify-<token>.example.com`), which only a wildcard record pointing at the
+//!   platform (or a record made for that name) resolves. The proxy routes an exact host before
+//!   any wildcard, and a longer path prefix before a shorter one. Certificates for wildcards
+//!   need an ACME DNS-01 resolver in the proxy (see `caas_traefik::AcmeChallenge::Dns01`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -32,11 +41,11 @@ use tracing::instrument;
 use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
-use crate::ids::DomainId;
+use crate::ids::{DomainId, OrgId};
 use crate::model::{Domain, Organization, Service, VerificationStatus};
 use crate::ports::dns::{DnsResolver, normalize_name};
 use crate::ports::proxy::{CertificateStatus, RouteRule, ServiceRoutes};
-use crate::validate::{self, Hostname};
+use crate::validate::{self, HostPattern, Hostname};
 
 /// Path of the HTTP verification token on the domain: `<prefix><token>`.
 pub const HTTP_VERIFICATION_PREFIX: &str = "/.well-known/caas-verification/";
@@ -44,6 +53,8 @@ pub const HTTP_VERIFICATION_PREFIX: &str = "/.well-known/caas-verification/";
 const TOKEN_LEN: usize = 32;
 /// Largest HTTP verification answer read.
 const MAX_HTTP_ANSWER: usize = 64 * 1024;
+/// The label below a wildcard whose certificate is inspected for its status.
+pub const CERTIFICATE_PROBE_LABEL: &str = "caas-certificate-probe";
 
 /// How the platform serves and verifies custom domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +70,9 @@ pub struct DomainConfig {
     pub http_port: u16,
     /// How long one HTTP verification may take (default 10 s).
     pub http_timeout: Duration,
+    /// Accept wildcard domains `*.<name>` (default off; their certificates need a DNS-01
+    /// resolver in the proxy).
+    pub wildcards: bool,
 }
 
 impl Default for DomainConfig {
@@ -69,6 +83,7 @@ impl Default for DomainConfig {
             tls: false,
             http_port: 80,
             http_timeout: Duration::from_secs(10),
+            wildcards: false,
         }
     }
 }
@@ -103,6 +118,11 @@ impl DomainConfig {
         self.http_timeout = timeout;
         self
     }
+    /// Accept wildcard domains (`*.example.com`).
+    pub fn wildcards(mut self, on: bool) -> Self {
+        self.wildcards = on;
+        self
+    }
 }
 
 /// A domain to add to a service.
@@ -110,7 +130,7 @@ impl DomainConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewDomain {
-    /// Host name (lower-cased).
+    /// Host name (lower-cased), or `*.<name>` where wildcards are enabled.
     pub hostname: String,
     /// Path prefix (default `/`, the whole host); a trailing `/` is dropped.
     #[serde(default)]
@@ -215,7 +235,11 @@ impl Platform {
         let (org, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceDeploy)
             .await?;
-        let hostname = Hostname::parse_field("hostname", new.hostname.clone())?;
+        let hostname = HostPattern::parse_field(
+            "hostname",
+            new.hostname.clone(),
+            self.inner.domains.wildcards,
+        )?;
         let prefix = path_prefix("path_prefix", new.path_prefix.as_deref().unwrap_or("/"))?;
         if new.strip_prefix && prefix == "/" {
             return Err(Error::invalid(
@@ -261,6 +285,8 @@ impl Platform {
             verification_token: token(),
             created_at: self.now(),
         };
+        self.refuse_foreign_overlap(org.id, &domain.hostname)
+            .await?;
         match self.inner.store.create_domain(&domain).await {
             Ok(()) => {}
             Err(e) if e.is_already_exists() => {
@@ -411,7 +437,12 @@ impl Platform {
             return Err(Error::not_found("domain", hostname));
         };
         match &self.inner.proxy {
-            Some(proxy) => proxy.certificate_status(&d.hostname).await,
+            // A wildcard's certificate is the one served for a name below it.
+            Some(proxy) => {
+                proxy
+                    .certificate_status(&d.hostname.sample(CERTIFICATE_PROBE_LABEL)?)
+                    .await
+            }
             None => Ok(CertificateStatus::NotConfigured),
         }
     }
@@ -552,6 +583,31 @@ impl Platform {
             .await
     }
 
+    /// Keeps a wildcard and the exact hosts it covers in one organization. Errors:
+    /// `Conflict` naming the host, never the other organization.
+    async fn refuse_foreign_overlap(&self, org: OrgId, host: &HostPattern) -> Result<()> {
+        let store = &self.inner.store;
+        if host.is_wildcard() {
+            for d in store.list_domains_under(host.base()).await? {
+                if d.org != org && !d.hostname.is_wildcard() && host.matches(d.hostname.as_str()) {
+                    return Err(Error::conflict(format!(
+                        "{host} would cover {}, which is already in use",
+                        d.hostname
+                    )));
+                }
+            }
+        } else if let Some(wildcard) = host.covering_wildcard() {
+            for d in store.list_domains_under(wildcard.base()).await? {
+                if d.org != org && d.hostname == wildcard {
+                    return Err(Error::conflict(format!(
+                        "{host} is covered by the wildcard domain {wildcard}, which is already in use"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn domain_filter(hostname: &str, path: Option<&str>) -> Result<DomainFilter> {
         let host = normalize_name(hostname);
         let path = path.map(|p| path_prefix("path", p)).transpose()?;
@@ -616,7 +672,8 @@ impl Platform {
             ));
         }
         let dns: &dyn DnsResolver = self.inner.dns.as_ref();
-        let host = d.hostname.as_str();
+        let sample = verification_host(d)?;
+        let host = sample.as_str();
         let ips = dns.lookup_ip(host).await?;
         if ips.iter().any(|ip| cfg.public_addresses.contains(ip)) {
             return Ok(Ok(()));
@@ -627,7 +684,11 @@ impl Platform {
                 return Ok(Ok(()));
             }
         }
-        let mut reason = format!("{host} ");
+        let mut reason = if d.hostname.is_wildcard() {
+            format!("{} (checked as {host}) ", d.hostname)
+        } else {
+            format!("{host} ")
+        };
         if ips.is_empty() {
             reason.push_str("has no A/AAAA records");
         } else {
@@ -660,7 +721,8 @@ impl Platform {
 
     async fn check_http(&self, d: &Domain) -> Result<std::result::Result<(), String>> {
         let cfg = &self.inner.domains;
-        let host = d.hostname.as_str();
+        let sample = verification_host(d)?;
+        let host = sample.as_str();
         let ips = self.inner.dns.lookup_ip(host).await?;
         if ips.is_empty() {
             return Ok(Err(format!("{host} has no A/AAAA records")));
@@ -682,6 +744,19 @@ impl Platform {
             reasons.join("; ")
         )))
     }
+}
+
+/// The name whose records prove ownership of `d`: the host itself, or for a wildcard a
+/// name below it derived from the domain's token (`caas-verify-<token>.<base>`), which
+/// nobody has a record for unless a wildcard record covers it.
+fn verification_host(d: &Domain) -> Result<Hostname> {
+    let tag: String = d
+        .verification_token
+        .chars()
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    d.hostname.sample(&format!("caas-verify-{tag}"))
 }
 
 struct DomainFilter {

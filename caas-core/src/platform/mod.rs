@@ -43,7 +43,8 @@ pub use database::{
 };
 pub use deploy::{DeleteOptions, DeployApp};
 pub use domains::{
-    DomainConfig, HTTP_VERIFICATION_PREFIX, NewDomain, VerificationMethod, path_prefix,
+    CERTIFICATE_PROBE_LABEL, DomainConfig, HTTP_VERIFICATION_PREFIX, NewDomain, VerificationMethod,
+    path_prefix,
 };
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;

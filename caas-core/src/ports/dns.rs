@@ -36,7 +36,25 @@ struct Table {
     unavailable: bool,
 }
 
-/// A [`DnsResolver`] answering from a table set by the caller.
+/// The records of `name`, or as DNS wildcards answer, those of the closest `*.<ancestor>`
+/// when `name` itself has none.
+fn answer<T: Clone>(records: &HashMap<String, Vec<T>>, name: &str) -> Vec<T> {
+    let name = normalize_name(name);
+    if let Some(r) = records.get(&name) {
+        return r.clone();
+    }
+    let mut rest = name.as_str();
+    while let Some((_, parent)) = rest.split_once('.') {
+        if let Some(r) = records.get(&format!("*.{parent}")) {
+            return r.clone();
+        }
+        rest = parent;
+    }
+    Vec::new()
+}
+
+/// A [`DnsResolver`] answering from a table set by the caller. Names may be wildcards
+/// (`*.example.com`), which answer for names below them that have no records of their own.
 #[derive(Debug, Default)]
 pub struct InMemoryDns {
     table: Mutex<Table>,
@@ -87,10 +105,7 @@ impl DnsResolver for InMemoryDns {
         if t.unavailable {
             return Err(Error::unavailable("dns", "the resolver is unavailable"));
         }
-        Ok(t.ips
-            .get(&normalize_name(host))
-            .cloned()
-            .unwrap_or_default())
+        Ok(answer(&t.ips, host))
     }
 
     async fn lookup_cname(&self, host: &str) -> Result<Vec<String>> {
@@ -98,10 +113,7 @@ impl DnsResolver for InMemoryDns {
         if t.unavailable {
             return Err(Error::unavailable("dns", "the resolver is unavailable"));
         }
-        Ok(t.cnames
-            .get(&normalize_name(host))
-            .cloned()
-            .unwrap_or_default())
+        Ok(answer(&t.cnames, host))
     }
 }
 
@@ -160,5 +172,24 @@ mod tests {
         dns.set_unavailable(false);
         dns.remove("app.example.com");
         assert_eq!(dns.lookup_ip("app.example.com").await.ok(), Some(vec![]));
+    }
+
+    #[tokio::test]
+    async fn in_memory_wildcards_answer_below_them_unless_a_name_has_its_own() {
+        let dns = InMemoryDns::new();
+        let wild: IpAddr = "192.0.2.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let own: IpAddr = "192.0.2.10".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        dns.set_ips("*.example.com", [wild]);
+        dns.set_ips("own.example.com", [own]);
+        assert_eq!(
+            dns.lookup_ip("any.example.com").await.ok(),
+            Some(vec![wild])
+        );
+        assert_eq!(
+            dns.lookup_ip("a.b.example.com").await.ok(),
+            Some(vec![wild])
+        );
+        assert_eq!(dns.lookup_ip("own.example.com").await.ok(), Some(vec![own]));
+        assert_eq!(dns.lookup_ip("example.com").await.ok(), Some(vec![]));
     }
 }

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ports::runtime::RemoveOutcome;
-use crate::validate::{self, Hostname};
+use crate::validate::{self, HostPattern, Hostname};
 
 /// One routing rule: a host, and optionally a path prefix, to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RouteRule {
-    /// Host name.
-    pub host: Hostname,
+    /// Host name, or a wildcard `*.<name>` (one label below it).
+    pub host: HostPattern,
     /// Path prefix (`/` for the whole host).
     pub path_prefix: String,
     /// Strip the prefix before forwarding.
@@ -104,7 +104,11 @@ pub fn validate_routes(routes: &ServiceRoutes) -> Result<()> {
         ));
     }
     for (i, r) in routes.rules.iter().enumerate() {
-        validate::hostname(&format!("routes.rules[{i}].host"), r.host.as_str(), false)?;
+        HostPattern::parse_field(
+            format!("routes.rules[{i}].host").as_str(),
+            r.host.as_str(),
+            true,
+        )?;
         if r.path_prefix != "/" {
             validate::container_path(&format!("routes.rules[{i}].path_prefix"), &r.path_prefix)?;
         }

@@ -192,6 +192,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>>;
     /// Domains of an organization, oldest first.
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>>;
+    /// Domains below `base`, whoever owns them: every hostname ending in `.<base>` (so
+    /// `*.<base>`, `shop.<base>` and `a.b.<base>`, not `<base>` itself), oldest first. The
+    /// platform uses it to keep wildcards and the exact hosts they cover in one organization.
+    async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>>;
     /// Every domain (for periodic re-verification), oldest first.
     async fn list_all_domains(&self) -> Result<Vec<Domain>>;
     /// Replaces a domain's mutable fields (verification status, strip prefix, target port).

@@ -344,7 +344,8 @@ pub fn domain_of(service: &Service, host: &str, path: &str) -> caas_core::model:
         id: caas_core::DomainId::new(),
         org: service.org,
         service: service.id,
-        hostname: caas_core::validate::Hostname::parse(host).expect("fixture hostname"),
+        hostname: caas_core::validate::HostPattern::parse_field("hostname", host, true)
+            .expect("fixture hostname"),
         path_prefix: path.to_string(),
         strip_prefix: false,
         target_port: 8080,
@@ -424,6 +425,53 @@ pub async fn a_host_and_path_has_one_owner_across_organizations(store: Arc<dyn S
         .create_domain(&domain_of(&s2, &host, "/blog"))
         .await
         .expect("another path of the same host");
+}
+
+/// Wildcard domains are stored and read back as written, and `list_domains_under` finds every
+/// hostname below a base, across organizations, but not the base itself nor look-alikes.
+pub async fn wildcards_are_stored_and_listed_under_their_base(store: Arc<dyn Store>) {
+    let base = format!("{}.example.com", unique("wild"));
+    let org1 = seed_org(&*store, "wild").await;
+    let s1 = seed_service(&*store, &seed_project(&*store, &org1, "p").await, "web").await;
+    let org2 = seed_org(&*store, "wild2").await;
+    let s2 = seed_service(&*store, &seed_project(&*store, &org2, "p").await, "web").await;
+    let wildcard = domain_of(&s1, &format!("*.{base}"), "/");
+    let exact = domain_of(&s2, &format!("shop.{base}"), "/");
+    let deep = domain_of(&s2, &format!("a.b.{base}"), "/api");
+    let apex = domain_of(&s1, &base, "/");
+    let lookalike = domain_of(&s1, &format!("x{base}"), "/");
+    for d in [&wildcard, &exact, &deep, &apex, &lookalike] {
+        store.create_domain(d).await.expect("create");
+    }
+    let read = store.domain(wildcard.id).await.expect("read");
+    assert_eq!(read, wildcard);
+    assert!(read.hostname.is_wildcard());
+    assert_eq!(
+        store
+            .domain_by_host_opt(&format!("*.{base}"), "/")
+            .await
+            .expect("read"),
+        Some(wildcard.clone())
+    );
+    assert_eq!(
+        store.list_domains_under(&base).await.expect("list"),
+        vec![wildcard.clone(), exact.clone(), deep.clone()]
+    );
+    assert_eq!(
+        store
+            .list_domains_under(&base.to_ascii_uppercase())
+            .await
+            .expect("list"),
+        vec![wildcard, exact, deep],
+        "the base is matched case-insensitively"
+    );
+    assert_eq!(
+        store
+            .list_domains_under(&format!("nothing.{base}"))
+            .await
+            .expect("list"),
+        vec![]
+    );
 }
 
 /// Deleting a service removes its domains (and frees their hosts).

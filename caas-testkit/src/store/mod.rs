@@ -75,6 +75,7 @@ macro_rules! store_suite {
             domains_roundtrip_and_list_per_service_org_and_all,
             a_host_and_path_has_one_owner_across_organizations,
             domains_go_with_their_service,
+            wildcards_are_stored_and_listed_under_their_base,
             update_domain_changes_verification,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,

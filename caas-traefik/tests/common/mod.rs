@@ -36,8 +36,8 @@ pub struct Options {
     pub web: Option<u16>,
     /// A websecure entrypoint on this port.
     pub websecure: Option<u16>,
-    /// A certificate resolver.
-    pub acme: Option<AcmeResolver>,
+    /// Certificate resolvers.
+    pub acme: Vec<AcmeResolver>,
     /// Extra environment for the process (e.g. `LEGO_CA_CERTIFICATES`).
     pub env: Vec<(String, String)>,
     /// Log level (`WARN` when `None`); the log goes to [`Traefik::log`].

@@ -24,6 +24,8 @@ use caas_core::validate::{Hostname, ImageRef};
 use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod wildcards;
+
 const IMAGE: &str = "caas/busybox:latest";
 const PUBLIC: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 
@@ -139,7 +141,7 @@ async fn container(w: &World, svc: ServiceId) -> (String, String) {
 
 fn rule(host: &str, path: &str, strip: bool) -> RouteRule {
     RouteRule {
-        host: Hostname::parse(host).unwrap(),
+        host: Hostname::parse(host).unwrap().into(),
         path_prefix: path.into(),
         strip_prefix: strip,
         tls: false,
