@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{SERVICES, assert_error, world};
+use common::{SERVICES, assert_error, limits, world, world_with_domains};
 use http::{Method, StatusCode};
 use serde_json::json;
 
@@ -134,6 +134,55 @@ async fn domains_are_added_listed_verified_and_removed() {
         .call(
             Method::DELETE,
             &format!("{domains}/shop.example.com?path=/api"),
+            Some(&w.member),
+            None,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::NO_CONTENT, "{}", got.1);
+    let (_, list) = w.get(&domains, &w.viewer).await;
+    assert!(list.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn wildcard_domains_work_through_every_domain_route() {
+    let w = world_with_domains(
+        limits(),
+        caas_core::platform::DomainConfig::new().wildcards(true),
+    )
+    .await;
+    w.deploy_web().await;
+    let domains = format!("{SERVICES}/web/domains");
+    let (status, d) = w
+        .call(
+            Method::POST,
+            &domains,
+            Some(&w.member),
+            Some(json!({"hostname": "*.Apps.example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    assert_eq!(d["hostname"], "*.apps.example.com");
+    let got = w
+        .call(
+            Method::POST,
+            &domains,
+            Some(&w.member),
+            Some(json!({"hostname": "*.com"})),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.1);
+    let (status, cert) = w
+        .get(
+            "/v1/orgs/acme/domains/*.apps.example.com/certificate",
+            &w.viewer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cert}");
+    assert_eq!(cert["state"], "not_configured");
+    let got = w
+        .call(
+            Method::DELETE,
+            &format!("{domains}/*.apps.example.com"),
             Some(&w.member),
             None,
         )

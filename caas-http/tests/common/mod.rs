@@ -100,6 +100,14 @@ async fn token_for(platform: &Platform, admin: &Principal, user: caas_core::User
 
 /// `acme` (plan `starter` with `limits`, project `shop`) and `globex`.
 pub async fn world_with(limits: PlanLimits) -> World {
+    world_with_domains(limits, caas_core::platform::DomainConfig::default()).await
+}
+
+/// [`world_with`], with custom domains served as `domains` says.
+pub async fn world_with_domains(
+    limits: PlanLimits,
+    domains: caas_core::platform::DomainConfig,
+) -> World {
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
     runtime.add_image(IMAGE);
@@ -119,6 +127,7 @@ pub async fn world_with(limits: PlanLimits) -> World {
             // The in-memory engine's addresses are not reachable.
             .with_tcp_probe(false),
         )
+        .domains(domains)
         .build()
         .unwrap();
     let admin_user = platform
