@@ -4,6 +4,7 @@
 mod proxy;
 mod runtime;
 mod store;
+mod volumes;
 
 pub use proxy::InMemoryProxy;
 pub use runtime::{Fault, InMemoryRuntime, RuntimeOp};

@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{
-    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
+    ServiceId, UserId, VolumeId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
-    Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent, Subscription,
-    Usage, User,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
+    Organization, Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent,
+    Subscription, Usage, User, Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store};
@@ -35,6 +36,7 @@ struct State {
     settings: BTreeMap<String, serde_json::Value>,
     tokens: BTreeMap<ApiTokenId, ApiToken>,
     domains: BTreeMap<DomainId, Domain>,
+    storage: super::volumes::Tables,
     raw_metrics: Vec<MetricSample>,
     // (resolution, service, bucket start) -> point
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
@@ -224,6 +226,7 @@ impl Store for InMemoryStore {
         s.reservations.retain(|_, r| r.org != id);
         s.events.retain(|e| e.org != id);
         s.domains.retain(|_, d| d.org != id);
+        s.storage.org_deleted(id);
         Ok(())
     }
 
@@ -394,6 +397,7 @@ impl Store for InMemoryStore {
             )));
         }
         s.projects.remove(&id);
+        s.storage.project_deleted(id);
         Ok(())
     }
 
@@ -601,6 +605,74 @@ impl Store for InMemoryStore {
             Some(_) => Ok(()),
             None => Err(Error::not_found("domain", id)),
         }
+    }
+
+    async fn create_volume(&self, volume: &Volume) -> Result<()> {
+        let mut s = self.lock();
+        let owner = s.projects.get(&volume.project).map(|p| p.org);
+        s.storage.create_volume(volume, owner)
+    }
+    async fn volume(&self, id: VolumeId) -> Result<Volume> {
+        self.lock().storage.volume(id)
+    }
+    async fn volume_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Volume>> {
+        Ok(self.lock().storage.volume_by_name(project, name))
+    }
+    async fn list_volumes(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Volume>> {
+        Ok(self.lock().storage.list_volumes(Some(org), project))
+    }
+    async fn list_all_volumes(&self) -> Result<Vec<Volume>> {
+        Ok(self.lock().storage.list_volumes(None, None))
+    }
+    async fn update_volume(&self, volume: &Volume) -> Result<()> {
+        self.lock().storage.update_volume(volume)
+    }
+    async fn delete_volume(&self, id: VolumeId) -> Result<()> {
+        self.lock().storage.delete_volume(id)
+    }
+    async fn create_backup(&self, backup: &Backup) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&backup.org) {
+            return Err(Error::not_found("organization", backup.org));
+        }
+        s.storage.create_backup(backup)
+    }
+    async fn backup(&self, id: BackupId) -> Result<Backup> {
+        self.lock().storage.backup(id)
+    }
+    async fn list_backups(&self, volume: VolumeId) -> Result<Vec<Backup>> {
+        Ok(self.lock().storage.list_backups(Some(volume), None))
+    }
+    async fn list_org_backups(&self, org: OrgId) -> Result<Vec<Backup>> {
+        Ok(self.lock().storage.list_backups(None, Some(org)))
+    }
+    async fn update_backup(&self, backup: &Backup) -> Result<()> {
+        self.lock().storage.update_backup(backup)
+    }
+    async fn delete_backup(&self, id: BackupId) -> Result<()> {
+        self.lock().storage.delete_backup(id)
+    }
+    async fn put_alert(&self, alert: &Alert) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&alert.org) {
+            return Err(Error::not_found("organization", alert.org));
+        }
+        s.storage.put_alert(alert);
+        Ok(())
+    }
+    async fn firing_alert_opt(
+        &self,
+        org: OrgId,
+        rule: &str,
+        subject: &str,
+    ) -> Result<Option<Alert>> {
+        Ok(self.lock().storage.firing_alert(org, rule, subject))
+    }
+    async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        Ok(self.lock().storage.list_alerts(org, firing_only, limit))
+    }
+    async fn alert(&self, id: AlertId) -> Result<Alert> {
+        self.lock().storage.alert(id)
     }
 
     async fn quota_reserve(

@@ -12,21 +12,74 @@ use crate::model::plan::PlanLimits;
 use crate::units::ResourceAmounts;
 use crate::validate::{HostPattern, Name};
 
-/// A persistent named volume.
+/// How full a volume is, from its last measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeState {
+    /// Below the warning threshold (or never measured).
+    #[default]
+    Ok,
+    /// At or above 80 % of its size.
+    Warning,
+    /// At or above its size: mounted read-only from the next recreate, no deploy may add to it.
+    Full,
+}
+
+/// A volume's last measured usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeUsage {
+    /// Bytes in use.
+    pub bytes: u64,
+    /// When it was measured.
+    pub at: DateTime<Utc>,
+}
+
+/// When a volume is backed up automatically, and which backups are kept.
+///
+/// Retention keeps a backup when any rule keeps it: it is among the newest `keep_last`, or it
+/// is younger than `max_age_days`. With neither set, every backup is kept. A running backup
+/// is never removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSchedule {
+    /// Standard five-field cron expression (minute hour day-of-month month day-of-week), UTC.
+    pub cron: String,
+    /// Keep the newest N backups.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Keep backups younger than this many days.
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+    /// Stop the services that mount the volume around the copy.
+    #[serde(default)]
+    pub consistent: bool,
+    /// When the schedule was set: runs are due from then on.
+    pub since: DateTime<Utc>,
+}
+
+/// A persistent named volume, holding its own storage reservation: it counts against the
+/// organization's storage quota from creation to deletion, whether services mount it or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
     /// Id.
     pub id: VolumeId,
     /// Organization.
     pub org: OrgId,
-    /// Project it belongs to.
+    /// Project it belongs to (services of this project mount it by name).
     pub project: ProjectId,
     /// Name, unique in the project.
     pub name: Name,
     /// Size limit counted against the storage quota.
     pub size_bytes: u64,
-    /// Name of the volume in the runtime.
+    /// Name of the volume in the runtime (changes when a restore swaps in restored data).
     pub runtime_name: String,
+    /// The quota reservation holding `size_bytes` of storage.
+    pub reservation: Option<ReservationId>,
+    /// How full it is.
+    pub state: VolumeState,
+    /// Last measurement.
+    pub usage: Option<VolumeUsage>,
+    /// Automatic backups.
+    pub backup_schedule: Option<BackupSchedule>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -43,17 +96,38 @@ pub enum BackupStatus {
     Failed,
 }
 
-/// One backup of a volume.
+/// What started a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupTrigger {
+    /// Asked for by a principal.
+    Manual,
+    /// The volume's backup schedule.
+    Scheduled,
+}
+
+/// One backup of a volume. Backups outlive their volume (they can be restored into a new
+/// one) and go with their organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backup {
     /// Id.
     pub id: BackupId,
     /// Organization.
     pub org: OrgId,
-    /// The volume.
+    /// The volume it was taken of.
     pub volume: VolumeId,
+    /// The volume's project.
+    pub project: ProjectId,
+    /// The volume's name when it was taken.
+    pub volume_name: Name,
     /// Status.
     pub status: BackupStatus,
+    /// What started it.
+    pub trigger: BackupTrigger,
+    /// Whether the services mounting the volume were stopped around the copy.
+    pub consistent: bool,
+    /// Size of the uncompressed archive.
+    pub archive_bytes: Option<u64>,
     /// Stored (compressed) size.
     pub size_bytes: Option<u64>,
     /// SHA-256 of the stored object, hex.
@@ -191,6 +265,25 @@ pub enum ServiceEventKind {
     Lost,
     /// The service was deleted.
     Deleted,
+    /// A volume the service mounts reached the warning threshold of its size.
+    VolumeAlmostFull {
+        /// The volume's name.
+        volume: String,
+        /// How full, in percent of its size.
+        percent: u32,
+    },
+    /// A volume the service mounts is full: it is mounted read-only from the next recreate.
+    VolumeFull {
+        /// The volume's name.
+        volume: String,
+    },
+    /// A volume the service mounts was restored from a backup.
+    VolumeRestored {
+        /// The volume's name.
+        volume: String,
+        /// The backup's id.
+        backup: String,
+    },
 }
 
 /// A service event.
@@ -220,7 +313,7 @@ pub enum AlertState {
     Resolved,
 }
 
-/// A raised alert.
+/// A raised alert: one per rule and subject while it fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// Id.
@@ -229,7 +322,9 @@ pub struct Alert {
     pub org: OrgId,
     /// Service, if the alert is about one.
     pub service: Option<ServiceId>,
-    /// Rule name, e.g. `memory_above_90`.
+    /// What it is about (`service:<id>`, `volume:<id>`); with the rule, what deduplicates it.
+    pub subject: String,
+    /// Rule name, e.g. `volume_usage_warning`.
     pub rule: String,
     /// State.
     pub state: AlertState,

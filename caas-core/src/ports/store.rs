@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{
-    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, ServiceId, UserId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
+    ServiceId, UserId, VolumeId,
 };
 use crate::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, OrgStatus,
-    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
-    Usage, User,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
+    OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
+    Subscription, Usage, User, Volume,
 };
 use crate::units::ResourceAmounts;
 
@@ -148,7 +149,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>>;
     /// Projects of an organization.
     async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>>;
-    /// Deletes a project. Errors: `NotFound`, `Conflict` (services remain).
+    /// Deletes a project and its volume records (their backups stay). Errors: `NotFound`,
+    /// `Conflict` (services remain).
     async fn delete_project(&self, id: ProjectId) -> Result<()>;
 
     // --- services and deployments ---
@@ -203,6 +205,56 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_domain(&self, domain: &Domain) -> Result<()>;
     /// Removes a domain. Errors: `NotFound`.
     async fn delete_domain(&self, id: DomainId) -> Result<()>;
+
+    // --- volumes ---
+    /// Creates a volume. Errors: `AlreadyExists` (name in project), `NotFound` (project, or
+    /// the project is not the organization's).
+    async fn create_volume(&self, volume: &Volume) -> Result<()>;
+    /// A volume by id. Errors: `NotFound`.
+    async fn volume(&self, id: VolumeId) -> Result<Volume>;
+    /// A volume by name in a project.
+    async fn volume_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Volume>>;
+    /// Volumes of an organization, optionally of one project, oldest first.
+    async fn list_volumes(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Volume>>;
+    /// Every volume of every organization (for usage checks and backup schedules).
+    async fn list_all_volumes(&self) -> Result<Vec<Volume>>;
+    /// Replaces a volume's mutable fields (size, runtime name, reservation, state, usage,
+    /// backup schedule); its id, organization, project, name and creation time never change.
+    /// Errors: `NotFound`.
+    async fn update_volume(&self, volume: &Volume) -> Result<()>;
+    /// Deletes a volume record (its backups stay). Errors: `NotFound`.
+    async fn delete_volume(&self, id: VolumeId) -> Result<()>;
+
+    // --- backups ---
+    /// Records a backup. Errors: `NotFound` (organization), `AlreadyExists`.
+    async fn create_backup(&self, backup: &Backup) -> Result<()>;
+    /// A backup by id. Errors: `NotFound`.
+    async fn backup(&self, id: BackupId) -> Result<Backup>;
+    /// Backups of a volume, newest first.
+    async fn list_backups(&self, volume: VolumeId) -> Result<Vec<Backup>>;
+    /// Backups of an organization (of volumes alive or deleted), newest first.
+    async fn list_org_backups(&self, org: OrgId) -> Result<Vec<Backup>>;
+    /// Replaces a backup's mutable fields (status, sizes, digest, location, error,
+    /// finished-at). Errors: `NotFound`.
+    async fn update_backup(&self, backup: &Backup) -> Result<()>;
+    /// Deletes a backup record. Errors: `NotFound`.
+    async fn delete_backup(&self, id: BackupId) -> Result<()>;
+
+    // --- alerts ---
+    /// Creates or replaces an alert (by id). Errors: `NotFound` (organization).
+    async fn put_alert(&self, alert: &Alert) -> Result<()>;
+    /// The firing alert of `rule` about `subject` in an organization, if any.
+    async fn firing_alert_opt(
+        &self,
+        org: OrgId,
+        rule: &str,
+        subject: &str,
+    ) -> Result<Option<Alert>>;
+    /// Alerts of an organization, newest first (only firing ones when `firing_only`), at
+    /// most `limit` (capped at 1000).
+    async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>>;
+    /// An alert by id. Errors: `NotFound`.
+    async fn alert(&self, id: AlertId) -> Result<Alert>;
 
     // --- quota ---
     /// Atomically checks `amounts` against the organization's active plan (counting committed
