@@ -8,7 +8,8 @@
 //! | `org.view`, `project.view`, `service.view`, `usage.view` | viewer |
 //! | `service.logs` | viewer |
 //! | `service.deploy`, `service.operate` (start/stop/restart), `service.delete` | member |
-//! | `project.create`, `project.delete`, `member.manage` | admin |
+//! | `volume.manage` (create, delete, attach, back up, schedule backups) | member |
+//! | `project.create`, `project.delete`, `member.manage`, `volume.restore` | admin |
 //! | `org.update`, `org.delete` | owner |
 //! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage` | platform admin only |
 //!
@@ -53,6 +54,10 @@ pub enum Action {
     ServiceDelete,
     /// Read a service's logs.
     ServiceLogs,
+    /// Create, delete and attach volumes; take and schedule backups.
+    VolumeManage,
+    /// Restore a backup over a volume's data.
+    VolumeRestore,
     /// Read usage.
     UsageView,
     /// Manage plans (platform admin).
@@ -83,6 +88,8 @@ impl Action {
             Self::ServiceOperate => "service.operate",
             Self::ServiceDelete => "service.delete",
             Self::ServiceLogs => "service.logs",
+            Self::VolumeManage => "volume.manage",
+            Self::VolumeRestore => "volume.restore",
             Self::UsageView => "usage.view",
             Self::PlanManage => "plan.manage",
             Self::RuntimeManage => "runtime.manage",
@@ -104,8 +111,8 @@ pub fn min_role(action: Action) -> Option<Role> {
     use Action::*;
     match action {
         OrgView | ProjectView | ServiceView | ServiceLogs | UsageView => Some(Role::Viewer),
-        ServiceDeploy | ServiceOperate | ServiceDelete => Some(Role::Member),
-        ProjectCreate | ProjectDelete | MemberManage => Some(Role::Admin),
+        ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage => Some(Role::Member),
+        ProjectCreate | ProjectDelete | MemberManage | VolumeRestore => Some(Role::Admin),
         OrgUpdate | OrgDelete => Some(Role::Owner),
         PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage => None,
     }

@@ -19,6 +19,9 @@ pub const SERVICE: &str = "caas.service";
 pub const DEPLOYMENT: &str = "caas.deployment";
 /// The volume name within its project, on volumes.
 pub const VOLUME: &str = "caas.volume";
+/// The volume's id, on volumes (a restored volume's data lives in a new runtime volume
+/// carrying the same id).
+pub const VOLUME_ID: &str = "caas.volume-id";
 /// What kind of object (`service`, `network`, `volume`, `proxy`).
 pub const KIND: &str = "caas.kind";
 /// The platform instance that manages the object, so several platforms can share an engine

@@ -140,8 +140,9 @@ fn app(name: &str, cpu: u64, memory: u64, storage: u64) -> DeployApp {
     spec.resources.cpu_millis = cpu;
     spec.resources.memory_bytes = memory;
     if storage > 0 {
+        // A volume of its own: services mounting the same name share one volume.
         spec.volumes.push(VolumeMount {
-            volume: Name::parse("data").expect("name"),
+            volume: Name::parse(format!("{name}-data")).expect("name"),
             target: "/data".into(),
             read_only: false,
             size_bytes: storage,

@@ -230,7 +230,8 @@ pub struct VolumeMount {
     /// Mount read-only.
     #[serde(default)]
     pub read_only: bool,
-    /// Size counted against the storage quota when the platform creates the volume.
+    /// The size of the volume when this mount creates it (it does not exist yet in the
+    /// project); an existing volume keeps its own size.
     #[serde(default = "default_volume_size")]
     pub size_bytes: u64,
 }
@@ -520,13 +521,15 @@ impl ServiceSpec {
         s
     }
 
-    /// What this spec holds against a plan: its CPU, memory, volume sizes and containers.
+    /// What the service's containers hold against a plan: CPU, memory and containers, per
+    /// replica. Storage is not here: each volume holds its own size (see
+    /// [`crate::model::Volume`]), so it keeps counting when no service mounts it.
     pub fn quota_amounts(&self) -> ResourceAmounts {
         let replicas = u64::from(self.replicas);
         ResourceAmounts {
             cpu_millis: self.resources.cpu_millis.saturating_mul(replicas),
             memory_bytes: self.resources.memory_bytes.saturating_mul(replicas),
-            storage_bytes: self.volumes.iter().map(|v| v.size_bytes).sum(),
+            storage_bytes: 0,
             containers: replicas,
             projects: 0,
         }
@@ -628,7 +631,7 @@ mod tests {
     }
 
     #[test]
-    fn quota_amounts_count_replicas_and_volumes() {
+    fn quota_amounts_count_replicas_not_volumes() {
         let mut s = spec();
         s.replicas = 2;
         s.volumes.push(VolumeMount {
@@ -640,6 +643,6 @@ mod tests {
         let a = s.quota_amounts();
         assert_eq!(a.cpu_millis, 1000);
         assert_eq!(a.containers, 2);
-        assert_eq!(a.storage_bytes, GIB);
+        assert_eq!(a.storage_bytes, 0, "volumes hold their own storage");
     }
 }

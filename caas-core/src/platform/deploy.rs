@@ -4,10 +4,11 @@
 //! anywhere leaves nothing behind but the failed deployment's record:
 //!
 //! 1. validate the spec, resolve the project (permission checked);
-//! 2. reserve the spec's quota (CPU, memory, storage, one container);
+//! 2. reserve the spec's quota (CPU, memory, one container);
 //! 3. record the service and a pending deployment;
 //! 4. ensure the project network (idempotent, labelled);
-//! 5. ensure the image is present (pull when missing);
+//! 5. ensure the volumes it mounts (creating missing ones, each reserving its own storage;
+//!    a writable mount of a full volume is refused) and the image (pulled when missing);
 //! 6. create the container with the managed labels and the hardened defaults;
 //! 7. start it;
 //! 8. commit the reservation to the service, mark the deployment active, record an event.
@@ -23,10 +24,10 @@ use crate::ids::{DeploymentId, EventId, ServiceId};
 use crate::labels;
 use crate::model::{
     Deployment, DeploymentStatus, Project, Service, ServiceEvent, ServiceEventKind, ServiceKind,
-    ServiceSpec, ServiceStatus,
+    ServiceSpec, ServiceStatus, Volume,
 };
 use crate::ports::runtime::{
-    ContainerSpec, CreateOutcome, Mount, NetworkAttachment, NetworkSpec, RemoveOutcome, VolumeSpec,
+    ContainerSpec, CreateOutcome, Mount, NetworkAttachment, NetworkSpec, RemoveOutcome,
 };
 use crate::validate::Name;
 
@@ -76,8 +77,9 @@ enum Undo {
     /// Every container labelled with the deployment: also finds one whose create succeeded
     /// but whose answer was lost.
     RemoveDeploymentContainers(DeploymentId),
-    /// A volume this deploy created (volumes that existed before are kept).
-    RemoveVolume(String),
+    /// A volume this deploy created, with its record and reservation (volumes that existed
+    /// before are kept).
+    DestroyVolume(Box<Volume>),
 }
 
 impl Platform {
@@ -205,23 +207,23 @@ impl Platform {
                 self.scoped(network_labels(project)),
             ))
             .await?;
-        for m in &service.spec.volumes {
-            let name = volume_runtime_name(project, m.volume.as_str());
-            let outcome = runtime
-                .create_volume(&VolumeSpec::new(
-                    name.clone(),
-                    self.scoped(volume_labels(project, m.volume.as_str())),
-                ))
-                .await?;
-            if matches!(outcome, CreateOutcome::Created(_)) {
-                undo.push(Undo::RemoveVolume(name));
-            }
-        }
+        let mut created = Vec::new();
+        let ensured = self
+            .ensure_volumes(project, &service.spec, true, &mut created)
+            .await;
+        undo.extend(
+            created
+                .iter()
+                .cloned()
+                .map(|v| Undo::DestroyVolume(Box::new(v))),
+        );
+        ensured?;
         let image = service.spec.image.normalized();
         if !runtime.image_present(&image).await? {
             runtime.pull_image(&image).await?;
         }
-        let spec = self.container_spec(project, &service, deployment.id);
+        let mounts = self.mounts_for(project, &service.spec).await?;
+        let spec = self.container_spec(project, &service, deployment.id, mounts);
         undo.push(Undo::RemoveDeploymentContainers(deployment.id));
         let outcome = runtime.create_container(&spec).await?;
         let container_id = outcome.id().to_string();
@@ -236,6 +238,7 @@ impl Platform {
                 .commit(r, &format!("service:{}", service.id))
                 .await?;
         }
+        self.commit_volumes(&created).await?;
         let now = self.now();
         deployment.status = DeploymentStatus::Active;
         deployment.container_id = Some(container_id);
@@ -254,7 +257,7 @@ impl Platform {
         for step in undo.into_iter().rev() {
             let result = match step {
                 Undo::RemoveDeploymentContainers(id) => self.remove_deployment_containers(id).await,
-                Undo::RemoveVolume(name) => self.runtime().remove_volume(&name).await.map(|_| ()),
+                Undo::DestroyVolume(v) => self.destroy_volume(&v).await,
                 Undo::DeleteService(id) => match self.inner.store.delete_service(id).await {
                     Err(e) if e.is_not_found() => Ok(()),
                     other => other,
@@ -283,12 +286,13 @@ impl Platform {
 
     /// The container spec of a service's deployment: managed labels last (user labels can
     /// never override them), hardened defaults, the project network with the service name as
-    /// alias.
+    /// alias, and `mounts` (from [`Platform::mounts_for`]).
     pub(super) fn container_spec(
         &self,
         project: &Project,
         service: &Service,
         deployment: DeploymentId,
+        mounts: Vec<Mount>,
     ) -> ContainerSpec {
         let s = &service.spec;
         let mut spec =
@@ -313,15 +317,7 @@ impl Platform {
             deployment,
         )));
         spec.limits = s.resources;
-        spec.mounts = s
-            .volumes
-            .iter()
-            .map(|m| Mount {
-                volume: volume_runtime_name(project, m.volume.as_str()),
-                target: m.target.clone(),
-                read_only: m.read_only,
-            })
-            .collect();
+        spec.mounts = mounts;
         spec.networks = vec![NetworkAttachment {
             network: network_name(project),
             aliases: vec![service.name.to_string()],
@@ -435,9 +431,19 @@ impl Platform {
                     tracing::info!(volume = %m.volume, "volume kept: another service mounts it");
                     continue;
                 }
-                runtime
-                    .remove_volume(&volume_runtime_name(project, m.volume.as_str()))
-                    .await?;
+                match self
+                    .inner
+                    .store
+                    .volume_by_name_opt(project.id, m.volume.as_str())
+                    .await?
+                {
+                    Some(v) => self.destroy_volume(&v).await?,
+                    None => {
+                        runtime
+                            .remove_volume(&volume_runtime_name(project, m.volume.as_str()))
+                            .await?;
+                    }
+                }
             }
         }
         Ok(())

@@ -40,6 +40,17 @@ impl Platform {
             .ok_or_else(|| Error::conflict(format!("service '{}' has no container yet", svc.name)))
     }
 
+    /// Stops a service's current container and records it stopped, without an event (for
+    /// operations that stop a service around their own work). Errors: `Conflict` (never
+    /// deployed), `Unavailable`.
+    pub(super) async fn stop_quietly(&self, svc: &Service) -> Result<Service> {
+        let container = self.current_container(svc).await?;
+        self.runtime()
+            .stop_container(&container, self.inner.stop_timeout)
+            .await?;
+        self.set_status(svc.clone(), ServiceStatus::Stopped).await
+    }
+
     async fn set_status(&self, mut svc: Service, status: ServiceStatus) -> Result<Service> {
         if svc.status != status {
             svc.status = status;

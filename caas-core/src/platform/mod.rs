@@ -5,6 +5,7 @@
 //! with stable dotted fields (`caas.org`, `caas.project`, `caas.service`) and never secrets.
 
 mod admin;
+mod backups;
 mod database;
 mod deploy;
 mod domains;
@@ -19,6 +20,7 @@ mod tenancy;
 mod tokens;
 mod update;
 mod usage;
+mod volumes;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -37,6 +39,10 @@ use crate::ports::runtime::ContainerRuntime;
 use crate::ports::store::Store;
 
 pub use admin::{OrgUpdate, PlanUpdate};
+pub use backups::{
+    BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
+    ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
+};
 pub use database::{
     DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
     database_spec, generate_password,
@@ -62,6 +68,10 @@ pub use update::{
     diff, single_writer,
 };
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
+pub use volumes::{
+    MAX_VOLUME_BYTES, MountedBy, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING,
+    VOLUME_WARNING_PERCENT, VolumeCheckReport, VolumeDriver, VolumeView, volume_state,
+};
 
 /// Builds a [`Platform`] from its ports.
 #[derive(Debug, Default)]
@@ -79,6 +89,8 @@ pub struct PlatformBuilder {
     rollout: Option<RolloutTiming>,
     dns: Option<Arc<dyn crate::ports::dns::DnsResolver>>,
     domains: Option<DomainConfig>,
+    volume_driver: Option<VolumeDriver>,
+    backups: Option<BackupConfig>,
 }
 
 /// Timing of rolling updates.
@@ -199,6 +211,18 @@ impl PlatformBuilder {
         self.domains = Some(config);
         self
     }
+    /// How volumes are created in the runtime (default: the runtime's default driver; see
+    /// [`VolumeDriver`] for hard size limits).
+    pub fn volume_driver(mut self, driver: VolumeDriver) -> Self {
+        self.volume_driver = Some(driver);
+        self
+    }
+    /// Where and how volumes are backed up (without one, backup operations are
+    /// `Unsupported`).
+    pub fn backups(mut self, config: BackupConfig) -> Self {
+        self.backups = Some(config);
+        self
+    }
     /// How long a container gets to stop before it is killed (default 10 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = Some(timeout);
@@ -244,6 +268,9 @@ impl PlatformBuilder {
                     .dns
                     .unwrap_or_else(|| Arc::new(crate::ports::dns::SystemDns)),
                 domains: self.domains.unwrap_or_default(),
+                volume_driver: self.volume_driver.unwrap_or_default(),
+                backups: self.backups.map(backups::Backups::new),
+                busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
     }
@@ -270,6 +297,10 @@ struct Inner {
     stop_timeout: Duration,
     dns: Arc<dyn crate::ports::dns::DnsResolver>,
     domains: DomainConfig,
+    volume_driver: VolumeDriver,
+    backups: Option<backups::Backups>,
+    // Volumes with a backup, restore or delete in progress: one at a time per volume.
+    busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
 }
 
 /// The containers-as-a-service platform: cheap to clone, shareable across tasks.
@@ -444,6 +475,44 @@ impl Platform {
         if let Err(e) = self.inner.store.append_audit(&entry).await {
             tracing::warn!(error = %e, action, "could not append audit entry");
         }
+    }
+}
+
+/// Marks a volume busy while alive (see [`Platform::volume_busy`]).
+struct VolumeBusy {
+    platform: Platform,
+    volume: crate::ids::VolumeId,
+}
+
+impl Drop for VolumeBusy {
+    fn drop(&mut self) {
+        self.platform
+            .inner
+            .busy_volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.volume);
+    }
+}
+
+impl Platform {
+    /// Claims a volume for a backup, restore or delete until the guard drops.
+    /// Errors: `Conflict` when another one runs on it.
+    fn volume_busy(&self, volume: crate::ids::VolumeId) -> Result<VolumeBusy> {
+        let mut busy = self
+            .inner
+            .busy_volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !busy.insert(volume) {
+            return Err(Error::conflict(
+                "a backup, restore or delete of this volume is in progress; try again when it is done",
+            ));
+        }
+        Ok(VolumeBusy {
+            platform: self.clone(),
+            volume,
+        })
     }
 }
 

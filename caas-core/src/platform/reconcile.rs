@@ -10,6 +10,7 @@
 //! | a pending deployment older than the grace period (a deploy that crashed) | roll it back: remove its containers, mark it failed, and delete the service if it never ran |
 //! | a managed container of an unknown or finished deployment | remove it (orphan) |
 //! | a managed network of a deleted project | remove it |
+//! | a volume record whose storage reservation was never committed, older than the grace period (a deploy or volume creation that crashed) | roll it back: remove its (empty, unused) runtime volume, its record and its reservation |
 //! | a managed volume of a deleted project | report it; data is never deleted by the reconciler |
 //! | expired pending quota reservations | release them |
 
@@ -40,6 +41,8 @@ pub struct ReconcileReport {
     pub removed_networks: Vec<String>,
     /// Volumes of deleted projects, left in place.
     pub orphan_volumes: Vec<String>,
+    /// Volumes whose creation was interrupted, rolled back (runtime names).
+    pub rolled_back_volumes: Vec<String>,
     /// Expired pending reservations released.
     pub reservations_expired: u64,
     /// Problems that did not stop the pass (each is retried next time).
@@ -54,6 +57,7 @@ impl ReconcileReport {
             && self.rolled_back.is_empty()
             && self.removed_containers.is_empty()
             && self.removed_networks.is_empty()
+            && self.rolled_back_volumes.is_empty()
             && self.errors.is_empty()
     }
 }
@@ -169,6 +173,7 @@ impl Platform {
                     .push(format!("removing unlabelled {}: {e}", c.id)),
             }
         }
+        self.reconcile_volumes(&mut report, grace).await?;
         self.reconcile_projects(&mut report).await?;
         if !report.is_clean() {
             tracing::info!(?report, "reconciled");
@@ -253,6 +258,39 @@ impl Platform {
                     .push(format!("updating service {}: {e}", svc.id));
             }
         }
+    }
+
+    /// Rolls back volumes whose creation never completed: their reservation is not committed
+    /// (a crash between reserving and committing) and they are older than the grace period.
+    async fn reconcile_volumes(
+        &self,
+        report: &mut ReconcileReport,
+        grace: chrono::Duration,
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        let now = self.now();
+        for v in store.list_all_volumes().await? {
+            if now - v.created_at < grace {
+                continue;
+            }
+            let Some(r) = v.reservation else { continue };
+            let committed = match store.reservation(r).await {
+                Ok(res) => res.state == crate::model::ReservationState::Committed,
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e),
+            };
+            if committed {
+                continue;
+            }
+            if let Err(e) = self.destroy_volume(&v).await {
+                report
+                    .errors
+                    .push(format!("rolling back volume {}: {e}", v.runtime_name));
+                continue;
+            }
+            report.rolled_back_volumes.push(v.runtime_name.clone());
+        }
+        Ok(())
     }
 
     async fn reconcile_projects(&self, report: &mut ReconcileReport) -> Result<()> {

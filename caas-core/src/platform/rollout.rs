@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use super::Platform;
-use super::deploy::{volume_labels, volume_runtime_name};
 use super::tenancy::{network_labels, network_name};
 use crate::error::{Error, Result};
 use crate::ids::DeploymentId;
@@ -14,7 +13,7 @@ use crate::model::{
     Deployment, DeploymentStatus, Project, Service, ServiceEventKind, ServiceSpec, ServiceStatus,
 };
 use crate::ports::proxy::ServiceRoutes;
-use crate::ports::runtime::{ContainerStatus, HealthStatus, NetworkSpec, VolumeSpec};
+use crate::ports::runtime::{ContainerStatus, HealthStatus, NetworkSpec};
 
 /// How a new container replaces the old one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +59,7 @@ impl Platform {
         let mut next = svc.clone();
         next.spec = spec;
 
+        let mut created_volumes = Vec::new();
         let outcome = async {
             runtime
                 .create_network(&NetworkSpec::new(
@@ -67,14 +67,8 @@ impl Platform {
                     self.scoped(network_labels(project)),
                 ))
                 .await?;
-            for m in &next.spec.volumes {
-                runtime
-                    .create_volume(&VolumeSpec::new(
-                        volume_runtime_name(project, m.volume.as_str()),
-                        self.scoped(volume_labels(project, m.volume.as_str())),
-                    ))
-                    .await?;
-            }
+            self.ensure_volumes(project, &next.spec, false, &mut created_volumes)
+                .await?;
             let image = next.spec.image.normalized();
             if !runtime.image_present(&image).await? {
                 runtime.pull_image(&image).await?;
@@ -84,7 +78,8 @@ impl Platform {
                     .stop_container(&old_container, self.inner.stop_timeout)
                     .await?;
             }
-            let cspec = self.container_spec(project, &next, dep.id);
+            let mounts = self.mounts_for(project, &next.spec).await?;
+            let cspec = self.container_spec(project, &next, dep.id, mounts);
             let id = runtime.create_container(&cspec).await?.id().to_string();
             runtime.start_container(&id).await?;
             self.wait_ready(&id, &next).await?;
@@ -102,6 +97,11 @@ impl Platform {
             Ok(id) => id,
             Err(e) => {
                 let _ = self.remove_deployment_containers(dep.id).await;
+                for v in &created_volumes {
+                    if let Err(re) = self.destroy_volume(v).await {
+                        tracing::error!(error = %re, volume = %v.name, "could not remove a volume the rollout created");
+                    }
+                }
                 if strategy == Strategy::StopThenStart {
                     if let Err(re) = runtime.start_container(&old_container).await {
                         tracing::error!(error = %re, "could not restart the previous container");
@@ -128,6 +128,7 @@ impl Platform {
             }
         };
 
+        self.commit_volumes(&created_volumes).await?;
         if strategy == Strategy::StartThenStop {
             // Requests already in flight to the old container finish before it stops.
             tokio::time::sleep(self.inner.drain_period).await;

@@ -341,6 +341,10 @@ impl Platform {
         {
             self.remove_service(&project, &svc, options).await?;
         }
+        // Volume records go with the project (and give back their storage); their data only
+        // when asked.
+        self.forget_project_volumes(&project, options.volumes)
+            .await?;
         let runtime = self.runtime();
         if options.volumes {
             let selector = self

@@ -1,0 +1,1159 @@
+//! Backups of volumes: archives read through the runtime, compressed, stored in an object
+//! store; restores validated entry by entry before anything is written.
+//!
+//! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API
+//!   (it works while services use the volume; `consistent` stops the running services that
+//!   mount it for the copy and starts them again, whatever happens). The tar is compressed
+//!   with zstd on the fly and streamed to the [`BackupConfig`]'s object store (multipart for
+//!   large archives); the stored size, the archive size and the SHA-256 of the stored object
+//!   are recorded. A failed backup is recorded `failed` with the reason and leaves no object.
+//! - **Restore** into the same volume, another volume of the organization, or a new one: the
+//!   object is downloaded and checked against its SHA-256, decompressed into a staging file
+//!   (refused beyond a size cap), and the archive is validated by [`crate::archive::validate`]
+//!   (no `..`, absolute paths, escaping links, devices; contents at most 110 % of the target
+//!   volume's size). Only then is it written, uncompressed, into a *new* runtime volume; the
+//!   services mounting the target are recreated onto it (running ones start again, stopped
+//!   ones stay stopped) and the old runtime volume is removed. Until that switch the old data
+//!   is untouched, so a failed restore loses nothing.
+//! - **Schedules**: a five-field cron expression (UTC) per volume; [`Platform::run_due_backups`]
+//!   (run by [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime,
+//!   one catch-up run, not one per missed slot — and applies retention to the volume's
+//!   scheduled backups (manual backups are kept until deleted): see
+//!   [`BackupSchedule`](crate::model::BackupSchedule) and [`retention_victims`].
+//! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
+//!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
+//!
+//! Not here: pausing instead of stopping for consistent copies, and logical dumps through a
+//! database's own tool (they need an exec call the runtime port does not have).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_compression::tokio::bufread::{ZstdDecoder, ZstdEncoder};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::instrument;
+
+use super::volumes::NewVolume;
+use super::{Platform, json};
+use crate::archive::{ArchiveLimits, ArchiveSummary};
+use crate::auth::{Action, Principal};
+use crate::error::{Error, Result};
+use crate::ids::BackupId;
+use crate::model::{
+    Backup, BackupSchedule, BackupStatus, BackupTrigger, Project, Service, ServiceEventKind,
+    ServiceStatus, Volume,
+};
+use crate::ports::runtime::ByteStream;
+use crate::validate::Name;
+
+/// Most entries a restored archive may hold.
+pub const MAX_ARCHIVE_ENTRIES: u64 = 2_000_000;
+
+/// Where backups go and how they are taken.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BackupConfig {
+    /// The object store archives are written to (`object_store::local::LocalFileSystem` for
+    /// a directory, `AmazonS3` for any S3-compatible service, ...).
+    pub store: Arc<dyn ObjectStore>,
+    /// Key prefix inside the store (default `caas-backups`).
+    pub prefix: String,
+    /// Where restores stage the decompressed archive (default: the system's temporary
+    /// directory); it needs room for the largest archive.
+    pub staging_dir: Option<PathBuf>,
+    /// Most backups and restores running at once (default 2).
+    pub max_concurrent: usize,
+    /// zstd level, 1 (fastest) to 19 (default 3).
+    pub compression_level: i32,
+}
+
+impl BackupConfig {
+    /// Backups into `store` with the defaults.
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            store,
+            prefix: "caas-backups".into(),
+            staging_dir: None,
+            max_concurrent: 2,
+            compression_level: 3,
+        }
+    }
+    /// Another key prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+    /// Another staging directory for restores.
+    pub fn staging_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.staging_dir = Some(dir.into());
+        self
+    }
+    /// Another concurrency limit (at least 1).
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.max_concurrent = n.max(1);
+        self
+    }
+    /// Another zstd level (clamped to 1-19).
+    pub fn compression_level(mut self, level: i32) -> Self {
+        self.compression_level = level.clamp(1, 19);
+        self
+    }
+}
+
+/// The backup machinery of a platform: the configuration and its concurrency limit.
+#[derive(Debug)]
+pub(super) struct Backups {
+    config: BackupConfig,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Backups {
+    pub(super) fn new(config: BackupConfig) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(config.max_concurrent),
+            config,
+        }
+    }
+}
+
+/// How to take a backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BackupRequest {
+    /// Stop the running services that mount the volume around the copy.
+    #[serde(default)]
+    pub consistent: bool,
+}
+
+impl BackupRequest {
+    /// A consistent (services stopped) or live backup.
+    pub fn consistent(on: bool) -> Self {
+        Self { consistent: on }
+    }
+}
+
+/// Where to restore a backup: the volume it was taken of (the default), another volume of the
+/// organization, or a new volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RestoreRequest {
+    /// An existing volume (id, or a name unique in the organization).
+    #[serde(default)]
+    pub volume: Option<String>,
+    /// A volume to create for the restored data.
+    #[serde(default)]
+    pub new_volume: Option<NewVolume>,
+}
+
+impl RestoreRequest {
+    /// Into the volume the backup was taken of.
+    pub fn same_volume() -> Self {
+        Self::default()
+    }
+    /// Into an existing volume.
+    pub fn into_volume(volume: impl Into<String>) -> Self {
+        Self {
+            volume: Some(volume.into()),
+            new_volume: None,
+        }
+    }
+    /// Into a new volume.
+    pub fn into_new(volume: NewVolume) -> Self {
+        Self {
+            volume: None,
+            new_volume: Some(volume),
+        }
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreOutcome {
+    /// The backup restored.
+    pub backup: Backup,
+    /// The volume afterwards.
+    pub volume: Volume,
+    /// What the archive held.
+    pub archive: ArchiveSummary,
+    /// Services recreated onto the restored data.
+    pub services: Vec<Name>,
+}
+
+/// A backup schedule to set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ScheduleRequest {
+    /// Five-field cron expression, UTC (`0 3 * * *`: every day at 03:00).
+    pub cron: String,
+    /// Keep the newest N scheduled backups (1-1000).
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Keep scheduled backups younger than this many days (1-3650).
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+    /// Stop the services mounting the volume around each copy.
+    #[serde(default)]
+    pub consistent: bool,
+}
+
+impl ScheduleRequest {
+    /// A schedule on `cron`, keeping everything.
+    pub fn new(cron: impl Into<String>) -> Self {
+        Self {
+            cron: cron.into(),
+            keep_last: None,
+            max_age_days: None,
+            consistent: false,
+        }
+    }
+    /// Keep the newest `n`.
+    pub fn keep_last(mut self, n: u32) -> Self {
+        self.keep_last = Some(n);
+        self
+    }
+    /// Keep those younger than `days`.
+    pub fn max_age_days(mut self, days: u32) -> Self {
+        self.max_age_days = Some(days);
+        self
+    }
+}
+
+/// What one pass of [`Platform::run_due_backups`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleReport {
+    /// Backups taken (succeeded or failed; see each).
+    pub taken: Vec<Backup>,
+    /// Backups removed by retention.
+    pub removed: Vec<BackupId>,
+    /// Problems that did not stop the pass.
+    pub errors: Vec<String>,
+}
+
+/// Parses a five-field cron expression. Errors: `InvalidInput` naming `field`.
+pub fn parse_cron(field: &str, expr: &str) -> Result<croner::Cron> {
+    if expr.split_whitespace().count() != 5 || expr.len() > 200 {
+        return Err(Error::invalid(
+            field,
+            "must be a five-field cron expression: minute hour day-of-month month day-of-week (e.g. '0 3 * * *')",
+        ));
+    }
+    croner::Cron::new(expr)
+        .parse()
+        .map_err(|e| Error::invalid(field, format!("not a valid cron expression: {e}")))
+}
+
+/// The first time after `after` that `schedule` is due. Errors: `InvalidInput` (a stored
+/// expression that no longer parses, or one that never fires).
+pub fn next_run(schedule: &BackupSchedule, after: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    parse_cron("cron", &schedule.cron)?
+        .find_next_occurrence(&after, false)
+        .map_err(|e| Error::invalid("cron", format!("never fires after {after}: {e}")))
+}
+
+/// The backups retention removes, given a volume's backups newest first: succeeded and
+/// failed backups are ranked separately, and a backup is kept when it is among the newest
+/// `keep_last` of its kind or younger than `max_age_days`. Running backups are never
+/// removed; with neither rule set nothing is.
+pub fn retention_victims(
+    backups: &[Backup],
+    keep_last: Option<u32>,
+    max_age_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Vec<BackupId> {
+    if keep_last.is_none() && max_age_days.is_none() {
+        return Vec::new();
+    }
+    let mut ranks = [0u32; 2];
+    let mut out = Vec::new();
+    for b in backups {
+        let kind = match b.status {
+            BackupStatus::Running => continue,
+            BackupStatus::Succeeded => 0,
+            BackupStatus::Failed => 1,
+        };
+        let rank = ranks[kind];
+        ranks[kind] += 1;
+        let by_count = keep_last.is_some_and(|n| rank < n);
+        let by_age =
+            max_age_days.is_some_and(|d| now - b.created_at < chrono::Duration::days(i64::from(d)));
+        if !by_count && !by_age {
+            out.push(b.id);
+        }
+    }
+    out
+}
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+fn store_error(what: &str, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { .. } => Error::not_found("backup object", what),
+        other => Error::Unavailable {
+            service: "backup store",
+            message: format!("{what}: {other}"),
+            source: Some(Box::new(other)),
+        },
+    }
+}
+
+impl Platform {
+    fn backups(&self) -> Result<&Backups> {
+        self.inner.backups.as_ref().ok_or_else(|| {
+            Error::unsupported("backups: no backup destination is configured on this platform")
+        })
+    }
+
+    fn object_key(&self, backup: &Backup) -> Result<ObjectPath> {
+        let prefix = self.backups()?.config.prefix.trim_matches('/').to_string();
+        Ok(ObjectPath::from(format!(
+            "{prefix}/orgs/{}/volumes/{}/{}.tar.zst",
+            backup.org, backup.volume, backup.id
+        )))
+    }
+
+    /// Takes a backup of a volume now (see the module docs). Returns the backup record,
+    /// `succeeded` or `failed` with the reason.
+    ///
+    /// Errors: `Unsupported` (no backup destination), `Conflict` (a backup, restore or
+    /// delete of the volume is running), `NotFound`, `PermissionDenied` (member or higher).
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
+    pub async fn backup_volume(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        volume: &str,
+        request: BackupRequest,
+    ) -> Result<Backup> {
+        self.backups()?;
+        let (org, v) = self
+            .authorize_volume(who, org_slug, volume, Action::VolumeManage)
+            .await?;
+        let backup = self
+            .take_backup(&v, request.consistent, BackupTrigger::Manual)
+            .await?;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "backup.create",
+            format!("backup:{}", backup.id),
+            None,
+            json(&backup),
+        )
+        .await;
+        Ok(backup)
+    }
+
+    /// Records, takes and finishes one backup. Errors: `Conflict` (volume busy),
+    /// `Unavailable` (the store; a failed copy is a `failed` record, not an error).
+    async fn take_backup(
+        &self,
+        v: &Volume,
+        consistent: bool,
+        trigger: BackupTrigger,
+    ) -> Result<Backup> {
+        let backups = self.backups()?;
+        let _busy = self.volume_busy(v.id)?;
+        let _permit = backups
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let mut backup = Backup {
+            id: BackupId::new(),
+            org: v.org,
+            volume: v.id,
+            project: v.project,
+            volume_name: v.name.clone(),
+            status: BackupStatus::Running,
+            trigger,
+            consistent,
+            archive_bytes: None,
+            size_bytes: None,
+            sha256: None,
+            location: None,
+            error: None,
+            created_at: self.now(),
+            finished_at: None,
+        };
+        self.inner.store.create_backup(&backup).await?;
+        let key = self.object_key(&backup)?;
+        let stopped = if consistent {
+            self.pause_users(v).await
+        } else {
+            Ok(Vec::new())
+        };
+        let copied = match &stopped {
+            Ok(_) => self.copy_to_store(backups, v, &key).await,
+            Err(e) => Err(Error::conflict(format!(
+                "could not stop the services for a consistent copy: {e}"
+            ))),
+        };
+        if let Ok(stopped) = stopped {
+            self.resume_users(&stopped).await;
+        }
+        backup.finished_at = Some(self.now());
+        match copied {
+            Ok((archive, stored, sha)) => {
+                backup.status = BackupStatus::Succeeded;
+                backup.archive_bytes = Some(archive);
+                backup.size_bytes = Some(stored);
+                backup.sha256 = Some(sha);
+                backup.location = Some(key.to_string());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, volume = %v.name, "backup failed");
+                let _ = backups.config.store.delete(&key).await;
+                backup.status = BackupStatus::Failed;
+                backup.error = Some(e.to_string());
+            }
+        }
+        self.inner.store.update_backup(&backup).await?;
+        Ok(backup)
+    }
+
+    /// Streams the volume's tar through zstd into the object store: (archive bytes, stored
+    /// bytes, SHA-256 of the stored object).
+    async fn copy_to_store(
+        &self,
+        backups: &Backups,
+        v: &Volume,
+        key: &ObjectPath,
+    ) -> Result<(u64, u64, String)> {
+        let tar = self.runtime().read_archive(&v.runtime_name, "/").await?;
+        let archive_bytes = Arc::new(AtomicU64::new(0));
+        let upstream: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+        let (counter, slot) = (archive_bytes.clone(), upstream.clone());
+        let source = tar.map(move |item| match item {
+            Ok(b) => {
+                counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+                Ok(b)
+            }
+            Err(e) => {
+                let io = io_error(&e);
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Err(io)
+            }
+        });
+        let reader = tokio_util::io::StreamReader::new(source);
+        let mut encoder = ZstdEncoder::with_quality(
+            tokio::io::BufReader::with_capacity(256 * 1024, reader),
+            async_compression::Level::Precise(backups.config.compression_level),
+        );
+        let mut writer =
+            object_store::buffered::BufWriter::new(backups.config.store.clone(), key.clone());
+        let mut hasher = Sha256::new();
+        let mut stored = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        let result: std::io::Result<()> = async {
+            loop {
+                let n = encoder.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = buf.get(..n).unwrap_or_default();
+                hasher.update(chunk);
+                stored += n as u64;
+                writer.write_all(chunk).await?;
+            }
+            writer.shutdown().await
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = writer.abort().await;
+            if let Some(original) = upstream.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(original);
+            }
+            return Err(Error::unavailable(
+                "backup store",
+                format!("writing the backup archive: {e}"),
+            ));
+        }
+        Ok((
+            archive_bytes.load(Ordering::Relaxed),
+            stored,
+            hex::encode(hasher.finalize()),
+        ))
+    }
+
+    /// Stops the running services that mount `v` (for a consistent copy); returns them.
+    async fn pause_users(&self, v: &Volume) -> Result<Vec<(Service, String)>> {
+        let mut stopped = Vec::new();
+        for svc in self.services_mounting(v).await? {
+            if svc.status != ServiceStatus::Running {
+                continue;
+            }
+            let container = match self.current_container(&svc).await {
+                Ok(c) => c,
+                Err(_) => continue,
+            };
+            if let Err(e) = self
+                .runtime()
+                .stop_container(&container, self.inner.stop_timeout)
+                .await
+            {
+                self.resume_users(&stopped).await;
+                return Err(e);
+            }
+            self.record_event(
+                &svc,
+                ServiceEventKind::Stopped,
+                "stopped for a consistent copy of a volume",
+            )
+            .await;
+            stopped.push((svc, container));
+        }
+        Ok(stopped)
+    }
+
+    /// Starts again what [`Platform::pause_users`] stopped; failures are logged.
+    async fn resume_users(&self, stopped: &[(Service, String)]) {
+        for (svc, container) in stopped {
+            match self.runtime().start_container(container).await {
+                Ok(_) => {
+                    self.record_event(
+                        svc,
+                        ServiceEventKind::Started,
+                        "started again after a volume copy",
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, service = %svc.name, "could not start a service again after a backup");
+                }
+            }
+        }
+    }
+
+    /// The backups of a volume, newest first. Errors: `NotFound`, `PermissionDenied`.
+    pub async fn list_backups(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        volume: &str,
+    ) -> Result<Vec<Backup>> {
+        let (_, v) = self
+            .authorize_volume(who, org_slug, volume, Action::ServiceView)
+            .await?;
+        self.inner.store.list_backups(v.id).await
+    }
+
+    /// Every backup of the organization the principal may see (of deleted volumes too),
+    /// newest first. Errors: `NotFound`.
+    pub async fn list_org_backups(&self, who: &Principal, org_slug: &str) -> Result<Vec<Backup>> {
+        let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
+        Ok(self
+            .inner
+            .store
+            .list_org_backups(org.id)
+            .await?
+            .into_iter()
+            .filter(|b| who.can(Action::ServiceView, Some(org.id), Some(b.project)))
+            .collect())
+    }
+
+    async fn authorize_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+        action: Action,
+    ) -> Result<(crate::model::Organization, Backup)> {
+        let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
+        let not_found = || Error::not_found("backup", backup);
+        let id: uuid::Uuid = backup.parse().map_err(|_| not_found())?;
+        let b = match self.inner.store.backup(BackupId(id)).await {
+            Ok(b) if b.org == org.id => b,
+            Ok(_) => return Err(not_found()),
+            Err(e) if e.is_not_found() => return Err(not_found()),
+            Err(e) => return Err(e),
+        };
+        if !who.can(Action::ServiceView, Some(org.id), Some(b.project)) {
+            return Err(not_found());
+        }
+        who.require(action, org.id, Some(b.project), org_slug)?;
+        Ok((org, b))
+    }
+
+    /// Deletes a backup and its stored archive. Errors: `Conflict` (still running),
+    /// `NotFound`, `PermissionDenied`, `Unavailable` (the store; the record stays).
+    pub async fn delete_backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<()> {
+        let (org, b) = self
+            .authorize_backup(who, org_slug, backup, Action::VolumeManage)
+            .await?;
+        if b.status == BackupStatus::Running {
+            return Err(Error::conflict("the backup is still running"));
+        }
+        self.remove_backup(&b).await?;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "backup.delete",
+            format!("backup:{}", b.id),
+            json(&b),
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Removes a backup's object (missing is fine) and record.
+    pub(super) async fn remove_backup(&self, b: &Backup) -> Result<()> {
+        if let Some(location) = &b.location {
+            let store = &self.backups()?.config.store;
+            match store.delete(&ObjectPath::from(location.as_str())).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error("deleting the backup archive", e)),
+            }
+        }
+        self.inner.store.delete_backup(b.id).await
+    }
+
+    /// Sets (or with `None` removes) a volume's backup schedule and retention.
+    /// Errors: `InvalidInput` naming the field, `NotFound`, `PermissionDenied`,
+    /// `Unsupported` (no backup destination).
+    pub async fn set_backup_schedule(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        volume: &str,
+        schedule: Option<ScheduleRequest>,
+    ) -> Result<Volume> {
+        self.backups()?;
+        let (org, mut v) = self
+            .authorize_volume(who, org_slug, volume, Action::VolumeManage)
+            .await?;
+        let before = v.backup_schedule.clone();
+        v.backup_schedule = match schedule {
+            None => None,
+            Some(s) => {
+                parse_cron("cron", &s.cron)?;
+                if s.keep_last.is_some_and(|n| !(1..=1000).contains(&n)) {
+                    return Err(Error::invalid("keep_last", "must be between 1 and 1000"));
+                }
+                if s.max_age_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+                    return Err(Error::invalid("max_age_days", "must be between 1 and 3650"));
+                }
+                Some(BackupSchedule {
+                    cron: s.cron.split_whitespace().collect::<Vec<_>>().join(" "),
+                    keep_last: s.keep_last,
+                    max_age_days: s.max_age_days,
+                    consistent: s.consistent,
+                    since: self.now(),
+                })
+            }
+        };
+        self.inner.store.update_volume(&v).await?;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "backup.schedule",
+            format!("volume:{}", v.id),
+            json(&before),
+            json(&v.backup_schedule),
+        )
+        .await;
+        Ok(v)
+    }
+
+    /// Takes every scheduled backup that is due and applies retention (a system operation:
+    /// no principal). Errors: `Unavailable` (the store); a failing volume lands in the report.
+    #[instrument(skip_all)]
+    pub async fn run_due_backups(&self) -> Result<ScheduleReport> {
+        let mut report = ScheduleReport::default();
+        if self.inner.backups.is_none() {
+            return Ok(report);
+        }
+        let now = self.now();
+        for v in self.inner.store.list_all_volumes().await? {
+            let Some(schedule) = v.backup_schedule.clone() else {
+                continue;
+            };
+            let history = self.inner.store.list_backups(v.id).await?;
+            let last = history
+                .iter()
+                .filter(|b| b.trigger == BackupTrigger::Scheduled)
+                .map(|b| b.created_at)
+                .max()
+                .map_or(schedule.since, |t| t.max(schedule.since));
+            match next_run(&schedule, last) {
+                Ok(due) if due <= now => {
+                    match self
+                        .take_backup(&v, schedule.consistent, BackupTrigger::Scheduled)
+                        .await
+                    {
+                        Ok(b) => report.taken.push(b),
+                        Err(e) => report.errors.push(format!("volume {}: {e}", v.id)),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => report.errors.push(format!("volume {}: {e}", v.id)),
+            }
+            let scheduled: Vec<Backup> = self
+                .inner
+                .store
+                .list_backups(v.id)
+                .await?
+                .into_iter()
+                .filter(|b| b.trigger == BackupTrigger::Scheduled)
+                .collect();
+            for id in retention_victims(&scheduled, schedule.keep_last, schedule.max_age_days, now)
+            {
+                let Some(b) = scheduled.iter().find(|b| b.id == id) else {
+                    continue;
+                };
+                match self.remove_backup(b).await {
+                    Ok(()) => report.removed.push(id),
+                    Err(e) => report.errors.push(format!("removing backup {id}: {e}")),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs [`Platform::run_due_backups`] every `interval` until `shutdown` completes; passes
+    /// never overlap. Spawn it: `tokio::spawn(platform.run_backup_scheduler(..))`.
+    pub async fn run_backup_scheduler(
+        self,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = tick.tick() => {
+                    match self.run_due_backups().await {
+                        Ok(r) if !r.errors.is_empty() => {
+                            tracing::warn!(errors = ?r.errors, "scheduled backups had problems");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "scheduled backups failed; retrying next interval"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restores a succeeded backup (see the module docs): into the volume it was taken of by
+    /// default, or `request`'s existing or new volume.
+    ///
+    /// Errors: `InvalidInput` (field `archive`: the archive failed validation — nothing was
+    /// written; or a field of `request`), `Conflict` (the backup is not succeeded, its
+    /// volume was deleted and no target is given, the object does not match its SHA-256, or
+    /// the target is busy), `NotFound`, `PermissionDenied` (admin or higher on the target's
+    /// project), `Unsupported`, `Unavailable`.
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.backup = %backup))]
+    pub async fn restore_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+        request: RestoreRequest,
+    ) -> Result<RestoreOutcome> {
+        let backups = self.backups()?;
+        let (org, b) = self
+            .authorize_backup(who, org_slug, backup, Action::ServiceView)
+            .await?;
+        if b.status != BackupStatus::Succeeded {
+            return Err(Error::conflict(format!(
+                "backup {} is {:?}; only succeeded backups can be restored",
+                b.id, b.status
+            )));
+        }
+        let location = b
+            .location
+            .clone()
+            .ok_or_else(|| Error::conflict("the backup has no stored archive"))?;
+        // The target, and whether it was created for this restore.
+        let (target, fresh) = match (&request.volume, &request.new_volume) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "new_volume",
+                    "give either volume or new_volume, not both",
+                ));
+            }
+            (Some(v), None) => (
+                self.authorize_volume(who, org_slug, v, Action::VolumeRestore)
+                    .await?
+                    .1,
+                false,
+            ),
+            (None, Some(new)) => {
+                // The right to restore into that project, before creating anything.
+                self.authorize_project(who, org_slug, &new.project, Action::VolumeRestore)
+                    .await?;
+                let view = self.create_volume(who, org_slug, new.clone()).await?;
+                (view.volume, true)
+            }
+            (None, None) => match self.inner.store.volume(b.volume).await {
+                Ok(v) => {
+                    let id = v.id.to_string();
+                    (
+                        self.authorize_volume(who, org_slug, &id, Action::VolumeRestore)
+                            .await?
+                            .1,
+                        false,
+                    )
+                }
+                Err(e) if e.is_not_found() => {
+                    return Err(Error::conflict(format!(
+                        "volume '{}' of this backup was deleted; restore into new_volume or another volume",
+                        b.volume_name
+                    )));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let result = self
+            .restore_into(backups, &b, &location, &target, fresh)
+            .await;
+        let (volume, archive, services) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                if fresh {
+                    let _ = self.destroy_volume(&target).await;
+                }
+                return Err(e);
+            }
+        };
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "backup.restore",
+            format!("backup:{}", b.id),
+            None,
+            json(&serde_json::json!({ "volume": volume.id, "archive": archive })),
+        )
+        .await;
+        Ok(RestoreOutcome {
+            backup: b,
+            volume,
+            archive,
+            services,
+        })
+    }
+
+    async fn restore_into(
+        &self,
+        backups: &Backups,
+        b: &Backup,
+        location: &str,
+        target: &Volume,
+        fresh: bool,
+    ) -> Result<(Volume, ArchiveSummary, Vec<Name>)> {
+        let _busy = self.volume_busy(target.id)?;
+        let _permit = backups
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let max_bytes = target.size_bytes.saturating_add(target.size_bytes / 10);
+        let staged = self.stage_archive(backups, b, location, max_bytes).await?;
+        let path = staged.path().to_path_buf();
+        let limits = ArchiveLimits::new(max_bytes, MAX_ARCHIVE_ENTRIES);
+        let summary = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| Error::backend_source("platform", "reading the staged archive", e))?;
+            crate::archive::validate(std::io::BufReader::new(file), &limits)
+        })
+        .await
+        .map_err(|e| Error::backend("platform", format!("archive validation panicked: {e}")))??;
+
+        let project = self.inner.store.project(target.project).await?;
+        let runtime = self.runtime();
+        if fresh {
+            runtime
+                .write_archive(&target.runtime_name, "/", file_stream(staged.path()).await?)
+                .await?;
+            return Ok((target.clone(), summary, Vec::new()));
+        }
+        // New data goes into a new runtime volume; the switch comes after it is complete.
+        let new_name = format!(
+            "caas-v-{}-{}",
+            target.id.as_uuid().simple(),
+            &b.id.as_uuid().simple().to_string()[..12]
+        );
+        self.create_runtime_volume(&project, target, &new_name)
+            .await?;
+        if let Err(e) = runtime
+            .write_archive(&new_name, "/", file_stream(staged.path()).await?)
+            .await
+        {
+            let _ = runtime.remove_volume(&new_name).await;
+            return Err(e);
+        }
+        drop(staged);
+        let services = self.switch_volume(&project, target, &new_name, b).await?;
+        let volume = self.inner.store.volume(target.id).await?;
+        Ok((volume, summary, services))
+    }
+
+    /// Downloads a backup's object, checks its SHA-256 and decompresses it into a staging
+    /// file of at most `max_bytes` plus tar overhead. Errors: `Conflict` (digest mismatch),
+    /// `InvalidInput` (over-size or not zstd), `Unavailable`.
+    async fn stage_archive(
+        &self,
+        backups: &Backups,
+        b: &Backup,
+        location: &str,
+        max_bytes: u64,
+    ) -> Result<tempfile::NamedTempFile> {
+        let dir = backups
+            .config
+            .staging_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let staged = tempfile::Builder::new()
+            .prefix("caas-restore-")
+            .tempfile_in(&dir)
+            .map_err(|e| {
+                Error::backend_source(
+                    "platform",
+                    format!("creating a staging file in {}", dir.display()),
+                    e,
+                )
+            })?;
+        let object = backups
+            .config
+            .store
+            .get(&ObjectPath::from(location))
+            .await
+            .map_err(|e| store_error("reading the backup archive", e))?;
+        let hasher = Arc::new(std::sync::Mutex::new(Sha256::new()));
+        let h = hasher.clone();
+        let body = object.into_stream().map(move |item| {
+            let bytes = item.map_err(io_error)?;
+            h.lock().unwrap_or_else(|p| p.into_inner()).update(&bytes);
+            Ok::<_, std::io::Error>(bytes)
+        });
+        let decoder = ZstdDecoder::new(tokio::io::BufReader::with_capacity(
+            256 * 1024,
+            tokio_util::io::StreamReader::new(body),
+        ));
+        // Tar headers and padding: generous room over the contents.
+        let cap = max_bytes
+            .saturating_add(max_bytes / 4)
+            .saturating_add(64 * 1024 * 1024);
+        let mut limited = decoder.take(cap.saturating_add(1));
+        let file = tokio::fs::File::from_std(
+            staged
+                .reopen()
+                .map_err(|e| Error::backend_source("platform", "opening the staging file", e))?,
+        );
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        let copied = tokio::io::copy(&mut limited, &mut out).await.map_err(|e| {
+            Error::invalid(
+                "archive",
+                format!("the stored archive cannot be decompressed: {e}"),
+            )
+        })?;
+        out.flush()
+            .await
+            .map_err(|e| Error::backend_source("platform", "writing the staging file", e))?;
+        // Read what is left, so the digest covers the whole object.
+        let mut rest = limited.into_inner();
+        if copied > cap {
+            return Err(Error::invalid(
+                "archive",
+                format!("decompresses to more than {cap} bytes; over-size for the target volume"),
+            ));
+        }
+        let mut sink = tokio::io::sink();
+        tokio::io::copy(&mut rest, &mut sink).await.map_err(|e| {
+            Error::invalid("archive", format!("the stored archive is damaged: {e}"))
+        })?;
+        let digest = hex::encode(
+            std::mem::take(&mut *hasher.lock().unwrap_or_else(|p| p.into_inner())).finalize(),
+        );
+        if Some(digest.as_str()) != b.sha256.as_deref() {
+            return Err(Error::conflict(format!(
+                "the stored archive of backup {} does not match its SHA-256 (stored object damaged or replaced); nothing was restored",
+                b.id
+            )));
+        }
+        Ok(staged)
+    }
+
+    /// Makes `new_name` the volume's runtime volume: services mounting it are recreated onto
+    /// it (keeping their running or stopped status) and the old runtime volume is removed.
+    /// On a failure the volume and the services already moved go back to the old data.
+    async fn switch_volume(
+        &self,
+        project: &Project,
+        target: &Volume,
+        new_name: &str,
+        b: &Backup,
+    ) -> Result<Vec<Name>> {
+        let store = &self.inner.store;
+        let runtime = self.runtime();
+        let old_name = target.runtime_name.clone();
+        let users = self.services_mounting(target).await?;
+        let mut v = target.clone();
+        v.runtime_name = new_name.to_string();
+        store.update_volume(&v).await?;
+        let mut moved: Vec<Service> = Vec::new();
+        for svc in &users {
+            match self.remount(project, svc).await {
+                Ok(s) => moved.push(s),
+                Err(e) => {
+                    tracing::error!(error = %e, service = %svc.name, "restore: could not move a service onto the restored data; going back");
+                    v.runtime_name = old_name.clone();
+                    store.update_volume(&v).await?;
+                    for s in &moved {
+                        if let Err(re) = self.remount(project, s).await {
+                            tracing::error!(error = %re, service = %s.name, "restore: could not move a service back");
+                        }
+                    }
+                    let _ = runtime.remove_volume(new_name).await;
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = runtime.remove_volume(&old_name).await {
+            // Labelled with the volume's id; the reconciler reports it.
+            tracing::warn!(error = %e, volume = %old_name, "restore: could not remove the replaced runtime volume");
+        }
+        for s in &moved {
+            self.record_event(
+                s,
+                ServiceEventKind::VolumeRestored {
+                    volume: target.name.to_string(),
+                    backup: b.id.to_string(),
+                },
+                "the volume was restored from a backup",
+            )
+            .await;
+        }
+        Ok(moved.into_iter().map(|s| s.name).collect())
+    }
+
+    /// Recreates a service's container from its spec (picking up its volumes' current
+    /// runtime volumes), leaving it stopped if it was.
+    async fn remount(&self, project: &Project, svc: &Service) -> Result<Service> {
+        let svc = store_fresh(self, svc).await?;
+        if svc.current_deployment.is_none() {
+            return Ok(svc);
+        }
+        let was_running = svc.status == ServiceStatus::Running;
+        let spec = svc.spec.clone();
+        let s = self
+            .roll_out(project, &svc, spec, super::rollout::Strategy::StopThenStart)
+            .await?;
+        if was_running {
+            Ok(s)
+        } else {
+            self.stop_quietly(&s).await
+        }
+    }
+}
+
+async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
+    p.inner.store.service(svc.id).await
+}
+
+/// The staged archive as a stream of chunks for the runtime.
+async fn file_stream(path: &std::path::Path) -> Result<ByteStream> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::backend_source("platform", "reading the staged archive", e))?;
+    Ok(
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map_err(|e| Error::backend_source("platform", "reading the staged archive", e))
+            .boxed(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{OrgId, ProjectId, VolumeId};
+
+    fn backup(status: BackupStatus, age_days: i64, now: DateTime<Utc>) -> Backup {
+        Backup {
+            id: BackupId::new(),
+            org: OrgId::new(),
+            volume: VolumeId::new(),
+            project: ProjectId::new(),
+            volume_name: Name::parse("data").unwrap_or_else(|_| unreachable!()),
+            status,
+            trigger: BackupTrigger::Scheduled,
+            consistent: false,
+            archive_bytes: None,
+            size_bytes: None,
+            sha256: None,
+            location: None,
+            error: None,
+            created_at: now - chrono::Duration::days(age_days) - chrono::Duration::minutes(1),
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_n_of_each_kind_or_the_young_ones() {
+        let now = Utc::now();
+        use BackupStatus::*;
+        // Newest first.
+        let b: Vec<Backup> = [
+            (Running, 0),
+            (Succeeded, 0),
+            (Failed, 1),
+            (Succeeded, 2),
+            (Succeeded, 3),
+            (Failed, 4),
+            (Succeeded, 9),
+        ]
+        .into_iter()
+        .map(|(s, d)| backup(s, d, now))
+        .collect();
+        let ids = |idx: &[usize]| idx.iter().map(|i| b[*i].id).collect::<Vec<_>>();
+        assert_eq!(retention_victims(&b, None, None, now), vec![]);
+        assert_eq!(retention_victims(&b, Some(2), None, now), ids(&[4, 6]));
+        assert_eq!(
+            retention_victims(&b, Some(1), None, now),
+            ids(&[3, 4, 5, 6])
+        );
+        assert_eq!(retention_victims(&b, None, Some(3), now), ids(&[4, 5, 6]));
+        // Either rule keeps a backup.
+        assert_eq!(
+            retention_victims(&b, Some(1), Some(3), now),
+            ids(&[4, 5, 6])
+        );
+        assert_eq!(retention_victims(&b, Some(4), Some(1), now), vec![]);
+    }
+
+    #[test]
+    fn cron_needs_five_fields_and_finds_the_next_run() {
+        assert!(parse_cron("cron", "0 3 * * *").is_ok());
+        for bad in ["", "0 3 * *", "* * * * * *", "61 * * * *", "a b c d e"] {
+            let e = parse_cron("cron", bad).unwrap_err();
+            assert_eq!(e.field(), Some("cron"), "{bad}: {e}");
+        }
+        let s = BackupSchedule {
+            cron: "30 2 * * *".into(),
+            keep_last: None,
+            max_age_days: None,
+            consistent: false,
+            since: Utc::now(),
+        };
+        let after = DateTime::parse_from_rfc3339("2026-01-01T02:30:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| unreachable!());
+        let next = next_run(&s, after).unwrap_or_else(|_| unreachable!());
+        assert_eq!(next.to_rfc3339(), "2026-01-02T02:30:00+00:00");
+    }
+}
