@@ -1,8 +1,8 @@
 //! The [`Store`](caas_core::Store) port on PostgreSQL, through sqlx.
 //!
 //! [`PgStore`] implements the whole `Store` trait — platform settings, users, organizations,
-//! members, plans, subscriptions, projects, services, deployments, quota reservations, service
-//! events, the audit log and container metrics — and passes the same conformance suites
+//! members, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
+//! quota reservations, service events, the audit log and container metrics — and passes the same conformance suites
 //! (`caas_testkit::store_suite!`, `caas_testkit::quota_suite!` and
 //! `caas_testkit::metrics_suite!`) as the in-memory reference store.
 //!
@@ -32,19 +32,29 @@
 //! subscription, projects, services, their deployments and events, and its reservations in
 //! one statement; audit entries have no foreign keys and outlive what they talk about.
 //! A service references its project by `(project, organization)`, so it can never belong to a
-//! project of another organization. `delete_project` refuses with `Conflict` while services
+//! project of another organization; so does a volume (`migrations/0005_volumes.sql`), whose
+//! name is unique in its project and whose record goes with its project and organization.
+//! Backups keep `volume_id` and `project_id` without foreign keys: they outlive the volume and
+//! its project and go only with their organization. Alerts go with their organization and
+//! keep `service_id` without a key; `put_alert` replaces every field of an existing alert. `delete_project` refuses with `Conflict` while services
 //! remain and `delete_plan` while subscriptions use the plan; both check under a row lock in
 //! the same transaction as the delete, so a concurrent create cannot slip in between.
 //!
 //! Updates replace the mutable fields only: an organization's slug, display name and status;
 //! everything of a plan but its id and creation time; a service's name, kind, spec, status,
 //! current deployment, reservation and `updated_at` (its organization and project are fixed);
-//! a deployment's status, container, error and finish time (what was deployed is history).
+//! a deployment's status, container, error and finish time (what was deployed is history);
+//! a volume's size, runtime name, reservation, state, usage (`usage_bytes` and `usage_at`,
+//! both or neither) and backup schedule (JSONB); a backup's status, sizes, digest, location,
+//! error and finish time.
 //!
 //! Ordering: organizations by slug and plans by name, bytewise (the columns use the `"C"`
 //! collation, whatever the server's default); projects and services by id (UUIDv7, so by
 //! creation); deployments newest first; events and audit entries newest first by time, then
-//! id. `list_orgs` returns at most 500 rows per page and `list_audit` at most 1000. The
+//! id; volumes by id; backups newest first by start time, then id; alerts newest first by
+//! `since`, then id. `list_orgs` returns at most 500 rows per page, `list_audit` and
+//! `list_alerts` at most 1000. `firing_alert_opt` reads through the `(org_id, rule, subject)`
+//! index; should two alerts of one rule and subject fire at once, the smaller id wins. The
 //! organization search is a case-insensitive substring match (`lower()` on both sides) on slug
 //! and display name; `%` and `_` are plain characters.
 //!
@@ -128,7 +138,7 @@
 //! |---|---|
 //! | row not found (`user`, `org`, `update_*`, `delete_*`, …) | `NotFound { kind, id }` with the kind and id asked for |
 //! | unique violation (23505) | `AlreadyExists { kind, id }` naming the conflicting slug, e-mail, name or id |
-//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `service` for `create_deployment` and `append_event` |
+//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume`, `organization` for `create_backup` and `put_alert`, `service` for `create_deployment` and `append_event` |
 //! | any other foreign-key violation | `Conflict` naming the constraint |
 //! | plan in use, project with services, reservation released or expired | `Conflict` saying what to do |
 //! | plan limits exceeded | `QuotaExceeded` naming every exceeded dimension |
@@ -147,6 +157,7 @@
 //! next calls open fresh connections, with no restart of the store. Broken connections are
 //! dropped, never reused.
 
+mod alerts;
 mod codec;
 mod domains;
 mod error;
@@ -159,6 +170,7 @@ mod settings;
 mod store;
 mod tenancy;
 mod tokens;
+mod volumes;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -2,20 +2,22 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
-    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
+    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
+    Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
-    Store, UserId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
+    Result, ServiceId, Store, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::db_error;
 use crate::{
-    PgStore, domains, history, metrics, plans, quota, services, settings, tenancy, tokens,
+    PgStore, alerts, domains, history, metrics, plans, quota, services, settings, tenancy, tokens,
+    volumes,
 };
 
 #[async_trait]
@@ -172,7 +174,7 @@ impl Store for PgStore {
         services::list_deployments(&self.pool, service).await
     }
 
-    // --- quota ---
+    // --- domains ---
     async fn create_domain(&self, domain: &Domain) -> Result<()> {
         domains::create(&self.pool, domain).await
     }
@@ -205,6 +207,69 @@ impl Store for PgStore {
         domains::delete(&self.pool, id).await
     }
 
+    // --- volumes ---
+    async fn create_volume(&self, volume: &Volume) -> Result<()> {
+        volumes::create_volume(&self.pool, volume).await
+    }
+    async fn volume(&self, id: VolumeId) -> Result<Volume> {
+        volumes::volume_by_id(&self.pool, id).await
+    }
+    async fn volume_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Volume>> {
+        volumes::volume_by_name_opt(&self.pool, project, name).await
+    }
+    async fn list_volumes(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Volume>> {
+        volumes::list_volumes(&self.pool, Some(org), project).await
+    }
+    async fn list_all_volumes(&self) -> Result<Vec<Volume>> {
+        volumes::list_volumes(&self.pool, None, None).await
+    }
+    async fn update_volume(&self, volume: &Volume) -> Result<()> {
+        volumes::update_volume(&self.pool, volume).await
+    }
+    async fn delete_volume(&self, id: VolumeId) -> Result<()> {
+        volumes::delete_volume(&self.pool, id).await
+    }
+
+    // --- backups ---
+    async fn create_backup(&self, backup: &Backup) -> Result<()> {
+        volumes::create_backup(&self.pool, backup).await
+    }
+    async fn backup(&self, id: BackupId) -> Result<Backup> {
+        volumes::backup_by_id(&self.pool, id).await
+    }
+    async fn list_backups(&self, volume: VolumeId) -> Result<Vec<Backup>> {
+        volumes::list_backups(&self.pool, volume).await
+    }
+    async fn list_org_backups(&self, org: OrgId) -> Result<Vec<Backup>> {
+        volumes::list_org_backups(&self.pool, org).await
+    }
+    async fn update_backup(&self, backup: &Backup) -> Result<()> {
+        volumes::update_backup(&self.pool, backup).await
+    }
+    async fn delete_backup(&self, id: BackupId) -> Result<()> {
+        volumes::delete_backup(&self.pool, id).await
+    }
+
+    // --- alerts ---
+    async fn put_alert(&self, alert: &Alert) -> Result<()> {
+        alerts::put(&self.pool, alert).await
+    }
+    async fn firing_alert_opt(
+        &self,
+        org: OrgId,
+        rule: &str,
+        subject: &str,
+    ) -> Result<Option<Alert>> {
+        alerts::firing_opt(&self.pool, org, rule, subject).await
+    }
+    async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        alerts::list(&self.pool, org, firing_only, limit).await
+    }
+    async fn alert(&self, id: AlertId) -> Result<Alert> {
+        alerts::by_id(&self.pool, id).await
+    }
+
+    // --- quota ---
     async fn quota_reserve(
         &self,
         org: OrgId,

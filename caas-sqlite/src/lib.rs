@@ -39,6 +39,19 @@
 //! subscriptions cannot be deleted (the store checks first, in the same write transaction, to
 //! say how many remain).
 //!
+//! Volumes, backups and alerts (`migrations/0004_volumes.sql`): a volume's `(project,
+//! organization)` must name an existing project of that organization (checked first, so the
+//! error names the project) and its name is unique in the project; its usage is two nullable
+//! columns (`usage_bytes`, `usage_at`: both or neither), its backup schedule JSON text.
+//! Deleting a project (one without services) or an organization cascades to its volume
+//! records. Backups keep `volume_id` and `project_id` without foreign keys, so they outlive
+//! the volume and its project and go only with their organization; alerts go with their
+//! organization and keep `service_id` without a key. Backups list newest first by
+//! `created_at`, then id; alerts by `since`, then id, at most 1000 per `list_alerts`.
+//! `firing_alert_opt` reads through the `(org_id, rule, subject)` index; should two alerts of
+//! one rule and subject fire at once, it returns the one with the smaller id, like
+//! `InMemoryStore`. `put_alert` replaces every field of an existing alert.
+//!
 //! # Metrics
 //!
 //! Two tables, with no foreign keys (metrics are history: they outlive their service and
@@ -115,6 +128,7 @@
 //! | `SQLITE_BUSY`, `SQLITE_LOCKED`, pool timeout, closed pool, I/O | `Unavailable` (retryable) |
 //! | undecodable column, anything else | `Backend` |
 
+mod alerts;
 mod codec;
 mod domains;
 mod errors;
@@ -126,6 +140,7 @@ mod services;
 mod store;
 mod tenancy;
 mod tokens;
+mod volumes;
 
 use std::str::FromStr;
 use std::sync::Arc;

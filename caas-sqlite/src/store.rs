@@ -2,19 +2,23 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
-    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
+    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
+    Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
-    Store, UserId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
+    Result, ServiceId, Store, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::errors::db;
-use crate::{SqliteStore, domains, history, metrics, plans, quota, services, tenancy, tokens};
+use crate::{
+    SqliteStore, alerts, domains, history, metrics, plans, quota, services, tenancy, tokens,
+    volumes,
+};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -193,6 +197,65 @@ impl Store for SqliteStore {
     }
     async fn delete_domain(&self, id: DomainId) -> Result<()> {
         domains::delete(self, id).await
+    }
+
+    async fn create_volume(&self, volume: &Volume) -> Result<()> {
+        volumes::create_volume(self, volume).await
+    }
+    async fn volume(&self, id: VolumeId) -> Result<Volume> {
+        volumes::volume_by_id(self, id).await
+    }
+    async fn volume_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Volume>> {
+        volumes::volume_by_name_opt(self, project, name).await
+    }
+    async fn list_volumes(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Volume>> {
+        volumes::list_volumes(self, org, project).await
+    }
+    async fn list_all_volumes(&self) -> Result<Vec<Volume>> {
+        volumes::list_all_volumes(self).await
+    }
+    async fn update_volume(&self, volume: &Volume) -> Result<()> {
+        volumes::update_volume(self, volume).await
+    }
+    async fn delete_volume(&self, id: VolumeId) -> Result<()> {
+        volumes::delete_volume(self, id).await
+    }
+
+    async fn create_backup(&self, backup: &Backup) -> Result<()> {
+        volumes::create_backup(self, backup).await
+    }
+    async fn backup(&self, id: BackupId) -> Result<Backup> {
+        volumes::backup_by_id(self, id).await
+    }
+    async fn list_backups(&self, volume: VolumeId) -> Result<Vec<Backup>> {
+        volumes::list_backups(self, volume).await
+    }
+    async fn list_org_backups(&self, org: OrgId) -> Result<Vec<Backup>> {
+        volumes::list_org_backups(self, org).await
+    }
+    async fn update_backup(&self, backup: &Backup) -> Result<()> {
+        volumes::update_backup(self, backup).await
+    }
+    async fn delete_backup(&self, id: BackupId) -> Result<()> {
+        volumes::delete_backup(self, id).await
+    }
+
+    async fn put_alert(&self, alert: &Alert) -> Result<()> {
+        alerts::put(self, alert).await
+    }
+    async fn firing_alert_opt(
+        &self,
+        org: OrgId,
+        rule: &str,
+        subject: &str,
+    ) -> Result<Option<Alert>> {
+        alerts::firing_opt(self, org, rule, subject).await
+    }
+    async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        alerts::list(self, org, firing_only, limit).await
+    }
+    async fn alert(&self, id: AlertId) -> Result<Alert> {
+        alerts::by_id(self, id).await
     }
 
     async fn quota_reserve(

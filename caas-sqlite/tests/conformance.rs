@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    ApiToken, AuditEntry, Deployment, Domain, Member, MetricPoint, MetricSample, Organization,
-    Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription, Usage, User,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
+    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
+    Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    ApiTokenId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
-    Store, UserId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
+    Result, ServiceId, Store, UserId, VolumeId,
 };
 use caas_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -258,6 +259,62 @@ impl Store for FileStore {
     }
     async fn delete_domain(&self, id: DomainId) -> Result<()> {
         self.store.delete_domain(id).await
+    }
+    async fn create_volume(&self, volume: &Volume) -> Result<()> {
+        self.store.create_volume(volume).await
+    }
+    async fn volume(&self, id: VolumeId) -> Result<Volume> {
+        self.store.volume(id).await
+    }
+    async fn volume_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Volume>> {
+        self.store.volume_by_name_opt(project, name).await
+    }
+    async fn list_volumes(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Volume>> {
+        self.store.list_volumes(org, project).await
+    }
+    async fn list_all_volumes(&self) -> Result<Vec<Volume>> {
+        self.store.list_all_volumes().await
+    }
+    async fn update_volume(&self, volume: &Volume) -> Result<()> {
+        self.store.update_volume(volume).await
+    }
+    async fn delete_volume(&self, id: VolumeId) -> Result<()> {
+        self.store.delete_volume(id).await
+    }
+    async fn create_backup(&self, backup: &Backup) -> Result<()> {
+        self.store.create_backup(backup).await
+    }
+    async fn backup(&self, id: BackupId) -> Result<Backup> {
+        self.store.backup(id).await
+    }
+    async fn list_backups(&self, volume: VolumeId) -> Result<Vec<Backup>> {
+        self.store.list_backups(volume).await
+    }
+    async fn list_org_backups(&self, org: OrgId) -> Result<Vec<Backup>> {
+        self.store.list_org_backups(org).await
+    }
+    async fn update_backup(&self, backup: &Backup) -> Result<()> {
+        self.store.update_backup(backup).await
+    }
+    async fn delete_backup(&self, id: BackupId) -> Result<()> {
+        self.store.delete_backup(id).await
+    }
+    async fn put_alert(&self, alert: &Alert) -> Result<()> {
+        self.store.put_alert(alert).await
+    }
+    async fn firing_alert_opt(
+        &self,
+        org: OrgId,
+        rule: &str,
+        subject: &str,
+    ) -> Result<Option<Alert>> {
+        self.store.firing_alert_opt(org, rule, subject).await
+    }
+    async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>> {
+        self.store.list_alerts(org, firing_only, limit).await
+    }
+    async fn alert(&self, id: AlertId) -> Result<Alert> {
+        self.store.alert(id).await
     }
 
     async fn quota_reserve(

@@ -36,11 +36,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 mod history;
 mod plans;
 mod services;
+mod storage;
 mod tenancy;
 
 pub use history::*;
 pub use plans::*;
 pub use services::*;
+pub use storage::*;
 pub use tenancy::*;
 
 /// Expands into one `#[tokio::test]` per [`Store`] behaviour of [`crate::store`].
@@ -119,6 +121,23 @@ macro_rules! store_suite {
             lookup_of_missing_id_is_not_found,
             update_of_missing_row_is_not_found,
             delete_of_missing_row_is_not_found,
+            volumes_roundtrip_by_id_and_name_and_list_per_org_project_and_all,
+            volume_names_are_unique_per_project_not_globally,
+            create_volume_requires_a_project_of_the_same_org,
+            update_volume_replaces_mutable_fields_only,
+            deleted_volume_is_not_found,
+            deleting_a_project_removes_its_volumes_but_keeps_backups,
+            deleting_an_org_removes_its_volumes_backups_and_alerts,
+            backups_roundtrip_and_list_per_volume_and_org_newest_first,
+            update_backup_replaces_mutable_fields_only,
+            delete_backup_then_not_found,
+            backups_outlive_their_volume,
+            put_alert_inserts_and_replaces_by_id,
+            firing_alert_opt_matches_org_rule_subject_and_firing_state,
+            list_alerts_is_newest_first_filtered_and_limited,
+            list_alerts_caps_the_limit_at_1000,
+            put_alert_and_create_backup_require_an_existing_org,
+            missing_volumes_backups_and_alerts_are_not_found,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

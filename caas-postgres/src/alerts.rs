@@ -1,0 +1,143 @@
+//! Alerts: put by id, found by rule and subject while firing, listed newest first.
+
+use caas_core::model::{Alert, AlertState};
+use caas_core::{AlertId, Error, OrgId, Result, ServiceId};
+use sqlx::postgres::{PgPool, PgRow};
+use uuid::Uuid;
+
+use crate::codec::get;
+use crate::error::{Violation, corrupt, db_error, on_violation};
+
+/// Most alerts one `list_alerts` call returns.
+const MAX_ALERT_PAGE: u32 = 1000;
+
+const COLUMNS: &str = "id, org_id, service_id, subject, rule, state, message, since, resolved_at";
+
+fn alert_state(s: AlertState) -> &'static str {
+    match s {
+        AlertState::Firing => "firing",
+        AlertState::Resolved => "resolved",
+    }
+}
+
+fn parse_alert_state(s: &str) -> Result<AlertState> {
+    match s {
+        "firing" => Ok(AlertState::Firing),
+        "resolved" => Ok(AlertState::Resolved),
+        other => Err(corrupt("alerts.state", other)),
+    }
+}
+
+fn alert_from_row(row: &PgRow) -> Result<Alert> {
+    Ok(Alert {
+        id: AlertId(get(row, "id")?),
+        org: OrgId(get(row, "org_id")?),
+        service: get::<Option<Uuid>>(row, "service_id")?.map(ServiceId),
+        subject: get(row, "subject")?,
+        rule: get(row, "rule")?,
+        state: parse_alert_state(&get::<String>(row, "state")?)?,
+        message: get(row, "message")?,
+        since: get(row, "since")?,
+        resolved_at: get(row, "resolved_at")?,
+    })
+}
+
+pub(crate) async fn put(pool: &PgPool, a: &Alert) -> Result<()> {
+    // Replacing by id replaces every field, like the in-memory store.
+    sqlx::query(&format!(
+        "INSERT INTO alerts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET org_id = EXCLUDED.org_id, \
+         service_id = EXCLUDED.service_id, subject = EXCLUDED.subject, rule = EXCLUDED.rule, \
+         state = EXCLUDED.state, message = EXCLUDED.message, since = EXCLUDED.since, \
+         resolved_at = EXCLUDED.resolved_at"
+    ))
+    .bind(a.id.0)
+    .bind(a.org.0)
+    .bind(a.service.map(|s| s.0))
+    .bind(&a.subject)
+    .bind(&a.rule)
+    .bind(alert_state(a.state))
+    .bind(&a.message)
+    .bind(a.since)
+    .bind(a.resolved_at)
+    .execute(pool)
+    .await
+    .map_err(|e| {
+        on_violation(e, |v| match v {
+            Violation::ForeignKey(_) => Some(Error::not_found("organization", a.org)),
+            Violation::Unique(_) => Some(Error::already_exists("alert", a.id)),
+        })
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn firing_opt(
+    pool: &PgPool,
+    org: OrgId,
+    rule: &str,
+    subject: &str,
+) -> Result<Option<Alert>> {
+    // There should be at most one; if a caller raised two, the oldest id wins, as in memory.
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM alerts \
+         WHERE org_id = $1 AND rule = $2 AND subject = $3 AND state = $4 ORDER BY id LIMIT 1"
+    ))
+    .bind(org.0)
+    .bind(rule)
+    .bind(subject)
+    .bind(alert_state(AlertState::Firing))
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?
+    .as_ref()
+    .map(alert_from_row)
+    .transpose()
+}
+
+pub(crate) async fn list(
+    pool: &PgPool,
+    org: OrgId,
+    firing_only: bool,
+    limit: u32,
+) -> Result<Vec<Alert>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM alerts WHERE org_id = $1 AND (NOT $2 OR state = $3) \
+         ORDER BY since DESC, id DESC LIMIT $4"
+    ))
+    .bind(org.0)
+    .bind(firing_only)
+    .bind(alert_state(AlertState::Firing))
+    .bind(i64::from(limit.min(MAX_ALERT_PAGE)))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(alert_from_row)
+    .collect()
+}
+
+pub(crate) async fn by_id(pool: &PgPool, id: AlertId) -> Result<Alert> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(alert_from_row)
+        .transpose()?
+        .ok_or_else(|| Error::not_found("alert", id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_states_roundtrip_and_match_serde() {
+        for s in [AlertState::Firing, AlertState::Resolved] {
+            assert_eq!(parse_alert_state(alert_state(s)).unwrap(), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), alert_state(s));
+        }
+        assert!(parse_alert_state("pending").unwrap_err().is_backend());
+    }
+}
