@@ -1,0 +1,509 @@
+//! Backups: round trips, hostile and damaged archives, consistent copies, schedules,
+//! retention, permissions.
+
+use super::*;
+use caas_core::model::{BackupStatus, BackupTrigger, ServiceEventKind, ServiceStatus};
+use caas_core::platform::{BackupRequest, NewVolume, RestoreRequest, ScheduleRequest};
+use object_store::ObjectStore;
+use sha2::Digest;
+
+const FILES: &[(&str, &[u8])] = &[
+    ("conf/app.toml", b"port = 8080\n"),
+    ("data/a.bin", &[7u8; 5000]),
+    ("empty", b""),
+];
+
+async fn backed_up(w: &World) -> (caas_core::model::Service, caas_core::model::Backup, String) {
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    let name = w.runtime_name("data").await;
+    w.put_files(&name, FILES).await;
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap();
+    (svc, b, name)
+}
+
+#[tokio::test]
+async fn backup_then_wipe_then_restore_gives_the_same_files_on_a_new_runtime_volume() {
+    let w = world().await;
+    let (svc, b, name) = backed_up(&w).await;
+    assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
+    assert_eq!(b.trigger, BackupTrigger::Manual);
+    let stored = w
+        .objects
+        .get(&object_store::path::Path::from(b.location.clone().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(b.size_bytes, Some(stored.len() as u64));
+    assert_eq!(
+        b.sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(&stored)).as_str())
+    );
+    assert!(b.archive_bytes.unwrap() > 5000);
+    assert_eq!(&stored[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
+    let before = w.files(&name).await;
+
+    // Wipe: overwrite every file with garbage and add one.
+    w.put_files(
+        &name,
+        &[
+            ("conf/app.toml", b"garbage"),
+            ("data/a.bin", b""),
+            ("new", b"x"),
+        ],
+    )
+    .await;
+    let out = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.archive.files, 3);
+    assert_eq!(
+        out.services.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+        ["web"]
+    );
+    assert_ne!(
+        out.volume.runtime_name, name,
+        "restored into a new runtime volume"
+    );
+    assert_eq!(w.files(&out.volume.runtime_name).await, before);
+    assert!(
+        w.runtime.inspect_volume_opt(&name).await.unwrap().is_none(),
+        "old one removed"
+    );
+    let after = w
+        .platform
+        .service(&w.admin, "acme", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(after.status, ServiceStatus::Running);
+    assert_ne!(after.current_deployment, svc.current_deployment);
+    let kinds: Vec<ServiceEventKind> = w
+        .store
+        .list_events(svc.id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.contains(&ServiceEventKind::VolumeRestored {
+            volume: "data".into(),
+            backup: b.id.to_string()
+        }),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn restores_into_a_new_volume_and_of_a_deleted_volume_need_a_target() {
+    let w = world().await;
+    let (_, b, name) = backed_up(&w).await;
+    let before = w.files(&name).await;
+    let out = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::into_new(NewVolume::new("blog", "copy", GIB)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.volume.name.as_str(), "copy");
+    assert_eq!(w.files(&out.volume.runtime_name).await, before);
+    assert_eq!(w.storage_used().await, 2 * GIB);
+
+    w.platform
+        .delete_volume(&w.admin, "acme", &out.volume.id.to_string(), false)
+        .await
+        .unwrap();
+    w.platform
+        .delete_volume(&w.admin, "acme", "data", true)
+        .await
+        .unwrap();
+    // The backup outlives its volume.
+    let all = w
+        .platform
+        .list_org_backups(&w.viewer, "acme")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    let err = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict() && err.to_string().contains("deleted"),
+        "{err}"
+    );
+    w.platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::into_new(NewVolume::new("shop", "data", GIB)),
+        )
+        .await
+        .unwrap();
+}
+
+/// Hostile archives put into the backup store under a backup's key, with a matching digest
+/// (as a compromised or hand-edited store would hold them).
+fn hostile_archives() -> Vec<(&'static str, Vec<u8>)> {
+    fn raw(kind: tar::EntryType, name: &str, link: Option<&str>, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            old.linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+        b.into_inner().unwrap()
+    }
+    use tar::EntryType::*;
+    vec![
+        ("dot-dot", raw(Regular, "../../etc/cron.d/evil", None, b"x")),
+        ("absolute", raw(Regular, "/etc/passwd", None, b"x")),
+        ("symlink out", raw(Symlink, "out", Some("/"), b"")),
+        (
+            "relative symlink out",
+            raw(Symlink, "out", Some("../../.."), b""),
+        ),
+        (
+            "hardlink out",
+            raw(Link, "h", Some("../../etc/shadow"), b""),
+        ),
+        ("device", raw(Char, "null", None, b"")),
+        ("fifo", raw(Fifo, "pipe", None, b"")),
+        (
+            "over-size",
+            raw(Regular, "big", None, &vec![0u8; 2 * 1024 * 1024]),
+        ),
+        ("not a tar", vec![b'A'; 4096]),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_archives_are_refused_and_nothing_is_written() {
+    let w = world().await;
+    // A 1 MiB volume: more than 110 % of it is over-size.
+    let svc = w.deploy("web", app_with("data", "/data", MB)).await;
+    let name = w.runtime_name("data").await;
+    w.put_files(&name, FILES).await;
+    let before = w.files(&name).await;
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap();
+    let key = object_store::path::Path::from(b.location.clone().unwrap());
+    let volumes_before = w
+        .runtime
+        .list_volumes(&Default::default())
+        .await
+        .unwrap()
+        .len();
+    for (what, tar) in hostile_archives() {
+        let compressed = zstd::encode_all(tar.as_slice(), 3).unwrap();
+        w.objects
+            .put(&key, compressed.clone().into())
+            .await
+            .unwrap();
+        let mut forged = w.store.backup(b.id).await.unwrap();
+        forged.sha256 = Some(hex::encode(sha2::Sha256::digest(&compressed)));
+        w.store.update_backup(&forged).await.unwrap();
+        let err = w
+            .platform
+            .restore_backup(
+                &w.admin,
+                "acme",
+                &b.id.to_string(),
+                RestoreRequest::same_volume(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_input(), "{what}: {err}");
+        assert_eq!(err.field(), Some("archive"), "{what}: {err}");
+        assert_eq!(w.files(&name).await, before, "{what}: the volume changed");
+        assert_eq!(
+            w.runtime
+                .list_volumes(&Default::default())
+                .await
+                .unwrap()
+                .len(),
+            volumes_before,
+            "{what}: a runtime volume was left behind"
+        );
+        assert_eq!(w.runtime_name("data").await, name, "{what}");
+    }
+    let after = w
+        .platform
+        .service(&w.admin, "acme", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        after.current_deployment, svc.current_deployment,
+        "never recreated"
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_archive_is_refused_by_its_digest() {
+    let w = world().await;
+    let (_, b, name) = backed_up(&w).await;
+    let before = w.files(&name).await;
+    let key = object_store::path::Path::from(b.location.clone().unwrap());
+    let mut stored = w
+        .objects
+        .get(&key)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let last = stored.len() - 1;
+    stored[last] ^= 0xff;
+    w.objects.put(&key, stored.into()).await.unwrap();
+    let err = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        (err.is_conflict() && err.to_string().contains("SHA-256"))
+            || (err.is_invalid_input() && err.field() == Some("archive")),
+        "{err}"
+    );
+    assert_eq!(w.files(&name).await, before);
+}
+
+#[tokio::test]
+async fn a_consistent_backup_stops_and_starts_the_services_that_mount_the_volume() {
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::consistent(true))
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Succeeded);
+    assert!(b.consistent);
+    let events: Vec<(ServiceEventKind, String)> = w
+        .store
+        .list_events(svc.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.message))
+        .collect();
+    assert_eq!(events[0].0, ServiceEventKind::Started, "{events:?}");
+    assert_eq!(events[1].0, ServiceEventKind::Stopped, "{events:?}");
+    let after = w
+        .platform
+        .service(&w.admin, "acme", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(after.status, ServiceStatus::Running);
+}
+
+#[tokio::test]
+async fn a_failed_copy_is_recorded_with_its_reason_and_leaves_no_object() {
+    let w = world().await;
+    w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime.fail_next(
+        caas_core::memory::RuntimeOp::ReadArchive,
+        caas_core::memory::Fault::Unavailable,
+    );
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Failed);
+    assert!(
+        b.error.as_deref().unwrap().contains("unavailable"),
+        "{:?}",
+        b.error
+    );
+    assert!(b.location.is_none());
+    let listed: Vec<_> = w.objects.list(None).collect().await;
+    assert!(listed.is_empty(), "{listed:?}");
+    let err = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+}
+
+#[tokio::test]
+async fn schedules_take_one_backup_per_due_slot_and_retention_keeps_the_newest() {
+    let w = world().await;
+    w.deploy("web", app_with("data", "/data", GIB)).await;
+    for bad in ["* * *", "0 25 * * *"] {
+        let err = w
+            .platform
+            .set_backup_schedule(&w.member, "acme", "data", Some(ScheduleRequest::new(bad)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("cron"), "{err}");
+    }
+    let err = w
+        .platform
+        .set_backup_schedule(
+            &w.member,
+            "acme",
+            "data",
+            Some(ScheduleRequest::new("0 * * * *").keep_last(0)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("keep_last"));
+    // A manual backup is never touched by retention.
+    let manual = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap();
+    w.platform
+        .set_backup_schedule(
+            &w.member,
+            "acme",
+            "data",
+            Some(ScheduleRequest::new("0 * * * *").keep_last(2)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        w.platform.run_due_backups().await.unwrap().taken.is_empty(),
+        "not due yet"
+    );
+    let mut taken = Vec::new();
+    for hour in 0..4 {
+        w.clock.advance(chrono::Duration::hours(1));
+        let r = w.platform.run_due_backups().await.unwrap();
+        assert!(r.errors.is_empty(), "{r:?}");
+        assert_eq!(r.taken.len(), 1, "hour {hour}: one backup per due slot");
+        taken.push(r.taken[0].id);
+        // Same slot again: nothing.
+        assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+        if hour >= 2 {
+            assert_eq!(r.removed, vec![taken[hour - 2]], "hour {hour}");
+        }
+    }
+    let left: Vec<_> = w
+        .platform
+        .list_backups(&w.viewer, "acme", "data")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(left, vec![taken[3], taken[2], manual.id]);
+    // Their objects went with them.
+    let objects: Vec<_> = w.objects.list(None).try_collect().await.unwrap();
+    assert_eq!(objects.len(), 3);
+
+    // After a long pause, one catch-up run, not one per missed hour.
+    w.clock.advance(chrono::Duration::hours(10));
+    assert_eq!(w.platform.run_due_backups().await.unwrap().taken.len(), 1);
+    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+
+    w.platform
+        .set_backup_schedule(&w.member, "acme", "data", None)
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::hours(2));
+    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+}
+
+#[tokio::test]
+async fn only_admins_restore_and_strangers_see_nothing() {
+    let w = world().await;
+    let (_, b, _) = backed_up(&w).await;
+    let id = b.id.to_string();
+    let err = w
+        .platform
+        .backup_volume(&w.viewer, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
+    let err = w
+        .platform
+        .restore_backup(&w.member, "acme", &id, RestoreRequest::same_volume())
+        .await
+        .unwrap_err();
+    assert!(err.is_permission_denied(), "{err}");
+    let stranger = Principal::user(caas_core::UserId::new());
+    for err in [
+        w.platform
+            .restore_backup(&stranger, "acme", &id, RestoreRequest::same_volume())
+            .await
+            .unwrap_err(),
+        w.platform
+            .delete_backup(&stranger, "acme", &id)
+            .await
+            .unwrap_err(),
+        w.platform
+            .delete_backup(&w.admin, "acme", &caas_core::BackupId::new().to_string())
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(err.is_not_found(), "{err}");
+    }
+    assert_eq!(
+        w.platform
+            .list_backups(&w.viewer, "acme", "data")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    w.platform
+        .delete_backup(&w.member, "acme", &id)
+        .await
+        .unwrap();
+    assert!(
+        w.platform
+            .list_backups(&w.viewer, "acme", "data")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let objects: Vec<_> = w.objects.list(None).collect().await;
+    assert!(objects.is_empty());
+}
