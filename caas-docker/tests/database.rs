@@ -6,7 +6,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
@@ -16,38 +15,8 @@ use caas_core::platform::{
     ApplyMode, DatabaseImages, DeleteOptions, DeployDatabase, ServiceUpdate,
 };
 use caas_core::units::GIB;
-use caas_core::{ContainerRuntime, Platform, ServiceId};
+use caas_core::{ContainerRuntime, Platform};
 use caas_testkit::env;
-
-async fn container_ip(rt: &dyn ContainerRuntime, service: ServiceId, instance: &str) -> String {
-    let selector = caas_core::ports::runtime::LabelSelector::managed()
-        .with(labels::SERVICE, service)
-        .with(labels::INSTANCE, instance);
-    let c = &rt.list_containers(&selector).await.unwrap()[0];
-    let info = rt.inspect_container_opt(&c.id).await.unwrap().unwrap();
-    info.ip_addresses.values().next().unwrap().clone()
-}
-
-async fn connect(url: &str) -> sqlx::PgPool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await
-        {
-            Ok(p) => return p,
-            Err(e) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "database did not accept connections: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        }
-    }
-}
 
 #[tokio::test]
 async fn postgres_rows_survive_recreating_the_container() {
@@ -97,8 +66,8 @@ async fn postgres_rows_survive_recreating_the_container() {
         )
     };
 
-    let ip = container_ip(&*runtime, db.service.id, &instance).await;
-    let pool = connect(&url(&ip)).await;
+    let ip = common::container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = common::pg_connect(&url(&ip)).await;
     sqlx::query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
         .execute(&pool)
         .await
@@ -113,8 +82,8 @@ async fn postgres_rows_survive_recreating_the_container() {
         .recreate_service(&admin, &slug, "data", "orders")
         .await
         .unwrap();
-    let ip = container_ip(&*runtime, db.service.id, &instance).await;
-    let pool = connect(&url(&ip)).await;
+    let ip = common::container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = common::pg_connect(&url(&ip)).await;
     let (item,): (String,) = sqlx::query_as("SELECT item FROM orders WHERE id = 42")
         .fetch_one(&pool)
         .await
@@ -136,8 +105,8 @@ async fn postgres_rows_survive_recreating_the_container() {
         .await
         .unwrap();
     assert_eq!(done.mode, ApplyMode::Recreate);
-    let ip = container_ip(&*runtime, db.service.id, &instance).await;
-    let pool = connect(&url(&ip)).await;
+    let ip = common::container_ip(&*runtime, db.service.id, &instance).await;
+    let pool = common::pg_connect(&url(&ip)).await;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM orders")
         .fetch_one(&pool)
         .await

@@ -60,3 +60,47 @@ pub async fn platform_on_docker(
     let tenant = caas_testkit::platform::seed_tenant(&platform, limits, "p").await;
     Some((platform, runtime, tenant, image))
 }
+
+/// The address of a service's container on its network.
+pub async fn container_ip(
+    rt: &dyn ContainerRuntime,
+    service: caas_core::ServiceId,
+    instance: &str,
+) -> String {
+    let selector = caas_core::ports::runtime::LabelSelector::managed()
+        .with(caas_core::labels::SERVICE, service)
+        .with(caas_core::labels::INSTANCE, instance);
+    let c = &rt.list_containers(&selector).await.expect("list")[0];
+    let info = rt
+        .inspect_container_opt(&c.id)
+        .await
+        .expect("inspect")
+        .expect("the container exists");
+    info.ip_addresses
+        .values()
+        .next()
+        .expect("an address")
+        .clone()
+}
+
+/// A one-connection pool to a PostgreSQL that may still be starting (up to 60 s).
+pub async fn pg_connect(url: &str) -> sqlx::PgPool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(url)
+            .await
+        {
+            Ok(p) => return p,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "database did not accept connections: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
