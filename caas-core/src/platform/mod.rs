@@ -65,7 +65,7 @@ pub use tenancy::NewProject;
 pub use tokens::{TOKEN_PREFIX, token_hash};
 pub use update::{
     ApplyMode, FieldError, QuotaDelta, ServiceUpdate, SpecChange, UpdatePreview, UpdateResult,
-    diff, single_writer,
+    VolumeAttach, diff, single_writer,
 };
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
 pub use volumes::{

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | nothing | nothing (`noop`) |
 //! | only resources | live on the running container (`live`: same container, same start time); if the engine refuses, like a rolling update or a recreate below |
-//! | anything else, single writer (a database, or a writable volume) | stop the old container, start the new one (`recreate`) |
+//! | anything else, single writer before or after (a database, or a writable volume) | stop the old container, start the new one (`recreate`) |
 //! | anything else, stateless app | start the new one, wait until healthy, route to it, drain, stop the old one (`rolling`) |
 //!
 //! The quota delta is reserved before anything is touched (only growth is checked) and given
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::ids::DeploymentId;
 use crate::model::{
     Deployment, DeploymentStatus, EnvVar, HealthCheck, REDACTED, ResourceLimits, Service,
-    ServiceKind, ServiceSpec,
+    ServiceKind, ServiceSpec, VolumeMount, VolumeState,
 };
 use crate::ports::runtime::UpdateOutcome;
 use crate::validate::{self, ImageRef};
@@ -51,6 +51,43 @@ pub struct ServiceUpdate {
     /// Remove the health check.
     #[serde(default)]
     pub remove_health_check: bool,
+    /// Volumes of the service's project to mount (they must exist; a full volume only
+    /// read-only).
+    #[serde(default)]
+    pub volumes_attach: Vec<VolumeAttach>,
+    /// Volumes to unmount, by name (their data stays in the volume).
+    #[serde(default)]
+    pub volumes_detach: Vec<String>,
+}
+
+/// A volume to mount into a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct VolumeAttach {
+    /// The volume's name in the project.
+    pub volume: String,
+    /// Where to mount it (absolute path).
+    pub target: String,
+    /// Mount it read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl VolumeAttach {
+    /// Mounts `volume` at `target`, writable.
+    pub fn new(volume: impl Into<String>, target: impl Into<String>) -> Self {
+        Self {
+            volume: volume.into(),
+            target: target.into(),
+            read_only: false,
+        }
+    }
+    /// Read-only.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
 }
 
 /// How an update is (or would be) applied.
@@ -189,6 +226,7 @@ pub fn diff(before: &ServiceSpec, after: &ServiceSpec) -> Vec<SpecChange> {
         j(&before.health_check),
         j(&after.health_check),
     );
+    push("volumes".into(), j(&before.volumes), j(&after.volumes));
     let mut keys: Vec<&str> = before
         .env
         .iter()
@@ -278,6 +316,41 @@ fn apply(spec: &ServiceSpec, u: &ServiceUpdate) -> (ServiceSpec, Vec<FieldError>
     } else if let Some(h) = &u.health_check {
         next.health_check = Some(h.clone());
     }
+    for (i, name) in u.volumes_detach.iter().enumerate() {
+        let before = next.volumes.len();
+        next.volumes.retain(|m| m.volume.as_str() != name);
+        if next.volumes.len() == before {
+            errors.push(FieldError {
+                field: format!("volumes_detach[{i}]"),
+                reason: format!("the service does not mount a volume '{name}'"),
+            });
+        }
+    }
+    for (i, a) in u.volumes_attach.iter().enumerate() {
+        match validate::Name::parse_field(&format!("volumes_attach[{i}].volume"), a.volume.clone())
+        {
+            Ok(volume) => {
+                if next.volumes.iter().any(|m| m.volume == volume) {
+                    errors.push(FieldError {
+                        field: format!("volumes_attach[{i}].volume"),
+                        reason: format!("volume '{volume}' is already mounted"),
+                    });
+                    continue;
+                }
+                next.volumes.push(VolumeMount {
+                    volume,
+                    target: a.target.clone(),
+                    read_only: a.read_only,
+                    // Attached volumes exist: their own size counts, not this one.
+                    size_bytes: crate::units::MIB,
+                });
+            }
+            Err(e) => errors.push(FieldError {
+                field: e.field().unwrap_or("volumes_attach").to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
     if let Err(e) = next.validate() {
         errors.push(FieldError {
             field: e.field().unwrap_or("spec").to_string(),
@@ -297,7 +370,7 @@ pub fn single_writer(svc: &Service) -> bool {
         || svc.spec.volumes.iter().any(|v| !v.read_only)
 }
 
-fn plan_mode(svc: &Service, changes: &[SpecChange]) -> (ApplyMode, String) {
+fn plan_mode(svc: &Service, next: &ServiceSpec, changes: &[SpecChange]) -> (ApplyMode, String) {
     if changes.is_empty() {
         return (ApplyMode::Noop, "nothing changes".into());
     }
@@ -307,7 +380,11 @@ fn plan_mode(svc: &Service, changes: &[SpecChange]) -> (ApplyMode, String) {
             "only limits change: applied to the running container without a restart".into(),
         );
     }
-    if single_writer(svc) {
+    let after = Service {
+        spec: next.clone(),
+        ..svc.clone()
+    };
+    if single_writer(svc) || single_writer(&after) {
         (
             ApplyMode::Recreate,
             "single writer (a database or a writable volume): the old container stops before the new one starts; expect a short interruption".into(),
@@ -439,7 +516,9 @@ impl Platform {
         action: &str,
     ) -> Result<UpdateResult> {
         let changes = diff(&svc.spec, &next);
-        let (mode, reason) = plan_mode(&svc, &changes);
+        let (mode, reason) = plan_mode(&svc, &next, &changes);
+        let mut errors = errors;
+        errors.extend(self.check_attached(project, &svc.spec, &next).await?);
         let preview = UpdatePreview {
             changes,
             mode,
@@ -505,6 +584,46 @@ impl Platform {
             mode: applied_mode,
             service: service.redacted(),
         })
+    }
+
+    /// Problems with the volumes `next` mounts that `current` does not: each must exist in
+    /// the project, and a full one may only be mounted read-only.
+    async fn check_attached(
+        &self,
+        project: &crate::model::Project,
+        current: &ServiceSpec,
+        next: &ServiceSpec,
+    ) -> Result<Vec<FieldError>> {
+        let mut out = Vec::new();
+        let added = next
+            .volumes
+            .iter()
+            .filter(|m| !current.volumes.iter().any(|c| c.volume == m.volume));
+        for (i, m) in added.enumerate() {
+            match self
+                .inner
+                .store
+                .volume_by_name_opt(project.id, m.volume.as_str())
+                .await?
+            {
+                None => out.push(FieldError {
+                    field: format!("volumes_attach[{i}].volume"),
+                    reason: format!(
+                        "project '{}' has no volume '{}'; create it first",
+                        project.name, m.volume
+                    ),
+                }),
+                Some(v) if v.state == VolumeState::Full && !m.read_only => out.push(FieldError {
+                    field: format!("volumes_attach[{i}].read_only"),
+                    reason: format!(
+                        "volume '{}' is full: it can only be mounted read-only",
+                        v.name
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
+        Ok(out)
     }
 
     async fn apply_mode(
@@ -614,12 +733,15 @@ mod tests {
             ..ServiceUpdate::default()
         };
         let (after, _) = apply(&svc.spec, &u);
-        assert_eq!(plan_mode(&svc, &diff(&svc.spec, &after)).0, ApplyMode::Live);
+        assert_eq!(
+            plan_mode(&svc, &after, &diff(&svc.spec, &after)).0,
+            ApplyMode::Live
+        );
         assert_eq!(delta(&svc.spec, &after).memory_bytes, 256 * 1024 * 1024);
         u.image = Some(ImageRef::parse("caas/busybox:2").unwrap());
         let (after, _) = apply(&svc.spec, &u);
         assert_eq!(
-            plan_mode(&svc, &diff(&svc.spec, &after)).0,
+            plan_mode(&svc, &after, &diff(&svc.spec, &after)).0,
             ApplyMode::Rolling
         );
         let db = Service {
@@ -629,9 +751,9 @@ mod tests {
             ..svc.clone()
         };
         assert_eq!(
-            plan_mode(&db, &diff(&db.spec, &after)).0,
+            plan_mode(&db, &after, &diff(&db.spec, &after)).0,
             ApplyMode::Recreate
         );
-        assert_eq!(plan_mode(&svc, &[]).0, ApplyMode::Noop);
+        assert_eq!(plan_mode(&svc, &svc.spec, &[]).0, ApplyMode::Noop);
     }
 }

@@ -440,3 +440,103 @@ async fn an_interrupted_volume_creation_is_rolled_back_by_the_reconciler() {
     assert!(w.store.list_all_volumes().await.unwrap().is_empty());
     assert!(w.platform.reconcile().await.unwrap().is_clean());
 }
+
+#[tokio::test]
+async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update() {
+    use caas_core::platform::{ApplyMode, ServiceUpdate, VolumeAttach};
+    let w = world().await;
+    let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
+    let svc = w.deploy("web", spec).await;
+    w.platform
+        .create_volume(&w.member, "acme", NewVolume::new("shop", "media", GIB))
+        .await
+        .unwrap();
+    let mut update = ServiceUpdate::default();
+    update
+        .volumes_attach
+        .push(VolumeAttach::new("media", "/srv/media"));
+    let preview = w
+        .platform
+        .update_service(&w.member, "acme", "shop", "web", update.clone(), true)
+        .await
+        .unwrap()
+        .preview;
+    assert_eq!(
+        preview.mode,
+        ApplyMode::Recreate,
+        "a writable volume makes a single writer"
+    );
+    assert_eq!(preview.changes[0].field, "volumes");
+    assert_eq!(
+        preview.quota_delta.storage_bytes, 0,
+        "the volume holds its own storage"
+    );
+    let done = w
+        .platform
+        .update_service(&w.member, "acme", "shop", "web", update, false)
+        .await
+        .unwrap();
+    assert!(done.applied);
+    assert_eq!(done.service.spec.volumes[0].target, "/srv/media");
+    assert_ne!(done.service.current_deployment, svc.current_deployment);
+    let view = w.platform.volume(&w.viewer, "acme", "media").await.unwrap();
+    assert_eq!(view.mounted_by.len(), 1);
+    let containers = w
+        .runtime
+        .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id))
+        .await
+        .unwrap();
+    let info = w
+        .runtime
+        .inspect_container_opt(&containers[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.mounts[0].volume, view.volume.runtime_name);
+    assert_eq!(info.mounts[0].target, "/srv/media");
+
+    // Attaching what does not exist or is mounted already, detaching what is not mounted.
+    let mut bad = ServiceUpdate::default();
+    bad.volumes_attach.push(VolumeAttach::new("nope", "/nope"));
+    bad.volumes_attach
+        .push(VolumeAttach::new("media", "/again"));
+    bad.volumes_detach.push("other".into());
+    let preview = w
+        .platform
+        .update_service(&w.member, "acme", "shop", "web", bad.clone(), true)
+        .await
+        .unwrap()
+        .preview;
+    let fields: Vec<&str> = preview.errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"volumes_detach[0]"), "{fields:?}");
+    assert!(fields.contains(&"volumes_attach[1].volume"), "{fields:?}");
+    assert!(fields.contains(&"volumes_attach[0].volume"), "{fields:?}");
+    let err = w
+        .platform
+        .update_service(&w.member, "acme", "shop", "web", bad, false)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+
+    let mut detach = ServiceUpdate::default();
+    detach.volumes_detach.push("media".into());
+    let done = w
+        .platform
+        .update_service(&w.member, "acme", "shop", "web", detach, false)
+        .await
+        .unwrap();
+    assert!(done.service.spec.volumes.is_empty());
+    assert!(
+        w.platform
+            .volume(&w.viewer, "acme", "media")
+            .await
+            .unwrap()
+            .mounted_by
+            .is_empty()
+    );
+    // Detached, the volume can be deleted without force.
+    w.platform
+        .delete_volume(&w.member, "acme", "media", false)
+        .await
+        .unwrap();
+}
