@@ -153,7 +153,7 @@ struct Inner {
     engine: Mutex<Engine>,
     faults: Mutex<Faults>,
     accounting: Mutex<Accounting>,
-    events: broadcast::Sender<RuntimeEvent>,
+    events: Mutex<broadcast::Sender<RuntimeEvent>>,
     log_tx: broadcast::Sender<(String, LogLine)>,
     seq: AtomicU64,
 }
@@ -208,7 +208,7 @@ impl InMemoryRuntime {
                 }),
                 faults: Mutex::new(Faults::default()),
                 accounting: Mutex::new(Accounting::default()),
-                events,
+                events: Mutex::new(events),
                 log_tx,
                 seq: AtomicU64::new(1),
             }),
@@ -352,6 +352,13 @@ impl InMemoryRuntime {
         Ok(())
     }
 
+    /// Ends every open event stream (as a daemon restart or a dropped connection would);
+    /// later calls of `events` get a new stream. Events emitted in between reach nobody.
+    pub fn cut_event_streams(&self) {
+        let (fresh, _) = broadcast::channel(1024);
+        *lock(&self.inner.events) = fresh;
+    }
+
     /// Removes a container behind the platform's back (a lost container).
     pub fn lose_container(&self, id: &str) -> Result<()> {
         let mut e = lock(&self.inner.engine);
@@ -431,7 +438,7 @@ impl InMemoryRuntime {
     }
 
     fn emit(&self, id: &str, kind: RuntimeEventKind, labels: BTreeMap<String, String>) {
-        let _ = self.inner.events.send(RuntimeEvent {
+        let _ = lock(&self.inner.events).send(RuntimeEvent {
             at: Utc::now(),
             container_id: id.to_string(),
             kind,
@@ -917,13 +924,12 @@ impl ContainerRuntime for InMemoryRuntime {
         let (_g, lost) = self.enter(RuntimeOp::Events).await?;
         Self::after(lost, RuntimeOp::Events)?;
         let selector = selector.clone();
-        Ok(
-            selector_stream(self.inner.events.subscribe(), move |ev: &RuntimeEvent| {
-                selector.matches(&ev.labels)
-            })
-            .map(Ok)
-            .boxed(),
+        Ok(selector_stream(
+            lock(&self.inner.events).subscribe(),
+            move |ev: &RuntimeEvent| selector.matches(&ev.labels),
         )
+        .map(Ok)
+        .boxed())
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<CreateOutcome> {

@@ -16,11 +16,13 @@ mod reconcile;
 mod recreate;
 mod rollout;
 mod runtime_admin;
+mod service_health;
 mod tenancy;
 mod tokens;
 mod update;
 mod usage;
 mod volumes;
+mod watcher;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -61,6 +63,7 @@ pub use monitoring::{
 };
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
+pub use service_health::{ContainerHealth, HEALTH_LOG_LINES, ServiceHealth, uptime_percent};
 pub use tenancy::NewProject;
 pub use tokens::{TOKEN_PREFIX, token_hash};
 pub use update::{
@@ -72,6 +75,7 @@ pub use volumes::{
     MAX_VOLUME_BYTES, MountedBy, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING,
     VOLUME_WARNING_PERCENT, VolumeCheckReport, VolumeDriver, VolumeView, volume_state,
 };
+pub use watcher::{WatcherConfig, WatcherStats};
 
 /// Builds a [`Platform`] from its ports.
 #[derive(Debug, Default)]
