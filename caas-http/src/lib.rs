@@ -23,7 +23,8 @@
 //!   `NOT_FOUND`, 409 `ALREADY_EXISTS` / `CONFLICT` / `QUOTA_EXCEEDED` (the plan and every
 //!   exceeded dimension in `details`), 422 `INVALID_INPUT` with `details.field` naming the
 //!   field (also for malformed JSON, unknown fields at any depth and bad query parameters),
-//!   403 `PERMISSION_DENIED`, 503 `UNAVAILABLE` (`retryable: true`).
+//!   403 `PERMISSION_DENIED`, 501 `UNSUPPORTED` (a feature this platform is not configured
+//!   for, such as backups without a backup destination), 503 `UNAVAILABLE` (`retryable: true`).
 //! - Creates answer 201 with the created resource, deletes 204, reads and updates 200.
 //!   Services are always returned with secret values redacted; a new database's credentials
 //!   are in the 201 answer and never again. Request bodies are never logged.
@@ -53,9 +54,27 @@
 //! | `PATCH …/services/{service}` | `update_service` (`?dry_run=true` previews) |
 //! | `GET …/services/{service}/deployments` | `list_deployments` |
 //! | `POST …/services/{service}/rollback` | `rollback_service` (body `{"to": <deployment>}` optional) |
+//! | `GET, POST …/services/{service}/domains` | `list_domains`, `add_domain` |
+//! | `DELETE …/services/{service}/domains/{domain}` | `remove_domain` (`?path=`) |
+//! | `POST /v1/orgs/{org}/domains/{domain}/verify` | `verify_domain` |
+//! | `GET /v1/orgs/{org}/domains/{domain}/certificate` | `certificate_status` |
+//! | `GET, POST /v1/orgs/{org}/volumes` | `list_volumes` (`?project=`), `create_volume` |
+//! | `GET, DELETE /v1/orgs/{org}/volumes/{volume}` | `volume`, `delete_volume` (`?force=true`) |
+//! | `GET, POST …/volumes/{volume}/backups` | `list_backups`, `backup_volume` (body `{"consistent": true}` optional) |
+//! | `PUT, DELETE …/volumes/{volume}/backup-schedule` | `set_backup_schedule` (`Some`, `None`) |
+//! | `GET /v1/orgs/{org}/backups` | `list_org_backups` |
+//! | `DELETE /v1/orgs/{org}/backups/{backup}` | `delete_backup` |
+//! | `POST /v1/orgs/{org}/backups/{backup}/restore` | `restore_backup` (body optional: same volume) |
 //!
 //! `POST …/services` takes `{"name": "web", "spec": {...}}` for an app or
 //! `{"name": "db", "database": {"engine": "postgres"}}` for a managed database.
+//!
+//! `{volume}` is a volume's id, or its name when no other project of the organization has a
+//! volume of that name (otherwise 409: use the id). Taking a backup answers 201 with the
+//! backup record once the copy is over, also when the copy failed: the record says
+//! `"status": "failed"` and why, and stays listed until deleted — check `status`. Without a
+//! backup destination ([`caas_core::platform::BackupConfig`]) taking a backup, setting or
+//! removing a schedule and restoring answer 501; the lists answer as usual.
 
 mod auth;
 mod error;
@@ -137,6 +156,17 @@ pub(crate) struct AppState {
         routes::domains::remove_domain,
         routes::domains::verify_domain,
         routes::domains::certificate,
+        routes::volumes::list_volumes,
+        routes::volumes::create_volume,
+        routes::volumes::get_volume,
+        routes::volumes::delete_volume,
+        routes::backups::list_volume_backups,
+        routes::backups::create_backup,
+        routes::backups::put_backup_schedule,
+        routes::backups::delete_backup_schedule,
+        routes::backups::list_backups,
+        routes::backups::delete_backup,
+        routes::backups::restore_backup,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -147,6 +177,8 @@ pub(crate) struct AppState {
         (name = "organizations", description = "Tenants, their subscription and usage"),
         (name = "projects", description = "Projects: private networks of services"),
         (name = "services", description = "Apps and managed databases"),
+        (name = "volumes", description = "Persistent volumes, counted against the storage quota"),
+        (name = "backups", description = "Backups of volumes, their schedules and restores"),
     )
 )]
 pub struct ApiDoc;
@@ -212,8 +244,34 @@ impl Modify for Conventions {
                     "503".into(),
                     error("A backend (store or runtime) is unavailable; retry later").into(),
                 );
+                if let Some(body) = &mut op.request_body {
+                    optional_body(body);
+                }
             }
         }
+    }
+}
+
+/// utoipa writes an `Option<T>` request body as a required body of schema `null | T`; the
+/// API means an optional body that is a `T` when present (a JSON `null` is refused like any
+/// non-object).
+fn optional_body(body: &mut utoipa::openapi::request_body::RequestBody) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    use utoipa::openapi::{RefOr, Required};
+
+    let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+    let mut optional = false;
+    for content in body.content.values_mut() {
+        let Some(RefOr::T(Schema::OneOf(one))) = &content.schema else {
+            continue;
+        };
+        if one.items.len() == 2 && one.items.iter().any(is_null) {
+            content.schema = one.items.iter().find(|s| !is_null(s)).cloned();
+            optional = true;
+        }
+    }
+    if optional {
+        body.required = Some(Required::False);
     }
 }
 
@@ -266,6 +324,17 @@ route_table! {
     DELETE "/v1/orgs/{org}/projects/{project}/services/{service}/domains/{domain}" => routes::domains::remove_domain,
     POST "/v1/orgs/{org}/domains/{domain}/verify" => routes::domains::verify_domain,
     GET "/v1/orgs/{org}/domains/{domain}/certificate" => routes::domains::certificate,
+    GET "/v1/orgs/{org}/volumes" => routes::volumes::list_volumes,
+    POST "/v1/orgs/{org}/volumes" => routes::volumes::create_volume,
+    GET "/v1/orgs/{org}/volumes/{volume}" => routes::volumes::get_volume,
+    DELETE "/v1/orgs/{org}/volumes/{volume}" => routes::volumes::delete_volume,
+    GET "/v1/orgs/{org}/volumes/{volume}/backups" => routes::backups::list_volume_backups,
+    POST "/v1/orgs/{org}/volumes/{volume}/backups" => routes::backups::create_backup,
+    PUT "/v1/orgs/{org}/volumes/{volume}/backup-schedule" => routes::backups::put_backup_schedule,
+    DELETE "/v1/orgs/{org}/volumes/{volume}/backup-schedule" => routes::backups::delete_backup_schedule,
+    GET "/v1/orgs/{org}/backups" => routes::backups::list_backups,
+    DELETE "/v1/orgs/{org}/backups/{backup}" => routes::backups::delete_backup,
+    POST "/v1/orgs/{org}/backups/{backup}/restore" => routes::backups::restore_backup,
 }
 
 /// Every route the router serves, as (method, path template) — the same table the router is

@@ -10,13 +10,16 @@ use common::{SERVICES, World, assert_error, memory_config, web_app, world};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A concrete path for a route template: `acme`, `shop`, `web`, `starter`.
-fn concrete(template: &str) -> String {
+/// A concrete path for a route template: `acme`, `shop`, `web`, `starter`, the volume `data`
+/// and the backup `backup`.
+fn concrete(template: &str, backup: &str) -> String {
     template
         .replace("{org}", "acme")
         .replace("{project}", "shop")
         .replace("{service}", "web")
         .replace("{plan}", "starter")
+        .replace("{volume}", "data")
+        .replace("{backup}", backup)
 }
 
 /// A valid body for the routes that take one.
@@ -38,6 +41,14 @@ fn body(method: &Method, template: &str) -> Option<Value> {
         ("PATCH", "/v1/orgs/{org}/projects/{project}/services/{service}") => {
             Some(json!({"env_set": [{"key": "A", "value": "1"}]}))
         }
+        ("POST", "/v1/orgs/{org}/volumes") => {
+            Some(json!({"project": "shop", "name": "other", "size_bytes": 1_048_576}))
+        }
+        ("POST", "/v1/orgs/{org}/volumes/{volume}/backups") => Some(json!({"consistent": false})),
+        ("PUT", "/v1/orgs/{org}/volumes/{volume}/backup-schedule") => {
+            Some(json!({"cron": "0 3 * * *"}))
+        }
+        ("POST", "/v1/orgs/{org}/backups/{backup}/restore") => Some(json!({"volume": "data"})),
         _ => None,
     }
 }
@@ -46,19 +57,38 @@ fn is_public(template: &str) -> bool {
     matches!(template, "/v1/health" | "/v1/openapi.json")
 }
 
-async fn world_with_web() -> World {
+/// `web` deployed, and the volume `data` with one backup (its id returned).
+async fn world_with_web() -> (World, String) {
     let w = world().await;
     w.deploy_web().await;
-    w
+    let (status, v) = w
+        .post(
+            "/v1/orgs/acme/volumes",
+            &w.owner,
+            json!({"project": "shop", "name": "data", "size_bytes": 1_048_576}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, b) = w
+        .call(
+            Method::POST,
+            "/v1/orgs/acme/volumes/data/backups",
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let backup = b["id"].as_str().unwrap().to_string();
+    (w, backup)
 }
 
 #[tokio::test]
 async fn every_route_but_health_and_the_document_requires_a_token() {
-    let w = world_with_web().await;
+    let (w, backup) = world_with_web().await;
     let routes = caas_http::routes();
-    assert!(routes.len() >= 31, "{routes:?}");
+    assert!(routes.len() >= 50, "{routes:?}");
     for (method, template) in routes {
-        let path = concrete(template);
+        let path = concrete(template, &backup);
         for token in [None, Some("caas_not-a-real-token"), Some("garbage")] {
             let got = w
                 .call(method.clone(), &path, token, body(&method, template))
@@ -73,6 +103,10 @@ async fn every_route_but_health_and_the_document_requires_a_token() {
     // Nothing was changed by the refused calls.
     let (_, services) = w.get(SERVICES, &w.owner).await;
     assert_eq!(services.as_array().unwrap().len(), 1);
+    let (_, volumes) = w.get("/v1/orgs/acme/volumes", &w.owner).await;
+    assert_eq!(volumes.as_array().unwrap().len(), 1);
+    let (_, backups) = w.get("/v1/orgs/acme/backups", &w.owner).await;
+    assert_eq!(backups.as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -91,12 +125,12 @@ async fn a_401_names_the_bearer_scheme_and_needs_no_valid_body() {
 
 #[tokio::test]
 async fn strangers_get_404_for_everything_in_another_organization() {
-    let w = world_with_web().await;
+    let (w, backup) = world_with_web().await;
     for (method, template) in caas_http::routes() {
         if !template.starts_with("/v1/orgs/{org}") {
             continue;
         }
-        let path = concrete(template);
+        let path = concrete(template, &backup);
         let got = w
             .call(
                 method.clone(),
@@ -148,6 +182,11 @@ async fn strangers_get_404_for_everything_in_another_organization() {
     assert_eq!(org["display_name"], "acme");
     let (_, services) = w.get(SERVICES, &w.owner).await;
     assert_eq!(services.as_array().unwrap().len(), 1);
+    let (_, volumes) = w.get("/v1/orgs/acme/volumes", &w.owner).await;
+    assert_eq!(volumes.as_array().unwrap().len(), 1);
+    assert_eq!(volumes[0]["backup_schedule"], Value::Null);
+    let (_, backups) = w.get("/v1/orgs/acme/backups", &w.owner).await;
+    assert_eq!(backups.as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -157,7 +196,7 @@ async fn non_administrators_get_403_on_administrator_routes_but_may_read_plans()
         if !template.starts_with("/v1/admin/") {
             continue;
         }
-        let path = concrete(template);
+        let path = concrete(template, "");
         for token in [&w.owner, &w.stranger] {
             let got = w
                 .call(method.clone(), &path, Some(token), body(&method, template))
@@ -175,7 +214,7 @@ async fn non_administrators_get_403_on_administrator_routes_but_may_read_plans()
 
 #[tokio::test]
 async fn viewers_read_but_may_not_deploy_operate_or_delete() {
-    let w = world_with_web().await;
+    let (w, _) = world_with_web().await;
     let (status, _) = w.get(SERVICES, &w.viewer).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = w.get(&format!("{SERVICES}/web/logs"), &w.viewer).await;

@@ -5,6 +5,12 @@
 //!
 //! `DATABASE_URL=postgres://…` switches the store to PostgreSQL.
 //!
+//! Volumes are backed up into `<data dir>/backups` by default (`--backup-dir` for another
+//! directory), or into an object store with `--backup-url s3://bucket/prefix` (credentials and
+//! settings from the usual `AWS_*` environment variables). The workers run in the server: the
+//! reconciler, the domain verifier, the volume monitor (usage states and alerts) and the
+//! backup scheduler; they stop with it.
+//!
 //! Requests authenticate with API tokens (`Authorization: Bearer caas_…`). On its first start
 //! the server creates the platform administrator and its first token, and prints the token
 //! once on stdout — or, when `CAAS_BOOTSTRAP_TOKEN_FILE` is set, writes it to that file (mode
@@ -81,6 +87,30 @@ struct Args {
     /// How often the reconciler compares the store with the engine (it also runs at start-up).
     #[arg(long, env = "CAAS_RECONCILE_INTERVAL", default_value = "60s")]
     reconcile_interval: humantime::Duration,
+    /// Directory the backups of volumes are written to (created when missing). Default:
+    /// `backups` in the data directory.
+    #[arg(long, env = "CAAS_BACKUP_DIR", conflicts_with = "backup_url")]
+    backup_dir: Option<PathBuf>,
+    /// Object store the backups are written to instead of a directory: `s3://bucket/prefix`
+    /// (any S3-compatible service; credentials, region and endpoint from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, ... as the AWS tools read them) or
+    /// `file:///absolute/dir`. The URL's path is the key prefix (default `caas-backups`).
+    #[arg(long, env = "CAAS_BACKUP_URL")]
+    backup_url: Option<String>,
+    /// How often the usage of every volume is measured (warning at 80 %, full at 100 %).
+    #[arg(long, env = "CAAS_VOLUME_CHECK_INTERVAL", default_value = "60s")]
+    volume_check_interval: humantime::Duration,
+    /// How often the backup scheduler takes the scheduled backups that are due.
+    #[arg(long, env = "CAAS_BACKUP_CHECK_INTERVAL", default_value = "30s")]
+    backup_check_interval: humantime::Duration,
+    /// Image of the short-lived containers that copy archives out of and into volumes for
+    /// backups and restores (created, never started; pulled when missing).
+    #[arg(
+        long,
+        env = "CAAS_ARCHIVE_HELPER_IMAGE",
+        default_value = "busybox:stable"
+    )]
+    archive_helper_image: String,
     /// How long a container gets to stop before it is killed.
     #[arg(long, env = "CAAS_STOP_TIMEOUT", default_value = "10s")]
     stop_timeout: humantime::Duration,
@@ -155,6 +185,65 @@ async fn open_store(args: &Args) -> anyhow::Result<(Arc<dyn Store>, String)> {
     Ok((Arc::new(store), format!("sqlite:{}", path.display())))
 }
 
+/// Where backups go, as configured (for logs and `--print-config`; nothing is created).
+fn backup_target(args: &Args) -> String {
+    match &args.backup_url {
+        Some(url) => redact_url(url),
+        None => format!("dir:{}", backup_dir(args).display()),
+    }
+}
+
+fn backup_dir(args: &Args) -> PathBuf {
+    args.backup_dir
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("backups"))
+}
+
+/// The backup destination: the object store of `--backup-url`, else the backup directory
+/// (created when missing). Keys live under the URL's path, or under `caas-backups` in the
+/// directory (so the directory can hold other things too).
+fn backup_config(args: &Args) -> anyhow::Result<caas_core::platform::BackupConfig> {
+    use caas_core::platform::BackupConfig;
+    use object_store::ObjectStoreScheme;
+
+    let Some(raw) = &args.backup_url else {
+        let dir = backup_dir(args);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the backup directory {}", dir.display()))?;
+        // Deleting a backup also removes the directories it leaves empty.
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+            .with_context(|| format!("opening the backup directory {}", dir.display()))?
+            .with_automatic_cleanup(true);
+        return Ok(BackupConfig::new(Arc::new(store)));
+    };
+    let url = url::Url::parse(raw).context("parsing --backup-url / CAAS_BACKUP_URL")?;
+    let context = || format!("opening the backup store {}", redact_url(raw));
+    let (scheme, prefix) = ObjectStoreScheme::parse(&url).with_context(context)?;
+    let store: Arc<dyn object_store::ObjectStore> =
+        if scheme == ObjectStoreScheme::AmazonS3 && matches!(url.scheme(), "s3" | "s3a") {
+            Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(raw.as_str())
+                    .build()
+                    .with_context(context)?,
+            )
+        } else {
+            // Other S3 URL forms (https://bucket.s3.region.amazonaws.com, R2) read the same
+            // AWS_* settings; `file://` needs none.
+            let aws = std::env::vars()
+                .filter(|(k, _)| k.starts_with("AWS_"))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v));
+            let (store, _) = object_store::parse_url_opts(&url, aws).with_context(context)?;
+            Arc::from(store)
+        };
+    let config = BackupConfig::new(store);
+    Ok(if prefix.as_ref().is_empty() {
+        config
+    } else {
+        config.prefix(prefix.as_ref())
+    })
+}
+
 fn redact_url(url: &str) -> String {
     // postgres://user:secret@host/db → postgres://user:***@host/db
     match (url.find("://"), url.rfind('@')) {
@@ -217,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
         "docker": connection.describe(),
         "admin_email": args.admin_email,
         "instance": args.instance,
+        "backups": backup_target(&args),
     });
     if args.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
@@ -229,7 +319,10 @@ async fn main() -> anyhow::Result<()> {
     // administrator stored through the API; otherwise auto-detection (the first candidate
     // that answers), falling back to the default socket.
     let inputs = DetectionInputs::from_env(|k| std::env::var(k).ok());
-    let connector = Arc::new(DockerConnector::new(inputs.clone(), "busybox:stable"));
+    let connector = Arc::new(DockerConnector::new(
+        inputs.clone(),
+        args.archive_helper_image.clone(),
+    ));
     let explicit = args.docker_host.is_some();
     let connection = if explicit {
         connection
@@ -242,6 +335,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let runtime = DockerRuntime::builder()
         .connection(connection.clone())
+        .helper_image(args.archive_helper_image.clone())
         .build_lazy()?;
     let mut domains = caas_core::platform::DomainConfig::new();
     for ip in &args.public_addresses {
@@ -258,7 +352,8 @@ async fn main() -> anyhow::Result<()> {
         .runtime(Arc::new(runtime))
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
-        .stop_timeout(args.stop_timeout.into());
+        .stop_timeout(args.stop_timeout.into())
+        .backups(backup_config(&args)?);
     if args.wildcard_domains
         && args.traefik_cert_resolver.is_some()
         && args.traefik_wildcard_cert_resolver.is_none()
@@ -296,7 +391,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(secret) = platform.ensure_bootstrap_token(&admin).await? {
         hand_over_bootstrap_token(&secret, args.bootstrap_token_file.as_deref());
     }
-    tracing::info!(admin = %admin.email, store = %store_desc, instance = %args.instance, "platform ready");
+    tracing::info!(admin = %admin.email, store = %store_desc, backups = %backup_target(&args), instance = %args.instance, "platform ready");
 
     // Background workers share one shutdown signal with the HTTP server.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -313,6 +408,16 @@ async fn main() -> anyhow::Result<()> {
         args.domain_recheck_interval.into(),
         stopped(stop_rx.clone()),
     ));
+    let volume_monitor = tokio::spawn(
+        platform
+            .clone()
+            .run_volume_monitor(args.volume_check_interval.into(), stopped(stop_rx.clone())),
+    );
+    let backup_scheduler = tokio::spawn(
+        platform
+            .clone()
+            .run_backup_scheduler(args.backup_check_interval.into(), stopped(stop_rx.clone())),
+    );
 
     let app = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -323,12 +428,21 @@ async fn main() -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), verifier).await;
-    if tokio::time::timeout(std::time::Duration::from_secs(10), reconciler)
+    let ten = std::time::Duration::from_secs(10);
+    let _ = tokio::time::timeout(ten, verifier).await;
+    let _ = tokio::time::timeout(ten, volume_monitor).await;
+    if tokio::time::timeout(ten, reconciler).await.is_err() {
+        tracing::warn!("the reconciler did not stop within 10 s");
+    }
+    // A pass of the scheduler finishes the backup it is taking: give it time, so the record
+    // does not stay `running`.
+    if tokio::time::timeout(std::time::Duration::from_secs(60), backup_scheduler)
         .await
         .is_err()
     {
-        tracing::warn!("the reconciler did not stop within 10 s");
+        tracing::warn!(
+            "the backup scheduler did not stop within 60 s; a scheduled backup was interrupted and its record stays `running`"
+        );
     }
     tracing::info!("stopped");
     Ok(())
@@ -337,6 +451,54 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(flags: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("caas-server").chain(flags.iter().copied()))
+    }
+
+    #[test]
+    fn backups_go_next_to_the_data_by_default_and_only_one_destination_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let a = args(&["--data-dir", data.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            backup_target(&a),
+            format!("dir:{}", data.join("backups").display())
+        );
+        let config = backup_config(&a).unwrap();
+        assert!(data.join("backups").is_dir(), "created");
+        assert_eq!(config.prefix, "caas-backups");
+
+        let e = args(&["--backup-dir", "/b", "--backup-url", "s3://bucket/p"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn a_backup_url_names_the_store_and_its_key_prefix() {
+        let a = args(&["--backup-url", "s3://caas-bucket/prod/backups"]).unwrap();
+        assert_eq!(backup_target(&a), "s3://caas-bucket/prod/backups");
+        let config = backup_config(&a).unwrap();
+        assert_eq!(config.prefix, "prod/backups");
+        assert!(
+            format!("{}", config.store).contains("caas-bucket"),
+            "{}",
+            config.store
+        );
+
+        let config = backup_config(&args(&["--backup-url", "s3://caas-bucket"]).unwrap()).unwrap();
+        assert_eq!(config.prefix, "caas-backups");
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        let config = backup_config(&args(&["--backup-url", &url]).unwrap()).unwrap();
+        assert_eq!(
+            config.prefix,
+            dir.path().to_str().unwrap().trim_start_matches('/')
+        );
+
+        assert!(backup_config(&args(&["--backup-url", "not a url"]).unwrap()).is_err());
+        assert!(backup_config(&args(&["--backup-url", "ftp://host/x"]).unwrap()).is_err());
+    }
 
     #[test]
     fn database_passwords_are_not_printed() {

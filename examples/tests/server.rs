@@ -2,7 +2,8 @@
 //! directory, the real Docker engine), answers `GET /v1/health` on a loopback port, hands its
 //! first admin token over once, and serves the whole journey over HTTP: plan, organization,
 //! subscription, project, the busybox httpd app reachable on its project network, stop/start,
-//! logs, delete — leaving nothing labelled behind.
+//! logs, delete — leaving nothing labelled behind. Volumes are backed up into the default
+//! backup directory next to the SQLite file, by hand and by the scheduler.
 
 #![allow(clippy::unwrap_used)]
 
@@ -562,5 +563,213 @@ async fn the_quick_start_journey_works_over_http_on_the_real_engine() {
     let (status, orgs) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
     assert_eq!(status, 200, "{orgs}");
     assert_eq!(orgs[0]["slug"], "acme");
+    server.stop().await;
+}
+
+/// Plan `starter`, organization `acme` subscribed to it, project `shop`.
+async fn seed_tenant(port: u16, token: &str) {
+    let plan = json!({"name": "starter", "limits": {
+        "cpu_millis": 2000, "memory_bytes": 2_147_483_648u64, "storage_bytes": 10_737_418_240u64,
+        "max_containers": 5, "max_projects": 2}});
+    for (method, path, body, expected) in [
+        ("POST", "/v1/admin/plans", plan, 201),
+        ("POST", "/v1/orgs", json!({"slug": "acme"}), 201),
+        (
+            "PUT",
+            "/v1/orgs/acme/subscription",
+            json!({"plan": "starter"}),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/orgs/acme/projects",
+            json!({"name": "shop"}),
+            201,
+        ),
+    ] {
+        let (status, answer) = request(port, method, path, Some(token), Some(&body)).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_volume_is_backed_up_over_http_into_the_backup_directory() {
+    use caas_core::ContainerRuntime;
+
+    let Some(docker) = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine") else {
+        return;
+    };
+    let Some(image) = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let token_file = dir.path().join("admin-token");
+    let instance = format!("e2e-backup-{}", env::run_id());
+    let server = start_with(Options {
+        data_dir: &data_dir,
+        docker_host: &docker,
+        env: vec![
+            (
+                "CAAS_BOOTSTRAP_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            ("CAAS_INSTANCE", instance.clone()),
+            ("CAAS_STOP_TIMEOUT", "2s".into()),
+            // No registry here: the archive helper is the local busybox image.
+            ("CAAS_ARCHIVE_HELPER_IMAGE", image.clone()),
+            ("CAAS_VOLUME_CHECK_INTERVAL", "1s".into()),
+            ("CAAS_BACKUP_CHECK_INTERVAL", "1s".into()),
+        ],
+    })
+    .await;
+    let backup_dir = data_dir.join("backups");
+    assert!(
+        backup_dir.is_dir(),
+        "the default backup directory is created"
+    );
+    let token = read_token(&token_file);
+    let port = server.port;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let token = token.clone();
+        async move { request(port, method, &path, Some(&token), body.as_ref()).await }
+    };
+    seed_tenant(port, &token).await;
+
+    let (status, volume) = call(
+        "POST",
+        "/v1/orgs/acme/volumes".into(),
+        Some(json!({"project": "shop", "name": "data", "size_bytes": 67_108_864u64})),
+    )
+    .await;
+    assert_eq!(status, 201, "{volume}");
+    let services = "/v1/orgs/acme/projects/shop/services";
+    let (status, web) = call(
+        "POST",
+        services.into(),
+        Some(json!({"name": "web", "spec": {
+            "image": image,
+            "command": ["sh", "-c", "mkdir -p /data && echo hello > /data/hello.txt && echo data written && exec httpd -f -p 8080 -h /data"],
+            "ports": [{"container_port": 8080}],
+            "volumes": [{"volume": "data", "target": "/data"}]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{web}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, lines) = call("GET", format!("{services}/web/logs?tail=20"), None).await;
+        if lines
+            .as_array()
+            .is_some_and(|l| l.iter().any(|l| l["text"] == "data written"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app did not write: {lines}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, got) = call("GET", "/v1/orgs/acme/volumes/data".into(), None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["mounted_by"][0]["service"], "web", "{got}");
+
+    // A consistent backup: the app is stopped around the copy and runs again afterwards.
+    let (status, backup) = call(
+        "POST",
+        "/v1/orgs/acme/volumes/data/backups".into(),
+        Some(json!({"consistent": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{backup}");
+    assert_eq!(backup["status"], "succeeded", "{backup}");
+    assert!(
+        backup["archive_bytes"].as_u64().unwrap() >= 1024,
+        "a tar holding hello.txt: {backup}"
+    );
+    let archive = backup_dir.join(backup["location"].as_str().unwrap());
+    let size = std::fs::metadata(&archive)
+        .unwrap_or_else(|e| panic!("{}: {e}", archive.display()))
+        .len();
+    assert_eq!(Some(size), backup["size_bytes"].as_u64(), "{backup}");
+    let (_, web) = call("GET", format!("{services}/web"), None).await;
+    assert_eq!(web["status"], "running", "{web}");
+    let (status, list) = call("GET", "/v1/orgs/acme/backups".into(), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list[0]["id"], backup["id"]);
+
+    // The workers run: the volume monitor measures the volume, the scheduler takes the
+    // scheduled backup at the next minute.
+    let (status, scheduled) = call(
+        "PUT",
+        "/v1/orgs/acme/volumes/data/backup-schedule".into(),
+        Some(json!({"cron": "* * * * *", "keep_last": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{scheduled}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let taken = loop {
+        let (_, list) = call("GET", "/v1/orgs/acme/volumes/data/backups".into(), None).await;
+        let taken = list.as_array().and_then(|l| {
+            l.iter()
+                .find(|b| b["trigger"] == "scheduled" && b["status"] != "running")
+                .cloned()
+        });
+        if let Some(b) = taken {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "no scheduled backup: {list}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(taken["status"], "succeeded", "{taken}");
+    let (_, measured) = call("GET", "/v1/orgs/acme/volumes/data".into(), None).await;
+    assert!(measured["usage"]["bytes"].as_u64().is_some(), "{measured}");
+    assert_eq!(measured["state"], "ok", "{measured}");
+    let (status, _) = call(
+        "DELETE",
+        "/v1/orgs/acme/volumes/data/backup-schedule".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = call(
+        "DELETE",
+        format!("/v1/orgs/acme/backups/{}", taken["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    // The volume goes (forced: the app mounts it); its backup stays until deleted.
+    let (status, body) = call("DELETE", "/v1/orgs/acme/volumes/data".into(), None).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = call(
+        "DELETE",
+        "/v1/orgs/acme/volumes/data?force=true".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert!(archive.exists(), "backups outlive their volume");
+    let (status, _) = call(
+        "DELETE",
+        format!("/v1/orgs/acme/backups/{}", backup["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(!archive.exists(), "the archive goes with the backup");
+
+    let (status, _) = call(
+        "DELETE",
+        "/v1/orgs/acme/projects/shop?volumes=true".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let rt = docker_runtime(&docker);
+    let mine = LabelSelector::managed().with(labels::INSTANCE, &instance);
+    assert!(
+        rt.list_containers(&mine).await.unwrap().is_empty(),
+        "helpers removed too"
+    );
+    assert!(rt.list_volumes(&mine).await.unwrap().is_empty());
     server.stop().await;
 }

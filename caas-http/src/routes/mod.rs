@@ -4,11 +4,13 @@
 //! result. Permissions are the platform's: handlers add none.
 
 pub(crate) mod admin;
+pub(crate) mod backups;
 pub(crate) mod domains;
 pub(crate) mod orgs;
 pub(crate) mod projects;
 pub(crate) mod services;
 pub(crate) mod updates;
+pub(crate) mod volumes;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -49,6 +51,27 @@ pub(crate) struct ServicePath {
     pub(crate) project: String,
     /// The service's name.
     pub(crate) service: String,
+}
+
+/// `{org}/volumes/{volume}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct VolumePath {
+    /// The organization's slug.
+    pub(crate) org: String,
+    /// The volume's id, or its name when no other project of the organization has a volume
+    /// of that name.
+    pub(crate) volume: String,
+}
+
+/// `{org}/backups/{backup}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct BackupPath {
+    /// The organization's slug.
+    pub(crate) org: String,
+    /// The backup's id.
+    pub(crate) backup: String,
 }
 
 /// What a delete also removes.

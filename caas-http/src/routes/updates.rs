@@ -248,7 +248,7 @@ pub(crate) async fn list_deployments(
     path = "/v1/orgs/{org}/projects/{project}/services/{service}/rollback",
     tag = "services",
     params(ServicePath),
-    request_body(content = RollbackRequest, description = "Optional; an empty body rolls back to the previous deployment"),
+    request_body(content = Option<RollbackRequest>, description = "Optional; an empty body rolls back to the previous deployment"),
     responses(
         (status = 200, description = "What the rollback did", body = UpdateResultDoc),
         (status = 404, description = "No such organization, project, service or deployment", body = ErrorBody),

@@ -1,6 +1,7 @@
 //! A platform on the in-memory backends behind the router, with API tokens for a platform
 //! administrator, the owner, a member and a viewer of `acme`, and the owner of `globex` (a
-//! stranger to `acme`).
+//! stranger to `acme`). Backups go to an in-memory object store (`World::objects`) unless the
+//! world is built without a backup destination.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -82,6 +83,8 @@ pub struct World {
     pub platform: Platform,
     pub runtime: InMemoryRuntime,
     pub store: Arc<InMemoryStore>,
+    /// The backup destination (empty and unused without backups).
+    pub objects: Arc<object_store::memory::InMemory>,
     pub admin: String,
     pub owner: String,
     pub member: String,
@@ -108,10 +111,33 @@ pub async fn world_with_domains(
     limits: PlanLimits,
     domains: caas_core::platform::DomainConfig,
 ) -> World {
+    build(limits, domains, true).await
+}
+
+/// [`world`] on a platform without a backup destination.
+pub async fn world_without_backups() -> World {
+    build(
+        limits(),
+        caas_core::platform::DomainConfig::default(),
+        false,
+    )
+    .await
+}
+
+async fn build(
+    limits: PlanLimits,
+    domains: caas_core::platform::DomainConfig,
+    backups: bool,
+) -> World {
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
     runtime.add_image(IMAGE);
-    let platform = Platform::builder()
+    let objects = Arc::new(object_store::memory::InMemory::new());
+    let mut builder = Platform::builder();
+    if backups {
+        builder = builder.backups(caas_core::platform::BackupConfig::new(objects.clone()));
+    }
+    let platform = builder
         .store(store.clone())
         .runtime(Arc::new(runtime.clone()))
         .runtime_connector(
@@ -199,6 +225,7 @@ pub async fn world_with_domains(
         platform,
         runtime,
         store,
+        objects,
         admin: admin_token,
         owner: tokens.next().unwrap(),
         member: tokens.next().unwrap(),
@@ -267,6 +294,48 @@ impl World {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A new user with `role` in `acme`, and their API token.
+    pub async fn token_with_role(&self, email: &str, role: Role) -> String {
+        let admin = self
+            .platform
+            .principal_for(self.admin_id().await)
+            .await
+            .unwrap();
+        let user = self
+            .platform
+            .create_user(&admin, NewUser::new(email))
+            .await
+            .unwrap();
+        let acme = self.store.org_by_slug_opt("acme").await.unwrap().unwrap();
+        self.store
+            .put_member(&Member {
+                org: acme.id,
+                user: user.id,
+                role,
+                projects: None,
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        token_for(&self.platform, &admin, user.id).await
+    }
+
+    async fn admin_id(&self) -> caas_core::UserId {
+        self.platform
+            .ensure_platform_admin("root@example.com")
+            .await
+            .unwrap()
+            .id
     }
 
     pub async fn deploy_web(&self) -> Value {

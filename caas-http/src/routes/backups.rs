@@ -1,0 +1,360 @@
+//! Backups of volumes, their schedules and restores:
+//! `GET|POST /v1/orgs/{org}/volumes/{volume}/backups`,
+//! `PUT|DELETE /v1/orgs/{org}/volumes/{volume}/backup-schedule`, `GET /v1/orgs/{org}/backups`,
+//! `DELETE /v1/orgs/{org}/backups/{backup}` and `POST /v1/orgs/{org}/backups/{backup}/restore`.
+//!
+//! - Taking a backup answers 201 with the backup record once the copy is over — also when the
+//!   copy failed: the record exists, says `failed` and why (`error`), and shows in the lists
+//!   until deleted; a client checks `status`. Refusals before any record is made (a backup
+//!   or restore of the volume is running, 409) are errors.
+//! - Without a backup destination on the platform, taking a backup, setting or removing a
+//!   schedule and restoring answer 501 `UNSUPPORTED`; the lists still answer (with the
+//!   records the store has, usually none).
+//! - The `*Doc` types only document the answers (handlers serialize the core types); the
+//!   OpenAPI test compares the two.
+
+use axum::Json;
+use axum::extract::State;
+use caas_core::Error;
+use caas_core::model::{Backup, Volume};
+use caas_core::platform::{BackupRequest, RestoreOutcome, RestoreRequest, ScheduleRequest};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::volumes::{NewVolumeDoc, VolumeDoc};
+use super::{BackupPath, OrgPath, VolumePath};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Caller, JsonBody, PathParams};
+
+/// How to take a backup.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BackupRequestDoc {
+    /// Stop the running services that mount the volume around the copy, and start them again
+    /// (default `false`: a live copy while they keep running).
+    consistent: Option<bool>,
+}
+
+/// A backup schedule to set (replaces the volume's current one).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ScheduleRequestDoc {
+    /// Five-field cron expression, UTC (`0 3 * * *`: every day at 03:00).
+    #[schema(example = "0 3 * * *")]
+    cron: String,
+    /// Keep the newest N scheduled backups (1-1000).
+    keep_last: Option<u32>,
+    /// Keep scheduled backups younger than this many days (1-3650).
+    max_age_days: Option<u32>,
+    /// Stop the services mounting the volume around each copy (default `false`).
+    consistent: Option<bool>,
+}
+
+/// Where to restore: the volume the backup was taken of (no field, or an empty body), an
+/// existing volume of the organization (`volume`), or a new volume (`new_volume`) — not
+/// both.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RestoreRequestDoc {
+    /// An existing volume: its id, or a name unique in the organization.
+    volume: Option<String>,
+    /// A volume to create for the restored data (removed again if the restore fails).
+    new_volume: Option<NewVolumeDoc>,
+}
+
+/// Status of a backup.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum BackupStatusDoc {
+    /// In progress.
+    Running,
+    /// Stored.
+    Succeeded,
+    /// Failed; see `error`.
+    Failed,
+}
+
+/// What started a backup.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum BackupTriggerDoc {
+    /// Asked for through the API.
+    Manual,
+    /// The volume's backup schedule (retention applies to these only).
+    Scheduled,
+}
+
+/// One backup of a volume. Backups outlive their volume: they can be restored into a new one.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BackupDoc {
+    /// Id.
+    id: Uuid,
+    /// Organization.
+    org: Uuid,
+    /// The volume it was taken of.
+    volume: Uuid,
+    /// The volume's project.
+    project: Uuid,
+    /// The volume's name when it was taken.
+    volume_name: String,
+    /// Status.
+    status: BackupStatusDoc,
+    /// What started it.
+    trigger: BackupTriggerDoc,
+    /// Whether the services mounting the volume were stopped around the copy.
+    consistent: bool,
+    /// Size of the uncompressed archive (tar).
+    archive_bytes: Option<u64>,
+    /// Stored (zstd-compressed) size.
+    size_bytes: Option<u64>,
+    /// SHA-256 of the stored object, hex; checked before a restore.
+    sha256: Option<String>,
+    /// Object key of the archive in the backup destination.
+    location: Option<String>,
+    /// Why it failed.
+    error: Option<String>,
+    /// When it started.
+    created_at: DateTime<Utc>,
+    /// When it finished.
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// What a restored archive held.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ArchiveSummaryDoc {
+    /// Entries.
+    entries: u64,
+    /// Regular files.
+    files: u64,
+    /// Directories.
+    directories: u64,
+    /// Symbolic links.
+    symlinks: u64,
+    /// Hard links.
+    hardlinks: u64,
+    /// Bytes of file contents.
+    bytes: u64,
+}
+
+/// What a restore did.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RestoreOutcomeDoc {
+    /// The backup restored.
+    backup: BackupDoc,
+    /// The volume afterwards.
+    volume: VolumeDoc,
+    /// What the archive held.
+    archive: ArchiveSummaryDoc,
+    /// Services recreated onto the restored data (running ones run again, stopped ones stay
+    /// stopped).
+    services: Vec<String>,
+}
+
+/// The backups of a volume, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/volumes/{volume}/backups",
+    tag = "backups",
+    params(VolumePath),
+    responses(
+        (status = 200, description = "Backups, newest first", body = Vec<BackupDoc>),
+        (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
+        (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_volume_backups(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<VolumePath>,
+) -> Result<Json<Vec<Backup>>, ApiError> {
+    Ok(Json(
+        s.platform.list_backups(&who, &p.org, &p.volume).await?,
+    ))
+}
+
+/// Takes a backup of a volume now: its files as a tar, compressed with zstd, stored in the
+/// platform's backup destination. Answers once the copy is over, with the record — 201 also
+/// when the copy failed (`status: failed`, the reason in `error`).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/volumes/{volume}/backups",
+    tag = "backups",
+    params(VolumePath),
+    request_body(content = Option<BackupRequestDoc>, description = "Optional; an empty body takes a live copy"),
+    responses(
+        (status = 201, description = "The backup record: `succeeded`, or `failed` with the reason", body = BackupDoc),
+        (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
+        (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
+        (status = 409, description = "A backup, restore or delete of the volume is running, or an ambiguous name", body = ErrorBody),
+        (status = 422, description = "Invalid body; `details.field` names the field", body = ErrorBody),
+        (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_backup(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<VolumePath>,
+    body: Option<JsonBody<BackupRequest>>,
+) -> Result<(StatusCode, Json<Backup>), ApiError> {
+    let request = body.map(|JsonBody(b)| b).unwrap_or_default();
+    let backup = s
+        .platform
+        .backup_volume(&who, &p.org, &p.volume, request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(backup)))
+}
+
+/// Sets a volume's backup schedule and retention (replacing the current one); the backup
+/// scheduler takes the backups.
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
+    tag = "backups",
+    params(VolumePath),
+    request_body = ScheduleRequestDoc,
+    responses(
+        (status = 200, description = "The volume with its schedule", body = VolumeDoc),
+        (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
+        (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
+        (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
+        (status = 422, description = "Invalid schedule (`cron`, `keep_last`, `max_age_days`); `details.field` names the field", body = ErrorBody),
+        (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_backup_schedule(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<VolumePath>,
+    JsonBody(schedule): JsonBody<ScheduleRequest>,
+) -> Result<Json<Volume>, ApiError> {
+    Ok(Json(
+        s.platform
+            .set_backup_schedule(&who, &p.org, &p.volume, Some(schedule))
+            .await?,
+    ))
+}
+
+/// Removes a volume's backup schedule; its backups are kept.
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
+    tag = "backups",
+    params(VolumePath),
+    responses(
+        (status = 204, description = "Removed (also when there was none)"),
+        (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
+        (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
+        (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
+        (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_backup_schedule(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<VolumePath>,
+) -> Result<StatusCode, ApiError> {
+    s.platform
+        .set_backup_schedule(&who, &p.org, &p.volume, None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every backup of the organization the caller may see, of deleted volumes too, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/backups",
+    tag = "backups",
+    params(OrgPath),
+    responses(
+        (status = 200, description = "Backups, newest first", body = Vec<BackupDoc>),
+        (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_backups(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<OrgPath>,
+) -> Result<Json<Vec<Backup>>, ApiError> {
+    Ok(Json(s.platform.list_org_backups(&who, &p.org).await?))
+}
+
+/// Deletes a backup and its stored archive.
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/backups/{backup}",
+    tag = "backups",
+    params(BackupPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
+        (status = 404, description = "No such organization (or not a member) or backup", body = ErrorBody),
+        (status = 409, description = "The backup is still running", body = ErrorBody),
+        (status = 501, description = "The backup has a stored archive but no backup destination is configured any more (`UNSUPPORTED`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_backup(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<BackupPath>,
+) -> Result<StatusCode, ApiError> {
+    s.platform.delete_backup(&who, &p.org, &p.backup).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restores a succeeded backup: into the volume it was taken of (empty body), another volume
+/// of the organization (`volume`) or a new one (`new_volume`). The archive is checked
+/// against its SHA-256 and validated before anything is written; the data goes into a fresh
+/// runtime volume and the services mounting the target are recreated onto it, so a failed
+/// restore leaves the old data untouched.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/backups/{backup}/restore",
+    tag = "backups",
+    params(BackupPath),
+    request_body(content = Option<RestoreRequestDoc>, description = "Optional; an empty body restores into the volume the backup was taken of"),
+    responses(
+        (status = 200, description = "What the restore did", body = RestoreOutcomeDoc),
+        (status = 403, description = "Role too low (admin or owner required)", body = ErrorBody),
+        (status = 404, description = "No such organization (or not a member), backup, volume or project", body = ErrorBody),
+        (status = 409, description = "The backup did not succeed, its volume was deleted and no target is given, the stored object does not match its SHA-256, the target is busy, or the new volume's name is taken or over quota", body = ErrorBody),
+        (status = 422, description = "Invalid target (`volume`, `new_volume.*`) or an archive that failed validation (`archive`: nothing was written); `details.field` names the field", body = ErrorBody),
+        (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn restore_backup(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<BackupPath>,
+    body: Option<JsonBody<RestoreRequest>>,
+) -> Result<Json<RestoreOutcome>, ApiError> {
+    let request = body.map(|JsonBody(b)| b).unwrap_or_default();
+    let new_volume = request.new_volume.is_some();
+    let outcome = s
+        .platform
+        .restore_backup(&who, &p.org, &p.backup, request)
+        .await
+        .map_err(|e| if new_volume { new_volume_field(e) } else { e })?;
+    Ok(Json(outcome))
+}
+
+/// Names an invalid field of the new volume as the request does (`new_volume.size_bytes`
+/// rather than the platform's `size_bytes`, which it reports as for a volume on its own).
+fn new_volume_field(e: Error) -> Error {
+    match &e {
+        Error::InvalidInput { field, .. }
+            if matches!(field.as_str(), "project" | "name" | "size_bytes") =>
+        {
+            e.in_field("new_volume")
+        }
+        _ => e,
+    }
+}
