@@ -9,7 +9,7 @@
 //! | `service.logs` | viewer |
 //! | `service.deploy`, `service.operate` (start/stop/restart), `service.delete` | member |
 //! | `volume.manage` (create, delete, attach, back up, schedule backups) | member |
-//! | `project.create`, `project.delete`, `member.manage`, `volume.restore` | admin |
+//! | `project.create`, `project.delete`, `member.manage`, `volume.restore`, `alert.manage` | admin |
 //! | `org.update`, `org.delete` | owner |
 //! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage` | platform admin only |
 //!
@@ -58,6 +58,8 @@ pub enum Action {
     VolumeManage,
     /// Restore a backup over a volume's data.
     VolumeRestore,
+    /// Set an organization's alert rules and webhook.
+    AlertManage,
     /// Read usage.
     UsageView,
     /// Manage plans (platform admin).
@@ -90,6 +92,7 @@ impl Action {
             Self::ServiceLogs => "service.logs",
             Self::VolumeManage => "volume.manage",
             Self::VolumeRestore => "volume.restore",
+            Self::AlertManage => "alert.manage",
             Self::UsageView => "usage.view",
             Self::PlanManage => "plan.manage",
             Self::RuntimeManage => "runtime.manage",
@@ -112,7 +115,9 @@ pub fn min_role(action: Action) -> Option<Role> {
     match action {
         OrgView | ProjectView | ServiceView | ServiceLogs | UsageView => Some(Role::Viewer),
         ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage => Some(Role::Member),
-        ProjectCreate | ProjectDelete | MemberManage | VolumeRestore => Some(Role::Admin),
+        ProjectCreate | ProjectDelete | MemberManage | VolumeRestore | AlertManage => {
+            Some(Role::Admin)
+        }
         OrgUpdate | OrgDelete => Some(Role::Owner),
         PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage => None,
     }

@@ -30,7 +30,7 @@ use crate::model::{
 };
 use crate::ports::notifier::{AlertNotification, WebhookTarget};
 use crate::ports::runtime::HealthStatus;
-use crate::validate::{self, Name};
+use crate::validate;
 
 /// The placeholder shown instead of a webhook secret.
 const SECRET_SHOWN: &str = "********";
@@ -202,7 +202,10 @@ fn check_settings(s: &AlertSettings) -> Result<()> {
         let f = |x: &str| format!("rules[{i}].{x}");
         validate::dns_label(&f("name"), &r.name)?;
         if !names.insert(r.name.as_str()) {
-            return Err(Error::invalid(f("name"), format!("'{}' is used twice", r.name)));
+            return Err(Error::invalid(
+                f("name"),
+                format!("'{}' is used twice", r.name),
+            ));
         }
         match (&r.project, &r.service) {
             (Some(p), Some(s)) => {
@@ -218,7 +221,10 @@ fn check_settings(s: &AlertSettings) -> Result<()> {
             }
         }
         if !(60..=86_400).contains(&r.for_secs) {
-            return Err(Error::invalid(f("for_secs"), "must be between 60 and 86400"));
+            return Err(Error::invalid(
+                f("for_secs"),
+                "must be between 60 and 86400",
+            ));
         }
         let bad_percent = |p: f64, max: f64| !(p.is_finite() && p >= 1.0 && p <= max);
         match r.condition {
@@ -287,7 +293,9 @@ impl Platform {
         org_slug: &str,
         mut settings: AlertSettings,
     ) -> Result<AlertsView> {
-        let org = self.authorize_org(who, org_slug, Action::AlertManage).await?;
+        let org = self
+            .authorize_org(who, org_slug, Action::AlertManage)
+            .await?;
         let before = self.stored_alert_settings(org.id).await?;
         if let (Some(new), Some(old)) = (&mut settings.webhook, &before.webhook)
             && new.secret == SECRET_SHOWN
@@ -318,8 +326,10 @@ impl Platform {
     #[instrument(skip_all)]
     pub async fn evaluate_alerts(&self) -> Result<AlertReport> {
         let mut report = AlertReport::default();
-        let mut filter = crate::ports::store::OrgFilter::default();
-        filter.limit = 500;
+        let mut filter = crate::ports::store::OrgFilter {
+            limit: 500,
+            ..Default::default()
+        };
         loop {
             let orgs = self.inner.store.list_orgs(&filter).await?;
             let n = orgs.len();
@@ -400,7 +410,13 @@ impl Platform {
                 let points = self
                     .inner
                     .store
-                    .query_metrics(svc.id, Resolution::Raw, since, now)
+                    // The end is exclusive: include a sample taken right now.
+                    .query_metrics(
+                        svc.id,
+                        Resolution::Raw,
+                        since,
+                        now + chrono::Duration::milliseconds(1),
+                    )
                     .await?;
                 let cores = svc.spec.resources.cpu_millis as f64 / 1000.0;
                 let values: Vec<f64> = points
@@ -414,17 +430,18 @@ impl Platform {
                     })
                     .collect();
                 // The samples must cover the window, not just its end.
-                let covered = points
-                    .first()
-                    .is_some_and(|p| p.at <= since + window / 4)
-                    && points.len() >= 2;
+                let covered =
+                    points.first().is_some_and(|p| p.at <= since + window / 4) && points.len() >= 2;
                 let holds = covered && values.iter().all(|v| *v > percent);
                 let low = values.iter().copied().fold(f64::INFINITY, f64::min);
                 let what = if cpu { "CPU" } else { "memory" };
                 Ok((
                     holds,
                     if holds {
-                        format!("{what} above {percent} % of its limit for {} s (lowest {low:.1} %)", rule.for_secs)
+                        format!(
+                            "{what} above {percent} % of its limit for {} s (lowest {low:.1} %)",
+                            rule.for_secs
+                        )
                     } else {
                         format!("{what} back below {percent} % of its limit")
                     },
@@ -443,15 +460,20 @@ impl Platform {
                     };
                     let used = v.usage.map_or(0.0, |u| u.bytes as f64) / v.size_bytes.max(1) as f64
                         * 100.0;
-                    let used = if v.state == VolumeState::Full { used.max(100.0) } else { used };
+                    let used = if v.state == VolumeState::Full {
+                        used.max(100.0)
+                    } else {
+                        used
+                    };
                     if worst.as_ref().is_none_or(|(_, w)| used > *w) {
                         worst = Some((v.name.to_string(), used));
                     }
                 }
                 Ok(match worst {
-                    Some((name, used)) if used > percent => {
-                        (true, format!("volume {name} at {used:.0} % (above {percent} %)"))
-                    }
+                    Some((name, used)) if used > percent => (
+                        true,
+                        format!("volume {name} at {used:.0} % (above {percent} %)"),
+                    ),
                     _ => (false, format!("volumes back below {percent} %")),
                 })
             }
@@ -469,8 +491,8 @@ impl Platform {
                     ServiceEventKind::HealthChanged { status } => Some((status.clone(), e.at)),
                     _ => None,
                 });
-                let long_enough = since_when
-                    .is_some_and(|(status, at)| status == "unhealthy" && at <= since);
+                let long_enough =
+                    since_when.is_some_and(|(status, at)| status == "unhealthy" && at <= since);
                 Ok(if unhealthy_now && long_enough {
                     (true, format!("unhealthy for more than {} s", rule.for_secs))
                 } else {
@@ -506,9 +528,7 @@ impl Platform {
         firing: bool,
         message: &str,
     ) -> Option<Alert> {
-        let changed = self
-            .set_alert(org, rule, subject, firing, message)
-            .await?;
+        let changed = self.set_alert(org, rule, subject, firing, message).await?;
         match svc {
             Some(s) if changed.service.is_none() => {
                 let mut a = changed;
@@ -583,13 +603,4 @@ impl Platform {
             }
         }
     }
-}
-
-/// Names of rules, for messages.
-#[allow(dead_code)]
-fn rule_names(rules: &[AlertRule]) -> Vec<Name> {
-    rules
-        .iter()
-        .filter_map(|r| Name::parse(r.name.clone()).ok())
-        .collect()
 }

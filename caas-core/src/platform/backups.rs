@@ -337,10 +337,10 @@ impl Platform {
         volume: &str,
         request: BackupRequest,
     ) -> Result<Backup> {
-        self.backups()?;
         let (org, v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
+        self.backups()?;
         let backup = self
             .take_backup(&v, request.consistent, BackupTrigger::Manual)
             .await?;
@@ -631,10 +631,12 @@ impl Platform {
         volume: &str,
         schedule: Option<ScheduleRequest>,
     ) -> Result<Volume> {
-        self.backups()?;
         let (org, mut v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
+        if schedule.is_some() {
+            self.backups()?;
+        }
         let before = v.backup_schedule.clone();
         v.backup_schedule = match schedule {
             None => None,
@@ -765,10 +767,10 @@ impl Platform {
         backup: &str,
         request: RestoreRequest,
     ) -> Result<RestoreOutcome> {
-        let backups = self.backups()?;
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
+        let backups = self.backups()?;
         if b.status != BackupStatus::Succeeded {
             return Err(Error::conflict(format!(
                 "backup {} is {:?}; only succeeded backups can be restored",
@@ -1058,6 +1060,76 @@ impl Platform {
             Ok(s)
         } else {
             self.stop_quietly(&s).await
+        }
+    }
+}
+
+impl Platform {
+    /// Marks backups that are still `running` long after they started (their process died)
+    /// failed, removes their partial archives, and for consistent ones starts again the
+    /// services they stopped. Backups of volumes busy in this process are left alone.
+    pub(super) async fn reconcile_backups(
+        &self,
+        report: &mut super::reconcile::ReconcileReport,
+        grace: chrono::Duration,
+    ) -> Result<()> {
+        let now = self.now();
+        let busy: std::collections::HashSet<crate::ids::VolumeId> = self
+            .inner
+            .busy_volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for v in self.inner.store.list_all_volumes().await? {
+            if busy.contains(&v.id) {
+                continue;
+            }
+            for mut b in self.inner.store.list_backups(v.id).await? {
+                if b.status != BackupStatus::Running || now - b.created_at < grace {
+                    continue;
+                }
+                if let Ok(key) = self.object_key(&b)
+                    && let Ok(backups) = self.backups()
+                {
+                    let _ = backups.config.store.delete(&key).await;
+                }
+                b.status = BackupStatus::Failed;
+                b.error = Some("interrupted; marked failed by the reconciler".into());
+                b.finished_at = Some(now);
+                if let Err(e) = self.inner.store.update_backup(&b).await {
+                    report.errors.push(format!("updating backup {}: {e}", b.id));
+                    continue;
+                }
+                report.failed_backups.push(b.id);
+                if b.consistent {
+                    self.restart_stopped_users(&v, report).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the containers of services that should run but were left stopped.
+    async fn restart_stopped_users(
+        &self,
+        v: &Volume,
+        report: &mut super::reconcile::ReconcileReport,
+    ) {
+        let Ok(users) = self.services_mounting(v).await else {
+            return;
+        };
+        for svc in users
+            .into_iter()
+            .filter(|s| s.status == ServiceStatus::Running)
+        {
+            let Ok(container) = self.current_container(&svc).await else {
+                continue;
+            };
+            if let Err(e) = self.runtime().start_container(&container).await {
+                report
+                    .errors
+                    .push(format!("starting {} again after a backup: {e}", svc.name));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! with stable dotted fields (`caas.org`, `caas.project`, `caas.service`) and never secrets.
 
 mod admin;
+mod alerting;
 mod backups;
 mod database;
 mod deploy;
@@ -41,6 +42,9 @@ use crate::ports::runtime::ContainerRuntime;
 use crate::ports::store::Store;
 
 pub use admin::{OrgUpdate, PlanUpdate};
+pub use alerting::{
+    AlertCondition, AlertReport, AlertRule, AlertSettings, AlertsView, MAX_ALERT_RULES,
+};
 pub use backups::{
     BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
     ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
@@ -95,6 +99,7 @@ pub struct PlatformBuilder {
     domains: Option<DomainConfig>,
     volume_driver: Option<VolumeDriver>,
     backups: Option<BackupConfig>,
+    notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
 }
 
 /// Timing of rolling updates.
@@ -221,6 +226,11 @@ impl PlatformBuilder {
         self.volume_driver = Some(driver);
         self
     }
+    /// Where alert notifications are sent (without one, alerts are only recorded).
+    pub fn notifier(mut self, notifier: Arc<dyn crate::ports::notifier::Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
     /// Where and how volumes are backed up (without one, backup operations are
     /// `Unsupported`).
     pub fn backups(mut self, config: BackupConfig) -> Self {
@@ -274,6 +284,7 @@ impl PlatformBuilder {
                 domains: self.domains.unwrap_or_default(),
                 volume_driver: self.volume_driver.unwrap_or_default(),
                 backups: self.backups.map(backups::Backups::new),
+                notifier: self.notifier,
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
@@ -303,6 +314,7 @@ struct Inner {
     domains: DomainConfig,
     volume_driver: VolumeDriver,
     backups: Option<backups::Backups>,
+    notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
 }

@@ -11,6 +11,7 @@
 //! | a managed container of an unknown or finished deployment | remove it (orphan) |
 //! | a managed network of a deleted project | remove it |
 //! | a volume record whose storage reservation was never committed, older than the grace period (a deploy or volume creation that crashed) | roll it back: remove its (empty, unused) runtime volume, its record and its reservation |
+//! | a backup still `running` after the grace period, its volume not busy in this process (a backup that crashed) | mark it failed, remove its partial archive; for a consistent one, start again the services it stopped |
 //! | a managed volume of a deleted project | report it; data is never deleted by the reconciler |
 //! | expired pending quota reservations | release them |
 
@@ -43,6 +44,8 @@ pub struct ReconcileReport {
     pub orphan_volumes: Vec<String>,
     /// Volumes whose creation was interrupted, rolled back (runtime names).
     pub rolled_back_volumes: Vec<String>,
+    /// Backups interrupted before they finished, marked failed.
+    pub failed_backups: Vec<crate::ids::BackupId>,
     /// Expired pending reservations released.
     pub reservations_expired: u64,
     /// Problems that did not stop the pass (each is retried next time).
@@ -58,6 +61,7 @@ impl ReconcileReport {
             && self.removed_containers.is_empty()
             && self.removed_networks.is_empty()
             && self.rolled_back_volumes.is_empty()
+            && self.failed_backups.is_empty()
             && self.errors.is_empty()
     }
 }
@@ -174,6 +178,7 @@ impl Platform {
             }
         }
         self.reconcile_volumes(&mut report, grace).await?;
+        self.reconcile_backups(&mut report, grace).await?;
         self.reconcile_projects(&mut report).await?;
         if !report.is_clean() {
             tracing::info!(?report, "reconciled");

@@ -669,10 +669,14 @@ impl Platform {
         );
         let warning = v.state != VolumeState::Ok;
         let full = v.state == VolumeState::Full;
-        self.set_alert(v.org, RULE_VOLUME_WARNING, &subject, warning, &warn_msg)
-            .await;
-        self.set_alert(v.org, RULE_VOLUME_FULL, &subject, full, &full_msg)
-            .await;
+        for (rule, on, msg) in [
+            (RULE_VOLUME_WARNING, warning, &warn_msg),
+            (RULE_VOLUME_FULL, full, &full_msg),
+        ] {
+            if let Some(changed) = self.set_alert(v.org, rule, &subject, on, msg).await {
+                self.notify_org(v.org, changed).await;
+            }
+        }
         let worse = matches!(
             (before, v.state),
             (VolumeState::Ok, VolumeState::Warning | VolumeState::Full)
@@ -710,7 +714,8 @@ impl Platform {
     }
 
     /// Makes `rule` about `subject` fire (deduplicated: one firing alert at a time) or
-    /// resolves it. Failures are logged: alerts never fail the operation that raised them.
+    /// resolves it; returns the alert when its state changed. Failures are logged: alerts
+    /// never fail the operation that raised them.
     pub(super) async fn set_alert(
         &self,
         org: OrgId,
@@ -718,37 +723,38 @@ impl Platform {
         subject: &str,
         firing: bool,
         message: &str,
-    ) {
+    ) -> Option<Alert> {
         let store = &self.inner.store;
         let result = async {
             match (store.firing_alert_opt(org, rule, subject).await?, firing) {
-                (Some(_), true) | (None, false) => Ok(()),
+                (Some(_), true) | (None, false) => Ok(None),
                 (None, true) => {
-                    store
-                        .put_alert(&Alert {
-                            id: AlertId::new(),
-                            org,
-                            service: None,
-                            subject: subject.to_string(),
-                            rule: rule.to_string(),
-                            state: AlertState::Firing,
-                            message: message.to_string(),
-                            since: self.now(),
-                            resolved_at: None,
-                        })
-                        .await
+                    let a = Alert {
+                        id: AlertId::new(),
+                        org,
+                        service: None,
+                        subject: subject.to_string(),
+                        rule: rule.to_string(),
+                        state: AlertState::Firing,
+                        message: message.to_string(),
+                        since: self.now(),
+                        resolved_at: None,
+                    };
+                    store.put_alert(&a).await.map(|()| Some(a))
                 }
                 (Some(mut a), false) => {
                     a.state = AlertState::Resolved;
                     a.resolved_at = Some(self.now());
-                    store.put_alert(&a).await
+                    a.message = message.to_string();
+                    store.put_alert(&a).await.map(|()| Some(a))
                 }
             }
         }
         .await;
-        if let Err(e) = result {
+        result.unwrap_or_else(|e: Error| {
             tracing::warn!(error = %e, rule, subject, "could not record an alert");
-        }
+            None
+        })
     }
 
     /// Runs [`Platform::check_volumes`] now and then every `interval` until `shutdown`

@@ -507,3 +507,106 @@ async fn only_admins_restore_and_strangers_see_nothing() {
     let objects: Vec<_> = w.objects.list(None).collect().await;
     assert!(objects.is_empty());
 }
+
+#[tokio::test]
+async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_the_reconciler() {
+    use caas_core::memory::RuntimeOp;
+    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime
+        .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
+    let p = w.platform.clone();
+    let who = w.member.clone();
+    let task = tokio::spawn(async move {
+        p.backup_volume(&who, "acme", "data", BackupRequest::consistent(true))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    task.abort();
+    let _ = task.await;
+    w.runtime.clear_faults();
+    let running = w
+        .platform
+        .list_backups(&w.viewer, "acme", "data")
+        .await
+        .unwrap();
+    assert_eq!(running[0].status, BackupStatus::Running);
+    let container = w
+        .runtime
+        .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        container.status,
+        ContainerStatus::Exited,
+        "stopped for the copy"
+    );
+    // A running backup cannot be deleted.
+    let err = w
+        .platform
+        .delete_backup(&w.member, "acme", &running[0].id.to_string())
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+
+    w.clock.advance(chrono::Duration::minutes(11));
+    let report = w.platform.reconcile().await.unwrap();
+    assert_eq!(report.failed_backups, vec![running[0].id], "{report:?}");
+    let b = w.store.backup(running[0].id).await.unwrap();
+    assert_eq!(b.status, BackupStatus::Failed);
+    assert!(b.error.unwrap().contains("interrupted"));
+    let info = w
+        .runtime
+        .inspect_container_opt(&container.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.status, ContainerStatus::Running, "started again");
+    assert!(w.platform.reconcile().await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_not_found() {
+    let store = Arc::new(InMemoryStore::new());
+    let runtime = InMemoryRuntime::new();
+    runtime.add_image(IMAGE);
+    let platform = Platform::builder()
+        .store(store)
+        .runtime(Arc::new(runtime))
+        .build()
+        .unwrap();
+    let t = caas_testkit::platform::seed_tenant(
+        &platform,
+        PlanLimits {
+            cpu_millis: 1000,
+            memory_bytes: GIB,
+            storage_bytes: GIB,
+            max_containers: 2,
+            max_projects: 1,
+        },
+        "p",
+    )
+    .await;
+    platform
+        .create_volume(&t.admin, &t.org, NewVolume::new("p", "data", MB))
+        .await
+        .unwrap();
+    let err = platform
+        .backup_volume(&t.admin, &t.org, "data", BackupRequest::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_unsupported(), "{err}");
+    let stranger = Principal::user(caas_core::UserId::new());
+    let err = platform
+        .backup_volume(&stranger, &t.org, "data", BackupRequest::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    // Removing a schedule needs no destination.
+    platform
+        .set_backup_schedule(&t.admin, &t.org, "data", None)
+        .await
+        .unwrap();
+}
