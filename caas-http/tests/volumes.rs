@@ -644,10 +644,17 @@ async fn without_a_backup_destination_backup_routes_answer_501() {
         &w.put(&schedule, &w.member, json!({"cron": "0 3 * * *"}))
             .await,
     );
-    unsupported(&w.delete(&schedule, &w.member).await);
-    unsupported(
+    // Removing a schedule writes nothing anywhere: it needs no destination.
+    assert_eq!(
+        w.delete(&schedule, &w.member).await.0,
+        StatusCode::NO_CONTENT
+    );
+    // Who asks is checked first: an unknown backup is not found, supported or not.
+    assert_error(
         &w.restore(&w.owner, &uuid::Uuid::new_v4().to_string(), None)
             .await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
     );
     // The lists answer with what there is: nothing.
     let (status, list) = w.get(&format!("{VOLUMES}/data/backups"), &w.viewer).await;
