@@ -813,3 +813,39 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
             .is_permission_denied()
     );
 }
+
+#[tokio::test]
+async fn replicas_beyond_the_runtime_capability_are_refused_naming_the_field_and_the_fix() {
+    let w = world(roomy()).await;
+    w.platform
+        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .await
+        .unwrap();
+    let mut three = app("web");
+    three.spec.replicas = 3;
+    let e = w
+        .platform
+        .deploy_app(&w.owner, "acme", "shop", three.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("spec.replicas"), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("at most 1"), "{text}");
+    assert!(text.contains("set replicas to 1"), "{text}");
+    assert!(text.contains("SwarmRuntime"), "{text}");
+    assert_eq!(managed_containers(&w.runtime).await, 0);
+    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    assert!(usage.pending.is_zero() && usage.committed.containers == 0);
+
+    // A runtime that runs replicas gets them, and each replica holds its quota.
+    w.runtime.set_max_replicas(3);
+    let svc = w
+        .platform
+        .deploy_app(&w.owner, "acme", "shop", three)
+        .await
+        .unwrap();
+    assert_eq!(svc.spec.replicas, 3);
+    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    assert_eq!(usage.committed.containers, 3);
+    assert_eq!(usage.committed.cpu_millis, 1500);
+}

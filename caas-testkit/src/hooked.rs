@@ -64,6 +64,13 @@ impl ContainerRuntime for HookedRuntime {
         self.before(RuntimeOp::Ping).await;
         self.inner.ping().await
     }
+    fn capabilities(&self) -> caas_core::ports::runtime::RuntimeCapabilities {
+        self.inner.capabilities()
+    }
+    async fn upstream_hosts(&self, id: &str) -> Result<Vec<String>> {
+        self.before(RuntimeOp::InspectContainer).await;
+        self.inner.upstream_hosts(id).await
+    }
     async fn create_container(&self, spec: &ContainerSpec) -> Result<CreateOutcome> {
         self.before(RuntimeOp::CreateContainer).await;
         self.inner.create_container(spec).await

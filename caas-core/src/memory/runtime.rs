@@ -156,6 +156,7 @@ struct Inner {
     events: Mutex<broadcast::Sender<RuntimeEvent>>,
     log_tx: broadcast::Sender<(String, LogLine)>,
     seq: AtomicU64,
+    max_replicas: std::sync::atomic::AtomicU32,
 }
 
 impl Default for InMemoryRuntime {
@@ -211,8 +212,15 @@ impl InMemoryRuntime {
                 events: Mutex::new(events),
                 log_tx,
                 seq: AtomicU64::new(1),
+                max_replicas: std::sync::atomic::AtomicU32::new(1),
             }),
         }
+    }
+
+    /// Accepts up to `n` replicas per container, as a clustered runtime would (reported by
+    /// `capabilities`); the simulated container stays one. The default is 1.
+    pub fn set_max_replicas(&self, n: u32) {
+        self.inner.max_replicas.store(n.max(1), Ordering::SeqCst);
     }
 
     /// Makes an image present locally.
@@ -577,8 +585,21 @@ impl ContainerRuntime for InMemoryRuntime {
         })
     }
 
+    fn capabilities(&self) -> crate::ports::runtime::RuntimeCapabilities {
+        let mut caps = crate::ports::runtime::RuntimeCapabilities::single_host();
+        caps.max_replicas = self.inner.max_replicas.load(Ordering::SeqCst);
+        caps
+    }
+
     async fn create_container(&self, spec: &ContainerSpec) -> Result<CreateOutcome> {
         let (_g, lost) = self.enter(RuntimeOp::CreateContainer).await?;
+        let max = self.inner.max_replicas.load(Ordering::SeqCst);
+        if spec.replicas > max {
+            return Err(Error::invalid(
+                "spec.replicas",
+                format!("the in-memory runtime runs at most {max} replica(s)"),
+            ));
+        }
         let id = {
             let mut e = lock(&self.inner.engine);
             if let Some(existing) = e.containers.values().find(|c| c.info.name == spec.name) {

@@ -115,12 +115,7 @@ impl Platform {
             .await?;
         let name = Name::parse_field("name", name)?;
         spec.validate()?;
-        if spec.replicas > 1 {
-            return Err(Error::invalid(
-                "spec.replicas",
-                "more than one replica needs a clustered runtime; this platform runs one container per service",
-            ));
-        }
+        self.check_replicas(&spec)?;
         if self
             .inner
             .store
@@ -326,7 +321,26 @@ impl Platform {
         spec.health_check = s.health_check.clone();
         spec.restart_policy = s.restart_policy;
         spec.stop_timeout = self.inner.stop_timeout;
+        spec.replicas = s.replicas;
         spec
+    }
+
+    /// Refuses more replicas than the runtime runs per service. Errors: `InvalidInput` naming
+    /// `spec.replicas`, with the fix.
+    pub(super) fn check_replicas(&self, spec: &ServiceSpec) -> Result<()> {
+        let max = self.runtime().capabilities().max_replicas;
+        if spec.replicas > max {
+            return Err(Error::invalid(
+                "spec.replicas",
+                format!(
+                    "{} replicas asked, but this platform's container runtime runs at most {max} \
+                     instance(s) per service; set replicas to {max}, or run the platform on a \
+                     clustered runtime (e.g. caas-swarm's SwarmRuntime on Docker Swarm)",
+                    spec.replicas
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// A service by name (secrets redacted). Errors: `NotFound`.

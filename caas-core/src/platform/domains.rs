@@ -558,10 +558,13 @@ impl Platform {
         let mut upstreams = Vec::new();
         if svc.current_deployment.is_some() {
             let container = self.current_container(svc).await?;
-            if let Some(info) = self.runtime().inspect_container_opt(&container).await? {
-                if let Some(ip) = info.ip_addresses.values().next() {
-                    upstreams.push(format!("http://{ip}:{port}"));
+            match self.runtime().upstream_hosts(&container).await {
+                Ok(hosts) => {
+                    upstreams.extend(hosts.iter().map(|h| format!("http://{h}:{port}")));
                 }
+                // A lost container is the reconciler's business; route nothing meanwhile.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
         }
         let routes = ServiceRoutes {

@@ -219,7 +219,7 @@ impl Platform {
         info: &crate::ports::runtime::ContainerInfo,
         svc: &Service,
     ) -> bool {
-        if !self.inner.tcp_probe {
+        if !self.inner.tcp_probe || !self.runtime().capabilities().addresses_reachable {
             return true;
         }
         let Some(port) = svc
@@ -247,9 +247,12 @@ impl Platform {
         )
     }
 
-    /// The upstream URL of a container for a service's routes: on its domains' target port,
-    /// else on its first port.
-    async fn upstream_of(&self, container: &str, svc: &Service) -> Result<Option<String>> {
+    /// The upstream URLs of a container for a service's routes ([`ContainerRuntime::upstream_hosts`]
+    /// on its domains' target port, else on its first port); empty when it has no port or no
+    /// address.
+    ///
+    /// [`ContainerRuntime::upstream_hosts`]: crate::ContainerRuntime::upstream_hosts
+    async fn upstream_of(&self, container: &str, svc: &Service) -> Result<Vec<String>> {
         let domain_port = self
             .inner
             .store
@@ -258,18 +261,17 @@ impl Platform {
             .first()
             .map(|d| d.target_port);
         let Some(port) = domain_port.or(svc.spec.ports.first().map(|p| p.container_port)) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        let info = self
-            .runtime()
-            .inspect_container_opt(container)
-            .await?
-            .ok_or_else(|| Error::conflict(format!("container {container} disappeared")))?;
-        Ok(info
-            .ip_addresses
-            .values()
-            .next()
-            .map(|ip| format!("http://{ip}:{port}")))
+        let hosts = match self.runtime().upstream_hosts(container).await {
+            Err(e) if e.is_not_found() => {
+                return Err(Error::conflict(format!(
+                    "container {container} disappeared"
+                )));
+            }
+            other => other?,
+        };
+        Ok(hosts.iter().map(|h| format!("http://{h}:{port}")).collect())
     }
 
     /// Routes a service's traffic from the old container to the new one through the proxy:
@@ -283,21 +285,24 @@ impl Platform {
         let Some(current) = proxy.routes_opt(&key).await? else {
             return Ok(());
         };
-        let (Some(old_up), Some(new_up)) = (
+        let (old_up, new_up) = (
             self.upstream_of(old, svc).await?,
             self.upstream_of(new, svc).await?,
-        ) else {
+        );
+        if old_up.is_empty() || new_up.is_empty() {
             return Ok(());
-        };
+        }
         let timeout = self.inner.rollout_timeout;
+        let mut upstreams = old_up;
+        upstreams.extend(new_up.iter().cloned());
         let both = ServiceRoutes {
-            upstreams: vec![old_up, new_up.clone()],
+            upstreams,
             ..current.clone()
         };
         let g = proxy.apply(&both).await?;
         proxy.wait_applied(&key, g, timeout).await?;
         let only_new = ServiceRoutes {
-            upstreams: vec![new_up],
+            upstreams: new_up,
             ..current
         };
         let g = proxy.apply(&only_new).await?;
@@ -314,15 +319,13 @@ impl Platform {
         let Some(current) = proxy.routes_opt(&key).await? else {
             return Ok(());
         };
-        let Some(old_up) = self.upstream_of(old, svc).await? else {
-            return Ok(());
-        };
-        if current.upstreams == [old_up.clone()] {
+        let old_up = self.upstream_of(old, svc).await?;
+        if old_up.is_empty() || current.upstreams == old_up {
             return Ok(());
         }
         let g = proxy
             .apply(&ServiceRoutes {
-                upstreams: vec![old_up],
+                upstreams: old_up,
                 ..current
             })
             .await?;

@@ -647,6 +647,14 @@ impl Platform {
                     self.inner.store.update_service(&s).await?;
                     return Ok((s, ApplyMode::Live));
                 }
+                UpdateOutcome::Rolled => {
+                    // The runtime replaced the instances itself, health-gated and start-first.
+                    let mut s = svc.clone();
+                    s.spec = next;
+                    s.updated_at = self.now();
+                    self.inner.store.update_service(&s).await?;
+                    return Ok((s, ApplyMode::Rolling));
+                }
                 UpdateOutcome::RequiresRecreate => {
                     tracing::info!("the engine cannot change these limits live; rolling instead");
                 }

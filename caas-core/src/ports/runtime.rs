@@ -102,6 +102,20 @@ pub struct ContainerSpec {
     pub security: SecurityProfile,
     /// Grace period for a stop before the process is killed.
     pub stop_timeout: Duration,
+    /// Instances to run: 1 unless the runtime's [`RuntimeCapabilities::max_replicas`] allows
+    /// more; a runtime that cannot honour the number refuses the create with `InvalidInput`
+    /// naming `spec.replicas`. Left out of the serialized form when 1, so specs serialized
+    /// before the field existed (and digests of them) stay the same.
+    #[serde(default = "one_replica", skip_serializing_if = "is_one_replica")]
+    pub replicas: u32,
+}
+
+fn one_replica() -> u32 {
+    1
+}
+
+fn is_one_replica(n: &u32) -> bool {
+    *n == 1
 }
 
 impl ContainerSpec {
@@ -122,6 +136,7 @@ impl ContainerSpec {
             restart_policy: RestartPolicy::default(),
             security: SecurityProfile::default(),
             stop_timeout: Duration::from_secs(10),
+            replicas: 1,
         }
     }
 }
@@ -177,8 +192,52 @@ pub enum RemoveOutcome {
 pub enum UpdateOutcome {
     /// Applied to the running container without restarting it.
     Live,
-    /// The runtime cannot change this live; recreate the container.
+    /// The runtime cannot change this live; recreate the container. Nothing was changed.
     RequiresRecreate,
+    /// Applied by the runtime's own rolling update: new instances were started with the new
+    /// limits and became ready (healthy, when a health check is set) before the old ones
+    /// stopped, under the same id; clients that reach the workload through the runtime's
+    /// service discovery ([`ContainerRuntime::upstream_hosts`]) see no gap. A failed update is
+    /// rolled back by the runtime and reported as an error.
+    Rolled,
+}
+
+/// What a runtime can do beyond the common contract, for the platform to check before it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RuntimeCapabilities {
+    /// Most instances one workload may run ([`ContainerSpec::replicas`]); 1 on a single host.
+    pub max_replicas: u32,
+    /// Whether the platform's own host can open connections to the addresses in
+    /// [`ContainerInfo::ip_addresses`] (true for a local bridge network; false for overlay
+    /// networks of a cluster, which only their members reach). When false the platform skips
+    /// its TCP readiness probe and relies on the runtime's status and health.
+    pub addresses_reachable: bool,
+}
+
+impl RuntimeCapabilities {
+    /// One instance per workload, addresses reachable: a single local engine.
+    pub const fn single_host() -> Self {
+        Self {
+            max_replicas: 1,
+            addresses_reachable: true,
+        }
+    }
+
+    /// A cluster running up to `max_replicas` instances per workload on networks the
+    /// platform's host is not part of.
+    pub const fn cluster(max_replicas: u32) -> Self {
+        Self {
+            max_replicas,
+            addresses_reachable: false,
+        }
+    }
+}
+
+impl Default for RuntimeCapabilities {
+    fn default() -> Self {
+        Self::single_host()
+    }
 }
 
 /// Coarse container state.
@@ -531,15 +590,45 @@ pub type ByteStream = BoxStream<'static, Result<Bytes>>;
 /// Every method is idempotent where its outcome type says so, and maps engine errors to
 /// [`Error`](crate::Error): missing objects → `NotFound`, name clashes → `AlreadyExists` or
 /// `Conflict`, unreachable engine → `Unavailable`.
+///
+/// A "container" is the unit the platform deploys: one container on a single engine, or a
+/// replicated workload (e.g. a Swarm service) on a cluster, which then reports aggregate state
+/// under one id. A cluster backend may answer `Unsupported` where this contract says so, and
+/// nowhere else:
+///
+/// - `create_container` when it cannot apply the hardened default on its engines;
+/// - `stats_once`, `volume_usage`, `read_archive`, `write_archive` when the workload or volume
+///   lives on a node whose engine the backend cannot reach.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
     /// Checks the engine answers and says what it is. Errors: `Unavailable`.
     async fn ping(&self) -> Result<EngineInfo>;
 
+    /// What this runtime can do beyond the common contract (default:
+    /// [`RuntimeCapabilities::single_host`]).
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::single_host()
+    }
+
+    /// Where a proxy on the workload's network sends its traffic: host names or IP addresses,
+    /// without a port, one entry per upstream. The default is the container's address on its
+    /// first network (none while it has no address); a runtime with its own service discovery
+    /// returns a name that resolves to the workload's ready instances. Errors: `NotFound`,
+    /// `Unavailable`.
+    async fn upstream_hosts(&self, id: &str) -> Result<Vec<String>> {
+        let info = self
+            .inspect_container_opt(id)
+            .await?
+            .ok_or_else(|| crate::Error::not_found("container", id))?;
+        Ok(info.ip_addresses.values().take(1).cloned().collect())
+    }
+
     /// Creates a container (not started). A container with the same name and the same
     /// `caas.deployment` label is `AlreadyExists`; the same name with another deployment is
-    /// `Conflict`. Errors: `NotFound` (image or network), `Conflict`, `Unavailable`.
+    /// `Conflict`. Errors: `NotFound` (image or network), `Conflict`, `InvalidInput` (naming
+    /// `spec.replicas` when more instances are asked than the runtime runs), `Unsupported`
+    /// (the hardened default cannot be applied), `Unavailable`.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<CreateOutcome>;
     /// Starts a container. Errors: `NotFound`, `Unavailable`.
     async fn start_container(&self, id: &str) -> Result<StartOutcome>;
@@ -554,7 +643,8 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
     async fn inspect_container_opt(&self, id: &str) -> Result<Option<ContainerInfo>>;
     /// Lists containers (running or not) matching the selector. Errors: `Unavailable`.
     async fn list_containers(&self, selector: &LabelSelector) -> Result<Vec<ContainerSummary>>;
-    /// Changes CPU, memory and pids limits. Errors: `NotFound`, `InvalidInput`, `Unavailable`.
+    /// Changes CPU, memory and pids limits: live, by the runtime's own rolling update, or not at
+    /// all (the outcome says which). Errors: `NotFound`, `InvalidInput`, `Unavailable`.
     async fn update_limits(&self, id: &str, limits: &ResourceLimits) -> Result<UpdateOutcome>;
     /// Reads logs. Errors: `NotFound`, `Unavailable`.
     async fn logs(
@@ -562,7 +652,9 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
         id: &str,
         options: &LogOptions,
     ) -> Result<BoxStream<'static, Result<LogLine>>>;
-    /// One stats reading. Errors: `NotFound`, `Conflict` (not running), `Unavailable`.
+    /// One stats reading (summed over the instances of a replicated workload). Errors:
+    /// `NotFound`, `Conflict` (not running), `Unsupported` (an instance's node is out of the
+    /// backend's reach), `Unavailable`.
     async fn stats_once(&self, id: &str) -> Result<RawStats>;
     /// Events about containers matching the selector, from now on. Errors: `Unavailable`.
     async fn events(
@@ -587,13 +679,16 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
     async fn inspect_volume_opt(&self, name: &str) -> Result<Option<VolumeInfo>>;
     /// Lists volumes matching the selector. Errors: `Unavailable`.
     async fn list_volumes(&self, selector: &LabelSelector) -> Result<Vec<VolumeInfo>>;
-    /// Bytes used by a volume, when the engine can tell. Errors: `NotFound`, `Unavailable`.
+    /// Bytes used by a volume, when the engine can tell. Errors: `NotFound`, `Unsupported`
+    /// (the volume's node is out of reach), `Unavailable`.
     async fn volume_usage(&self, name: &str) -> Result<Option<u64>>;
     /// Reads `path` (relative to the volume root, `/` for all) out of a volume as an
-    /// uncompressed tar. Errors: `NotFound`, `Unavailable`.
+    /// uncompressed tar. Errors: `NotFound`, `Unsupported` (the volume's node is out of reach),
+    /// `Unavailable`.
     async fn read_archive(&self, volume: &str, path: &str) -> Result<ByteStream>;
     /// Extracts an uncompressed tar into `path` of a volume. The caller validates entries
-    /// first. Errors: `NotFound`, `InvalidInput` (not a tar), `Unavailable`.
+    /// first. Errors: `NotFound`, `InvalidInput` (not a tar), `Unsupported` (the volume's node
+    /// is out of reach), `Unavailable`.
     async fn write_archive(&self, volume: &str, path: &str, tar: ByteStream) -> Result<()>;
 
     /// Whether an image is present locally. Errors: `Unavailable`.
