@@ -414,6 +414,17 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<CreateOutcome> {
+        if spec.replicas > 1 {
+            return Err(Error::invalid(
+                "spec.replicas",
+                format!(
+                    "{} replicas asked, but a single Docker engine runs one container per \
+                     service; set replicas to 1, or use a clustered runtime (caas-swarm's \
+                     SwarmRuntime on Docker Swarm)",
+                    spec.replicas
+                ),
+            ));
+        }
         // The engine only notices a missing network at start; refuse at create like the port says.
         for n in &spec.networks {
             if self.inspect_network_opt(&n.network).await?.is_none() {

@@ -434,7 +434,10 @@ pub async fn hardened_defaults_are_applied(fx: &RuntimeFixture) {
     .await
 }
 
-/// Limits change on the running container without restarting it; invalid limits are refused.
+/// Limits change on the running container, in one of the ways the port documents: live
+/// (same container, not restarted), by the runtime's own rolling update (same id, running, new
+/// limits; the instances may have restarted), or not at all when the runtime says the
+/// container must be recreated (then nothing changed). Invalid limits are refused either way.
 pub async fn update_limits_applies_live(fx: &RuntimeFixture) {
     fx.scoped(async {
         let rt = &fx.runtime;
@@ -445,18 +448,32 @@ pub async fn update_limits_applies_live(fx: &RuntimeFixture) {
             memory_bytes: 96 * MIB,
             pids: 128,
         };
-        assert_eq!(
-            rt.update_limits(&id, &new).await.expect("update"),
-            UpdateOutcome::Live
-        );
+        let outcome = rt.update_limits(&id, &new).await.expect("update");
         let after = inspect(fx, &id).await;
-        assert_eq!(after.limits, new);
         assert_eq!(after.id, before.id);
         assert_eq!(after.status, ContainerStatus::Running);
-        assert_eq!(
-            after.started_at, before.started_at,
-            "a live update must not restart"
-        );
+        let in_force = match outcome {
+            UpdateOutcome::Live => {
+                assert_eq!(after.limits, new);
+                assert_eq!(
+                    after.started_at, before.started_at,
+                    "a live update must not restart"
+                );
+                new
+            }
+            UpdateOutcome::Rolled => {
+                assert_eq!(after.limits, new, "a rolled update applies the new limits");
+                new
+            }
+            UpdateOutcome::RequiresRecreate => {
+                assert_eq!(
+                    after.limits, before.limits,
+                    "RequiresRecreate must leave the container as it was"
+                );
+                assert_eq!(after.started_at, before.started_at);
+                before.limits
+            }
+        };
 
         let invalid = ResourceLimits {
             memory_bytes: MIB,
@@ -466,8 +483,84 @@ pub async fn update_limits_applies_live(fx: &RuntimeFixture) {
         expect_err("1 MiB of memory", r, Error::is_invalid_input);
         assert_eq!(
             inspect(fx, &id).await.limits,
-            new,
+            in_force,
             "a refused update changes nothing"
+        );
+    })
+    .await
+}
+
+/// More replicas than [`RuntimeCapabilities::max_replicas`](caas_core::ports::runtime::RuntimeCapabilities)
+/// are refused with `InvalidInput` naming `spec.replicas`, creating nothing; a runtime that
+/// runs several replicas starts two and reports them as one running container.
+pub async fn replicas_beyond_the_capability_are_refused(fx: &RuntimeFixture) {
+    fx.scoped(async {
+        let rt = &fx.runtime;
+        let max = rt.capabilities().max_replicas;
+        assert!(max >= 1, "a runtime runs at least one replica");
+        if let Some(over) = max.checked_add(1) {
+            let mut spec = fx.container_spec("too-many");
+            spec.replicas = over;
+            let e = expect_err(
+                "more replicas than the runtime runs",
+                rt.create_container(&spec).await,
+                Error::is_invalid_input,
+            );
+            assert_eq!(e.field(), Some("spec.replicas"), "{e}");
+            assert!(
+                rt.inspect_container_opt(&spec.name)
+                    .await
+                    .expect("inspect")
+                    .is_none(),
+                "a refused create left a container behind"
+            );
+        }
+        if max >= 2 {
+            let mut spec = fx.container_spec("pair");
+            spec.replicas = 2;
+            let id = create_started(fx, &spec).await;
+            let info = inspect(fx, &id).await;
+            assert_eq!(info.status, ContainerStatus::Running, "{info:?}");
+            assert_eq!(info.limits, spec.limits);
+        }
+    })
+    .await
+}
+
+/// A running container on a network has upstream hosts a proxy can use; a missing one is
+/// `NotFound`.
+pub async fn upstream_hosts_name_a_running_container(fx: &RuntimeFixture) {
+    fx.scoped(async {
+        let rt = &fx.runtime;
+        let net = fx.name("upnet");
+        rt.create_network(&caas_core::ports::runtime::NetworkSpec::new(
+            &net,
+            fx.labels(),
+        ))
+        .await
+        .expect("create network");
+        let mut spec = fx.container_spec("upstream");
+        spec.networks = vec![NetworkAttachment {
+            network: net.clone(),
+            aliases: vec!["web".into()],
+        }];
+        let id = create_started(fx, &spec).await;
+        let hosts = rt.upstream_hosts(&id).await.expect("upstream_hosts");
+        assert!(
+            !hosts.is_empty(),
+            "no upstream host for a running container"
+        );
+        for h in &hosts {
+            assert!(
+                !h.is_empty() && !h.contains(char::is_whitespace) && !h.contains(':')
+                    || h.parse::<std::net::IpAddr>().is_ok(),
+                "not a host name or address: {h:?}"
+            );
+        }
+        expect_err(
+            "upstream_hosts of a missing container",
+            rt.upstream_hosts(&fx.name("missing")).await,
+            Error::is_not_found,
         );
     })
     .await

@@ -332,6 +332,8 @@ macro_rules! runtime_suite {
             list_filters_by_labels,
             hardened_defaults_are_applied,
             update_limits_applies_live,
+            replicas_beyond_the_capability_are_refused,
+            upstream_hosts_name_a_running_container,
             networks_create_is_idempotent_and_remove_reports_missing,
             container_joins_network_with_alias_and_gets_an_address,
             volumes_create_inspect_list_remove,
