@@ -12,4 +12,4 @@ mod workloads;
 
 pub use port::BACKEND;
 pub use runtime::{DEFAULT_MAX_REPLICAS, SwarmRuntime, SwarmRuntimeBuilder};
-pub use spec::{LABEL_NAME, LABEL_NODE, LABEL_REPLICAS, LABEL_STOPPED_AT};
+pub use spec::{LABEL_HEALTH_CHECK, LABEL_NAME, LABEL_NODE, LABEL_REPLICAS, LABEL_STOPPED_AT};

@@ -26,6 +26,9 @@ pub const LABEL_NAME: &str = "caas.swarm.name";
 pub const LABEL_REPLICAS: &str = "caas.swarm.replicas";
 /// Service label: when the service was last stopped (RFC 3339).
 pub const LABEL_STOPPED_AT: &str = "caas.swarm.stopped-at";
+/// Service label: the container has a health check. Engines write the check back as
+/// `Healthcheck`, which bollard's model (`HealthCheck`) does not read, so it is recorded here.
+pub const LABEL_HEALTH_CHECK: &str = "caas.swarm.health-check";
 /// Volume label: the id of the node the volume lives on.
 pub const LABEL_NODE: &str = "caas.swarm.node";
 
@@ -167,6 +170,9 @@ pub(crate) fn service_spec(
     let mut labels = container_labels.clone();
     labels.insert(LABEL_NAME.into(), spec.name.clone());
     labels.insert(LABEL_REPLICAS.into(), spec.replicas.to_string());
+    if spec.health_check.is_some() {
+        labels.insert(LABEL_HEALTH_CHECK.into(), "true".into());
+    }
     let container = TaskSpecContainerSpec {
         image: Some(spec.image.clone()),
         labels: Some(container_labels),
@@ -363,10 +369,10 @@ impl<'a> Parts<'a> {
 
     /// Whether a health check is configured.
     pub(crate) fn has_health_check(&self) -> bool {
-        self.container
-            .and_then(|c| c.health_check.as_ref())
-            .and_then(|h| h.test.as_ref())
-            .is_some_and(|t| t.first().is_some_and(|f| f != "NONE"))
+        self.spec
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(LABEL_HEALTH_CHECK).is_some_and(|v| v == "true"))
     }
 
     /// Networks the service is attached to.
