@@ -205,6 +205,16 @@ ensure_swarm() {
     for n in "${NODES[@]}"; do
         [[ ${NODE_SWARM[$n]} == "$s" && ${NODE_ROLE[$n]} == worker ]] || continue
         state=$(swarm_state "$n")
+        # Active, but in a swarm this manager does not know (its data root was wiped)?
+        if [[ "$state" == active ]] && ! listed "$m" "$n"; then
+            ((CHECK)) && {
+                missing "node $n" "in another swarm than $m's"
+                continue
+            }
+            log "swarm $s: $n belongs to another swarm; leaving it"
+            node_docker "$n" swarm leave --force >/dev/null 2>&1 || true
+            state=inactive
+        fi
         [[ "$state" == active ]] && continue
         ((CHECK)) && {
             missing "node $n" "not in swarm $s ('$state')"
@@ -218,14 +228,21 @@ ensure_swarm() {
         node_docker "$n" swarm join --token "$token" --advertise-addr "${NODE_ADDR[$n]}" \
             --listen-addr "${NODE_ADDR[$n]}:2377" "${NODE_ADDR[$m]}:2377" >/dev/null
     done
-    # Nodes that left for good (e.g. a data root wiped) stay listed as down.
-    if ! ((CHECK)); then
-        local id
-        for id in $(node_docker "$m" node ls --filter role=worker --format '{{.ID}} {{.Status}}' |
-            awk '$2 == "Down" {print $1}'); do
-            node_docker "$m" node rm --force "$id" >/dev/null 2>&1 || true
-        done
-    fi
+}
+
+# listed MANAGER NODE: the manager lists NODE (any status).
+listed() {
+    node_docker "$1" node ls --format '{{.Hostname}}' 2>/dev/null | grep -qx "caas-sw-$2"
+}
+
+# forget_replaced MANAGER NODE: a node that rejoined leaves its old entry behind, Down;
+# remove such entries once the node is Ready under a new one.
+forget_replaced() {
+    local m=$1 n=$2 id
+    for id in $(node_docker "$m" node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' |
+        awk -v h="caas-sw-$n" '$2 == h && $3 == "Down" {print $1}'); do
+        node_docker "$m" node rm --force "$id" >/dev/null 2>&1 || true
+    done
 }
 
 image_id() { docker -H "$SHARED_DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
@@ -247,13 +264,13 @@ ensure_images() {
 }
 
 wait_ready() {
-    local m=$1 n=$2 i status
+    local m=$1 n=$2 i
     for ((i = 0; i < 60; i++)); do
-        status=$(node_docker "$m" node ls --filter "name=caas-sw-$n" --format '{{.Status}}' 2>/dev/null | head -n1)
-        [[ "$status" == Ready ]] && return 0
+        node_docker "$m" node ls --format '{{.Hostname}} {{.Status}}' 2>/dev/null |
+            grep -qx "caas-sw-$n Ready" && return 0
         sleep 1
     done
-    die "node $n is not Ready in its swarm after 60 s (status '$status')"
+    die "node $n is not Ready in its swarm after 60 s; see $BASE_DIR/$n/dockerd.log"
 }
 
 env_lines() {
@@ -323,6 +340,7 @@ main() {
     if ! ((CHECK)); then
         for n in "${NODES[@]}"; do
             wait_ready "${SWARM_MANAGER[${NODE_SWARM[$n]}]}" "$n"
+            forget_replaced "${SWARM_MANAGER[${NODE_SWARM[$n]}]}" "$n"
         done
     fi
     if ((CHECK && MISSING)); then
