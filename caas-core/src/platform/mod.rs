@@ -7,6 +7,7 @@
 mod admin;
 mod alerting;
 mod backups;
+mod charts;
 mod database;
 mod deploy;
 mod domains;
@@ -22,6 +23,7 @@ mod tenancy;
 mod tokens;
 mod update;
 mod usage;
+mod usage_report;
 mod volumes;
 mod watcher;
 
@@ -49,6 +51,7 @@ pub use backups::{
     BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
     ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
 };
+pub use charts::{ChartMetric, render_chart};
 pub use database::{
     DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
     database_spec, generate_password,
@@ -75,6 +78,9 @@ pub use update::{
     VolumeAttach, diff, single_writer,
 };
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
+pub use usage_report::{
+    DEFAULT_METRICS_INTERVAL, ServiceUsageRow, UsageReport, UsageTotals, VolumeUsageRow,
+};
 pub use volumes::{
     MAX_VOLUME_BYTES, MountedBy, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING,
     VOLUME_WARNING_PERCENT, VolumeCheckReport, VolumeDriver, VolumeView, volume_state,
@@ -100,6 +106,7 @@ pub struct PlatformBuilder {
     volume_driver: Option<VolumeDriver>,
     backups: Option<BackupConfig>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
+    metrics_interval: Option<Duration>,
 }
 
 /// Timing of rolling updates.
@@ -226,6 +233,12 @@ impl PlatformBuilder {
         self.volume_driver = Some(driver);
         self
     }
+    /// The interval the metrics collector samples at (default 10 s, as
+    /// [`CollectorConfig::default`]): usage reports count each sample as this much time.
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = Some(interval);
+        self
+    }
     /// Where alert notifications are sent (without one, alerts are only recorded).
     pub fn notifier(mut self, notifier: Arc<dyn crate::ports::notifier::Notifier>) -> Self {
         self.notifier = Some(notifier);
@@ -285,6 +298,9 @@ impl PlatformBuilder {
                 volume_driver: self.volume_driver.unwrap_or_default(),
                 backups: self.backups.map(backups::Backups::new),
                 notifier: self.notifier,
+                metrics_interval: self
+                    .metrics_interval
+                    .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
@@ -315,6 +331,7 @@ struct Inner {
     volume_driver: VolumeDriver,
     backups: Option<backups::Backups>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
+    metrics_interval: Duration,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
 }

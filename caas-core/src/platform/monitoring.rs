@@ -609,6 +609,90 @@ impl Platform {
         Ok(StatsSnapshot::from_readings(&first, &second, &info.limits))
     }
 
+    /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
+    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
+    /// new container after an update. A failed reading is an `Err` item and the stream goes
+    /// on; it ends when the service is deleted. Errors (of the call): as
+    /// [`Platform::service_stats`].
+    pub async fn service_stats_stream(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        service: &str,
+        interval: Duration,
+    ) -> Result<futures::stream::BoxStream<'static, Result<StatsSnapshot>>> {
+        let (_, _, svc) = self
+            .authorize_service(who, org_slug, project, service, Action::ServiceView)
+            .await?;
+        let interval = interval.max(LIVE_STATS_WINDOW);
+        struct State {
+            platform: Platform,
+            service: ServiceId,
+            previous: Option<(String, RawStats)>,
+            first: bool,
+        }
+        let state = State {
+            platform: self.clone(),
+            service: svc.id,
+            previous: None,
+            first: true,
+        };
+        let stream = futures::stream::unfold(state, move |mut st| async move {
+            loop {
+                // Right after a priming reading the next one comes a window later; after a
+                // snapshot, an interval later.
+                if st.previous.is_some() {
+                    let wait = if st.first {
+                        LIVE_STATS_WINDOW
+                    } else {
+                        interval
+                    };
+                    tokio::time::sleep(wait).await;
+                }
+                let svc = match st.platform.inner.store.service(st.service).await {
+                    Ok(s) => s,
+                    Err(e) if e.is_not_found() => return None,
+                    Err(e) => return Some((Err(e), st)),
+                };
+                let read = async {
+                    let container = st.platform.current_container(&svc).await?;
+                    let runtime = st.platform.runtime();
+                    let info = runtime
+                        .inspect_container_opt(&container)
+                        .await?
+                        .ok_or_else(|| Error::conflict("the service has no container"))?;
+                    let raw = runtime.stats_once(&container).await?;
+                    Ok::<_, Error>((container, info.limits, raw))
+                }
+                .await;
+                match read {
+                    Ok((container, limits, raw)) => {
+                        let snapshot = match &st.previous {
+                            Some((c, prev)) if *c == container => {
+                                Some(StatsSnapshot::from_readings(prev, &raw, &limits))
+                            }
+                            _ => None,
+                        };
+                        st.previous = Some((container, raw));
+                        // The first reading of a container only primes the next one.
+                        st.first = snapshot.is_none();
+                        if let Some(s) = snapshot {
+                            return Some((Ok(s), st));
+                        }
+                    }
+                    Err(e) => {
+                        st.previous = None;
+                        st.first = true;
+                        tokio::time::sleep(interval).await;
+                        return Some((Err(e), st));
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
     /// Metrics history of a service over `[from, to)`, oldest first, at `step` or, when not
     /// given, at the coarsest resolution giving at least [`MIN_CHART_POINTS`] points
     /// ([`Resolution::for_range`]). Errors: `NotFound` (also for principals who may not see
