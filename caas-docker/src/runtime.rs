@@ -821,6 +821,8 @@ impl ContainerRuntime for DockerRuntime {
             Some(Err(e)) => return Err(map_err(e)),
             None => return Err(Error::unavailable(SERVICE, "the engine returned no stats")),
         };
+        // Read the answer to its end, so its connection goes back to the pool.
+        while s.next().await.is_some() {}
         let cache = match stats.memory_stats.stats {
             Some(bollard::container::MemoryStatsStats::V1(v1)) => v1.total_inactive_file,
             Some(bollard::container::MemoryStatsStats::V2(v2)) => v2.inactive_file,
