@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::ids::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, UserId, VolumeId,
+    ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
     Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
     Organization, Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent,
-    Subscription, Usage, User, Volume,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store};
@@ -37,6 +37,7 @@ struct State {
     tokens: BTreeMap<ApiTokenId, ApiToken>,
     domains: BTreeMap<DomainId, Domain>,
     storage: super::volumes::Tables,
+    catalogue: super::templates::Tables,
     raw_metrics: Vec<MetricSample>,
     // (resolution, service, bucket start) -> point
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
@@ -227,6 +228,7 @@ impl Store for InMemoryStore {
         s.events.retain(|e| e.org != id);
         s.domains.retain(|_, d| d.org != id);
         s.storage.org_deleted(id);
+        s.catalogue.org_deleted(id);
         Ok(())
     }
 
@@ -398,6 +400,7 @@ impl Store for InMemoryStore {
         }
         s.projects.remove(&id);
         s.storage.project_deleted(id);
+        s.catalogue.project_deleted(id);
         Ok(())
     }
 
@@ -673,6 +676,45 @@ impl Store for InMemoryStore {
     }
     async fn alert(&self, id: AlertId) -> Result<Alert> {
         self.lock().storage.alert(id)
+    }
+
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
+        self.lock().catalogue.put_template(template);
+        Ok(())
+    }
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>> {
+        Ok(self.lock().catalogue.template(id))
+    }
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>> {
+        Ok(self.lock().catalogue.list_templates())
+    }
+    async fn delete_template(&self, id: &str) -> Result<()> {
+        self.lock().catalogue.delete_template(id)
+    }
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()> {
+        let mut s = self.lock();
+        let owner = s.projects.get(&instance.project).map(|p| p.org);
+        s.catalogue.create_instance(instance, owner)
+    }
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance> {
+        self.lock().catalogue.instance(id)
+    }
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>> {
+        Ok(self.lock().catalogue.instance_by_name(project, name))
+    }
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>> {
+        Ok(self.lock().catalogue.list_instances(org, project))
+    }
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
+        self.lock().catalogue.delete_instance(id)
     }
 
     async fn quota_reserve(

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::ids::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, UserId, VolumeId,
+    ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
     Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
     OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
-    Subscription, Usage, User, Volume,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::units::ResourceAmounts;
 
@@ -149,8 +149,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>>;
     /// Projects of an organization.
     async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>>;
-    /// Deletes a project and its volume records (their backups stay). Errors: `NotFound`,
-    /// `Conflict` (services remain).
+    /// Deletes a project with its volume and template-instance records (backups stay).
+    /// Errors: `NotFound`, `Conflict` (services remain).
     async fn delete_project(&self, id: ProjectId) -> Result<()>;
 
     // --- services and deployments ---
@@ -255,6 +255,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_alerts(&self, org: OrgId, firing_only: bool, limit: u32) -> Result<Vec<Alert>>;
     /// An alert by id. Errors: `NotFound`.
     async fn alert(&self, id: AlertId) -> Result<Alert>;
+
+    // --- templates ---
+    /// Creates or replaces an administrator's template (by id).
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()>;
+    /// A stored template by id.
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>>;
+    /// Every stored template, by position then id.
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>>;
+    /// Deletes a stored template. Errors: `NotFound`.
+    async fn delete_template(&self, id: &str) -> Result<()>;
+    /// Records a template instance. Errors: `AlreadyExists` (name in project), `NotFound`
+    /// (project, or the project is not the organization's).
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()>;
+    /// An instance by id. Errors: `NotFound`.
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance>;
+    /// An instance by name in a project.
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>>;
+    /// Instances of an organization, optionally of one project, oldest first.
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>>;
+    /// Deletes an instance record (not its services). Errors: `NotFound`.
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()>;
 
     // --- quota ---
     /// Atomically checks `amounts` against the organization's active plan (counting committed
