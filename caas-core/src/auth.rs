@@ -11,7 +11,7 @@
 //! | `volume.manage` (create, delete, attach, back up, schedule backups) | member |
 //! | `project.create`, `project.delete`, `member.manage`, `volume.restore`, `alert.manage` | admin |
 //! | `org.update`, `org.delete` | owner |
-//! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage` | platform admin only |
+//! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage`, `template.manage` | platform admin only |
 //!
 //! Platform administrators may do everything. Members scoped to projects only see and act on
 //! those projects. A principal that is not a member of an organization gets
@@ -60,6 +60,8 @@ pub enum Action {
     VolumeRestore,
     /// Set an organization's alert rules and webhook.
     AlertManage,
+    /// Manage the template catalogue (platform admin).
+    TemplateManage,
     /// Read usage.
     UsageView,
     /// Manage plans (platform admin).
@@ -93,6 +95,7 @@ impl Action {
             Self::VolumeManage => "volume.manage",
             Self::VolumeRestore => "volume.restore",
             Self::AlertManage => "alert.manage",
+            Self::TemplateManage => "template.manage",
             Self::UsageView => "usage.view",
             Self::PlanManage => "plan.manage",
             Self::RuntimeManage => "runtime.manage",
@@ -119,7 +122,8 @@ pub fn min_role(action: Action) -> Option<Role> {
             Some(Role::Admin)
         }
         OrgUpdate | OrgDelete => Some(Role::Owner),
-        PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage => None,
+        PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage
+        | TemplateManage => None,
     }
 }
 

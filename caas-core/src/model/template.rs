@@ -111,9 +111,9 @@ pub enum ParameterKind {
     },
 }
 
-/// One parameter of a template.
+/// One parameter of a template. (Unknown fields are refused by its kind, which receives
+/// every field the parameter does not declare.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TemplateParameter {
     /// Name (`[a-z][a-z0-9_]*`), as referenced by `{{ params.NAME }}`.
     pub name: String,

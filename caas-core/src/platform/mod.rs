@@ -19,6 +19,7 @@ mod recreate;
 mod rollout;
 mod runtime_admin;
 mod service_health;
+mod templates;
 mod tenancy;
 mod tokens;
 mod update;
@@ -71,6 +72,11 @@ pub use monitoring::{
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use service_health::{ContainerHealth, HEALTH_LOG_LINES, ServiceHealth, uptime_percent};
+pub use templates::{
+    DeployTemplate, MAX_TEMPLATE_SERVICES, PlannedParameter, PlannedService, TemplateDeployment,
+    TemplateEntry, TemplatePlan, TemplateUpdate, builtin_templates, database_engines, instantiate,
+    merge, parse_template, validate_template,
+};
 pub use tenancy::NewProject;
 pub use tokens::{TOKEN_PREFIX, token_hash};
 pub use update::{
