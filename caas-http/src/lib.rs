@@ -30,7 +30,9 @@
 //!   are in the 201 answer and never again. Request bodies are never logged.
 //! - Every response carries an `x-request-id` (taken from the request or generated); bodies
 //!   are limited to [`MAX_BODY_BYTES`]; each request is traced.
-//! - Logs are a JSON array, or Server-Sent Events with `follow=true`.
+//! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
+//!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
+//!   reports JSON or (`format=csv`) a `text/csv` download.
 //! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; [`routes`] lists every route.
 //!
 //! | route | platform operation |
@@ -45,12 +47,20 @@
 //! | `GET, PATCH, DELETE /v1/orgs/{org}` | `org`, `update_org`, `delete_org` (`?volumes=true`) |
 //! | `GET, PUT /v1/orgs/{org}/subscription` | `subscription`, `set_subscription` |
 //! | `GET /v1/orgs/{org}/usage` | `usage_summary` |
+//! | `GET /v1/orgs/{org}/usage/report` | `usage_report` (`from`, `to`, `format=json\|csv`) |
+//! | `GET, PUT /v1/orgs/{org}/alerts` | `alerts`, `set_alerts` |
 //! | `GET, POST /v1/orgs/{org}/projects` | `list_projects`, `create_project` |
 //! | `GET, DELETE /v1/orgs/{org}/projects/{project}` | `project`, `delete_project` (`?volumes=true`) |
 //! | `GET, POST …/projects/{project}/services` | `list_services`, `deploy_app` / `deploy_database` |
 //! | `GET, DELETE …/services/{service}` | `service`, `delete_service` (`?volumes=true`) |
 //! | `POST …/services/{service}/start`, `/stop`, `/restart` | `start_service`, `stop_service`, `restart_service` |
 //! | `GET …/services/{service}/logs` | `service_logs` (`tail`, `since`, `follow`) |
+//! | `GET …/services/{service}/stats` | `service_stats` |
+//! | `GET …/services/{service}/stats/stream` | `service_stats_stream` (`interval_ms`; Server-Sent Events) |
+//! | `GET …/services/{service}/metrics` | `service_metrics` (`from`, `to`, `step`) |
+//! | `GET …/services/{service}/metrics.svg` | `service_chart` (`metric`, `from`, `to`, `step`) |
+//! | `GET …/services/{service}/health` | `service_health` (`window_secs`) |
+//! | `GET …/services/{service}/events` | `service_events` (`limit`) |
 //! | `PATCH …/services/{service}` | `update_service` (`?dry_run=true` previews) |
 //! | `GET …/services/{service}/deployments` | `list_deployments` |
 //! | `POST …/services/{service}/rollback` | `rollback_service` (body `{"to": <deployment>}` optional) |
@@ -167,6 +177,15 @@ pub(crate) struct AppState {
         routes::backups::list_backups,
         routes::backups::delete_backup,
         routes::backups::restore_backup,
+        routes::monitoring::service_stats,
+        routes::monitoring::service_stats_stream,
+        routes::monitoring::service_metrics,
+        routes::monitoring::service_chart,
+        routes::service_health::service_health,
+        routes::service_health::service_events,
+        routes::alerts::get_alerts,
+        routes::alerts::put_alerts,
+        routes::reports::usage_report,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -179,6 +198,8 @@ pub(crate) struct AppState {
         (name = "services", description = "Apps and managed databases"),
         (name = "volumes", description = "Persistent volumes, counted against the storage quota"),
         (name = "backups", description = "Backups of volumes, their schedules and restores"),
+        (name = "monitoring", description = "Live stats, metrics history and charts, health and events of services"),
+        (name = "alerts", description = "Alert rules, their webhook and the alerts they raised"),
     )
 )]
 pub struct ApiDoc;
@@ -335,6 +356,15 @@ route_table! {
     GET "/v1/orgs/{org}/backups" => routes::backups::list_backups,
     DELETE "/v1/orgs/{org}/backups/{backup}" => routes::backups::delete_backup,
     POST "/v1/orgs/{org}/backups/{backup}/restore" => routes::backups::restore_backup,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/stats" => routes::monitoring::service_stats,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream" => routes::monitoring::service_stats_stream,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/metrics" => routes::monitoring::service_metrics,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/metrics.svg" => routes::monitoring::service_chart,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/health" => routes::service_health::service_health,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/events" => routes::service_health::service_events,
+    GET "/v1/orgs/{org}/alerts" => routes::alerts::get_alerts,
+    PUT "/v1/orgs/{org}/alerts" => routes::alerts::put_alerts,
+    GET "/v1/orgs/{org}/usage/report" => routes::reports::usage_report,
 }
 
 /// Every route the router serves, as (method, path template) — the same table the router is

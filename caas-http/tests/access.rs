@@ -6,6 +6,7 @@
 
 mod common;
 
+use caas_core::model::Role;
 use common::{SERVICES, World, assert_error, memory_config, web_app, world};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -49,6 +50,9 @@ fn body(method: &Method, template: &str) -> Option<Value> {
             Some(json!({"cron": "0 3 * * *"}))
         }
         ("POST", "/v1/orgs/{org}/backups/{backup}/restore") => Some(json!({"volume": "data"})),
+        ("PUT", "/v1/orgs/{org}/alerts") => Some(json!({"rules": [
+            {"name": "looping", "condition": {"type": "restart_loop", "restarts": 3}}
+        ]})),
         _ => None,
     }
 }
@@ -290,4 +294,153 @@ async fn members_deploy_but_do_not_manage_projects_or_the_organization() {
         .call(Method::DELETE, "/v1/orgs/acme", Some(&w.member), None)
         .await;
     assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+}
+
+/// The monitoring routes: live stats and their stream, metrics and their chart, health,
+/// events, alerts and the usage report.
+const MONITORING: [(Method, &str); 9] = [
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/stats",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/metrics",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/metrics.svg",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/health",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/events",
+    ),
+    (Method::GET, "/v1/orgs/{org}/alerts"),
+    (Method::PUT, "/v1/orgs/{org}/alerts"),
+    (Method::GET, "/v1/orgs/{org}/usage/report"),
+];
+
+/// The status of an answer, without reading its body (a stats stream never ends).
+async fn status_of(
+    w: &World,
+    method: &Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> StatusCode {
+    let mut req = http::Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            axum::body::Body::from(b.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let res = tower::ServiceExt::oneshot(w.app.clone(), req.body(body).unwrap())
+        .await
+        .unwrap();
+    res.status()
+}
+
+#[tokio::test]
+async fn viewers_read_every_monitoring_route_and_only_admins_change_alerts() {
+    let (w, _) = world_with_web().await;
+    let served = caas_http::routes();
+    for (method, template) in &MONITORING {
+        assert!(
+            served.iter().any(|(m, t)| m == method && t == template),
+            "{method} {template} is served"
+        );
+    }
+    let admin = w.token_with_role("admin@acme.example", Role::Admin).await;
+    let roles = [
+        ("viewer", &w.viewer),
+        ("member", &w.member),
+        ("admin", &admin),
+        ("owner", &w.owner),
+    ];
+    for (method, template) in &MONITORING {
+        let path = concrete(template, "");
+        for (role, token) in roles {
+            let got = status_of(&w, method, &path, token, body(method, template)).await;
+            let may = *method == Method::GET || matches!(role, "admin" | "owner");
+            let want = if may {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(got, want, "{role}: {method} {path}");
+        }
+    }
+    let (_, view) = w.get("/v1/orgs/acme/alerts", &w.viewer).await;
+    assert_eq!(view["settings"]["rules"][0]["name"], "looping");
+}
+
+#[tokio::test]
+async fn another_organizations_services_and_alerts_are_404_on_every_monitoring_route() {
+    let (w, _) = world_with_web().await;
+    // globex has a project and a service of its own.
+    let (status, p) = w
+        .post(
+            "/v1/orgs/globex/projects",
+            &w.stranger,
+            json!({"name": "lab"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let (status, s) = w
+        .post(
+            "/v1/orgs/globex/projects/lab/services",
+            &w.stranger,
+            web_app("api"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    for (method, template) in &MONITORING {
+        let theirs = template
+            .replace("{org}", "globex")
+            .replace("{project}", "lab")
+            .replace("{service}", "api");
+        // acme's owner on globex's paths, on globex's project under acme, and the other way.
+        let mixed = template
+            .replace("{org}", "acme")
+            .replace("{project}", "lab")
+            .replace("{service}", "api");
+        let ours = concrete(template, "");
+        for (path, token) in [
+            (&theirs, &w.owner),
+            (&ours, &w.stranger),
+            (&mixed, &w.owner),
+        ] {
+            if path == &mixed && !template.contains("{project}") {
+                continue;
+            }
+            let got = w
+                .call(method.clone(), path, Some(token), body(method, template))
+                .await;
+            assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+        }
+        // The owner of globex still reads its own.
+        if *method == Method::GET && !template.ends_with("/stream") {
+            let (status, body) = w.get(&theirs, &w.stranger).await;
+            assert_eq!(status, StatusCode::OK, "{theirs}: {body}");
+        }
+    }
+    let (_, acme) = w.get("/v1/orgs/acme/alerts", &w.owner).await;
+    assert_eq!(
+        acme["settings"]["rules"],
+        json!([]),
+        "nothing of acme's changed"
+    );
 }

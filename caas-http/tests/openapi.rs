@@ -7,9 +7,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use axum::body::Body;
 use common::{SERVICES, World, web_app, world, world_without_backups};
-use http::{Method, StatusCode};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 async fn document(w: &World) -> Value {
     let (status, doc) = w.call(Method::GET, "/v1/openapi.json", None, None).await;
@@ -47,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 50);
+    assert_eq!(served.len(), 59);
 }
 
 #[tokio::test]
@@ -111,6 +114,7 @@ async fn every_operation_documents_its_answers_and_its_security() {
             false,
         ),
         ("/v1/orgs/{org}/volumes", "post", true),
+        ("/v1/orgs/{org}/alerts", "put", true),
         (
             "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
             "put",
@@ -228,18 +232,31 @@ fn schema_of<'a>(doc: &'a Value, method: &Method, template: &str, status: &str) 
     schema
 }
 
-#[tokio::test]
-async fn real_answers_and_requests_match_their_documented_schemas() {
-    let w = world().await;
-    w.runtime.add_image("redis:7-alpine");
-    let doc = document(&w).await;
-    let svc = "/v1/orgs/{org}/projects/{project}/services";
-    let mut checked = 0;
-    let mut errors = Vec::new();
-    let mut verify = |method: Method,
-                      template: &str,
-                      got: (StatusCode, Value),
-                      request: Option<&Value>| {
+/// Checks real answers against the document and collects what differs.
+struct Verifier<'a> {
+    doc: &'a Value,
+    checked: usize,
+    errors: Vec<String>,
+}
+
+impl<'a> Verifier<'a> {
+    fn new(doc: &'a Value) -> Self {
+        Self {
+            doc,
+            checked: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// A JSON answer (or an empty 204) and the JSON request body that produced it.
+    fn json(
+        &mut self,
+        method: Method,
+        template: &str,
+        got: (StatusCode, Value),
+        request: Option<&Value>,
+    ) {
+        let doc = self.doc;
         let status = got.0.as_str().to_string();
         assert!(
             got.0.is_success() || got.0.is_client_error() || got.0 == StatusCode::NOT_IMPLEMENTED,
@@ -252,64 +269,104 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
                 "{method} {template} documents an empty 204"
             );
             assert_eq!(got.1, Value::Null, "{method} {template}");
-            checked += 1;
+            self.checked += 1;
             return;
         }
         check(
-            &doc,
-            schema_of(&doc, &method, template, &status),
+            doc,
+            schema_of(doc, &method, template, &status),
             &got.1,
             &format!("{method} {template} {status}"),
-            &mut errors,
+            &mut self.errors,
         );
         if let Some(body) = request {
             check(
-                &doc,
-                schema_of(&doc, &method, template, "request"),
+                doc,
+                schema_of(doc, &method, template, "request"),
                 body,
                 &format!("{method} {template} request"),
-                &mut errors,
+                &mut self.errors,
             );
         }
-        checked += 1;
-    };
+        self.checked += 1;
+    }
+
+    /// A non-JSON answer: its media type is one the operation documents for its status.
+    fn content(&mut self, method: Method, template: &str, status: StatusCode, content_type: &str) {
+        let op = &self.doc["paths"][template][method.as_str().to_ascii_lowercase()];
+        assert!(!op.is_null(), "{method} {template} is documented");
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        let documented = &op["responses"][status.as_str()]["content"];
+        if documented.get(media).is_none() {
+            self.errors.push(format!(
+                "{method} {template} {status}: answered {media}, documented {:?}",
+                documented.as_object().map(|o| o.keys().collect::<Vec<_>>())
+            ));
+        }
+        self.checked += 1;
+    }
+
+    /// A value that the document describes by a named schema (the data of an SSE event).
+    fn schema(&mut self, name: &str, value: &Value, at: &str) {
+        let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
+        check(self.doc, &reference, value, at, &mut self.errors);
+        self.checked += 1;
+    }
+
+    fn finish(self, at_least: usize) {
+        assert!(
+            self.errors.is_empty(),
+            "answers differ from the document:\n{}",
+            self.errors.join("\n")
+        );
+        assert!(self.checked >= at_least, "{}", self.checked);
+    }
+}
+
+#[tokio::test]
+async fn real_answers_and_requests_match_their_documented_schemas() {
+    let w = world().await;
+    w.runtime.add_image("redis:7-alpine");
+    let doc = document(&w).await;
+    let svc = "/v1/orgs/{org}/projects/{project}/services";
+    let mut v = Verifier::new(&doc);
 
     let health = w.call(Method::GET, "/v1/health", None, None).await;
-    verify(Method::GET, "/v1/health", health, None);
-    verify(
+    v.json(Method::GET, "/v1/health", health, None);
+    v.json(
         Method::GET,
         "/v1/admin/runtime",
         w.get("/v1/admin/runtime", &w.admin).await,
         None,
     );
-    verify(
+    v.json(
         Method::POST,
         "/v1/admin/runtime/test",
         w.call(Method::POST, "/v1/admin/runtime/test", Some(&w.admin), None)
             .await,
         None,
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/admin/runtime/detect",
         w.get("/v1/admin/runtime/detect", &w.admin).await,
         None,
     );
     let plan = json!({"name": "pro", "display_name": "Pro", "limits": {"cpu_millis": 1000, "memory_bytes": 1_073_741_824u64, "storage_bytes": 0, "max_containers": 2, "max_projects": 1}, "monthly_price_cents": 900, "currency": "EUR"});
-    verify(
+    v.json(
         Method::POST,
         "/v1/admin/plans",
         w.post("/v1/admin/plans", &w.admin, plan.clone()).await,
         Some(&plan),
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/admin/plans",
         w.get("/v1/admin/plans", &w.owner).await,
         None,
     );
     let patch = json!({"display_name": "Pro+"});
-    verify(
+    v.json(
         Method::PATCH,
         "/v1/admin/plans/{plan}",
         w.call(
@@ -322,20 +379,20 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         Some(&patch),
     );
     let org = json!({"slug": "initech", "display_name": "Initech"});
-    verify(
+    v.json(
         Method::POST,
         "/v1/orgs",
         w.post("/v1/orgs", &w.admin, org.clone()).await,
         Some(&org),
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/orgs",
         w.get("/v1/orgs", &w.admin).await,
         None,
     );
     let sub = json!({"plan": "pro", "status": "active"});
-    verify(
+    v.json(
         Method::PUT,
         "/v1/orgs/{org}/subscription",
         w.call(
@@ -347,21 +404,21 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         .await,
         Some(&sub),
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/orgs/{org}/usage",
         w.get("/v1/orgs/acme/usage", &w.owner).await,
         None,
     );
     let project = json!({"name": "blog"});
-    verify(
+    v.json(
         Method::POST,
         "/v1/orgs/{org}/projects",
         w.post("/v1/orgs/acme/projects", &w.owner, project.clone())
             .await,
         Some(&project),
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/orgs/{org}/projects",
         w.get("/v1/orgs/acme/projects", &w.owner).await,
@@ -373,29 +430,29 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     app["spec"]["restart_policy"] = json!({"type": "on_failure", "max_retries": 3});
     app["spec"]["volumes"] = json!([{"volume": "data", "target": "/data"}]);
     app["spec"]["labels"] = json!({"com.example.team": "web"});
-    verify(
+    v.json(
         Method::POST,
         svc,
         w.post(SERVICES, &w.owner, app.clone()).await,
         Some(&app),
     );
     let db = json!({"name": "cache", "database": {"engine": "redis", "image": "redis:7-alpine"}});
-    verify(
+    v.json(
         Method::POST,
         svc,
         w.post(SERVICES, &w.owner, db.clone()).await,
         Some(&db),
     );
-    verify(Method::GET, svc, w.get(SERVICES, &w.owner).await, None);
+    v.json(Method::GET, svc, w.get(SERVICES, &w.owner).await, None);
     let one = "/v1/orgs/{org}/projects/{project}/services/{service}";
-    verify(
+    v.json(
         Method::GET,
         one,
         w.get(&format!("{SERVICES}/web"), &w.owner).await,
         None,
     );
     for action in ["stop", "start", "restart"] {
-        verify(
+        v.json(
             Method::POST,
             &format!("{one}/{action}"),
             w.call(
@@ -417,7 +474,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
             "hi",
         )
         .unwrap();
-    verify(
+    v.json(
         Method::GET,
         &format!("{one}/logs"),
         w.get(&format!("{SERVICES}/web/logs"), &w.owner).await,
@@ -427,7 +484,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     let volumes = "/v1/orgs/{org}/volumes";
     let volume = "/v1/orgs/{org}/volumes/{volume}";
     let new_volume = json!({"project": "shop", "name": "files", "size_bytes": 67_108_864u64});
-    verify(
+    v.json(
         Method::POST,
         volumes,
         w.post("/v1/orgs/acme/volumes", &w.owner, new_volume.clone())
@@ -439,7 +496,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         .put_file(data["runtime_name"].as_str().unwrap(), "a/b.txt", b"hello")
         .unwrap();
     w.platform.check_volumes().await.unwrap();
-    verify(
+    v.json(
         Method::GET,
         volumes,
         w.get("/v1/orgs/acme/volumes?project=shop", &w.owner).await,
@@ -451,7 +508,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         .post("/v1/orgs/acme/volumes/data/backups", &w.owner, live.clone())
         .await;
     let backup_id = backup["id"].as_str().unwrap_or_default().to_string();
-    verify(Method::POST, &backups, (status, backup), Some(&live));
+    v.json(Method::POST, &backups, (status, backup), Some(&live));
     w.runtime.fail_next(
         caas_core::memory::RuntimeOp::ReadArchive,
         caas_core::memory::Fault::Backend("disk error".into()),
@@ -466,8 +523,8 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         .await;
     assert_eq!(failed["status"], "failed", "{failed}");
     let failed_id = failed["id"].as_str().unwrap().to_string();
-    verify(Method::POST, &backups, (status, failed), None);
-    verify(
+    v.json(Method::POST, &backups, (status, failed), None);
+    v.json(
         Method::GET,
         &backups,
         w.get("/v1/orgs/acme/volumes/data/backups", &w.owner).await,
@@ -476,7 +533,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     let schedule = format!("{volume}/backup-schedule");
     let every_night =
         json!({"cron": "0 3 * * *", "keep_last": 3, "max_age_days": 7, "consistent": true});
-    verify(
+    v.json(
         Method::PUT,
         &schedule,
         w.put(
@@ -490,15 +547,15 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     let (status, with_schedule) = w.get("/v1/orgs/acme/volumes/data", &w.owner).await;
     assert!(with_schedule["usage"].is_object(), "{with_schedule}");
     assert!(with_schedule["backup_schedule"].is_object());
-    verify(Method::GET, volume, (status, with_schedule), None);
-    verify(
+    v.json(Method::GET, volume, (status, with_schedule), None);
+    v.json(
         Method::DELETE,
         &schedule,
         w.delete("/v1/orgs/acme/volumes/data/backup-schedule", &w.owner)
             .await,
         None,
     );
-    verify(
+    v.json(
         Method::GET,
         "/v1/orgs/{org}/backups",
         w.get("/v1/orgs/acme/backups", &w.owner).await,
@@ -506,7 +563,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     );
     let restore = "/v1/orgs/{org}/backups/{backup}/restore";
     let restore_path = format!("/v1/orgs/acme/backups/{backup_id}/restore");
-    verify(
+    v.json(
         Method::POST,
         restore,
         w.call(Method::POST, &restore_path, Some(&w.owner), None)
@@ -515,33 +572,33 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     );
     let into_new =
         json!({"new_volume": {"project": "shop", "name": "copy", "size_bytes": 67_108_864u64}});
-    verify(
+    v.json(
         Method::POST,
         restore,
         w.post(&restore_path, &w.owner, into_new.clone()).await,
         Some(&into_new),
     );
     let into_existing = json!({"volume": "copy"});
-    verify(
+    v.json(
         Method::POST,
         restore,
         w.post(&restore_path, &w.owner, into_existing.clone()).await,
         Some(&into_existing),
     );
-    verify(
+    v.json(
         Method::POST,
         restore,
         w.post(&restore_path, &w.member, json!({})).await,
         None,
     );
-    verify(
+    v.json(
         Method::DELETE,
         "/v1/orgs/{org}/backups/{backup}",
         w.delete(&format!("/v1/orgs/acme/backups/{failed_id}"), &w.owner)
             .await,
         None,
     );
-    verify(
+    v.json(
         Method::PUT,
         &schedule,
         w.put(
@@ -552,13 +609,13 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         .await,
         None,
     );
-    verify(
+    v.json(
         Method::DELETE,
         volume,
         w.delete("/v1/orgs/acme/volumes/data", &w.owner).await,
         None,
     );
-    verify(
+    v.json(
         Method::DELETE,
         volume,
         w.delete("/v1/orgs/acme/volumes/copy", &w.owner).await,
@@ -568,7 +625,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     without
         .post("/v1/orgs/acme/volumes", &without.owner, new_volume.clone())
         .await;
-    verify(
+    v.json(
         Method::POST,
         &backups,
         without
@@ -582,24 +639,304 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         None,
     );
     // Errors, too.
-    verify(
+    v.json(
         Method::GET,
         "/v1/orgs/{org}",
         w.get("/v1/orgs/acme", &w.stranger).await,
         None,
     );
-    verify(
+    v.json(
         Method::POST,
         svc,
         w.post(SERVICES, &w.owner, json!({"name": "x"})).await,
         None,
     );
-    assert!(
-        errors.is_empty(),
-        "answers differ from the document:\n{}",
-        errors.join("\n")
+    v.finish(40);
+}
+
+/// A raw answer: status, content type and body.
+async fn raw_get(w: &World, path: &str, token: &str) -> (StatusCode, String, String) {
+    let req = Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+/// The data of the next SSE event named `name` (skipping others).
+async fn sse_event(body: &mut Body, buf: &mut String, name: &str) -> Value {
+    loop {
+        while let Some((event, rest)) = buf.split_once("\n\n") {
+            let (event, rest) = (event.to_string(), rest.to_string());
+            *buf = rest;
+            if event.lines().any(|l| l == format!("event: {name}")) {
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                return serde_json::from_str(&data).unwrap();
+            }
+        }
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream is open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            buf.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn monitoring_answers_match_their_documented_schemas() {
+    use caas_core::Store;
+    use caas_core::model::{MetricSample, Resolution};
+
+    let w = world().await;
+    let doc = document(&w).await;
+    let mut v = Verifier::new(&doc);
+    let one = "/v1/orgs/{org}/projects/{project}/services/{service}";
+    let web = format!("{SERVICES}/web");
+    let service = w.deploy_web().await;
+    let id = service["id"].as_str().unwrap();
+    let container = w.container_of(id).await;
+    w.runtime.set_cpu_load(&container, 300).unwrap();
+
+    // A watcher turns the engine's events into service events.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = caas_core::platform::WatcherConfig::default()
+        .stop_grace(std::time::Duration::from_millis(100));
+    tokio::spawn(w.platform.clone().run_event_watcher(config, async {
+        let _ = stopped.await;
+    }));
+
+    // An hour of samples up to now, rolled up into minutes.
+    let svc = w.store.service(id.parse().unwrap()).await.unwrap();
+    let now = chrono::Utc::now();
+    let samples: Vec<MetricSample> = (0..360)
+        .map(|i| MetricSample {
+            org: svc.org,
+            service: svc.id,
+            at: now - chrono::Duration::seconds(3600 - i * 10),
+            cpu_percent: 90.0,
+            memory_bytes: 3_000_000,
+            memory_limit_bytes: 268_435_456,
+            net_rx_bytes: 10,
+            net_tx_bytes: 20,
+            block_read_bytes: 30,
+            block_write_bytes: 40,
+            pids: 2,
+        })
+        .collect();
+    w.store.insert_metrics(&samples).await.unwrap();
+    w.store
+        .rollup_metrics(Resolution::Minute, now - chrono::Duration::hours(2), now)
+        .await
+        .unwrap();
+
+    v.json(
+        Method::GET,
+        &format!("{one}/stats"),
+        w.get(&format!("{web}/stats"), &w.viewer).await,
+        None,
     );
-    assert!(checked >= 40, "{checked}");
+    let (status, points) = w.get(&format!("{web}/metrics"), &w.viewer).await;
+    assert!(points.as_array().is_some_and(|p| !p.is_empty()), "{points}");
+    v.json(
+        Method::GET,
+        &format!("{one}/metrics"),
+        (status, points),
+        None,
+    );
+    v.json(
+        Method::GET,
+        &format!("{one}/metrics"),
+        w.get(&format!("{web}/metrics?step=raw"), &w.viewer).await,
+        None,
+    );
+    let (status, content_type, svg) = raw_get(&w, &format!("{web}/metrics.svg"), &w.viewer).await;
+    assert!(svg.starts_with("<svg"), "{svg}");
+    v.content(
+        Method::GET,
+        &format!("{one}/metrics.svg"),
+        status,
+        &content_type,
+    );
+
+    // The stream: `stats` events are StatsSnapshots, `error` events error bodies.
+    let req = Request::get(format!("{web}/stats/stream?interval_ms=500"))
+        .header("authorization", format!("Bearer {}", w.viewer))
+        .body(Body::empty())
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
+    v.content(
+        Method::GET,
+        &format!("{one}/stats/stream"),
+        res.status(),
+        &content_type,
+    );
+    let mut body = res.into_body();
+    let mut buf = String::new();
+    let snapshot = sse_event(&mut body, &mut buf, "stats").await;
+    v.schema("StatsSnapshotDoc", &snapshot, "stats event");
+
+    // A crash the engine restarts from, then a stop: events, restarts and an error event.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    w.runtime.simulate_exit(&container, 3, false, true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let events = loop {
+        let (status, events) = w.get(&format!("{web}/events"), &w.viewer).await;
+        if events.to_string().contains("engine_restart") {
+            break (status, events);
+        }
+        assert!(std::time::Instant::now() < deadline, "{events}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    v.json(Method::GET, &format!("{one}/events"), events, None);
+    let (status, health) = w.get(&format!("{web}/health"), &w.viewer).await;
+    assert!(
+        !health["restarts"].as_array().unwrap().is_empty(),
+        "{health}"
+    );
+    v.json(
+        Method::GET,
+        &format!("{one}/health"),
+        (status, health),
+        None,
+    );
+    w.call(Method::POST, &format!("{web}/stop"), Some(&w.owner), None)
+        .await;
+    let error = sse_event(&mut body, &mut buf, "error").await;
+    v.schema("ErrorBody", &error, "error event");
+    drop(body);
+    let (status, health) = w
+        .get(&format!("{web}/health?window_secs=600"), &w.viewer)
+        .await;
+    assert!(health["container"]["finished_at"].is_string(), "{health}");
+    v.json(
+        Method::GET,
+        &format!("{one}/health"),
+        (status, health),
+        None,
+    );
+    v.json(
+        Method::GET,
+        &format!("{one}/stats"),
+        w.get(&format!("{web}/stats"), &w.viewer).await,
+        None,
+    );
+    w.call(Method::POST, &format!("{web}/start"), Some(&w.owner), None)
+        .await;
+
+    // Alerts: settings in, a firing alert out.
+    let alerts = "/v1/orgs/{org}/alerts";
+    v.json(
+        Method::GET,
+        alerts,
+        w.get("/v1/orgs/acme/alerts", &w.viewer).await,
+        None,
+    );
+    let settings = json!({
+        "rules": [
+            {"name": "hot", "condition": {"type": "cpu_above", "percent": 50}, "for_secs": 60},
+            {"name": "full", "project": "shop", "service": "web",
+             "condition": {"type": "storage_above", "percent": 90}, "enabled": false},
+            {"name": "sick", "condition": {"type": "unhealthy"}},
+            {"name": "looping", "condition": {"type": "restart_loop", "restarts": 3}},
+            {"name": "big", "condition": {"type": "memory_above", "percent": 95}},
+        ],
+        "webhook": {"url": "https://hooks.example.com/caas", "secret": "whsec-0123456789abcdef"},
+    });
+    v.json(
+        Method::PUT,
+        alerts,
+        w.put("/v1/orgs/acme/alerts", &w.owner, settings.clone())
+            .await,
+        Some(&settings),
+    );
+    let report = w.platform.evaluate_alerts().await.unwrap();
+    assert!(report.fired >= 1, "{report:?}");
+    let (status, view) = w.get("/v1/orgs/acme/alerts", &w.viewer).await;
+    assert!(!view["firing"].as_array().unwrap().is_empty(), "{view}");
+    v.json(Method::GET, alerts, (status, view), None);
+    v.json(
+        Method::PUT,
+        alerts,
+        w.put("/v1/orgs/acme/alerts", &w.viewer, json!({})).await,
+        None,
+    );
+    v.json(
+        Method::PUT,
+        alerts,
+        w.put(
+            "/v1/orgs/acme/alerts",
+            &w.owner,
+            json!({"rules": [{"name": "x"}]}),
+        )
+        .await,
+        None,
+    );
+
+    // The usage report, as JSON and as CSV.
+    let report = "/v1/orgs/{org}/usage/report";
+    let (status, json_report) = w.get("/v1/orgs/acme/usage/report", &w.viewer).await;
+    assert!(
+        json_report["services"].as_array().is_some(),
+        "{json_report}"
+    );
+    v.json(Method::GET, report, (status, json_report), None);
+    let (status, content_type, csv) =
+        raw_get(&w, "/v1/orgs/acme/usage/report?format=csv", &w.viewer).await;
+    assert!(csv.starts_with("kind,id,name,"), "{csv}");
+    v.content(Method::GET, report, status, &content_type);
+
+    // Errors.
+    v.json(
+        Method::GET,
+        &format!("{one}/metrics"),
+        w.get(&format!("{web}/metrics?step=week"), &w.viewer).await,
+        None,
+    );
+    let (status, content_type, _) =
+        raw_get(&w, &format!("{web}/metrics.svg?metric=disk"), &w.viewer).await;
+    v.content(
+        Method::GET,
+        &format!("{one}/metrics.svg"),
+        status,
+        &content_type,
+    );
+    v.json(
+        Method::GET,
+        &format!("{one}/stats/stream"),
+        w.get(&format!("{web}/stats/stream?interval_ms=10"), &w.viewer)
+            .await,
+        None,
+    );
+    v.json(
+        Method::GET,
+        &format!("{one}/events"),
+        w.get(&format!("{SERVICES}/nope/events"), &w.viewer).await,
+        None,
+    );
+    v.json(
+        Method::GET,
+        report,
+        w.get("/v1/orgs/acme/usage/report?format=pdf", &w.viewer)
+            .await,
+        None,
+    );
+    let _ = stop.send(());
+    v.finish(20);
 }
 
 #[test]

@@ -4,10 +4,14 @@
 //! result. Permissions are the platform's: handlers add none.
 
 pub(crate) mod admin;
+pub(crate) mod alerts;
 pub(crate) mod backups;
 pub(crate) mod domains;
+pub(crate) mod monitoring;
 pub(crate) mod orgs;
 pub(crate) mod projects;
+pub(crate) mod reports;
+pub(crate) mod service_health;
 pub(crate) mod services;
 pub(crate) mod updates;
 pub(crate) mod volumes;
