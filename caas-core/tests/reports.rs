@@ -247,3 +247,60 @@ async fn the_stats_stream_yields_snapshots_at_the_interval() {
     assert!(took >= Duration::from_millis(1600), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[tokio::test]
+async fn recent_metrics_not_rolled_up_yet_come_from_the_raw_samples() {
+    let now = at("2030-03-01T12:00:30Z");
+    let w = world(now).await;
+    let (who, org) = (&w.tenant.admin, w.tenant.org.as_str());
+    let web = w.deploy("web").await;
+    // Ten minutes of samples, none rolled up.
+    w.run(web, now - chrono::Duration::minutes(10), 10, 40.0)
+        .await;
+    let points = w
+        .platform
+        .service_metrics(
+            who,
+            org,
+            "p",
+            "web",
+            now - chrono::Duration::hours(1),
+            now,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        points.len(),
+        11,
+        "one minute point per minute touched: {}",
+        points.len()
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| (p.cpu_percent.avg - 40.0).abs() < 1e-9)
+    );
+    assert_eq!(points.iter().map(|p| p.samples).sum::<u64>(), 60);
+    assert!(points.windows(2).all(|w| w[0].at < w[1].at));
+    // Rolled up, the same answer (now from the minute points).
+    w.store
+        .rollup_metrics(Resolution::Minute, now - chrono::Duration::hours(1), now)
+        .await
+        .unwrap();
+    let again = w
+        .platform
+        .service_metrics(
+            who,
+            org,
+            "p",
+            "web",
+            now - chrono::Duration::hours(1),
+            now,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|p| p.samples).sum::<u64>(), 60);
+    assert_eq!(again.len(), points.len());
+}

@@ -55,7 +55,14 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
 
     // PostgreSQL: the connection string is an output, shown once.
     let done = platform
-        .deploy_template(who, org, "p", "postgresql", DeployTemplate::new("pg"), false)
+        .deploy_template(
+            who,
+            org,
+            "p",
+            "postgresql",
+            DeployTemplate::new("pg"),
+            false,
+        )
         .await
         .unwrap();
     let url = done
@@ -112,7 +119,10 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(answer.starts_with("+OK\r\n") && answer.contains("+PONG"), "{answer:?}");
+    assert!(
+        answer.starts_with("+OK\r\n") && answer.contains("+PONG"),
+        "{answer:?}"
+    );
 
     for name in ["pg", "kv"] {
         platform

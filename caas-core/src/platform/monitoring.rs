@@ -642,13 +642,17 @@ impl Platform {
             loop {
                 // Right after a priming reading the next one comes a window later; after a
                 // snapshot, an interval later.
-                if st.previous.is_some() {
+                if let Some((_, prev)) = &st.previous {
+                    // Counted from the previous reading, so reading time does not add up.
                     let wait = if st.first {
                         LIVE_STATS_WINDOW
                     } else {
                         interval
                     };
-                    tokio::time::sleep(wait).await;
+                    let elapsed = (chrono::Utc::now() - prev.at)
+                        .to_std()
+                        .unwrap_or(Duration::ZERO);
+                    tokio::time::sleep(wait.saturating_sub(elapsed)).await;
                 }
                 let svc = match st.platform.inner.store.service(st.service).await {
                     Ok(s) => s,
@@ -717,9 +721,39 @@ impl Platform {
             return Err(Error::invalid("from", "must be before `to`"));
         }
         let resolution = step.unwrap_or_else(|| Resolution::for_range(from, to, MIN_CHART_POINTS));
-        self.inner
-            .store
-            .query_metrics(svc.id, resolution, from, to)
-            .await
+        let store = &self.inner.store;
+        let mut points = store.query_metrics(svc.id, resolution, from, to).await?;
+        if resolution == Resolution::Raw {
+            return Ok(points);
+        }
+        // Rollups exist only for complete buckets, after the collector's maintenance: the
+        // newest part of the range comes from raw samples, summarised the same way.
+        let rolled_until = points.last().map_or(from, |p| p.at + resolution.width());
+        if rolled_until < to {
+            let raw = store
+                .query_metrics(svc.id, Resolution::Raw, rolled_until.max(from), to)
+                .await?;
+            let mut bucket: Vec<MetricPoint> = Vec::new();
+            let mut start = None;
+            for p in raw {
+                let b = resolution.bucket(p.at);
+                if let Some(s) = start
+                    && s != b
+                {
+                    if let Some(summary) = MetricPoint::summarise(s, &bucket) {
+                        points.push(summary);
+                    }
+                    bucket.clear();
+                }
+                start = Some(b);
+                bucket.push(p);
+            }
+            if let Some(s) = start
+                && let Some(summary) = MetricPoint::summarise(s, &bucket)
+            {
+                points.push(summary);
+            }
+        }
+        Ok(points)
     }
 }
