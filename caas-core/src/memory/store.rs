@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, TemplateInstanceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent,
-    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, ReservationState, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store};
@@ -25,6 +25,7 @@ struct State {
     users: BTreeMap<UserId, User>,
     orgs: BTreeMap<OrgId, Organization>,
     members: BTreeMap<(OrgId, UserId), Member>,
+    invitations: BTreeMap<InvitationId, Invitation>,
     plans: BTreeMap<PlanId, Plan>,
     subscriptions: BTreeMap<OrgId, Subscription>,
     projects: BTreeMap<ProjectId, Project>,
@@ -220,6 +221,7 @@ impl Store for InMemoryStore {
             return Err(Error::not_found("organization", id));
         }
         s.members.retain(|(o, _), _| *o != id);
+        s.invitations.retain(|_, i| i.org != id);
         s.subscriptions.remove(&id);
         s.projects.retain(|_, p| p.org != id);
         s.services.retain(|_, sv| sv.org != id);
@@ -258,6 +260,53 @@ impl Store for InMemoryStore {
             .collect();
         v.sort_by_key(|m| (m.created_at, m.user));
         Ok(v)
+    }
+
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&invitation.org) {
+            return Err(Error::not_found("organization", invitation.org));
+        }
+        if s.invitations.contains_key(&invitation.id)
+            || s.invitations
+                .values()
+                .any(|i| i.token_sha256 == invitation.token_sha256)
+        {
+            return Err(Error::already_exists("invitation", invitation.id));
+        }
+        s.invitations.insert(invitation.id, invitation.clone());
+        Ok(())
+    }
+
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        found(self.lock().invitations.get(&id), "invitation", id)
+    }
+
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .find(|i| i.token_sha256 == token_sha256)
+            .cloned())
+    }
+
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .filter(|i| i.org == org)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        self.lock()
+            .invitations
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found("invitation", id))
     }
 
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
@@ -881,7 +930,7 @@ impl Store for InMemoryStore {
         let mut v: Vec<AuditEntry> = s
             .audit
             .iter()
-            .filter(|a| filter.org.is_none_or(|o| a.org == Some(o)))
+            .filter(|a| filter.matches(a))
             .cloned()
             .collect();
         v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));

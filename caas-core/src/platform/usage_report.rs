@@ -219,7 +219,9 @@ impl Platform {
         let audit = store
             .list_audit(&AuditFilter {
                 org: Some(org.id),
+                since: Some(from),
                 limit: 1000,
+                ..AuditFilter::default()
             })
             .await?;
         let mut deleted_volumes: Vec<(Volume, DateTime<Utc>)> = Vec::new();

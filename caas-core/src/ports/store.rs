@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, TemplateInstanceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
-    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::units::ResourceAmounts;
 
@@ -47,6 +47,14 @@ impl Default for OrgFilter {
 pub struct AuditFilter {
     /// Only this organization.
     pub org: Option<OrgId>,
+    /// Only actions starting with this (`service.`, `org.delete`).
+    pub action_prefix: Option<String>,
+    /// Only entries of this actor.
+    pub actor: Option<UserId>,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this time (to page back: the oldest `at` of the previous page).
+    pub before: Option<DateTime<Utc>>,
     /// Newest first, at most this many (at most 1000).
     pub limit: u32,
 }
@@ -55,8 +63,26 @@ impl Default for AuditFilter {
     fn default() -> Self {
         Self {
             org: None,
+            action_prefix: None,
+            actor: None,
+            since: None,
+            before: None,
             limit: 100,
         }
+    }
+}
+
+impl AuditFilter {
+    /// Whether an entry passes the filter (the limit aside).
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.org.is_none_or(|o| e.org == Some(o))
+            && self
+                .action_prefix
+                .as_ref()
+                .is_none_or(|p| e.action.starts_with(p.as_str()))
+            && self.actor.is_none_or(|a| e.actor == Some(a))
+            && self.since.is_none_or(|t| e.at >= t)
+            && self.before.is_none_or(|t| e.at < t)
     }
 }
 
@@ -120,6 +146,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn members(&self, org: OrgId) -> Result<Vec<Member>>;
     /// Memberships of a user.
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>>;
+
+    // --- invitations ---
+    /// Records an invitation. Errors: `NotFound` (org), `AlreadyExists` (id or token hash).
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
+    /// An invitation by id. Errors: `NotFound`.
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation>;
+    /// The invitation with this token hash.
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>>;
+    /// Invitations of an organization, oldest first.
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>>;
+    /// Deletes an invitation (accepted, declined or revoked). Errors: `NotFound`.
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()>;
 
     // --- plans and subscriptions ---
     /// Creates a plan. Errors: `AlreadyExists` (name).
@@ -329,7 +367,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>>;
     /// Appends an audit entry.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// Audit entries, newest first.
+    /// Audit entries passing the filter, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 
     // --- metrics ---
