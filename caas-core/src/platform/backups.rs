@@ -584,6 +584,7 @@ impl Platform {
             return Err(not_found());
         }
         who.require(action, org.id, Some(b.project), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, b))
     }
 

@@ -138,6 +138,11 @@ impl NewInvitation {
             expires_in_days: None,
         }
     }
+    /// Another validity.
+    pub fn expires_in_days(mut self, days: u32) -> Self {
+        self.expires_in_days = Some(days);
+        self
+    }
 }
 
 /// A created invitation and its token, shown once.
@@ -198,9 +203,12 @@ impl Platform {
     async fn find_user(&self, field: &str, user: &str) -> Result<crate::model::User> {
         let not_found = || Error::not_found("user", user);
         if let Ok(id) = user.parse::<uuid::Uuid>() {
-            return self.inner.store.user(UserId(id)).await.map_err(|e| {
-                if e.is_not_found() { not_found() } else { e }
-            });
+            return self
+                .inner
+                .store
+                .user(UserId(id))
+                .await
+                .map_err(|e| if e.is_not_found() { not_found() } else { e });
         }
         validate::email(field, &user.trim().to_ascii_lowercase())?;
         self.inner
@@ -223,7 +231,9 @@ impl Platform {
                 .store
                 .project_by_name_opt(org.id, n)
                 .await?
-                .ok_or_else(|| Error::invalid(format!("projects[{i}]"), format!("no project '{n}'")))?;
+                .ok_or_else(|| {
+                    Error::invalid(format!("projects[{i}]"), format!("no project '{n}'"))
+                })?;
             ids.push(p.id);
         }
         Ok(Some(ids))
@@ -249,10 +259,20 @@ impl Platform {
     /// (already a member), `InvalidInput` (a project), `PermissionDenied` (admin or higher;
     /// owner to add an owner).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn add_member(&self, who: &Principal, org_slug: &str, new: NewMember) -> Result<MemberView> {
-        let org = self.authorize_org(who, org_slug, Action::MemberManage).await?;
+    pub async fn add_member(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        new: NewMember,
+    ) -> Result<MemberView> {
+        let org = self
+            .authorize_org(who, org_slug, Action::MemberManage)
+            .await?;
         if new.role == Role::Owner && !Self::may_touch_owners(who, &org) {
-            return Err(Error::denied(Action::MemberManage, "only owners may add owners"));
+            return Err(Error::denied(
+                Action::MemberManage,
+                "only owners may add owners",
+            ));
         }
         let user = self.find_user("user", &new.user).await?;
         if self
@@ -273,8 +293,15 @@ impl Platform {
             created_at: self.now(),
         };
         self.inner.store.put_member(&member).await?;
-        self.audit(Some(who), Some(org.id), "member.add", format!("user:{}", user.id), None, json(&member))
-            .await;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "member.add",
+            format!("user:{}", user.id),
+            None,
+            json(&member),
+        )
+        .await;
         self.member_view(&member).await
     }
 
@@ -299,14 +326,19 @@ impl Platform {
         user: &str,
         update: MemberUpdate,
     ) -> Result<MemberView> {
-        let org = self.authorize_org(who, org_slug, Action::MemberManage).await?;
+        let org = self
+            .authorize_org(who, org_slug, Action::MemberManage)
+            .await?;
         let target = self.find_user("user", user).await?;
         let before = self.membership(&org, target.id).await?;
         let mut after = before.clone();
         if let Some(role) = update.role {
             let touches_owner = role == Role::Owner || before.role == Role::Owner;
             if touches_owner && !Self::may_touch_owners(who, &org) {
-                return Err(Error::denied(Action::MemberManage, "only owners may grant or take the owner role"));
+                return Err(Error::denied(
+                    Action::MemberManage,
+                    "only owners may grant or take the owner role",
+                ));
             }
             if before.role == Role::Owner && role != Role::Owner && self.owners(&org).await? <= 1 {
                 return Err(Error::conflict(
@@ -346,7 +378,10 @@ impl Platform {
         let m = self.membership(&org, target.id).await?;
         if m.role == Role::Owner {
             if !leaving && !Self::may_touch_owners(who, &org) {
-                return Err(Error::denied(Action::MemberManage, "only owners may remove owners"));
+                return Err(Error::denied(
+                    Action::MemberManage,
+                    "only owners may remove owners",
+                ));
             }
             if self.owners(&org).await? <= 1 {
                 return Err(Error::conflict(
@@ -355,18 +390,33 @@ impl Platform {
             }
         }
         self.inner.store.remove_member(org.id, target.id).await?;
-        self.audit(Some(who), Some(org.id), "member.remove", format!("user:{}", target.id), json(&m), None)
-            .await;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "member.remove",
+            format!("user:{}", target.id),
+            json(&m),
+            None,
+        )
+        .await;
         Ok(())
     }
 
     /// Makes `to` (a member) an owner and the calling owner an admin. Errors: `NotFound`,
     /// `PermissionDenied` (owners and platform administrators only).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn transfer_ownership(&self, who: &Principal, org_slug: &str, to: &str) -> Result<MemberView> {
+    pub async fn transfer_ownership(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        to: &str,
+    ) -> Result<MemberView> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         if !Self::may_touch_owners(who, &org) {
-            return Err(Error::denied(Action::OrgUpdate, "only owners may transfer the ownership"));
+            return Err(Error::denied(
+                Action::OrgUpdate,
+                "only owners may transfer the ownership",
+            ));
         }
         let target = self.find_user("to", to).await?;
         let mut m = self.membership(&org, target.id).await?;
@@ -397,10 +447,20 @@ impl Platform {
     /// expired), `PermissionDenied` (admin or higher; owner to invite an owner),
     /// `Unavailable` (the mailer; nothing is kept).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn invite(&self, who: &Principal, org_slug: &str, new: NewInvitation) -> Result<CreatedInvitation> {
-        let org = self.authorize_org(who, org_slug, Action::MemberManage).await?;
+    pub async fn invite(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        new: NewInvitation,
+    ) -> Result<CreatedInvitation> {
+        let org = self
+            .authorize_org(who, org_slug, Action::MemberManage)
+            .await?;
         if new.role == Role::Owner && !Self::may_touch_owners(who, &org) {
-            return Err(Error::denied(Action::MemberManage, "only owners may invite owners"));
+            return Err(Error::denied(
+                Action::MemberManage,
+                "only owners may invite owners",
+            ));
         }
         let email = new.email.trim().to_ascii_lowercase();
         validate::email("email", &email)?;
@@ -409,7 +469,13 @@ impl Platform {
             return Err(Error::invalid("expires_in_days", "must be 1-30"));
         }
         if let Some(u) = self.inner.store.user_by_email_opt(&email).await?
-            && self.inner.store.members(org.id).await?.iter().any(|m| m.user == u.id)
+            && self
+                .inner
+                .store
+                .members(org.id)
+                .await?
+                .iter()
+                .any(|m| m.user == u.id)
         {
             return Err(Error::conflict(format!("{email} is already a member")));
         }
@@ -473,14 +539,22 @@ impl Platform {
 
     /// The organization's pending invitations (expired ones included until used up or
     /// revoked). Errors: `NotFound`, `PermissionDenied` (admin or higher).
-    pub async fn list_invitations(&self, who: &Principal, org_slug: &str) -> Result<Vec<Invitation>> {
-        let org = self.authorize_org(who, org_slug, Action::MemberManage).await?;
+    pub async fn list_invitations(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Vec<Invitation>> {
+        let org = self
+            .authorize_org(who, org_slug, Action::MemberManage)
+            .await?;
         self.inner.store.list_invitations(org.id).await
     }
 
     /// Revokes an invitation. Errors: `NotFound`, `PermissionDenied`.
     pub async fn revoke_invitation(&self, who: &Principal, org_slug: &str, id: &str) -> Result<()> {
-        let org = self.authorize_org(who, org_slug, Action::MemberManage).await?;
+        let org = self
+            .authorize_org(who, org_slug, Action::MemberManage)
+            .await?;
         let not_found = || Error::not_found("invitation", id);
         let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
         let inv = match self.inner.store.invitation(InvitationId(id)).await {
@@ -490,13 +564,24 @@ impl Platform {
             Err(e) => return Err(e),
         };
         self.inner.store.delete_invitation(inv.id).await?;
-        self.audit(Some(who), Some(org.id), "invitation.revoke", format!("invitation:{}", inv.id), json(&inv), None)
-            .await;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "invitation.revoke",
+            format!("invitation:{}", inv.id),
+            json(&inv),
+            None,
+        )
+        .await;
         Ok(())
     }
 
     /// The invitation behind a token, if it is the caller's and still valid.
-    async fn own_invitation(&self, who: &Principal, token: &str) -> Result<(Invitation, crate::model::User)> {
+    async fn own_invitation(
+        &self,
+        who: &Principal,
+        token: &str,
+    ) -> Result<(Invitation, crate::model::User)> {
         let not_found = || Error::not_found("invitation", "(token)");
         let inv = self
             .inner
@@ -513,7 +598,9 @@ impl Platform {
         }
         if inv.expires_at <= self.now() {
             self.inner.store.delete_invitation(inv.id).await?;
-            return Err(Error::conflict("the invitation has expired; ask for a new one"));
+            return Err(Error::conflict(
+                "the invitation has expired; ask for a new one",
+            ));
         }
         Ok((inv, user))
     }
@@ -525,7 +612,13 @@ impl Platform {
     pub async fn accept_invitation(&self, who: &Principal, token: &str) -> Result<MemberView> {
         let (inv, user) = self.own_invitation(who, token).await?;
         let org = self.inner.store.org(inv.org).await?;
-        let existing = self.inner.store.members(org.id).await?.into_iter().find(|m| m.user == user.id);
+        let existing = self
+            .inner
+            .store
+            .members(org.id)
+            .await?
+            .into_iter()
+            .find(|m| m.user == user.id);
         let member = match existing {
             Some(m) => m,
             None => {
@@ -541,8 +634,15 @@ impl Platform {
             }
         };
         self.inner.store.delete_invitation(inv.id).await?;
-        self.audit(Some(who), Some(org.id), "invitation.accept", format!("invitation:{}", inv.id), json(&inv), json(&member))
-            .await;
+        self.audit(
+            Some(who),
+            Some(org.id),
+            "invitation.accept",
+            format!("invitation:{}", inv.id),
+            json(&inv),
+            json(&member),
+        )
+        .await;
         self.member_view(&member).await
     }
 
@@ -551,8 +651,15 @@ impl Platform {
     pub async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
         let (inv, _) = self.own_invitation(who, token).await?;
         self.inner.store.delete_invitation(inv.id).await?;
-        self.audit(Some(who), Some(inv.org), "invitation.decline", format!("invitation:{}", inv.id), json(&inv), None)
-            .await;
+        self.audit(
+            Some(who),
+            Some(inv.org),
+            "invitation.decline",
+            format!("invitation:{}", inv.id),
+            json(&inv),
+            None,
+        )
+        .await;
         Ok(())
     }
 }

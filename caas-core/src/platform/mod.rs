@@ -13,7 +13,9 @@ mod deploy;
 mod domains;
 mod health;
 mod lifecycle;
+mod members;
 mod monitoring;
+mod org_admin;
 mod reconcile;
 mod recreate;
 mod rollout;
@@ -64,10 +66,16 @@ pub use domains::{
 };
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;
+pub use members::{
+    CreatedInvitation, INVITATION_PREFIX, MemberUpdate, MemberView, NewInvitation, NewMember,
+};
 pub use monitoring::{
     Collector, CollectorConfig, CollectorHandle, CollectorStats, LIVE_STATS_WINDOW,
     MIN_CHART_POINTS, Retention, StatsSnapshot, cpu_percent, memory_in_use, metric_sample,
     percent_of,
+};
+pub use org_admin::{
+    AdminOrgFilter, BulkAction, BulkItem, BulkRequest, MAX_PAGE, OrgOverview, OrgPage,
 };
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
@@ -113,6 +121,7 @@ pub struct PlatformBuilder {
     backups: Option<BackupConfig>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
     metrics_interval: Option<Duration>,
+    mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
 }
 
 /// Timing of rolling updates.
@@ -245,6 +254,12 @@ impl PlatformBuilder {
         self.metrics_interval = Some(interval);
         self
     }
+    /// Where invitations are delivered (without one, the token is only returned to whoever
+    /// invited).
+    pub fn mailer(mut self, mailer: Arc<dyn crate::ports::mailer::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
     /// Where alert notifications are sent (without one, alerts are only recorded).
     pub fn notifier(mut self, notifier: Arc<dyn crate::ports::notifier::Notifier>) -> Self {
         self.notifier = Some(notifier);
@@ -304,6 +319,7 @@ impl PlatformBuilder {
                 volume_driver: self.volume_driver.unwrap_or_default(),
                 backups: self.backups.map(backups::Backups::new),
                 notifier: self.notifier,
+                mailer: self.mailer,
                 metrics_interval: self
                     .metrics_interval
                     .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
@@ -337,6 +353,7 @@ struct Inner {
     volume_driver: VolumeDriver,
     backups: Option<backups::Backups>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
+    mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
     metrics_interval: Duration,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
@@ -442,12 +459,26 @@ impl Platform {
         match org {
             Some(org) => {
                 who.require(action, org.id, None, org_slug)?;
+                Self::refuse_if_suspended(&org, action)?;
                 Ok(org)
             }
             None if who.platform_admin => Err(Error::not_found("organization", org_slug)),
             // Same answer whether the organization exists or not.
             None => Err(Error::not_found("organization", org_slug)),
         }
+    }
+
+    /// A suspended organization reads and deletes, but deploys and changes nothing.
+    fn refuse_if_suspended(org: &Organization, action: Action) -> Result<()> {
+        if org.status == crate::model::OrgStatus::Suspended
+            && org_admin::blocked_while_suspended(action)
+        {
+            return Err(Error::conflict(format!(
+                "organization '{}' is suspended: {} is refused until a platform administrator reactivates it",
+                org.slug, action
+            )));
+        }
+        Ok(())
     }
 
     /// Resolves an organization and a project by name, and checks `action` on the project.
@@ -467,6 +498,7 @@ impl Platform {
             .await?
             .ok_or_else(|| Error::not_found("project", project))?;
         who.require(action, org.id, Some(project.id), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, project))
     }
 

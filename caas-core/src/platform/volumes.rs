@@ -537,6 +537,7 @@ impl Platform {
             }
         };
         who.require(action, org.id, Some(v.project), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, v))
     }
 

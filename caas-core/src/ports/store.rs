@@ -73,6 +73,27 @@ impl Default for AuditFilter {
 }
 
 impl AuditFilter {
+    /// Only this organization's entries.
+    pub fn org(mut self, org: OrgId) -> Self {
+        self.org = Some(org);
+        self
+    }
+    /// Only actions starting with `prefix`.
+    pub fn action_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.action_prefix = Some(prefix.into());
+        self
+    }
+    /// Only this actor's entries.
+    pub fn actor(mut self, actor: UserId) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+    /// At most `limit` entries.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// Whether an entry passes the filter (the limit aside).
     pub fn matches(&self, e: &AuditEntry) -> bool {
         self.org.is_none_or(|o| e.org == Some(o))
