@@ -29,7 +29,7 @@ use crate::ports::store::{AuditFilter, OrgFilter};
 pub const MAX_PAGE: u32 = 500;
 
 /// Filters and page of the administrators' organization list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminOrgFilter {
@@ -51,19 +51,6 @@ pub struct AdminOrgFilter {
     /// Rows to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-}
-
-impl Default for AdminOrgFilter {
-    fn default() -> Self {
-        Self {
-            search: None,
-            status: None,
-            plan: None,
-            subscription: None,
-            limit: None,
-            offset: None,
-        }
-    }
 }
 
 impl AdminOrgFilter {
