@@ -52,6 +52,17 @@
 //! one rule and subject fire at once, it returns the one with the smaller id, like
 //! `InMemoryStore`. `put_alert` replaces every field of an existing alert.
 //!
+//! Templates and template instances (`migrations/0005_templates.sql`): a saved template is one
+//! row keyed by its id (`TEXT`), its definition (the nested `Template`) JSON text;
+//! `put_template` replaces every field of a template with the same id, creation time
+//! included, and `list_templates` orders by position, then id (bytewise). An instance's
+//! `(project, organization)` must name an existing project of that organization (checked
+//! first, so the error names the project) and its name is unique in the project; its services
+//! (ids in dependency order) and outputs are JSON arrays, and its template id is not a key
+//! (built-in templates are not stored, and instances outlive a saved template and their
+//! services). Deleting a project (one without services) or an organization cascades to its
+//! instance records; instances list in creation order (by id).
+//!
 //! # Metrics
 //!
 //! Two tables, with no foreign keys (metrics are history: they outlive their service and
@@ -138,6 +149,7 @@ mod plans;
 mod quota;
 mod services;
 mod store;
+mod templates;
 mod tenancy;
 mod tokens;
 mod volumes;

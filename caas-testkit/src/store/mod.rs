@@ -33,12 +33,14 @@ use caas_core::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 
+mod catalogue;
 mod history;
 mod plans;
 mod services;
 mod storage;
 mod tenancy;
 
+pub use catalogue::*;
 pub use history::*;
 pub use plans::*;
 pub use services::*;
@@ -138,6 +140,18 @@ macro_rules! store_suite {
             list_alerts_caps_the_limit_at_1000,
             put_alert_and_create_backup_require_an_existing_org,
             missing_volumes_backups_and_alerts_are_not_found,
+            templates_roundtrip_their_whole_definition,
+            put_template_replaces_the_whole_record,
+            list_templates_is_ordered_by_position_then_id,
+            deleted_template_is_not_found,
+            template_instances_roundtrip_by_id_and_name_and_list_per_org_and_project,
+            template_instance_names_are_unique_per_project_not_globally,
+            create_template_instance_requires_a_project_of_the_same_org,
+            deleted_template_instance_is_not_found,
+            template_instances_outlive_their_template_and_services,
+            deleting_a_project_removes_its_template_instances,
+            deleting_an_org_removes_its_template_instances,
+            missing_templates_and_instances_are_not_found,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
