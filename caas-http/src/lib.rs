@@ -75,6 +75,12 @@
 //! | `GET /v1/orgs/{org}/backups` | `list_org_backups` |
 //! | `DELETE /v1/orgs/{org}/backups/{backup}` | `delete_backup` |
 //! | `POST /v1/orgs/{org}/backups/{backup}/restore` | `restore_backup` (body optional: same volume) |
+//! | `GET /v1/templates` | `templates` (`?category=`) |
+//! | `GET /v1/templates/{template}` | `template` |
+//! | `POST …/projects/{project}/templates/{template}/deploy` | `deploy_template` (`?dry_run=true` plans) |
+//! | `GET …/projects/{project}/template-instances` | `list_template_instances` |
+//! | `DELETE …/projects/{project}/template-instances/{instance}` | `delete_template_instance` (`?volumes=true`) |
+//! | `POST, PUT, DELETE /v1/admin/templates/{template}` | `create_template`, `update_template`, `delete_template` |
 //!
 //! `POST …/services` takes `{"name": "web", "spec": {...}}` for an app or
 //! `{"name": "db", "database": {"engine": "postgres"}}` for a managed database.
@@ -85,6 +91,14 @@
 //! `"status": "failed"` and why, and stays listed until deleted — check `status`. Without a
 //! backup destination ([`caas_core::platform::BackupConfig`]) taking a backup, setting or
 //! removing a schedule and restoring answer 501; the lists answer as usual.
+//!
+//! A template deploy (`POST …/templates/{template}/deploy` with `{"name": "blog",
+//! "parameters": {...}}`) answers 201 with the plan, the instance, its services and its
+//! `outputs` — secret ones (a database URL) with their values, the only time they are shown;
+//! `?dry_run=true` answers 200 with the plan alone, secrets redacted. The catalogue list
+//! answers summaries, `GET /v1/templates/{template}` the full definition. Administrators add
+//! a template with `POST /v1/admin/templates/{id}` and `{"template": <definition>}` (the
+//! definition's `id` must be the path's).
 
 mod auth;
 mod error;
@@ -186,6 +200,14 @@ pub(crate) struct AppState {
         routes::alerts::get_alerts,
         routes::alerts::put_alerts,
         routes::reports::usage_report,
+        routes::templates::list_templates,
+        routes::templates::get_template,
+        routes::templates::deploy_template,
+        routes::templates::list_instances,
+        routes::templates::delete_instance,
+        routes::templates::admin::create_template,
+        routes::templates::admin::update_template,
+        routes::templates::admin::delete_template,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -200,6 +222,7 @@ pub(crate) struct AppState {
         (name = "backups", description = "Backups of volumes, their schedules and restores"),
         (name = "monitoring", description = "Live stats, metrics history and charts, health and events of services"),
         (name = "alerts", description = "Alert rules, their webhook and the alerts they raised"),
+        (name = "templates", description = "Application templates: the catalogue (managed by platform administrators), deploys of whole applications and their instances"),
     )
 )]
 pub struct ApiDoc;
@@ -365,6 +388,14 @@ route_table! {
     GET "/v1/orgs/{org}/alerts" => routes::alerts::get_alerts,
     PUT "/v1/orgs/{org}/alerts" => routes::alerts::put_alerts,
     GET "/v1/orgs/{org}/usage/report" => routes::reports::usage_report,
+    GET "/v1/templates" => routes::templates::list_templates,
+    GET "/v1/templates/{template}" => routes::templates::get_template,
+    POST "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy" => routes::templates::deploy_template,
+    GET "/v1/orgs/{org}/projects/{project}/template-instances" => routes::templates::list_instances,
+    DELETE "/v1/orgs/{org}/projects/{project}/template-instances/{instance}" => routes::templates::delete_instance,
+    POST "/v1/admin/templates/{template}" => routes::templates::admin::create_template,
+    PUT "/v1/admin/templates/{template}" => routes::templates::admin::update_template,
+    DELETE "/v1/admin/templates/{template}" => routes::templates::admin::delete_template,
 }
 
 /// Every route the router serves, as (method, path template) — the same table the router is

@@ -50,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 59);
+    assert_eq!(served.len(), 67);
 }
 
 #[tokio::test]
@@ -114,6 +114,13 @@ async fn every_operation_documents_its_answers_and_its_security() {
             false,
         ),
         ("/v1/orgs/{org}/volumes", "post", true),
+        (
+            "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy",
+            "post",
+            true,
+        ),
+        ("/v1/admin/templates/{template}", "post", true),
+        ("/v1/admin/templates/{template}", "put", true),
         ("/v1/orgs/{org}/alerts", "put", true),
         (
             "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
@@ -937,6 +944,315 @@ async fn monitoring_answers_match_their_documented_schemas() {
     );
     let _ = stop.send(());
     v.finish(20);
+}
+
+/// A template using every kind of parameter, a health check, a volume and a secret output.
+fn full_template(name: &str) -> Value {
+    json!({
+        "format": 1,
+        "id": "hello",
+        "name": name,
+        "category": "demo",
+        "description": "Greets visitors.",
+        "icon": "https://example.com/hello.svg",
+        "tags": ["demo"],
+        "minimum": {"cpu_millis": 100, "memory_bytes": 67_108_864u64, "storage_bytes": 67_108_864u64},
+        "parameters": [
+            {"name": "greeting", "label": "Greeting", "description": "What it says.", "type": "string", "default": "hello", "pattern": "[a-z]+", "max_length": 20},
+            {"name": "port", "type": "int", "default": 8080, "min": 1024, "max": 65535},
+            {"name": "verbose", "type": "bool", "default": false},
+            {"name": "mode", "type": "enum", "values": ["quiet", "loud"], "default": "quiet"},
+            {"name": "token", "type": "secret", "generate": {"length": 32, "charset": "hex"}},
+            {"name": "motto", "type": "string", "required": true}
+        ],
+        "services": [{
+            "name": "web",
+            "image": common::IMAGE,
+            "command": ["httpd", "-f", "-p", "{{ params.port }}"],
+            "env": {"GREETING": "{{ params.greeting }}", "MODE": "{{ params.mode }}", "VERBOSE": "{{ params.verbose }}", "TOKEN": "{{ params.token }}", "MOTTO": "{{ params.motto }}"},
+            "ports": ["{{ params.port }}"],
+            "volumes": [{"name": "files", "target": "/srv", "size_bytes": 67_108_864u64, "read_only": false}],
+            "health_check": {"probe": {"type": "tcp", "port": 8080}, "interval": 1000},
+            "resources": {"cpu_millis": 100, "memory_bytes": 67_108_864u64, "pids": 64},
+            "domain": true
+        }, {
+            "name": "cache",
+            "database": "redis"
+        }],
+        "outputs": [
+            {"name": "url", "value": "http://{{ services.web.host }}:{{ services.web.port }}/"},
+            {"name": "cache_url", "value": "{{ services.cache.url }}", "secret": true}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn template_answers_and_requests_match_their_documented_schemas() {
+    let w = world().await;
+    for image in ["wordpress:6-apache", "mysql:8.4", "redis:7.2"] {
+        w.runtime.add_image(image);
+    }
+    let doc = document(&w).await;
+    let mut v = Verifier::new(&doc);
+    let catalogue = "/v1/templates";
+    let one = "/v1/templates/{template}";
+    let deploy = "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy";
+    let instances = "/v1/orgs/{org}/projects/{project}/template-instances";
+    let instance = "/v1/orgs/{org}/projects/{project}/template-instances/{instance}";
+    let admin = "/v1/admin/templates/{template}";
+    let project = "/v1/orgs/acme/projects/shop";
+
+    let (status, all) = w.get(catalogue, &w.viewer).await;
+    let ids: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 10, "{all}");
+    v.json(Method::GET, catalogue, (status, all), None);
+    v.json(
+        Method::GET,
+        catalogue,
+        w.get("/v1/templates?category=database", &w.viewer).await,
+        None,
+    );
+    // Every built-in definition.
+    for id in &ids {
+        v.json(
+            Method::GET,
+            one,
+            w.get(&format!("/v1/templates/{id}"), &w.viewer).await,
+            None,
+        );
+    }
+
+    // The administrators' catalogue.
+    let create = json!({"template": full_template("Hello"), "enabled": true, "position": 5});
+    v.json(
+        Method::POST,
+        admin,
+        w.post("/v1/admin/templates/hello", &w.admin, create.clone())
+            .await,
+        Some(&create),
+    );
+    let update = json!({"template": full_template("Hello again"), "enabled": true, "position": 7});
+    v.json(
+        Method::PUT,
+        admin,
+        w.put("/v1/admin/templates/hello", &w.admin, update.clone())
+            .await,
+        Some(&update),
+    );
+    let disable = json!({"enabled": false});
+    v.json(
+        Method::PUT,
+        admin,
+        w.put("/v1/admin/templates/wordpress", &w.admin, disable.clone())
+            .await,
+        Some(&disable),
+    );
+    v.json(
+        Method::GET,
+        catalogue,
+        w.get(catalogue, &w.admin).await,
+        None,
+    );
+    v.json(
+        Method::GET,
+        one,
+        w.get("/v1/templates/hello", &w.admin).await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        admin,
+        w.delete("/v1/admin/templates/wordpress", &w.admin).await,
+        None,
+    );
+
+    // Dry runs and deploys.
+    let blog = json!({"name": "blog", "parameters": {"table_prefix": "blog_"}});
+    let (status, dry) = w
+        .post(
+            &format!("{project}/templates/wordpress/deploy?dry_run=true"),
+            &w.member,
+            blog.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    v.json(Method::POST, deploy, (status, dry), Some(&blog));
+    let (status, done) = w
+        .post(
+            &format!("{project}/templates/wordpress/deploy"),
+            &w.member,
+            blog.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    v.json(Method::POST, deploy, (status, done), Some(&blog));
+    let hello = json!({"name": "hi", "parameters": {"greeting": "bonjour", "port": 8080, "verbose": true, "mode": "loud", "token": "a-given-token-value", "motto": "hi"}});
+    let (status, done) = w
+        .post(
+            &format!("{project}/templates/hello/deploy"),
+            &w.member,
+            hello.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    v.json(Method::POST, deploy, (status, done), Some(&hello));
+    let (status, listed) = w
+        .get(&format!("{project}/template-instances"), &w.viewer)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    v.json(Method::GET, instances, (status, listed), None);
+    v.json(
+        Method::DELETE,
+        instance,
+        w.delete(
+            &format!("{project}/template-instances/blog?volumes=true"),
+            &w.member,
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        instance,
+        w.delete(&format!("{project}/template-instances/hi"), &w.member)
+            .await,
+        None,
+    );
+
+    // Errors, too.
+    v.json(
+        Method::GET,
+        catalogue,
+        w.get("/v1/templates?sort=name", &w.viewer).await,
+        None,
+    );
+    v.json(
+        Method::GET,
+        one,
+        w.get("/v1/templates/nope", &w.viewer).await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        deploy,
+        w.post(
+            &format!("{project}/templates/wordpress/deploy"),
+            &w.member,
+            json!({"name": "x", "parameters": {"table_prefix": "no spaces"}}),
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        deploy,
+        w.post(
+            &format!("{project}/templates/wordpress/deploy"),
+            &w.viewer,
+            json!({"name": "x"}),
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        deploy,
+        w.post(
+            &format!("{project}/templates/nope/deploy"),
+            &w.member,
+            json!({"name": "x"}),
+        )
+        .await,
+        None,
+    );
+    let small = common::world_with(common::PlanLimits {
+        memory_bytes: 600 * 1024 * 1024,
+        ..common::limits()
+    })
+    .await;
+    v.json(
+        Method::POST,
+        deploy,
+        small
+            .post(
+                &format!("{project}/templates/wordpress/deploy"),
+                &small.member,
+                json!({"name": "blog"}),
+            )
+            .await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        instance,
+        w.delete(&format!("{project}/template-instances/blog"), &w.viewer)
+            .await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        instance,
+        w.delete(&format!("{project}/template-instances/gone"), &w.member)
+            .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        admin,
+        w.post(
+            "/v1/admin/templates/other",
+            &w.admin,
+            json!({"template": full_template("Mismatch")}),
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        admin,
+        w.post(
+            "/v1/admin/templates/hello",
+            &w.admin,
+            json!({"template": full_template("Again")}),
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::PUT,
+        admin,
+        w.put(
+            "/v1/admin/templates/hello",
+            &w.owner,
+            json!({"enabled": false}),
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::PUT,
+        admin,
+        w.put("/v1/admin/templates/nope", &w.admin, json!({})).await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        admin,
+        w.delete("/v1/admin/templates/wordpress", &w.admin).await,
+        None,
+    );
+    v.json(
+        Method::DELETE,
+        admin,
+        w.delete("/v1/admin/templates/hello", &w.admin).await,
+        None,
+    );
+    v.finish(28 + ids.len());
 }
 
 #[test]

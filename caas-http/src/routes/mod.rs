@@ -13,6 +13,7 @@ pub(crate) mod projects;
 pub(crate) mod reports;
 pub(crate) mod service_health;
 pub(crate) mod services;
+pub(crate) mod templates;
 pub(crate) mod updates;
 pub(crate) mod volumes;
 
