@@ -184,7 +184,7 @@ fn bad_parameters_are_refused_naming_the_parameter() {
         &DatabaseImages::default(),
     )
     .unwrap_err();
-    assert_eq!(e.field(), Some("instance"));
+    assert_eq!(e.field(), Some("name"));
     let given: BTreeMap<String, serde_json::Value> =
         serde_json::from_value(json!({"port": 8081, "command": "npm start"})).unwrap();
     let plan = instantiate(node, "app", &given, &DatabaseImages::default()).unwrap();
@@ -372,6 +372,25 @@ async fn the_whole_plan_is_checked_against_the_quota_before_anything_is_created(
     })
     .await;
     let (who, org) = (&w.tenant.admin, w.tenant.org.as_str());
+    // A dry run says so too, without reserving anything.
+    let dry = w
+        .platform
+        .deploy_template(
+            who,
+            org,
+            "p",
+            "wordpress",
+            DeployTemplate::new("blog"),
+            true,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dry.quota().expect("quota exceeded").dimensions[0].requested,
+        768 * MIB
+    );
+    let usage = w.platform.usage(who, org).await.unwrap();
+    assert_eq!(usage.pending.memory_bytes, 0, "a dry run reserves nothing");
     let err = w
         .platform
         .deploy_template(

@@ -179,6 +179,9 @@ impl Platform {
         )?;
         self.check_names_free(&project, &plan).await?;
         if dry_run {
+            // Nothing is reserved, but a plan that cannot fit says so now.
+            self.check_quota_fits(org.id, org.slug.as_str(), &plan.quota)
+                .await?;
             return Ok(TemplateDeployment {
                 plan: plan.redacted(),
                 applied: false,
@@ -276,6 +279,24 @@ impl Platform {
             services: created.iter().map(Service::redacted).collect(),
             instance: Some(instance),
         })
+    }
+
+    /// Whether `amounts` would fit the organization's plan next to what it already holds,
+    /// without reserving anything (dry runs). Errors: `QuotaExceeded` naming every dimension,
+    /// `Conflict` (no active subscription).
+    async fn check_quota_fits(
+        &self,
+        org: crate::ids::OrgId,
+        org_slug: &str,
+        amounts: &crate::units::ResourceAmounts,
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        let sub = store.subscription_opt(org).await?;
+        crate::ports::quota::check_subscription(org_slug, sub.as_ref())?;
+        let Some(sub) = sub else { return Ok(()) };
+        let plan = store.plan(sub.plan).await?;
+        let used = self.inner.quota.usage(org).await?.total();
+        crate::ports::quota::check_limits(org_slug, &plan, &used, amounts)
     }
 
     /// Refuses a plan whose instance, service or volume names are taken in the project.
@@ -396,7 +417,7 @@ impl Platform {
         position: Option<i32>,
     ) -> Result<TemplateEntry> {
         who.require_admin(Action::TemplateManage)?;
-        validate_template(&template)?;
+        validate_template(&template).map_err(|e| e.in_field("template"))?;
         if self.catalogue().await?.iter().any(|e| e.id == template.id) {
             return Err(Error::already_exists("template", &template.id));
         }

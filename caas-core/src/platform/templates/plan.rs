@@ -309,7 +309,7 @@ pub fn instantiate(
     given: &BTreeMap<String, Value>,
     images: &DatabaseImages,
 ) -> Result<TemplatePlan> {
-    let instance = Name::parse_field("instance", instance)?;
+    let instance = Name::parse_field("name", instance)?;
     for key in given.keys() {
         if !template.parameters.iter().any(|p| &p.name == key) {
             return Err(param_error(key, "the template has no such parameter"));

@@ -93,10 +93,7 @@ pub(crate) async fn create_template(
             body.enabled.unwrap_or(true),
             body.position,
         )
-        .await
-        // The platform names the definition's fields from its root; the body holds it in
-        // `template`.
-        .map_err(|e| e.in_field("template"))?;
+        .await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 

@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use caas_core::Error;
 use caas_core::model::{TemplateInstance, TemplateMinimum};
 use caas_core::platform::{DeployTemplate, TemplateDeployment, TemplateEntry};
 use http::StatusCode;
@@ -221,26 +220,13 @@ pub(crate) async fn deploy_template(
     let deployment = s
         .platform
         .deploy_template(&who, &p.org, &p.project, &p.template, input, dry_run)
-        .await
-        .map_err(request_field)?;
+        .await?;
     let status = if deployment.applied {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(deployment)))
-}
-
-/// Names an invalid field as the request does: the platform calls the instance's name
-/// `instance`, the body calls it `name`.
-fn request_field(e: Error) -> Error {
-    match e {
-        Error::InvalidInput { field, reason } if field == "instance" => Error::InvalidInput {
-            field: "name".into(),
-            reason,
-        },
-        other => other,
-    }
 }
 
 /// The project's template instances.
