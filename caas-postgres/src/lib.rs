@@ -1,7 +1,7 @@
 //! The [`Store`](caas_core::Store) port on PostgreSQL, through sqlx.
 //!
 //! [`PgStore`] implements the whole `Store` trait — platform settings, users, organizations,
-//! members, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
+//! members, invitations, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
 //! templates and template instances, quota reservations, service events, the audit log and
 //! container metrics — and passes the same conformance suites (`caas_testkit::store_suite!`,
 //! `caas_testkit::quota_suite!` and `caas_testkit::metrics_suite!`) as the in-memory
@@ -30,7 +30,7 @@
 //! key (1 to 200 characters).
 //!
 //! Ownership cascades through the foreign keys: deleting an organization removes its members,
-//! subscription, projects, services, their deployments and events, and its reservations in
+//! invitations, subscription, projects, services, their deployments and events, and its reservations in
 //! one statement; audit entries have no foreign keys and outlive what they talk about.
 //! A service references its project by `(project, organization)`, so it can never belong to a
 //! project of another organization; so does a volume (`migrations/0005_volumes.sql`), whose
@@ -47,6 +47,12 @@
 //! with its project and organization. JSONB cannot hold the character U+0000: a template or
 //! output containing it is refused with `InvalidInput`, and look-ups by an id or name that
 //! could not be stored (not a DNS label) find nothing without asking the server.
+//! Invitations (`migrations/0007_invitations.sql`) go with their organization; their token's
+//! SHA-256 (64 lowercase hex digits, checked) is unique across all organizations, and a second
+//! invitation with the same id or the same hash is `AlreadyExists` naming the invitation's id
+//! (never the hash). `invited_by` is not a key: who sent an invitation is a record, and the
+//! port asks only for the organization. A look-up by a hash that could not be stored finds
+//! nothing without asking the server.
 //! `delete_project` refuses with `Conflict` while services remain and `delete_plan` while
 //! subscriptions use the plan; both check under a row lock in the same transaction as the
 //! delete, so a concurrent create cannot slip in between.
@@ -60,8 +66,8 @@
 //! error and finish time.
 //!
 //! Ordering: organizations by slug and plans by name, bytewise (the columns use the `"C"`
-//! collation, whatever the server's default); projects and services by id (UUIDv7, so by
-//! creation); deployments newest first; events and audit entries newest first by time, then
+//! collation, whatever the server's default); projects, services and invitations by id
+//! (UUIDv7, so by creation); deployments newest first; events and audit entries newest first by time, then
 //! id; volumes and template instances by id; templates by position, then id (bytewise);
 //! backups newest first by start time, then id; alerts newest first by `since`, then id. `list_orgs` returns at most 500 rows per page, `list_audit` and
 //! `list_alerts` at most 1000. `firing_alert_opt` reads through the `(org_id, rule, subject)`
@@ -149,7 +155,7 @@
 //! |---|---|
 //! | row not found (`user`, `org`, `update_*`, `delete_*`, …) | `NotFound { kind, id }` with the kind and id asked for |
 //! | unique violation (23505) | `AlreadyExists { kind, id }` naming the conflicting slug, e-mail, name or id |
-//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume` and `create_template_instance`, `organization` for `create_backup` and `put_alert`, `service` for `create_deployment` and `append_event` |
+//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume` and `create_template_instance`, `organization` for `create_backup`, `put_alert` and `create_invitation`, `service` for `create_deployment` and `append_event` |
 //! | any other foreign-key violation | `Conflict` naming the constraint |
 //! | plan in use, project with services, reservation released or expired | `Conflict` saying what to do |
 //! | plan limits exceeded | `QuotaExceeded` naming every exceeded dimension |
@@ -173,6 +179,7 @@ mod codec;
 mod domains;
 mod error;
 mod history;
+mod invitations;
 mod metrics;
 mod plans;
 mod quota;

@@ -2,22 +2,22 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, StoredTemplate,
-    Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::db_error;
 use crate::{
-    PgStore, alerts, domains, history, metrics, plans, quota, services, settings, templates,
-    tenancy, tokens, volumes,
+    PgStore, alerts, domains, history, invitations, metrics, plans, quota, services, settings,
+    templates, tenancy, tokens, volumes,
 };
 
 #[async_trait]
@@ -94,6 +94,23 @@ impl Store for PgStore {
     }
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
         tenancy::memberships(&self.pool, user).await
+    }
+
+    // --- invitations ---
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        invitations::create(&self.pool, invitation).await
+    }
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        invitations::by_id(&self.pool, id).await
+    }
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        invitations::by_hash_opt(&self.pool, token_sha256).await
+    }
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        invitations::list(&self.pool, org).await
+    }
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        invitations::delete(&self.pool, id).await
     }
 
     // --- plans and subscriptions ---

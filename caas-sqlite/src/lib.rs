@@ -33,8 +33,8 @@
 //! The schema keeps its invariants itself: unique e-mails, slugs, plan names, project names
 //! per organization and service names per project; a service's `(project, organization)` must
 //! name an existing project of that organization; deleting an organization cascades to
-//! everything it owns (members, subscription, projects, services, deployments, reservations,
-//! events) while the audit log, which has no foreign keys, outlives it; deleting a service
+//! everything it owns (members, invitations, subscription, projects, services, deployments,
+//! reservations, events) while the audit log, which has no foreign keys, outlives it; deleting a service
 //! cascades to its deployments and events; a project with services and a plan with
 //! subscriptions cannot be deleted (the store checks first, in the same write transaction, to
 //! say how many remain).
@@ -62,6 +62,14 @@
 //! (built-in templates are not stored, and instances outlive a saved template and their
 //! services). Deleting a project (one without services) or an organization cascades to its
 //! instance records; instances list in creation order (by id).
+//!
+//! Invitations (`migrations/0006_invitations.sql`): one row per invitation, its role by its
+//! serde name and its token's SHA-256 (64 lowercase hex digits, checked) unique across all
+//! organizations; a second invitation with the same id or the same hash is `AlreadyExists`
+//! naming the invitation's id (never the hash). The organization must exist (`NotFound`),
+//! while `invited_by` is not a key: who sent an invitation is a record, and the port asks only
+//! for the organization. Invitations list in creation order (by id, through the `(org_id,
+//! id)` index) and go with their organization.
 //!
 //! # Metrics
 //!
@@ -144,6 +152,7 @@ mod codec;
 mod domains;
 mod errors;
 mod history;
+mod invitations;
 mod metrics;
 mod plans;
 mod quota;

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, StoredTemplate,
-    Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
 };
 use caas_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -156,6 +156,21 @@ impl Store for FileStore {
     }
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
         self.store.memberships(user).await
+    }
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        self.store.create_invitation(invitation).await
+    }
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        self.store.invitation(id).await
+    }
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        self.store.invitation_by_hash_opt(token_sha256).await
+    }
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        self.store.list_invitations(org).await
+    }
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        self.store.delete_invitation(id).await
     }
     async fn create_plan(&self, plan: &Plan) -> Result<()> {
         self.store.create_plan(plan).await

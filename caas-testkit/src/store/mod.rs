@@ -35,6 +35,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 mod catalogue;
 mod history;
+mod invitations;
 mod plans;
 mod services;
 mod storage;
@@ -42,6 +43,7 @@ mod tenancy;
 
 pub use catalogue::*;
 pub use history::*;
+pub use invitations::*;
 pub use plans::*;
 pub use services::*;
 pub use storage::*;
@@ -96,6 +98,13 @@ macro_rules! store_suite {
             members_and_memberships_list_both_directions,
             remove_member_reports_whether_there_was_one,
             put_member_requires_an_existing_org_and_user,
+            invitations_roundtrip_with_every_field,
+            invitation_ids_and_token_hashes_are_unique,
+            create_invitation_requires_an_existing_org,
+            invitation_lookup_by_hash_finds_only_that_token,
+            list_invitations_is_per_org_in_creation_order,
+            deleted_invitation_is_not_found,
+            deleting_an_org_removes_its_invitations,
             plans_roundtrip_by_id_and_name,
             plan_names_are_unique,
             list_plans_is_ordered_by_name,
