@@ -47,6 +47,16 @@
 //! with its project and organization. JSONB cannot hold the character U+0000: a template or
 //! output containing it is refused with `InvalidInput`, and look-ups by an id or name that
 //! could not be stored (not a DNS label) find nothing without asking the server.
+//! `list_audit` filters in SQL, with only the conditions the filter sets in its statement:
+//! organization, actor, `at >= since` and `at < before` (bounds rounded up to the
+//! microsecond, which is what those comparisons mean on stored times; bounds before
+//! PostgreSQL's earliest time keep every entry or none), and the action prefix as the range
+//! `action >= prefix AND action < next` (`next`: the prefix with its last character replaced
+//! by the following one). `audit_log.action` has the `"C"` collation
+//! (`migrations/0008_audit_filters.sql`), so the range is bytewise, exactly
+//! `str::starts_with`: `%`, `_` and `\` are plain characters, letters keep their case,
+//! whatever the database's default collation. Indexes serve an organization's entries and all
+//! entries by time, an actor's entries by time, and action ranges.
 //! Invitations (`migrations/0007_invitations.sql`) go with their organization; their token's
 //! SHA-256 (64 lowercase hex digits, checked) is unique across all organizations, and a second
 //! invitation with the same id or the same hash is `AlreadyExists` naming the invitation's id

@@ -71,6 +71,18 @@
 //! for the organization. Invitations list in creation order (by id, through the `(org_id,
 //! id)` index) and go with their organization.
 //!
+//! The audit log (indexes in `migrations/0007_audit_filters.sql`): `list_audit` puts into its
+//! statement only the conditions the filter sets — `org_id = ?`, `actor = ?`, the action
+//! prefix as the range `action >= prefix AND action < next` (`next`: the prefix with its last
+//! character replaced by the following one; bytewise, so `%`, `_` and `\` are plain
+//! characters and letters keep their case, exactly `str::starts_with`, where SQLite's `LIKE`
+//! would ignore ASCII case), `at >= since` and `at < before` — and returns the newest first (by
+//! `at`, then id), at most `min(limit, 1000)`. Time bounds are rounded up to the microsecond:
+//! stored times have whole microseconds, so that compares as `AuditFilter::matches` does on
+//! the entries themselves; bounds outside the years 0000–9999 keep every entry or none, as
+//! they would in memory. Indexes serve an organization's entries and all entries by time
+//! (`0001_core.sql`), an actor's entries by time, and action ranges.
+//!
 //! # Metrics
 //!
 //! Two tables, with no foreign keys (metrics are history: they outlive their service and

@@ -33,6 +33,7 @@ use caas_core::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 
+mod audit;
 mod catalogue;
 mod history;
 mod invitations;
@@ -41,6 +42,7 @@ mod services;
 mod storage;
 mod tenancy;
 
+pub use audit::*;
 pub use catalogue::*;
 pub use history::*;
 pub use invitations::*;
@@ -129,6 +131,13 @@ macro_rules! store_suite {
             deployments_list_newest_first,
             events_and_audit_list_newest_first_with_limit,
             list_audit_filters_by_org,
+            list_audit_filters_by_action_prefix,
+            list_audit_filters_by_actor,
+            list_audit_since_is_inclusive_and_before_exclusive,
+            list_audit_combines_every_filter,
+            list_audit_limit_applies_after_filters,
+            list_audit_pages_back_with_before,
+            list_audit_action_prefix_matches_wildcards_literally,
             lookup_of_missing_id_is_not_found,
             update_of_missing_row_is_not_found,
             delete_of_missing_row_is_not_found,
