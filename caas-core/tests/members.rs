@@ -450,6 +450,25 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
         .unwrap();
     assert_eq!(big.items.len(), 1);
     assert!(big.more);
+    assert_eq!(big.total, 2, "the count covers every page");
+    let next = w
+        .platform
+        .admin_orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 1))
+        .await
+        .unwrap();
+    assert_eq!((next.items.len(), next.total, next.more), (1, 2, false));
+    assert_ne!(next.items[0].org.slug, big.items[0].org.slug);
+    assert_eq!(page.total, 3);
+    // An offset past the end (even the largest) is an empty page, never an overflow.
+    for offset in [3, u32::MAX] {
+        let past = w
+            .platform
+            .admin_orgs(&w.admin, &AdminOrgFilter::default().page(500, offset))
+            .await
+            .unwrap();
+        assert!(past.items.is_empty() && !past.more, "{offset}");
+        assert_eq!(past.total, 3);
+    }
     assert_eq!(big.items[0].plan.as_deref(), Some("big"));
     let searched = w
         .platform
