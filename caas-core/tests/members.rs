@@ -249,6 +249,43 @@ async fn members_roles_last_owner_and_ownership_transfer() {
 }
 
 #[tokio::test]
+async fn viewers_removing_others_are_refused_whether_the_address_has_an_account_or_not() {
+    let w = world().await;
+    let owner = w.org("acme", "small").await;
+    w.user("bob@example.com").await;
+    w.user("carol@example.com").await;
+    w.platform
+        .add_member(
+            &owner,
+            "acme",
+            NewMember::new("carol@example.com", Role::Viewer),
+        )
+        .await
+        .unwrap();
+    let carol = w.user("carol@example.com").await;
+    let mut answers = Vec::new();
+    for address in [
+        "bob@example.com",
+        "nobody@example.com",
+        "owner@acme.example",
+    ] {
+        let err = w
+            .platform
+            .remove_member(&carol, "acme", address)
+            .await
+            .unwrap_err();
+        assert!(err.is_permission_denied(), "{address}: {err}");
+        answers.push(err.to_string());
+    }
+    assert!(answers.windows(2).all(|a| a[0] == a[1]), "{answers:?}");
+    // Leaving stays open to everyone.
+    w.platform
+        .remove_member(&carol, "acme", "carol@example.com")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address() {
     let w = world().await;
     let owner = w.org("acme", "small").await;
