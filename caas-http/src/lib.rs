@@ -109,6 +109,39 @@
 //! answers summaries, `GET /v1/templates/{template}` the full definition. Administrators add
 //! a template with `POST /v1/admin/templates/{id}` and `{"template": <definition>}` (the
 //! definition's `id` must be the path's).
+//!
+//! Members are added by e-mail address or id (`{"user": "bob@example.com", "role":
+//! "admin"}`); `{user}` in a path is either too. Creating an invitation answers it without
+//! its token, which goes only to the platform's mailer (501 without one); the invited user
+//! accepts it with their own credentials at `POST /v1/invitations/{token}/accept`. The
+//! administrators' overview answers a page with `total` and `more`; a bulk call
+//! (`{"action": {"type": "suspend"}, "orgs": ["acme", "globex"]}`) answers 200 with one
+//! result per organization, failures included.
+//!
+//! ## Who may call what
+//!
+//! The platform decides (see [`caas_core::auth`]); the `matrix` test of this crate checks
+//! every route of the OpenAPI document against this table for every kind of caller.
+//! Non-members of an organization get 404 for everything under its path; a role too low
+//! gets 403; a suspended organization's changes (deploys, updates, starts and stops,
+//! domains, volumes, backups, restores, new projects) get 409 for everyone, its reads
+//! answer.
+//!
+//! | routes | who |
+//! |---|---|
+//! | `GET /v1/health`, `GET /v1/openapi.json` | anyone, without credentials |
+//! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]` | every authenticated caller |
+//! | reads under `/v1/orgs/{org}` (the members list included) | viewer and up |
+//! | deploys, updates, starts/stops/restarts, deletes and rollbacks of services; domains; volumes, backups and schedules; template deploys and instance deletes | member and up |
+//! | new and deleted projects, restores, alert rules, members (add, change, remove), invitations (list, create, revoke) | admin and up (only owners grant, change or take the owner role) |
+//! | `PATCH`, `DELETE /v1/orgs/{org}`, `POST …/transfer-ownership` | owner |
+//! | leaving an organization (`DELETE …/members/{me}`) | every member, but the last owner |
+//! | `POST /v1/invitations/{token}/accept`, `/decline` | the invited address only (403 for anyone else) |
+//! | `GET /v1/admin/audit?org={org}` | owners of `{org}` and platform administrators |
+//! | every other `/v1/admin/…` route, `PUT /v1/orgs/{org}/subscription` | platform administrators (403 for anyone else, whichever organization is named) |
+//!
+//! Platform administrators may call every other route too (their own role in an organization
+//! does not matter).
 
 mod auth;
 mod error;
