@@ -249,6 +249,43 @@ async fn members_roles_last_owner_and_ownership_transfer() {
 }
 
 #[tokio::test]
+async fn viewers_removing_others_are_refused_whether_the_address_has_an_account_or_not() {
+    let w = world().await;
+    let owner = w.org("acme", "small").await;
+    w.user("bob@example.com").await;
+    w.user("carol@example.com").await;
+    w.platform
+        .add_member(
+            &owner,
+            "acme",
+            NewMember::new("carol@example.com", Role::Viewer),
+        )
+        .await
+        .unwrap();
+    let carol = w.user("carol@example.com").await;
+    let mut answers = Vec::new();
+    for address in [
+        "bob@example.com",
+        "nobody@example.com",
+        "owner@acme.example",
+    ] {
+        let err = w
+            .platform
+            .remove_member(&carol, "acme", address)
+            .await
+            .unwrap_err();
+        assert!(err.is_permission_denied(), "{address}: {err}");
+        answers.push(err.to_string());
+    }
+    assert!(answers.windows(2).all(|a| a[0] == a[1]), "{answers:?}");
+    // Leaving stays open to everyone.
+    w.platform
+        .remove_member(&carol, "acme", "carol@example.com")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address() {
     let w = world().await;
     let owner = w.org("acme", "small").await;
@@ -450,6 +487,25 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
         .unwrap();
     assert_eq!(big.items.len(), 1);
     assert!(big.more);
+    assert_eq!(big.total, 2, "the count covers every page");
+    let next = w
+        .platform
+        .admin_orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 1))
+        .await
+        .unwrap();
+    assert_eq!((next.items.len(), next.total, next.more), (1, 2, false));
+    assert_ne!(next.items[0].org.slug, big.items[0].org.slug);
+    assert_eq!(page.total, 3);
+    // An offset past the end (even the largest) is an empty page, never an overflow.
+    for offset in [3, u32::MAX] {
+        let past = w
+            .platform
+            .admin_orgs(&w.admin, &AdminOrgFilter::default().page(500, offset))
+            .await
+            .unwrap();
+        assert!(past.items.is_empty() && !past.more, "{offset}");
+        assert_eq!(past.total, 3);
+    }
     assert_eq!(big.items[0].plan.as_deref(), Some("big"));
     let searched = w
         .platform

@@ -47,6 +47,16 @@
 //! | `GET, PATCH, DELETE /v1/orgs/{org}` | `org`, `update_org`, `delete_org` (`?volumes=true`) |
 //! | `GET, PUT /v1/orgs/{org}/subscription` | `subscription`, `set_subscription` |
 //! | `GET /v1/orgs/{org}/usage` | `usage_summary` |
+//! | `GET, POST /v1/orgs/{org}/members` | `list_members`, `add_member` |
+//! | `PATCH, DELETE /v1/orgs/{org}/members/{user}` | `update_member`, `remove_member` |
+//! | `POST /v1/orgs/{org}/transfer-ownership` | `transfer_ownership` |
+//! | `GET, POST /v1/orgs/{org}/invitations` | `list_invitations`, `invite` (the token only to the mailer) |
+//! | `DELETE /v1/orgs/{org}/invitations/{invitation}` | `revoke_invitation` |
+//! | `POST /v1/invitations/{token}/accept`, `/decline` | `accept_invitation`, `decline_invitation` |
+//! | `GET /v1/admin/orgs` | `admin_orgs` (`search`, `plan`, `status`, `subscription`, `limit`, `offset`) |
+//! | `POST /v1/admin/orgs/{org}/suspend`, `/reactivate` | `suspend_org`, `reactivate_org` |
+//! | `POST /v1/admin/orgs/bulk` | `bulk_orgs` (one result per organization) |
+//! | `GET /v1/admin/audit` | `audit_log` (`org`, `action`, `actor`, `since`, `before`, `limit`) |
 //! | `GET /v1/orgs/{org}/usage/report` | `usage_report` (`from`, `to`, `format=json\|csv`) |
 //! | `GET, PUT /v1/orgs/{org}/alerts` | `alerts`, `set_alerts` |
 //! | `GET, POST /v1/orgs/{org}/projects` | `list_projects`, `create_project` |
@@ -99,6 +109,39 @@
 //! answers summaries, `GET /v1/templates/{template}` the full definition. Administrators add
 //! a template with `POST /v1/admin/templates/{id}` and `{"template": <definition>}` (the
 //! definition's `id` must be the path's).
+//!
+//! Members are added by e-mail address or id (`{"user": "bob@example.com", "role":
+//! "admin"}`); `{user}` in a path is either too. Creating an invitation answers it without
+//! its token, which goes only to the platform's mailer (501 without one); the invited user
+//! accepts it with their own credentials at `POST /v1/invitations/{token}/accept`. The
+//! administrators' overview answers a page with `total` and `more`; a bulk call
+//! (`{"action": {"type": "suspend"}, "orgs": ["acme", "globex"]}`) answers 200 with one
+//! result per organization, failures included.
+//!
+//! ## Who may call what
+//!
+//! The platform decides (see [`caas_core::auth`]); the `matrix` test of this crate checks
+//! every route of the OpenAPI document against this table for every kind of caller.
+//! Non-members of an organization get 404 for everything under its path; a role too low
+//! gets 403; a suspended organization's changes (deploys, updates, starts and stops,
+//! domains, volumes, backups, restores, new projects) get 409 for everyone, its reads
+//! answer.
+//!
+//! | routes | who |
+//! |---|---|
+//! | `GET /v1/health`, `GET /v1/openapi.json` | anyone, without credentials |
+//! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]` | every authenticated caller |
+//! | reads under `/v1/orgs/{org}` (the members list included) | viewer and up |
+//! | deploys, updates, starts/stops/restarts, deletes and rollbacks of services; domains; volumes, backups and schedules; template deploys and instance deletes | member and up |
+//! | new and deleted projects, restores, alert rules, members (add, change, remove), invitations (list, create, revoke) | admin and up (only owners grant, change or take the owner role) |
+//! | `PATCH`, `DELETE /v1/orgs/{org}`, `POST …/transfer-ownership` | owner |
+//! | leaving an organization (`DELETE …/members/{me}`) | every member, but the last owner |
+//! | `POST /v1/invitations/{token}/accept`, `/decline` | the invited address only (403 for anyone else) |
+//! | `GET /v1/admin/audit?org={org}` | owners of `{org}` and platform administrators |
+//! | every other `/v1/admin/…` route, `PUT /v1/orgs/{org}/subscription` | platform administrators (403 for anyone else, whichever organization is named) |
+//!
+//! Platform administrators may call every other route too (their own role in an organization
+//! does not matter).
 
 mod auth;
 mod error;
@@ -160,6 +203,21 @@ pub(crate) struct AppState {
         routes::orgs::get_subscription,
         routes::orgs::put_subscription,
         routes::orgs::usage,
+        routes::members::list_members,
+        routes::members::add_member,
+        routes::members::update_member,
+        routes::members::remove_member,
+        routes::members::transfer_ownership,
+        routes::members::list_invitations,
+        routes::members::create_invitation,
+        routes::members::revoke_invitation,
+        routes::members::accept_invitation,
+        routes::members::decline_invitation,
+        routes::org_admin::admin_orgs,
+        routes::org_admin::bulk_orgs,
+        routes::org_admin::suspend_org,
+        routes::org_admin::reactivate_org,
+        routes::org_admin::audit_log,
         routes::projects::list_projects,
         routes::projects::create_project,
         routes::projects::get_project,
@@ -216,6 +274,8 @@ pub(crate) struct AppState {
         (name = "admin", description = "Runtime configuration (platform administrators)"),
         (name = "plans", description = "Plans: limits and prices (changed by platform administrators)"),
         (name = "organizations", description = "Tenants, their subscription and usage"),
+        (name = "members", description = "Members of an organization, their roles, ownership and invitations"),
+        (name = "administration", description = "Organization administration by platform administrators: the overview, suspension, bulk operations and the audit log"),
         (name = "projects", description = "Projects: private networks of services"),
         (name = "services", description = "Apps and managed databases"),
         (name = "volumes", description = "Persistent volumes, counted against the storage quota"),
@@ -348,6 +408,21 @@ route_table! {
     GET "/v1/orgs/{org}/subscription" => routes::orgs::get_subscription,
     PUT "/v1/orgs/{org}/subscription" => routes::orgs::put_subscription,
     GET "/v1/orgs/{org}/usage" => routes::orgs::usage,
+    GET "/v1/orgs/{org}/members" => routes::members::list_members,
+    POST "/v1/orgs/{org}/members" => routes::members::add_member,
+    PATCH "/v1/orgs/{org}/members/{user}" => routes::members::update_member,
+    DELETE "/v1/orgs/{org}/members/{user}" => routes::members::remove_member,
+    POST "/v1/orgs/{org}/transfer-ownership" => routes::members::transfer_ownership,
+    GET "/v1/orgs/{org}/invitations" => routes::members::list_invitations,
+    POST "/v1/orgs/{org}/invitations" => routes::members::create_invitation,
+    DELETE "/v1/orgs/{org}/invitations/{invitation}" => routes::members::revoke_invitation,
+    POST "/v1/invitations/{token}/accept" => routes::members::accept_invitation,
+    POST "/v1/invitations/{token}/decline" => routes::members::decline_invitation,
+    GET "/v1/admin/orgs" => routes::org_admin::admin_orgs,
+    POST "/v1/admin/orgs/bulk" => routes::org_admin::bulk_orgs,
+    POST "/v1/admin/orgs/{org}/suspend" => routes::org_admin::suspend_org,
+    POST "/v1/admin/orgs/{org}/reactivate" => routes::org_admin::reactivate_org,
+    GET "/v1/admin/audit" => routes::org_admin::audit_log,
     GET "/v1/orgs/{org}/projects" => routes::projects::list_projects,
     POST "/v1/orgs/{org}/projects" => routes::projects::create_project,
     GET "/v1/orgs/{org}/projects/{project}" => routes::projects::get_project,

@@ -56,6 +56,23 @@ pub(crate) enum OrgStatus {
     Suspended,
 }
 
+/// A member's role in an organization, from least to most powerful: viewers read; members
+/// also deploy and operate services and volumes; admins also manage projects, members,
+/// invitations, restores and alerts; owners also change and delete the organization and
+/// manage owners.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Role {
+    /// Read-only access.
+    Viewer,
+    /// Deploys and operates services.
+    Member,
+    /// Manages projects, members and settings.
+    Admin,
+    /// Everything, including deleting the organization; at least one per organization.
+    Owner,
+}
+
 /// A tenant: owns projects, services, volumes and a subscription.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Organization {

@@ -23,6 +23,9 @@ fn concrete(template: &str, backup: &str) -> String {
         .replace("{backup}", backup)
         .replace("{template}", "wordpress")
         .replace("{instance}", "blog")
+        .replace("{user}", "member@acme.example")
+        .replace("{invitation}", "0190f0c0-0000-7000-8000-000000000000")
+        .replace("{token}", "caas_inv_not-a-real-token")
 }
 
 /// A small template definition with the id `id`.
@@ -74,6 +77,17 @@ fn body(method: &Method, template: &str) -> Option<Value> {
             Some(json!({"template": definition("wordpress")}))
         }
         ("PUT", "/v1/admin/templates/{template}") => Some(json!({"enabled": false})),
+        ("POST", "/v1/orgs/{org}/members") => {
+            Some(json!({"user": "boss@globex.example", "role": "viewer"}))
+        }
+        ("PATCH", "/v1/orgs/{org}/members/{user}") => Some(json!({"role": "viewer"})),
+        ("POST", "/v1/orgs/{org}/transfer-ownership") => Some(json!({"to": "member@acme.example"})),
+        ("POST", "/v1/orgs/{org}/invitations") => {
+            Some(json!({"email": "new@example.com", "role": "viewer"}))
+        }
+        ("POST", "/v1/admin/orgs/bulk") => {
+            Some(json!({"action": {"type": "suspend"}, "orgs": ["acme"]}))
+        }
         _ => None,
     }
 }

@@ -50,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 67);
+    assert_eq!(served.len(), 82);
 }
 
 #[tokio::test]
@@ -1253,6 +1253,325 @@ async fn template_answers_and_requests_match_their_documented_schemas() {
         None,
     );
     v.finish(28 + ids.len());
+}
+
+#[tokio::test]
+async fn member_invitation_and_administration_answers_match_their_documented_schemas() {
+    let w = world().await;
+    w.deploy_web().await;
+    let doc = document(&w).await;
+    let mut v = Verifier::new(&doc);
+    let members = "/v1/orgs/{org}/members";
+    let member = "/v1/orgs/{org}/members/{user}";
+    let transfer = "/v1/orgs/{org}/transfer-ownership";
+    let invitations = "/v1/orgs/{org}/invitations";
+    let invitation = "/v1/orgs/{org}/invitations/{invitation}";
+    let accept = "/v1/invitations/{token}/accept";
+    let decline = "/v1/invitations/{token}/decline";
+    let orgs = "/v1/admin/orgs";
+    let bulk = "/v1/admin/orgs/bulk";
+    let suspend = "/v1/admin/orgs/{org}/suspend";
+    let reactivate = "/v1/admin/orgs/{org}/reactivate";
+    let audit = "/v1/admin/audit";
+    let dave = w.token_for_new_user("dave@example.com").await;
+    let erin = w.token_for_new_user("erin@example.com").await;
+
+    // Members.
+    v.json(
+        Method::GET,
+        members,
+        w.get("/v1/orgs/acme/members", &w.viewer).await,
+        None,
+    );
+    let add = json!({"user": "erin@example.com", "role": "member", "projects": ["shop"]});
+    let got = w.post("/v1/orgs/acme/members", &w.owner, add.clone()).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    v.json(Method::POST, members, got, Some(&add));
+    let change = json!({"role": "admin", "projects": null});
+    let got = w
+        .call(
+            Method::PATCH,
+            "/v1/orgs/acme/members/erin@example.com",
+            Some(&w.owner),
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    v.json(Method::PATCH, member, got, Some(&change));
+    let to = json!({"to": "erin@example.com"});
+    let got = w
+        .post("/v1/orgs/acme/transfer-ownership", &w.owner, to.clone())
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    v.json(Method::POST, transfer, got, Some(&to));
+    v.json(
+        Method::DELETE,
+        member,
+        w.delete("/v1/orgs/acme/members/viewer@acme.example", &erin)
+            .await,
+        None,
+    );
+
+    // Invitations.
+    let invite = json!({"email": "dave@example.com", "role": "viewer", "expires_in_days": 2});
+    let got = w
+        .post("/v1/orgs/acme/invitations", &erin, invite.clone())
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    v.json(Method::POST, invitations, got, Some(&invite));
+    v.json(
+        Method::GET,
+        invitations,
+        w.get("/v1/orgs/acme/invitations", &erin).await,
+        None,
+    );
+    let token = w.mailed_token("dave@example.com");
+    let got = w
+        .call(
+            Method::POST,
+            &format!("/v1/invitations/{token}/accept"),
+            Some(&dave),
+            None,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    v.json(Method::POST, accept, got, None);
+    let invite = json!({"email": "frank@example.com", "role": "member"});
+    let (_, created) = w.post("/v1/orgs/acme/invitations", &erin, invite).await;
+    let frank = w.token_for_new_user("frank@example.com").await;
+    let token = w.mailed_token("frank@example.com");
+    v.json(
+        Method::POST,
+        decline,
+        w.call(
+            Method::POST,
+            &format!("/v1/invitations/{token}/decline"),
+            Some(&frank),
+            None,
+        )
+        .await,
+        None,
+    );
+    let (_, created_again) = w
+        .post(
+            "/v1/orgs/acme/invitations",
+            &erin,
+            json!({"email": "frank@example.com", "role": "member"}),
+        )
+        .await;
+    assert_ne!(created["id"], created_again["id"]);
+    let id = created_again["id"].as_str().unwrap();
+    v.json(
+        Method::DELETE,
+        invitation,
+        w.delete(&format!("/v1/orgs/acme/invitations/{id}"), &erin)
+            .await,
+        None,
+    );
+
+    // Administration.
+    v.json(Method::GET, orgs, w.get(orgs, &w.admin).await, None);
+    v.json(
+        Method::GET,
+        orgs,
+        w.get("/v1/admin/orgs?plan=starter&limit=1&offset=1", &w.admin)
+            .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        suspend,
+        w.call(
+            Method::POST,
+            "/v1/admin/orgs/acme/suspend",
+            Some(&w.admin),
+            None,
+        )
+        .await,
+        None,
+    );
+    v.json(
+        Method::POST,
+        reactivate,
+        w.call(
+            Method::POST,
+            "/v1/admin/orgs/acme/reactivate",
+            Some(&w.admin),
+            None,
+        )
+        .await,
+        None,
+    );
+    for action in [
+        json!({"type": "suspend"}),
+        json!({"type": "reactivate"}),
+        json!({"type": "change_plan", "plan": "starter"}),
+        json!({"type": "add_member", "user": "dave@example.com", "role": "viewer"}),
+        json!({"type": "remove_member", "user": "dave@example.com"}),
+        json!({"type": "delete", "volumes": true}),
+    ] {
+        let body = json!({"action": action, "orgs": ["globex", "nope"]});
+        let got = w.post(bulk, &w.admin, body.clone()).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        v.json(Method::POST, bulk, got, Some(&body));
+    }
+    let got = w.get(audit, &w.admin).await;
+    let entries = got.1.as_array().unwrap().len();
+    assert!(entries > 10, "{}", got.1);
+    v.json(Method::GET, audit, got, None);
+    v.json(
+        Method::GET,
+        audit,
+        w.get("/v1/admin/audit?org=acme&action=member.&limit=5", &erin)
+            .await,
+        None,
+    );
+
+    // Errors, too.
+    for (method, template, got) in [
+        (
+            Method::POST,
+            members,
+            w.post(
+                "/v1/orgs/acme/members",
+                &erin,
+                json!({"user": "nobody@example.com", "role": "viewer"}),
+            )
+            .await,
+        ),
+        (
+            Method::PATCH,
+            member,
+            w.call(
+                Method::PATCH,
+                "/v1/orgs/acme/members/erin@example.com",
+                Some(&erin),
+                Some(json!({"role": "viewer"})),
+            )
+            .await,
+        ),
+        (
+            Method::DELETE,
+            member,
+            w.delete("/v1/orgs/acme/members/erin@example.com", &dave)
+                .await,
+        ),
+        (
+            Method::POST,
+            transfer,
+            w.post(
+                "/v1/orgs/acme/transfer-ownership",
+                &dave,
+                json!({"to": "x"}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            invitations,
+            w.post(
+                "/v1/orgs/acme/invitations",
+                &erin,
+                json!({"email": "x", "role": "viewer"}),
+            )
+            .await,
+        ),
+        (
+            Method::GET,
+            invitations,
+            w.get("/v1/orgs/acme/invitations", &dave).await,
+        ),
+        (
+            Method::DELETE,
+            invitation,
+            w.delete("/v1/orgs/acme/invitations/nope", &erin).await,
+        ),
+        (
+            Method::POST,
+            accept,
+            w.call(
+                Method::POST,
+                "/v1/invitations/caas_inv_nope/accept",
+                Some(&dave),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            decline,
+            w.call(
+                Method::POST,
+                "/v1/invitations/caas_inv_nope/decline",
+                Some(&dave),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::GET,
+            orgs,
+            w.get("/v1/admin/orgs?limit=0", &w.admin).await,
+        ),
+        (Method::GET, orgs, w.get(orgs, &erin).await),
+        (
+            Method::POST,
+            suspend,
+            w.call(
+                Method::POST,
+                "/v1/admin/orgs/nope/suspend",
+                Some(&w.admin),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            reactivate,
+            w.call(
+                Method::POST,
+                "/v1/admin/orgs/acme/reactivate",
+                Some(&erin),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            bulk,
+            w.post(
+                bulk,
+                &w.admin,
+                json!({"action": {"type": "suspend"}, "orgs": []}),
+            )
+            .await,
+        ),
+        (
+            Method::GET,
+            audit,
+            w.get("/v1/admin/audit?since=yesterday", &w.admin).await,
+        ),
+        (Method::GET, audit, w.get(audit, &erin).await),
+        (
+            Method::GET,
+            audit,
+            w.get("/v1/admin/audit?org=globex", &erin).await,
+        ),
+    ] {
+        assert!(got.0.is_client_error(), "{method} {template}: {got:?}");
+        v.json(method, template, got, None);
+    }
+    let without = common::world_without_mailer().await;
+    let got = without
+        .post(
+            "/v1/orgs/acme/invitations",
+            &without.owner,
+            json!({"email": "x@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::NOT_IMPLEMENTED);
+    v.json(Method::POST, invitations, got, None);
+    v.finish(40);
 }
 
 #[test]

@@ -370,11 +370,14 @@ impl Platform {
     #[instrument(skip_all, fields(caas.org = %org_slug))]
     pub async fn remove_member(&self, who: &Principal, org_slug: &str, user: &str) -> Result<()> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
-        let target = self.find_user("user", user).await?;
-        let leaving = target.id == who.user;
+        // Permission before the lookup's outcome: a viewer must not learn which addresses
+        // have an account from a 404 versus a 403.
+        let target = self.find_user("user", user).await;
+        let leaving = matches!(&target, Ok(t) if t.id == who.user);
         if !leaving {
             who.require(Action::MemberManage, org.id, None, org_slug)?;
         }
+        let target = target?;
         let m = self.membership(&org, target.id).await?;
         if m.role == Role::Owner {
             if !leaving && !Self::may_touch_owners(who, &org) {

@@ -398,6 +398,10 @@ impl Platform {
     pub fn proxy(&self) -> Option<&Arc<dyn Proxy>> {
         self.inner.proxy.as_ref()
     }
+    /// The mailer that delivers invitations, when configured.
+    pub fn mailer(&self) -> Option<&Arc<dyn crate::ports::mailer::Mailer>> {
+        self.inner.mailer.as_ref()
+    }
     /// The quota engine.
     pub fn quota(&self) -> &Arc<dyn QuotaEngine> {
         &self.inner.quota

@@ -111,6 +111,8 @@ pub struct OrgPage {
     pub limit: u32,
     /// Rows skipped.
     pub offset: u32,
+    /// Every organization matching the filters, on all pages.
+    pub total: u64,
     /// Whether more follow.
     pub more: bool,
 }
@@ -187,7 +189,8 @@ fn suspended_key(org: OrgId) -> String {
 
 impl Platform {
     /// Organizations with their members, containers, subscription, billing data and usage,
-    /// filtered and paged (platform administrators only). Errors: `PermissionDenied`,
+    /// filtered and paged, with the count of all that match (platform administrators only).
+    /// Errors: `PermissionDenied`,
     /// `InvalidInput` (`limit`).
     pub async fn admin_orgs(&self, who: &Principal, filter: &AdminOrgFilter) -> Result<OrgPage> {
         who.require_admin(Action::OrgListAll)?;
@@ -207,20 +210,28 @@ impl Platform {
             ),
             None => None,
         };
-        // Store-side filters first; plan and subscription filters need the subscription.
+        // Store-side filters first; plan and subscription filters need the subscription, so
+        // the total is counted here, over every page of the store.
         let mut base = OrgFilter {
             search: filter.search.clone(),
             status: filter.status,
             limit: MAX_PAGE,
             offset: 0,
         };
-        let mut matched = Vec::new();
-        let wanted = (offset + limit + 1) as usize;
-        'pages: loop {
+        let needs_subscription = plan_id.is_some() || filter.subscription.is_some();
+        let (skip, take) = (u64::from(offset), u64::from(limit));
+        let mut total: u64 = 0;
+        let mut window = Vec::new();
+        loop {
             let orgs = store.list_orgs(&base).await?;
             let n = orgs.len();
             for org in orgs {
-                let sub = store.subscription_opt(org.id).await?;
+                let in_window = total >= skip && (window.len() as u64) < take;
+                let sub = if needs_subscription || in_window {
+                    store.subscription_opt(org.id).await?
+                } else {
+                    None
+                };
                 if plan_id.is_some_and(|p| sub.as_ref().is_none_or(|s| s.plan != p)) {
                     continue;
                 }
@@ -230,23 +241,19 @@ impl Platform {
                 {
                     continue;
                 }
-                matched.push((org, sub));
-                if matched.len() >= wanted {
-                    break 'pages;
+                if in_window {
+                    window.push((org, sub));
                 }
+                total += 1;
             }
             if n < base.limit as usize {
                 break;
             }
-            base.offset += base.limit;
+            base.offset = base.offset.saturating_add(base.limit);
         }
-        let more = matched.len() > (offset + limit) as usize;
+        let more = skip.saturating_add(window.len() as u64) < total;
         let mut items = Vec::new();
-        for (org, sub) in matched
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-        {
+        for (org, sub) in window {
             let plan = match &sub {
                 Some(s) => Some(store.plan(s.plan).await?),
                 None => None,
@@ -269,6 +276,7 @@ impl Platform {
             items,
             limit,
             offset,
+            total,
             more,
         })
     }
