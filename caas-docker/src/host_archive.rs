@@ -24,6 +24,7 @@ use bytes::Bytes;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat, fstat, openat, readlinkat, statat};
 use tokio::sync::mpsc;
 
+use caas_core::ports::runtime::ChunkSender;
 use caas_core::{Error, Result};
 
 use crate::error::SERVICE;
@@ -54,10 +55,7 @@ pub(crate) fn open_root(mountpoint: &Path) -> Option<OwnedFd> {
 pub(crate) fn stream(root: OwnedFd, volume: String) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel::<Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
-        let sink = ChannelWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let sink = ChunkSender::new(tx.clone(), CHUNK);
         let mut builder = tar::Builder::new(sink);
         let outcome = Walk::default()
             .archive(&mut builder, root)
@@ -310,38 +308,6 @@ impl<R: Read> Read for ExactSize<R> {
         }
         self.left -= n as u64;
         Ok(n)
-    }
-}
-
-/// Sends what is written in chunks of [`CHUNK`] bytes; a closed channel is a broken pipe.
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
     }
 }
 
