@@ -54,8 +54,10 @@ pub enum Action {
     ServiceDelete,
     /// Read a service's logs.
     ServiceLogs,
-    /// Create, delete and attach volumes; take and schedule backups.
+    /// Create and attach volumes; take and schedule backups.
     VolumeManage,
+    /// Delete a volume or a backup (allowed while the organization is suspended).
+    VolumeDelete,
     /// Restore a backup over a volume's data.
     VolumeRestore,
     /// Set an organization's alert rules and webhook.
@@ -93,6 +95,7 @@ impl Action {
             Self::ServiceDelete => "service.delete",
             Self::ServiceLogs => "service.logs",
             Self::VolumeManage => "volume.manage",
+            Self::VolumeDelete => "volume.delete",
             Self::VolumeRestore => "volume.restore",
             Self::AlertManage => "alert.manage",
             Self::TemplateManage => "template.manage",
@@ -117,7 +120,9 @@ pub fn min_role(action: Action) -> Option<Role> {
     use Action::*;
     match action {
         OrgView | ProjectView | ServiceView | ServiceLogs | UsageView => Some(Role::Viewer),
-        ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage => Some(Role::Member),
+        ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage | VolumeDelete => {
+            Some(Role::Member)
+        }
         ProjectCreate | ProjectDelete | MemberManage | VolumeRestore | AlertManage => {
             Some(Role::Admin)
         }

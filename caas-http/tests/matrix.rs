@@ -523,7 +523,8 @@ fn cases(ids: &Ids) -> Vec<Case> {
             .body(json!({"project": "shop", "name": "other", "size_bytes": 1_048_576}))
             .blocked(),
         c(M::GET, "/v1/orgs/{org}/volumes/{volume}", Org(Viewer)),
-        c(M::DELETE, "/v1/orgs/{org}/volumes/{volume}", Org(Member)).blocked(),
+        // Deleting stays possible while suspended (data can always be removed).
+        c(M::DELETE, "/v1/orgs/{org}/volumes/{volume}", Org(Member)),
         c(
             M::GET,
             "/v1/orgs/{org}/volumes/{volume}/backups",
@@ -549,7 +550,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
         )
         .blocked(),
         c(M::GET, "/v1/orgs/{org}/backups", Org(Viewer)),
-        c(M::DELETE, "/v1/orgs/{org}/backups/{backup}", Org(Member)).blocked(),
+        c(M::DELETE, "/v1/orgs/{org}/backups/{backup}", Org(Member)),
         c(
             M::POST,
             "/v1/orgs/{org}/backups/{backup}/restore",

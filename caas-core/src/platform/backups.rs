@@ -607,7 +607,7 @@ impl Platform {
     /// `NotFound`, `PermissionDenied`, `Unavailable` (the store; the record stays).
     pub async fn delete_backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<()> {
         let (org, b) = self
-            .authorize_backup(who, org_slug, backup, Action::VolumeManage)
+            .authorize_backup(who, org_slug, backup, Action::VolumeDelete)
             .await?;
         if b.status == BackupStatus::Running {
             return Err(Error::conflict("the backup is still running"));
