@@ -88,6 +88,16 @@ impl AuditFilter {
         self.actor = Some(actor);
         self
     }
+    /// Only entries at or after `at`.
+    pub fn since(mut self, at: DateTime<Utc>) -> Self {
+        self.since = Some(at);
+        self
+    }
+    /// Only entries before `at` (to page back: the oldest `at` of the previous page).
+    pub fn before(mut self, at: DateTime<Utc>) -> Self {
+        self.before = Some(at);
+        self
+    }
     /// At most `limit` entries.
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = limit;
