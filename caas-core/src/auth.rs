@@ -8,10 +8,14 @@
 //! | `org.view`, `project.view`, `service.view`, `usage.view` | viewer |
 //! | `service.logs` | viewer |
 //! | `service.deploy`, `service.operate` (start/stop/restart), `service.delete` | member |
-//! | `volume.manage` (create, delete, attach, back up, schedule backups) | member |
+//! | `volume.manage` (create, attach, back up, schedule backups), `volume.delete` (volumes and backups) | member |
 //! | `project.create`, `project.delete`, `member.manage`, `volume.restore`, `alert.manage` | admin |
 //! | `org.update`, `org.delete` | owner |
 //! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage`, `template.manage` | platform admin only |
+//!
+//! A suspended organization's members keep reading and deleting, but `service.deploy`,
+//! `service.operate`, `volume.manage`, `volume.restore` and `project.create` are refused with
+//! `Conflict` until a platform administrator reactivates it.
 //!
 //! Platform administrators may do everything. Members scoped to projects only see and act on
 //! those projects. A principal that is not a member of an organization gets
