@@ -29,7 +29,9 @@
 //!   Services are always returned with secret values redacted; a new database's credentials
 //!   are in the 201 answer and never again. Request bodies are never logged.
 //! - Every response carries an `x-request-id` (taken from the request or generated); bodies
-//!   are limited to [`MAX_BODY_BYTES`]; each request is traced.
+//!   are limited to [`MAX_BODY_BYTES`]; each request is traced (a DEBUG span with the method
+//!   and the URI — with the invitation token of `/v1/invitations/{token}/…` and any
+//!   `caas_…` path segment replaced by `[redacted]`).
 //! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
 //!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
 //!   reports JSON or (`format=csv`) a `text/csv` download.
@@ -149,6 +151,7 @@ mod extract;
 mod health;
 mod routes;
 mod schema;
+mod trace;
 
 use std::sync::Arc;
 
@@ -492,7 +495,7 @@ pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
