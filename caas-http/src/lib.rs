@@ -29,7 +29,9 @@
 //!   Services are always returned with secret values redacted; a new database's credentials
 //!   are in the 201 answer and never again. Request bodies are never logged.
 //! - Every response carries an `x-request-id` (taken from the request or generated); bodies
-//!   are limited to [`MAX_BODY_BYTES`]; each request is traced.
+//!   are limited to [`MAX_BODY_BYTES`]; each request is traced (a DEBUG span with the method
+//!   and the URI — with the invitation token of `/v1/invitations/{token}/…` and any
+//!   `caas_…` path segment replaced by `[redacted]`).
 //! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
 //!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
 //!   reports JSON or (`format=csv`) a `text/csv` download.
@@ -43,6 +45,11 @@
 //! | `GET /v1/admin/runtime/detect` | `detect_runtime` |
 //! | `GET, POST /v1/admin/plans` | `list_plans`, `create_plan` |
 //! | `GET, PATCH, DELETE /v1/admin/plans/{plan}` | `plan`, `update_plan`, `delete_plan` |
+//! | `GET /v1/me` | `me` (the caller's user and memberships) |
+//! | `GET, POST /v1/admin/users` | `list_users` (`search`, `limit`, `offset`), `create_user` |
+//! | `POST /v1/admin/users/{user}/tokens` | `user`, then `create_api_token` for that user (the secret answered once) |
+//! | `GET, POST /v1/tokens` | `list_api_tokens`, `create_api_token` (the secret answered once) |
+//! | `DELETE /v1/tokens/{id}` | `revoke_api_token` |
 //! | `GET, POST /v1/orgs` | `list_orgs`, `create_org` |
 //! | `GET, PATCH, DELETE /v1/orgs/{org}` | `org`, `update_org`, `delete_org` (`?volumes=true`) |
 //! | `GET, PUT /v1/orgs/{org}/subscription` | `subscription`, `set_subscription` |
@@ -110,6 +117,13 @@
 //! a template with `POST /v1/admin/templates/{id}` and `{"template": <definition>}` (the
 //! definition's `id` must be the path's).
 //!
+//! Users are created by platform administrators (`POST /v1/admin/users` with `{"email":
+//! "bob@example.com"}`; there is no sign-up), who hand them their first token
+//! (`POST /v1/admin/users/{user}/tokens`, `{user}` an id or e-mail address). Everyone
+//! creates, lists and revokes their own tokens at `/v1/tokens`: a token's `secret` is in the
+//! 201 answer that creates it and in no later answer or log line. `GET /v1/me` answers the
+//! caller's user and memberships.
+//!
 //! Members are added by e-mail address or id (`{"user": "bob@example.com", "role":
 //! "admin"}`); `{user}` in a path is either too. Creating an invitation answers it without
 //! its token, which goes only to the platform's mailer (501 without one); the invited user
@@ -130,7 +144,8 @@
 //! | routes | who |
 //! |---|---|
 //! | `GET /v1/health`, `GET /v1/openapi.json` | anyone, without credentials |
-//! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]` | every authenticated caller |
+//! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]`, `GET /v1/me`, `GET, POST /v1/tokens` | every authenticated caller |
+//! | `DELETE /v1/tokens/{id}` | the token's holder and platform administrators (404 for anyone else) |
 //! | reads under `/v1/orgs/{org}` (the members list included) | viewer and up |
 //! | deploys, updates, starts/stops/restarts, deletes and rollbacks of services; domains; volumes, backups and schedules; template deploys and instance deletes | member and up |
 //! | new and deleted projects, restores, alert rules, members (add, change, remove), invitations (list, create, revoke) | admin and up (only owners grant, change or take the owner role) |
@@ -149,6 +164,7 @@ mod extract;
 mod health;
 mod routes;
 mod schema;
+mod trace;
 
 use std::sync::Arc;
 
@@ -195,6 +211,13 @@ pub(crate) struct AppState {
         routes::admin::get_plan,
         routes::admin::update_plan,
         routes::admin::delete_plan,
+        routes::users::me,
+        routes::users::create_user,
+        routes::users::list_users,
+        routes::tokens::create_token,
+        routes::tokens::list_tokens,
+        routes::tokens::revoke_token,
+        routes::tokens::create_user_token,
         routes::orgs::list_orgs,
         routes::orgs::create_org,
         routes::orgs::get_org,
@@ -273,6 +296,7 @@ pub(crate) struct AppState {
         (name = "health", description = "Liveness and backend status"),
         (name = "admin", description = "Runtime configuration (platform administrators)"),
         (name = "plans", description = "Plans: limits and prices (changed by platform administrators)"),
+        (name = "users", description = "Users (created by platform administrators), their API tokens, and who am I"),
         (name = "organizations", description = "Tenants, their subscription and usage"),
         (name = "members", description = "Members of an organization, their roles, ownership and invitations"),
         (name = "administration", description = "Organization administration by platform administrators: the overview, suspension, bulk operations and the audit log"),
@@ -400,6 +424,13 @@ route_table! {
     GET "/v1/admin/plans/{plan}" => routes::admin::get_plan,
     PATCH "/v1/admin/plans/{plan}" => routes::admin::update_plan,
     DELETE "/v1/admin/plans/{plan}" => routes::admin::delete_plan,
+    GET "/v1/me" => routes::users::me,
+    POST "/v1/admin/users" => routes::users::create_user,
+    GET "/v1/admin/users" => routes::users::list_users,
+    POST "/v1/admin/users/{user}/tokens" => routes::tokens::create_user_token,
+    POST "/v1/tokens" => routes::tokens::create_token,
+    GET "/v1/tokens" => routes::tokens::list_tokens,
+    DELETE "/v1/tokens/{id}" => routes::tokens::revoke_token,
     GET "/v1/orgs" => routes::orgs::list_orgs,
     POST "/v1/orgs" => routes::orgs::create_org,
     GET "/v1/orgs/{org}" => routes::orgs::get_org,
@@ -492,7 +523,7 @@ pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

@@ -73,6 +73,36 @@ pub(crate) enum Role {
     Owner,
 }
 
+/// A person who can act on the platform.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct User {
+    /// Id.
+    id: Uuid,
+    /// Unique e-mail address (lowercase).
+    email: String,
+    /// Name shown in lists (may be empty).
+    display_name: String,
+    /// Platform administrators may act on every organization.
+    platform_admin: bool,
+    /// When the user was created.
+    created_at: DateTime<Utc>,
+}
+
+/// An API token, without its secret (shown once, when it is created) or the secret's hash.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiToken {
+    /// Id (to revoke it).
+    id: Uuid,
+    /// Whose token (user id).
+    user: Uuid,
+    /// A label for people (`ci`, `laptop`).
+    name: String,
+    /// When it stops being accepted; never when `null`.
+    expires_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+}
+
 /// A tenant: owns projects, services, volumes and a subscription.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Organization {

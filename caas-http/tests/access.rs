@@ -26,6 +26,7 @@ fn concrete(template: &str, backup: &str) -> String {
         .replace("{user}", "member@acme.example")
         .replace("{invitation}", "0190f0c0-0000-7000-8000-000000000000")
         .replace("{token}", "caas_inv_not-a-real-token")
+        .replace("{id}", "0190f0c0-0000-7000-8000-000000000001")
 }
 
 /// A small template definition with the id `id`.
@@ -87,6 +88,10 @@ fn body(method: &Method, template: &str) -> Option<Value> {
         }
         ("POST", "/v1/admin/orgs/bulk") => {
             Some(json!({"action": {"type": "suspend"}, "orgs": ["acme"]}))
+        }
+        ("POST", "/v1/admin/users") => Some(json!({"email": "new@example.com"})),
+        ("POST", "/v1/admin/users/{user}/tokens") | ("POST", "/v1/tokens") => {
+            Some(json!({"name": "ci"}))
         }
         _ => None,
     }

@@ -5,7 +5,7 @@
 //! expectation here fails [`every_route_has_an_expectation`]. The callers are: nobody
 //! (no credentials), a viewer, a member, an admin and the owner of `acme`, a platform
 //! administrator, the owner of another organization (`globex`), and a user invited to `acme`
-//! who is a member of nothing. The same table is run against a suspended `acme` (its owner
+//! who is a member of nothing. The API token the matrix revokes is the member's. The same table is run against a suspended `acme` (its owner
 //! and a platform administrator: reads answer, changes are refused with 409), and every route
 //! is called with another organization's ids (404, and nothing changes).
 //!
@@ -79,6 +79,9 @@ enum Who {
     Org(Role),
     /// The invited user; everyone else 403.
     Invitee,
+    /// The holder of the token (the member of `acme`) and platform administrators; everyone
+    /// else 404, as for a token that does not exist.
+    Holder,
 }
 
 /// The class of an answer.
@@ -153,6 +156,10 @@ impl Case {
         }
         let may = match self.who {
             Who::Anyone | Who::Authenticated => true,
+            Who::Holder => match caller {
+                Caller::Member | Caller::PlatformAdmin => true,
+                _ => return Want::NotFound,
+            },
             Who::PlatformAdmin => caller == Caller::PlatformAdmin,
             Who::Invitee => caller == Caller::Invitee,
             Who::Org(min) => match caller {
@@ -180,6 +187,8 @@ struct Ids {
     backup: String,
     invitation: String,
     token: String,
+    /// A second API token of the member's (`ci`).
+    api_token: String,
 }
 
 /// The tokens of the callers.
@@ -227,8 +236,8 @@ async fn ok(w: &World, method: Method, path: &str, token: &str, body: Option<Val
 /// `acme` with everything the routes name: `web` (two deployments, the domain
 /// `shop.example.com`), the volume `data` with a backup and a schedule, the template `tiny`
 /// and its instance `blog`, the unused plan `spare`, the administrator's template `custom`,
-/// the member `extra@acme.example`, the user `newbie@example.com`, an admin, and an
-/// invitation for `invitee@example.com`.
+/// the member `extra@acme.example`, the user `newbie@example.com`, an admin, an
+/// invitation for `invitee@example.com`, and a second API token of the member's.
 async fn prepare() -> (World, Tokens, Ids) {
     let w = common::world_with_verifiable_domains().await;
     let svc = "/v1/orgs/acme/projects/shop/services/web";
@@ -318,6 +327,17 @@ async fn prepare() -> (World, Tokens, Ids) {
         .unwrap()
         .to_string();
     let token = w.mailed_token("invitee@example.com");
+    let api_token = ok(
+        &w,
+        Method::POST,
+        "/v1/tokens",
+        &w.member,
+        Some(json!({"name": "ci"})),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     (
         w,
         Tokens {
@@ -328,6 +348,7 @@ async fn prepare() -> (World, Tokens, Ids) {
             backup,
             invitation,
             token,
+            api_token,
         },
     )
 }
@@ -347,13 +368,14 @@ fn concrete(template: &str, ids: &Ids) -> String {
         .replace("{user}", "extra@acme.example")
         .replace("{invitation}", &ids.invitation)
         .replace("{token}", &ids.token)
+        .replace("{id}", &ids.api_token)
 }
 
 /// Every expectation, for the world `ids` come from.
 fn cases(ids: &Ids) -> Vec<Case> {
     use Method as M;
     use Role::{Admin, Member, Owner, Viewer};
-    use Who::{Anyone, Authenticated, Invitee, Org, PlatformAdmin};
+    use Who::{Anyone, Authenticated, Holder, Invitee, Org, PlatformAdmin};
     let c = |method: Method, template: &'static str, who: Who| Case {
         path: concrete(template, ids),
         method,
@@ -381,6 +403,24 @@ fn cases(ids: &Ids) -> Vec<Case> {
         c(M::PATCH, "/v1/admin/plans/{plan}", PlatformAdmin)
             .body(json!({"monthly_price_cents": 1})),
         c(M::DELETE, "/v1/admin/plans/{plan}", PlatformAdmin),
+        // Users and API tokens.
+        c(M::GET, "/v1/me", Authenticated),
+        c(M::GET, "/v1/tokens", Authenticated),
+        c(M::POST, "/v1/tokens", Authenticated).body(json!({"name": "laptop"})),
+        c(M::POST, "/v1/tokens", Authenticated)
+            .body(json!({"name": "laptop", "expires_in_days": 0}))
+            .invalid(),
+        c(M::DELETE, "/v1/tokens/{id}", Holder),
+        c(M::GET, "/v1/admin/users", PlatformAdmin),
+        c(M::GET, "/v1/admin/users", PlatformAdmin)
+            .query("?search=acme&limit=0")
+            .invalid(),
+        c(M::POST, "/v1/admin/users", PlatformAdmin).body(json!({"email": "zoe@example.com"})),
+        c(M::POST, "/v1/admin/users", Authenticated)
+            .body(json!({"emial": "zoe@example.com"}))
+            .invalid(),
+        c(M::POST, "/v1/admin/users/{user}/tokens", PlatformAdmin)
+            .body(json!({"name": "handed-over"})),
         // Organizations.
         c(M::GET, "/v1/orgs", Authenticated),
         c(M::POST, "/v1/orgs", Authenticated).body(json!({"slug": "initech"})),
@@ -705,6 +745,8 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
         "/v1/templates".into(),
         "/v1/admin/orgs".into(),
         "/v1/admin/audit?limit=1000".into(),
+        "/v1/admin/users?limit=500".into(),
+        "/v1/tokens".into(),
         format!("{svc}/deployments"),
         format!("{svc}/domains"),
         "/v1/orgs/acme/projects/shop/template-instances".into(),
@@ -729,6 +771,9 @@ async fn snapshot(w: &World) -> Vec<(String, Value)> {
         let (status, body) = w.get(&p, &w.admin).await;
         out.push((format!("{p} {status}"), body));
     }
+    // The tokens of the member's, one of which the matrix tries to revoke.
+    let (status, body) = w.get("/v1/tokens", &w.member).await;
+    out.push((format!("the member's /v1/tokens {status}"), body));
     out
 }
 
@@ -843,6 +888,7 @@ async fn every_route_has_an_expectation() {
         backup: "b".into(),
         invitation: "i".into(),
         token: "t".into(),
+        api_token: "a".into(),
     };
     let expected: BTreeSet<(String, String)> = cases(&ids)
         .iter()
@@ -864,14 +910,14 @@ async fn every_route_has_an_expectation() {
 async fn every_caller_gets_exactly_its_answer_on_every_route() {
     let (failures, cells) = run(&CALLERS, false).await;
     report(&failures);
-    assert!(cells >= 82 * CALLERS.len(), "{cells}");
+    assert!(cells >= 89 * CALLERS.len(), "{cells}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_organization_reads_but_refuses_changes_to_its_owner_and_administrators() {
     let (failures, cells) = run(&[Caller::Owner, Caller::PlatformAdmin], true).await;
     report(&failures);
-    assert!(cells >= 82 * 2, "{cells}");
+    assert!(cells >= 89 * 2, "{cells}");
 }
 
 /// `globex`'s own things, under names and ids `acme` does not have.

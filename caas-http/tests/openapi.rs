@@ -50,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 82);
+    assert_eq!(served.len(), 89);
 }
 
 #[tokio::test]
@@ -122,6 +122,9 @@ async fn every_operation_documents_its_answers_and_its_security() {
         ("/v1/admin/templates/{template}", "post", true),
         ("/v1/admin/templates/{template}", "put", true),
         ("/v1/orgs/{org}/alerts", "put", true),
+        ("/v1/admin/users", "post", true),
+        ("/v1/admin/users/{user}/tokens", "post", true),
+        ("/v1/tokens", "post", true),
         (
             "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
             "put",
@@ -1572,6 +1575,145 @@ async fn member_invitation_and_administration_answers_match_their_documented_sch
     assert_eq!(got.0, StatusCode::NOT_IMPLEMENTED);
     v.json(Method::POST, invitations, got, None);
     v.finish(40);
+}
+
+#[tokio::test]
+async fn user_and_token_answers_match_their_documented_schemas() {
+    let w = world().await;
+    let doc = document(&w).await;
+    let mut v = Verifier::new(&doc);
+    let me = "/v1/me";
+    let users = "/v1/admin/users";
+    let user_tokens = "/v1/admin/users/{user}/tokens";
+    let tokens = "/v1/tokens";
+    let token = "/v1/tokens/{id}";
+
+    // Users.
+    let new = json!({"email": "bob@example.com", "display_name": "Bob", "platform_admin": false});
+    let got = w.post(users, &w.admin, new.clone()).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    v.json(Method::POST, users, got, Some(&new));
+    let new = json!({"email": "carol@example.com"});
+    let got = w.post(users, &w.admin, new.clone()).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    v.json(Method::POST, users, got, Some(&new));
+    v.json(Method::GET, users, w.get(users, &w.admin).await, None);
+    let got = w
+        .get("/v1/admin/users?search=EXAMPLE&limit=2&offset=1", &w.admin)
+        .await;
+    assert_eq!(got.1["items"].as_array().unwrap().len(), 2, "{}", got.1);
+    assert_eq!(got.1["more"], true, "{}", got.1);
+    v.json(Method::GET, users, got, None);
+
+    // Tokens: handed over, then the user's own.
+    let body = json!({"name": "first", "expires_in_days": 30});
+    let got = w
+        .post(
+            "/v1/admin/users/bob@example.com/tokens",
+            &w.admin,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let bob = got.1["secret"].as_str().unwrap().to_string();
+    v.json(Method::POST, user_tokens, got, Some(&body));
+    let body = json!({"name": "laptop"});
+    let got = w.post(tokens, &bob, body.clone()).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let id = got.1["id"].as_str().unwrap().to_string();
+    v.json(Method::POST, tokens, got, Some(&body));
+    v.json(Method::GET, tokens, w.get(tokens, &bob).await, None);
+    v.json(Method::GET, me, w.get(me, &bob).await, None);
+    v.json(Method::GET, me, w.get(me, &w.owner).await, None);
+    v.json(
+        Method::DELETE,
+        token,
+        w.delete(&format!("/v1/tokens/{id}"), &bob).await,
+        None,
+    );
+
+    // Errors, too.
+    for (method, template, got) in [
+        (
+            Method::POST,
+            users,
+            w.post(users, &w.admin, json!({"email": "bob@example.com"}))
+                .await,
+        ),
+        (
+            Method::POST,
+            users,
+            w.post(users, &w.admin, json!({"email": "not an address"}))
+                .await,
+        ),
+        (
+            Method::POST,
+            users,
+            w.post(users, &w.owner, json!({"email": "x@example.com"}))
+                .await,
+        ),
+        (
+            Method::GET,
+            users,
+            w.get("/v1/admin/users?limit=501", &w.admin).await,
+        ),
+        (Method::GET, users, w.get(users, &w.owner).await),
+        (
+            Method::POST,
+            user_tokens,
+            w.post(
+                "/v1/admin/users/nobody@example.com/tokens",
+                &w.admin,
+                json!({"name": "x"}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            user_tokens,
+            w.post(
+                "/v1/admin/users/bob@example.com/tokens",
+                &w.owner,
+                json!({"name": "x"}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            user_tokens,
+            w.post(
+                "/v1/admin/users/not-an-address/tokens",
+                &w.admin,
+                json!({"name": "x"}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            tokens,
+            w.post(tokens, &bob, json!({"name": ""})).await,
+        ),
+        (
+            Method::POST,
+            tokens,
+            w.post(tokens, &bob, json!({"name": "x", "expires_in_days": 3651}))
+                .await,
+        ),
+        (
+            Method::DELETE,
+            token,
+            w.delete(&format!("/v1/tokens/{id}"), &bob).await,
+        ),
+        (
+            Method::DELETE,
+            token,
+            w.delete("/v1/tokens/nope", &bob).await,
+        ),
+    ] {
+        assert!(got.0.is_client_error(), "{method} {template}: {got:?}");
+        v.json(method, template, got, None);
+    }
+    v.finish(22);
 }
 
 #[test]

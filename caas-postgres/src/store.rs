@@ -6,7 +6,7 @@ use caas_core::model::{
     MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
     StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
-use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
@@ -47,6 +47,9 @@ impl Store for PgStore {
     }
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
         tenancy::user_by_email_opt(&self.pool, email).await
+    }
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        tenancy::list_users(&self.pool, filter).await
     }
 
     // --- organizations ---

@@ -11,7 +11,7 @@ use caas_core::model::{
     MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
     StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
-use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
@@ -126,6 +126,9 @@ impl Store for FileStore {
     }
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
         self.store.user_by_email_opt(email).await
+    }
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        self.store.list_users(filter).await
     }
     async fn create_org(&self, org: &Organization) -> Result<()> {
         self.store.create_org(org).await

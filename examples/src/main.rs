@@ -21,6 +21,14 @@
 //! the server creates the platform administrator and its first token, and prints the token
 //! once on stdout — or, when `CAAS_BOOTSTRAP_TOKEN_FILE` is set, writes it to that file (mode
 //! 0600) instead. The store keeps only its hash; later starts print nothing about it.
+//!
+//! Invitations are delivered by logging their acceptance link — `POST
+//! <public URL>/v1/invitations/<token>/accept`, to be called with the invitee's own token —
+//! at INFO under the target `caas::invitations` (the server has no e-mail relay; the operator
+//! hands the link over). That line is the only place the token is written: the request trace
+//! (tower-http, at DEBUG) records the accept and decline paths with the token redacted. The
+//! public URL is `--public-url` (`CAAS_PUBLIC_URL`), by default `http://<listen address>`;
+//! set it when clients reach the server through another name or a proxy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +61,10 @@ struct Args {
     /// Directory holding ca.pem, cert.pem and key.pem for TLS.
     #[arg(long, env = "DOCKER_CERT_PATH")]
     docker_cert_path: Option<String>,
+    /// The URL clients reach this server at (`https://panel.example.com`, a path prefix
+    /// allowed): invitation links are built on it. Default: `http://<listen address>`.
+    #[arg(long, env = "CAAS_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<url::Url>,
     /// E-mail of the platform administrator created on first start.
     #[arg(
         long,
@@ -138,6 +150,26 @@ struct Args {
     /// Print the configuration and exit.
     #[arg(long)]
     print_config: bool,
+}
+
+/// An http(s) URL without query or fragment, for links to this server.
+fn public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or a fragment".into());
+    }
+    Ok(url)
+}
+
+/// Where invitation links point: `--public-url`, else the listen address over plain HTTP.
+fn link_base(args: &Args) -> String {
+    match &args.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => format!("http://{}", args.listen),
+    }
 }
 
 /// A duration flag of at least a second: a worker ticking faster would only load the engine
@@ -332,6 +364,7 @@ async fn main() -> anyhow::Result<()> {
         "store": store_desc,
         "docker": connection.describe(),
         "admin_email": args.admin_email,
+        "public_url": link_base(&args),
         "instance": args.instance,
         "backups": backup_target(&args),
         "metrics_interval": args.metrics_interval.to_string(),
@@ -388,7 +421,11 @@ async fn main() -> anyhow::Result<()> {
         .notifier(Arc::new(
             caas_notify::WebhookNotifier::new()?
                 .allow_private_addresses(args.webhook_allow_private)?,
-        ));
+        ))
+        // Invitation links go to the log (INFO, target `caas::invitations`): see the crate docs.
+        .mailer(Arc::new(caas_core::ports::mailer::LogMailer::new(
+            link_base(&args),
+        )));
     if args.wildcard_domains
         && args.traefik_cert_resolver.is_some()
         && args.traefik_wildcard_cert_resolver.is_none()
@@ -585,6 +622,26 @@ mod tests {
             let e = args(&["--metrics-interval", bad]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
             assert!(args(&["--alert-interval", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invitation_links_point_at_the_public_url_or_the_listen_address() {
+        let a = args(&["--listen", "127.0.0.1:9090"]).unwrap();
+        assert_eq!(link_base(&a), "http://127.0.0.1:9090");
+        let a = args(&["--public-url", "https://panel.example.com/caas/"]).unwrap();
+        assert_eq!(link_base(&a), "https://panel.example.com/caas");
+        let a = args(&["--public-url", "https://panel.example.com"]).unwrap();
+        assert_eq!(link_base(&a), "https://panel.example.com");
+        for bad in [
+            "panel.example.com",
+            "ftp://panel.example.com",
+            "https://panel.example.com/?a=b",
+            "https://panel.example.com/#top",
+            "unix:/run/caas.sock",
+        ] {
+            let e = args(&["--public-url", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
         }
     }
 

@@ -5,6 +5,7 @@
 //! logs, delete — leaving nothing labelled behind. Volumes are backed up into the default
 //! backup directory next to the SQLite file, by hand and by the scheduler. The monitoring
 //! workers run: metrics are collected, a crash loop is watched and alerted to a signed webhook.
+//! Users, tokens and invitations work over HTTP alone, the invitation link in the log only.
 
 #![allow(clippy::unwrap_used)]
 
@@ -351,6 +352,121 @@ async fn the_first_start_prints_the_admin_token_once_and_it_keeps_working() {
     assert!(!printed.contains(&token), "{printed}");
     let (status, _) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
     assert_eq!(status, 200, "the first token still works");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_user_joins_by_invitation_over_http_and_only_the_mailer_line_holds_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let data_dir = dir.path().join("data");
+    let server = start_with(Options {
+        data_dir: &data_dir,
+        docker_host: &missing,
+        env: vec![
+            // The mailer's line, and the request traces at their most verbose.
+            (
+                "RUST_LOG",
+                "warn,caas::invitations=info,tower_http=trace".into(),
+            ),
+            ("CAAS_PUBLIC_URL", "https://panel.example.test/caas/".into()),
+        ],
+    })
+    .await;
+    let port = server.port;
+    let admin = printed_line(&server, |l| l.strip_prefix(TOKEN_LINE).map(str::to_string))
+        .await
+        .unwrap_or_else(|| panic!("no token printed: {}", server.printed()));
+    let call = |method: &'static str, path: String, token: String, body: Option<Value>| async move {
+        request(port, method, &path, Some(&token), body.as_ref()).await
+    };
+
+    // A user and the token handed over to them.
+    let (status, user) = call(
+        "POST",
+        "/v1/admin/users".into(),
+        admin.clone(),
+        Some(json!({"email": "dave@example.com", "display_name": "Dave"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let (status, created) = call(
+        "POST",
+        "/v1/admin/users/dave@example.com/tokens".into(),
+        admin.clone(),
+        Some(json!({"name": "first"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let dave = created["secret"].as_str().expect("secret").to_string();
+    let (status, own) = call(
+        "POST",
+        "/v1/tokens".into(),
+        dave.clone(),
+        Some(json!({"name": "laptop"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{own}");
+    let laptop = own["secret"].as_str().expect("secret").to_string();
+    let (status, listed) = call("GET", "/v1/tokens".into(), laptop.clone(), None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(!listed.to_string().contains("caas_"), "{listed}");
+
+    // Invited to the administrator's organization, Dave accepts with his own token.
+    let (status, org) = call(
+        "POST",
+        "/v1/orgs".into(),
+        admin.clone(),
+        Some(json!({"slug": "acme"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{org}");
+    let (status, invitation) = call(
+        "POST",
+        "/v1/orgs/acme/invitations".into(),
+        admin.clone(),
+        Some(json!({"email": "dave@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 201, "the server has a mailer: {invitation}");
+    assert!(
+        !invitation.to_string().contains("caas_inv_"),
+        "{invitation}"
+    );
+    let link = "POST https://panel.example.test/caas/v1/invitations/";
+    let token = printed_line(&server, |l| {
+        let (_, rest) = l.split_once(link)?;
+        rest.split_once("/accept").map(|(t, _)| t.to_string())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no invitation link logged: {}", server.printed()));
+    assert!(token.starts_with("caas_inv_"), "{token}");
+    let (status, member) = call(
+        "POST",
+        format!("/v1/invitations/{token}/accept"),
+        laptop.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{member}");
+    assert_eq!(member["email"], "dave@example.com");
+    assert_eq!(member["role"], "member");
+    let (status, me) = call("GET", "/v1/me".into(), dave.clone(), None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["memberships"][0]["org"], "acme", "{me}");
+    assert_eq!(me["memberships"][0]["role"], "member", "{me}");
+
+    // The token is in the mailer's line and nowhere else; the secrets in no line at all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let printed = server.printed();
+    assert_eq!(printed.matches(&token).count(), 1, "{printed}");
+    assert!(
+        printed.contains("/v1/invitations/[redacted]/accept"),
+        "the accept request is traced, redacted: {printed}"
+    );
+    for secret in [&dave, &laptop] {
+        assert!(!printed.contains(secret.as_str()), "{secret}: {printed}");
+    }
     server.stop().await;
 }
 

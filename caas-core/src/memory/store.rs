@@ -17,7 +17,7 @@ use crate::model::{
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
-use crate::ports::store::{AuditFilter, OrgFilter, Store};
+use crate::ports::store::{AuditFilter, OrgFilter, Store, UserFilter};
 use crate::units::ResourceAmounts;
 
 #[derive(Debug, Default)]
@@ -108,6 +108,22 @@ impl Store for InMemoryStore {
             .values()
             .find(|u| u.email == email)
             .cloned())
+    }
+
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        let s = self.lock();
+        let mut users: Vec<User> = s
+            .users
+            .values()
+            .filter(|u| filter.matches(u))
+            .cloned()
+            .collect();
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(users
+            .into_iter()
+            .skip(filter.offset as usize)
+            .take(filter.limit.min(500) as usize)
+            .collect())
     }
 
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {

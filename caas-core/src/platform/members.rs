@@ -199,8 +199,9 @@ impl Platform {
         Ok(out)
     }
 
-    /// Resolves a user by e-mail address or id. Errors: `NotFound` naming `field`.
-    async fn find_user(&self, field: &str, user: &str) -> Result<crate::model::User> {
+    /// Resolves a user by e-mail address or id. Errors: `NotFound`, `InvalidInput` naming
+    /// `field` (neither an id nor an address).
+    pub(super) async fn find_user(&self, field: &str, user: &str) -> Result<crate::model::User> {
         let not_found = || Error::not_found("user", user);
         if let Ok(id) = user.parse::<uuid::Uuid>() {
             return self

@@ -27,6 +27,7 @@ mod tokens;
 mod update;
 mod usage;
 mod usage_report;
+mod users;
 mod volumes;
 mod watcher;
 
@@ -95,6 +96,7 @@ pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
 pub use usage_report::{
     DEFAULT_METRICS_INTERVAL, ServiceUsageRow, UsageReport, UsageTotals, VolumeUsageRow,
 };
+pub use users::{Account, AdminUserFilter, Membership, UserPage};
 pub use volumes::{
     MAX_VOLUME_BYTES, MountedBy, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING,
     VOLUME_WARNING_PERCENT, VolumeCheckReport, VolumeDriver, VolumeView, volume_state,

@@ -41,6 +41,40 @@ impl Default for OrgFilter {
     }
 }
 
+/// Search and page for listing users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserFilter {
+    /// Substring of the e-mail address or display name; ASCII letters match either case,
+    /// every other character only itself (so every backend answers alike).
+    pub search: Option<String>,
+    /// Page size (at most 500).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+impl Default for UserFilter {
+    fn default() -> Self {
+        Self {
+            search: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+impl UserFilter {
+    /// Whether a user passes the search (the page aside).
+    pub fn matches(&self, user: &User) -> bool {
+        self.search.as_deref().is_none_or(|needle| {
+            let needle = needle.to_ascii_lowercase();
+            user.email.to_ascii_lowercase().contains(&needle)
+                || user.display_name.to_ascii_lowercase().contains(&needle)
+        })
+    }
+}
+
 /// Filter for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -142,6 +176,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user(&self, id: UserId) -> Result<User>;
     /// A user by (lowercase) e-mail.
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
+    /// Users matching the search, ordered by e-mail address, one page of them.
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>>;
 
     // --- API tokens ---
     /// Stores a token. Errors: `NotFound` (user), `AlreadyExists` (same hash or id).

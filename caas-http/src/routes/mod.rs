@@ -16,7 +16,9 @@ pub(crate) mod reports;
 pub(crate) mod service_health;
 pub(crate) mod services;
 pub(crate) mod templates;
+pub(crate) mod tokens;
 pub(crate) mod updates;
+pub(crate) mod users;
 pub(crate) mod volumes;
 
 use serde::Deserialize;

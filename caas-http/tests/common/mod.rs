@@ -473,6 +473,14 @@ impl World {
 }
 
 /// Asserts a JSON error: status, code, and (for 422) the field.
+/// The secret of a 201 token answer.
+pub fn secret(got: &(StatusCode, Value)) -> String {
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let secret = got.1["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("caas_"), "{secret}");
+    secret
+}
+
 pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     assert_eq!(got.1["code"], code, "{}", got.1);

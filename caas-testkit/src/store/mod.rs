@@ -87,6 +87,8 @@ macro_rules! store_suite {
             update_domain_changes_verification,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,
+            list_users_is_ordered_by_email_and_pages,
+            list_users_searches_email_and_display_name,
             orgs_roundtrip_by_id_and_slug,
             org_slugs_are_unique,
             list_orgs_is_ordered_by_slug_and_pages,
