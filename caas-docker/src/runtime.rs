@@ -97,17 +97,7 @@ impl DockerRuntimeBuilder {
             .connection
             .client_with_version(self.timeout_secs, &MIN_API_VERSION)
             .ok();
-        Ok(DockerRuntime {
-            client: Arc::new(RwLock::new(docker)),
-            host_stats: (self.host_access && self.connection.is_local())
-                .then(crate::host_stats::HostStats::detect)
-                .flatten()
-                .map(Arc::new),
-            host_access: self.host_access && self.connection.is_local(),
-            connection: self.connection,
-            helper_image: self.helper_image,
-            timeout_secs: self.timeout_secs,
-        })
+        Ok(self.assemble(docker))
     }
 
     /// Connects and negotiates the API version (works with engines down to API 1.41).
@@ -119,17 +109,23 @@ impl DockerRuntimeBuilder {
             .negotiate_version()
             .await
             .map_err(map_err)?;
-        Ok(DockerRuntime {
-            client: Arc::new(RwLock::new(Some(docker))),
-            host_stats: (self.host_access && self.connection.is_local())
+        Ok(self.assemble(Some(docker)))
+    }
+
+    fn assemble(self, docker: Option<Docker>) -> DockerRuntime {
+        let host_access = self.host_access && self.connection.is_local();
+        DockerRuntime {
+            client: Arc::new(RwLock::new(docker)),
+            host_stats: host_access
                 .then(crate::host_stats::HostStats::detect)
                 .flatten()
                 .map(Arc::new),
-            host_access: self.host_access && self.connection.is_local(),
+            host_access,
             connection: self.connection,
             helper_image: self.helper_image,
             timeout_secs: self.timeout_secs,
-        })
+            network_creation: Arc::default(),
+        }
     }
 }
 
@@ -148,6 +144,9 @@ pub struct DockerRuntime {
     timeout_secs: u64,
     host_access: bool,
     host_stats: Option<Arc<crate::host_stats::HostStats>>,
+    // The engine's duplicate-name check is not atomic: concurrent creates of one name all
+    // succeed. Creations through this runtime take turns; see `create_network`.
+    network_creation: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl DockerRuntime {
@@ -446,6 +445,42 @@ fn event_kind(action: &str, attrs: &HashMap<String, String>) -> RuntimeEventKind
         other => RuntimeEventKind::Other {
             action: other.to_string(),
         },
+    }
+}
+
+impl DockerRuntime {
+    /// After creating network `name` as `ours`: if another client created one of the same name
+    /// at the same time (the engine lets both through), every creator keeps the same one — the
+    /// oldest, ties broken by id — and removes its own if it is not that one.
+    async fn settle_network_duplicates(&self, name: &str, ours: String) -> Result<CreateOutcome> {
+        let client = self.client()?;
+        let mut same: Vec<(DateTime<Utc>, String)> = client
+            .list_networks(Some(ListNetworksOptions {
+                filters: HashMap::from([("name", vec![name])]),
+            }))
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            // The engine's name filter matches substrings.
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| Some((n.created.unwrap_or_default(), n.id?)))
+            .collect();
+        same.sort();
+        match same.first() {
+            Some((_, keep)) if *keep != ours => {
+                tracing::info!(
+                    network = name,
+                    "another client created this network too; keeping theirs"
+                );
+                match client.remove_network(&ours).await {
+                    Ok(()) => {}
+                    Err(e) if is_status(&e, 404) => {}
+                    Err(e) => return Err(map_err(e)),
+                }
+                Ok(CreateOutcome::AlreadyExists(keep.clone()))
+            }
+            _ => Ok(CreateOutcome::Created(ours)),
+        }
     }
 }
 
@@ -970,6 +1005,7 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<CreateOutcome> {
+        let _turn = self.network_creation.lock().await;
         if let Some(existing) = self.inspect_network_opt(&spec.name).await? {
             return if existing.labels == spec.labels {
                 Ok(CreateOutcome::AlreadyExists(existing.id))
@@ -992,7 +1028,7 @@ impl ContainerRuntime for DockerRuntime {
             })
             .await;
         match r {
-            Ok(n) => Ok(CreateOutcome::Created(n.id)),
+            Ok(n) => self.settle_network_duplicates(&spec.name, n.id).await,
             Err(e) if is_status(&e, 409) => match self.inspect_network_opt(&spec.name).await? {
                 Some(n) if n.labels == spec.labels => Ok(CreateOutcome::AlreadyExists(n.id)),
                 _ => Err(Error::conflict(format!(
