@@ -48,6 +48,8 @@ const P7_ROUNDS: usize = 3;
 const MEMORY: u64 = 32 * MIB;
 const CPU_MILLIS: u64 = 100;
 const PIDS: u64 = 64;
+/// A round of parallel deploys not done by then is a bug, not a figure.
+const STUCK: Duration = Duration::from_secs(120);
 
 const GOALS: [(&str, &str, &str); 2] = [
     ("P1", "deploy p50", "<= 1.10"),
@@ -226,6 +228,25 @@ async fn p1(b: &Bench) {
     .print();
 }
 
+/// Waits for every task, panicking with the names of those not done after [`STUCK`].
+async fn join_all(what: &str, tasks: Vec<(String, tokio::task::JoinHandle<Duration>)>) {
+    let deadline = tokio::time::Instant::now() + STUCK;
+    let mut stuck = Vec::new();
+    for (name, task) in tasks {
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(r) => {
+                r.unwrap();
+            }
+            Err(_) => stuck.push(name),
+        }
+    }
+    assert!(
+        stuck.is_empty(),
+        "{what}: {} deploys not done after {STUCK:?}: {stuck:?}",
+        stuck.len()
+    );
+}
+
 async fn p7(b: &Arc<Bench>) {
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     for round in 0..P7_ROUNDS {
@@ -233,25 +254,31 @@ async fn p7(b: &Arc<Bench>) {
         let t = Instant::now();
         let tasks: Vec<_> = (0..PARALLEL)
             .map(|i| {
-                let b = b.clone();
-                tokio::spawn(async move { b.ours(&format!("r{round}-{i}")).await })
+                let (b, name) = (b.clone(), format!("r{round}-{i}"));
+                (
+                    name.clone(),
+                    tokio::spawn(async move { b.ours(&name).await }),
+                )
             })
             .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        join_all("ours", tasks).await;
         ours.push(PARALLEL as f64 / t.elapsed().as_secs_f64());
         let t = Instant::now();
         let tasks: Vec<_> = (0..PARALLEL)
             .map(|i| {
-                let b = b.clone();
-                tokio::spawn(async move { b.raw(&format!("r{round}-{i}")).await })
+                let (b, name) = (b.clone(), format!("r{round}-{i}"));
+                (
+                    name.clone(),
+                    tokio::spawn(async move { b.raw(&name).await }),
+                )
             })
             .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        join_all("raw", tasks).await;
         raw.push(PARALLEL as f64 / t.elapsed().as_secs_f64());
+        eprintln!(
+            "P7 round {round}: ours {:.1} deploys/s, raw {:.1} deploys/s",
+            ours[round], raw[round]
+        );
     }
     let (o, r) = (median_f64(&ours), median_f64(&raw));
     Figure {
@@ -267,6 +294,10 @@ async fn p7(b: &Arc<Bench>) {
 }
 
 fn main() {
+    caas_benches::log_from_env();
+    // `cargo bench --bench deploy -- p7` runs only P7 (and `p1` only P1).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let only = |p: &str| !args.iter().any(|a| a == "p1" || a == "p7") || args.iter().any(|a| a == p);
     let rt = caas_benches::tokio_runtime();
     rt.block_on(async move {
         let Some((docker, image)) = caas_benches::docker(&GOALS).await else {
@@ -319,8 +350,12 @@ fn main() {
             raw_network,
         });
         eprintln!("deploy: ours over the {store_name}");
-        p1(&bench).await;
-        p7(&bench).await;
+        if only("p1") {
+            p1(&bench).await;
+        }
+        if only("p7") {
+            p7(&bench).await;
+        }
         bench.cleanup().await;
     });
 }

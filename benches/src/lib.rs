@@ -138,6 +138,17 @@ pub fn unavailable(what: &str, err: impl std::fmt::Display, goals: &[(&str, &str
     }
 }
 
+/// Logs the libraries' `tracing` events to stderr when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=caas_core=debug`), for finding out where a bench's time goes or why it hangs.
+pub fn log_from_env() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
 /// The median of `v` (the upper one of an even count).
 pub fn median(v: &[Duration]) -> Duration {
     percentile(v, 50.0)
