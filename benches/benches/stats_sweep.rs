@@ -20,42 +20,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_benches::{Figure, Goal, median};
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::platform::CollectorConfig;
 use caas_core::ports::runtime::{ContainerSpec, LabelSelector};
 use caas_core::units::MIB;
 use caas_core::{ContainerRuntime, OrgId, Platform, ServiceId};
-use caas_docker::{DockerConnection, DockerRuntime};
 
 const CONTAINERS: usize = 50;
 const RUNS: usize = 5;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let (Some(host), Some(image)) = (
-        caas_testkit::env::var("CAAS_TEST_DOCKER_HOST"),
-        caas_testkit::env::var("CAAS_TEST_BUSYBOX_IMAGE"),
-    ) else {
-        println!("stats_sweep: skipped, no Docker engine configured (run scripts/test-env.sh)");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    const GOAL: (&str, &str, &str) = ("P2", "stats sweep over 50 containers", "<= 0.25");
+    let rt = caas_benches::tokio_runtime();
     rt.block_on(async move {
-        let path = host.strip_prefix("unix://").unwrap_or(&host).to_string();
-        let docker = DockerRuntime::builder()
-            .connection(DockerConnection::Unix { path: path.into() })
-            .build()
-            .await
-            .expect("the Docker engine");
+        let Some((docker, image)) = caas_benches::docker(&[GOAL]).await else {
+            return;
+        };
         let instance = format!("sweep{}", caas_testkit::env::run_id());
         let platform = Platform::builder()
             .store(Arc::new(InMemoryStore::new()))
@@ -80,7 +62,12 @@ fn main() {
             ] {
                 spec.labels.insert(k.to_string(), v);
             }
-            let id = docker.create_container(&spec).await.unwrap().id().to_string();
+            let id = docker
+                .create_container(&spec)
+                .await
+                .unwrap()
+                .id()
+                .to_string();
             docker.start_container(&id).await.unwrap();
             ids.push(id);
         }
@@ -114,13 +101,17 @@ fn main() {
                 "one line per container and a header"
             );
         }
-        let (o, t) = (median(ours), median(theirs));
-        println!(
-            "P2 stats sweep over {CONTAINERS} containers: ours {:.3} s, docker stats --no-stream {:.3} s, ratio {:.2} (goal <= 0.25)",
-            o.as_secs_f64(),
-            t.as_secs_f64(),
-            o.as_secs_f64() / t.as_secs_f64()
-        );
+        let (o, t) = (median(&ours), median(&theirs));
+        Figure {
+            id: "P2".into(),
+            what: format!("stats sweep over {CONTAINERS} containers"),
+            ours: format!("{:.3} s", o.as_secs_f64()),
+            baseline_name: "docker stats --no-stream".into(),
+            baseline: format!("{:.3} s", t.as_secs_f64()),
+            ratio: o.as_secs_f64() / t.as_secs_f64(),
+            goal: Goal::RatioAtMost(0.25),
+        }
+        .print();
         let sel = LabelSelector::managed().with(labels::INSTANCE, &instance);
         for c in docker.list_containers(&sel).await.unwrap_or_default() {
             let _ = docker.remove_container(&c.id, true).await;
