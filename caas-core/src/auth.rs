@@ -8,10 +8,14 @@
 //! | `org.view`, `project.view`, `service.view`, `usage.view` | viewer |
 //! | `service.logs` | viewer |
 //! | `service.deploy`, `service.operate` (start/stop/restart), `service.delete` | member |
-//! | `volume.manage` (create, delete, attach, back up, schedule backups) | member |
+//! | `volume.manage` (create, attach, back up, schedule backups), `volume.delete` (volumes and backups) | member |
 //! | `project.create`, `project.delete`, `member.manage`, `volume.restore`, `alert.manage` | admin |
 //! | `org.update`, `org.delete` | owner |
-//! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage` | platform admin only |
+//! | `plan.manage`, `runtime.manage`, `subscription.manage`, `org.list_all`, `user.manage`, `template.manage` | platform admin only |
+//!
+//! A suspended organization's members keep reading and deleting, but `service.deploy`,
+//! `service.operate`, `volume.manage`, `volume.restore` and `project.create` are refused with
+//! `Conflict` until a platform administrator reactivates it.
 //!
 //! Platform administrators may do everything. Members scoped to projects only see and act on
 //! those projects. A principal that is not a member of an organization gets
@@ -54,12 +58,16 @@ pub enum Action {
     ServiceDelete,
     /// Read a service's logs.
     ServiceLogs,
-    /// Create, delete and attach volumes; take and schedule backups.
+    /// Create and attach volumes; take and schedule backups.
     VolumeManage,
+    /// Delete a volume or a backup (allowed while the organization is suspended).
+    VolumeDelete,
     /// Restore a backup over a volume's data.
     VolumeRestore,
     /// Set an organization's alert rules and webhook.
     AlertManage,
+    /// Manage the template catalogue (platform admin).
+    TemplateManage,
     /// Read usage.
     UsageView,
     /// Manage plans (platform admin).
@@ -91,8 +99,10 @@ impl Action {
             Self::ServiceDelete => "service.delete",
             Self::ServiceLogs => "service.logs",
             Self::VolumeManage => "volume.manage",
+            Self::VolumeDelete => "volume.delete",
             Self::VolumeRestore => "volume.restore",
             Self::AlertManage => "alert.manage",
+            Self::TemplateManage => "template.manage",
             Self::UsageView => "usage.view",
             Self::PlanManage => "plan.manage",
             Self::RuntimeManage => "runtime.manage",
@@ -114,12 +124,15 @@ pub fn min_role(action: Action) -> Option<Role> {
     use Action::*;
     match action {
         OrgView | ProjectView | ServiceView | ServiceLogs | UsageView => Some(Role::Viewer),
-        ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage => Some(Role::Member),
+        ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage | VolumeDelete => {
+            Some(Role::Member)
+        }
         ProjectCreate | ProjectDelete | MemberManage | VolumeRestore | AlertManage => {
             Some(Role::Admin)
         }
         OrgUpdate | OrgDelete => Some(Role::Owner),
-        PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage => None,
+        PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage
+        | TemplateManage => None,
     }
 }
 

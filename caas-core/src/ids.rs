@@ -94,6 +94,8 @@ id_type!(/// Identifies an invitation.
     InvitationId, "invitation_id");
 id_type!(/// Identifies an API token.
     ApiTokenId, "token_id");
+id_type!(/// Identifies the services deployed together from a template.
+    TemplateInstanceId, "template_instance_id");
 
 #[cfg(test)]
 mod tests {

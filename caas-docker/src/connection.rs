@@ -42,6 +42,13 @@ pub enum DockerConnection {
     },
 }
 
+impl DockerConnection {
+    /// Whether the engine runs on this host (a Unix socket).
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::Unix { .. })
+    }
+}
+
 impl Default for DockerConnection {
     fn default() -> Self {
         Self::Unix {

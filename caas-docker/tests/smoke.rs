@@ -44,3 +44,56 @@ async fn engine_answers_and_a_labelled_container_lives_and_dies() {
     assert!(rt.inspect_container_opt(&id).await.unwrap().is_none());
     let _ = Duration::from_secs(0);
 }
+
+/// The engine lets concurrent creations of one network name all through (its duplicate check
+/// is not atomic); every creator, through one runtime or through several, ends up with the
+/// same single network.
+#[tokio::test]
+async fn concurrent_creations_of_one_network_leave_one_network() {
+    use caas_core::ports::runtime::{CreateOutcome, NetworkSpec};
+    use std::collections::BTreeSet;
+
+    let Some((shared, _)) = common::docker().await else {
+        return;
+    };
+    let run = caas_testkit::env::run_id();
+    let name = format!("caas-smoke-net-{run}");
+    let labels = [
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::TEST_RUN.to_string(), run.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let spec = NetworkSpec::new(name.clone(), labels);
+    let mut runtimes = vec![shared.clone(), shared.clone(), shared.clone()];
+    // Separate runtimes stand for separate processes: no lock in common.
+    for _ in 0..5 {
+        runtimes.push(common::docker().await.unwrap().0);
+    }
+    let tasks: Vec<_> = runtimes
+        .into_iter()
+        .map(|rt| {
+            let spec = spec.clone();
+            tokio::spawn(async move { rt.create_network(&spec).await.unwrap() })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let outcome = t.await.unwrap();
+        created += usize::from(matches!(outcome, CreateOutcome::Created(_)));
+        ids.insert(outcome.id().to_string());
+    }
+    let listed = shared
+        .list_networks(&LabelSelector::managed().with(labels::TEST_RUN, &run))
+        .await
+        .unwrap();
+    let listed: BTreeSet<_> = listed.into_iter().map(|n| n.id).collect();
+    assert_eq!(listed.len(), 1, "networks left: {listed:?}");
+    assert_eq!(ids, listed, "every creator has the one network");
+    assert!(created >= 1, "someone created it");
+    assert_eq!(
+        shared.remove_network(&name).await.unwrap(),
+        RemoveOutcome::Removed
+    );
+}

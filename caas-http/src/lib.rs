@@ -29,8 +29,12 @@
 //!   Services are always returned with secret values redacted; a new database's credentials
 //!   are in the 201 answer and never again. Request bodies are never logged.
 //! - Every response carries an `x-request-id` (taken from the request or generated); bodies
-//!   are limited to [`MAX_BODY_BYTES`]; each request is traced.
-//! - Logs are a JSON array, or Server-Sent Events with `follow=true`.
+//!   are limited to [`MAX_BODY_BYTES`]; each request is traced (a DEBUG span with the method
+//!   and the URI — with the invitation token of `/v1/invitations/{token}/…` and any
+//!   `caas_…` path segment replaced by `[redacted]`).
+//! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
+//!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
+//!   reports JSON or (`format=csv`) a `text/csv` download.
 //! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; [`routes`] lists every route.
 //!
 //! | route | platform operation |
@@ -41,16 +45,39 @@
 //! | `GET /v1/admin/runtime/detect` | `detect_runtime` |
 //! | `GET, POST /v1/admin/plans` | `list_plans`, `create_plan` |
 //! | `GET, PATCH, DELETE /v1/admin/plans/{plan}` | `plan`, `update_plan`, `delete_plan` |
+//! | `GET /v1/me` | `me` (the caller's user and memberships) |
+//! | `GET, POST /v1/admin/users` | `list_users` (`search`, `limit`, `offset`), `create_user` |
+//! | `POST /v1/admin/users/{user}/tokens` | `user`, then `create_api_token` for that user (the secret answered once) |
+//! | `GET, POST /v1/tokens` | `list_api_tokens`, `create_api_token` (the secret answered once) |
+//! | `DELETE /v1/tokens/{id}` | `revoke_api_token` |
 //! | `GET, POST /v1/orgs` | `list_orgs`, `create_org` |
 //! | `GET, PATCH, DELETE /v1/orgs/{org}` | `org`, `update_org`, `delete_org` (`?volumes=true`) |
 //! | `GET, PUT /v1/orgs/{org}/subscription` | `subscription`, `set_subscription` |
 //! | `GET /v1/orgs/{org}/usage` | `usage_summary` |
+//! | `GET, POST /v1/orgs/{org}/members` | `list_members`, `add_member` |
+//! | `PATCH, DELETE /v1/orgs/{org}/members/{user}` | `update_member`, `remove_member` |
+//! | `POST /v1/orgs/{org}/transfer-ownership` | `transfer_ownership` |
+//! | `GET, POST /v1/orgs/{org}/invitations` | `list_invitations`, `invite` (the token only to the mailer) |
+//! | `DELETE /v1/orgs/{org}/invitations/{invitation}` | `revoke_invitation` |
+//! | `POST /v1/invitations/{token}/accept`, `/decline` | `accept_invitation`, `decline_invitation` |
+//! | `GET /v1/admin/orgs` | `admin_orgs` (`search`, `plan`, `status`, `subscription`, `limit`, `offset`) |
+//! | `POST /v1/admin/orgs/{org}/suspend`, `/reactivate` | `suspend_org`, `reactivate_org` |
+//! | `POST /v1/admin/orgs/bulk` | `bulk_orgs` (one result per organization) |
+//! | `GET /v1/admin/audit` | `audit_log` (`org`, `action`, `actor`, `since`, `before`, `limit`) |
+//! | `GET /v1/orgs/{org}/usage/report` | `usage_report` (`from`, `to`, `format=json\|csv`) |
+//! | `GET, PUT /v1/orgs/{org}/alerts` | `alerts`, `set_alerts` |
 //! | `GET, POST /v1/orgs/{org}/projects` | `list_projects`, `create_project` |
 //! | `GET, DELETE /v1/orgs/{org}/projects/{project}` | `project`, `delete_project` (`?volumes=true`) |
 //! | `GET, POST …/projects/{project}/services` | `list_services`, `deploy_app` / `deploy_database` |
 //! | `GET, DELETE …/services/{service}` | `service`, `delete_service` (`?volumes=true`) |
 //! | `POST …/services/{service}/start`, `/stop`, `/restart` | `start_service`, `stop_service`, `restart_service` |
 //! | `GET …/services/{service}/logs` | `service_logs` (`tail`, `since`, `follow`) |
+//! | `GET …/services/{service}/stats` | `service_stats` |
+//! | `GET …/services/{service}/stats/stream` | `service_stats_stream` (`interval_ms`; Server-Sent Events) |
+//! | `GET …/services/{service}/metrics` | `service_metrics` (`from`, `to`, `step`) |
+//! | `GET …/services/{service}/metrics.svg` | `service_chart` (`metric`, `from`, `to`, `step`) |
+//! | `GET …/services/{service}/health` | `service_health` (`window_secs`) |
+//! | `GET …/services/{service}/events` | `service_events` (`limit`) |
 //! | `PATCH …/services/{service}` | `update_service` (`?dry_run=true` previews) |
 //! | `GET …/services/{service}/deployments` | `list_deployments` |
 //! | `POST …/services/{service}/rollback` | `rollback_service` (body `{"to": <deployment>}` optional) |
@@ -65,6 +92,12 @@
 //! | `GET /v1/orgs/{org}/backups` | `list_org_backups` |
 //! | `DELETE /v1/orgs/{org}/backups/{backup}` | `delete_backup` |
 //! | `POST /v1/orgs/{org}/backups/{backup}/restore` | `restore_backup` (body optional: same volume) |
+//! | `GET /v1/templates` | `templates` (`?category=`) |
+//! | `GET /v1/templates/{template}` | `template` |
+//! | `POST …/projects/{project}/templates/{template}/deploy` | `deploy_template` (`?dry_run=true` plans) |
+//! | `GET …/projects/{project}/template-instances` | `list_template_instances` |
+//! | `DELETE …/projects/{project}/template-instances/{instance}` | `delete_template_instance` (`?volumes=true`) |
+//! | `POST, PUT, DELETE /v1/admin/templates/{template}` | `create_template`, `update_template`, `delete_template` |
 //!
 //! `POST …/services` takes `{"name": "web", "spec": {...}}` for an app or
 //! `{"name": "db", "database": {"engine": "postgres"}}` for a managed database.
@@ -75,6 +108,55 @@
 //! `"status": "failed"` and why, and stays listed until deleted — check `status`. Without a
 //! backup destination ([`caas_core::platform::BackupConfig`]) taking a backup, setting or
 //! removing a schedule and restoring answer 501; the lists answer as usual.
+//!
+//! A template deploy (`POST …/templates/{template}/deploy` with `{"name": "blog",
+//! "parameters": {...}}`) answers 201 with the plan, the instance, its services and its
+//! `outputs` — secret ones (a database URL) with their values, the only time they are shown;
+//! `?dry_run=true` answers 200 with the plan alone, secrets redacted. The catalogue list
+//! answers summaries, `GET /v1/templates/{template}` the full definition. Administrators add
+//! a template with `POST /v1/admin/templates/{id}` and `{"template": <definition>}` (the
+//! definition's `id` must be the path's).
+//!
+//! Users are created by platform administrators (`POST /v1/admin/users` with `{"email":
+//! "bob@example.com"}`; there is no sign-up), who hand them their first token
+//! (`POST /v1/admin/users/{user}/tokens`, `{user}` an id or e-mail address). Everyone
+//! creates, lists and revokes their own tokens at `/v1/tokens`: a token's `secret` is in the
+//! 201 answer that creates it and in no later answer or log line. `GET /v1/me` answers the
+//! caller's user and memberships.
+//!
+//! Members are added by e-mail address or id (`{"user": "bob@example.com", "role":
+//! "admin"}`); `{user}` in a path is either too. Creating an invitation answers it without
+//! its token, which goes only to the platform's mailer (501 without one); the invited user
+//! accepts it with their own credentials at `POST /v1/invitations/{token}/accept`. The
+//! administrators' overview answers a page with `total` and `more`; a bulk call
+//! (`{"action": {"type": "suspend"}, "orgs": ["acme", "globex"]}`) answers 200 with one
+//! result per organization, failures included.
+//!
+//! ## Who may call what
+//!
+//! The platform decides (see [`caas_core::auth`]); the `matrix` test of this crate checks
+//! every route of the OpenAPI document against this table for every kind of caller.
+//! Non-members of an organization get 404 for everything under its path; a role too low
+//! gets 403; a suspended organization's changes (deploys, updates, starts and stops,
+//! domains, volumes, backups, restores, new projects) get 409 for everyone, its reads
+//! answer.
+//!
+//! | routes | who |
+//! |---|---|
+//! | `GET /v1/health`, `GET /v1/openapi.json` | anyone, without credentials |
+//! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]`, `GET /v1/me`, `GET, POST /v1/tokens` | every authenticated caller |
+//! | `DELETE /v1/tokens/{id}` | the token's holder and platform administrators (404 for anyone else) |
+//! | reads under `/v1/orgs/{org}` (the members list included) | viewer and up |
+//! | deploys, updates, starts/stops/restarts, deletes and rollbacks of services; domains; volumes, backups and schedules; template deploys and instance deletes | member and up |
+//! | new and deleted projects, restores, alert rules, members (add, change, remove), invitations (list, create, revoke) | admin and up (only owners grant, change or take the owner role) |
+//! | `PATCH`, `DELETE /v1/orgs/{org}`, `POST …/transfer-ownership` | owner |
+//! | leaving an organization (`DELETE …/members/{me}`) | every member, but the last owner |
+//! | `POST /v1/invitations/{token}/accept`, `/decline` | the invited address only (403 for anyone else) |
+//! | `GET /v1/admin/audit?org={org}` | owners of `{org}` and platform administrators |
+//! | every other `/v1/admin/…` route, `PUT /v1/orgs/{org}/subscription` | platform administrators (403 for anyone else, whichever organization is named) |
+//!
+//! Platform administrators may call every other route too (their own role in an organization
+//! does not matter).
 
 mod auth;
 mod error;
@@ -82,6 +164,7 @@ mod extract;
 mod health;
 mod routes;
 mod schema;
+mod trace;
 
 use std::sync::Arc;
 
@@ -128,6 +211,13 @@ pub(crate) struct AppState {
         routes::admin::get_plan,
         routes::admin::update_plan,
         routes::admin::delete_plan,
+        routes::users::me,
+        routes::users::create_user,
+        routes::users::list_users,
+        routes::tokens::create_token,
+        routes::tokens::list_tokens,
+        routes::tokens::revoke_token,
+        routes::tokens::create_user_token,
         routes::orgs::list_orgs,
         routes::orgs::create_org,
         routes::orgs::get_org,
@@ -136,6 +226,21 @@ pub(crate) struct AppState {
         routes::orgs::get_subscription,
         routes::orgs::put_subscription,
         routes::orgs::usage,
+        routes::members::list_members,
+        routes::members::add_member,
+        routes::members::update_member,
+        routes::members::remove_member,
+        routes::members::transfer_ownership,
+        routes::members::list_invitations,
+        routes::members::create_invitation,
+        routes::members::revoke_invitation,
+        routes::members::accept_invitation,
+        routes::members::decline_invitation,
+        routes::org_admin::admin_orgs,
+        routes::org_admin::bulk_orgs,
+        routes::org_admin::suspend_org,
+        routes::org_admin::reactivate_org,
+        routes::org_admin::audit_log,
         routes::projects::list_projects,
         routes::projects::create_project,
         routes::projects::get_project,
@@ -167,6 +272,23 @@ pub(crate) struct AppState {
         routes::backups::list_backups,
         routes::backups::delete_backup,
         routes::backups::restore_backup,
+        routes::monitoring::service_stats,
+        routes::monitoring::service_stats_stream,
+        routes::monitoring::service_metrics,
+        routes::monitoring::service_chart,
+        routes::service_health::service_health,
+        routes::service_health::service_events,
+        routes::alerts::get_alerts,
+        routes::alerts::put_alerts,
+        routes::reports::usage_report,
+        routes::templates::list_templates,
+        routes::templates::get_template,
+        routes::templates::deploy_template,
+        routes::templates::list_instances,
+        routes::templates::delete_instance,
+        routes::templates::admin::create_template,
+        routes::templates::admin::update_template,
+        routes::templates::admin::delete_template,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -174,11 +296,17 @@ pub(crate) struct AppState {
         (name = "health", description = "Liveness and backend status"),
         (name = "admin", description = "Runtime configuration (platform administrators)"),
         (name = "plans", description = "Plans: limits and prices (changed by platform administrators)"),
+        (name = "users", description = "Users (created by platform administrators), their API tokens, and who am I"),
         (name = "organizations", description = "Tenants, their subscription and usage"),
+        (name = "members", description = "Members of an organization, their roles, ownership and invitations"),
+        (name = "administration", description = "Organization administration by platform administrators: the overview, suspension, bulk operations and the audit log"),
         (name = "projects", description = "Projects: private networks of services"),
         (name = "services", description = "Apps and managed databases"),
         (name = "volumes", description = "Persistent volumes, counted against the storage quota"),
         (name = "backups", description = "Backups of volumes, their schedules and restores"),
+        (name = "monitoring", description = "Live stats, metrics history and charts, health and events of services"),
+        (name = "alerts", description = "Alert rules, their webhook and the alerts they raised"),
+        (name = "templates", description = "Application templates: the catalogue (managed by platform administrators), deploys of whole applications and their instances"),
     )
 )]
 pub struct ApiDoc;
@@ -296,6 +424,13 @@ route_table! {
     GET "/v1/admin/plans/{plan}" => routes::admin::get_plan,
     PATCH "/v1/admin/plans/{plan}" => routes::admin::update_plan,
     DELETE "/v1/admin/plans/{plan}" => routes::admin::delete_plan,
+    GET "/v1/me" => routes::users::me,
+    POST "/v1/admin/users" => routes::users::create_user,
+    GET "/v1/admin/users" => routes::users::list_users,
+    POST "/v1/admin/users/{user}/tokens" => routes::tokens::create_user_token,
+    POST "/v1/tokens" => routes::tokens::create_token,
+    GET "/v1/tokens" => routes::tokens::list_tokens,
+    DELETE "/v1/tokens/{id}" => routes::tokens::revoke_token,
     GET "/v1/orgs" => routes::orgs::list_orgs,
     POST "/v1/orgs" => routes::orgs::create_org,
     GET "/v1/orgs/{org}" => routes::orgs::get_org,
@@ -304,6 +439,21 @@ route_table! {
     GET "/v1/orgs/{org}/subscription" => routes::orgs::get_subscription,
     PUT "/v1/orgs/{org}/subscription" => routes::orgs::put_subscription,
     GET "/v1/orgs/{org}/usage" => routes::orgs::usage,
+    GET "/v1/orgs/{org}/members" => routes::members::list_members,
+    POST "/v1/orgs/{org}/members" => routes::members::add_member,
+    PATCH "/v1/orgs/{org}/members/{user}" => routes::members::update_member,
+    DELETE "/v1/orgs/{org}/members/{user}" => routes::members::remove_member,
+    POST "/v1/orgs/{org}/transfer-ownership" => routes::members::transfer_ownership,
+    GET "/v1/orgs/{org}/invitations" => routes::members::list_invitations,
+    POST "/v1/orgs/{org}/invitations" => routes::members::create_invitation,
+    DELETE "/v1/orgs/{org}/invitations/{invitation}" => routes::members::revoke_invitation,
+    POST "/v1/invitations/{token}/accept" => routes::members::accept_invitation,
+    POST "/v1/invitations/{token}/decline" => routes::members::decline_invitation,
+    GET "/v1/admin/orgs" => routes::org_admin::admin_orgs,
+    POST "/v1/admin/orgs/bulk" => routes::org_admin::bulk_orgs,
+    POST "/v1/admin/orgs/{org}/suspend" => routes::org_admin::suspend_org,
+    POST "/v1/admin/orgs/{org}/reactivate" => routes::org_admin::reactivate_org,
+    GET "/v1/admin/audit" => routes::org_admin::audit_log,
     GET "/v1/orgs/{org}/projects" => routes::projects::list_projects,
     POST "/v1/orgs/{org}/projects" => routes::projects::create_project,
     GET "/v1/orgs/{org}/projects/{project}" => routes::projects::get_project,
@@ -335,6 +485,23 @@ route_table! {
     GET "/v1/orgs/{org}/backups" => routes::backups::list_backups,
     DELETE "/v1/orgs/{org}/backups/{backup}" => routes::backups::delete_backup,
     POST "/v1/orgs/{org}/backups/{backup}/restore" => routes::backups::restore_backup,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/stats" => routes::monitoring::service_stats,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream" => routes::monitoring::service_stats_stream,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/metrics" => routes::monitoring::service_metrics,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/metrics.svg" => routes::monitoring::service_chart,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/health" => routes::service_health::service_health,
+    GET "/v1/orgs/{org}/projects/{project}/services/{service}/events" => routes::service_health::service_events,
+    GET "/v1/orgs/{org}/alerts" => routes::alerts::get_alerts,
+    PUT "/v1/orgs/{org}/alerts" => routes::alerts::put_alerts,
+    GET "/v1/orgs/{org}/usage/report" => routes::reports::usage_report,
+    GET "/v1/templates" => routes::templates::list_templates,
+    GET "/v1/templates/{template}" => routes::templates::get_template,
+    POST "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy" => routes::templates::deploy_template,
+    GET "/v1/orgs/{org}/projects/{project}/template-instances" => routes::templates::list_instances,
+    DELETE "/v1/orgs/{org}/projects/{project}/template-instances/{instance}" => routes::templates::delete_instance,
+    POST "/v1/admin/templates/{template}" => routes::templates::admin::create_template,
+    PUT "/v1/admin/templates/{template}" => routes::templates::admin::update_template,
+    DELETE "/v1/admin/templates/{template}" => routes::templates::admin::delete_template,
 }
 
 /// Every route the router serves, as (method, path template) — the same table the router is
@@ -356,7 +523,7 @@ pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

@@ -56,6 +56,53 @@ pub(crate) enum OrgStatus {
     Suspended,
 }
 
+/// A member's role in an organization, from least to most powerful: viewers read; members
+/// also deploy and operate services and volumes; admins also manage projects, members,
+/// invitations, restores and alerts; owners also change and delete the organization and
+/// manage owners.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Role {
+    /// Read-only access.
+    Viewer,
+    /// Deploys and operates services.
+    Member,
+    /// Manages projects, members and settings.
+    Admin,
+    /// Everything, including deleting the organization; at least one per organization.
+    Owner,
+}
+
+/// A person who can act on the platform.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct User {
+    /// Id.
+    id: Uuid,
+    /// Unique e-mail address (lowercase).
+    email: String,
+    /// Name shown in lists (may be empty).
+    display_name: String,
+    /// Platform administrators may act on every organization.
+    platform_admin: bool,
+    /// When the user was created.
+    created_at: DateTime<Utc>,
+}
+
+/// An API token, without its secret (shown once, when it is created) or the secret's hash.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiToken {
+    /// Id (to revoke it).
+    id: Uuid,
+    /// Whose token (user id).
+    user: Uuid,
+    /// A label for people (`ci`, `laptop`).
+    name: String,
+    /// When it stops being accepted; never when `null`.
+    expires_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+}
+
 /// A tenant: owns projects, services, volumes and a subscription.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Organization {

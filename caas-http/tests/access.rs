@@ -6,12 +6,13 @@
 
 mod common;
 
+use caas_core::model::Role;
 use common::{SERVICES, World, assert_error, memory_config, web_app, world};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A concrete path for a route template: `acme`, `shop`, `web`, `starter`, the volume `data`
-/// and the backup `backup`.
+/// A concrete path for a route template: `acme`, `shop`, `web`, `starter`, the volume `data`,
+/// the backup `backup`, the template `wordpress` and its instance `blog`.
 fn concrete(template: &str, backup: &str) -> String {
     template
         .replace("{org}", "acme")
@@ -20,6 +21,24 @@ fn concrete(template: &str, backup: &str) -> String {
         .replace("{plan}", "starter")
         .replace("{volume}", "data")
         .replace("{backup}", backup)
+        .replace("{template}", "wordpress")
+        .replace("{instance}", "blog")
+        .replace("{user}", "member@acme.example")
+        .replace("{invitation}", "0190f0c0-0000-7000-8000-000000000000")
+        .replace("{token}", "caas_inv_not-a-real-token")
+        .replace("{id}", "0190f0c0-0000-7000-8000-000000000001")
+}
+
+/// A small template definition with the id `id`.
+fn definition(id: &str) -> Value {
+    json!({
+        "format": 1,
+        "id": id,
+        "name": "Mine",
+        "category": "demo",
+        "description": "One web server.",
+        "services": [{"name": "web", "image": common::IMAGE}]
+    })
 }
 
 /// A valid body for the routes that take one.
@@ -49,6 +68,31 @@ fn body(method: &Method, template: &str) -> Option<Value> {
             Some(json!({"cron": "0 3 * * *"}))
         }
         ("POST", "/v1/orgs/{org}/backups/{backup}/restore") => Some(json!({"volume": "data"})),
+        ("PUT", "/v1/orgs/{org}/alerts") => Some(json!({"rules": [
+            {"name": "looping", "condition": {"type": "restart_loop", "restarts": 3}}
+        ]})),
+        ("POST", "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy") => {
+            Some(json!({"name": "site"}))
+        }
+        ("POST", "/v1/admin/templates/{template}") => {
+            Some(json!({"template": definition("wordpress")}))
+        }
+        ("PUT", "/v1/admin/templates/{template}") => Some(json!({"enabled": false})),
+        ("POST", "/v1/orgs/{org}/members") => {
+            Some(json!({"user": "boss@globex.example", "role": "viewer"}))
+        }
+        ("PATCH", "/v1/orgs/{org}/members/{user}") => Some(json!({"role": "viewer"})),
+        ("POST", "/v1/orgs/{org}/transfer-ownership") => Some(json!({"to": "member@acme.example"})),
+        ("POST", "/v1/orgs/{org}/invitations") => {
+            Some(json!({"email": "new@example.com", "role": "viewer"}))
+        }
+        ("POST", "/v1/admin/orgs/bulk") => {
+            Some(json!({"action": {"type": "suspend"}, "orgs": ["acme"]}))
+        }
+        ("POST", "/v1/admin/users") => Some(json!({"email": "new@example.com"})),
+        ("POST", "/v1/admin/users/{user}/tokens") | ("POST", "/v1/tokens") => {
+            Some(json!({"name": "ci"}))
+        }
         _ => None,
     }
 }
@@ -290,4 +334,327 @@ async fn members_deploy_but_do_not_manage_projects_or_the_organization() {
         .call(Method::DELETE, "/v1/orgs/acme", Some(&w.member), None)
         .await;
     assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+}
+
+/// The monitoring routes: live stats and their stream, metrics and their chart, health,
+/// events, alerts and the usage report.
+const MONITORING: [(Method, &str); 9] = [
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/stats",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/metrics",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/metrics.svg",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/health",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/services/{service}/events",
+    ),
+    (Method::GET, "/v1/orgs/{org}/alerts"),
+    (Method::PUT, "/v1/orgs/{org}/alerts"),
+    (Method::GET, "/v1/orgs/{org}/usage/report"),
+];
+
+/// The status of an answer, without reading its body (a stats stream never ends).
+async fn status_of(
+    w: &World,
+    method: &Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> StatusCode {
+    let mut req = http::Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            axum::body::Body::from(b.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let res = tower::ServiceExt::oneshot(w.app.clone(), req.body(body).unwrap())
+        .await
+        .unwrap();
+    res.status()
+}
+
+#[tokio::test]
+async fn viewers_read_every_monitoring_route_and_only_admins_change_alerts() {
+    let (w, _) = world_with_web().await;
+    let served = caas_http::routes();
+    for (method, template) in &MONITORING {
+        assert!(
+            served.iter().any(|(m, t)| m == method && t == template),
+            "{method} {template} is served"
+        );
+    }
+    let admin = w.token_with_role("admin@acme.example", Role::Admin).await;
+    let roles = [
+        ("viewer", &w.viewer),
+        ("member", &w.member),
+        ("admin", &admin),
+        ("owner", &w.owner),
+    ];
+    for (method, template) in &MONITORING {
+        let path = concrete(template, "");
+        for (role, token) in roles {
+            let got = status_of(&w, method, &path, token, body(method, template)).await;
+            let may = *method == Method::GET || matches!(role, "admin" | "owner");
+            let want = if may {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(got, want, "{role}: {method} {path}");
+        }
+    }
+    let (_, view) = w.get("/v1/orgs/acme/alerts", &w.viewer).await;
+    assert_eq!(view["settings"]["rules"][0]["name"], "looping");
+}
+
+#[tokio::test]
+async fn another_organizations_services_and_alerts_are_404_on_every_monitoring_route() {
+    let (w, _) = world_with_web().await;
+    // globex has a project and a service of its own.
+    let (status, p) = w
+        .post(
+            "/v1/orgs/globex/projects",
+            &w.stranger,
+            json!({"name": "lab"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let (status, s) = w
+        .post(
+            "/v1/orgs/globex/projects/lab/services",
+            &w.stranger,
+            web_app("api"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    for (method, template) in &MONITORING {
+        let theirs = template
+            .replace("{org}", "globex")
+            .replace("{project}", "lab")
+            .replace("{service}", "api");
+        // acme's owner on globex's paths, on globex's project under acme, and the other way.
+        let mixed = template
+            .replace("{org}", "acme")
+            .replace("{project}", "lab")
+            .replace("{service}", "api");
+        let ours = concrete(template, "");
+        for (path, token) in [
+            (&theirs, &w.owner),
+            (&ours, &w.stranger),
+            (&mixed, &w.owner),
+        ] {
+            if path == &mixed && !template.contains("{project}") {
+                continue;
+            }
+            let got = w
+                .call(method.clone(), path, Some(token), body(method, template))
+                .await;
+            assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+        }
+        // The owner of globex still reads its own.
+        if *method == Method::GET && !template.ends_with("/stream") {
+            let (status, body) = w.get(&theirs, &w.stranger).await;
+            assert_eq!(status, StatusCode::OK, "{theirs}: {body}");
+        }
+    }
+    let (_, acme) = w.get("/v1/orgs/acme/alerts", &w.owner).await;
+    assert_eq!(
+        acme["settings"]["rules"],
+        json!([]),
+        "nothing of acme's changed"
+    );
+}
+
+/// The customers' template routes: the catalogue, deploys and instances.
+const TEMPLATES: [(Method, &str); 5] = [
+    (Method::GET, "/v1/templates"),
+    (Method::GET, "/v1/templates/{template}"),
+    (
+        Method::POST,
+        "/v1/orgs/{org}/projects/{project}/templates/{template}/deploy",
+    ),
+    (
+        Method::GET,
+        "/v1/orgs/{org}/projects/{project}/template-instances",
+    ),
+    (
+        Method::DELETE,
+        "/v1/orgs/{org}/projects/{project}/template-instances/{instance}",
+    ),
+];
+
+/// [`world_with_web`] with WordPress's images.
+async fn world_for_templates() -> World {
+    let (w, _) = world_with_web().await;
+    w.runtime.add_image("wordpress:6-apache");
+    w.runtime.add_image("mysql:8.4");
+    w
+}
+
+#[tokio::test]
+async fn viewers_browse_templates_and_list_instances_members_deploy_and_delete_them() {
+    let w = world_for_templates().await;
+    let served = caas_http::routes();
+    for (method, template) in &TEMPLATES {
+        assert!(
+            served.iter().any(|(m, t)| m == method && t == template),
+            "{method} {template} is served"
+        );
+    }
+    let admin = w.token_with_role("admin@acme.example", Role::Admin).await;
+    let roles = [
+        ("member", &w.member),
+        ("admin", &admin),
+        ("owner", &w.owner),
+        ("viewer", &w.viewer),
+    ];
+    for (role, token) in roles {
+        if role == "viewer" {
+            // Something to refuse to delete.
+            let (status, body) = w
+                .post(
+                    &concrete(TEMPLATES[2].1, ""),
+                    &w.owner,
+                    json!({"name": "blog"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        // Each role's own instance `blog`, deployed and deleted (with its volumes, so the
+        // next role's can be called the same) through the routes.
+        for (method, template) in &TEMPLATES {
+            let mut path = concrete(template, "");
+            if *method == Method::DELETE {
+                path.push_str("?volumes=true");
+            }
+            let body = (*method == Method::POST).then(|| json!({"name": "blog"}));
+            let got = w.call(method.clone(), &path, Some(token), body).await;
+            let want = match (role, method.as_str()) {
+                (_, "GET") => StatusCode::OK,
+                ("viewer", _) => StatusCode::FORBIDDEN,
+                (_, "POST") => StatusCode::CREATED,
+                _ => StatusCode::NO_CONTENT,
+            };
+            assert_eq!(got.0, want, "{role}: {method} {path}: {}", got.1);
+            if want == StatusCode::FORBIDDEN {
+                assert_error(&got, want, "PERMISSION_DENIED");
+            }
+        }
+        // A dry run is a deploy too.
+        let got = w
+            .post(
+                &format!("{}?dry_run=true", concrete(TEMPLATES[2].1, "")),
+                token,
+                json!({"name": "blog"}),
+            )
+            .await;
+        let want = if role == "viewer" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(got.0, want, "{role}: {}", got.1);
+    }
+    // The viewer's refusals changed nothing.
+    let (_, instances) = w
+        .get("/v1/orgs/acme/projects/shop/template-instances", &w.viewer)
+        .await;
+    assert_eq!(instances.as_array().unwrap().len(), 1, "{instances}");
+    assert_eq!(instances[0]["name"], "blog");
+    let (_, services) = w.get(SERVICES, &w.owner).await;
+    assert_eq!(
+        services.as_array().unwrap().len(),
+        3,
+        "web and the blog's two"
+    );
+}
+
+#[tokio::test]
+async fn another_organizations_projects_and_instances_are_404_on_every_template_route() {
+    let w = world_for_templates().await;
+    // globex has a project with an instance of its own, and acme one called the same.
+    let (status, p) = w
+        .post(
+            "/v1/orgs/globex/projects",
+            &w.stranger,
+            json!({"name": "lab"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let (status, d) = w
+        .post(
+            "/v1/orgs/globex/projects/lab/templates/wordpress/deploy",
+            &w.stranger,
+            json!({"name": "blog"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    let (status, d) = w
+        .post(
+            "/v1/orgs/acme/projects/shop/templates/wordpress/deploy",
+            &w.owner,
+            json!({"name": "blog"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    for (method, template) in TEMPLATES.iter().filter(|(_, t)| t.starts_with("/v1/orgs/")) {
+        let theirs = template
+            .replace("{org}", "globex")
+            .replace("{project}", "lab")
+            .replace("{template}", "wordpress")
+            .replace("{instance}", "blog");
+        let mixed = template
+            .replace("{org}", "acme")
+            .replace("{project}", "lab")
+            .replace("{template}", "wordpress")
+            .replace("{instance}", "blog");
+        let ours = concrete(template, "");
+        for (path, token) in [
+            (&theirs, &w.owner),
+            (&ours, &w.stranger),
+            (&mixed, &w.owner),
+        ] {
+            let body = (*method == Method::POST).then(|| json!({"name": "other"}));
+            let got = w.call(method.clone(), path, Some(token), body).await;
+            assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+        }
+    }
+    // Each still has its own.
+    for (path, token) in [
+        (
+            "/v1/orgs/globex/projects/lab/template-instances",
+            &w.stranger,
+        ),
+        ("/v1/orgs/acme/projects/shop/template-instances", &w.owner),
+    ] {
+        let (status, list) = w.get(path, token).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {list}");
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["blog"], "{path}");
+    }
 }

@@ -157,6 +157,7 @@ fn kind_of_table(table: Option<&str>) -> &'static str {
         Some("users") => "user",
         Some("organizations") => "organization",
         Some("members") => "member",
+        Some("invitations") => "invitation",
         Some("plans") => "plan",
         Some("subscriptions") => "subscription",
         Some("projects") => "project",

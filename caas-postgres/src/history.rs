@@ -1,9 +1,12 @@
-//! Service events and the audit log.
+//! Service events and the audit log. The audit log is filtered in SQL: by organization,
+//! actor, action prefix (a range on `action`) and time.
 
 use caas_core::model::{AuditEntry, ServiceEvent, ServiceEventKind};
 use caas_core::ports::store::AuditFilter;
 use caas_core::{AuditId, Error, EventId, OrgId, Result, ServiceId, UserId};
-use sqlx::postgres::{PgPool, PgRow};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::QueryBuilder;
+use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -103,16 +106,167 @@ pub(crate) async fn append_audit(pool: &PgPool, entry: &AuditEntry) -> Result<()
 }
 
 pub(crate) async fn list_audit(pool: &PgPool, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-    sqlx::query(
-        "SELECT id, at, actor, org_id, action, target, before, after FROM audit_log \
-         WHERE ($1::uuid IS NULL OR org_id = $1) ORDER BY at DESC, id DESC LIMIT $2",
-    )
-    .bind(filter.org.map(|o| o.0))
-    .bind(i64::from(filter.limit.min(MAX_AUDIT_PAGE)))
-    .fetch_all(pool)
-    .await
-    .map_err(db_error)?
-    .iter()
-    .map(audit_from_row)
-    .collect()
+    // Only the conditions the filter sets go into the statement, so each combination gets a
+    // plan that uses its index, generic plans included (`$1 IS NULL OR org_id = $1` would not).
+    let mut q = QueryBuilder::<Postgres>::new(
+        "SELECT id, at, actor, org_id, action, target, before, after FROM audit_log WHERE TRUE",
+    );
+    if let Some(org) = filter.org {
+        q.push(" AND org_id = ").push_bind(org.0);
+    }
+    if let Some(actor) = filter.actor {
+        q.push(" AND actor = ").push_bind(actor.0);
+    }
+    if let Some(prefix) = filter.action_prefix.as_deref().filter(|p| !p.is_empty()) {
+        if prefix.contains('\0') {
+            // Text cannot hold U+0000, so no stored action starts with it.
+            return Ok(Vec::new());
+        }
+        // A range on the "C"-collated column instead of LIKE, whose wildcards would need
+        // escaping: bytewise, exactly `str::starts_with`, and served by `audit_by_action`.
+        q.push(" AND action >= ").push_bind(prefix.to_string());
+        if let Some(end) = prefix_end(prefix) {
+            q.push(" AND action < ").push_bind(end);
+        }
+    }
+    match since_bound(filter.since) {
+        Bound::Open => {}
+        Bound::At(t) => {
+            q.push(" AND at >= ").push_bind(t);
+        }
+        Bound::Empty => return Ok(Vec::new()),
+    }
+    match before_bound(filter.before) {
+        Bound::Open => {}
+        Bound::At(t) => {
+            q.push(" AND at < ").push_bind(t);
+        }
+        Bound::Empty => return Ok(Vec::new()),
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(filter.limit.min(MAX_AUDIT_PAGE)));
+    q.build()
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(audit_from_row)
+        .collect()
+}
+
+/// The smallest string greater than every string starting with `prefix`, if there is one
+/// (there is none when every character is `char::MAX`): `prefix` with its last character
+/// replaced by the next one, after dropping trailing `char::MAX`es. UTF-8 sorts bytewise in
+/// code-point order, so under the "C" collation `prefix <= action < end` holds exactly when
+/// `action` starts with `prefix`.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            // Surrogates are not characters: the one after U+D7FF is U+E000.
+            '\u{d7ff}' => Some('\u{e000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A time bound of the audit filter as the server can compare it.
+#[derive(Debug, PartialEq, Eq)]
+enum Bound {
+    /// No condition: every stored entry passes.
+    Open,
+    /// Compare with this time (whole microseconds, within PostgreSQL's range).
+    At(DateTime<Utc>),
+    /// No stored entry passes.
+    Empty,
+}
+
+/// The earliest instant a TIMESTAMPTZ holds (4714-11-24 BC, Julian day 0); chrono's latest
+/// lies before PostgreSQL's (294276 AD).
+fn pg_min() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(-4713, 11, 24)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
+}
+
+/// `at` rounded up to the microsecond (the server keeps whole microseconds, and for those
+/// `stored >= t` and `stored < t` mean `stored >= ceil(t)` and `stored < ceil(t)`); `None`
+/// when that passes chrono's last instant.
+fn ceil_micros(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let sub = at.timestamp_subsec_nanos() % 1000;
+    if sub == 0 {
+        Some(at)
+    } else {
+        at.checked_add_signed(Duration::nanoseconds(i64::from(1000 - sub)))
+    }
+}
+
+/// `at >= since`, for stored entries.
+fn since_bound(since: Option<DateTime<Utc>>) -> Bound {
+    match since.map(ceil_micros) {
+        None => Bound::Open,
+        Some(None) => Bound::Empty,
+        Some(Some(t)) if t <= pg_min() => Bound::Open,
+        Some(Some(t)) => Bound::At(t),
+    }
+}
+
+/// `at < before`, for stored entries.
+fn before_bound(before: Option<DateTime<Utc>>) -> Bound {
+    match before.map(ceil_micros) {
+        None | Some(None) => Bound::Open,
+        Some(Some(t)) if t <= pg_min() => Bound::Empty,
+        Some(Some(t)) => Bound::At(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::{Bound, before_bound, ceil_micros, pg_min, prefix_end, since_bound};
+
+    #[test]
+    fn prefix_end_is_the_next_string_after_every_extension() {
+        assert_eq!(prefix_end("service.").as_deref(), Some("service/"));
+        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_end("a_").as_deref(), Some("a`"));
+        assert_eq!(prefix_end("a\\").as_deref(), Some("a]"));
+        assert_eq!(prefix_end("\u{e9}").as_deref(), Some("\u{ea}"));
+        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(prefix_end("z\u{10ffff}").as_deref(), Some("{"));
+        assert_eq!(prefix_end("\u{10ffff}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn time_bounds_round_up_to_the_microsecond_and_clamp_to_the_server_range() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).unwrap();
+        assert_eq!(
+            ceil_micros(t + Duration::nanoseconds(1)),
+            Some(t + Duration::microseconds(1))
+        );
+        assert_eq!(
+            since_bound(Some(t + Duration::nanoseconds(500))),
+            Bound::At(t + Duration::microseconds(1))
+        );
+        assert_eq!(before_bound(Some(t)), Bound::At(t));
+        assert_eq!(since_bound(None), Bound::Open);
+        assert_eq!(before_bound(None), Bound::Open);
+        assert_eq!(since_bound(Some(DateTime::<Utc>::MAX_UTC)), Bound::Empty);
+        assert_eq!(before_bound(Some(DateTime::<Utc>::MAX_UTC)), Bound::Open);
+        let ancient = pg_min() - Duration::days(1);
+        assert_eq!(since_bound(Some(ancient)), Bound::Open);
+        assert_eq!(before_bound(Some(ancient)), Bound::Empty);
+        assert_eq!(before_bound(Some(pg_min())), Bound::Empty);
+        assert_eq!(
+            since_bound(Some(pg_min() + Duration::days(1))),
+            Bound::At(pg_min() + Duration::days(1))
+        );
+    }
 }

@@ -1,10 +1,11 @@
 //! The [`Store`](caas_core::Store) port on PostgreSQL, through sqlx.
 //!
 //! [`PgStore`] implements the whole `Store` trait — platform settings, users, organizations,
-//! members, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
-//! quota reservations, service events, the audit log and container metrics — and passes the same conformance suites
-//! (`caas_testkit::store_suite!`, `caas_testkit::quota_suite!` and
-//! `caas_testkit::metrics_suite!`) as the in-memory reference store.
+//! members, invitations, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
+//! templates and template instances, quota reservations, service events, the audit log and
+//! container metrics — and passes the same conformance suites (`caas_testkit::store_suite!`,
+//! `caas_testkit::quota_suite!` and `caas_testkit::metrics_suite!`) as the in-memory
+//! reference store.
 //!
 //! ```no_run
 //! # async fn run() -> caas_core::Result<()> {
@@ -29,16 +30,42 @@
 //! key (1 to 200 characters).
 //!
 //! Ownership cascades through the foreign keys: deleting an organization removes its members,
-//! subscription, projects, services, their deployments and events, and its reservations in
+//! invitations, subscription, projects, services, their deployments and events, and its reservations in
 //! one statement; audit entries have no foreign keys and outlive what they talk about.
 //! A service references its project by `(project, organization)`, so it can never belong to a
 //! project of another organization; so does a volume (`migrations/0005_volumes.sql`), whose
 //! name is unique in its project and whose record goes with its project and organization.
 //! Backups keep `volume_id` and `project_id` without foreign keys: they outlive the volume and
 //! its project and go only with their organization. Alerts go with their organization and
-//! keep `service_id` without a key; `put_alert` replaces every field of an existing alert. `delete_project` refuses with `Conflict` while services
-//! remain and `delete_plan` while subscriptions use the plan; both check under a row lock in
-//! the same transaction as the delete, so a concurrent create cannot slip in between.
+//! keep `service_id` without a key; `put_alert` replaces every field of an existing alert.
+//! Saved templates (`migrations/0006_templates.sql`) are platform-wide rows keyed by id, their
+//! definition (the nested `Template`) a JSONB object; `put_template` replaces every field of a
+//! template with the same id, creation time included. A template instance references its
+//! project by `(project, organization)` like a volume, its name is unique in the project, its
+//! services and outputs are JSONB arrays, and its template id is not a key (built-in templates
+//! are not stored; instances outlive a saved template and their services); its record goes
+//! with its project and organization. JSONB cannot hold the character U+0000: a template or
+//! output containing it is refused with `InvalidInput`, and look-ups by an id or name that
+//! could not be stored (not a DNS label) find nothing without asking the server.
+//! `list_audit` filters in SQL, with only the conditions the filter sets in its statement:
+//! organization, actor, `at >= since` and `at < before` (bounds rounded up to the
+//! microsecond, which is what those comparisons mean on stored times; bounds before
+//! PostgreSQL's earliest time keep every entry or none), and the action prefix as the range
+//! `action >= prefix AND action < next` (`next`: the prefix with its last character replaced
+//! by the following one). `audit_log.action` has the `"C"` collation
+//! (`migrations/0008_audit_filters.sql`), so the range is bytewise, exactly
+//! `str::starts_with`: `%`, `_` and `\` are plain characters, letters keep their case,
+//! whatever the database's default collation. Indexes serve an organization's entries and all
+//! entries by time, an actor's entries by time, and action ranges.
+//! Invitations (`migrations/0007_invitations.sql`) go with their organization; their token's
+//! SHA-256 (64 lowercase hex digits, checked) is unique across all organizations, and a second
+//! invitation with the same id or the same hash is `AlreadyExists` naming the invitation's id
+//! (never the hash). `invited_by` is not a key: who sent an invitation is a record, and the
+//! port asks only for the organization. A look-up by a hash that could not be stored finds
+//! nothing without asking the server.
+//! `delete_project` refuses with `Conflict` while services remain and `delete_plan` while
+//! subscriptions use the plan; both check under a row lock in the same transaction as the
+//! delete, so a concurrent create cannot slip in between.
 //!
 //! Updates replace the mutable fields only: an organization's slug, display name and status;
 //! everything of a plan but its id and creation time; a service's name, kind, spec, status,
@@ -49,10 +76,10 @@
 //! error and finish time.
 //!
 //! Ordering: organizations by slug and plans by name, bytewise (the columns use the `"C"`
-//! collation, whatever the server's default); projects and services by id (UUIDv7, so by
-//! creation); deployments newest first; events and audit entries newest first by time, then
-//! id; volumes by id; backups newest first by start time, then id; alerts newest first by
-//! `since`, then id. `list_orgs` returns at most 500 rows per page, `list_audit` and
+//! collation, whatever the server's default); projects, services and invitations by id
+//! (UUIDv7, so by creation); deployments newest first; events and audit entries newest first by time, then
+//! id; volumes and template instances by id; templates by position, then id (bytewise);
+//! backups newest first by start time, then id; alerts newest first by `since`, then id. `list_orgs` returns at most 500 rows per page, `list_audit` and
 //! `list_alerts` at most 1000. `firing_alert_opt` reads through the `(org_id, rule, subject)`
 //! index; should two alerts of one rule and subject fire at once, the smaller id wins. The
 //! organization search is a case-insensitive substring match (`lower()` on both sides) on slug
@@ -138,7 +165,7 @@
 //! |---|---|
 //! | row not found (`user`, `org`, `update_*`, `delete_*`, …) | `NotFound { kind, id }` with the kind and id asked for |
 //! | unique violation (23505) | `AlreadyExists { kind, id }` naming the conflicting slug, e-mail, name or id |
-//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume`, `organization` for `create_backup` and `put_alert`, `service` for `create_deployment` and `append_event` |
+//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume` and `create_template_instance`, `organization` for `create_backup`, `put_alert` and `create_invitation`, `service` for `create_deployment` and `append_event` |
 //! | any other foreign-key violation | `Conflict` naming the constraint |
 //! | plan in use, project with services, reservation released or expired | `Conflict` saying what to do |
 //! | plan limits exceeded | `QuotaExceeded` naming every exceeded dimension |
@@ -162,12 +189,14 @@ mod codec;
 mod domains;
 mod error;
 mod history;
+mod invitations;
 mod metrics;
 mod plans;
 mod quota;
 mod services;
 mod settings;
 mod store;
+mod templates;
 mod tenancy;
 mod tokens;
 mod volumes;

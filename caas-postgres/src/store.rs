@@ -2,22 +2,22 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
-    Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
-use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    Result, ServiceId, Store, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::db_error;
 use crate::{
-    PgStore, alerts, domains, history, metrics, plans, quota, services, settings, tenancy, tokens,
-    volumes,
+    PgStore, alerts, domains, history, invitations, metrics, plans, quota, services, settings,
+    templates, tenancy, tokens, volumes,
 };
 
 #[async_trait]
@@ -47,6 +47,9 @@ impl Store for PgStore {
     }
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
         tenancy::user_by_email_opt(&self.pool, email).await
+    }
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        tenancy::list_users(&self.pool, filter).await
     }
 
     // --- organizations ---
@@ -94,6 +97,23 @@ impl Store for PgStore {
     }
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
         tenancy::memberships(&self.pool, user).await
+    }
+
+    // --- invitations ---
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        invitations::create(&self.pool, invitation).await
+    }
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        invitations::by_id(&self.pool, id).await
+    }
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        invitations::by_hash_opt(&self.pool, token_sha256).await
+    }
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        invitations::list(&self.pool, org).await
+    }
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        invitations::delete(&self.pool, id).await
     }
 
     // --- plans and subscriptions ---
@@ -267,6 +287,43 @@ impl Store for PgStore {
     }
     async fn alert(&self, id: AlertId) -> Result<Alert> {
         alerts::by_id(&self.pool, id).await
+    }
+
+    // --- templates ---
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
+        templates::put_template(&self.pool, template).await
+    }
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>> {
+        templates::template_opt(&self.pool, id).await
+    }
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>> {
+        templates::list_templates(&self.pool).await
+    }
+    async fn delete_template(&self, id: &str) -> Result<()> {
+        templates::delete_template(&self.pool, id).await
+    }
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()> {
+        templates::create_instance(&self.pool, instance).await
+    }
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance> {
+        templates::instance_by_id(&self.pool, id).await
+    }
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>> {
+        templates::instance_by_name_opt(&self.pool, project, name).await
+    }
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>> {
+        templates::list_instances(&self.pool, org, project).await
+    }
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
+        templates::delete_instance(&self.pool, id).await
     }
 
     // --- quota ---

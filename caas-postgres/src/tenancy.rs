@@ -1,7 +1,7 @@
 //! Users, organizations and members.
 
 use caas_core::model::{Member, Organization, User};
-use caas_core::ports::store::OrgFilter;
+use caas_core::ports::store::{OrgFilter, UserFilter};
 use caas_core::validate::Slug;
 use caas_core::{Error, OrgId, ProjectId, Result, UserId};
 use sqlx::postgres::{PgPool, PgRow};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::codec::{get, org_status, parse_org_status, parse_role, role};
 use crate::error::{Violation, corrupt, db_error, on_violation};
 
-/// Most organizations one `list_orgs` call returns.
+/// Most organizations (or users) one `list_orgs` (`list_users`) call returns.
 const MAX_ORG_PAGE: u32 = 500;
 
 // --- users ---
@@ -74,6 +74,28 @@ pub(crate) async fn user_by_email_opt(pool: &PgPool, email: &str) -> Result<Opti
     .map_err(db_error)?
     .map(|row| user_from_row(&row))
     .transpose()
+}
+
+pub(crate) async fn list_users(pool: &PgPool, filter: &UserFilter) -> Result<Vec<User>> {
+    // The search folds ASCII letters only (whatever the database's locale makes of lower()),
+    // as every backend does; strpos has no wildcards. Byte order, like the other backends.
+    sqlx::query(
+        "SELECT id, email, display_name, platform_admin, created_at FROM users \
+         WHERE $1::text IS NULL \
+            OR strpos(translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), $1) > 0 \
+            OR strpos(translate(display_name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), $1) > 0 \
+         ORDER BY email COLLATE \"C\" \
+         LIMIT $2 OFFSET $3",
+    )
+    .bind(filter.search.as_deref().map(str::to_ascii_lowercase))
+    .bind(i64::from(filter.limit.min(MAX_ORG_PAGE)))
+    .bind(i64::from(filter.offset))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(user_from_row)
+    .collect()
 }
 
 // --- organizations ---

@@ -42,6 +42,10 @@ pub(crate) async fn create(pool: &PgPool, t: &ApiToken) -> Result<()> {
 }
 
 pub(crate) async fn by_hash_opt(pool: &PgPool, sha256: &str) -> Result<Option<ApiToken>> {
+    // No stored hash holds a NUL byte; the server would refuse the query with an error.
+    if sha256.contains('\0') {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT * FROM api_tokens WHERE token_sha256 = $1")
         .bind(sha256)
         .fetch_optional(pool)

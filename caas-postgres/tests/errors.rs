@@ -17,13 +17,13 @@ use caas_core::model::{
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AuditId, DeploymentId, Error, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
-    Store, UserId,
+    Store, TemplateInstanceId, UserId,
 };
 use caas_postgres::PgStore;
 use caas_testkit::store::{
     deployment_of, event_of, generous_limits, now, project_of, seed_deployment, seed_org,
     seed_plan, seed_project, seed_service, seed_subscribed_org, seed_user, service_of,
-    subscription_of,
+    stored_template_of, subscription_of, template_instance_of, unique,
 };
 use sqlx::Connection;
 
@@ -324,6 +324,75 @@ async fn values_the_schema_refuses_are_invalid_input_naming_the_column() {
 
     assert_invalid(store.put_setting("", &serde_json::json!(1)).await, "key");
     assert_eq!(store.setting_opt("").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_instance_errors_name_the_instance_or_the_missing_project() {
+    let Some((store, _db)) = common::fresh_pg_store().await else {
+        return;
+    };
+    let org = seed_org(&store, "tpl").await;
+    let project = seed_project(&store, &org, "web").await;
+    let blog = template_instance_of(&project, "blog");
+    store.create_template_instance(&blog).await.unwrap();
+
+    assert_already_exists(
+        store
+            .create_template_instance(&template_instance_of(&project, "blog"))
+            .await,
+        "template instance",
+        "blog",
+    );
+    let mut same_id = template_instance_of(&project, "shop");
+    same_id.id = blog.id;
+    assert_already_exists(
+        store.create_template_instance(&same_id).await,
+        "template instance",
+        blog.id,
+    );
+    let mut orphan = template_instance_of(&project, "shop");
+    orphan.project = ProjectId::new();
+    assert_not_found(
+        store.create_template_instance(&orphan).await,
+        "project",
+        orphan.project,
+    );
+    let missing = TemplateInstanceId::new();
+    assert_not_found(
+        store.template_instance(missing).await,
+        "template instance",
+        missing,
+    );
+    assert_not_found(store.delete_template("nope").await, "template", "nope");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_and_outputs_with_a_nul_character_are_invalid_input_and_store_nothing() {
+    let Some((store, _db)) = common::fresh_pg_store().await else {
+        return;
+    };
+    // JSONB cannot hold U+0000; the server refuses it and nothing is written.
+    let id = unique("nul");
+    let mut template = stored_template_of(&id, 0);
+    template.template.description = "nul\0byte".into();
+    let e = err(store.put_template(&template).await, "put_template(NUL)");
+    assert!(e.is_invalid_input(), "{e:?}");
+    assert_eq!(store.template_opt(&id).await.unwrap(), None);
+
+    let org = seed_org(&store, "nul").await;
+    let project = seed_project(&store, &org, "web").await;
+    let mut instance = template_instance_of(&project, "blog");
+    instance.outputs[0].value = "nul\0byte".into();
+    let e = err(
+        store.create_template_instance(&instance).await,
+        "create_template_instance(NUL)",
+    );
+    assert!(e.is_invalid_input(), "{e:?}");
+    assert_not_found(
+        store.template_instance(instance.id).await,
+        "template instance",
+        instance.id,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,6 +148,13 @@ impl<'r> Cols<'r> {
         u64::try_from(v).map_err(|_| self.bad(col, format!("negative amount {v}")))
     }
 
+    /// A 32-bit signed integer column (read as SQLite's 64-bit integer, so an out-of-range
+    /// value is reported rather than truncated).
+    pub(crate) fn i32(&self, col: &str) -> Result<i32> {
+        let v: i64 = self.get(col)?;
+        i32::try_from(v).map_err(|_| self.bad(col, format!("{v} does not fit in 32 bits")))
+    }
+
     /// A floating-point column.
     pub(crate) fn f64(&self, col: &str) -> Result<f64> {
         self.get(col)

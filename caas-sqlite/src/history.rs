@@ -1,9 +1,12 @@
-//! Service events and the audit log: append-only, listed newest first.
+//! Service events and the audit log: append-only, listed newest first. The audit log is
+//! filtered in SQL: by organization, actor, action prefix (a range on `action`) and time.
 
 use caas_core::model::{AuditEntry, ServiceEvent};
 use caas_core::ports::store::AuditFilter;
 use caas_core::{Error, Result, ServiceId};
-use sqlx::sqlite::SqliteRow;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use sqlx::QueryBuilder;
+use sqlx::sqlite::{Sqlite, SqliteRow};
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
@@ -97,26 +100,114 @@ pub(crate) async fn append_audit(s: &SqliteStore, a: &AuditEntry) -> Result<()> 
 }
 
 pub(crate) async fn list_audit(s: &SqliteStore, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-    let limit = f.limit.min(1000);
-    let rows = match f.org {
-        Some(org) => {
-            sqlx::query(
-                "SELECT * FROM audit_log WHERE org_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-            )
-            .bind(org.as_uuid())
-            .bind(limit)
-            .fetch_all(s.pool())
-            .await
-        }
-        None => {
-            sqlx::query("SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?")
-                .bind(limit)
-                .fetch_all(s.pool())
-                .await
+    // Only the conditions the filter sets go into the statement, so each combination gets a
+    // plan that uses its index (`?1 IS NULL OR org_id = ?1` would defeat them all).
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_log WHERE 1");
+    if let Some(org) = f.org {
+        q.push(" AND org_id = ").push_bind(org.as_uuid());
+    }
+    if let Some(actor) = f.actor {
+        q.push(" AND actor = ").push_bind(actor.as_uuid());
+    }
+    if let Some(prefix) = f.action_prefix.as_deref().filter(|p| !p.is_empty()) {
+        // A range instead of LIKE: LIKE would need its wildcards escaped and ignores ASCII
+        // case, while `action` compares bytewise (BINARY), like `str::starts_with`.
+        q.push(" AND action >= ").push_bind(prefix.to_string());
+        if let Some(end) = prefix_end(prefix) {
+            q.push(" AND action < ").push_bind(end);
         }
     }
-    .map_err(db)?;
+    match since_bound(f.since) {
+        Bound::Open => {}
+        Bound::At(t) => {
+            q.push(" AND at >= ").push_bind(t);
+        }
+        Bound::Empty => return Ok(Vec::new()),
+    }
+    match before_bound(f.before) {
+        Bound::Open => {}
+        Bound::At(t) => {
+            q.push(" AND at < ").push_bind(t);
+        }
+        Bound::Empty => return Ok(Vec::new()),
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .push_bind(f.limit.min(MAX_AUDIT_PAGE));
+    let rows = q.build().fetch_all(s.pool()).await.map_err(db)?;
     all(&rows, audit)
+}
+
+/// Most audit entries one `list_audit` call returns.
+const MAX_AUDIT_PAGE: u32 = 1000;
+
+/// The smallest string greater than every string starting with `prefix`, if there is one
+/// (there is none when every character is `char::MAX`): `prefix` with its last character
+/// replaced by the next one, after dropping trailing `char::MAX`es. UTF-8 sorts bytewise in
+/// code-point order, so `prefix <= action < end` holds exactly when `action` starts with
+/// `prefix`.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            // Surrogates are not characters: the one after U+D7FF is U+E000.
+            '\u{d7ff}' => Some('\u{e000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A time bound of the audit filter as the store can compare it.
+#[derive(Debug, PartialEq, Eq)]
+enum Bound {
+    /// No condition: every stored entry passes.
+    Open,
+    /// Compare with this stored timestamp text.
+    At(String),
+    /// No stored entry passes.
+    Empty,
+}
+
+/// `at` rounded up to the microsecond: stored times have whole microseconds, and for those
+/// `stored >= t` and `stored < t` mean `stored >= ceil(t)` and `stored < ceil(t)`. `None` when
+/// rounding up passes chrono's last instant.
+fn ceil_micros(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let sub = at.timestamp_subsec_nanos() % 1000;
+    if sub == 0 {
+        Some(at)
+    } else {
+        at.checked_add_signed(Duration::nanoseconds(i64::from(1000 - sub)))
+    }
+}
+
+/// `at >= since`, for stored entries (whose years lie in 0000–9999).
+fn since_bound(since: Option<DateTime<Utc>>) -> Bound {
+    let Some(since) = since else {
+        return Bound::Open;
+    };
+    match ceil_micros(since) {
+        None => Bound::Empty,
+        Some(t) if t.year() > 9999 => Bound::Empty,
+        Some(t) if t.year() < 0 => Bound::Open,
+        Some(t) => ts("since", t).map_or(Bound::Empty, Bound::At),
+    }
+}
+
+/// `at < before`, for stored entries (whose years lie in 0000–9999).
+fn before_bound(before: Option<DateTime<Utc>>) -> Bound {
+    let Some(before) = before else {
+        return Bound::Open;
+    };
+    match ceil_micros(before) {
+        None => Bound::Open,
+        Some(t) if t.year() > 9999 => Bound::Open,
+        Some(t) if t.year() < 0 => Bound::Empty,
+        Some(t) => ts("before", t).map_or(Bound::Open, Bound::At),
+    }
 }
 
 pub(crate) async fn setting_opt(s: &SqliteStore, key: &str) -> Result<Option<serde_json::Value>> {
@@ -152,4 +243,52 @@ pub(crate) async fn put_setting(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::{Bound, before_bound, ceil_micros, prefix_end, since_bound};
+
+    #[test]
+    fn prefix_end_is_the_next_string_after_every_extension() {
+        assert_eq!(prefix_end("service.").as_deref(), Some("service/"));
+        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_end("a_").as_deref(), Some("a`"));
+        assert_eq!(prefix_end("a\\").as_deref(), Some("a]"));
+        assert_eq!(prefix_end("\u{e9}").as_deref(), Some("\u{ea}"));
+        assert_eq!(prefix_end("x\u{7f}").as_deref(), Some("x\u{80}"));
+        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(prefix_end("z\u{10ffff}").as_deref(), Some("{"));
+        assert_eq!(prefix_end("\u{10ffff}\u{10ffff}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn time_bounds_round_up_to_the_microsecond_and_clamp_to_storable_years() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).unwrap();
+        assert_eq!(ceil_micros(t), Some(t));
+        assert_eq!(
+            ceil_micros(t + Duration::nanoseconds(1)),
+            Some(t + Duration::microseconds(1))
+        );
+        assert_eq!(ceil_micros(DateTime::<Utc>::MAX_UTC), None);
+        assert_eq!(
+            since_bound(Some(t + Duration::nanoseconds(500))),
+            Bound::At("2026-01-31T12:00:00.000001Z".into())
+        );
+        assert_eq!(since_bound(None), Bound::Open);
+        assert_eq!(before_bound(None), Bound::Open);
+        let far_future = Utc.with_ymd_and_hms(12000, 1, 1, 0, 0, 0).unwrap();
+        let far_past = Utc.with_ymd_and_hms(-300, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(since_bound(Some(far_future)), Bound::Empty);
+        assert_eq!(since_bound(Some(far_past)), Bound::Open);
+        assert_eq!(before_bound(Some(far_future)), Bound::Open);
+        assert_eq!(before_bound(Some(far_past)), Bound::Empty);
+        assert_eq!(since_bound(Some(DateTime::<Utc>::MAX_UTC)), Bound::Empty);
+        assert_eq!(before_bound(Some(DateTime::<Utc>::MAX_UTC)), Bound::Open);
+        assert_eq!(since_bound(Some(DateTime::<Utc>::MIN_UTC)), Bound::Open);
+        assert_eq!(before_bound(Some(DateTime::<Utc>::MIN_UTC)), Bound::Empty);
+    }
 }

@@ -33,8 +33,8 @@
 //! The schema keeps its invariants itself: unique e-mails, slugs, plan names, project names
 //! per organization and service names per project; a service's `(project, organization)` must
 //! name an existing project of that organization; deleting an organization cascades to
-//! everything it owns (members, subscription, projects, services, deployments, reservations,
-//! events) while the audit log, which has no foreign keys, outlives it; deleting a service
+//! everything it owns (members, invitations, subscription, projects, services, deployments,
+//! reservations, events) while the audit log, which has no foreign keys, outlives it; deleting a service
 //! cascades to its deployments and events; a project with services and a plan with
 //! subscriptions cannot be deleted (the store checks first, in the same write transaction, to
 //! say how many remain).
@@ -51,6 +51,37 @@
 //! `firing_alert_opt` reads through the `(org_id, rule, subject)` index; should two alerts of
 //! one rule and subject fire at once, it returns the one with the smaller id, like
 //! `InMemoryStore`. `put_alert` replaces every field of an existing alert.
+//!
+//! Templates and template instances (`migrations/0005_templates.sql`): a saved template is one
+//! row keyed by its id (`TEXT`), its definition (the nested `Template`) JSON text;
+//! `put_template` replaces every field of a template with the same id, creation time
+//! included, and `list_templates` orders by position, then id (bytewise). An instance's
+//! `(project, organization)` must name an existing project of that organization (checked
+//! first, so the error names the project) and its name is unique in the project; its services
+//! (ids in dependency order) and outputs are JSON arrays, and its template id is not a key
+//! (built-in templates are not stored, and instances outlive a saved template and their
+//! services). Deleting a project (one without services) or an organization cascades to its
+//! instance records; instances list in creation order (by id).
+//!
+//! Invitations (`migrations/0006_invitations.sql`): one row per invitation, its role by its
+//! serde name and its token's SHA-256 (64 lowercase hex digits, checked) unique across all
+//! organizations; a second invitation with the same id or the same hash is `AlreadyExists`
+//! naming the invitation's id (never the hash). The organization must exist (`NotFound`),
+//! while `invited_by` is not a key: who sent an invitation is a record, and the port asks only
+//! for the organization. Invitations list in creation order (by id, through the `(org_id,
+//! id)` index) and go with their organization.
+//!
+//! The audit log (indexes in `migrations/0007_audit_filters.sql`): `list_audit` puts into its
+//! statement only the conditions the filter sets — `org_id = ?`, `actor = ?`, the action
+//! prefix as the range `action >= prefix AND action < next` (`next`: the prefix with its last
+//! character replaced by the following one; bytewise, so `%`, `_` and `\` are plain
+//! characters and letters keep their case, exactly `str::starts_with`, where SQLite's `LIKE`
+//! would ignore ASCII case), `at >= since` and `at < before` — and returns the newest first (by
+//! `at`, then id), at most `min(limit, 1000)`. Time bounds are rounded up to the microsecond:
+//! stored times have whole microseconds, so that compares as `AuditFilter::matches` does on
+//! the entries themselves; bounds outside the years 0000–9999 keep every entry or none, as
+//! they would in memory. Indexes serve an organization's entries and all entries by time
+//! (`0001_core.sql`), an actor's entries by time, and action ranges.
 //!
 //! # Metrics
 //!
@@ -133,11 +164,13 @@ mod codec;
 mod domains;
 mod errors;
 mod history;
+mod invitations;
 mod metrics;
 mod plans;
 mod quota;
 mod services;
 mod store;
+mod templates;
 mod tenancy;
 mod tokens;
 mod volumes;

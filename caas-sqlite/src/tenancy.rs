@@ -1,7 +1,7 @@
 //! Users, organizations and members.
 
 use caas_core::model::{Member, Organization, User};
-use caas_core::ports::store::OrgFilter;
+use caas_core::ports::store::{OrgFilter, UserFilter};
 use caas_core::validate::Slug;
 use caas_core::{Error, OrgId, Result, UserId};
 use sqlx::sqlite::SqliteRow;
@@ -92,6 +92,25 @@ pub(crate) async fn user_by_email_opt(s: &SqliteStore, email: &str) -> Result<Op
         .map_err(db)?
         .map(|r| user(&r))
         .transpose()
+}
+
+pub(crate) async fn list_users(s: &SqliteStore, f: &UserFilter) -> Result<Vec<User>> {
+    // SQLite's built-in lower() folds ASCII letters only — the search's documented rule —
+    // and `instr` is a plain substring test, so '%' and '_' are ordinary characters.
+    let needle = f.search.as_deref().map(str::to_ascii_lowercase);
+    let rows = sqlx::query(
+        "SELECT * FROM users
+         WHERE ?1 IS NULL OR instr(lower(email), ?1) > 0 OR instr(lower(display_name), ?1) > 0
+         ORDER BY email
+         LIMIT ?2 OFFSET ?3",
+    )
+    .bind(needle)
+    .bind(f.limit.min(500))
+    .bind(f.offset)
+    .fetch_all(s.pool())
+    .await
+    .map_err(db)?;
+    all(&rows, user)
 }
 
 // --- organizations ---

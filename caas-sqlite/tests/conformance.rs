@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent, Subscription,
-    Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
+    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
-use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    Result, ServiceId, Store, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
 };
 use caas_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -127,6 +127,9 @@ impl Store for FileStore {
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>> {
         self.store.user_by_email_opt(email).await
     }
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        self.store.list_users(filter).await
+    }
     async fn create_org(&self, org: &Organization) -> Result<()> {
         self.store.create_org(org).await
     }
@@ -156,6 +159,21 @@ impl Store for FileStore {
     }
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
         self.store.memberships(user).await
+    }
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        self.store.create_invitation(invitation).await
+    }
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        self.store.invitation(id).await
+    }
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        self.store.invitation_by_hash_opt(token_sha256).await
+    }
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        self.store.list_invitations(org).await
+    }
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        self.store.delete_invitation(id).await
     }
     async fn create_plan(&self, plan: &Plan) -> Result<()> {
         self.store.create_plan(plan).await
@@ -315,6 +333,43 @@ impl Store for FileStore {
     }
     async fn alert(&self, id: AlertId) -> Result<Alert> {
         self.store.alert(id).await
+    }
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
+        self.store.put_template(template).await
+    }
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>> {
+        self.store.template_opt(id).await
+    }
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>> {
+        self.store.list_templates().await
+    }
+    async fn delete_template(&self, id: &str) -> Result<()> {
+        self.store.delete_template(id).await
+    }
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()> {
+        self.store.create_template_instance(instance).await
+    }
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance> {
+        self.store.template_instance(id).await
+    }
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>> {
+        self.store
+            .template_instance_by_name_opt(project, name)
+            .await
+    }
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>> {
+        self.store.list_template_instances(org, project).await
+    }
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
+        self.store.delete_template_instance(id).await
     }
 
     async fn quota_reserve(

@@ -1,5 +1,5 @@
-//! What the conformance suites cannot see: how `SqliteStore` maps SQLite's errors, how it
-//! encodes values in the file, and that quota atomicity holds between two stores (two pools,
+//! What the conformance suites cannot see: how `SqliteStore` maps SQLite's errors (naming the
+//! kind and the conflicting name or missing id), how it encodes values in the file, and that quota atomicity holds between two stores (two pools,
 //! as two processes would have) on one file.
 #![allow(clippy::unwrap_used)]
 
@@ -10,12 +10,13 @@ use caas_core::model::{
     NewOrganization, NewPlan, NewUser, PlanLimits, Resolution, SubscriptionStatus,
 };
 use caas_core::units::ResourceAmounts;
-use caas_core::{Error, OrgId, PlanId, ServiceId, Store, UserId};
+use caas_core::{Error, OrgId, PlanId, ProjectId, ServiceId, Store, TemplateInstanceId, UserId};
 use caas_sqlite::SqliteStore;
 use caas_testkit::metrics;
 use caas_testkit::store::{
-    deployment_of, event_of, generous_limits, now, project_of, seed_org, seed_plan, seed_project,
-    seed_service, seed_subscribed_org, seed_user, service_of, subscription_of, unique,
+    deployment_of, event_of, generous_limits, now, project_of, rich_template, seed_org, seed_plan,
+    seed_project, seed_service, seed_subscribed_org, seed_template_instance, seed_user, service_of,
+    stored_template_of, subscription_of, template_instance_of, unique,
 };
 use chrono::{Duration, SubsecRound, TimeZone, Utc};
 use tempfile::TempDir;
@@ -470,4 +471,80 @@ async fn metrics_outlive_their_service_and_queries_stop_at_10_000_points() {
     assert_eq!(got.len(), 10_000);
     assert_eq!(got[0].at, t0);
     assert_eq!(got[9_999].at, t0 + Duration::seconds(9_999));
+}
+
+#[tokio::test]
+async fn template_instance_errors_name_the_instance_or_the_missing_project() {
+    let (store, _dir) = file_store().await;
+    let org = seed_org(&store, "tpl").await;
+    let project = seed_project(&store, &org, "web").await;
+    let blog = seed_template_instance(&store, &project, "blog").await;
+
+    let e = store
+        .create_template_instance(&template_instance_of(&project, "blog"))
+        .await
+        .unwrap_err();
+    assert_eq!(kind_and_id(&e), ("template instance", "blog"));
+    let mut same_id = template_instance_of(&project, "shop");
+    same_id.id = blog.id;
+    let e = store.create_template_instance(&same_id).await.unwrap_err();
+    assert_eq!(
+        kind_and_id(&e),
+        ("template instance", blog.id.to_string().as_str())
+    );
+
+    let mut orphan = template_instance_of(&project, "shop");
+    orphan.project = ProjectId::new();
+    let e = store.create_template_instance(&orphan).await.unwrap_err();
+    assert_eq!(
+        kind_and_id(&e),
+        ("project", orphan.project.to_string().as_str())
+    );
+    let missing = TemplateInstanceId::new();
+    let e = store.template_instance(missing).await.unwrap_err();
+    assert_eq!(
+        kind_and_id(&e),
+        ("template instance", missing.to_string().as_str())
+    );
+    let e = store.delete_template("nope").await.unwrap_err();
+    assert_eq!(kind_and_id(&e), ("template", "nope"));
+}
+
+#[tokio::test]
+async fn templates_and_instances_are_json_text_in_the_file() {
+    let (store, _dir) = file_store().await;
+    let id = unique("tpl");
+    let mut template = stored_template_of(&id, -4);
+    template.template = rich_template(&id);
+    store.put_template(&template).await.unwrap();
+    let (kind, name, engine, position): (String, String, String, i64) = sqlx::query_as(
+        "SELECT typeof(definition), json_extract(definition, '$.name'),
+                json_extract(definition, '$.services[0].database'), position
+         FROM templates WHERE id = ?",
+    )
+    .bind(&id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (kind.as_str(), name, engine.as_str(), position),
+        ("text", template.template.name.clone(), "postgres", -4)
+    );
+
+    let org = seed_org(&store, "tpl-json").await;
+    let project = seed_project(&store, &org, "web").await;
+    let instance = seed_template_instance(&store, &project, "blog").await;
+    let (services, first, secret): (i64, String, i64) = sqlx::query_as(
+        "SELECT json_array_length(services), json_extract(services, '$[0]'),
+                json_extract(outputs, '$[1].secret')
+         FROM template_instances WHERE id = ?",
+    )
+    .bind(instance.id.as_uuid())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (services, first, secret),
+        (3, instance.services[0].to_string(), 1)
+    );
 }

@@ -8,13 +8,27 @@
 //! Volumes are backed up into `<data dir>/backups` by default (`--backup-dir` for another
 //! directory), or into an object store with `--backup-url s3://bucket/prefix` (credentials and
 //! settings from the usual `AWS_*` environment variables). The workers run in the server: the
-//! reconciler, the domain verifier, the volume monitor (usage states and alerts) and the
-//! backup scheduler; they stop with it.
+//! reconciler, the domain verifier, the volume monitor (usage states and alerts), the backup
+//! scheduler, the metrics collector (`--metrics-interval`, rollups and retention included), the
+//! event watcher (exits, OOM kills, engine restarts, health changes) and the alert evaluator
+//! (`--alert-interval`); they stop with it.
+//!
+//! Alert notifications go to each organization's webhook as signed JSON. Webhooks on loopback
+//! and private addresses are refused unless `--webhook-allow-private` is given (for a panel on
+//! the same private network).
 //!
 //! Requests authenticate with API tokens (`Authorization: Bearer caas_…`). On its first start
 //! the server creates the platform administrator and its first token, and prints the token
 //! once on stdout — or, when `CAAS_BOOTSTRAP_TOKEN_FILE` is set, writes it to that file (mode
 //! 0600) instead. The store keeps only its hash; later starts print nothing about it.
+//!
+//! Invitations are delivered by logging their acceptance link — `POST
+//! <public URL>/v1/invitations/<token>/accept`, to be called with the invitee's own token —
+//! at INFO under the target `caas::invitations` (the server has no e-mail relay; the operator
+//! hands the link over). That line is the only place the token is written: the request trace
+//! (tower-http, at DEBUG) records the accept and decline paths with the token redacted. The
+//! public URL is `--public-url` (`CAAS_PUBLIC_URL`), by default `http://<listen address>`;
+//! set it when clients reach the server through another name or a proxy.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +61,10 @@ struct Args {
     /// Directory holding ca.pem, cert.pem and key.pem for TLS.
     #[arg(long, env = "DOCKER_CERT_PATH")]
     docker_cert_path: Option<String>,
+    /// The URL clients reach this server at (`https://panel.example.com`, a path prefix
+    /// allowed): invitation links are built on it. Default: `http://<listen address>`.
+    #[arg(long, env = "CAAS_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<url::Url>,
     /// E-mail of the platform administrator created on first start.
     #[arg(
         long,
@@ -111,6 +129,17 @@ struct Args {
         default_value = "busybox:stable"
     )]
     archive_helper_image: String,
+    /// How often the metrics collector reads every running service (at least 1 s); usage
+    /// reports count each sample as this much time.
+    #[arg(long, env = "CAAS_METRICS_INTERVAL", default_value = "10s", value_parser = at_least_a_second)]
+    metrics_interval: humantime::Duration,
+    /// How often the alert rules of every organization are evaluated (at least 1 s).
+    #[arg(long, env = "CAAS_ALERT_INTERVAL", default_value = "60s", value_parser = at_least_a_second)]
+    alert_interval: humantime::Duration,
+    /// Let alert webhooks reach loopback and private addresses (refused by default, so a
+    /// tenant cannot make the server call into its own network).
+    #[arg(long, env = "CAAS_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
     /// How long a container gets to stop before it is killed.
     #[arg(long, env = "CAAS_STOP_TIMEOUT", default_value = "10s")]
     stop_timeout: humantime::Duration,
@@ -121,6 +150,36 @@ struct Args {
     /// Print the configuration and exit.
     #[arg(long)]
     print_config: bool,
+}
+
+/// An http(s) URL without query or fragment, for links to this server.
+fn public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or a fragment".into());
+    }
+    Ok(url)
+}
+
+/// Where invitation links point: `--public-url`, else the listen address over plain HTTP.
+fn link_base(args: &Args) -> String {
+    match &args.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => format!("http://{}", args.listen),
+    }
+}
+
+/// A duration flag of at least a second: a worker ticking faster would only load the engine
+/// and the store (and a zero interval cannot tick at all).
+fn at_least_a_second(value: &str) -> Result<humantime::Duration, String> {
+    let d: humantime::Duration = value.parse().map_err(|e| format!("{e}"))?;
+    if std::time::Duration::from(d) < std::time::Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// Hands the administrator's first token over: to `file` (created with mode 0600) when given,
@@ -305,8 +364,12 @@ async fn main() -> anyhow::Result<()> {
         "store": store_desc,
         "docker": connection.describe(),
         "admin_email": args.admin_email,
+        "public_url": link_base(&args),
         "instance": args.instance,
         "backups": backup_target(&args),
+        "metrics_interval": args.metrics_interval.to_string(),
+        "alert_interval": args.alert_interval.to_string(),
+        "webhook_allow_private": args.webhook_allow_private,
     });
     if args.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
@@ -353,7 +416,16 @@ async fn main() -> anyhow::Result<()> {
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
         .stop_timeout(args.stop_timeout.into())
-        .backups(backup_config(&args)?);
+        .backups(backup_config(&args)?)
+        .metrics_interval(args.metrics_interval.into())
+        .notifier(Arc::new(
+            caas_notify::WebhookNotifier::new()?
+                .allow_private_addresses(args.webhook_allow_private)?,
+        ))
+        // Invitation links go to the log (INFO, target `caas::invitations`): see the crate docs.
+        .mailer(Arc::new(caas_core::ports::mailer::LogMailer::new(
+            link_base(&args),
+        )));
     if args.wildcard_domains
         && args.traefik_cert_resolver.is_some()
         && args.traefik_wildcard_cert_resolver.is_none()
@@ -418,6 +490,22 @@ async fn main() -> anyhow::Result<()> {
             .clone()
             .run_backup_scheduler(args.backup_check_interval.into(), stopped(stop_rx.clone())),
     );
+    let mut collector = caas_core::platform::CollectorConfig::default();
+    collector.interval = args.metrics_interval.into();
+    let metrics_collector = tokio::spawn(
+        platform
+            .clone()
+            .run_collector(collector, stopped(stop_rx.clone())),
+    );
+    let event_watcher = tokio::spawn(platform.clone().run_event_watcher(
+        caas_core::platform::WatcherConfig::default(),
+        stopped(stop_rx.clone()),
+    ));
+    let alert_evaluator = tokio::spawn(
+        platform
+            .clone()
+            .run_alert_evaluator(args.alert_interval.into(), stopped(stop_rx.clone())),
+    );
 
     let app = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -431,6 +519,16 @@ async fn main() -> anyhow::Result<()> {
     let ten = std::time::Duration::from_secs(10);
     let _ = tokio::time::timeout(ten, verifier).await;
     let _ = tokio::time::timeout(ten, volume_monitor).await;
+    // The collector drops the cycle in progress and the watcher records the exits it holds;
+    // the evaluator finishes its pass (its notifications time out within 15 s).
+    let _ = tokio::time::timeout(ten, metrics_collector).await;
+    let _ = tokio::time::timeout(ten, event_watcher).await;
+    if tokio::time::timeout(std::time::Duration::from_secs(20), alert_evaluator)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the alert evaluator did not stop within 20 s");
+    }
     if tokio::time::timeout(ten, reconciler).await.is_err() {
         tracing::warn!("the reconciler did not stop within 10 s");
     }
@@ -498,6 +596,53 @@ mod tests {
 
         assert!(backup_config(&args(&["--backup-url", "not a url"]).unwrap()).is_err());
         assert!(backup_config(&args(&["--backup-url", "ftp://host/x"]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn workers_tick_every_second_at_most_often() {
+        let a = args(&[]).unwrap();
+        assert_eq!(
+            std::time::Duration::from(a.metrics_interval),
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            std::time::Duration::from(a.alert_interval),
+            std::time::Duration::from_secs(60)
+        );
+        assert!(
+            !a.webhook_allow_private,
+            "private webhooks are refused by default"
+        );
+        let a = args(&["--metrics-interval", "2s", "--alert-interval", "1m 30s"]).unwrap();
+        assert_eq!(
+            std::time::Duration::from(a.alert_interval),
+            std::time::Duration::from_secs(90)
+        );
+        for bad in ["0s", "500ms", "soon"] {
+            let e = args(&["--metrics-interval", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert!(args(&["--alert-interval", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invitation_links_point_at_the_public_url_or_the_listen_address() {
+        let a = args(&["--listen", "127.0.0.1:9090"]).unwrap();
+        assert_eq!(link_base(&a), "http://127.0.0.1:9090");
+        let a = args(&["--public-url", "https://panel.example.com/caas/"]).unwrap();
+        assert_eq!(link_base(&a), "https://panel.example.com/caas");
+        let a = args(&["--public-url", "https://panel.example.com"]).unwrap();
+        assert_eq!(link_base(&a), "https://panel.example.com");
+        for bad in [
+            "panel.example.com",
+            "ftp://panel.example.com",
+            "https://panel.example.com/?a=b",
+            "https://panel.example.com/#top",
+            "unix:/run/caas.sock",
+        ] {
+            let e = args(&["--public-url", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! first admin token over once, and serves the whole journey over HTTP: plan, organization,
 //! subscription, project, the busybox httpd app reachable on its project network, stop/start,
 //! logs, delete — leaving nothing labelled behind. Volumes are backed up into the default
-//! backup directory next to the SQLite file, by hand and by the scheduler.
+//! backup directory next to the SQLite file, by hand and by the scheduler. The monitoring
+//! workers run: metrics are collected, a crash loop is watched and alerted to a signed webhook.
+//! Users, tokens and invitations work over HTTP alone, the invitation link in the log only.
 
 #![allow(clippy::unwrap_used)]
 
@@ -350,6 +352,121 @@ async fn the_first_start_prints_the_admin_token_once_and_it_keeps_working() {
     assert!(!printed.contains(&token), "{printed}");
     let (status, _) = request(server.port, "GET", "/v1/orgs", Some(&token), None).await;
     assert_eq!(status, 200, "the first token still works");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_user_joins_by_invitation_over_http_and_only_the_mailer_line_holds_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let data_dir = dir.path().join("data");
+    let server = start_with(Options {
+        data_dir: &data_dir,
+        docker_host: &missing,
+        env: vec![
+            // The mailer's line, and the request traces at their most verbose.
+            (
+                "RUST_LOG",
+                "warn,caas::invitations=info,tower_http=trace".into(),
+            ),
+            ("CAAS_PUBLIC_URL", "https://panel.example.test/caas/".into()),
+        ],
+    })
+    .await;
+    let port = server.port;
+    let admin = printed_line(&server, |l| l.strip_prefix(TOKEN_LINE).map(str::to_string))
+        .await
+        .unwrap_or_else(|| panic!("no token printed: {}", server.printed()));
+    let call = |method: &'static str, path: String, token: String, body: Option<Value>| async move {
+        request(port, method, &path, Some(&token), body.as_ref()).await
+    };
+
+    // A user and the token handed over to them.
+    let (status, user) = call(
+        "POST",
+        "/v1/admin/users".into(),
+        admin.clone(),
+        Some(json!({"email": "dave@example.com", "display_name": "Dave"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let (status, created) = call(
+        "POST",
+        "/v1/admin/users/dave@example.com/tokens".into(),
+        admin.clone(),
+        Some(json!({"name": "first"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let dave = created["secret"].as_str().expect("secret").to_string();
+    let (status, own) = call(
+        "POST",
+        "/v1/tokens".into(),
+        dave.clone(),
+        Some(json!({"name": "laptop"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{own}");
+    let laptop = own["secret"].as_str().expect("secret").to_string();
+    let (status, listed) = call("GET", "/v1/tokens".into(), laptop.clone(), None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(!listed.to_string().contains("caas_"), "{listed}");
+
+    // Invited to the administrator's organization, Dave accepts with his own token.
+    let (status, org) = call(
+        "POST",
+        "/v1/orgs".into(),
+        admin.clone(),
+        Some(json!({"slug": "acme"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{org}");
+    let (status, invitation) = call(
+        "POST",
+        "/v1/orgs/acme/invitations".into(),
+        admin.clone(),
+        Some(json!({"email": "dave@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 201, "the server has a mailer: {invitation}");
+    assert!(
+        !invitation.to_string().contains("caas_inv_"),
+        "{invitation}"
+    );
+    let link = "POST https://panel.example.test/caas/v1/invitations/";
+    let token = printed_line(&server, |l| {
+        let (_, rest) = l.split_once(link)?;
+        rest.split_once("/accept").map(|(t, _)| t.to_string())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no invitation link logged: {}", server.printed()));
+    assert!(token.starts_with("caas_inv_"), "{token}");
+    let (status, member) = call(
+        "POST",
+        format!("/v1/invitations/{token}/accept"),
+        laptop.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{member}");
+    assert_eq!(member["email"], "dave@example.com");
+    assert_eq!(member["role"], "member");
+    let (status, me) = call("GET", "/v1/me".into(), dave.clone(), None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["memberships"][0]["org"], "acme", "{me}");
+    assert_eq!(me["memberships"][0]["role"], "member", "{me}");
+
+    // The token is in the mailer's line and nowhere else; the secrets in no line at all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let printed = server.printed();
+    assert_eq!(printed.matches(&token).count(), 1, "{printed}");
+    assert!(
+        printed.contains("/v1/invitations/[redacted]/accept"),
+        "the accept request is traced, redacted: {printed}"
+    );
+    for secret in [&dave, &laptop] {
+        assert!(!printed.contains(secret.as_str()), "{secret}: {printed}");
+    }
     server.stop().await;
 }
 
@@ -771,5 +888,242 @@ async fn a_volume_is_backed_up_over_http_into_the_backup_directory() {
         "helpers removed too"
     );
     assert!(rt.list_volumes(&mine).await.unwrap().is_empty());
+    server.stop().await;
+}
+
+/// One webhook delivery: its headers (lowercase names) and body.
+struct Delivery {
+    path: String,
+    headers: std::collections::HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A webhook receiver on loopback answering 200 to every POST; deliveries come out of the
+/// channel.
+async fn webhook_receiver() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Delivery>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, mut body) = loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&raw[..at]).to_string();
+                        break (head, raw[at + 4..].to_vec());
+                    }
+                };
+                let mut lines = head.lines();
+                let path = lines
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .unwrap_or_default()
+                    .to_string();
+                let headers: std::collections::HashMap<String, String> = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let length: usize = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                while body.len() < length {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&buf[..n]);
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tx.send(Delivery {
+                    path,
+                    headers,
+                    body,
+                });
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn the_server_collects_metrics_watches_events_and_sends_alerts_on_the_real_engine() {
+    use caas_core::ContainerRuntime;
+
+    let Some(docker) = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine") else {
+        return;
+    };
+    let Some(image) = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let token_file = dir.path().join("admin-token");
+    let instance = format!("e2e-monitoring-{}", env::run_id());
+    let server = start_with(Options {
+        data_dir: &data_dir,
+        docker_host: &docker,
+        env: vec![
+            (
+                "CAAS_BOOTSTRAP_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            ("CAAS_INSTANCE", instance.clone()),
+            ("CAAS_STOP_TIMEOUT", "2s".into()),
+            ("CAAS_METRICS_INTERVAL", "2s".into()),
+            ("CAAS_ALERT_INTERVAL", "1s".into()),
+            // The test's webhook receiver listens on loopback.
+            ("CAAS_WEBHOOK_ALLOW_PRIVATE", "true".into()),
+        ],
+    })
+    .await;
+    let token = read_token(&token_file);
+    let port = server.port;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let token = token.clone();
+        async move { request(port, method, &path, Some(&token), body.as_ref()).await }
+    };
+    seed_tenant(port, &token).await;
+    let services = "/v1/orgs/acme/projects/shop/services";
+    let (status, web) = call(
+        "POST",
+        services.into(),
+        Some(json!({"name": "web", "spec": {
+            "image": image,
+            "command": ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"],
+            "ports": [{"container_port": 8080}]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{web}");
+
+    // The collector samples it: raw points within ~30 s (minute points need a complete,
+    // rolled-up minute).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let points = loop {
+        let (status, points) = call("GET", format!("{services}/web/metrics?step=raw"), None).await;
+        assert_eq!(status, 200, "{points}");
+        if points.as_array().is_some_and(|p| !p.is_empty()) {
+            break points;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics within 30 s: {points}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(points[0]["service"], web["id"], "{points}");
+    assert!(
+        points[0]["memory_bytes"]["avg"].as_f64().unwrap() > 0.0,
+        "{points}"
+    );
+    assert!(
+        points[0]["pids"]["avg"].as_f64().unwrap() >= 1.0,
+        "{points}"
+    );
+    assert_eq!(points[0]["memory_limit_bytes"], 268_435_456, "{points}");
+    let (status, health) = call("GET", format!("{services}/web/health"), None).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "running", "{health}");
+    assert_eq!(health["container"]["state"], "running", "{health}");
+    assert!(health["uptime_percent"].as_f64().unwrap() > 0.0, "{health}");
+    let (status, stats) = call("GET", format!("{services}/web/stats"), None).await;
+    assert_eq!(status, 200, "{stats}");
+    assert!(stats["memory_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["cpu_percent"].is_number(), "{stats}");
+
+    // A restart-loop rule with a webhook on loopback, then an app the engine keeps
+    // restarting: the watcher records the restarts, the evaluator fires and notifies.
+    let (hook_port, mut deliveries) = webhook_receiver().await;
+    let secret = "whsec-e2e-0123456789abcdef";
+    let rules = json!({
+        "rules": [{"name": "looping", "project": "shop", "service": "crash",
+                   "condition": {"type": "restart_loop", "restarts": 2}, "for_secs": 60}],
+        "webhook": {"url": format!("http://127.0.0.1:{hook_port}/hook"), "secret": secret},
+    });
+    let (status, view) = call("PUT", "/v1/orgs/acme/alerts".into(), Some(rules)).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        view["settings"]["rules"][0]["condition"]["type"],
+        "restart_loop"
+    );
+    assert_eq!(view["settings"]["webhook"]["secret"], "********");
+    let (status, crash) = call(
+        "POST",
+        services.into(),
+        Some(json!({"name": "crash", "spec": {
+            "image": image,
+            "command": ["sh", "-c", "echo boom; sleep 1; exit 3"],
+            "restart_policy": {"type": "on_failure", "max_retries": 0}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{crash}");
+    let delivery = tokio::time::timeout(Duration::from_secs(60), deliveries.recv())
+        .await
+        .expect("a notification within 60 s")
+        .expect("the receiver runs");
+    assert_eq!(delivery.path, "/hook");
+    let ts: i64 = delivery.headers["x-caas-timestamp"].parse().unwrap();
+    assert!(
+        caas_notify::verify(
+            secret,
+            ts,
+            &delivery.body,
+            &delivery.headers["x-caas-signature"]
+        ),
+        "signed with the organization's secret"
+    );
+    let payload: Value = serde_json::from_slice(&delivery.body).unwrap();
+    assert_eq!(payload["type"], "alert", "{payload}");
+    assert_eq!(payload["org"], "acme");
+    assert_eq!(payload["alert"]["rule"], "looping");
+    assert_eq!(payload["alert"]["state"], "firing");
+    assert_eq!(payload["alert"]["service"], crash["id"]);
+    let (_, view) = call("GET", "/v1/orgs/acme/alerts".into(), None).await;
+    assert_eq!(view["firing"][0]["rule"], "looping", "{view}");
+    let (_, events) = call("GET", format!("{services}/crash/events"), None).await;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"]["type"].as_str())
+        .collect();
+    assert!(kinds.contains(&"engine_restart"), "{kinds:?}");
+    assert!(kinds.contains(&"died"), "{kinds:?}");
+    let (_, health) = call("GET", format!("{services}/crash/health"), None).await;
+    assert!(
+        health["container"]["restart_count"].as_u64().unwrap() >= 2,
+        "{health}"
+    );
+    assert!(
+        !health["restarts"].as_array().unwrap().is_empty(),
+        "{health}"
+    );
+
+    let (status, _) = call(
+        "DELETE",
+        "/v1/orgs/acme/projects/shop?volumes=true".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let rt = docker_runtime(&docker);
+    let mine = LabelSelector::managed().with(labels::INSTANCE, &instance);
+    assert!(rt.list_containers(&mine).await.unwrap().is_empty());
     server.stop().await;
 }

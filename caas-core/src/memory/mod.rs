@@ -4,6 +4,7 @@
 mod proxy;
 mod runtime;
 mod store;
+mod templates;
 mod volumes;
 
 pub use proxy::InMemoryProxy;

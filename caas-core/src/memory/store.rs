@@ -8,16 +8,16 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    Organization, Plan, Project, Reservation, ReservationState, Resolution, Service, ServiceEvent,
-    Subscription, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, Organization, Plan, Project, Reservation, ReservationState, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
-use crate::ports::store::{AuditFilter, OrgFilter, Store};
+use crate::ports::store::{AuditFilter, OrgFilter, Store, UserFilter};
 use crate::units::ResourceAmounts;
 
 #[derive(Debug, Default)]
@@ -25,6 +25,7 @@ struct State {
     users: BTreeMap<UserId, User>,
     orgs: BTreeMap<OrgId, Organization>,
     members: BTreeMap<(OrgId, UserId), Member>,
+    invitations: BTreeMap<InvitationId, Invitation>,
     plans: BTreeMap<PlanId, Plan>,
     subscriptions: BTreeMap<OrgId, Subscription>,
     projects: BTreeMap<ProjectId, Project>,
@@ -37,6 +38,7 @@ struct State {
     tokens: BTreeMap<ApiTokenId, ApiToken>,
     domains: BTreeMap<DomainId, Domain>,
     storage: super::volumes::Tables,
+    catalogue: super::templates::Tables,
     raw_metrics: Vec<MetricSample>,
     // (resolution, service, bucket start) -> point
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
@@ -106,6 +108,22 @@ impl Store for InMemoryStore {
             .values()
             .find(|u| u.email == email)
             .cloned())
+    }
+
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        let s = self.lock();
+        let mut users: Vec<User> = s
+            .users
+            .values()
+            .filter(|u| filter.matches(u))
+            .cloned()
+            .collect();
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(users
+            .into_iter()
+            .skip(filter.offset as usize)
+            .take(filter.limit.min(500) as usize)
+            .collect())
     }
 
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
@@ -219,6 +237,7 @@ impl Store for InMemoryStore {
             return Err(Error::not_found("organization", id));
         }
         s.members.retain(|(o, _), _| *o != id);
+        s.invitations.retain(|_, i| i.org != id);
         s.subscriptions.remove(&id);
         s.projects.retain(|_, p| p.org != id);
         s.services.retain(|_, sv| sv.org != id);
@@ -227,6 +246,7 @@ impl Store for InMemoryStore {
         s.events.retain(|e| e.org != id);
         s.domains.retain(|_, d| d.org != id);
         s.storage.org_deleted(id);
+        s.catalogue.org_deleted(id);
         Ok(())
     }
 
@@ -256,6 +276,53 @@ impl Store for InMemoryStore {
             .collect();
         v.sort_by_key(|m| (m.created_at, m.user));
         Ok(v)
+    }
+
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&invitation.org) {
+            return Err(Error::not_found("organization", invitation.org));
+        }
+        if s.invitations.contains_key(&invitation.id)
+            || s.invitations
+                .values()
+                .any(|i| i.token_sha256 == invitation.token_sha256)
+        {
+            return Err(Error::already_exists("invitation", invitation.id));
+        }
+        s.invitations.insert(invitation.id, invitation.clone());
+        Ok(())
+    }
+
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation> {
+        found(self.lock().invitations.get(&id), "invitation", id)
+    }
+
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .find(|i| i.token_sha256 == token_sha256)
+            .cloned())
+    }
+
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .filter(|i| i.org == org)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
+        self.lock()
+            .invitations
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found("invitation", id))
     }
 
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
@@ -398,6 +465,7 @@ impl Store for InMemoryStore {
         }
         s.projects.remove(&id);
         s.storage.project_deleted(id);
+        s.catalogue.project_deleted(id);
         Ok(())
     }
 
@@ -675,6 +743,45 @@ impl Store for InMemoryStore {
         self.lock().storage.alert(id)
     }
 
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
+        self.lock().catalogue.put_template(template);
+        Ok(())
+    }
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>> {
+        Ok(self.lock().catalogue.template(id))
+    }
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>> {
+        Ok(self.lock().catalogue.list_templates())
+    }
+    async fn delete_template(&self, id: &str) -> Result<()> {
+        self.lock().catalogue.delete_template(id)
+    }
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()> {
+        let mut s = self.lock();
+        let owner = s.projects.get(&instance.project).map(|p| p.org);
+        s.catalogue.create_instance(instance, owner)
+    }
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance> {
+        self.lock().catalogue.instance(id)
+    }
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>> {
+        Ok(self.lock().catalogue.instance_by_name(project, name))
+    }
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>> {
+        Ok(self.lock().catalogue.list_instances(org, project))
+    }
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
+        self.lock().catalogue.delete_instance(id)
+    }
+
     async fn quota_reserve(
         &self,
         org: OrgId,
@@ -839,7 +946,7 @@ impl Store for InMemoryStore {
         let mut v: Vec<AuditEntry> = s
             .audit
             .iter()
-            .filter(|a| filter.org.is_none_or(|o| a.org == Some(o)))
+            .filter(|a| filter.matches(a))
             .cloned()
             .collect();
         v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));

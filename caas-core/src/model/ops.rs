@@ -186,23 +186,6 @@ pub struct Domain {
     pub created_at: DateTime<Utc>,
 }
 
-/// Catalogue entry of an application template (the full format arrives with templates).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateSummary {
-    /// Id (DNS-label rules).
-    pub id: Name,
-    /// Name shown to customers.
-    pub name: String,
-    /// Category, e.g. `cms`, `database`.
-    pub category: String,
-    /// One-paragraph description.
-    pub description: String,
-    /// Format version.
-    pub version: u32,
-    /// Whether customers can deploy it.
-    pub enabled: bool,
-}
-
 /// One measurement of one container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSample {

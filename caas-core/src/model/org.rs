@@ -174,7 +174,9 @@ pub struct Invitation {
     pub email: String,
     /// Role granted on acceptance.
     pub role: Role,
-    /// SHA-256 of the token, hex.
+    /// SHA-256 of the token, hex. Never serialized, so neither answers nor audit entries carry
+    /// it.
+    #[serde(skip_serializing, default)]
     pub token_sha256: String,
     /// Who invited.
     pub invited_by: UserId,

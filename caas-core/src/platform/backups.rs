@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_compression::tokio::bufread::{ZstdDecoder, ZstdEncoder};
+use async_compression::tokio::bufread::ZstdDecoder;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
@@ -51,8 +51,11 @@ use crate::model::{
     Backup, BackupSchedule, BackupStatus, BackupTrigger, Project, Service, ServiceEventKind,
     ServiceStatus, Volume,
 };
-use crate::ports::runtime::ByteStream;
+use crate::ports::runtime::{ByteStream, ChunkSender};
 use crate::validate::Name;
+
+/// Size of the compressed chunks handed from the compressor to the store writer.
+const COMPRESSED_CHUNK: usize = 1024 * 1024;
 
 /// Most entries a restored archive may hold.
 pub const MAX_ARCHIVE_ENTRIES: u64 = 2_000_000;
@@ -425,7 +428,10 @@ impl Platform {
     }
 
     /// Streams the volume's tar through zstd into the object store: (archive bytes, stored
-    /// bytes, SHA-256 of the stored object).
+    /// bytes, SHA-256 of the stored object). Three stages run at once: the runtime produces
+    /// the archive, a blocking thread compresses it (off the async workers: compressing a
+    /// large volume is seconds of CPU), and this task hashes and writes what comes out; the
+    /// channels between them are bounded.
     async fn copy_to_store(
         &self,
         backups: &Backups,
@@ -447,30 +453,39 @@ impl Platform {
                 Err(io)
             }
         });
-        let reader = tokio_util::io::StreamReader::new(source);
-        let mut encoder = ZstdEncoder::with_quality(
-            tokio::io::BufReader::with_capacity(256 * 1024, reader),
-            async_compression::Level::Precise(backups.config.compression_level),
-        );
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(source));
+        let level = backups.config.compression_level;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        let compress = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let sink = ChunkSender::new(tx, COMPRESSED_CHUNK);
+            let mut encoder = zstd::stream::write::Encoder::new(sink, level)?;
+            let mut reader = std::io::BufReader::with_capacity(COMPRESSED_CHUNK, reader);
+            std::io::copy(&mut reader, &mut encoder)?;
+            std::io::Write::flush(&mut encoder.finish()?)
+        });
         let mut writer =
             object_store::buffered::BufWriter::new(backups.config.store.clone(), key.clone());
         let mut hasher = Sha256::new();
         let mut stored = 0u64;
-        let mut buf = vec![0u8; 256 * 1024];
-        let result: std::io::Result<()> = async {
-            loop {
-                let n = encoder.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = buf.get(..n).unwrap_or_default();
-                hasher.update(chunk);
-                stored += n as u64;
-                writer.write_all(chunk).await?;
+        let written: std::io::Result<()> = async {
+            while let Some(chunk) = rx.recv().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                stored += chunk.len() as u64;
+                writer.write_all(&chunk).await?;
             }
-            writer.shutdown().await
+            Ok(())
         }
         .await;
+        // A failed write drops the receiver, which stops the compressor at its next chunk.
+        drop(rx);
+        let compressed = compress
+            .await
+            .unwrap_or_else(|e| Err(io_error(format!("the compressor stopped: {e}"))));
+        let result = match (written, compressed) {
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => writer.shutdown().await,
+        };
         if let Err(e) = result {
             let _ = writer.abort().await;
             if let Some(original) = upstream.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -584,6 +599,7 @@ impl Platform {
             return Err(not_found());
         }
         who.require(action, org.id, Some(b.project), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, b))
     }
 
@@ -591,7 +607,7 @@ impl Platform {
     /// `NotFound`, `PermissionDenied`, `Unavailable` (the store; the record stays).
     pub async fn delete_backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<()> {
         let (org, b) = self
-            .authorize_backup(who, org_slug, backup, Action::VolumeManage)
+            .authorize_backup(who, org_slug, backup, Action::VolumeDelete)
             .await?;
         if b.status == BackupStatus::Running {
             return Err(Error::conflict("the backup is still running"));

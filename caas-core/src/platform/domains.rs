@@ -647,6 +647,7 @@ impl Platform {
         for (_, svc) in &out {
             who.require(action, org.id, Some(svc.project), org_slug)?;
         }
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, out))
     }
 

@@ -7,21 +7,27 @@
 mod admin;
 mod alerting;
 mod backups;
+mod charts;
 mod database;
 mod deploy;
 mod domains;
 mod health;
 mod lifecycle;
+mod members;
 mod monitoring;
+mod org_admin;
 mod reconcile;
 mod recreate;
 mod rollout;
 mod runtime_admin;
 mod service_health;
+mod templates;
 mod tenancy;
 mod tokens;
 mod update;
 mod usage;
+mod usage_report;
+mod users;
 mod volumes;
 mod watcher;
 
@@ -49,6 +55,7 @@ pub use backups::{
     BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
     ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
 };
+pub use charts::{ChartMetric, render_chart};
 pub use database::{
     DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
     database_spec, generate_password,
@@ -60,14 +67,25 @@ pub use domains::{
 };
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;
+pub use members::{
+    CreatedInvitation, INVITATION_PREFIX, MemberUpdate, MemberView, NewInvitation, NewMember,
+};
 pub use monitoring::{
     Collector, CollectorConfig, CollectorHandle, CollectorStats, LIVE_STATS_WINDOW,
     MIN_CHART_POINTS, Retention, StatsSnapshot, cpu_percent, memory_in_use, metric_sample,
     percent_of,
 };
+pub use org_admin::{
+    AdminOrgFilter, BulkAction, BulkItem, BulkRequest, MAX_PAGE, OrgOverview, OrgPage,
+};
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use service_health::{ContainerHealth, HEALTH_LOG_LINES, ServiceHealth, uptime_percent};
+pub use templates::{
+    DeployTemplate, MAX_TEMPLATE_SERVICES, PlannedParameter, PlannedService, TemplateDeployment,
+    TemplateEntry, TemplatePlan, TemplateUpdate, builtin_templates, database_engines, instantiate,
+    merge, parse_template, validate_template,
+};
 pub use tenancy::NewProject;
 pub use tokens::{TOKEN_PREFIX, token_hash};
 pub use update::{
@@ -75,6 +93,10 @@ pub use update::{
     VolumeAttach, diff, single_writer,
 };
 pub use usage::{DimensionUsage, UsageSummary, WARNING_PERCENT, summarise};
+pub use usage_report::{
+    DEFAULT_METRICS_INTERVAL, ServiceUsageRow, UsageReport, UsageTotals, VolumeUsageRow,
+};
+pub use users::{Account, AdminUserFilter, Membership, UserPage};
 pub use volumes::{
     MAX_VOLUME_BYTES, MountedBy, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING,
     VOLUME_WARNING_PERCENT, VolumeCheckReport, VolumeDriver, VolumeView, volume_state,
@@ -100,6 +122,8 @@ pub struct PlatformBuilder {
     volume_driver: Option<VolumeDriver>,
     backups: Option<BackupConfig>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
+    metrics_interval: Option<Duration>,
+    mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
 }
 
 /// Timing of rolling updates.
@@ -226,6 +250,18 @@ impl PlatformBuilder {
         self.volume_driver = Some(driver);
         self
     }
+    /// The interval the metrics collector samples at (default 10 s, as
+    /// [`CollectorConfig::default`]): usage reports count each sample as this much time.
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = Some(interval);
+        self
+    }
+    /// Where invitations are delivered (without one, the token is only returned to whoever
+    /// invited).
+    pub fn mailer(mut self, mailer: Arc<dyn crate::ports::mailer::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
     /// Where alert notifications are sent (without one, alerts are only recorded).
     pub fn notifier(mut self, notifier: Arc<dyn crate::ports::notifier::Notifier>) -> Self {
         self.notifier = Some(notifier);
@@ -285,6 +321,10 @@ impl PlatformBuilder {
                 volume_driver: self.volume_driver.unwrap_or_default(),
                 backups: self.backups.map(backups::Backups::new),
                 notifier: self.notifier,
+                mailer: self.mailer,
+                metrics_interval: self
+                    .metrics_interval
+                    .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
@@ -315,6 +355,8 @@ struct Inner {
     volume_driver: VolumeDriver,
     backups: Option<backups::Backups>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
+    mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
+    metrics_interval: Duration,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
 }
@@ -357,6 +399,10 @@ impl Platform {
     /// The proxy, when configured.
     pub fn proxy(&self) -> Option<&Arc<dyn Proxy>> {
         self.inner.proxy.as_ref()
+    }
+    /// The mailer that delivers invitations, when configured.
+    pub fn mailer(&self) -> Option<&Arc<dyn crate::ports::mailer::Mailer>> {
+        self.inner.mailer.as_ref()
     }
     /// The quota engine.
     pub fn quota(&self) -> &Arc<dyn QuotaEngine> {
@@ -419,12 +465,26 @@ impl Platform {
         match org {
             Some(org) => {
                 who.require(action, org.id, None, org_slug)?;
+                Self::refuse_if_suspended(&org, action)?;
                 Ok(org)
             }
             None if who.platform_admin => Err(Error::not_found("organization", org_slug)),
             // Same answer whether the organization exists or not.
             None => Err(Error::not_found("organization", org_slug)),
         }
+    }
+
+    /// A suspended organization reads and deletes, but deploys and changes nothing.
+    fn refuse_if_suspended(org: &Organization, action: Action) -> Result<()> {
+        if org.status == crate::model::OrgStatus::Suspended
+            && org_admin::blocked_while_suspended(action)
+        {
+            return Err(Error::conflict(format!(
+                "organization '{}' is suspended: {} is refused until a platform administrator reactivates it",
+                org.slug, action
+            )));
+        }
+        Ok(())
     }
 
     /// Resolves an organization and a project by name, and checks `action` on the project.
@@ -444,6 +504,7 @@ impl Platform {
             .await?
             .ok_or_else(|| Error::not_found("project", project))?;
         who.require(action, org.id, Some(project.id), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, project))
     }
 

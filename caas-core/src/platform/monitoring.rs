@@ -609,6 +609,94 @@ impl Platform {
         Ok(StatsSnapshot::from_readings(&first, &second, &info.limits))
     }
 
+    /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
+    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
+    /// new container after an update. A failed reading is an `Err` item and the stream goes
+    /// on; it ends when the service is deleted. Errors (of the call): as
+    /// [`Platform::service_stats`].
+    pub async fn service_stats_stream(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        project: &str,
+        service: &str,
+        interval: Duration,
+    ) -> Result<futures::stream::BoxStream<'static, Result<StatsSnapshot>>> {
+        let (_, _, svc) = self
+            .authorize_service(who, org_slug, project, service, Action::ServiceView)
+            .await?;
+        let interval = interval.max(LIVE_STATS_WINDOW);
+        struct State {
+            platform: Platform,
+            service: ServiceId,
+            previous: Option<(String, RawStats)>,
+            first: bool,
+        }
+        let state = State {
+            platform: self.clone(),
+            service: svc.id,
+            previous: None,
+            first: true,
+        };
+        let stream = futures::stream::unfold(state, move |mut st| async move {
+            loop {
+                // Right after a priming reading the next one comes a window later; after a
+                // snapshot, an interval later.
+                if let Some((_, prev)) = &st.previous {
+                    // Counted from the previous reading, so reading time does not add up.
+                    let wait = if st.first {
+                        LIVE_STATS_WINDOW
+                    } else {
+                        interval
+                    };
+                    let elapsed = (chrono::Utc::now() - prev.at)
+                        .to_std()
+                        .unwrap_or(Duration::ZERO);
+                    tokio::time::sleep(wait.saturating_sub(elapsed)).await;
+                }
+                let svc = match st.platform.inner.store.service(st.service).await {
+                    Ok(s) => s,
+                    Err(e) if e.is_not_found() => return None,
+                    Err(e) => return Some((Err(e), st)),
+                };
+                let read = async {
+                    let container = st.platform.current_container(&svc).await?;
+                    let runtime = st.platform.runtime();
+                    let info = runtime
+                        .inspect_container_opt(&container)
+                        .await?
+                        .ok_or_else(|| Error::conflict("the service has no container"))?;
+                    let raw = runtime.stats_once(&container).await?;
+                    Ok::<_, Error>((container, info.limits, raw))
+                }
+                .await;
+                match read {
+                    Ok((container, limits, raw)) => {
+                        let snapshot = match &st.previous {
+                            Some((c, prev)) if *c == container => {
+                                Some(StatsSnapshot::from_readings(prev, &raw, &limits))
+                            }
+                            _ => None,
+                        };
+                        st.previous = Some((container, raw));
+                        // The first reading of a container only primes the next one.
+                        st.first = snapshot.is_none();
+                        if let Some(s) = snapshot {
+                            return Some((Ok(s), st));
+                        }
+                    }
+                    Err(e) => {
+                        st.previous = None;
+                        st.first = true;
+                        tokio::time::sleep(interval).await;
+                        return Some((Err(e), st));
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
     /// Metrics history of a service over `[from, to)`, oldest first, at `step` or, when not
     /// given, at the coarsest resolution giving at least [`MIN_CHART_POINTS`] points
     /// ([`Resolution::for_range`]). Errors: `NotFound` (also for principals who may not see
@@ -633,9 +721,39 @@ impl Platform {
             return Err(Error::invalid("from", "must be before `to`"));
         }
         let resolution = step.unwrap_or_else(|| Resolution::for_range(from, to, MIN_CHART_POINTS));
-        self.inner
-            .store
-            .query_metrics(svc.id, resolution, from, to)
-            .await
+        let store = &self.inner.store;
+        let mut points = store.query_metrics(svc.id, resolution, from, to).await?;
+        if resolution == Resolution::Raw {
+            return Ok(points);
+        }
+        // Rollups exist only for complete buckets, after the collector's maintenance: the
+        // newest part of the range comes from raw samples, summarised the same way.
+        let rolled_until = points.last().map_or(from, |p| p.at + resolution.width());
+        if rolled_until < to {
+            let raw = store
+                .query_metrics(svc.id, Resolution::Raw, rolled_until.max(from), to)
+                .await?;
+            let mut bucket: Vec<MetricPoint> = Vec::new();
+            let mut start = None;
+            for p in raw {
+                let b = resolution.bucket(p.at);
+                if let Some(s) = start
+                    && s != b
+                {
+                    if let Some(summary) = MetricPoint::summarise(s, &bucket) {
+                        points.push(summary);
+                    }
+                    bucket.clear();
+                }
+                start = Some(b);
+                bucket.push(p);
+            }
+            if let Some(s) = start
+                && let Some(summary) = MetricPoint::summarise(s, &bucket)
+            {
+                points.push(summary);
+            }
+        }
+        Ok(points)
     }
 }

@@ -161,7 +161,7 @@ impl Platform {
     /// running without a restart for the readiness window and (with the TCP probe) accepting
     /// connections on its first port. Errors: `Conflict` (it exited,
     /// restarted or became unhealthy), `Unavailable` (timeout).
-    async fn wait_ready(&self, id: &str, svc: &Service) -> Result<()> {
+    pub(super) async fn wait_ready(&self, id: &str, svc: &Service) -> Result<()> {
         let runtime = self.runtime();
         let deadline = Instant::now() + self.inner.rollout_timeout;
         let mut running_since: Option<Instant> = None;

@@ -50,7 +50,7 @@ pub struct ServiceHealth {
     pub status: ServiceStatus,
     /// Its container now (`None` when it has none).
     pub container: Option<ContainerHealth>,
-    /// Start of the window.
+    /// Start of the window (not before the service was created).
     pub since: DateTime<Utc>,
     /// Share of the window the service was up, in percent (from its events).
     pub uptime_percent: f64,
@@ -126,7 +126,9 @@ impl Platform {
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
         let now = self.now();
-        let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
+        // Time before the service existed is not downtime.
+        let since = (now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1)))
+            .max(svc.created_at);
         let events = self.inner.store.list_events(svc.id, EVENTS_READ).await?;
         let uptime = uptime_percent(&events, since, now);
         let restarts = events

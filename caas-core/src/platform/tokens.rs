@@ -31,8 +31,9 @@ fn new_secret() -> String {
 
 impl Platform {
     /// Creates a token for `user` (the principal itself when `None`; platform administrators
-    /// may create tokens for anyone). Returns the token and its secret, which is never shown
-    /// again. Errors: `InvalidInput` (name), `PermissionDenied`, `NotFound` (user).
+    /// may create tokens for anyone), valid for `valid_for` (forever when `None`). Returns the
+    /// token and its secret, which is never shown again. Errors: `InvalidInput` (`name`,
+    /// `valid_for`: not positive, or too long), `PermissionDenied`, `NotFound` (user).
     pub async fn create_api_token(
         &self,
         who: &Principal,
@@ -51,6 +52,15 @@ impl Platform {
             return Err(Error::invalid("name", "must not be empty"));
         }
         validate::text("name", name, 100)?;
+        if let Some(d) = valid_for {
+            // A token that expires at once is a mistake; one past the calendar would overflow.
+            if d <= chrono::Duration::zero() {
+                return Err(Error::invalid("valid_for", "must be positive"));
+            }
+            if self.now().checked_add_signed(d).is_none() {
+                return Err(Error::invalid("valid_for", "is too long"));
+            }
+        }
         self.inner.store.user(user).await?;
         let (token, secret) = self.mint_token(user, name, valid_for).await?;
         self.audit(

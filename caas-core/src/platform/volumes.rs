@@ -366,7 +366,7 @@ impl Platform {
         force: bool,
     ) -> Result<()> {
         let (org, v) = self
-            .authorize_volume(who, org_slug, volume, Action::VolumeManage)
+            .authorize_volume(who, org_slug, volume, Action::VolumeDelete)
             .await?;
         let project = self.inner.store.project(v.project).await?;
         let users = self.services_mounting(&v).await?;
@@ -537,6 +537,7 @@ impl Platform {
             }
         };
         who.require(action, org.id, Some(v.project), org_slug)?;
+        Self::refuse_if_suspended(&org, action)?;
         Ok((org, v))
     }
 

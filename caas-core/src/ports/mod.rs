@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod connector;
 pub mod dns;
+pub mod mailer;
 pub mod notifier;
 pub mod proxy;
 pub mod quota;

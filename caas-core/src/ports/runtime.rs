@@ -585,6 +585,53 @@ pub struct EngineInfo {
 /// A stream of archive bytes (an uncompressed tar).
 pub type ByteStream = BoxStream<'static, Result<Bytes>>;
 
+/// A [`std::io::Write`] for blocking code (a tar builder, a compressor) that sends what is
+/// written as chunks of about `chunk` bytes into a bounded channel, so a slow consumer slows
+/// the writer down instead of filling memory. A closed channel is a `BrokenPipe` error;
+/// [`Write::flush`](std::io::Write::flush) sends what is buffered.
+#[derive(Debug)]
+pub struct ChunkSender<E> {
+    tx: tokio::sync::mpsc::Sender<std::result::Result<Bytes, E>>,
+    buf: Vec<u8>,
+    chunk: usize,
+}
+
+impl<E> ChunkSender<E> {
+    /// A writer into `tx` in chunks of `chunk` bytes (at least 4 KiB).
+    pub fn new(tx: tokio::sync::mpsc::Sender<std::result::Result<Bytes, E>>, chunk: usize) -> Self {
+        let chunk = chunk.max(4096);
+        Self {
+            tx,
+            buf: Vec::with_capacity(chunk),
+            chunk,
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+        self.tx
+            .blocking_send(Ok(Bytes::from(full)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl<E> std::io::Write for ChunkSender<E> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.chunk {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
 /// The actual state of containers, networks and volumes.
 ///
 /// Every method is idempotent where its outcome type says so, and maps engine errors to

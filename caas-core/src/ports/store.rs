@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, OrgId, PlanId, ProjectId, ReservationId,
-    ServiceId, UserId, VolumeId,
+    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
+    ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Member, MetricPoint, MetricSample,
-    OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
-    Subscription, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
+    MetricSample, OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::units::ResourceAmounts;
 
@@ -41,12 +41,54 @@ impl Default for OrgFilter {
     }
 }
 
+/// Search and page for listing users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserFilter {
+    /// Substring of the e-mail address or display name; ASCII letters match either case,
+    /// every other character only itself (so every backend answers alike).
+    pub search: Option<String>,
+    /// Page size (at most 500).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+impl Default for UserFilter {
+    fn default() -> Self {
+        Self {
+            search: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+impl UserFilter {
+    /// Whether a user passes the search (the page aside).
+    pub fn matches(&self, user: &User) -> bool {
+        self.search.as_deref().is_none_or(|needle| {
+            let needle = needle.to_ascii_lowercase();
+            user.email.to_ascii_lowercase().contains(&needle)
+                || user.display_name.to_ascii_lowercase().contains(&needle)
+        })
+    }
+}
+
 /// Filter for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AuditFilter {
     /// Only this organization.
     pub org: Option<OrgId>,
+    /// Only actions starting with this (`service.`, `org.delete`).
+    pub action_prefix: Option<String>,
+    /// Only entries of this actor.
+    pub actor: Option<UserId>,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this time (to page back: the oldest `at` of the previous page).
+    pub before: Option<DateTime<Utc>>,
     /// Newest first, at most this many (at most 1000).
     pub limit: u32,
 }
@@ -55,8 +97,57 @@ impl Default for AuditFilter {
     fn default() -> Self {
         Self {
             org: None,
+            action_prefix: None,
+            actor: None,
+            since: None,
+            before: None,
             limit: 100,
         }
+    }
+}
+
+impl AuditFilter {
+    /// Only this organization's entries.
+    pub fn org(mut self, org: OrgId) -> Self {
+        self.org = Some(org);
+        self
+    }
+    /// Only actions starting with `prefix`.
+    pub fn action_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.action_prefix = Some(prefix.into());
+        self
+    }
+    /// Only this actor's entries.
+    pub fn actor(mut self, actor: UserId) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+    /// Only entries at or after `at`.
+    pub fn since(mut self, at: DateTime<Utc>) -> Self {
+        self.since = Some(at);
+        self
+    }
+    /// Only entries before `at` (to page back: the oldest `at` of the previous page).
+    pub fn before(mut self, at: DateTime<Utc>) -> Self {
+        self.before = Some(at);
+        self
+    }
+    /// At most `limit` entries.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Whether an entry passes the filter (the limit aside).
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.org.is_none_or(|o| e.org == Some(o))
+            && self
+                .action_prefix
+                .as_ref()
+                .is_none_or(|p| e.action.starts_with(p.as_str()))
+            && self.actor.is_none_or(|a| e.actor == Some(a))
+            && self.since.is_none_or(|t| e.at >= t)
+            && self.before.is_none_or(|t| e.at < t)
     }
 }
 
@@ -85,6 +176,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user(&self, id: UserId) -> Result<User>;
     /// A user by (lowercase) e-mail.
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
+    /// Users matching the search, ordered by e-mail address, one page of them.
+    async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>>;
 
     // --- API tokens ---
     /// Stores a token. Errors: `NotFound` (user), `AlreadyExists` (same hash or id).
@@ -121,6 +214,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Memberships of a user.
     async fn memberships(&self, user: UserId) -> Result<Vec<Member>>;
 
+    // --- invitations ---
+    /// Records an invitation. Errors: `NotFound` (org), `AlreadyExists` (id or token hash).
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
+    /// An invitation by id. Errors: `NotFound`.
+    async fn invitation(&self, id: InvitationId) -> Result<Invitation>;
+    /// The invitation with this token hash.
+    async fn invitation_by_hash_opt(&self, token_sha256: &str) -> Result<Option<Invitation>>;
+    /// Invitations of an organization, oldest first.
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>>;
+    /// Deletes an invitation (accepted, declined or revoked). Errors: `NotFound`.
+    async fn delete_invitation(&self, id: InvitationId) -> Result<()>;
+
     // --- plans and subscriptions ---
     /// Creates a plan. Errors: `AlreadyExists` (name).
     async fn create_plan(&self, plan: &Plan) -> Result<()>;
@@ -149,8 +254,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn project_by_name_opt(&self, org: OrgId, name: &str) -> Result<Option<Project>>;
     /// Projects of an organization.
     async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>>;
-    /// Deletes a project and its volume records (their backups stay). Errors: `NotFound`,
-    /// `Conflict` (services remain).
+    /// Deletes a project with its volume and template-instance records (backups stay).
+    /// Errors: `NotFound`, `Conflict` (services remain).
     async fn delete_project(&self, id: ProjectId) -> Result<()>;
 
     // --- services and deployments ---
@@ -256,6 +361,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// An alert by id. Errors: `NotFound`.
     async fn alert(&self, id: AlertId) -> Result<Alert>;
 
+    // --- templates ---
+    /// Creates or replaces an administrator's template (by id).
+    async fn put_template(&self, template: &StoredTemplate) -> Result<()>;
+    /// A stored template by id.
+    async fn template_opt(&self, id: &str) -> Result<Option<StoredTemplate>>;
+    /// Every stored template, by position then id.
+    async fn list_templates(&self) -> Result<Vec<StoredTemplate>>;
+    /// Deletes a stored template. Errors: `NotFound`.
+    async fn delete_template(&self, id: &str) -> Result<()>;
+    /// Records a template instance. Errors: `AlreadyExists` (name in project), `NotFound`
+    /// (project, or the project is not the organization's).
+    async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()>;
+    /// An instance by id. Errors: `NotFound`.
+    async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance>;
+    /// An instance by name in a project.
+    async fn template_instance_by_name_opt(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> Result<Option<TemplateInstance>>;
+    /// Instances of an organization, optionally of one project, oldest first.
+    async fn list_template_instances(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+    ) -> Result<Vec<TemplateInstance>>;
+    /// Deletes an instance record (not its services). Errors: `NotFound`.
+    async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()>;
+
     // --- quota ---
     /// Atomically checks `amounts` against the organization's active plan (counting committed
     /// and unexpired pending reservations) and, if they fit, records a pending reservation
@@ -300,7 +434,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>>;
     /// Appends an audit entry.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// Audit entries, newest first.
+    /// Audit entries passing the filter, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 
     // --- metrics ---

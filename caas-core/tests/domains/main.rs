@@ -406,6 +406,48 @@ async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules(
 }
 
 #[tokio::test]
+async fn a_suspended_organization_verifies_no_domain_until_it_is_reactivated() {
+    let w = world().await;
+    deploy(&w, "acme", "web").await;
+    add(&w, "web", NewDomain::new("a.example.com"))
+        .await
+        .unwrap();
+    w.dns.set_ips("a.example.com", [PUBLIC]);
+    assert!(w.platform.suspend_org(&w.who, "acme").await.unwrap());
+    let err = w
+        .platform
+        .verify_domain(
+            &w.who,
+            "acme",
+            "a.example.com",
+            None,
+            VerificationMethod::Dns,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict() && err.to_string().contains("suspended"),
+        "{err}"
+    );
+    let stored = w
+        .store
+        .list_org_domains(w.store.org_by_slug_opt("acme").await.unwrap().unwrap().id)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0].verification,
+        VerificationStatus::Pending,
+        "unchanged"
+    );
+    assert!(w.platform.reactivate_org(&w.who, "acme").await.unwrap());
+    let out = verify_dns(&w, "a.example.com").await;
+    assert!(matches!(
+        out[0].verification,
+        VerificationStatus::Verified { .. }
+    ));
+}
+
+#[tokio::test]
 async fn dns_verification_needs_a_configured_address_or_target() {
     let w = world_with(DomainConfig::new()).await;
     deploy(&w, "acme", "web").await;

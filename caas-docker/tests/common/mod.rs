@@ -8,12 +8,19 @@ use caas_testkit::env;
 
 /// The test engine and the local busybox image, or `None` (skip) outside CI when absent.
 pub async fn docker() -> Option<(DockerRuntime, String)> {
+    docker_with(true).await
+}
+
+/// As [`docker`]; `host_access` false makes whole-volume archives and statistics go through
+/// the engine's API as they do when the engine is on another host.
+pub async fn docker_with(host_access: bool) -> Option<(DockerRuntime, String)> {
     let host = env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine")?;
     let image = env::require("CAAS_TEST_BUSYBOX_IMAGE", "the local busybox image")?;
     let path = host.strip_prefix("unix://").unwrap_or(&host).to_string();
     let rt = match DockerRuntime::builder()
         .connection(DockerConnection::Unix { path: path.into() })
         .helper_image(image.clone())
+        .host_access(host_access)
         .build()
         .await
     {

@@ -4,12 +4,21 @@
 //! result. Permissions are the platform's: handlers add none.
 
 pub(crate) mod admin;
+pub(crate) mod alerts;
 pub(crate) mod backups;
 pub(crate) mod domains;
+pub(crate) mod members;
+pub(crate) mod monitoring;
+pub(crate) mod org_admin;
 pub(crate) mod orgs;
 pub(crate) mod projects;
+pub(crate) mod reports;
+pub(crate) mod service_health;
 pub(crate) mod services;
+pub(crate) mod templates;
+pub(crate) mod tokens;
 pub(crate) mod updates;
+pub(crate) mod users;
 pub(crate) mod volumes;
 
 use serde::Deserialize;

@@ -1,7 +1,8 @@
 //! A platform on the in-memory backends behind the router, with API tokens for a platform
 //! administrator, the owner, a member and a viewer of `acme`, and the owner of `globex` (a
 //! stranger to `acme`). Backups go to an in-memory object store (`World::objects`) unless the
-//! world is built without a backup destination.
+//! world is built without a backup destination; invitations to an in-memory mailer
+//! (`World::mailer`) unless it is built without one.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -16,9 +17,11 @@ pub use caas_core::model::PlanLimits;
 use caas_core::model::{Member, NewOrganization, NewPlan, NewUser, Role, SubscriptionStatus};
 use caas_core::platform::NewProject;
 use caas_core::ports::connector::{RuntimeConfig, RuntimeConnector, RuntimeDetection};
+use caas_core::ports::dns::InMemoryDns;
+use caas_core::ports::mailer::InMemoryMailer;
 use caas_core::ports::runtime::{ConnectionReport, LabelSelector};
 use caas_core::units::GIB;
-use caas_core::{ContainerRuntime, Error, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, Error, ManualClock, Platform, Principal, Store};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -85,6 +88,12 @@ pub struct World {
     pub store: Arc<InMemoryStore>,
     /// The backup destination (empty and unused without backups).
     pub objects: Arc<object_store::memory::InMemory>,
+    /// Where invitations go (empty and unused without a mailer).
+    pub mailer: Arc<InMemoryMailer>,
+    /// The platform's clock, when the world was built with a manual one.
+    pub clock: Option<Arc<ManualClock>>,
+    /// The resolver domain verification asks, when the world was built with one.
+    pub dns: Option<Arc<InMemoryDns>>,
     pub admin: String,
     pub owner: String,
     pub member: String,
@@ -103,7 +112,11 @@ async fn token_for(platform: &Platform, admin: &Principal, user: caas_core::User
 
 /// `acme` (plan `starter` with `limits`, project `shop`) and `globex`.
 pub async fn world_with(limits: PlanLimits) -> World {
-    world_with_domains(limits, caas_core::platform::DomainConfig::default()).await
+    build(Setup {
+        limits,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// [`world_with`], with custom domains served as `domains` says.
@@ -111,31 +124,105 @@ pub async fn world_with_domains(
     limits: PlanLimits,
     domains: caas_core::platform::DomainConfig,
 ) -> World {
-    build(limits, domains, true).await
+    build(Setup {
+        limits,
+        domains,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// [`world`] on a platform without a backup destination.
 pub async fn world_without_backups() -> World {
-    build(
-        limits(),
-        caas_core::platform::DomainConfig::default(),
-        false,
-    )
+    build(Setup {
+        backups: false,
+        ..Setup::default()
+    })
     .await
 }
 
-async fn build(
+/// [`world`] on a platform without a mailer.
+pub async fn world_without_mailer() -> World {
+    build(Setup {
+        mailer: false,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// [`world`] on a platform whose clock only moves when told (`World::clock`).
+pub async fn world_with_manual_clock() -> World {
+    build(Setup {
+        manual_clock: true,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// [`world`] where DNS verification succeeds for `shop.example.com`: the platform's public
+/// address is 203.0.113.10 and an in-memory resolver (`World::dns`) points the name at it.
+pub async fn world_with_verifiable_domains() -> World {
+    let address: std::net::IpAddr = "203.0.113.10".parse().unwrap();
+    let dns = Arc::new(InMemoryDns::new());
+    dns.set_ips("shop.example.com", [address]);
+    build(Setup {
+        domains: caas_core::platform::DomainConfig::new().public_address(address),
+        dns: Some(dns),
+        ..Setup::default()
+    })
+    .await
+}
+
+/// How a world's platform is built.
+struct Setup {
     limits: PlanLimits,
     domains: caas_core::platform::DomainConfig,
     backups: bool,
-) -> World {
+    mailer: bool,
+    manual_clock: bool,
+    dns: Option<Arc<InMemoryDns>>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            limits: limits(),
+            domains: caas_core::platform::DomainConfig::default(),
+            backups: true,
+            mailer: true,
+            manual_clock: false,
+            dns: None,
+        }
+    }
+}
+
+async fn build(setup: Setup) -> World {
+    let Setup {
+        limits,
+        domains,
+        backups,
+        mailer: with_mailer,
+        manual_clock,
+        dns,
+    } = setup;
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
     runtime.add_image(IMAGE);
     let objects = Arc::new(object_store::memory::InMemory::new());
+    let mailer = Arc::new(InMemoryMailer::new());
+    let clock = manual_clock.then(|| Arc::new(ManualClock::new(chrono::Utc::now())));
     let mut builder = Platform::builder();
     if backups {
         builder = builder.backups(caas_core::platform::BackupConfig::new(objects.clone()));
+    }
+    if with_mailer {
+        builder = builder.mailer(mailer.clone());
+    }
+    if let Some(c) = &clock {
+        builder = builder.clock(c.clone());
+    }
+    if let Some(d) = &dns {
+        builder = builder.dns_resolver(d.clone());
     }
     let platform = builder
         .store(store.clone())
@@ -226,6 +313,9 @@ async fn build(
         runtime,
         store,
         objects,
+        mailer,
+        clock,
+        dns,
         admin: admin_token,
         owner: tokens.next().unwrap(),
         member: tokens.next().unwrap(),
@@ -330,6 +420,32 @@ impl World {
         token_for(&self.platform, &admin, user.id).await
     }
 
+    /// A new user with no membership anywhere, and their API token.
+    pub async fn token_for_new_user(&self, email: &str) -> String {
+        let admin = self
+            .platform
+            .principal_for(self.admin_id().await)
+            .await
+            .unwrap();
+        let user = self
+            .platform
+            .create_user(&admin, NewUser::new(email))
+            .await
+            .unwrap();
+        token_for(&self.platform, &admin, user.id).await
+    }
+
+    /// The token of the last invitation mailed to `email`.
+    pub fn mailed_token(&self, email: &str) -> String {
+        self.mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == email)
+            .unwrap_or_else(|| panic!("nothing was mailed to {email}"))
+            .token
+    }
+
     async fn admin_id(&self) -> caas_core::UserId {
         self.platform
             .ensure_platform_admin("root@example.com")
@@ -357,6 +473,14 @@ impl World {
 }
 
 /// Asserts a JSON error: status, code, and (for 422) the field.
+/// The secret of a 201 token answer.
+pub fn secret(got: &(StatusCode, Value)) -> String {
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let secret = got.1["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("caas_"), "{secret}");
+    secret
+}
+
 pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     assert_eq!(got.1["code"], code, "{}", got.1);

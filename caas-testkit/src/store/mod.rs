@@ -33,13 +33,19 @@ use caas_core::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 
+mod audit;
+mod catalogue;
 mod history;
+mod invitations;
 mod plans;
 mod services;
 mod storage;
 mod tenancy;
 
+pub use audit::*;
+pub use catalogue::*;
 pub use history::*;
+pub use invitations::*;
 pub use plans::*;
 pub use services::*;
 pub use storage::*;
@@ -81,6 +87,8 @@ macro_rules! store_suite {
             update_domain_changes_verification,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,
+            list_users_is_ordered_by_email_and_pages,
+            list_users_searches_email_and_display_name,
             orgs_roundtrip_by_id_and_slug,
             org_slugs_are_unique,
             list_orgs_is_ordered_by_slug_and_pages,
@@ -94,6 +102,13 @@ macro_rules! store_suite {
             members_and_memberships_list_both_directions,
             remove_member_reports_whether_there_was_one,
             put_member_requires_an_existing_org_and_user,
+            invitations_roundtrip_with_every_field,
+            invitation_ids_and_token_hashes_are_unique,
+            create_invitation_requires_an_existing_org,
+            invitation_lookup_by_hash_finds_only_that_token,
+            list_invitations_is_per_org_in_creation_order,
+            deleted_invitation_is_not_found,
+            deleting_an_org_removes_its_invitations,
             plans_roundtrip_by_id_and_name,
             plan_names_are_unique,
             list_plans_is_ordered_by_name,
@@ -118,6 +133,13 @@ macro_rules! store_suite {
             deployments_list_newest_first,
             events_and_audit_list_newest_first_with_limit,
             list_audit_filters_by_org,
+            list_audit_filters_by_action_prefix,
+            list_audit_filters_by_actor,
+            list_audit_since_is_inclusive_and_before_exclusive,
+            list_audit_combines_every_filter,
+            list_audit_limit_applies_after_filters,
+            list_audit_pages_back_with_before,
+            list_audit_action_prefix_matches_wildcards_literally,
             lookup_of_missing_id_is_not_found,
             update_of_missing_row_is_not_found,
             delete_of_missing_row_is_not_found,
@@ -138,6 +160,18 @@ macro_rules! store_suite {
             list_alerts_caps_the_limit_at_1000,
             put_alert_and_create_backup_require_an_existing_org,
             missing_volumes_backups_and_alerts_are_not_found,
+            templates_roundtrip_their_whole_definition,
+            put_template_replaces_the_whole_record,
+            list_templates_is_ordered_by_position_then_id,
+            deleted_template_is_not_found,
+            template_instances_roundtrip_by_id_and_name_and_list_per_org_and_project,
+            template_instance_names_are_unique_per_project_not_globally,
+            create_template_instance_requires_a_project_of_the_same_org,
+            deleted_template_instance_is_not_found,
+            template_instances_outlive_their_template_and_services,
+            deleting_a_project_removes_its_template_instances,
+            deleting_an_org_removes_its_template_instances,
+            missing_templates_and_instances_are_not_found,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

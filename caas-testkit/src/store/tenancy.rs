@@ -5,7 +5,7 @@ use std::sync::Arc;
 use caas_core::model::{
     Member, NewOrganization, NewUser, OrgStatus, Organization, Role, ServiceEventKind,
 };
-use caas_core::ports::store::{AuditFilter, OrgFilter};
+use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::validate::Slug;
 use caas_core::{OrgId, Store, UserId};
 
@@ -57,6 +57,91 @@ pub async fn user_lookup_by_email_ignores_case(store: Arc<dyn Store>) {
         .await
         .expect("user_by_email_opt(missing)");
     assert_eq!(missing, None);
+}
+
+fn user_search(text: &str) -> UserFilter {
+    let mut f = UserFilter::default();
+    f.search = Some(text.to_string());
+    f
+}
+
+/// `list_users` orders by e-mail address whatever the creation order, and pages with limit
+/// and offset.
+pub async fn list_users_is_ordered_by_email_and_pages(store: Arc<dyn Store>) {
+    let token = unique("lu");
+    let mut created = Vec::new();
+    for local in ["carol", "alice", "bob"] {
+        let user = NewUser::new(format!("{local}.{token}@example.com"))
+            .build(now())
+            .expect("valid user");
+        store.create_user(&user).await.expect("create_user");
+        created.push(user);
+    }
+    let emails = |users: &[caas_core::model::User]| -> Vec<String> {
+        users.iter().map(|u| u.email.clone()).collect()
+    };
+    let all = store
+        .list_users(&user_search(&token))
+        .await
+        .expect("list_users");
+    assert_eq!(
+        emails(&all),
+        ["alice", "bob", "carol"].map(|l| format!("{l}.{token}@example.com")),
+        "ordered by e-mail"
+    );
+    assert!(
+        all.iter().all(|u| created.contains(u)),
+        "read back unchanged"
+    );
+
+    let mut page = user_search(&token);
+    page.limit = 2;
+    let first = store.list_users(&page).await.expect("list_users(page 1)");
+    assert_eq!(emails(&first), emails(&all[..2]));
+    page.offset = 2;
+    let second = store.list_users(&page).await.expect("list_users(page 2)");
+    assert_eq!(emails(&second), emails(&all[2..]));
+    page.offset = 3;
+    let past = store.list_users(&page).await.expect("list_users(past end)");
+    assert!(past.is_empty(), "{past:?}");
+}
+
+/// The search matches a substring of the e-mail address or of the display name, ASCII
+/// letters in either case; `%` and `_` are plain characters.
+pub async fn list_users_searches_email_and_display_name(store: Arc<dyn Store>) {
+    let token = unique("us");
+    let mut new = NewUser::new(format!("dana.{token}@example.com"));
+    new.display_name = format!("Dana Ärger {token}");
+    let dana = new.build(now()).expect("valid user");
+    store.create_user(&dana).await.expect("create_user");
+    let other = seed_user(&*store, "someone").await;
+
+    for search in [
+        token.to_uppercase(),
+        format!("DANA.{token}@"),
+        format!("DANA Ärger {token}"),
+        format!("Ärger {}", token.to_uppercase()),
+    ] {
+        let found = store
+            .list_users(&user_search(&search))
+            .await
+            .expect("list_users(search)");
+        assert_eq!(found, vec![dana.clone()], "search {search:?}");
+    }
+    for search in [
+        format!("{token}%"),
+        format!("dana_{token}"),
+        "%".to_string(),
+    ] {
+        let found = store
+            .list_users(&user_search(&search))
+            .await
+            .expect("list_users(search)");
+        assert!(
+            !found.contains(&dana) && !found.contains(&other),
+            "no wildcards in {search:?}: {found:?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

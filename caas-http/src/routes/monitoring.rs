@@ -1,0 +1,364 @@
+//! Measurements of one service, under `/v1/orgs/{org}/projects/{project}/services/{service}`
+//! (its health and events are in [`super::service_health`]):
+//!
+//! - `GET …/stats`: live numbers from two readings 500 ms apart (on Docker about a second);
+//! - `GET …/stats/stream`: the same as Server-Sent Events — one `stats` event per snapshot
+//!   every `interval_ms` (default 2000, 500-60000), an `error` event (data: an error body)
+//!   for a reading that failed, after which the stream goes on, and a keep-alive comment every
+//!   15 s; it ends when the service is deleted;
+//! - `GET …/metrics`: the history the metrics collector wrote, over `[from, to)` (RFC 3339;
+//!   `to` defaults to now, `from` to an hour before `to`), at `step` (`raw`, `minute`, `hour`,
+//!   `day`) or, without one, the coarsest resolution giving at least 60 points — for the
+//!   default hour, minute points. Rolled-up points exist for complete buckets only, once the
+//!   collector's maintenance pass (every minute) has rolled them up: the last minute or two
+//!   of a range show in `step=raw` only;
+//! - `GET …/metrics.svg`: the same range drawn as an SVG chart of one `metric` (`cpu`,
+//!   `memory`, `pids`; default `cpu`).
+//!
+//! Every route is open to viewers. Unknown query parameters, bad times, steps and metrics are
+//! 422 naming the parameter. Defaults are computed from the server's clock. The `*Doc` types
+//! only document the answers (handlers serialize the core types); the OpenAPI test compares
+//! the two.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use caas_core::Error;
+use caas_core::model::{MetricPoint, Resolution};
+use caas_core::platform::{ChartMetric, StatsSnapshot};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::ServicePath;
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Caller, PathParams, QueryParams};
+
+/// Time between two snapshots of the stats stream when `interval_ms` is not given.
+const DEFAULT_STREAM_INTERVAL_MS: u64 = 2_000;
+/// The shortest `interval_ms`: a snapshot needs two readings 500 ms apart.
+const MIN_STREAM_INTERVAL_MS: u64 = 500;
+/// The longest `interval_ms`.
+const MAX_STREAM_INTERVAL_MS: u64 = 60_000;
+
+/// `?interval_ms=`: how often the stream sends a snapshot.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    /// Milliseconds between snapshots, 500-60000 (default 2000).
+    #[serde(default)]
+    interval_ms: Option<u64>,
+}
+
+/// No query parameters: any is refused (422), as on every monitoring route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoQuery {}
+
+/// Live numbers of a service's container, from two successive readings (the way `docker
+/// stats` computes them).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct StatsSnapshotDoc {
+    /// When the second reading was taken.
+    at: DateTime<Utc>,
+    /// Time between the two readings, milliseconds.
+    window_ms: u64,
+    /// CPU use in percent of one core (200 = two full cores); `null` when the container
+    /// restarted between the readings.
+    cpu_percent: Option<f64>,
+    /// CPU limit, millicores.
+    cpu_limit_millis: u64,
+    /// CPU use in percent of the CPU limit (50 % of one core under a 0.5-core limit is 100).
+    cpu_limit_percent: Option<f64>,
+    /// Memory in use (usage minus page cache), bytes.
+    memory_bytes: u64,
+    /// Memory limit the engine enforces, bytes.
+    memory_limit_bytes: u64,
+    /// Memory in use in percent of the limit.
+    memory_percent: Option<f64>,
+    /// Processes and threads.
+    pids: u64,
+    /// Pids limit.
+    pids_limit: u64,
+    /// Pids in percent of the limit.
+    pids_percent: Option<f64>,
+    /// Bytes received over the network since the container started.
+    net_rx_bytes: u64,
+    /// Bytes sent over the network since the container started.
+    net_tx_bytes: u64,
+    /// Receive rate over the window, bytes per second.
+    net_rx_bytes_per_sec: f64,
+    /// Send rate over the window, bytes per second.
+    net_tx_bytes_per_sec: f64,
+    /// Bytes read from block devices since the container started.
+    block_read_bytes: u64,
+    /// Bytes written to block devices since the container started.
+    block_write_bytes: u64,
+    /// Block read rate over the window, bytes per second.
+    block_read_bytes_per_sec: f64,
+    /// Block write rate over the window, bytes per second.
+    block_write_bytes_per_sec: f64,
+}
+
+/// A time range and its resolution.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsQuery {
+    /// Start (RFC 3339, inclusive; encode `+` as `%2B`). Default: an hour before `to`.
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    /// End (RFC 3339, exclusive). Default: now.
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+    /// Resolution. Default: the coarsest one giving at least 60 points over the range
+    /// (`minute` for an hour). Rolled-up points cover complete buckets only: the newest
+    /// minutes show in `raw` only.
+    #[serde(default)]
+    #[param(value_type = Option<ResolutionDoc>)]
+    step: Option<Resolution>,
+}
+
+/// A chart: which metric, over which range, at which resolution.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChartQuery {
+    /// The metric drawn (default `cpu`).
+    #[serde(default)]
+    #[param(value_type = Option<ChartMetricDoc>)]
+    metric: Option<ChartMetric>,
+    /// Start (RFC 3339, inclusive; encode `+` as `%2B`). Default: an hour before `to`.
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    /// End (RFC 3339, exclusive). Default: now.
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+    /// Resolution. Default: the coarsest one giving at least 60 points over the range.
+    #[serde(default)]
+    #[param(value_type = Option<ResolutionDoc>)]
+    step: Option<Resolution>,
+}
+
+/// How finely metrics are stored and read.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ResolutionDoc {
+    /// Every sample as collected (kept 2 days by default).
+    Raw,
+    /// One point per minute (14 days).
+    Minute,
+    /// One point per hour (90 days).
+    Hour,
+    /// One point per day (2 years).
+    Day,
+}
+
+/// Which metric a chart shows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ChartMetricDoc {
+    /// CPU use, percent of one core.
+    Cpu,
+    /// Memory in use, MiB.
+    Memory,
+    /// Processes.
+    Pids,
+}
+
+/// Average, minimum and maximum of a gauge over a bucket.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AggregateDoc {
+    /// Mean.
+    avg: f64,
+    /// Minimum.
+    min: f64,
+    /// Maximum.
+    max: f64,
+}
+
+/// One point of a service's metrics: a raw sample (avg = min = max) or a bucket's summary.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct MetricPointDoc {
+    /// The service's id.
+    service: Uuid,
+    /// Bucket start (the sample time for raw).
+    at: DateTime<Utc>,
+    /// Samples summarised.
+    samples: u64,
+    /// CPU use, percent of one core (200 = two full cores).
+    cpu_percent: AggregateDoc,
+    /// Memory in use (usage minus page cache), bytes.
+    memory_bytes: AggregateDoc,
+    /// Largest memory limit seen, bytes.
+    memory_limit_bytes: u64,
+    /// Largest network-received counter seen, bytes.
+    net_rx_bytes: u64,
+    /// Largest network-sent counter seen, bytes.
+    net_tx_bytes: u64,
+    /// Largest block-read counter seen, bytes.
+    block_read_bytes: u64,
+    /// Largest block-write counter seen, bytes.
+    block_write_bytes: u64,
+    /// Processes and threads.
+    pids: AggregateDoc,
+}
+
+/// `[from, to)` with the defaults: `to` now, `from` an hour before `to`.
+fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or_else(|| {
+        to.checked_sub_signed(chrono::Duration::hours(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    });
+    (from, to)
+}
+
+/// The stream interval, checked.
+fn stream_interval(interval_ms: Option<u64>) -> Result<Duration, ApiError> {
+    let ms = interval_ms.unwrap_or(DEFAULT_STREAM_INTERVAL_MS);
+    if !(MIN_STREAM_INTERVAL_MS..=MAX_STREAM_INTERVAL_MS).contains(&ms) {
+        return Err(Error::invalid(
+            "interval_ms",
+            format!("must be between {MIN_STREAM_INTERVAL_MS} and {MAX_STREAM_INTERVAL_MS}"),
+        )
+        .into());
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// Live stats of the service's container, from two readings 500 ms apart.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/projects/{project}/services/{service}/stats",
+    tag = "monitoring",
+    params(ServicePath),
+    responses(
+        (status = 200, description = "CPU, memory, pids, network and block IO now", body = StatsSnapshotDoc),
+        (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
+        (status = 409, description = "The service was never deployed or is not running", body = ErrorBody),
+        (status = 422, description = "A query parameter (this route takes none); `details.field` names it", body = ErrorBody),
+    )
+)]
+pub(crate) async fn service_stats(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<ServicePath>,
+    QueryParams(NoQuery {}): QueryParams<NoQuery>,
+) -> Result<Json<StatsSnapshot>, ApiError> {
+    Ok(Json(
+        s.platform
+            .service_stats(&who, &p.org, &p.project, &p.service)
+            .await?,
+    ))
+}
+
+/// Live stats as Server-Sent Events: one `stats` event (data: a `StatsSnapshotDoc`) every
+/// `interval_ms`, following the service onto a new container after an update; an `error`
+/// event (data: an error body, e.g. `CONFLICT` while the service is stopped) for a reading
+/// that failed, after which the stream goes on; a keep-alive comment every 15 s. The stream
+/// ends when the service is deleted.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream",
+    tag = "monitoring",
+    params(ServicePath, StreamQuery),
+    responses(
+        (status = 200, description = "`stats` events (data: `StatsSnapshotDoc`) and `error` events (data: `ErrorBody`)", content(
+            (String = "text/event-stream"),
+        )),
+        (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
+        (status = 422, description = "Invalid query; `details.field` names the parameter", body = ErrorBody),
+    )
+)]
+pub(crate) async fn service_stats_stream(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<ServicePath>,
+    QueryParams(q): QueryParams<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let interval = stream_interval(q.interval_ms)?;
+    let snapshots = s
+        .platform
+        .service_stats_stream(&who, &p.org, &p.project, &p.service, interval)
+        .await?;
+    let events = snapshots.map(|reading| match reading {
+        Ok(snapshot) => Event::default().event("stats").json_data(snapshot),
+        Err(e) => Event::default()
+            .event("error")
+            .json_data(ApiError::from(e).parts().1),
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// The service's metrics history over `[from, to)`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/projects/{project}/services/{service}/metrics",
+    tag = "monitoring",
+    params(ServicePath, MetricsQuery),
+    responses(
+        (status = 200, description = "Points, oldest first (empty when nothing was collected)", body = Vec<MetricPointDoc>),
+        (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
+        (status = 422, description = "Invalid query (`from` not before `to`, a bad time or step); `details.field` names the parameter", body = ErrorBody),
+    )
+)]
+pub(crate) async fn service_metrics(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<ServicePath>,
+    QueryParams(q): QueryParams<MetricsQuery>,
+) -> Result<Json<Vec<MetricPoint>>, ApiError> {
+    let (from, to) = range(q.from, q.to);
+    Ok(Json(
+        s.platform
+            .service_metrics(&who, &p.org, &p.project, &p.service, from, to, q.step)
+            .await?,
+    ))
+}
+
+/// One metric of the service over `[from, to)` as an SVG chart (720 × 280): the average as
+/// a line, each bucket's minimum and maximum as a band, UTC times on the x axis.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/projects/{project}/services/{service}/metrics.svg",
+    tag = "monitoring",
+    params(ServicePath, ChartQuery),
+    responses(
+        (status = 200, description = "An SVG document (axes and \"no data in this range\" when nothing was collected)", content(
+            (String = "image/svg+xml"),
+        )),
+        (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
+        (status = 422, description = "Invalid query (`from` not before `to`, a bad time, step or metric); `details.field` names the parameter", body = ErrorBody),
+    )
+)]
+pub(crate) async fn service_chart(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<ServicePath>,
+    QueryParams(q): QueryParams<ChartQuery>,
+) -> Result<Response, ApiError> {
+    let (from, to) = range(q.from, q.to);
+    let metric = q.metric.unwrap_or(ChartMetric::Cpu);
+    let svg = s
+        .platform
+        .service_chart(
+            &who, &p.org, &p.project, &p.service, metric, from, to, q.step,
+        )
+        .await?;
+    Ok(([(http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}

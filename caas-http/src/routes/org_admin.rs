@@ -1,0 +1,417 @@
+//! Organization administration: `GET /v1/admin/orgs` (the overview, filtered and paged),
+//! `POST /v1/admin/orgs/{org}/suspend` and `/reactivate`, `POST /v1/admin/orgs/bulk` and
+//! `GET /v1/admin/audit`.
+//!
+//! - Platform administrators only, but for the audit log, which an organization's owners
+//!   read for their organization (`?org=<theirs>`). Other callers get 403 whichever
+//!   organization they name — which reveals nothing about it; a caller who names in the
+//!   audit filter an organization they are not a member of gets 404, as everywhere.
+//! - The overview answers a page (`limit` 1-500, default 50; `offset`) with `total`, the
+//!   count of every organization matching the filters, and `more`.
+//! - Suspending stops the organization's running services and refuses its deploys, starts,
+//!   volume and backup changes and new projects with 409 `CONFLICT` until it is reactivated,
+//!   which starts again exactly what the suspension stopped; reading and deleting stay open.
+//!   Both are idempotent: `changed` says whether anything happened.
+//! - A bulk call answers 200 with one result per organization, in the order given: a failing
+//!   item (`ok: false`, its error's `code` and message) does not stop the others, and
+//!   repeating a call is harmless. Only a malformed call (no organizations, more than 500,
+//!   one twice) is an error of its own (422 naming `orgs`).
+//! - The audit log answers newest first; page back with `before` set to the oldest `at` of
+//!   the previous page. Bad filters are 422 naming the query parameter.
+//!
+//! The `*Doc` types only document the core types the handlers serialize; the OpenAPI test
+//! compares the two.
+
+use axum::Json;
+use axum::extract::State;
+use caas_core::model::{AuditEntry, OrgStatus, SubscriptionStatus};
+use caas_core::platform::{AdminOrgFilter, BulkAction, BulkItem, BulkRequest, OrgPage};
+use caas_core::ports::store::AuditFilter;
+use caas_core::{Error, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::OrgPath;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
+use crate::{AppState, schema};
+
+/// Most audit entries in one answer.
+const MAX_AUDIT: u32 = 1000;
+
+/// Filters and page of the overview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminOrgsQuery {
+    /// Case-insensitive substring of the slug or display name (at most 100 characters).
+    #[serde(default)]
+    search: Option<String>,
+    /// Only subscribers of this plan (name).
+    #[serde(default)]
+    plan: Option<String>,
+    /// Only organizations with this status.
+    #[serde(default)]
+    #[param(value_type = Option<schema::OrgStatus>)]
+    status: Option<OrgStatus>,
+    /// Only subscriptions with this status.
+    #[serde(default)]
+    #[param(value_type = Option<schema::SubscriptionStatus>)]
+    subscription: Option<SubscriptionStatus>,
+    /// Page size, 1-500 (default 50).
+    #[serde(default)]
+    limit: Option<u32>,
+    /// Organizations to skip (default 0).
+    #[serde(default)]
+    offset: Option<u32>,
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// Only this organization's entries (slug). Required for owners, who read their own
+    /// organization's log only.
+    #[serde(default)]
+    org: Option<String>,
+    /// Only actions starting with this (`member.`, `org.suspend`): lowercase letters, digits,
+    /// `.` and `_`, at most 64 characters.
+    #[serde(default)]
+    action: Option<String>,
+    /// Only entries of this actor (user id).
+    #[serde(default)]
+    actor: Option<Uuid>,
+    /// Only entries at or after this time (RFC 3339; encode `+` as `%2B`).
+    #[serde(default)]
+    since: Option<DateTime<Utc>>,
+    /// Only entries before this time (RFC 3339): the oldest `at` of the previous page.
+    #[serde(default)]
+    before: Option<DateTime<Utc>>,
+    /// Most entries, 1-1000 (default 100).
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// A bulk call.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkOrgs {
+    /// What to do to each organization.
+    #[schema(value_type = BulkActionDoc)]
+    action: BulkAction,
+    /// To which organizations (slugs; 1-500, each once).
+    orgs: Vec<String>,
+}
+
+/// What a bulk call does to each organization (`type` says which).
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum BulkActionDoc {
+    /// Suspend.
+    Suspend,
+    /// Reactivate.
+    Reactivate,
+    /// Subscribe to another plan (the subscription's status is kept; a new one is active).
+    ChangePlan {
+        /// The plan's name.
+        plan: String,
+    },
+    /// Delete with everything it owns.
+    Delete {
+        /// Also remove the volumes (default `false`).
+        #[serde(default)]
+        volumes: bool,
+    },
+    /// Add an existing user as a member (already a member: nothing changes).
+    AddMember {
+        /// E-mail address or id.
+        user: String,
+        /// Role.
+        role: schema::Role,
+    },
+    /// Remove a member (not a member: nothing changes).
+    RemoveMember {
+        /// E-mail address or id.
+        user: String,
+    },
+}
+
+/// The outcome of a bulk call for one organization.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BulkItemDoc {
+    /// The organization's slug, as given.
+    org: String,
+    /// Whether the action succeeded (or had nothing to do).
+    ok: bool,
+    /// Whether anything changed.
+    changed: bool,
+    /// The error's code (`NOT_FOUND`, `CONFLICT`, ...), when it failed.
+    code: Option<String>,
+    /// What went wrong, when it failed.
+    error: Option<String>,
+}
+
+/// The answer to a bulk call: one result per organization, in the order given.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BulkOutcome {
+    /// The results.
+    #[schema(value_type = Vec<BulkItemDoc>)]
+    items: Vec<BulkItem>,
+    /// How many succeeded (changed or not).
+    succeeded: usize,
+    /// How many failed.
+    failed: usize,
+}
+
+/// What a suspension or reactivation did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrgStatusChange {
+    /// The organization's slug.
+    org: String,
+    /// Its status now.
+    #[schema(value_type = schema::OrgStatus)]
+    status: OrgStatus,
+    /// False when it already had that status.
+    changed: bool,
+}
+
+/// One organization in the overview.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct OrgOverviewDoc {
+    /// The organization.
+    org: schema::Organization,
+    /// How many members it has.
+    members: u64,
+    /// Its service containers (one per service, running or stopped).
+    containers: u64,
+    /// Its plan's name, when subscribed.
+    plan: Option<String>,
+    /// Its subscription's status, when subscribed.
+    subscription: Option<schema::SubscriptionStatus>,
+    /// Start of the current billing period.
+    period_start: Option<DateTime<Utc>>,
+    /// End of the current billing period.
+    period_end: Option<DateTime<Utc>>,
+    /// The plan's monthly price, in cents.
+    monthly_price_cents: Option<u64>,
+    /// The plan's currency (ISO 4217).
+    currency: Option<String>,
+    /// Usage against the plan's limits.
+    usage: schema::UsageSummary,
+}
+
+/// A page of the overview.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct OrgPageDoc {
+    /// The organizations, ordered by slug.
+    items: Vec<OrgOverviewDoc>,
+    /// Page size asked for.
+    limit: u32,
+    /// Organizations skipped.
+    offset: u32,
+    /// Every organization matching the filters, on all pages.
+    total: u64,
+    /// Whether more follow this page.
+    more: bool,
+}
+
+/// An entry of the audit log.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AuditEntryDoc {
+    /// Id.
+    id: Uuid,
+    /// When.
+    at: DateTime<Utc>,
+    /// Who (user id; `null` for the platform itself).
+    actor: Option<Uuid>,
+    /// The organization concerned (id).
+    org: Option<Uuid>,
+    /// Dotted action (`member.add`, `org.suspend`).
+    action: String,
+    /// What it was done to (`kind:id`).
+    target: String,
+    /// State before (secrets redacted).
+    before: Option<serde_json::Value>,
+    /// State after (secrets redacted).
+    after: Option<serde_json::Value>,
+}
+
+/// Every organization with its members, containers, subscription, billing data and usage,
+/// filtered and paged.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/orgs",
+    tag = "administration",
+    params(AdminOrgsQuery),
+    responses(
+        (status = 200, description = "A page, with the count of all that match", body = OrgPageDoc),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 422, description = "Invalid filter; `details.field` names the query parameter (`limit`, `plan`, `status`, ...)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn admin_orgs(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    QueryParams(q): QueryParams<AdminOrgsQuery>,
+) -> Result<Json<OrgPage>, ApiError> {
+    if q.search.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(Error::invalid("search", "at most 100 characters").into());
+    }
+    // `limit` is checked by the platform, after the permission.
+    let mut filter = AdminOrgFilter::default();
+    filter.search = q.search;
+    filter.plan = q.plan;
+    filter.status = q.status;
+    filter.subscription = q.subscription;
+    filter.limit = q.limit;
+    filter.offset = q.offset;
+    Ok(Json(s.platform.admin_orgs(&who, &filter).await?))
+}
+
+/// Suspends an organization: stops its running services and refuses its deploys until it is
+/// reactivated.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orgs/{org}/suspend",
+    tag = "administration",
+    params(OrgPath),
+    responses(
+        (status = 200, description = "Suspended (`changed: false` when it already was)", body = OrgStatusChange),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody),
+    )
+)]
+pub(crate) async fn suspend_org(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<OrgPath>,
+) -> Result<Json<OrgStatusChange>, ApiError> {
+    let changed = s.platform.suspend_org(&who, &p.org).await?;
+    Ok(Json(OrgStatusChange {
+        org: p.org,
+        status: OrgStatus::Suspended,
+        changed,
+    }))
+}
+
+/// Reactivates a suspended organization and starts again the services its suspension
+/// stopped.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orgs/{org}/reactivate",
+    tag = "administration",
+    params(OrgPath),
+    responses(
+        (status = 200, description = "Active (`changed: false` when it already was)", body = OrgStatusChange),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 404, description = "No such organization", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reactivate_org(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<OrgPath>,
+) -> Result<Json<OrgStatusChange>, ApiError> {
+    let changed = s.platform.reactivate_org(&who, &p.org).await?;
+    Ok(Json(OrgStatusChange {
+        org: p.org,
+        status: OrgStatus::Active,
+        changed,
+    }))
+}
+
+/// Suspends, reactivates, changes the plan of, deletes, adds a member to or removes a member
+/// from many organizations, one at a time, with one result each.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orgs/bulk",
+    tag = "administration",
+    request_body = BulkOrgs,
+    responses(
+        (status = 200, description = "One result per organization, failures included", body = BulkOutcome),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 422, description = "Invalid call; `details.field` names it (`orgs`: none, more than 500 or one twice; `action`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn bulk_orgs(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    JsonBody(body): JsonBody<BulkOrgs>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    let items = s
+        .platform
+        .bulk_orgs(&who, BulkRequest::new(body.action, body.orgs))
+        .await?;
+    let succeeded = items.iter().filter(|i| i.ok).count();
+    Ok(Json(BulkOutcome {
+        failed: items.len() - succeeded,
+        succeeded,
+        items,
+    }))
+}
+
+/// The audit log of administrative and destructive actions, newest first: who, what, when,
+/// before and after (platform administrators; owners with `?org=` set to their
+/// organization).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    tag = "administration",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Matching entries, newest first", body = Vec<AuditEntryDoc>),
+        (status = 403, description = "Neither a platform administrator nor an owner of `org`", body = ErrorBody),
+        (status = 404, description = "No such organization `org` (or not a member)", body = ErrorBody),
+        (status = 422, description = "Invalid filter; `details.field` names the query parameter (`since`, `before`, `actor`, `action`, `limit`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit_log(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    QueryParams(q): QueryParams<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let mut filter = AuditFilter::default();
+    if let Some(limit) = q.limit {
+        if !(1..=MAX_AUDIT).contains(&limit) {
+            return Err(
+                Error::invalid("limit", format!("must be between 1 and {MAX_AUDIT}")).into(),
+            );
+        }
+        filter.limit = limit;
+    }
+    if let Some(action) = &q.action {
+        let valid = (1..=64).contains(&action.len())
+            && action
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+        if !valid {
+            return Err(Error::invalid(
+                "action",
+                "1-64 lowercase letters, digits, `.` and `_` (an action's beginning, like `member.`)",
+            )
+            .into());
+        }
+    }
+    if let (Some(since), Some(before)) = (q.since, q.before)
+        && before <= since
+    {
+        return Err(Error::invalid("before", "must be later than `since`").into());
+    }
+    filter.action_prefix = q.action;
+    filter.actor = q.actor.map(UserId);
+    filter.since = q.since;
+    filter.before = q.before;
+    if let Some(slug) = &q.org {
+        // Resolving the slug is the membership check: strangers get 404, as for any org.
+        filter.org = Some(s.platform.org(&who, slug).await?.id);
+    }
+    Ok(Json(s.platform.audit_log(&who, &filter).await?))
+}
