@@ -2,11 +2,11 @@
 //! percentiles, the test environment's services, and a throw-away PostgreSQL schema.
 //!
 //! Every end-to-end bench prints, per goal, one line for people and one for
-//! `scripts/bench.sh`:
+//! `scripts/bench.sh` (its fields separated by tabs, shown here as →):
 //!
 //! ```text
 //! P1 deploy p50: ours 412 ms, raw bollard create+start 380 ms, ratio 1.08 (goal <= 1.10): met
-//! bench-result	P1	deploy p50	<= 1.10	412 ms	380 ms	1.08	met
+//! bench-result→P1→deploy p50→<= 1.10→412 ms→380 ms→1.08→met
 //! ```
 //!
 //! A goal whose service is missing is printed as `not measured` (never as met): outside CI
