@@ -10,10 +10,12 @@
 //! the engine directly does to run the same container.
 //!
 //! ```text
-//! cargo bench -p caas-benches --bench deploy      # about two minutes
+//! cargo bench -p caas-benches --bench deploy              # about two minutes
+//! cargo bench -p caas-benches --bench deploy -- p1        # only P1 (or p7)
+//! cargo bench -p caas-benches --bench deploy -- profile   # where a deploy's time goes
 //! ```
 //!
-//! P1: 15 timed deploys per side (after 2 untimed each), alternating one by one; the p50s
+//! P1: 31 timed deploys per side (after 2 untimed each), alternating one by one; the p50s
 //! are compared (`ratio = ours / raw`, goal <= 1.10). P7: three rounds, alternating, of 20
 //! deploys started at once on each side; deploys/s is 20 / the round's wall time, and the
 //! medians are compared (`ratio = ours / raw`, goal >= 0.8). Everything is removed, untimed,
@@ -31,7 +33,7 @@ use bollard::models::{HostConfig, RestartPolicy as DockerRestart, RestartPolicyN
 use bollard::network::CreateNetworkOptions;
 use caas_benches::{Figure, Goal, median, median_f64, ms, percentile};
 use caas_core::labels;
-use caas_core::memory::InMemoryStore;
+use caas_core::memory::{InMemoryStore, RuntimeOp};
 use caas_core::model::{PlanLimits, ServiceSpec, VolumeMount};
 use caas_core::platform::{DeleteOptions, DeployApp};
 use caas_core::ports::runtime::LabelSelector;
@@ -41,7 +43,7 @@ use caas_core::{ContainerRuntime, Platform, Principal, Store};
 use caas_docker::DockerRuntime;
 use caas_sqlite::SqliteStore;
 
-const P1_RUNS: usize = 15;
+const P1_RUNS: usize = 31;
 const P1_WARMUP: usize = 2;
 const PARALLEL: usize = 20;
 const P7_ROUNDS: usize = 3;
@@ -95,6 +97,12 @@ impl Bench {
 
     /// Raw bollard: the same container as the platform runs, minus the volume.
     async fn raw(&self, name: &str) -> Duration {
+        self.raw_with(name, false).await
+    }
+
+    /// As [`Bench::raw`]; with `volume`, a new named volume at `/data` as well (the engine
+    /// creates it), for the profile.
+    async fn raw_with(&self, name: &str, volume: bool) -> Duration {
         let config = Config {
             image: Some(self.image.clone()),
             cmd: Some(vec!["sleep".to_string(), "3600".to_string()]),
@@ -113,6 +121,24 @@ impl Bench {
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 network_mode: Some(self.raw_network.clone()),
+                mounts: volume.then(|| {
+                    vec![bollard::models::Mount {
+                        target: Some("/data".into()),
+                        source: Some(format!("caas-{}-raw-{name}-data", self.instance)),
+                        typ: Some(bollard::models::MountTypeEnum::VOLUME),
+                        volume_options: Some(bollard::models::MountVolumeOptions {
+                            labels: Some(
+                                [
+                                    (labels::MANAGED.to_string(), "true".to_string()),
+                                    (labels::INSTANCE.to_string(), self.instance.clone()),
+                                ]
+                                .into(),
+                            ),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]
+                }),
                 restart_policy: Some(DockerRestart {
                     name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                     maximum_retry_count: None,
@@ -293,23 +319,119 @@ async fn p7(b: &Arc<Bench>) {
     .print();
 }
 
+/// The instants of the runtime calls of a deploy, noted by the hook of `profile`.
+type Marks = Arc<std::sync::Mutex<Vec<(RuntimeOp, Instant)>>>;
+
+/// A runtime on `docker` that notes every call the platform makes in `marks`.
+fn marked(docker: &DockerRuntime, marks: &Marks) -> Arc<dyn ContainerRuntime> {
+    let marks = marks.clone();
+    let hook: caas_testkit::hooked::Hook = Arc::new(move |op| {
+        marks.lock().unwrap().push((op, Instant::now()));
+        Box::pin(async {})
+    });
+    let ops = [
+        RuntimeOp::CreateContainer,
+        RuntimeOp::StartContainer,
+        RuntimeOp::InspectContainer,
+        RuntimeOp::ListContainers,
+        RuntimeOp::CreateNetwork,
+        RuntimeOp::InspectNetwork,
+        RuntimeOp::CreateVolume,
+        RuntimeOp::InspectVolume,
+        RuntimeOp::ImagePresent,
+        RuntimeOp::PullImage,
+    ];
+    Arc::new(caas_testkit::hooked::HookedRuntime::new(
+        Arc::new(docker.clone()),
+        &ops,
+        hook,
+    ))
+}
+
+/// `cargo bench --bench deploy -- profile`: where one deploy's time goes. The platform runs on
+/// the same engine through a runtime that notes the instant of every call ([`marked`]); each
+/// segment is the time from one call to the next (the call itself, and the platform's store
+/// work after it), medians over [`P1_RUNS`] deploys.
+async fn profile(b: &Bench, marks: &Marks) {
+    let mut segments: Vec<Vec<(String, Duration)>> = Vec::new();
+    for i in 0..P1_WARMUP + P1_RUNS {
+        marks.lock().unwrap().clear();
+        let t0 = Instant::now();
+        b.ours(&format!("prof{i}")).await;
+        let end = Instant::now();
+        let noted = marks.lock().unwrap().clone();
+        let mut run = Vec::new();
+        let mut prev = ("permission, quota, records".to_string(), t0);
+        for (op, at) in noted {
+            run.push((prev.0, at - prev.1));
+            prev = (format!("{op:?} and after"), at);
+        }
+        run.push((prev.0, end - prev.1));
+        if i >= P1_WARMUP {
+            segments.push(run);
+        }
+    }
+    let total: Vec<Duration> = segments
+        .iter()
+        .map(|r| r.iter().map(|s| s.1).sum())
+        .collect();
+    let (mut plain, mut with_volume) = (Vec::new(), Vec::new());
+    for i in 0..P1_WARMUP + P1_RUNS {
+        let p = b.raw_with(&format!("prof{i}"), false).await;
+        let v = b.raw_with(&format!("profv{i}"), true).await;
+        if i >= P1_WARMUP {
+            plain.push(p);
+            with_volume.push(v);
+        }
+    }
+    eprintln!(
+        "raw bollard create+start p50: {}; with a new named volume at /data: {}",
+        ms(median(&plain)),
+        ms(median(&with_volume))
+    );
+    eprintln!(
+        "deploy profile: p50 {} over {} deploys",
+        ms(median(&total)),
+        segments.len()
+    );
+    for (k, (name, _)) in segments[0].iter().enumerate() {
+        let d: Vec<Duration> = segments
+            .iter()
+            .filter_map(|r| r.get(k).map(|s| s.1))
+            .collect();
+        eprintln!("  {:>9}  {name}", ms(median(&d)));
+    }
+}
+
 fn main() {
     caas_benches::log_from_env();
     // `cargo bench --bench deploy -- p7` runs only P7 (and `p1` only P1).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let only = |p: &str| !args.iter().any(|a| a == "p1" || a == "p7") || args.iter().any(|a| a == p);
+    let parts = ["p1", "p7", "profile"];
+    let only = |p: &str| {
+        if args.iter().any(|a| parts.contains(&a.as_str())) {
+            args.iter().any(|a| a == p)
+        } else {
+            p != "profile"
+        }
+    };
     let rt = caas_benches::tokio_runtime();
     rt.block_on(async move {
         let Some((docker, image)) = caas_benches::docker(&GOALS).await else {
             return;
         };
         let client = docker.client().unwrap();
+        let marks = Marks::default();
         let dir = tempfile::tempdir().unwrap();
         let (store, store_name) = store(dir.path()).await;
         let instance = format!("dep{}", caas_testkit::env::run_id());
         let platform = Platform::builder()
             .store(store)
-            .runtime(Arc::new(docker.clone()))
+            .runtime(if only("profile") {
+                marked(&docker, &marks)
+            } else {
+                Arc::new(docker.clone())
+            })
             .instance(instance.clone())
             .build()
             .unwrap();
@@ -355,6 +477,9 @@ fn main() {
         }
         if only("p7") {
             p7(&bench).await;
+        }
+        if only("profile") {
+            profile(&bench, &marks).await;
         }
         bench.cleanup().await;
     });

@@ -44,7 +44,7 @@ use criterion::{BenchmarkId, Criterion, black_box};
 
 fn rule(host: &str, path: &str, strip: bool, tls: bool) -> RouteRule {
     RouteRule {
-        host: HostPattern::parse(host).unwrap(),
+        host: HostPattern::parse_field("host", host, true).unwrap(),
         path_prefix: path.into(),
         strip_prefix: strip,
         tls,
