@@ -31,7 +31,11 @@ struct State {
     projects: BTreeMap<ProjectId, Project>,
     services: BTreeMap<ServiceId, Service>,
     deployments: BTreeMap<DeploymentId, Deployment>,
+    // Pending and committed reservations: what every reservation sums over.
     reservations: BTreeMap<ReservationId, Reservation>,
+    // Released ones, kept for lookups apart from the live ones, so that a long-lived store's
+    // reservations do not get slower with every one ever made.
+    released: BTreeMap<ReservationId, Reservation>,
     events: Vec<ServiceEvent>,
     audit: Vec<AuditEntry>,
     settings: BTreeMap<String, serde_json::Value>,
@@ -243,6 +247,7 @@ impl Store for InMemoryStore {
         s.services.retain(|_, sv| sv.org != id);
         s.deployments.retain(|_, d| d.org != id);
         s.reservations.retain(|_, r| r.org != id);
+        s.released.retain(|_, r| r.org != id);
         s.events.retain(|e| e.org != id);
         s.domains.retain(|_, d| d.org != id);
         s.storage.org_deleted(id);
@@ -814,6 +819,11 @@ impl Store for InMemoryStore {
 
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         let mut s = self.lock();
+        if s.released.contains_key(&id) {
+            return Err(Error::conflict(format!(
+                "reservation {id} was already released"
+            )));
+        }
         let Some(r) = s.reservations.get_mut(&id) else {
             return Err(Error::not_found("reservation", id));
         };
@@ -840,7 +850,11 @@ impl Store for InMemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
         let mut s = self.lock();
-        let r = found(s.reservations.get(&id), "reservation", id)?;
+        let r = found(
+            s.reservations.get(&id).or_else(|| s.released.get(&id)),
+            "reservation",
+            id,
+        )?;
         if r.state == ReservationState::Released {
             return Err(Error::conflict(format!(
                 "reservation {id} was already released"
@@ -869,15 +883,24 @@ impl Store for InMemoryStore {
 
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         let mut s = self.lock();
-        let Some(r) = s.reservations.get_mut(&id) else {
+        if s.released.contains_key(&id) {
+            return Ok(());
+        }
+        let Some(mut r) = s.reservations.remove(&id) else {
             return Err(Error::not_found("reservation", id));
         };
         r.state = ReservationState::Released;
+        s.released.insert(id, r);
         Ok(())
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
-        found(self.lock().reservations.get(&id), "reservation", id)
+        let s = self.lock();
+        found(
+            s.reservations.get(&id).or_else(|| s.released.get(&id)),
+            "reservation",
+            id,
+        )
     }
 
     async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
@@ -901,14 +924,19 @@ impl Store for InMemoryStore {
 
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         let mut s = self.lock();
-        let mut n = 0;
-        for r in s.reservations.values_mut() {
-            if r.state == ReservationState::Pending && r.expires_at <= now {
+        let expired: Vec<ReservationId> = s
+            .reservations
+            .values()
+            .filter(|r| r.state == ReservationState::Pending && r.expires_at <= now)
+            .map(|r| r.id)
+            .collect();
+        for id in &expired {
+            if let Some(mut r) = s.reservations.remove(id) {
                 r.state = ReservationState::Released;
-                n += 1;
+                s.released.insert(*id, r);
             }
         }
-        Ok(n)
+        Ok(expired.len() as u64)
     }
 
     async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
