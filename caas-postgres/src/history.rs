@@ -2,9 +2,9 @@
 //! actor, action prefix (a range on `action`) and time.
 
 use caas_core::model::{AuditEntry, ServiceEvent, ServiceEventKind};
-use caas_core::ports::store::AuditFilter;
+use caas_core::ports::store::{AuditFilter, ceil_micros, prefix_end};
 use caas_core::{AuditId, Error, EventId, OrgId, Result, ServiceId, UserId};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::types::Json;
@@ -154,27 +154,6 @@ pub(crate) async fn list_audit(pool: &PgPool, filter: &AuditFilter) -> Result<Ve
         .collect()
 }
 
-/// The smallest string greater than every string starting with `prefix`, if there is one
-/// (there is none when every character is `char::MAX`): `prefix` with its last character
-/// replaced by the next one, after dropping trailing `char::MAX`es. UTF-8 sorts bytewise in
-/// code-point order, so under the "C" collation `prefix <= action < end` holds exactly when
-/// `action` starts with `prefix`.
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            // Surrogates are not characters: the one after U+D7FF is U+E000.
-            '\u{d7ff}' => Some('\u{e000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// A time bound of the audit filter as the server can compare it.
 #[derive(Debug, PartialEq, Eq)]
 enum Bound {
@@ -192,18 +171,6 @@ fn pg_min() -> DateTime<Utc> {
     NaiveDate::from_ymd_opt(-4713, 11, 24)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
-}
-
-/// `at` rounded up to the microsecond (the server keeps whole microseconds, and for those
-/// `stored >= t` and `stored < t` mean `stored >= ceil(t)` and `stored < ceil(t)`); `None`
-/// when that passes chrono's last instant.
-fn ceil_micros(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let sub = at.timestamp_subsec_nanos() % 1000;
-    if sub == 0 {
-        Some(at)
-    } else {
-        at.checked_add_signed(Duration::nanoseconds(i64::from(1000 - sub)))
-    }
 }
 
 /// `at >= since`, for stored entries.
@@ -229,20 +196,7 @@ fn before_bound(before: Option<DateTime<Utc>>) -> Bound {
 mod tests {
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
-    use super::{Bound, before_bound, ceil_micros, pg_min, prefix_end, since_bound};
-
-    #[test]
-    fn prefix_end_is_the_next_string_after_every_extension() {
-        assert_eq!(prefix_end("service.").as_deref(), Some("service/"));
-        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
-        assert_eq!(prefix_end("a_").as_deref(), Some("a`"));
-        assert_eq!(prefix_end("a\\").as_deref(), Some("a]"));
-        assert_eq!(prefix_end("\u{e9}").as_deref(), Some("\u{ea}"));
-        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
-        assert_eq!(prefix_end("z\u{10ffff}").as_deref(), Some("{"));
-        assert_eq!(prefix_end("\u{10ffff}"), None);
-        assert_eq!(prefix_end(""), None);
-    }
+    use super::{Bound, before_bound, ceil_micros, pg_min, since_bound};
 
     #[test]
     fn time_bounds_round_up_to_the_microsecond_and_clamp_to_the_server_range() {

@@ -2,9 +2,9 @@
 //! filtered in SQL: by organization, actor, action prefix (a range on `action`) and time.
 
 use caas_core::model::{AuditEntry, ServiceEvent};
-use caas_core::ports::store::AuditFilter;
+use caas_core::ports::store::{AuditFilter, ceil_micros, prefix_end};
 use caas_core::{Error, Result, ServiceId};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{Sqlite, SqliteRow};
 
@@ -140,27 +140,6 @@ pub(crate) async fn list_audit(s: &SqliteStore, f: &AuditFilter) -> Result<Vec<A
 /// Most audit entries one `list_audit` call returns.
 const MAX_AUDIT_PAGE: u32 = 1000;
 
-/// The smallest string greater than every string starting with `prefix`, if there is one
-/// (there is none when every character is `char::MAX`): `prefix` with its last character
-/// replaced by the next one, after dropping trailing `char::MAX`es. UTF-8 sorts bytewise in
-/// code-point order, so `prefix <= action < end` holds exactly when `action` starts with
-/// `prefix`.
-pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            // Surrogates are not characters: the one after U+D7FF is U+E000.
-            '\u{d7ff}' => Some('\u{e000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// A time bound of the audit filter as the store can compare it.
 #[derive(Debug, PartialEq, Eq)]
 enum Bound {
@@ -170,18 +149,6 @@ enum Bound {
     At(String),
     /// No stored entry passes.
     Empty,
-}
-
-/// `at` rounded up to the microsecond: stored times have whole microseconds, and for those
-/// `stored >= t` and `stored < t` mean `stored >= ceil(t)` and `stored < ceil(t)`. `None` when
-/// rounding up passes chrono's last instant.
-fn ceil_micros(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let sub = at.timestamp_subsec_nanos() % 1000;
-    if sub == 0 {
-        Some(at)
-    } else {
-        at.checked_add_signed(Duration::nanoseconds(i64::from(1000 - sub)))
-    }
 }
 
 /// `at >= since`, for stored entries (whose years lie in 0000–9999).
@@ -249,21 +216,7 @@ pub(crate) async fn put_setting(
 mod tests {
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
-    use super::{Bound, before_bound, ceil_micros, prefix_end, since_bound};
-
-    #[test]
-    fn prefix_end_is_the_next_string_after_every_extension() {
-        assert_eq!(prefix_end("service.").as_deref(), Some("service/"));
-        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
-        assert_eq!(prefix_end("a_").as_deref(), Some("a`"));
-        assert_eq!(prefix_end("a\\").as_deref(), Some("a]"));
-        assert_eq!(prefix_end("\u{e9}").as_deref(), Some("\u{ea}"));
-        assert_eq!(prefix_end("x\u{7f}").as_deref(), Some("x\u{80}"));
-        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
-        assert_eq!(prefix_end("z\u{10ffff}").as_deref(), Some("{"));
-        assert_eq!(prefix_end("\u{10ffff}\u{10ffff}"), None);
-        assert_eq!(prefix_end(""), None);
-    }
+    use super::{Bound, before_bound, ceil_micros, since_bound};
 
     #[test]
     fn time_bounds_round_up_to_the_microsecond_and_clamp_to_storable_years() {

@@ -93,6 +93,40 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+/// The smallest string greater than every string starting with `prefix`, if there is one
+/// (there is none when every character is `char::MAX`): `prefix` with its last character
+/// replaced by the next one, after dropping trailing `char::MAX`es. UTF-8 sorts bytewise in
+/// code-point order, so for stores comparing bytewise (SQLite's BINARY, PostgreSQL's "C"
+/// collation) `prefix <= action < end` holds exactly when `action` starts with `prefix`: what
+/// SQL stores use for [`AuditFilter::action_prefix`] instead of `LIKE`.
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            // Surrogates are not characters: the one after U+D7FF is U+E000.
+            '\u{d7ff}' => Some('\u{e000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// `at` rounded up to the microsecond: stores that keep whole microseconds compare
+/// `stored >= t` and `stored < t` as `stored >= ceil(t)` and `stored < ceil(t)`. `None` when
+/// rounding up passes chrono's last instant.
+pub fn ceil_micros(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let sub = at.timestamp_subsec_nanos() % 1000;
+    if sub == 0 {
+        Some(at)
+    } else {
+        at.checked_add_signed(chrono::Duration::nanoseconds(i64::from(1000 - sub)))
+    }
+}
+
 impl Default for AuditFilter {
     fn default() -> Self {
         Self {
@@ -468,4 +502,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         resolution: Resolution,
         before: DateTime<Utc>,
     ) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_the_next_string_after_every_extension() {
+        assert_eq!(prefix_end("service.").as_deref(), Some("service/"));
+        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_end("a_").as_deref(), Some("a`"));
+        assert_eq!(prefix_end("a\\").as_deref(), Some("a]"));
+        assert_eq!(prefix_end("\u{e9}").as_deref(), Some("\u{ea}"));
+        assert_eq!(prefix_end("x\u{7f}").as_deref(), Some("x\u{80}"));
+        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(prefix_end("z\u{10ffff}").as_deref(), Some("{"));
+        assert_eq!(prefix_end("\u{10ffff}"), None);
+        assert_eq!(prefix_end("\u{10ffff}\u{10ffff}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
 }
