@@ -17,6 +17,16 @@ async fn memory_runtime() -> Option<RuntimeFixture> {
     rt.add_image(IMAGE);
     // Like the test machines, no registry is reachable: only the local image "exists".
     rt.restrict_registry(&[IMAGE]);
+    // The simulated containers run no programs: answer the two commands the exec behaviour
+    // runs like a shell would.
+    rt.on_exec(|call| match call.command.get(2).map(String::as_str) {
+        Some("cat") => Ok(call.stdin),
+        Some(script) if script.ends_with("exit 3") => Err(caas_core::Error::backend(
+            "memory-runtime",
+            "`sh` exited with status 3: no such table",
+        )),
+        _ => Ok(bytes::Bytes::new()),
+    });
     let emitter = rt.clone();
     Some(
         RuntimeFixture::new(Arc::new(rt), IMAGE).with_log_emitter(move |id, lines| {

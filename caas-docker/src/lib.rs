@@ -4,7 +4,8 @@
 //!   or TCP with mutual TLS. SSH is not supported by the bollard version in use: forward the
 //!   remote socket and connect to it as a Unix socket.
 //! - [`DockerRuntime`]: containers with the hardened default, networks, volumes, archives,
-//!   logs, one-shot stats, events and images. Engine errors map to `caas_core::Error`
+//!   logs, one-shot stats, events, images, pausing, and commands run inside containers
+//!   (`exec`, with standard input streamed in and standard output streamed out). Engine errors map to `caas_core::Error`
 //!   (404 → `NotFound`, 409 → `Conflict`, connection failures → `Unavailable` with advice).
 //! - Host access ([`DockerRuntimeBuilder::host_access`], on by default): when the engine is on
 //!   this host and this process may read its files, whole-volume archives (backups) are read
@@ -40,6 +41,7 @@ mod connection;
 mod connector;
 mod diagnose;
 mod error;
+mod exec;
 mod host_archive;
 mod host_stats;
 mod runtime;

@@ -278,6 +278,15 @@ fn volume_path(path: &str) -> String {
     }
 }
 
+/// An engine error about container `id`: 404 → `NotFound` naming it, 409 → `Conflict`.
+fn container_err(e: bollard::errors::Error, id: &str) -> Error {
+    if is_status(&e, 404) {
+        Error::not_found("container", id)
+    } else {
+        map_err(e)
+    }
+}
+
 fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s?).ok()?.with_timezone(&Utc);
     // The engine reports "0001-01-01T00:00:00Z" for "never".
@@ -627,6 +636,46 @@ impl ContainerRuntime for DockerRuntime {
             Err(e) if is_status(&e, 404) => Err(Error::not_found("container", id)),
             Err(e) => Err(map_err(e)),
         }
+    }
+
+    async fn pause_container(&self, id: &str) -> Result<()> {
+        match self.inspect_container_opt(id).await? {
+            None => return Err(Error::not_found("container", id)),
+            Some(c) if c.status == ContainerStatus::Paused => return Ok(()),
+            Some(c) if c.status != ContainerStatus::Running => {
+                return Err(Error::conflict(format!(
+                    "container '{id}' is not running ({:?}): only a running container can be \
+                     paused",
+                    c.status
+                )));
+            }
+            Some(_) => {}
+        }
+        self.client()?
+            .pause_container(id)
+            .await
+            .map_err(|e| container_err(e, id))
+    }
+
+    async fn unpause_container(&self, id: &str) -> Result<()> {
+        match self.inspect_container_opt(id).await? {
+            None => Err(Error::not_found("container", id)),
+            Some(c) if c.status != ContainerStatus::Paused => Ok(()),
+            Some(_) => self
+                .client()?
+                .unpause_container(id)
+                .await
+                .map_err(|e| container_err(e, id)),
+        }
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        stdin: Option<ByteStream>,
+    ) -> Result<ByteStream> {
+        crate::exec::run(self.client()?, id, command, stdin).await
     }
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<StopOutcome> {

@@ -166,6 +166,23 @@ impl ContainerRuntime for HookedRuntime {
         self.before(RuntimeOp::WriteArchive).await;
         self.inner.write_archive(volume, path, tar).await
     }
+    async fn pause_container(&self, id: &str) -> Result<()> {
+        self.before(RuntimeOp::PauseContainer).await;
+        self.inner.pause_container(id).await
+    }
+    async fn unpause_container(&self, id: &str) -> Result<()> {
+        self.before(RuntimeOp::PauseContainer).await;
+        self.inner.unpause_container(id).await
+    }
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        stdin: Option<ByteStream>,
+    ) -> Result<ByteStream> {
+        self.before(RuntimeOp::Exec).await;
+        self.inner.exec(id, command, stdin).await
+    }
     async fn image_present(&self, image: &str) -> Result<bool> {
         self.before(RuntimeOp::ImagePresent).await;
         self.inner.image_present(image).await

@@ -8,5 +8,5 @@ mod templates;
 mod volumes;
 
 pub use proxy::InMemoryProxy;
-pub use runtime::{Fault, InMemoryRuntime, RuntimeOp};
+pub use runtime::{ExecCall, Fault, InMemoryRuntime, RuntimeOp};
 pub use store::InMemoryStore;

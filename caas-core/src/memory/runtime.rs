@@ -70,6 +70,10 @@ pub enum RuntimeOp {
     ImagePresent,
     /// `pull_image`.
     PullImage,
+    /// `pause_container` and `unpause_container`.
+    PauseContainer,
+    /// `exec`.
+    Exec,
 }
 
 /// What an injected fault does.
@@ -157,6 +161,30 @@ struct Inner {
     log_tx: broadcast::Sender<(String, LogLine)>,
     seq: AtomicU64,
     max_replicas: std::sync::atomic::AtomicU32,
+    exec: Mutex<Option<ExecHandler>>,
+}
+
+/// A command run by [`InMemoryRuntime::exec`], as its handler sees it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExecCall {
+    /// The container, as inspected.
+    pub container: ContainerInfo,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Everything written to standard input (empty without input).
+    pub stdin: Bytes,
+}
+
+type ExecFn = dyn Fn(ExecCall) -> Result<Bytes> + Send + Sync;
+
+#[derive(Clone)]
+struct ExecHandler(Arc<ExecFn>);
+
+impl std::fmt::Debug for ExecHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExecHandler")
+    }
 }
 
 impl Default for InMemoryRuntime {
@@ -213,6 +241,7 @@ impl InMemoryRuntime {
                 log_tx,
                 seq: AtomicU64::new(1),
                 max_replicas: std::sync::atomic::AtomicU32::new(1),
+                exec: Mutex::new(None),
             }),
         }
     }
@@ -365,6 +394,13 @@ impl InMemoryRuntime {
     pub fn cut_event_streams(&self) {
         let (fresh, _) = broadcast::channel(1024);
         *lock(&self.inner.events) = fresh;
+    }
+
+    /// Answers [`exec`](ContainerRuntime::exec) with `handler`: what it returns is the
+    /// command's standard output, an error is the command failing. Without a handler `exec`
+    /// is `Unsupported` (the simulated containers run no programs).
+    pub fn on_exec(&self, handler: impl Fn(ExecCall) -> Result<Bytes> + Send + Sync + 'static) {
+        *lock(&self.inner.exec) = Some(ExecHandler(Arc::new(handler)));
     }
 
     /// Removes a container behind the platform's back (a lost container).
@@ -753,6 +789,78 @@ impl ContainerRuntime for InMemoryRuntime {
         };
         Self::after(lost, RuntimeOp::StartContainer)?;
         Ok(outcome)
+    }
+
+    async fn pause_container(&self, id: &str) -> Result<()> {
+        let (_g, lost) = self.enter(RuntimeOp::PauseContainer).await?;
+        let paused = self.with_container(id, |c| match c.info.status {
+            ContainerStatus::Paused => Ok(None),
+            ContainerStatus::Running => {
+                c.info.status = ContainerStatus::Paused;
+                Ok(Some((c.info.id.clone(), c.info.labels.clone())))
+            }
+            other => Err(Error::conflict(format!(
+                "container '{id}' is not running ({other:?}): only a running container can be \
+                 paused"
+            ))),
+        })??;
+        if let Some((cid, labels)) = paused {
+            let action = "pause".to_string();
+            self.emit(&cid, RuntimeEventKind::Other { action }, labels);
+        }
+        Self::after(lost, RuntimeOp::PauseContainer)
+    }
+
+    async fn unpause_container(&self, id: &str) -> Result<()> {
+        let (_g, lost) = self.enter(RuntimeOp::PauseContainer).await?;
+        let thawed = self.with_container(id, |c| {
+            (c.info.status == ContainerStatus::Paused).then(|| {
+                c.info.status = ContainerStatus::Running;
+                (c.info.id.clone(), c.info.labels.clone())
+            })
+        })?;
+        if let Some((cid, labels)) = thawed {
+            let action = "unpause".to_string();
+            self.emit(&cid, RuntimeEventKind::Other { action }, labels);
+        }
+        Self::after(lost, RuntimeOp::PauseContainer)
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        stdin: Option<ByteStream>,
+    ) -> Result<ByteStream> {
+        let (_g, lost) = self.enter(RuntimeOp::Exec).await?;
+        if command.is_empty() {
+            return Err(Error::invalid("command", "empty: name the program to run"));
+        }
+        let container = self.with_container(id, |c| c.info.clone())?;
+        if container.status != ContainerStatus::Running {
+            return Err(Error::conflict(format!(
+                "container '{id}' is not running ({:?}): commands run only in running containers",
+                container.status
+            )));
+        }
+        let handler = lock(&self.inner.exec).clone().ok_or_else(|| {
+            Error::unsupported(
+                "running commands in simulated containers: set InMemoryRuntime::on_exec",
+            )
+        })?;
+        let mut input = Vec::new();
+        if let Some(mut s) = stdin {
+            while let Some(chunk) = s.next().await {
+                input.extend_from_slice(&chunk?);
+            }
+        }
+        Self::after(lost, RuntimeOp::Exec)?;
+        let output = (handler.0)(ExecCall {
+            container,
+            command: command.to_vec(),
+            stdin: Bytes::from(input),
+        });
+        Ok(stream::iter([output]).boxed())
     }
 
     async fn stop_container(&self, id: &str, _timeout: Duration) -> Result<StopOutcome> {

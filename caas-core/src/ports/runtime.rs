@@ -645,7 +645,9 @@ impl<E> std::io::Write for ChunkSender<E> {
 ///
 /// - `create_container` when it cannot apply the hardened default on its engines;
 /// - `stats_once`, `volume_usage`, `read_archive`, `write_archive` when the workload or volume
-///   lives on a node whose engine the backend cannot reach.
+///   lives on a node whose engine the backend cannot reach;
+/// - `pause_container`, `unpause_container` and `exec`, which every backend may leave
+///   unsupported (their default).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
@@ -737,6 +739,45 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
     /// first. Errors: `NotFound`, `InvalidInput` (not a tar), `Unsupported` (the volume's node
     /// is out of reach), `Unavailable`.
     async fn write_archive(&self, volume: &str, path: &str, tar: ByteStream) -> Result<()>;
+
+    /// Freezes the processes of a running container: they keep their memory and connections
+    /// and write nothing until [`unpause_container`](Self::unpause_container). Pausing a paused
+    /// container succeeds. Errors: `NotFound`, `Conflict` (not running), `Unsupported` (the
+    /// default: this runtime cannot pause), `Unavailable`.
+    async fn pause_container(&self, id: &str) -> Result<()> {
+        Err(crate::Error::unsupported(format!(
+            "pausing containers ('{id}'): this runtime cannot pause; stop the container instead"
+        )))
+    }
+    /// Thaws a paused container; one that is not paused is left as it is. Errors: `NotFound`,
+    /// `Unsupported` (the default), `Unavailable`.
+    async fn unpause_container(&self, id: &str) -> Result<()> {
+        Err(crate::Error::unsupported(format!(
+            "pausing containers ('{id}'): this runtime cannot pause"
+        )))
+    }
+    /// Runs `command` (program and arguments, no shell unless the command names one) in a
+    /// running container, as the container's user and with its environment. `stdin`, when
+    /// given, is written to the command's standard input, which is then closed; without it
+    /// the command gets no input. Returns what the command writes to its standard output, as
+    /// it comes; when the command exits with a status other than 0, the stream's last item is
+    /// a `Backend` error naming the status and the end of the command's standard error (which
+    /// is otherwise discarded). Dropping the stream early abandons the command.
+    ///
+    /// Errors: `NotFound`, `Conflict` (not running), `InvalidInput` (naming `command` when it is
+    /// empty), `Unsupported` (the default: this runtime cannot run commands in containers),
+    /// `Unavailable`.
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        stdin: Option<ByteStream>,
+    ) -> Result<ByteStream> {
+        let _ = (command, stdin);
+        Err(crate::Error::unsupported(format!(
+            "running commands in containers ('{id}'): this runtime cannot"
+        )))
+    }
 
     /// Whether an image is present locally. Errors: `Unavailable`.
     async fn image_present(&self, image: &str) -> Result<bool>;

@@ -11,6 +11,7 @@ use caas_core::ports::runtime::{
 use caas_core::units::MIB;
 use caas_core::{DeploymentId, Error, ServiceId};
 use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
 
 use super::{
     MISSING_IMAGE, RuntimeFixture, STOP, assert_labels_kept, capability, create, create_started,
@@ -560,6 +561,124 @@ pub async fn upstream_hosts_name_a_running_container(fx: &RuntimeFixture) {
         expect_err(
             "upstream_hosts of a missing container",
             rt.upstream_hosts(&fx.name("missing")).await,
+            Error::is_not_found,
+        );
+    })
+    .await
+}
+
+/// Pausing freezes a running container (`Paused`) and unpausing thaws it (`Running`); both
+/// are idempotent, a stopped container cannot be paused (`Conflict`), a missing one is
+/// `NotFound`. A backend that cannot pause says `Unsupported` for both calls.
+pub async fn pause_and_unpause_or_unsupported(fx: &RuntimeFixture) {
+    fx.scoped(async {
+        let rt = &fx.runtime;
+        let id = create_started(fx, &fx.container_spec("pause")).await;
+        match rt.pause_container(&id).await {
+            Err(e) if e.is_unsupported() => {
+                let again = rt.unpause_container(&id).await;
+                expect_err(
+                    "unpause where pause is unsupported",
+                    again,
+                    Error::is_unsupported,
+                );
+                assert_eq!(inspect(fx, &id).await.status, ContainerStatus::Running);
+                return;
+            }
+            other => other.expect("pause a running container"),
+        }
+        assert_eq!(inspect(fx, &id).await.status, ContainerStatus::Paused);
+        rt.pause_container(&id).await.expect("pause a paused one");
+        assert_eq!(inspect(fx, &id).await.status, ContainerStatus::Paused);
+        rt.unpause_container(&id).await.expect("unpause");
+        assert_eq!(inspect(fx, &id).await.status, ContainerStatus::Running);
+        rt.unpause_container(&id)
+            .await
+            .expect("unpause a running one");
+        assert_eq!(inspect(fx, &id).await.status, ContainerStatus::Running);
+        // A paused container can be stopped.
+        rt.pause_container(&id).await.expect("pause again");
+        rt.stop_container(&id, STOP)
+            .await
+            .expect("stop a paused one");
+        assert_ne!(inspect(fx, &id).await.status, ContainerStatus::Paused);
+        expect_err(
+            "pause a stopped one",
+            rt.pause_container(&id).await,
+            Error::is_conflict,
+        );
+        let missing = fx.name("missing");
+        expect_err(
+            "pause missing",
+            rt.pause_container(&missing).await,
+            Error::is_not_found,
+        );
+        expect_err(
+            "unpause missing",
+            rt.unpause_container(&missing).await,
+            Error::is_not_found,
+        );
+    })
+    .await
+}
+
+/// `exec` streams standard input in and standard output out (`sh -c cat` returns its input,
+/// also beyond a megabyte); a command exiting non-zero ends the stream with a `Backend` error
+/// naming the status and its standard error; an empty command is `InvalidInput`, a stopped
+/// container `Conflict`, a missing one `NotFound`. A backend that cannot run commands says
+/// `Unsupported`. (A simulated engine answers `sh -c cat` and `sh -c 'echo … >&2; exit 3'`
+/// through its exec handler.)
+pub async fn exec_streams_input_and_output_or_unsupported(fx: &RuntimeFixture) {
+    fx.scoped(async {
+        let rt = &fx.runtime;
+        let id = create_started(fx, &fx.container_spec("exec")).await;
+        let cmd = |s: &str| vec!["sh".to_string(), "-c".to_string(), s.to_string()];
+        let input: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+        let chunks: Vec<caas_core::Result<bytes::Bytes>> = input
+            .chunks(64 * 1024)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        let stdin = futures::stream::iter(chunks).boxed();
+        let out = match rt.exec(&id, &cmd("cat"), Some(stdin)).await {
+            Err(e) if e.is_unsupported() => return,
+            other => other.expect("exec cat"),
+        };
+        let out: Vec<bytes::Bytes> = out.try_collect().await.expect("cat's output");
+        assert!(
+            out.concat() == input,
+            "cat returned other bytes than it was given"
+        );
+
+        let failing = rt
+            .exec(&id, &cmd("echo 'no such table' >&2; exit 3"), None)
+            .await
+            .expect("exec a failing command");
+        let items: Vec<caas_core::Result<bytes::Bytes>> = failing.collect().await;
+        let last = items.last().expect("the stream ends with the failure");
+        let e = last.as_ref().expect_err("a non-zero exit is an error");
+        assert!(e.is_backend(), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains('3') && text.contains("no such table"),
+            "the error names the status and standard error: {text}"
+        );
+
+        // The stream is not `Debug`: check the call's outcome without it.
+        let started = |r: caas_core::Result<caas_core::ports::runtime::ByteStream>| r.map(|_| ());
+        expect_err(
+            "empty command",
+            started(rt.exec(&id, &[], None).await),
+            Error::is_invalid_input,
+        );
+        rt.stop_container(&id, STOP).await.expect("stop");
+        expect_err(
+            "exec in a stopped container",
+            started(rt.exec(&id, &cmd("true"), None).await),
+            Error::is_conflict,
+        );
+        expect_err(
+            "exec in a missing container",
+            started(rt.exec(&fx.name("missing"), &cmd("true"), None).await),
             Error::is_not_found,
         );
     })

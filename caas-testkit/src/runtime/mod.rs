@@ -325,6 +325,8 @@ macro_rules! runtime_suite {
             start_twice_reports_already_running,
             stop_twice_reports_already_stopped,
             restart_runs_the_container_again,
+            pause_and_unpause_or_unsupported,
+            exec_streams_input_and_output_or_unsupported,
             remove_missing_reports_not_found,
             operations_on_a_missing_container_report_not_found,
             remove_running_without_force_conflicts,
