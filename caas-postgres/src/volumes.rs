@@ -2,7 +2,8 @@
 //! outlive the volume and its project, and go with the organization).
 
 use caas_core::model::{
-    Backup, BackupSchedule, BackupStatus, BackupTrigger, Volume, VolumeState, VolumeUsage,
+    Backup, BackupFormat, BackupSchedule, BackupStatus, BackupTrigger, Volume, VolumeState,
+    VolumeUsage,
 };
 use caas_core::validate::Name;
 use caas_core::{BackupId, Error, OrgId, ProjectId, ReservationId, Result, VolumeId};
@@ -63,6 +64,10 @@ fn parse_backup_trigger(s: &str) -> Result<BackupTrigger> {
         "scheduled" => Ok(BackupTrigger::Scheduled),
         other => Err(corrupt("backups.triggered_by", other)),
     }
+}
+
+fn parse_backup_format(s: &str) -> Result<BackupFormat> {
+    s.parse().map_err(|_| corrupt("backups.format", s))
 }
 
 fn name_column(table_column: &'static str, value: String) -> Result<Name> {
@@ -249,8 +254,8 @@ pub(crate) async fn delete_volume(pool: &PgPool, id: VolumeId) -> Result<()> {
 // --- backups ---
 
 const BACKUP_COLUMNS: &str = "id, org_id, volume_id, project_id, volume_name, status, \
-     triggered_by, consistent, archive_bytes, size_bytes, sha256, location, error, created_at, \
-     finished_at";
+     triggered_by, consistent, paused, format, archive_bytes, size_bytes, sha256, location, error, \
+     created_at, finished_at";
 
 fn backup_from_row(row: &PgRow) -> Result<Backup> {
     Ok(Backup {
@@ -262,6 +267,8 @@ fn backup_from_row(row: &PgRow) -> Result<Backup> {
         status: parse_backup_status(&get::<String>(row, "status")?)?,
         trigger: parse_backup_trigger(&get::<String>(row, "triggered_by")?)?,
         consistent: get(row, "consistent")?,
+        paused: get(row, "paused")?,
+        format: parse_backup_format(&get::<String>(row, "format")?)?,
         archive_bytes: get_u64_opt(row, "archive_bytes")?,
         size_bytes: get_u64_opt(row, "size_bytes")?,
         sha256: get(row, "sha256")?,
@@ -275,7 +282,7 @@ fn backup_from_row(row: &PgRow) -> Result<Backup> {
 pub(crate) async fn create_backup(pool: &PgPool, b: &Backup) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO backups ({BACKUP_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(b.id.0)
     .bind(b.org.0)
@@ -285,6 +292,8 @@ pub(crate) async fn create_backup(pool: &PgPool, b: &Backup) -> Result<()> {
     .bind(backup_status(b.status))
     .bind(backup_trigger(b.trigger))
     .bind(b.consistent)
+    .bind(b.paused)
+    .bind(b.format.as_str())
     .bind(to_bigint_opt("archive_bytes", b.archive_bytes)?)
     .bind(to_bigint_opt("size_bytes", b.size_bytes)?)
     .bind(b.sha256.as_deref())

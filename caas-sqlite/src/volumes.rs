@@ -65,6 +65,8 @@ fn backup(row: &SqliteRow) -> Result<Backup> {
         status: c.name("status")?,
         trigger: c.name("triggered_by")?,
         consistent: c.bool("consistent")?,
+        paused: c.bool("paused")?,
+        format: c.name("format")?,
         archive_bytes: u64_opt(row, "backups", "archive_bytes")?,
         size_bytes: u64_opt(row, "backups", "size_bytes")?,
         sha256: c.text_opt("sha256")?,
@@ -224,9 +226,9 @@ pub(crate) async fn delete_volume(s: &SqliteStore, id: VolumeId) -> Result<()> {
 pub(crate) async fn create_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
     let result = sqlx::query(
         "INSERT INTO backups (id, org_id, volume_id, project_id, volume_name, status,
-                              triggered_by, consistent, archive_bytes, size_bytes, sha256,
-                              location, error, created_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              triggered_by, consistent, paused, format, archive_bytes,
+                              size_bytes, sha256, location, error, created_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(b.id.as_uuid())
     .bind(b.org.as_uuid())
@@ -236,6 +238,8 @@ pub(crate) async fn create_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
     .bind(codec::name(&b.status)?)
     .bind(codec::name(&b.trigger)?)
     .bind(b.consistent)
+    .bind(b.paused)
+    .bind(b.format.as_str())
     .bind(int_opt("archive_bytes", b.archive_bytes)?)
     .bind(int_opt("size_bytes", b.size_bytes)?)
     .bind(b.sha256.as_deref())

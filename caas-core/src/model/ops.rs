@@ -8,6 +8,7 @@ use crate::ids::{
     AlertId, AuditId, BackupId, DomainId, EventId, OrgId, ProjectId, ReservationId, ServiceId,
     UserId, VolumeId,
 };
+use crate::model::DatabaseEngine;
 use crate::model::plan::PlanLimits;
 use crate::units::ResourceAmounts;
 use crate::validate::{HostPattern, Name};
@@ -52,6 +53,13 @@ pub struct BackupSchedule {
     /// Stop the services that mount the volume around the copy.
     #[serde(default)]
     pub consistent: bool,
+    /// With `consistent`: pause (freeze) those services instead of stopping them.
+    #[serde(default)]
+    pub pause: bool,
+    /// Take a logical dump through the database's own tool instead of a copy of the files
+    /// (see [`BackupFormat`]).
+    #[serde(default)]
+    pub logical: bool,
     /// When the schedule was set: runs are due from then on.
     pub since: DateTime<Utc>,
 }
@@ -106,6 +114,67 @@ pub enum BackupTrigger {
     Scheduled,
 }
 
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupFormat {
+    /// A tar of the volume's files (any volume; restored by writing the files back).
+    #[default]
+    Archive,
+    /// A PostgreSQL logical dump (`pg_dump` of the service's database, plain SQL, without
+    /// owners or privileges), restored with `psql` in one transaction.
+    PgDump,
+    /// A MySQL logical dump (`mysqldump --single-transaction` of the service's database),
+    /// restored with `mysql`.
+    MysqlDump,
+    /// A MariaDB logical dump (`mariadb-dump --single-transaction` of the service's
+    /// database), restored with `mariadb`.
+    MariadbDump,
+}
+
+impl BackupFormat {
+    /// The logical dump format of a database engine; `None` for engines without one here.
+    pub fn logical_for(engine: DatabaseEngine) -> Option<Self> {
+        match engine {
+            DatabaseEngine::Postgres => Some(Self::PgDump),
+            DatabaseEngine::Mysql => Some(Self::MysqlDump),
+            DatabaseEngine::Mariadb => Some(Self::MariadbDump),
+            DatabaseEngine::Mongo | DatabaseEngine::Redis => None,
+        }
+    }
+    /// Whether this is a logical dump (restored through a running database, not as files).
+    pub fn is_logical(self) -> bool {
+        self != Self::Archive
+    }
+    /// The name used in APIs and stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Archive => "archive",
+            Self::PgDump => "pg_dump",
+            Self::MysqlDump => "mysql_dump",
+            Self::MariadbDump => "mariadb_dump",
+        }
+    }
+}
+
+impl std::str::FromStr for BackupFormat {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "archive" => Ok(Self::Archive),
+            "pg_dump" => Ok(Self::PgDump),
+            "mysql_dump" => Ok(Self::MysqlDump),
+            "mariadb_dump" => Ok(Self::MariadbDump),
+            other => Err(crate::Error::invalid(
+                "format",
+                format!(
+                    "'{other}' is not a backup format: archive, pg_dump, mysql_dump or mariadb_dump"
+                ),
+            )),
+        }
+    }
+}
+
 /// One backup of a volume. Backups outlive their volume (they can be restored into a new
 /// one) and go with their organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,8 +193,14 @@ pub struct Backup {
     pub status: BackupStatus,
     /// What started it.
     pub trigger: BackupTrigger,
-    /// Whether the services mounting the volume were stopped around the copy.
+    /// Whether the services mounting the volume were stopped (or paused) around the copy.
     pub consistent: bool,
+    /// Whether they were paused (frozen) rather than stopped.
+    #[serde(default)]
+    pub paused: bool,
+    /// What the stored object holds.
+    #[serde(default)]
+    pub format: BackupFormat,
     /// Size of the uncompressed archive.
     pub archive_bytes: Option<u64>,
     /// Stored (compressed) size.
@@ -260,6 +335,10 @@ pub enum ServiceEventKind {
         /// The volume's name.
         volume: String,
     },
+    /// Paused (frozen) for a consistent copy of a volume it mounts.
+    Paused,
+    /// Thawed after being paused.
+    Unpaused,
     /// A volume the service mounts was restored from a backup.
     VolumeRestored {
         /// The volume's name.

@@ -4,8 +4,8 @@ use std::cmp::Reverse;
 use std::sync::Arc;
 
 use caas_core::model::{
-    Alert, AlertState, Backup, BackupSchedule, BackupStatus, BackupTrigger, Project, Volume,
-    VolumeState, VolumeUsage,
+    Alert, AlertState, Backup, BackupFormat, BackupSchedule, BackupStatus, BackupTrigger, Project,
+    Volume, VolumeState, VolumeUsage,
 };
 use caas_core::units::GIB;
 use caas_core::validate::Name;
@@ -54,6 +54,8 @@ pub fn schedule_of(keep_last: Option<u32>, since: DateTime<Utc>) -> BackupSchedu
         keep_last,
         max_age_days: Some(30),
         consistent: true,
+        pause: true,
+        logical: false,
         since,
     }
 }
@@ -69,6 +71,8 @@ pub fn backup_of(volume: &Volume, at: DateTime<Utc>) -> Backup {
         status: BackupStatus::Running,
         trigger: BackupTrigger::Manual,
         consistent: false,
+        paused: false,
+        format: BackupFormat::Archive,
         archive_bytes: None,
         size_bytes: None,
         sha256: None,
@@ -332,6 +336,8 @@ pub async fn update_volume_replaces_mutable_fields_only(store: Arc<dyn Store>) {
         keep_last: None,
         max_age_days: None,
         consistent: false,
+        pause: false,
+        logical: true,
         since: now(),
     });
     store.update_volume(&cleared).await.expect("update_volume");
@@ -504,6 +510,7 @@ pub async fn backups_roundtrip_and_list_per_volume_and_org_newest_first(store: A
     done.status = BackupStatus::Succeeded;
     done.trigger = BackupTrigger::Scheduled;
     done.consistent = true;
+    done.paused = true;
     done.archive_bytes = Some(3 * GIB);
     done.size_bytes = Some(GIB);
     done.sha256 = Some("ab".repeat(32));
@@ -512,12 +519,21 @@ pub async fn backups_roundtrip_and_list_per_volume_and_org_newest_first(store: A
     store.create_backup(&done).await.expect("create_backup");
     let oldest = seed_backup(&*store, &data, at(0)).await;
     let of_logs = seed_backup(&*store, &logs, at(1)).await;
-    let same_time = seed_backup(&*store, &data, at(2)).await;
-    let newest = seed_backup(&*store, &logs, at(5)).await;
+    let mut same_time = backup_of(&data, at(2));
+    same_time.format = BackupFormat::PgDump;
+    store
+        .create_backup(&same_time)
+        .await
+        .expect("create_backup");
+    let mut newest = backup_of(&logs, at(5));
+    newest.format = BackupFormat::MysqlDump;
+    store.create_backup(&newest).await.expect("create_backup");
     seed_backup(&*store, &other_volume, at(4)).await;
 
     assert_eq!(store.backup(done.id).await.expect("backup"), done);
     assert_eq!(store.backup(oldest.id).await.expect("backup"), oldest);
+    assert_eq!(store.backup(same_time.id).await.expect("backup"), same_time);
+    assert_eq!(store.backup(newest.id).await.expect("backup"), newest);
     let key = |b: &Backup| (b.created_at, b.id);
     let of_data = [done.clone(), oldest.clone(), same_time.clone()];
     assert_eq!(
@@ -556,6 +572,8 @@ pub async fn update_backup_replaces_mutable_fields_only(store: Arc<dyn Store>) {
         status: BackupStatus::Succeeded,
         trigger: BackupTrigger::Scheduled,
         consistent: true,
+        paused: true,
+        format: BackupFormat::PgDump,
         archive_bytes: Some(1 << 62),
         size_bytes: Some(i64::MAX as u64),
         sha256: Some("0f".repeat(32)),
@@ -572,6 +590,8 @@ pub async fn update_backup_replaces_mutable_fields_only(store: Arc<dyn Store>) {
         volume_name: original.volume_name.clone(),
         trigger: original.trigger,
         consistent: original.consistent,
+        paused: original.paused,
+        format: original.format,
         created_at: original.created_at,
         ..changed
     };
