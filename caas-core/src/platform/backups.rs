@@ -3,10 +3,15 @@
 //!
 //! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API
 //!   (it works while services use the volume; `consistent` stops the running services that
-//!   mount it for the copy and starts them again, whatever happens). The tar is compressed
+//!   mount it for the copy and starts them again, whatever happens, or with `pause` freezes
+//!   and thaws them, which is quicker and keeps their connections). The tar is compressed
 //!   with zstd on the fly and streamed to the [`BackupConfig`]'s object store (multipart for
 //!   large archives); the stored size, the archive size and the SHA-256 of the stored object
 //!   are recorded. A failed backup is recorded `failed` with the reason and leaves no object.
+//! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or
+//!   mariadb service, the database's own tool writes a dump inside its container (the
+//!   commands are in `docs/volumes.md`), stored like an archive; it restores through the
+//!   running database into the same or another service of the same engine.
 //! - **Restore** into the same volume, another volume of the organization, or a new one: the
 //!   object is downloaded and checked against its SHA-256, decompressed into a staging file
 //!   (refused beyond a size cap), and the archive is validated by [`crate::archive::validate`]
@@ -23,8 +28,8 @@
 //! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
 //!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
 //!
-//! Not here: pausing instead of stopping for consistent copies, and logical dumps through a
-//! database's own tool (they need an exec call the runtime port does not have).
+//! Pausing and logical dumps need a runtime that can pause and run commands in containers
+//! (Docker can; a runtime that cannot answers `Unsupported`, recorded as the backup's error).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,8 +53,8 @@ use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
 use crate::ids::BackupId;
 use crate::model::{
-    Backup, BackupSchedule, BackupStatus, BackupTrigger, Project, Service, ServiceEventKind,
-    ServiceStatus, Volume,
+    Backup, BackupFormat, BackupSchedule, BackupStatus, BackupTrigger, Project, Service,
+    ServiceEventKind, ServiceStatus, Volume,
 };
 use crate::ports::runtime::{ByteStream, ChunkSender};
 use crate::validate::Name;
@@ -135,12 +140,54 @@ pub struct BackupRequest {
     /// Stop the running services that mount the volume around the copy.
     #[serde(default)]
     pub consistent: bool,
+    /// With `consistent`: pause (freeze) those services instead of stopping them.
+    #[serde(default)]
+    pub pause: bool,
+    /// Dump the database whose data volume this is through its own tool (postgres, mysql,
+    /// mariadb) instead of copying the files.
+    #[serde(default)]
+    pub logical: bool,
 }
 
 impl BackupRequest {
     /// A consistent (services stopped) or live backup.
     pub fn consistent(on: bool) -> Self {
-        Self { consistent: on }
+        Self {
+            consistent: on,
+            ..Self::default()
+        }
+    }
+    /// A consistent backup with the services paused instead of stopped.
+    pub fn paused() -> Self {
+        Self {
+            consistent: true,
+            pause: true,
+            logical: false,
+        }
+    }
+    /// A logical dump of the volume's database.
+    pub fn logical() -> Self {
+        Self {
+            logical: true,
+            ..Self::default()
+        }
+    }
+    /// Checks the fields go together. Errors: `InvalidInput` naming the field.
+    pub fn check(&self) -> Result<()> {
+        if self.pause && !self.consistent {
+            return Err(Error::invalid(
+                "pause",
+                "pausing applies to consistent copies: set consistent to true as well",
+            ));
+        }
+        if self.logical && self.consistent {
+            return Err(Error::invalid(
+                "consistent",
+                "a logical dump is consistent by itself (the database's own snapshot) and needs \
+                 the database running: leave consistent (and pause) off",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -208,6 +255,12 @@ pub struct ScheduleRequest {
     /// Stop the services mounting the volume around each copy.
     #[serde(default)]
     pub consistent: bool,
+    /// With `consistent`: pause them instead of stopping them.
+    #[serde(default)]
+    pub pause: bool,
+    /// Take logical dumps of the volume's database (see [`BackupRequest::logical`]).
+    #[serde(default)]
+    pub logical: bool,
 }
 
 impl ScheduleRequest {
@@ -218,6 +271,23 @@ impl ScheduleRequest {
             keep_last: None,
             max_age_days: None,
             consistent: false,
+            pause: false,
+            logical: false,
+        }
+    }
+    /// Each run taken as `how` (consistent, paused, logical).
+    pub fn taken_as(mut self, how: BackupRequest) -> Self {
+        self.consistent = how.consistent;
+        self.pause = how.pause;
+        self.logical = how.logical;
+        self
+    }
+    /// How each run is taken.
+    pub fn how(&self) -> BackupRequest {
+        BackupRequest {
+            consistent: self.consistent,
+            pause: self.pause,
+            logical: self.logical,
         }
     }
     /// Keep the newest `n`.
@@ -321,8 +391,13 @@ impl Platform {
 
     fn object_key(&self, backup: &Backup) -> Result<ObjectPath> {
         let prefix = self.backups()?.config.prefix.trim_matches('/').to_string();
+        let extension = if backup.format.is_logical() {
+            "sql"
+        } else {
+            "tar"
+        };
         Ok(ObjectPath::from(format!(
-            "{prefix}/orgs/{}/volumes/{}/{}.tar.zst",
+            "{prefix}/orgs/{}/volumes/{}/{}.{extension}.zst",
             backup.org, backup.volume, backup.id
         )))
     }
@@ -330,8 +405,11 @@ impl Platform {
     /// Takes a backup of a volume now (see the module docs). Returns the backup record,
     /// `succeeded` or `failed` with the reason.
     ///
-    /// Errors: `Unsupported` (no backup destination), `Conflict` (a backup, restore or
-    /// delete of the volume is running), `NotFound`, `PermissionDenied` (member or higher).
+    /// Errors: `InvalidInput` naming the field (`pause` without `consistent`, `logical` with
+    /// it, `logical` on a volume that is not a postgres, mysql or mariadb service's data),
+    /// `Unsupported` (no backup destination), `Conflict` (a backup, restore or delete of the
+    /// volume is running; `logical` and the database is not running), `NotFound`,
+    /// `PermissionDenied` (member or higher).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
     pub async fn backup_volume(
         &self,
@@ -344,9 +422,8 @@ impl Platform {
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
         self.backups()?;
-        let backup = self
-            .take_backup(&v, request.consistent, BackupTrigger::Manual)
-            .await?;
+        request.check()?;
+        let backup = self.take_backup(&v, request, BackupTrigger::Manual).await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -360,11 +437,13 @@ impl Platform {
     }
 
     /// Records, takes and finishes one backup. Errors: `Conflict` (volume busy),
-    /// `Unavailable` (the store; a failed copy is a `failed` record, not an error).
+    /// `Unavailable` (the store; a failed copy is a `failed` record, not an error). A manual
+    /// logical dump without a running database to go through is an error (see
+    /// [`Platform::dump_source`]); a scheduled one is a `failed` record, so the history shows it.
     async fn take_backup(
         &self,
         v: &Volume,
-        consistent: bool,
+        how: BackupRequest,
         trigger: BackupTrigger,
     ) -> Result<Backup> {
         let backups = self.backups()?;
@@ -374,6 +453,17 @@ impl Platform {
             .acquire()
             .await
             .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let source = match how.logical {
+            false => None,
+            true => match self.dump_source(v, "logical").await {
+                Err(e) if trigger == BackupTrigger::Manual => return Err(e),
+                found => Some(found),
+            },
+        };
+        let format = match &source {
+            Some(Ok(src)) => src.format,
+            _ => BackupFormat::Archive,
+        };
         let mut backup = Backup {
             id: BackupId::new(),
             org: v.org,
@@ -382,7 +472,9 @@ impl Platform {
             volume_name: v.name.clone(),
             status: BackupStatus::Running,
             trigger,
-            consistent,
+            consistent: how.consistent,
+            paused: how.consistent && how.pause,
+            format,
             archive_bytes: None,
             size_bytes: None,
             sha256: None,
@@ -393,20 +485,14 @@ impl Platform {
         };
         self.inner.store.create_backup(&backup).await?;
         let key = self.object_key(&backup)?;
-        let stopped = if consistent {
-            self.pause_users(v).await
-        } else {
-            Ok(Vec::new())
+        let copied = match source {
+            Some(Err(e)) => Err(e),
+            Some(Ok(src)) => match self.dump_stream(&src).await {
+                Ok(dump) => self.copy_to_store(backups, dump, &key).await,
+                Err(e) => Err(e),
+            },
+            None => self.copy_volume(backups, v, how, &key).await,
         };
-        let copied = match &stopped {
-            Ok(_) => self.copy_to_store(backups, v, &key).await,
-            Err(e) => Err(Error::conflict(format!(
-                "could not stop the services for a consistent copy: {e}"
-            ))),
-        };
-        if let Ok(stopped) = stopped {
-            self.resume_users(&stopped).await;
-        }
         backup.finished_at = Some(self.now());
         match copied {
             Ok((archive, stored, sha)) => {
@@ -427,18 +513,48 @@ impl Platform {
         Ok(backup)
     }
 
-    /// Streams the volume's tar through zstd into the object store: (archive bytes, stored
-    /// bytes, SHA-256 of the stored object). Three stages run at once: the runtime produces
-    /// the archive, a blocking thread compresses it (off the async workers: compressing a
-    /// large volume is seconds of CPU), and this task hashes and writes what comes out; the
-    /// channels between them are bounded.
-    async fn copy_to_store(
+    /// Copies the volume's tar into the store, with its users stopped or paused around the
+    /// copy when `how` is consistent.
+    async fn copy_volume(
         &self,
         backups: &Backups,
         v: &Volume,
+        how: BackupRequest,
         key: &ObjectPath,
     ) -> Result<(u64, u64, String)> {
-        let tar = self.runtime().read_archive(&v.runtime_name, "/").await?;
+        let pause = how.consistent && how.pause;
+        let quiet = if how.consistent {
+            self.quiesce_users(v, pause).await
+        } else {
+            Ok(Vec::new())
+        };
+        let copied = match &quiet {
+            Ok(_) => match self.runtime().read_archive(&v.runtime_name, "/").await {
+                Ok(tar) => self.copy_to_store(backups, tar, key).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(Error::conflict(format!(
+                "could not {} the services for a consistent copy: {e}",
+                if pause { "pause" } else { "stop" }
+            ))),
+        };
+        if let Ok(quiet) = quiet {
+            self.resume_users(&quiet, pause).await;
+        }
+        copied
+    }
+
+    /// Streams `source` (a volume's tar or a dump) through zstd into the object store:
+    /// (source bytes, stored bytes, SHA-256 of the stored object). Three stages run at once:
+    /// the runtime produces the bytes, a blocking thread compresses them (off the async
+    /// workers: compressing a large volume is seconds of CPU), and this task hashes and
+    /// writes what comes out; the channels between them are bounded.
+    async fn copy_to_store(
+        &self,
+        backups: &Backups,
+        tar: ByteStream,
+        key: &ObjectPath,
+    ) -> Result<(u64, u64, String)> {
         let archive_bytes = Arc::new(AtomicU64::new(0));
         let upstream: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
         let (counter, slot) = (archive_bytes.clone(), upstream.clone());
@@ -503,9 +619,10 @@ impl Platform {
         ))
     }
 
-    /// Stops the running services that mount `v` (for a consistent copy); returns them.
-    async fn pause_users(&self, v: &Volume) -> Result<Vec<(Service, String)>> {
-        let mut stopped = Vec::new();
+    /// Stops (or with `pause` freezes) the running services that mount `v`, for a
+    /// consistent copy; returns them. On a failure those already stopped start again.
+    async fn quiesce_users(&self, v: &Volume, pause: bool) -> Result<Vec<(Service, String)>> {
+        let mut quiet = Vec::new();
         for svc in self.services_mounting(v).await? {
             if svc.status != ServiceStatus::Running {
                 continue;
@@ -514,39 +631,57 @@ impl Platform {
                 Ok(c) => c,
                 Err(_) => continue,
             };
-            if let Err(e) = self
-                .runtime()
-                .stop_container(&container, self.inner.stop_timeout)
-                .await
-            {
-                self.resume_users(&stopped).await;
+            let runtime = self.runtime();
+            let done = if pause {
+                runtime.pause_container(&container).await
+            } else {
+                runtime
+                    .stop_container(&container, self.inner.stop_timeout)
+                    .await
+                    .map(|_| ())
+            };
+            if let Err(e) = done {
+                self.resume_users(&quiet, pause).await;
                 return Err(e);
             }
-            self.record_event(
-                &svc,
-                ServiceEventKind::Stopped,
-                "stopped for a consistent copy of a volume",
-            )
-            .await;
-            stopped.push((svc, container));
+            let (kind, message) = if pause {
+                (
+                    ServiceEventKind::Paused,
+                    "paused for a consistent copy of a volume",
+                )
+            } else {
+                (
+                    ServiceEventKind::Stopped,
+                    "stopped for a consistent copy of a volume",
+                )
+            };
+            self.record_event(&svc, kind, message).await;
+            quiet.push((svc, container));
         }
-        Ok(stopped)
+        Ok(quiet)
     }
 
-    /// Starts again what [`Platform::pause_users`] stopped; failures are logged.
-    async fn resume_users(&self, stopped: &[(Service, String)]) {
-        for (svc, container) in stopped {
-            match self.runtime().start_container(container).await {
-                Ok(_) => {
-                    self.record_event(
-                        svc,
-                        ServiceEventKind::Started,
-                        "started again after a volume copy",
-                    )
-                    .await;
-                }
+    /// Starts (or thaws) again what [`Platform::quiesce_users`] stopped; failures are logged.
+    async fn resume_users(&self, quiet: &[(Service, String)], paused: bool) {
+        for (svc, container) in quiet {
+            let runtime = self.runtime();
+            let (done, kind, message) = if paused {
+                (
+                    runtime.unpause_container(container).await,
+                    ServiceEventKind::Unpaused,
+                    "thawed after a volume copy",
+                )
+            } else {
+                (
+                    runtime.start_container(container).await.map(|_| ()),
+                    ServiceEventKind::Started,
+                    "started again after a volume copy",
+                )
+            };
+            match done {
+                Ok(()) => self.record_event(svc, kind, message).await,
                 Err(e) => {
-                    tracing::error!(error = %e, service = %svc.name, "could not start a service again after a backup");
+                    tracing::error!(error = %e, service = %svc.name, "could not resume a service after a backup");
                 }
             }
         }
@@ -658,6 +793,14 @@ impl Platform {
             None => None,
             Some(s) => {
                 parse_cron("cron", &s.cron)?;
+                s.how().check()?;
+                if s.logical {
+                    // The volume must be a database's; that it runs is checked at each run.
+                    match self.dump_source(&v, "logical").await {
+                        Err(e) if e.is_invalid_input() => return Err(e),
+                        _ => {}
+                    }
+                }
                 if s.keep_last.is_some_and(|n| !(1..=1000).contains(&n)) {
                     return Err(Error::invalid("keep_last", "must be between 1 and 1000"));
                 }
@@ -669,6 +812,8 @@ impl Platform {
                     keep_last: s.keep_last,
                     max_age_days: s.max_age_days,
                     consistent: s.consistent,
+                    pause: s.consistent && s.pause,
+                    logical: s.logical,
                     since: self.now(),
                 })
             }
@@ -708,10 +853,12 @@ impl Platform {
                 .map_or(schedule.since, |t| t.max(schedule.since));
             match next_run(&schedule, last) {
                 Ok(due) if due <= now => {
-                    match self
-                        .take_backup(&v, schedule.consistent, BackupTrigger::Scheduled)
-                        .await
-                    {
+                    let how = BackupRequest {
+                        consistent: schedule.consistent,
+                        pause: schedule.pause,
+                        logical: schedule.logical,
+                    };
+                    match self.take_backup(&v, how, BackupTrigger::Scheduled).await {
                         Ok(b) => report.taken.push(b),
                         Err(e) => report.errors.push(format!("volume {}: {e}", v.id)),
                     }
@@ -797,6 +944,18 @@ impl Platform {
             .location
             .clone()
             .ok_or_else(|| Error::conflict("the backup has no stored archive"))?;
+        if b.format.is_logical() && request.new_volume.is_some() {
+            return Err(Error::invalid(
+                "new_volume",
+                format!(
+                    "backup {} is a logical dump ({}), which is restored through a running \
+                     database: deploy a database of that engine and restore into its volume \
+                     (volume: ...)",
+                    b.id,
+                    b.format.as_str()
+                ),
+            ));
+        }
         // The target, and whether it was created for this restore.
         let (target, fresh) = match (&request.volume, &request.new_volume) {
             (Some(_), Some(_)) => {
@@ -837,9 +996,13 @@ impl Platform {
                 Err(e) => return Err(e),
             },
         };
-        let result = self
-            .restore_into(backups, &b, &location, &target, fresh)
-            .await;
+        let result = if b.format.is_logical() {
+            self.restore_dump_into(backups, &b, &location, &target)
+                .await
+        } else {
+            self.restore_into(backups, &b, &location, &target, fresh)
+                .await
+        };
         let (volume, archive, services) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -919,6 +1082,77 @@ impl Platform {
         let services = self.switch_volume(&project, target, &new_name, b).await?;
         let volume = self.inner.store.volume(target.id).await?;
         Ok((volume, summary, services))
+    }
+
+    /// Restores a logical dump through the running database whose data volume `target` is.
+    /// The dump is staged and checked whole (digest, completion marker) before any of it is
+    /// sent. Returns the volume, a summary of one file of the dump's size, and the service.
+    async fn restore_dump_into(
+        &self,
+        backups: &Backups,
+        b: &Backup,
+        location: &str,
+        target: &Volume,
+    ) -> Result<(Volume, ArchiveSummary, Vec<Name>)> {
+        let _busy = self.volume_busy(target.id)?;
+        let _permit = backups
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let src = self.dump_source(target, "volume").await?;
+        if src.format != b.format {
+            return Err(Error::invalid(
+                "volume",
+                format!(
+                    "backup {} is a {} dump and volume '{}' belongs to a database that takes {} \
+                     dumps: restore into a database of the engine the dump was taken from",
+                    b.id,
+                    b.format.as_str(),
+                    target.name,
+                    src.format.as_str()
+                ),
+            ));
+        }
+        // A dump may be larger than the files it came from; the cap still bounds the staging.
+        let max_bytes = target.size_bytes.saturating_mul(2);
+        let staged = self.stage_archive(backups, b, location, max_bytes).await?;
+        let size = staged
+            .as_file()
+            .metadata()
+            .map_err(|e| Error::backend_source("platform", "reading the staged dump", e))?
+            .len();
+        let tail = read_tail(staged.path(), 8 * 1024).await?;
+        if !super::dumps::is_complete(b.format, &tail) {
+            return Err(Error::invalid(
+                "archive",
+                format!(
+                    "the stored dump of backup {} lacks its completion marker ('{}'): it is \
+                     incomplete; nothing was restored",
+                    b.id,
+                    super::dumps::completion_marker(b.format)
+                ),
+            ));
+        }
+        self.apply_dump(&src, file_stream(staged.path()).await?)
+            .await?;
+        self.record_event(
+            &src.service,
+            ServiceEventKind::VolumeRestored {
+                volume: target.name.to_string(),
+                backup: b.id.to_string(),
+            },
+            "the database was restored from a logical dump",
+        )
+        .await;
+        let summary = ArchiveSummary {
+            entries: 1,
+            files: 1,
+            bytes: size,
+            ..ArchiveSummary::default()
+        };
+        let volume = self.inner.store.volume(target.id).await?;
+        Ok((volume, summary, vec![src.service.name]))
     }
 
     /// Downloads a backup's object, checks its SHA-256 and decompresses it into a staging
@@ -1118,17 +1352,19 @@ impl Platform {
                 }
                 report.failed_backups.push(b.id);
                 if b.consistent {
-                    self.restart_stopped_users(&v, report).await;
+                    self.restart_stopped_users(&v, b.paused, report).await;
                 }
             }
         }
         Ok(())
     }
 
-    /// Starts the containers of services that should run but were left stopped.
+    /// Starts (or thaws, after a paused copy) the containers of services that should run but
+    /// were left stopped (or frozen).
     async fn restart_stopped_users(
         &self,
         v: &Volume,
+        paused: bool,
         report: &mut super::reconcile::ReconcileReport,
     ) {
         let Ok(users) = self.services_mounting(v).await else {
@@ -1141,10 +1377,16 @@ impl Platform {
             let Ok(container) = self.current_container(&svc).await else {
                 continue;
             };
-            if let Err(e) = self.runtime().start_container(&container).await {
+            let runtime = self.runtime();
+            let done = if paused {
+                runtime.unpause_container(&container).await
+            } else {
+                runtime.start_container(&container).await.map(|_| ())
+            };
+            if let Err(e) = done {
                 report
                     .errors
-                    .push(format!("starting {} again after a backup: {e}", svc.name));
+                    .push(format!("resuming {} after a backup: {e}", svc.name));
             }
         }
     }
@@ -1152,6 +1394,20 @@ impl Platform {
 
 async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
     p.inner.store.service(svc.id).await
+}
+
+/// The last `n` bytes of a file.
+async fn read_tail(path: &std::path::Path, n: u64) -> Result<Vec<u8>> {
+    use tokio::io::AsyncSeekExt;
+    let fail = |e| Error::backend_source("platform", "reading the staged dump", e);
+    let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
+    let len = file.metadata().await.map_err(fail)?.len();
+    file.seek(std::io::SeekFrom::Start(len.saturating_sub(n)))
+        .await
+        .map_err(fail)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).await.map_err(fail)?;
+    Ok(tail)
 }
 
 /// The staged archive as a stream of chunks for the runtime.
@@ -1181,6 +1437,8 @@ mod tests {
             status,
             trigger: BackupTrigger::Scheduled,
             consistent: false,
+            paused: false,
+            format: BackupFormat::Archive,
             archive_bytes: None,
             size_bytes: None,
             sha256: None,
@@ -1225,6 +1483,27 @@ mod tests {
     }
 
     #[test]
+    fn a_request_names_the_field_that_does_not_go_with_the_others() {
+        assert!(BackupRequest::default().check().is_ok());
+        assert!(BackupRequest::consistent(true).check().is_ok());
+        assert!(BackupRequest::paused().check().is_ok());
+        assert!(BackupRequest::logical().check().is_ok());
+        let pause_alone = BackupRequest {
+            pause: true,
+            ..BackupRequest::default()
+        };
+        assert_eq!(pause_alone.check().unwrap_err().field(), Some("pause"));
+        let both = BackupRequest {
+            consistent: true,
+            logical: true,
+            ..BackupRequest::default()
+        };
+        assert_eq!(both.check().unwrap_err().field(), Some("consistent"));
+        let s = ScheduleRequest::new("0 3 * * *").taken_as(BackupRequest::paused());
+        assert_eq!(s.how(), BackupRequest::paused());
+    }
+
+    #[test]
     fn cron_needs_five_fields_and_finds_the_next_run() {
         assert!(parse_cron("cron", "0 3 * * *").is_ok());
         for bad in ["", "0 3 * *", "* * * * * *", "61 * * * *", "a b c d e"] {
@@ -1236,6 +1515,8 @@ mod tests {
             keep_last: None,
             max_age_days: None,
             consistent: false,
+            pause: false,
+            logical: false,
             since: Utc::now(),
         };
         let after = DateTime::parse_from_rfc3339("2026-01-01T02:30:00Z")

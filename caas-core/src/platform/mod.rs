@@ -11,6 +11,7 @@ mod charts;
 mod database;
 mod deploy;
 mod domains;
+mod dumps;
 mod health;
 mod lifecycle;
 mod members;

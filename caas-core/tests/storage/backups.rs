@@ -610,3 +610,329 @@ async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_n
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_reconciler() {
+    use caas_core::memory::RuntimeOp;
+    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime
+        .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
+    let p = w.platform.clone();
+    let who = w.member.clone();
+    let task = tokio::spawn(async move {
+        p.backup_volume(&who, "acme", "data", BackupRequest::paused())
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    task.abort();
+    let _ = task.await;
+    w.runtime.clear_faults();
+    let container = w
+        .runtime
+        .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        container.status,
+        ContainerStatus::Paused,
+        "frozen for the copy"
+    );
+    let running = w
+        .platform
+        .list_backups(&w.viewer, "acme", "data")
+        .await
+        .unwrap();
+    assert!(running[0].consistent && running[0].paused);
+    let events: Vec<ServiceEventKind> = w
+        .store
+        .list_events(svc.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(events[0], ServiceEventKind::Paused, "{events:?}");
+
+    w.clock.advance(chrono::Duration::minutes(11));
+    let report = w.platform.reconcile().await.unwrap();
+    assert_eq!(report.failed_backups, vec![running[0].id], "{report:?}");
+    let info = w
+        .runtime
+        .inspect_container_opt(&container.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.status, ContainerStatus::Running, "thawed");
+    assert!(w.platform.reconcile().await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_paused_copy_on_a_runtime_that_cannot_pause_fails_and_leaves_the_service_running() {
+    use caas_core::memory::{Fault, RuntimeOp};
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime.fail_next(
+        RuntimeOp::PauseContainer,
+        Fault::Backend("pausing is not possible here".into()),
+    );
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::paused())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Failed);
+    assert!(b.error.unwrap().contains("could not pause"));
+    let after = w.store.service(svc.id).await.unwrap();
+    assert_eq!(after.status, ServiceStatus::Running);
+}
+
+/// The commands the simulated engine ran, with their input.
+type ExecLog = Arc<std::sync::Mutex<Vec<(Vec<String>, Bytes)>>>;
+
+/// A postgres database in project `shop` whose dumps and restores go through `on_exec`:
+/// dumps are `dump`, restores record their input. Returns the service and the recorder.
+async fn postgres_with_dumps(
+    w: &World,
+    dump: &'static str,
+) -> (caas_core::platform::DeployedDatabase, ExecLog) {
+    let db = w
+        .platform
+        .deploy_database(
+            &w.admin,
+            "acme",
+            "shop",
+            caas_core::platform::DeployDatabase::new(
+                "db",
+                caas_core::model::DatabaseEngine::Postgres,
+            ),
+        )
+        .await
+        .unwrap();
+    let calls: ExecLog = Arc::default();
+    let seen = calls.clone();
+    w.runtime.on_exec(move |call| {
+        seen.lock()
+            .unwrap()
+            .push((call.command.clone(), call.stdin.clone()));
+        if call.command[2].contains("pg_dump") {
+            Ok(Bytes::from_static(dump.as_bytes()))
+        } else {
+            Ok(Bytes::new())
+        }
+    });
+    (db, calls)
+}
+
+const PG_DUMP: &str =
+    "SET x = 1;\nCREATE TABLE public.t (id int);\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+#[tokio::test]
+async fn a_logical_dump_goes_through_the_running_database_and_back() {
+    let w = world().await;
+    let (deployed, calls) = postgres_with_dumps(&w, PG_DUMP).await;
+    let db = deployed.service.clone();
+    let volume = db.spec.volumes[0].volume.to_string();
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", &volume, BackupRequest::logical())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
+    assert_eq!(b.format, caas_core::model::BackupFormat::PgDump);
+    assert_eq!(b.archive_bytes, Some(PG_DUMP.len() as u64));
+    assert!(b.location.as_deref().unwrap().ends_with(".sql.zst"));
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0].0[2].contains("pg_dump"), "{:?}", calls[0].0);
+        assert!(calls[0].1.is_empty(), "a dump gets no input");
+    }
+    // The service was neither stopped nor paused.
+    let events: Vec<ServiceEventKind> = w
+        .store
+        .list_events(db.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        !events.contains(&ServiceEventKind::Stopped) && !events.contains(&ServiceEventKind::Paused)
+    );
+
+    let out = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.services[0].as_str(), "db");
+    assert_eq!(out.archive.bytes, PG_DUMP.len() as u64);
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert!(calls[1].0[2].contains("psql"), "{:?}", calls[1].0);
+        assert!(calls[1].0[2].contains("ON_ERROR_STOP=1"));
+        assert_eq!(
+            calls[1].1,
+            Bytes::from(format!("BEGIN;\n{PG_DUMP}\nCOMMIT;\n")),
+            "the dump, in one transaction"
+        );
+    }
+    let events: Vec<ServiceEventKind> = w
+        .store
+        .list_events(db.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        matches!(&events[0], ServiceEventKind::VolumeRestored { backup, .. } if *backup == b.id.to_string()),
+        "{events:?}"
+    );
+    // The command lines carry no credentials: the container's environment has them.
+    let password = &deployed.credentials.password;
+    assert!(password.len() >= 16);
+    for (cmd, _) in calls.lock().unwrap().iter() {
+        assert!(
+            cmd.iter().all(|a| !a.contains(password.as_str())),
+            "{cmd:?}"
+        );
+        assert!(cmd[2].contains("\"$POSTGRES_PASSWORD\""), "{cmd:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_cut_dump_is_a_failed_backup_and_leaves_no_object() {
+    let w = world().await;
+    let (db, _) = postgres_with_dumps(&w, "SET x = 1;\nCREATE TABLE public.t (id").await;
+    let db = db.service;
+    let volume = db.spec.volumes[0].volume.to_string();
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", &volume, BackupRequest::logical())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Failed);
+    assert!(b.error.unwrap().contains("incomplete"));
+    let objects: Vec<_> = w.objects.list(None).collect().await;
+    assert!(objects.is_empty());
+}
+
+#[tokio::test]
+async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running_one_of_their_engine()
+ {
+    let w = world().await;
+    let (db, _) = postgres_with_dumps(&w, PG_DUMP).await;
+    let db = db.service;
+    w.deploy("web", app_with("data", "/data", GIB)).await;
+    let pg_volume = db.spec.volumes[0].volume.to_string();
+    // Not the data volume of a database.
+    let e = w
+        .platform
+        .backup_volume(&w.member, "acme", "data", BackupRequest::logical())
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("logical"), "{e}");
+    let e = w
+        .platform
+        .set_backup_schedule(
+            &w.member,
+            "acme",
+            "data",
+            Some(ScheduleRequest::new("0 3 * * *").taken_as(BackupRequest::logical())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("logical"), "{e}");
+    let b = w
+        .platform
+        .backup_volume(&w.member, "acme", &pg_volume, BackupRequest::logical())
+        .await
+        .unwrap();
+    // Into another engine's database, into a plain volume, into a new volume: refused.
+    let maria = w
+        .platform
+        .deploy_database(
+            &w.admin,
+            "acme",
+            "shop",
+            caas_core::platform::DeployDatabase::new(
+                "maria",
+                caas_core::model::DatabaseEngine::Mariadb,
+            ),
+        )
+        .await
+        .unwrap();
+    let maria_volume = maria.service.spec.volumes[0].volume.to_string();
+    for (target, field) in [(maria_volume.as_str(), "volume"), ("data", "volume")] {
+        let e = w
+            .platform
+            .restore_backup(
+                &w.admin,
+                "acme",
+                &b.id.to_string(),
+                RestoreRequest::into_volume(target),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some(field), "{target}: {e}");
+    }
+    let e = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::into_new(NewVolume::new("shop", "copy", GIB)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("new_volume"), "{e}");
+    assert!(
+        w.platform.volume(&w.admin, "acme", "copy").await.is_err(),
+        "nothing was created"
+    );
+    // A stopped database: a manual dump is refused, a scheduled one is a failed record
+    // (taken once, not again at every pass).
+    w.platform
+        .stop_service(&w.admin, "acme", "shop", "db")
+        .await
+        .unwrap();
+    let e = w
+        .platform
+        .backup_volume(&w.member, "acme", &pg_volume, BackupRequest::logical())
+        .await
+        .unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    w.platform
+        .set_backup_schedule(
+            &w.member,
+            "acme",
+            &pg_volume,
+            Some(ScheduleRequest::new("0 * * * *").taken_as(BackupRequest::logical())),
+        )
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::hours(1));
+    let report = w.platform.run_due_backups().await.unwrap();
+    assert_eq!(report.taken.len(), 1, "{report:?}");
+    assert_eq!(report.taken[0].status, BackupStatus::Failed);
+    assert!(
+        report.taken[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Stopped"),
+        "{report:?}"
+    );
+    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+}

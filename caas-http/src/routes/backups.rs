@@ -37,6 +37,13 @@ pub(crate) struct BackupRequestDoc {
     /// Stop the running services that mount the volume around the copy, and start them again
     /// (default `false`: a live copy while they keep running).
     consistent: Option<bool>,
+    /// With `consistent`: pause (freeze) the services instead of stopping them, and thaw them
+    /// afterwards (default `false`).
+    pause: Option<bool>,
+    /// Dump the database whose data volume this is (postgres, mysql, mariadb) through its own
+    /// tool, inside its running container, instead of copying the files (default `false`;
+    /// not with `consistent`).
+    logical: Option<bool>,
 }
 
 /// A backup schedule to set (replaces the volume's current one).
@@ -52,6 +59,10 @@ pub(crate) struct ScheduleRequestDoc {
     max_age_days: Option<u32>,
     /// Stop the services mounting the volume around each copy (default `false`).
     consistent: Option<bool>,
+    /// With `consistent`: pause them instead (default `false`).
+    pause: Option<bool>,
+    /// Take logical dumps of the volume's database (default `false`).
+    logical: Option<bool>,
 }
 
 /// Where to restore: the volume the backup was taken of (no field, or an empty body), an
@@ -90,6 +101,21 @@ pub(crate) enum BackupTriggerDoc {
     Scheduled,
 }
 
+/// What a backup holds.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum BackupFormatDoc {
+    /// A tar of the volume's files.
+    Archive,
+    /// A PostgreSQL logical dump (plain SQL); restores through a running postgres service.
+    PgDump,
+    /// A MySQL logical dump; restores through a running mysql service.
+    MysqlDump,
+    /// A MariaDB logical dump; restores through a running mariadb service.
+    MariadbDump,
+}
+
 /// One backup of a volume. Backups outlive their volume: they can be restored into a new one.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
@@ -108,9 +134,13 @@ pub(crate) struct BackupDoc {
     status: BackupStatusDoc,
     /// What started it.
     trigger: BackupTriggerDoc,
-    /// Whether the services mounting the volume were stopped around the copy.
+    /// Whether the services mounting the volume were stopped (or paused) around the copy.
     consistent: bool,
-    /// Size of the uncompressed archive (tar).
+    /// Whether they were paused rather than stopped.
+    paused: bool,
+    /// What the stored object holds.
+    format: BackupFormatDoc,
+    /// Size of the uncompressed archive (tar) or dump.
     archive_bytes: Option<u64>,
     /// Stored (zstd-compressed) size.
     size_bytes: Option<u64>,
@@ -194,8 +224,8 @@ pub(crate) async fn list_volume_backups(
         (status = 201, description = "The backup record: `succeeded`, or `failed` with the reason", body = BackupDoc),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
-        (status = 409, description = "A backup, restore or delete of the volume is running, or an ambiguous name", body = ErrorBody),
-        (status = 422, description = "Invalid body; `details.field` names the field", body = ErrorBody),
+        (status = 409, description = "A backup, restore or delete of the volume is running, an ambiguous name, or `logical` and the database is not running", body = ErrorBody),
+        (status = 422, description = "Invalid body (`pause` without `consistent`, `logical` with it, `logical` on a volume that is not a postgres, mysql or mariadb service's data); `details.field` names the field", body = ErrorBody),
         (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
     )
 )]
@@ -226,7 +256,7 @@ pub(crate) async fn create_backup(
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
         (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
-        (status = 422, description = "Invalid schedule (`cron`, `keep_last`, `max_age_days`); `details.field` names the field", body = ErrorBody),
+        (status = 422, description = "Invalid schedule (`cron`, `keep_last`, `max_age_days`, `pause`, `consistent`, `logical`); `details.field` names the field", body = ErrorBody),
         (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
     )
 )]
@@ -314,7 +344,9 @@ pub(crate) async fn delete_backup(
 /// of the organization (`volume`) or a new one (`new_volume`). The archive is checked
 /// against its SHA-256 and validated before anything is written; the data goes into a fresh
 /// runtime volume and the services mounting the target are recreated onto it, so a failed
-/// restore leaves the old data untouched.
+/// restore leaves the old data untouched. A logical dump (`format` other than `archive`) is
+/// checked the same way and applied through the running database whose data volume the
+/// target is (not into a new volume); PostgreSQL applies it whole or not at all.
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/backups/{backup}/restore",
@@ -326,7 +358,8 @@ pub(crate) async fn delete_backup(
         (status = 403, description = "Role too low (admin or owner required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), backup, volume or project", body = ErrorBody),
         (status = 409, description = "The backup did not succeed, its volume was deleted and no target is given, the stored object does not match its SHA-256, the target is busy, or the new volume's name is taken or over quota", body = ErrorBody),
-        (status = 422, description = "Invalid target (`volume`, `new_volume.*`) or an archive that failed validation (`archive`: nothing was written); `details.field` names the field", body = ErrorBody),
+        (status = 422, description = "Invalid target (`volume`, `new_volume.*`; a logical dump needs a running database of its engine) or an archive that failed validation (`archive`: nothing was written); `details.field` names the field", body = ErrorBody),
+        (status = 500, description = "The database refused the dump (`BACKEND`; the message says what its client printed and what was left changed)", body = ErrorBody),
         (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
     )
 )]

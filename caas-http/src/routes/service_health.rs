@@ -163,6 +163,10 @@ pub(crate) enum ServiceEventKindDoc {
         /// The volume's name.
         volume: String,
     },
+    /// Paused (frozen) for a consistent copy of a volume it mounts.
+    Paused,
+    /// Thawed after being paused.
+    Unpaused,
     /// A volume the service mounts was restored from a backup.
     VolumeRestored {
         /// The volume's name.

@@ -87,6 +87,10 @@ pub(crate) struct BackupScheduleDoc {
     max_age_days: Option<u32>,
     /// Stop the services mounting the volume around each copy.
     consistent: bool,
+    /// With `consistent`: pause them instead of stopping them.
+    pause: bool,
+    /// Take logical dumps of the volume's database.
+    logical: bool,
     /// When the schedule was set: runs are due from then on.
     since: DateTime<Utc>,
 }
