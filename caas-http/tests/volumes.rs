@@ -203,6 +203,51 @@ async fn a_volume_is_created_mounted_backed_up_scheduled_restored_and_deleted() 
         )
         .await;
     assert_invalid(&got, "consistant");
+    // Pausing needs consistent; a logical dump is not consistent and needs a database volume.
+    let got = w
+        .post(
+            &format!("{VOLUMES}/data/backups"),
+            &w.member,
+            json!({"pause": true}),
+        )
+        .await;
+    assert_invalid(&got, "pause");
+    let got = w
+        .post(
+            &format!("{VOLUMES}/data/backups"),
+            &w.member,
+            json!({"logical": true, "consistent": true}),
+        )
+        .await;
+    assert_invalid(&got, "consistent");
+    let got = w
+        .post(
+            &format!("{VOLUMES}/data/backups"),
+            &w.member,
+            json!({"logical": true}),
+        )
+        .await;
+    assert_invalid(&got, "logical");
+    let (status, paused) = w
+        .post(
+            &format!("{VOLUMES}/data/backups"),
+            &w.member,
+            json!({"consistent": true, "pause": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{paused}");
+    assert_eq!(
+        (&paused["consistent"], &paused["paused"], &paused["format"]),
+        (&json!(true), &json!(true), &json!("archive"))
+    );
+    assert_eq!(second["paused"], false);
+    let (status, body) = w
+        .delete(
+            &format!("{BACKUPS}/{}", paused["id"].as_str().unwrap()),
+            &w.member,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, web_after) = w.get(&format!("{SERVICES}/web"), &w.viewer).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -245,6 +290,14 @@ async fn a_volume_is_created_mounted_backed_up_scheduled_restored_and_deleted() 
         )
         .await;
     assert_invalid(&got, "keep");
+    let got = w
+        .put(
+            &schedule,
+            &w.member,
+            json!({"cron": "0 3 * * *", "logical": true}),
+        )
+        .await;
+    assert_invalid(&got, "logical");
     let got = w.put(&schedule, &w.member, json!({"keep_last": 3})).await;
     assert_invalid(&got, "cron");
     let (status, v) = w
@@ -260,6 +313,8 @@ async fn a_volume_is_created_mounted_backed_up_scheduled_restored_and_deleted() 
     assert_eq!(v["backup_schedule"]["keep_last"], 7);
     assert_eq!(v["backup_schedule"]["max_age_days"], 30);
     assert_eq!(v["backup_schedule"]["consistent"], false);
+    assert_eq!(v["backup_schedule"]["pause"], false);
+    assert_eq!(v["backup_schedule"]["logical"], false);
     let (_, shown) = w.get(&format!("{VOLUMES}/data"), &w.viewer).await;
     assert_eq!(shown["backup_schedule"], v["backup_schedule"]);
     let (status, body) = w.delete(&schedule, &w.member).await;
