@@ -4,7 +4,8 @@
 //! it (then its write side is shut, which the engine passes on as end of input), standard
 //! output and error come down it multiplexed. A task drives the connection and hands standard
 //! output on through a bounded channel, so a slow consumer slows the command down instead of
-//! filling memory; dropping the stream drops the task and with it the connection.
+//! filling memory. Dropping the stream before its end aborts the tasks, which closes the
+//! connection: the command's input ends and its output goes nowhere.
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -81,20 +82,35 @@ pub(crate) async fn run(
     let feeder = stdin.map(|mut source| {
         tokio::spawn(async move {
             let mut input = input;
+            let mut fed = Ok(());
             while let Some(chunk) = source.next().await {
-                let chunk = chunk?;
-                input.write_all(&chunk).await.map_err(|e| {
-                    Error::backend_source(SERVICE, "writing the command's input", e)
-                })?;
+                let written = match chunk {
+                    Ok(chunk) => input.write_all(&chunk).await.map_err(|e| {
+                        Error::backend_source(SERVICE, "writing the command's input", e)
+                    }),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
+                    fed = Err(e);
+                    break;
+                }
             }
-            input
+            // Close the input also when the source failed: the command then sees its input
+            // end early (and fails, or rolls back what it had begun) instead of waiting for
+            // more forever.
+            let closed = input
                 .shutdown()
                 .await
-                .map_err(|e| Error::backend_source(SERVICE, "closing the command's input", e))
+                .map_err(|e| Error::backend_source(SERVICE, "closing the command's input", e));
+            fed.and(closed)
         })
     });
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(OUTPUT_CHUNKS);
-    tokio::spawn(async move {
+    let mut tasks = Vec::new();
+    if let Some(f) = &feeder {
+        tasks.push(f.abort_handle());
+    }
+    let driver = tokio::spawn(async move {
         let mut stderr: Vec<u8> = Vec::new();
         while let Some(item) = output.next().await {
             match item {
@@ -106,7 +122,7 @@ pub(crate) async fn run(
                 }
                 Ok(out) => {
                     if tx.send(Ok(out.into_bytes())).await.is_err() {
-                        // The consumer is gone: dropping the connection abandons the command.
+                        // The consumer is gone (its guard stops the writer too).
                         return;
                     }
                 }
@@ -117,7 +133,8 @@ pub(crate) async fn run(
             }
         }
         // The exit status says most about a failure; then whether all the input went in
-        // (a command may exit 0 without reading it all).
+        // (a command may exit 0 without reading it all, and psql exits 0 at an early end of
+        // input, having rolled back).
         let mut outcome = exit_status(&client, &exec_id, &program, &stderr).await;
         if let (Ok(()), Some(mut feeder)) = (&outcome, feeder) {
             // The engine closes the connection when the command ends, so a writer still
@@ -141,10 +158,27 @@ pub(crate) async fn run(
             let _ = tx.send(Err(e)).await;
         }
     });
-    Ok(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .boxed())
+    tasks.push(driver.abort_handle());
+    // Dropping the stream before its end stops both tasks, which closes the connection: the
+    // command's input ends and its output goes nowhere.
+    let guard = Abandon(tasks);
+    Ok(
+        futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+            rx.recv().await.map(|item| (item, (rx, guard)))
+        })
+        .boxed(),
+    )
+}
+
+/// Aborts the tasks behind an exec stream when the stream is dropped.
+struct Abandon(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// `Ok` when the command exited with status 0; a `Backend` error naming the status and the
@@ -173,7 +207,8 @@ async fn exit_status(client: &Docker, exec_id: &str, program: &str, stderr: &[u8
             }
         };
     }
-    Err(Error::backend(
+    // Whether it succeeded is not known.
+    Err(Error::unavailable(
         SERVICE,
         format!("`{program}` closed its output but the engine still reports it running"),
     ))

@@ -851,7 +851,11 @@ impl ContainerRuntime for InMemoryRuntime {
         let mut input = Vec::new();
         if let Some(mut s) = stdin {
             while let Some(chunk) = s.next().await {
-                input.extend_from_slice(&chunk?);
+                match chunk {
+                    Ok(chunk) => input.extend_from_slice(&chunk),
+                    // The input ends there and the output with the error, as on an engine.
+                    Err(e) => return Ok(stream::iter([Err(e)]).boxed()),
+                }
             }
         }
         Self::after(lost, RuntimeOp::Exec)?;

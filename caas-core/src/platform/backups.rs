@@ -10,7 +10,7 @@
 //!   are recorded. A failed backup is recorded `failed` with the reason and leaves no object.
 //! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or
 //!   mariadb service, the database's own tool writes a dump inside its container (the
-//!   commands are in `docs/volumes.md`), stored like an archive; it restores through the
+//!   commands are in `docs/backups.md`), stored like an archive; it restores through the
 //!   running database into the same or another service of the same engine.
 //! - **Restore** into the same volume, another volume of the organization, or a new one: the
 //!   object is downloaded and checked against its SHA-256, decompressed into a staging file
@@ -423,17 +423,21 @@ impl Platform {
             .await?;
         self.backups()?;
         request.check()?;
-        let backup = self.take_backup(&v, request, BackupTrigger::Manual).await?;
-        self.audit(
-            Some(who),
-            Some(org.id),
-            "backup.create",
-            format!("backup:{}", backup.id),
-            None,
-            json(&backup),
-        )
-        .await;
-        Ok(backup)
+        let (p, who) = (self.clone(), who.clone());
+        detached("backup", async move {
+            let backup = p.take_backup(&v, request, BackupTrigger::Manual).await?;
+            p.audit(
+                Some(&who),
+                Some(org.id),
+                "backup.create",
+                format!("backup:{}", backup.id),
+                None,
+                json(&backup),
+            )
+            .await;
+            Ok(backup)
+        })
+        .await
     }
 
     /// Records, takes and finishes one backup. Errors: `Conflict` (volume busy),
@@ -460,9 +464,15 @@ impl Platform {
                 found => Some(found),
             },
         };
+        // What was asked for, also when it cannot be taken: a scheduled dump of a stopped
+        // database is a failed `pg_dump`, not a failed archive.
         let format = match &source {
+            None => BackupFormat::Archive,
             Some(Ok(src)) => src.format,
-            _ => BackupFormat::Archive,
+            Some(Err(_)) => match self.database_of(v, "logical").await {
+                Ok((_, format)) => format,
+                Err(_) => BackupFormat::Archive,
+            },
         };
         let mut backup = Backup {
             id: BackupId::new(),
@@ -917,11 +927,17 @@ impl Platform {
     /// Restores a succeeded backup (see the module docs): into the volume it was taken of by
     /// default, or `request`'s existing or new volume.
     ///
+    /// A logical dump is restored through the running database whose data volume the target
+    /// is (see the module docs), never into a new volume.
+    ///
     /// Errors: `InvalidInput` (field `archive`: the archive failed validation — nothing was
-    /// written; or a field of `request`), `Conflict` (the backup is not succeeded, its
-    /// volume was deleted and no target is given, the object does not match its SHA-256, or
-    /// the target is busy), `NotFound`, `PermissionDenied` (admin or higher on the target's
-    /// project), `Unsupported`, `Unavailable`.
+    /// written; or a field of `request`: `new_volume` for a logical dump, `volume` when the
+    /// target is not a database of the dump's engine), `Conflict` (the backup is not
+    /// succeeded, its volume was deleted and no target is given, the object does not match
+    /// its SHA-256, the target is busy, or a dump's database is not running), `NotFound`,
+    /// `PermissionDenied` (admin or higher on the target's project), `Backend` (the database
+    /// refused the dump; the message says what was left changed), `Unsupported`,
+    /// `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.backup = %backup))]
     pub async fn restore_backup(
         &self,
@@ -933,7 +949,7 @@ impl Platform {
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
-        let backups = self.backups()?;
+        self.backups()?;
         if b.status != BackupStatus::Succeeded {
             return Err(Error::conflict(format!(
                 "backup {} is {:?}; only succeeded backups can be restored",
@@ -996,37 +1012,40 @@ impl Platform {
                 Err(e) => return Err(e),
             },
         };
-        let result = if b.format.is_logical() {
-            self.restore_dump_into(backups, &b, &location, &target)
-                .await
-        } else {
-            self.restore_into(backups, &b, &location, &target, fresh)
-                .await
-        };
-        let (volume, archive, services) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                if fresh {
-                    let _ = self.destroy_volume(&target).await;
+        let (p, who) = (self.clone(), who.clone());
+        detached("restore", async move {
+            let backups = p.backups()?;
+            let result = if b.format.is_logical() {
+                p.restore_dump_into(backups, &b, &location, &target).await
+            } else {
+                p.restore_into(backups, &b, &location, &target, fresh).await
+            };
+            let (volume, archive, services) = match result {
+                Ok(v) => v,
+                Err(e) => {
+                    if fresh {
+                        let _ = p.destroy_volume(&target).await;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
-        self.audit(
-            Some(who),
-            Some(org.id),
-            "backup.restore",
-            format!("backup:{}", b.id),
-            None,
-            json(&serde_json::json!({ "volume": volume.id, "archive": archive })),
-        )
-        .await;
-        Ok(RestoreOutcome {
-            backup: b,
-            volume,
-            archive,
-            services,
+            };
+            p.audit(
+                Some(&who),
+                Some(org.id),
+                "backup.restore",
+                format!("backup:{}", b.id),
+                None,
+                json(&serde_json::json!({ "volume": volume.id, "archive": archive })),
+            )
+            .await;
+            Ok(RestoreOutcome {
+                backup: b,
+                volume,
+                archive,
+                services,
+            })
         })
+        .await
     }
 
     async fn restore_into(
@@ -1114,8 +1133,11 @@ impl Platform {
                 ),
             ));
         }
-        // A dump may be larger than the files it came from; the cap still bounds the staging.
-        let max_bytes = target.size_bytes.saturating_mul(2);
+        // A dump may be larger than the files it came from: the cap is the size recorded when
+        // it was taken (the digest check makes the two agree).
+        let max_bytes = b
+            .archive_bytes
+            .unwrap_or_else(|| target.size_bytes.saturating_mul(2));
         let staged = self.stage_archive(backups, b, location, max_bytes).await?;
         let size = staged
             .as_file()
@@ -1394,6 +1416,18 @@ impl Platform {
 
 async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
     p.inner.store.service(svc.id).await
+}
+
+/// Runs `work` as a task of its own and waits for it: a caller that goes away (a closed HTTP
+/// connection, a timeout) does not stop a backup or restore half-way, with services stopped
+/// or frozen, or a restore's volume switch half done.
+async fn detached<T: Send + 'static>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| Error::backend("platform", format!("the {what} task stopped: {e}")))?
 }
 
 /// The last `n` bytes of a file.

@@ -3,7 +3,7 @@
 //!
 //! | engine | dump | restore |
 //! |---|---|---|
-//! | postgres | `pg_dump --clean --if-exists --no-owner --no-privileges` of `$POSTGRES_DB` | `psql` with `ON_ERROR_STOP`, the whole dump in one transaction |
+//! | postgres | `pg_dump --clean --if-exists --no-owner --no-privileges --lock-wait-timeout=120000` of `$POSTGRES_DB` | `psql` with `ON_ERROR_STOP`, the whole dump in one transaction |
 //! | mysql | `mysqldump --single-transaction --routines --triggers --events` of `$MYSQL_DATABASE` as root | `mysql` into `$MYSQL_DATABASE` |
 //! | mariadb | `mariadb-dump` with the same options, of `$MARIADB_DATABASE` | `mariadb` into `$MARIADB_DATABASE` |
 //!
@@ -51,7 +51,7 @@ pub(super) fn dump_command(format: BackupFormat) -> Vec<String> {
         BackupFormat::PgDump => sh("PGPASSWORD=\"$POSTGRES_PASSWORD\" exec pg_dump \
              --username=\"${POSTGRES_USER:-postgres}\" \
              --dbname=\"${POSTGRES_DB:-${POSTGRES_USER:-postgres}}\" \
-             --clean --if-exists --no-owner --no-privileges"),
+             --clean --if-exists --no-owner --no-privileges --lock-wait-timeout=120000"),
         BackupFormat::MysqlDump => sh(
             "MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" exec mysqldump --user=root \
              --single-transaction --routines --triggers --events --hex-blob \
@@ -167,6 +167,29 @@ impl Platform {
     /// restore. Errors: `InvalidInput` naming `field` (no postgres, mysql or mariadb service
     /// mounts the volume, or several do), `Conflict` (the service is not running).
     pub(super) async fn dump_source(&self, v: &Volume, field: &str) -> Result<DumpSource> {
+        let (service, format) = self.database_of(v, field).await?;
+        if service.status != ServiceStatus::Running {
+            return Err(Error::conflict(format!(
+                "database service '{}' is {:?}: a logical dump or its restore needs the database \
+                 running; start it, or use an archive backup",
+                service.name, service.status
+            )));
+        }
+        let container = self.current_container(&service).await?;
+        Ok(DumpSource {
+            service,
+            container,
+            format,
+        })
+    }
+
+    /// The postgres, mysql or mariadb service whose data volume `v` is, running or not, and
+    /// its dump format. Errors: `InvalidInput` naming `field`.
+    pub(super) async fn database_of(
+        &self,
+        v: &Volume,
+        field: &str,
+    ) -> Result<(Service, BackupFormat)> {
         let users = self.services_mounting(v).await?;
         let mut databases: Vec<(Service, BackupFormat)> = users
             .iter()
@@ -189,7 +212,7 @@ impl Platform {
                 ),
             ));
         }
-        let Some((service, format)) = databases.pop() else {
+        let Some(found) = databases.pop() else {
             let mounted: Vec<&str> = users.iter().map(|s| s.name.as_str()).collect();
             return Err(Error::invalid(
                 field,
@@ -206,19 +229,7 @@ impl Platform {
                 ),
             ));
         };
-        if service.status != ServiceStatus::Running {
-            return Err(Error::conflict(format!(
-                "database service '{}' is {:?}: a logical dump or its restore needs the database \
-                 running; start it, or use an archive backup",
-                service.name, service.status
-            )));
-        }
-        let container = self.current_container(&service).await?;
-        Ok(DumpSource {
-            service,
-            container,
-            format,
-        })
+        Ok(found)
     }
 
     /// The dump of `src`'s database as it is written, failing at its end when incomplete.
@@ -242,10 +253,16 @@ impl Platform {
             .await?;
         while let Some(chunk) = out.next().await {
             chunk.map_err(|e| {
-                let outcome = if src.format == BackupFormat::PgDump {
-                    "PostgreSQL rolled the restore back: nothing changed"
-                } else {
-                    "tables the dump reached before the error are restored, later ones are not"
+                // A `Backend` error is the client failing or its input cut before the end;
+                // anything else (the engine unreachable) leaves the outcome unknown.
+                let outcome = match (e.is_backend(), src.format) {
+                    (true, BackupFormat::PgDump) => {
+                        "PostgreSQL rolled the restore back: nothing changed"
+                    }
+                    (true, _) => {
+                        "tables the dump reached before the error are restored, later ones are not"
+                    }
+                    (false, _) => "whether it was applied is unknown: check the database",
                 };
                 Error::backend(
                     "platform",

@@ -762,7 +762,10 @@ pub trait ContainerRuntime: Send + Sync + std::fmt::Debug + 'static {
     /// the command gets no input. Returns what the command writes to its standard output, as
     /// it comes; when the command exits with a status other than 0, the stream's last item is
     /// a `Backend` error naming the status and the end of the command's standard error (which
-    /// is otherwise discarded). Dropping the stream early abandons the command.
+    /// is otherwise discarded). A `stdin` stream that fails closes the input there (the command
+    /// sees its input end early) and the output stream ends with that error. Dropping the
+    /// output stream before its end abandons the command: its input is closed and its output
+    /// discarded (the engine may let it run until it notices).
     ///
     /// Errors: `NotFound`, `Conflict` (not running), `InvalidInput` (naming `command` when it is
     /// empty), `Unsupported` (the default: this runtime cannot run commands in containers),

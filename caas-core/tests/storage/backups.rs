@@ -516,15 +516,14 @@ async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_t
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
     w.runtime
         .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
+    // The process crashes in the middle of the copy: its backup never finishes.
     let p = w.platform.clone();
     let who = w.member.clone();
-    let task = tokio::spawn(async move {
+    let _crashed = tokio::spawn(async move {
         p.backup_volume(&who, "acme", "data", BackupRequest::consistent(true))
             .await
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    task.abort();
-    let _ = task.await;
     w.runtime.clear_faults();
     let running = w
         .platform
@@ -551,8 +550,18 @@ async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_t
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
 
+    // The process in which it runs leaves it alone; the restarted one repairs it.
     w.clock.advance(chrono::Duration::minutes(11));
-    let report = w.platform.reconcile().await.unwrap();
+    assert!(
+        w.platform
+            .reconcile()
+            .await
+            .unwrap()
+            .failed_backups
+            .is_empty()
+    );
+    let restarted = w.restarted();
+    let report = restarted.reconcile().await.unwrap();
     assert_eq!(report.failed_backups, vec![running[0].id], "{report:?}");
     let b = w.store.backup(running[0].id).await.unwrap();
     assert_eq!(b.status, BackupStatus::Failed);
@@ -564,7 +573,7 @@ async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_t
         .unwrap()
         .unwrap();
     assert_eq!(info.status, ContainerStatus::Running, "started again");
-    assert!(w.platform.reconcile().await.unwrap().is_clean());
+    assert!(restarted.reconcile().await.unwrap().is_clean());
 }
 
 #[tokio::test]
@@ -621,13 +630,11 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
         .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
     let p = w.platform.clone();
     let who = w.member.clone();
-    let task = tokio::spawn(async move {
+    let _crashed = tokio::spawn(async move {
         p.backup_volume(&who, "acme", "data", BackupRequest::paused())
             .await
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    task.abort();
-    let _ = task.await;
     w.runtime.clear_faults();
     let container = w
         .runtime
@@ -657,7 +664,8 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
     assert_eq!(events[0], ServiceEventKind::Paused, "{events:?}");
 
     w.clock.advance(chrono::Duration::minutes(11));
-    let report = w.platform.reconcile().await.unwrap();
+    let restarted = w.restarted();
+    let report = restarted.reconcile().await.unwrap();
     assert_eq!(report.failed_backups, vec![running[0].id], "{report:?}");
     let info = w
         .runtime
@@ -666,7 +674,69 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
         .unwrap()
         .unwrap();
     assert_eq!(info.status, ContainerStatus::Running, "thawed");
-    assert!(w.platform.reconcile().await.unwrap().is_clean());
+    assert!(restarted.reconcile().await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
+    use caas_core::memory::RuntimeOp;
+    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime
+        .set_latency(RuntimeOp::ReadArchive, Duration::from_millis(400));
+    let p = w.platform.clone();
+    let who = w.member.clone();
+    let caller = tokio::spawn(async move {
+        p.backup_volume(&who, "acme", "data", BackupRequest::paused())
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The HTTP connection closes: the handler's future is dropped.
+    caller.abort();
+    let _ = caller.await;
+    let selector = LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id);
+    let frozen = w
+        .runtime
+        .list_containers(&selector)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        frozen.status,
+        ContainerStatus::Paused,
+        "the copy is under way"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let b = loop {
+        let b = w
+            .platform
+            .list_backups(&w.viewer, "acme", "data")
+            .await
+            .unwrap()
+            .remove(0);
+        if b.status != BackupStatus::Running || std::time::Instant::now() > deadline {
+            break b;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
+    let thawed = w
+        .runtime
+        .list_containers(&selector)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(thawed.status, ContainerStatus::Running);
+    let audit = w
+        .platform
+        .audit_log(&w.admin, &caas_core::ports::store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "backup.create"),
+        "the backup is in the audit log"
+    );
 }
 
 #[tokio::test]
@@ -926,6 +996,11 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
     let report = w.platform.run_due_backups().await.unwrap();
     assert_eq!(report.taken.len(), 1, "{report:?}");
     assert_eq!(report.taken[0].status, BackupStatus::Failed);
+    assert_eq!(
+        report.taken[0].format,
+        caas_core::model::BackupFormat::PgDump,
+        "what was asked for"
+    );
     assert!(
         report.taken[0]
             .error

@@ -42,21 +42,7 @@ async fn world_with(storage: u64) -> World {
     runtime.add_image(IMAGE);
     let objects = Arc::new(object_store::memory::InMemory::new());
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let platform = Platform::builder()
-        .store(store.clone())
-        .runtime(Arc::new(runtime.clone()))
-        .clock(clock.clone())
-        .backups(BackupConfig::new(objects.clone()))
-        .rollout(
-            RolloutTiming::new(
-                Duration::from_secs(2),
-                Duration::from_millis(10),
-                Duration::from_millis(1),
-            )
-            .with_tcp_probe(false),
-        )
-        .build()
-        .unwrap();
+    let platform = platform_on(&store, &runtime, &objects, &clock);
     let admin_user = platform
         .ensure_platform_admin("root@example.com")
         .await
@@ -101,6 +87,30 @@ async fn world_with(storage: u64) -> World {
     }
 }
 
+/// A platform on these backends.
+fn platform_on(
+    store: &Arc<InMemoryStore>,
+    runtime: &InMemoryRuntime,
+    objects: &Arc<object_store::memory::InMemory>,
+    clock: &Arc<ManualClock>,
+) -> Platform {
+    Platform::builder()
+        .store(store.clone())
+        .runtime(Arc::new(runtime.clone()))
+        .clock(clock.clone())
+        .backups(BackupConfig::new(objects.clone()))
+        .rollout(
+            RolloutTiming::new(
+                Duration::from_secs(2),
+                Duration::from_millis(10),
+                Duration::from_millis(1),
+            )
+            .with_tcp_probe(false),
+        )
+        .build()
+        .unwrap()
+}
+
 fn app_with(volume: &str, target: &str, size: u64) -> ServiceSpec {
     let mut spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
     spec.volumes.push(VolumeMount {
@@ -118,6 +128,12 @@ impl World {
             .deploy_app(&self.admin, "acme", "shop", DeployApp::new(name, spec))
             .await
             .unwrap()
+    }
+
+    /// Another platform on the same store, engine and destination: the process after a
+    /// crash and restart, with nothing in flight of its own.
+    fn restarted(&self) -> Platform {
+        platform_on(&self.store, &self.runtime, &self.objects, &self.clock)
     }
 
     async fn storage_used(&self) -> u64 {

@@ -649,6 +649,31 @@ pub async fn exec_streams_input_and_output_or_unsupported(fx: &RuntimeFixture) {
             "cat returned other bytes than it was given"
         );
 
+        // An input that fails half-way ends the command's input there and its output with
+        // the error, without hanging.
+        let broken: Vec<caas_core::Result<bytes::Bytes>> = vec![
+            Ok(bytes::Bytes::from_static(b"partial")),
+            Err(Error::backend("test", "the input source broke")),
+        ];
+        let out = rt
+            .exec(
+                &id,
+                &cmd("cat"),
+                Some(futures::stream::iter(broken).boxed()),
+            )
+            .await
+            .expect("exec cat with a failing input");
+        let items: Vec<caas_core::Result<bytes::Bytes>> =
+            tokio::time::timeout(std::time::Duration::from_secs(30), out.collect())
+                .await
+                .expect("a failing input does not leave the command waiting");
+        let e = items
+            .last()
+            .expect("an item")
+            .as_ref()
+            .expect_err("the output ends with the input's error");
+        assert!(e.to_string().contains("the input source broke"), "{e}");
+
         let failing = rt
             .exec(&id, &cmd("echo 'no such table' >&2; exit 3"), None)
             .await
