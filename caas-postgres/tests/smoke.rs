@@ -53,7 +53,8 @@ async fn connects_and_migrates_a_fresh_database() {
     .await;
     assert!(bad.is_err());
     store.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE {db}"))
+    // The server may still be ending the sessions the pool just closed.
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .execute(admin.pool())
         .await
         .unwrap();
@@ -103,7 +104,8 @@ async fn audit_action_prefixes_are_bytewise_under_a_linguistic_default_collation
     caas_testkit::store::list_audit_filters_by_action_prefix(shared).await;
 
     store.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE {db}"))
+    // The server may still be ending the sessions the pool just closed.
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .execute(admin.pool())
         .await
         .unwrap();

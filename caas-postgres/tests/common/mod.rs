@@ -121,7 +121,7 @@ async fn sweep(conn: &mut PgConnection) {
     .await
     .unwrap_or_default();
     for name in databases.iter().filter(|n| created_before(n, cutoff)) {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut *conn)
             .await;
     }
