@@ -517,6 +517,24 @@ async fn the_audit_log_filters_by_org_action_actor_and_time_and_validates_its_qu
         "{got}"
     );
     assert_eq!(got.as_array().unwrap().len(), all.len() - 1);
+    // Page by page with the last entry's `at` and `id`: every entry once, in order.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut query = "limit=1".to_string();
+    loop {
+        let (status, page) = w.get(&format!("/v1/admin/audit?{query}"), &w.admin).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let Some(last) = page.as_array().unwrap().last().cloned() else {
+            break;
+        };
+        paged.push(last.clone());
+        let at = last["at"].as_str().unwrap().replace('+', "%2B");
+        query = format!(
+            "limit=1&before={at}&before_id={}",
+            last["id"].as_str().unwrap()
+        );
+        assert!(paged.len() <= all.len(), "paging ends");
+    }
+    assert_eq!(Value::Array(paged), Value::Array(all.clone()));
     let (_, got) = w
         .get(&format!("/v1/admin/audit?since={newest}"), &w.admin)
         .await;
@@ -530,6 +548,11 @@ async fn the_audit_log_filters_by_org_action_actor_and_time_and_validates_its_qu
         ("since=yesterday", "since"),
         ("since=2030-01-01", "since"),
         ("before=soon", "before"),
+        (
+            "before_id=0190b7a6-5d2e-7c3b-8a1e-9f2d4c6b8a01",
+            "before_id",
+        ),
+        ("before=2030-01-01T00:00:00Z&before_id=nope", "before_id"),
         (
             "since=2030-01-02T00:00:00Z&before=2030-01-01T00:00:00Z",
             "before",

@@ -136,12 +136,25 @@ pub(crate) async fn list_audit(pool: &PgPool, filter: &AuditFilter) -> Result<Ve
         }
         Bound::Empty => return Ok(Vec::new()),
     }
-    match before_bound(filter.before) {
-        Bound::Open => {}
-        Bound::At(t) => {
+    // The cursor's id breaks ties at exactly `before`; a `before` between stored
+    // microseconds has no entries at it, so the id does not matter then.
+    let tie = filter
+        .before_id
+        .filter(|_| filter.before.is_some_and(|b| ceil_micros(b) == Some(b)));
+    match (before_bound(filter.before), tie) {
+        (Bound::Open, _) => {}
+        (Bound::At(t), None) => {
             q.push(" AND at < ").push_bind(t);
         }
-        Bound::Empty => return Ok(Vec::new()),
+        (Bound::At(t), Some(id)) => {
+            // A row comparison, which the (…, at, id) indexes serve.
+            q.push(" AND (at, id) < (")
+                .push_bind(t)
+                .push(", ")
+                .push_bind(id.0)
+                .push(")");
+        }
+        (Bound::Empty, _) => return Ok(Vec::new()),
     }
     q.push(" ORDER BY at DESC, id DESC LIMIT ")
         .push_bind(i64::from(filter.limit.min(MAX_AUDIT_PAGE)));

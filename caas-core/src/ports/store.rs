@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::{
-    AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
-    ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
+    AlertId, ApiTokenId, AuditId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId,
+    ProjectId, ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
     Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
@@ -87,8 +87,12 @@ pub struct AuditFilter {
     pub actor: Option<UserId>,
     /// Only entries at or after this time.
     pub since: Option<DateTime<Utc>>,
-    /// Only entries before this time (to page back: the oldest `at` of the previous page).
+    /// Only entries before this time (to page back, see `before_id`).
     pub before: Option<DateTime<Utc>>,
+    /// With `before`: also the entries at exactly `before` whose id is lower than this one.
+    /// Paging back with the oldest entry's `at` and `id` (see [`AuditFilter::before_entry`])
+    /// neither skips nor repeats entries that share a timestamp across a page boundary.
+    pub before_id: Option<AuditId>,
     /// Newest first, at most this many (at most 1000).
     pub limit: u32,
 }
@@ -135,6 +139,7 @@ impl Default for AuditFilter {
             actor: None,
             since: None,
             before: None,
+            before_id: None,
             limit: 100,
         }
     }
@@ -161,9 +166,16 @@ impl AuditFilter {
         self.since = Some(at);
         self
     }
-    /// Only entries before `at` (to page back: the oldest `at` of the previous page).
+    /// Only entries before `at` (to page back, use [`AuditFilter::before_entry`]).
     pub fn before(mut self, at: DateTime<Utc>) -> Self {
         self.before = Some(at);
+        self
+    }
+    /// Only entries listed after `entry` (newest first): the next page after one ending with
+    /// `entry`.
+    pub fn before_entry(mut self, entry: &AuditEntry) -> Self {
+        self.before = Some(entry.at);
+        self.before_id = Some(entry.id);
         self
     }
     /// At most `limit` entries.
@@ -181,7 +193,9 @@ impl AuditFilter {
                 .is_none_or(|p| e.action.starts_with(p.as_str()))
             && self.actor.is_none_or(|a| e.actor == Some(a))
             && self.since.is_none_or(|t| e.at >= t)
-            && self.before.is_none_or(|t| e.at < t)
+            && self.before.is_none_or(|t| {
+                e.at < t || (e.at == t && self.before_id.is_some_and(|id| e.id < id))
+            })
     }
 }
 

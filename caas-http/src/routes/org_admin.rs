@@ -16,8 +16,9 @@
 //!   item (`ok: false`, its error's `code` and message) does not stop the others, and
 //!   repeating a call is harmless. Only a malformed call (no organizations, more than 500,
 //!   one twice) is an error of its own (422 naming `orgs`).
-//! - The audit log answers newest first; page back with `before` set to the oldest `at` of
-//!   the previous page. Bad filters are 422 naming the query parameter.
+//! - The audit log answers newest first; page back with `before` and `before_id` set to the
+//!   `at` and `id` of the previous page's last (oldest) entry, which neither skips nor repeats
+//!   entries sharing a timestamp. Bad filters are 422 naming the query parameter.
 //!
 //! The `*Doc` types only document the core types the handlers serialize; the OpenAPI test
 //! compares the two.
@@ -87,9 +88,13 @@ pub(crate) struct AuditQuery {
     /// Only entries at or after this time (RFC 3339; encode `+` as `%2B`).
     #[serde(default)]
     since: Option<DateTime<Utc>>,
-    /// Only entries before this time (RFC 3339): the oldest `at` of the previous page.
+    /// Only entries before this time (RFC 3339): the `at` of the previous page's last entry.
     #[serde(default)]
     before: Option<DateTime<Utc>>,
+    /// With `before`: the `id` of the previous page's last entry, so entries at exactly
+    /// `before` that were not on that page are listed too.
+    #[serde(default)]
+    before_id: Option<Uuid>,
     /// Most entries, 1-1000 (default 100).
     #[serde(default)]
     limit: Option<u32>,
@@ -370,7 +375,7 @@ pub(crate) async fn bulk_orgs(
         (status = 200, description = "Matching entries, newest first", body = Vec<AuditEntryDoc>),
         (status = 403, description = "Neither a platform administrator nor an owner of `org`", body = ErrorBody),
         (status = 404, description = "No such organization `org` (or not a member)", body = ErrorBody),
-        (status = 422, description = "Invalid filter; `details.field` names the query parameter (`since`, `before`, `actor`, `action`, `limit`)", body = ErrorBody),
+        (status = 422, description = "Invalid filter; `details.field` names the query parameter (`since`, `before`, `before_id`, `actor`, `action`, `limit`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn audit_log(
@@ -409,6 +414,14 @@ pub(crate) async fn audit_log(
     filter.actor = q.actor.map(UserId);
     filter.since = q.since;
     filter.before = q.before;
+    if q.before_id.is_some() && q.before.is_none() {
+        return Err(Error::invalid(
+            "before_id",
+            "goes with `before`: pass the `at` and `id` of the previous page's last entry",
+        )
+        .into());
+    }
+    filter.before_id = q.before_id.map(caas_core::AuditId);
     if let Some(slug) = &q.org {
         // Resolving the slug is the membership check: strangers get 404, as for any org.
         filter.org = Some(s.platform.org(&who, slug).await?.id);

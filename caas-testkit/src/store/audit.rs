@@ -460,8 +460,9 @@ pub async fn list_audit_limit_applies_after_filters(store: Arc<dyn Store>) {
     );
 }
 
-/// Pages back through an organization's log with `before` set to the oldest `at` of the
-/// previous page, as the filter's documentation says, seeing every entry exactly once.
+/// Pages back through an organization's log with the previous page's oldest entry
+/// ([`AuditFilter::before_entry`]), as the filter's documentation says, seeing every entry
+/// exactly once.
 pub async fn list_audit_pages_back_with_before(store: Arc<dyn Store>) {
     let log = seed_audit_log(&*store).await;
     let mut f = AuditFilter::default().org(log.org).limit(2);
@@ -469,7 +470,7 @@ pub async fn list_audit_pages_back_with_before(store: Arc<dyn Store>) {
     loop {
         let page = store.list_audit(&f).await.expect("list_audit");
         let Some(oldest) = page.last() else { break };
-        f.before = Some(oldest.at);
+        f = f.clone().before_entry(oldest);
         pages.push(page.iter().map(|e| e.id).collect::<Vec<_>>());
         assert!(pages.len() <= 4, "paging does not end: {pages:?}");
     }
@@ -567,4 +568,44 @@ pub async fn list_audit_action_prefix_matches_wildcards_literally(store: Arc<dyn
         actions.len(),
         "an empty prefix matches every action"
     );
+}
+
+/// Paging back with [`AuditFilter::before_entry`] (the oldest entry's `at` and `id`) visits
+/// every entry exactly once, newest first, also when a page boundary falls among entries that
+/// share a timestamp; `before` alone still excludes every entry at that time.
+pub async fn list_audit_pages_through_entries_sharing_a_timestamp(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "aud-page").await.id;
+    let ns = unique("aud");
+    let t = now();
+    let mut written = Vec::new();
+    for (i, s) in [0i64, 0, 1, 0, -1, 0, 0].into_iter().enumerate() {
+        let e = audit_of(Some(org), &format!("{ns}.n{i}"), t + Duration::seconds(s));
+        store.append_audit(&e).await.expect("append_audit");
+        written.push(e);
+    }
+    written.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    let first = AuditFilter::default().org(org).limit(2);
+    let mut pages = Vec::new();
+    let mut filter = first.clone();
+    loop {
+        let page = store.list_audit(&filter).await.expect("list_audit");
+        for e in &page {
+            assert!(filter.matches(e), "{filter:?} returned {e:?}");
+        }
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        pages.push(page);
+        filter = first.clone().before_entry(&last);
+        assert!(pages.len() <= written.len(), "paging does not end");
+    }
+    let seen: Vec<AuditId> = pages.iter().flatten().map(|e| e.id).collect();
+    let want: Vec<AuditId> = written.iter().map(|e| e.id).collect();
+    assert_eq!(seen, want, "every entry once, newest first");
+    assert_eq!(pages.len(), 4, "pages of 2, 2, 2 and 1");
+
+    let mut at_only = AuditFilter::default().org(org);
+    at_only.before = Some(t);
+    let older = store.list_audit(&at_only).await.expect("list_audit");
+    assert_eq!(older.len(), 1, "only the entry a second earlier: {older:?}");
 }

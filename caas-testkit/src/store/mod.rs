@@ -137,6 +137,7 @@ macro_rules! store_suite {
             list_audit_filters_by_actor,
             list_audit_since_is_inclusive_and_before_exclusive,
             list_audit_combines_every_filter,
+            list_audit_pages_through_entries_sharing_a_timestamp,
             list_audit_limit_applies_after_filters,
             list_audit_pages_back_with_before,
             list_audit_action_prefix_matches_wildcards_literally,
