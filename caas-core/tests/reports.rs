@@ -119,6 +119,17 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
         .delete_service(who, org, "p", "gone", DeleteOptions::keep_volumes())
         .await
         .unwrap();
+    // A busy log: more than a page of other entries after the deletion.
+    let org_id = w.store.service(web).await.unwrap().org;
+    for i in 0..2100 {
+        let mut e = caas_testkit::store::audit_of(
+            Some(org_id),
+            "service.restart",
+            start + chrono::Duration::hours(3) + chrono::Duration::milliseconds(i),
+        );
+        e.target = format!("service:{web}");
+        w.store.append_audit(&e).await.unwrap();
+    }
     for r in [Resolution::Minute, Resolution::Hour] {
         w.store
             .rollup_metrics(r, start, start + chrono::Duration::hours(3))

@@ -6,7 +6,7 @@
 //! - **CPU-core-hours**: CPU used (percent of one core) integrated over that time;
 //! - **memory GiB-hours**: the memory *limit* (what was allocated) integrated over that time;
 //! - **storage GiB-hours**: each volume's size over the part of the period it existed
-//!   (volumes deleted since are found in the audit log's last 1000 entries);
+//!   (volumes deleted since are found in the audit log);
 //! - **backup bytes**: stored bytes of the organization's succeeded backups now, and of those
 //!   taken in the period.
 //!
@@ -28,6 +28,9 @@ use crate::error::{Error, Result};
 use crate::ids::{ServiceId, VolumeId};
 use crate::model::{BackupStatus, Resolution, Volume};
 use crate::ports::store::AuditFilter;
+
+/// Audit entries read per query when looking for deletions.
+const AUDIT_PAGE: u32 = 1000;
 use crate::units::GIB;
 
 /// The default interval the metrics collector samples at.
@@ -216,14 +219,30 @@ impl Platform {
             let project = projects.get(&s.project).cloned().unwrap_or_default();
             names.insert(s.id, Some(format!("{project}/{}", s.name)));
         }
-        let audit = store
-            .list_audit(&AuditFilter {
+        // Every deletion since `from`, page by page: a busy organization's log holds far more
+        // than one page of other entries.
+        let mut audit = Vec::new();
+        for action in ["service.delete", "volume.delete"] {
+            let first = AuditFilter {
                 org: Some(org.id),
+                action_prefix: Some(action.to_string()),
                 since: Some(from),
-                limit: 1000,
+                limit: AUDIT_PAGE,
                 ..AuditFilter::default()
-            })
-            .await?;
+            };
+            let mut filter = first.clone();
+            loop {
+                let page = store.list_audit(&filter).await?;
+                let full = page.len() == AUDIT_PAGE as usize;
+                if let Some(last) = page.last() {
+                    filter = first.clone().before_entry(last);
+                }
+                audit.extend(page);
+                if !full {
+                    break;
+                }
+            }
+        }
         let mut deleted_volumes: Vec<(Volume, DateTime<Utc>)> = Vec::new();
         for e in &audit {
             match e.action.as_str() {
