@@ -28,8 +28,7 @@
 #[path = "../../caas-traefik/tests/common/mod.rs"]
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caas_benches::{Figure, Goal, median, ms};
@@ -42,6 +41,7 @@ use caas_core::ports::runtime::{ContainerSpec, LabelSelector, NetworkAttachment,
 use caas_core::units::GIB;
 use caas_core::validate::{Hostname, ImageRef};
 use caas_core::{ContainerRuntime, Platform, Proxy};
+use caas_testkit::load::HttpLoad;
 use caas_traefik::{Entrypoints, TraefikProxy};
 
 const UPDATES: u32 = 10;
@@ -57,50 +57,25 @@ struct Seen {
     failures: Vec<(Instant, String)>,
 }
 
-struct Load {
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Seen>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-fn start_load(port: u16, host: &str) -> Load {
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let tasks = (0..CLIENTS)
-        .map(|_| {
-            let (stop, seen, host) = (stop.clone(), seen.clone(), host.to_string());
-            tokio::spawn(async move {
-                // Bounded: stops on the flag or after ten minutes at most.
-                let end = Instant::now() + Duration::from_secs(600);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-                    let r = common::get(port, "/index.html", &host).await;
-                    let at = Instant::now();
-                    let version = match &r {
-                        Ok((200, body)) => {
-                            body.trim().strip_prefix('v').and_then(|v| v.parse().ok())
-                        }
-                        _ => None,
-                    };
-                    let mut s = seen.lock().unwrap();
-                    match version {
-                        Some(v) => s.answers.push((at, v)),
-                        None => s.failures.push((at, format!("{r:?}"))),
-                    }
-                }
-            })
-        })
-        .collect();
-    Load { stop, seen, tasks }
-}
-
-impl Load {
-    async fn finish(self) -> Seen {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            t.await.unwrap();
+/// The versions the answers carry (`v<N>`); any other answer is a failure.
+fn versions(seen: caas_testkit::load::Seen) -> Seen {
+    let mut out = Seen {
+        answers: Vec::new(),
+        failures: seen.failures,
+    };
+    for (at, body) in seen.answers {
+        match body.trim().strip_prefix('v').and_then(|v| v.parse().ok()) {
+            Some(v) => out.answers.push((at, v)),
+            None => out
+                .failures
+                .push((at, format!("unexpected answer {body:?}"))),
         }
-        std::mem::take(&mut *self.seen.lock().unwrap())
     }
+    out
+}
+
+fn start_load(port: u16, host: &str) -> HttpLoad {
+    HttpLoad::start("127.0.0.1", port, host, "/index.html", CLIENTS)
 }
 
 /// Per version `2..=UPDATES+1`: the last answer of the previous version minus the first
@@ -282,7 +257,7 @@ fn main() {
             assert_eq!(r.mode, ApplyMode::Rolling);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let ours = load.finish().await;
+        let ours = versions(load.finish().await);
         wait_serving(traefik.web, &host, &format!("v{}", UPDATES + 1)).await;
         assert_eq!(
             runtime.list_containers(&sel).await.unwrap().len(),
@@ -351,7 +326,7 @@ fn main() {
             wait_serving(traefik.web, &plain_host, &format!("v{v}")).await;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let plain = load.finish().await;
+        let plain = versions(load.finish().await);
 
         let cut = overlaps(&ours);
         let gaps: Vec<f64> = overlaps(&plain).iter().map(|o| -o).collect();

@@ -13,7 +13,6 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
@@ -34,9 +33,9 @@ use caas_core::validate::{Hostname, ImageRef, Name};
 use caas_core::{ContainerRuntime, Error, Platform, Proxy};
 use caas_docker::DockerRuntime;
 use caas_testkit::env;
+use caas_testkit::load::{HttpLoad, get};
 use caas_traefik::{Entrypoints, StaticConfig, TraefikProxy};
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One scenario at a time on the shared cluster.
 static CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -93,34 +92,6 @@ impl Drop for NodeBack<'_> {
             .args([&self.0.script, "node-up", LOST])
             .output();
     }
-}
-
-/// One HTTP/1.1 GET with a Host header; the status code and the body.
-async fn get(addr: &str, port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)> {
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect((addr, port)),
-    )
-    .await
-    .map_err(|_| std::io::Error::other("connect timeout"))??;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut buf = String::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut buf))
-        .await
-        .map_err(|_| std::io::Error::other("read timeout"))??;
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
 }
 
 /// Traefik as a plain container on the manager's node: on a local bridge for its published
@@ -255,73 +226,6 @@ impl Edge {
             )
             .await;
         let _ = docker.remove_network(&self.network).await;
-    }
-}
-
-/// Concurrent clients requesting the app through Traefik until stopped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    failures: Arc<std::sync::Mutex<Vec<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: &str, port: u16, host: &str, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let tasks = (0..clients)
-            .map(|_| {
-                let (stop, ok, failed, failures) =
-                    (stop.clone(), ok.clone(), failed.clone(), failures.clone());
-                let (addr, host) = (addr.to_string(), host.to_string());
-                tokio::spawn(async move {
-                    // Bounded: stops on the flag or after ten minutes at most.
-                    let end = Instant::now() + Duration::from_secs(600);
-                    while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-                        match get(&addr, port, "/index.html", &host).await {
-                            Ok((200, body)) if body.starts_with('v') => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            other => {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                                failures.lock().unwrap().push(format!("{other:?}"));
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failed,
-            failures,
-            tasks,
-        }
-    }
-
-    fn counts(&self) -> (u64, u64) {
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-
-    async fn finish(self) -> (u64, u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            t.await.unwrap();
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            failures,
-        )
     }
 }
 
@@ -662,7 +566,7 @@ async fn scenario(
     );
     let boots_before = read_file(runtime.as_ref(), &volume, "boots").await;
     assert_eq!(boots_before.lines().count(), 1, "{boots_before}");
-    let load = Load::start(&c.addr, edge.web, &host, 8);
+    let load = HttpLoad::start(&c.addr, edge.web, &host, "/index.html", 8);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cut = Instant::now();
     script(c, "node-down", LOST);
@@ -685,7 +589,7 @@ async fn scenario(
         load.counts().1 == f0
     })
     .await;
-    let (ok, failed, failures) = load.finish().await;
+    let (ok, failed, failures) = load.finish().await.tally(|b| b.starts_with('v'));
     eprintln!(
         "worker {LOST} cut off: replicas rescheduled after {rescheduled:?}; until then \
          {ok_during} served / {failed_during} failed; steady again {steady:?} later; total \
@@ -755,7 +659,7 @@ async fn scenario(
 
     // 3. An env update under load: the platform's rolling update (a new service, routes
     // switched old+new → new through the file provider, the old one drained and removed).
-    let load = Load::start(&c.addr, edge.web, &host, 8);
+    let load = HttpLoad::start(&c.addr, edge.web, &host, "/index.html", 8);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let t = Instant::now();
     let mut u = ServiceUpdate::default();
@@ -782,7 +686,7 @@ async fn scenario(
     assert_eq!(r.mode, ApplyMode::Rolling, "rolled by Swarm: {r:?}");
     let limits_update = t.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (ok, failed, failures) = load.finish().await;
+    let (ok, failed, failures) = load.finish().await.tally(|b| b.starts_with('v'));
     eprintln!(
         "env update (platform rollout) {env_update:?}, limits update (Swarm rolling update) \
          {limits_update:?}: {ok} requests served, {failed} failed"

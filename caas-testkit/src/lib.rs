@@ -12,6 +12,7 @@
 //! ```
 
 pub mod hooked;
+pub mod load;
 pub mod metrics;
 pub mod platform;
 pub mod proxy;

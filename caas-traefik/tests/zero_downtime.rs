@@ -7,7 +7,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use caas_core::labels;
@@ -23,6 +22,7 @@ use caas_core::validate::{Hostname, ImageRef};
 use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_testkit::env;
+use caas_testkit::load::HttpLoad;
 use caas_traefik::{Entrypoints, TraefikProxy};
 
 struct Setup {
@@ -159,67 +159,8 @@ async fn setup() -> Option<Setup> {
     })
 }
 
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    failures: Arc<std::sync::Mutex<Vec<String>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-fn start_load(port: u16, host: &str, clients: usize) -> Load {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let tasks = (0..clients)
-        .map(|_| {
-            let (stop, ok, failed, failures, host) = (
-                stop.clone(),
-                ok.clone(),
-                failed.clone(),
-                failures.clone(),
-                host.to_string(),
-            );
-            tokio::spawn(async move {
-                // Bounded: stops on the flag or after ten minutes at most.
-                let end = Instant::now() + Duration::from_secs(600);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-                    match common::get(port, "/index.html", &host).await {
-                        Ok((200, body)) if body.starts_with('v') => {
-                            ok.fetch_add(1, Ordering::Relaxed);
-                        }
-                        other => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            failures.lock().unwrap().push(format!("{other:?}"));
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    Load {
-        stop,
-        ok,
-        failed,
-        failures,
-        tasks,
-    }
-}
-
-impl Load {
-    async fn finish(self) -> (u64, u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            t.await.unwrap();
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            failures,
-        )
-    }
+fn start_load(port: u16, host: &str, clients: usize) -> HttpLoad {
+    HttpLoad::start("127.0.0.1", port, host, "/index.html", clients)
 }
 
 async fn cleanup(s: &Setup) {
@@ -254,7 +195,7 @@ async fn ten_env_updates_under_load_lose_no_request() {
     }
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (ok, failed, failures) = load.finish().await;
+    let (ok, failed, failures) = load.finish().await.tally(|b| b.starts_with('v'));
     eprintln!("10 rolling updates in {elapsed:?}: {ok} requests served, {failed} failed");
     assert_eq!(
         failed,
@@ -306,7 +247,7 @@ async fn a_version_that_never_gets_healthy_is_rolled_back_without_failed_request
         .unwrap_err();
     assert!(err.to_string().contains("unhealthy"), "{err}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (ok, failed, failures) = load.finish().await;
+    let (ok, failed, failures) = load.finish().await.tally(|b| b.starts_with('v'));
     assert_eq!(
         failed,
         0,

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use caas_testkit::env;
 use caas_traefik::{AcmeResolver, StaticConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -113,28 +112,5 @@ impl Traefik {
 
 /// One HTTP/1.1 GET with a Host header; the status code and the body.
 pub async fn get(port: u16, path: &str, host: &str) -> std::io::Result<(u16, String)> {
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(("127.0.0.1", port)),
-    )
-    .await
-    .map_err(|_| std::io::Error::other("connect timeout"))??;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut buf = String::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut buf))
-        .await
-        .map_err(|_| std::io::Error::other("read timeout"))??;
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    caas_testkit::load::get("127.0.0.1", port, path, host).await
 }
