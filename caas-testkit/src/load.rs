@@ -31,16 +31,21 @@ pub async fn get(addr: &str, port: u16, path: &str, host: &str) -> std::io::Resu
     tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut buf))
         .await
         .map_err(|_| std::io::Error::other("read timeout"))??;
-    let status = buf
+    Ok(status_and_body(&buf))
+}
+
+/// The status code (0 when there is none) and the body of a whole HTTP/1.1 answer.
+pub fn status_and_body(answer: &str) -> (u16, String) {
+    let status = answer
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = buf
+    let body = answer
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    Ok((status, body))
+    (status, body)
 }
 
 /// What the clients of an [`HttpLoad`] saw.

@@ -98,17 +98,9 @@ async fn https_get(
     let mut buf = Vec::new();
     // Some servers close without close_notify; what was read is still the answer.
     let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    Ok(caas_testkit::load::status_and_body(
+        &String::from_utf8_lossy(&buf),
+    ))
 }
 
 /// A raw HTTP/1.1 GET on plain TCP: the whole answer (headers included).
