@@ -98,10 +98,7 @@ async fn read_whole(rt: &DockerRuntime, volume: &str, at_least: u64) -> Duration
 }
 
 fn main() {
-    let mib: u64 = std::env::var("CAAS_BENCH_BACKUP_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+    let mib = caas_benches::env_number("CAAS_BENCH_BACKUP_MIB", 1024);
     let what = format!("backup of a {mib} MiB volume");
     let goal = ("P8", what.as_str(), ">= 0.70");
     let rt = caas_benches::tokio_runtime();
