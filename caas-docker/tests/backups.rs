@@ -322,16 +322,12 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows() {
-    let Some(pg_image) = env::require("CAAS_TEST_POSTGRES_IMAGE", "the local PostgreSQL image")
-    else {
-        return;
-    };
+/// A world with the local PostgreSQL image and a database `orders` in project `p`; `None`
+/// when the image or the engine is missing (a failure in CI).
+async fn postgres_world() -> Option<(World, caas_core::platform::DeployedDatabase)> {
+    let pg_image = env::require("CAAS_TEST_POSTGRES_IMAGE", "the local PostgreSQL image")?;
     let images = DatabaseImages::default().with(DatabaseEngine::Postgres, pg_image);
-    let Some(w) = world(None, Some(images)).await else {
-        return;
-    };
+    let w = world(None, Some(images)).await?;
     let (who, org) = w.admin();
     let db = w
         .platform
@@ -343,15 +339,27 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
         )
         .await
         .unwrap();
-    let c = db.credentials.clone();
-    let url = |ip: &str| {
-        format!(
-            "postgres://{}:{}@{ip}:{}/{}",
-            c.username, c.password, c.port, c.database
-        )
-    };
+    Some((w, db))
+}
+
+/// A pool on the database's current container (its address changes when it is recreated).
+async fn pg_pool(w: &World, db: &caas_core::platform::DeployedDatabase) -> sqlx::PgPool {
+    let c = &db.credentials;
     let ip = common::container_ip(&*w.runtime, db.service.id, &w.instance).await;
-    let pool = common::pg_connect(&url(&ip)).await;
+    common::pg_connect(&format!(
+        "postgres://{}:{}@{ip}:{}/{}",
+        c.username, c.password, c.port, c.database
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows() {
+    let Some((w, db)) = postgres_world().await else {
+        return;
+    };
+    let (who, org) = w.admin();
+    let pool = pg_pool(&w, &db).await;
     sqlx::query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
         .execute(&pool)
         .await
@@ -370,8 +378,7 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
     // Running again after the copy; a row written after the backup is gone after the restore.
-    let ip = common::container_ip(&*w.runtime, db.service.id, &w.instance).await;
-    let pool = common::pg_connect(&url(&ip)).await;
+    let pool = pg_pool(&w, &db).await;
     sqlx::query("INSERT INTO orders VALUES (5000, 'after the backup')")
         .execute(&pool)
         .await
@@ -384,8 +391,7 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
         .await
         .unwrap();
     assert_eq!(out.services[0].as_str(), "orders");
-    let ip = common::container_ip(&*w.runtime, db.service.id, &w.instance).await;
-    let pool = common::pg_connect(&url(&ip)).await;
+    let pool = pg_pool(&w, &db).await;
     let (count, max): (i64, i32) = sqlx::query_as("SELECT count(*), max(id) FROM orders")
         .fetch_one(&pool)
         .await
@@ -448,34 +454,11 @@ async fn stored_text(w: &World, b: &caas_core::model::Backup) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all() {
-    let Some(pg_image) = env::require("CAAS_TEST_POSTGRES_IMAGE", "the local PostgreSQL image")
-    else {
-        return;
-    };
-    let images = DatabaseImages::default().with(DatabaseEngine::Postgres, pg_image);
-    let Some(w) = world(None, Some(images)).await else {
+    let Some((w, db)) = postgres_world().await else {
         return;
     };
     let (who, org) = w.admin();
-    let db = w
-        .platform
-        .deploy_database(
-            who,
-            org,
-            "p",
-            DeployDatabase::new("orders", DatabaseEngine::Postgres),
-        )
-        .await
-        .unwrap();
-    let c = db.credentials.clone();
-    let url = |ip: &str| {
-        format!(
-            "postgres://{}:{}@{ip}:{}/{}",
-            c.username, c.password, c.port, c.database
-        )
-    };
-    let ip = common::container_ip(&*w.runtime, db.service.id, &w.instance).await;
-    let pool = common::pg_connect(&url(&ip)).await;
+    let pool = pg_pool(&w, &db).await;
     sqlx::query("CREATE TABLE orders (id int PRIMARY KEY, item text, doc jsonb)")
         .execute(&pool)
         .await
@@ -524,7 +507,10 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
         &text[..text.len().min(2000)]
     );
     assert!(text.contains("PostgreSQL database dump complete"));
-    assert!(!text.contains(&c.password), "the dump holds no credentials");
+    assert!(
+        !text.contains(&db.credentials.password),
+        "the dump holds no credentials"
+    );
 
     // Changes after the dump.
     sqlx::query("DELETE FROM orders WHERE id > 10")

@@ -451,12 +451,7 @@ impl Platform {
         trigger: BackupTrigger,
     ) -> Result<Backup> {
         let backups = self.backups()?;
-        let _busy = self.volume_busy(v.id)?;
-        let _permit = backups
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let _slot = self.copy_slot(backups, v).await?;
         let source = match how.logical {
             false => None,
             true => match self.dump_source(v, "logical").await {
@@ -1056,12 +1051,7 @@ impl Platform {
         target: &Volume,
         fresh: bool,
     ) -> Result<(Volume, ArchiveSummary, Vec<Name>)> {
-        let _busy = self.volume_busy(target.id)?;
-        let _permit = backups
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let _slot = self.copy_slot(backups, target).await?;
         let max_bytes = target.size_bytes.saturating_add(target.size_bytes / 10);
         let staged = self.stage_archive(backups, b, location, max_bytes).await?;
         let path = staged.path().to_path_buf();
@@ -1103,6 +1093,23 @@ impl Platform {
         Ok((volume, summary, services))
     }
 
+    /// One backup or restore of `v` may run: marks the volume busy (`Conflict` when it is)
+    /// and takes one of the platform's permits (`Unavailable` when shutting down); both are
+    /// held until the slot is dropped.
+    async fn copy_slot<'a>(
+        &self,
+        backups: &'a Backups,
+        v: &Volume,
+    ) -> Result<(super::VolumeBusy, tokio::sync::SemaphorePermit<'a>)> {
+        let busy = self.volume_busy(v.id)?;
+        let permit = backups
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        Ok((busy, permit))
+    }
+
     /// Restores a logical dump through the running database whose data volume `target` is.
     /// The dump is staged and checked whole (digest, completion marker) before any of it is
     /// sent. Returns the volume, a summary of one file of the dump's size, and the service.
@@ -1113,12 +1120,7 @@ impl Platform {
         location: &str,
         target: &Volume,
     ) -> Result<(Volume, ArchiveSummary, Vec<Name>)> {
-        let _busy = self.volume_busy(target.id)?;
-        let _permit = backups
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::unavailable("platform", "shutting down"))?;
+        let _slot = self.copy_slot(backups, target).await?;
         let src = self.dump_source(target, "volume").await?;
         if src.format != b.format {
             return Err(Error::invalid(

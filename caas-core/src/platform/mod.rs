@@ -557,7 +557,7 @@ impl Platform {
 }
 
 /// Marks a volume busy while alive (see [`Platform::volume_busy`]).
-struct VolumeBusy {
+pub(super) struct VolumeBusy {
     platform: Platform,
     volume: crate::ids::VolumeId,
 }

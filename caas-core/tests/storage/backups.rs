@@ -89,14 +89,7 @@ async fn backup_then_wipe_then_restore_gives_the_same_files_on_a_new_runtime_vol
         .unwrap();
     assert_eq!(after.status, ServiceStatus::Running);
     assert_ne!(after.current_deployment, svc.current_deployment);
-    let kinds: Vec<ServiceEventKind> = w
-        .store
-        .list_events(svc.id, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = w.event_kinds(svc.id, 50).await;
     assert!(
         kinds.contains(&ServiceEventKind::VolumeRestored {
             volume: "data".into(),
@@ -510,33 +503,20 @@ async fn only_admins_restore_and_strangers_see_nothing() {
 
 #[tokio::test]
 async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_the_reconciler() {
-    use caas_core::memory::RuntimeOp;
-    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    use caas_core::ports::runtime::ContainerStatus;
     let w = world().await;
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
-    w.runtime
-        .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
     // The process crashes in the middle of the copy: its backup never finishes.
-    let p = w.platform.clone();
-    let who = w.member.clone();
-    let _crashed = tokio::spawn(async move {
-        p.backup_volume(&who, "acme", "data", BackupRequest::consistent(true))
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    w.runtime.clear_faults();
+    let _crashed = w
+        .backup_in_copy(BackupRequest::consistent(true), Duration::from_secs(3600))
+        .await;
     let running = w
         .platform
         .list_backups(&w.viewer, "acme", "data")
         .await
         .unwrap();
     assert_eq!(running[0].status, BackupStatus::Running);
-    let container = w
-        .runtime
-        .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id))
-        .await
-        .unwrap()
-        .remove(0);
+    let container = w.container_of(svc.id).await;
     assert_eq!(
         container.status,
         ContainerStatus::Exited,
@@ -622,26 +602,13 @@ async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_n
 
 #[tokio::test]
 async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_reconciler() {
-    use caas_core::memory::RuntimeOp;
-    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    use caas_core::ports::runtime::ContainerStatus;
     let w = world().await;
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
-    w.runtime
-        .set_latency(RuntimeOp::ReadArchive, Duration::from_secs(3600));
-    let p = w.platform.clone();
-    let who = w.member.clone();
-    let _crashed = tokio::spawn(async move {
-        p.backup_volume(&who, "acme", "data", BackupRequest::paused())
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    w.runtime.clear_faults();
-    let container = w
-        .runtime
-        .list_containers(&LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id))
-        .await
-        .unwrap()
-        .remove(0);
+    let _crashed = w
+        .backup_in_copy(BackupRequest::paused(), Duration::from_secs(3600))
+        .await;
+    let container = w.container_of(svc.id).await;
     assert_eq!(
         container.status,
         ContainerStatus::Paused,
@@ -653,14 +620,7 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
         .await
         .unwrap();
     assert!(running[0].consistent && running[0].paused);
-    let events: Vec<ServiceEventKind> = w
-        .store
-        .list_events(svc.id, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let events = w.event_kinds(svc.id, 10).await;
     assert_eq!(events[0], ServiceEventKind::Paused, "{events:?}");
 
     w.clock.advance(chrono::Duration::minutes(11));
@@ -679,29 +639,16 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
 
 #[tokio::test]
 async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
-    use caas_core::memory::RuntimeOp;
-    use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
+    use caas_core::ports::runtime::ContainerStatus;
     let w = world().await;
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
-    w.runtime
-        .set_latency(RuntimeOp::ReadArchive, Duration::from_millis(400));
-    let p = w.platform.clone();
-    let who = w.member.clone();
-    let caller = tokio::spawn(async move {
-        p.backup_volume(&who, "acme", "data", BackupRequest::paused())
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let caller = w
+        .backup_in_copy(BackupRequest::paused(), Duration::from_millis(400))
+        .await;
     // The HTTP connection closes: the handler's future is dropped.
     caller.abort();
     let _ = caller.await;
-    let selector = LabelSelector::managed().with(caas_core::labels::SERVICE, svc.id);
-    let frozen = w
-        .runtime
-        .list_containers(&selector)
-        .await
-        .unwrap()
-        .remove(0);
+    let frozen = w.container_of(svc.id).await;
     assert_eq!(
         frozen.status,
         ContainerStatus::Paused,
@@ -721,12 +668,7 @@ async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
-    let thawed = w
-        .runtime
-        .list_containers(&selector)
-        .await
-        .unwrap()
-        .remove(0);
+    let thawed = w.container_of(svc.id).await;
     assert_eq!(thawed.status, ContainerStatus::Running);
     let audit = w
         .platform
@@ -821,14 +763,7 @@ async fn a_logical_dump_goes_through_the_running_database_and_back() {
         assert!(calls[0].1.is_empty(), "a dump gets no input");
     }
     // The service was neither stopped nor paused.
-    let events: Vec<ServiceEventKind> = w
-        .store
-        .list_events(db.id, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let events = w.event_kinds(db.id, 10).await;
     assert!(
         !events.contains(&ServiceEventKind::Stopped) && !events.contains(&ServiceEventKind::Paused)
     );
@@ -856,14 +791,7 @@ async fn a_logical_dump_goes_through_the_running_database_and_back() {
             "the dump, in one transaction"
         );
     }
-    let events: Vec<ServiceEventKind> = w
-        .store
-        .list_events(db.id, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let events = w.event_kinds(db.id, 10).await;
     assert!(
         matches!(&events[0], ServiceEventKind::VolumeRestored { backup, .. } if *backup == b.id.to_string()),
         "{events:?}"

@@ -136,6 +136,52 @@ impl World {
         platform_on(&self.store, &self.runtime, &self.objects, &self.clock)
     }
 
+    /// Starts a backup of `data` by the member whose archive read takes `read` (the copy is
+    /// under way once this returns); the caller may drop, abort or await the task.
+    async fn backup_in_copy(
+        &self,
+        request: caas_core::platform::BackupRequest,
+        read: Duration,
+    ) -> tokio::task::JoinHandle<caas_core::Result<caas_core::model::Backup>> {
+        self.runtime
+            .set_latency(caas_core::memory::RuntimeOp::ReadArchive, read);
+        let (p, who) = (self.platform.clone(), self.member.clone());
+        let task =
+            tokio::spawn(async move { p.backup_volume(&who, "acme", "data", request).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.runtime.clear_faults();
+        task
+    }
+
+    /// The service's container as the engine lists it.
+    async fn container_of(
+        &self,
+        svc: caas_core::ServiceId,
+    ) -> caas_core::ports::runtime::ContainerSummary {
+        let selector = caas_core::ports::runtime::LabelSelector::managed()
+            .with(caas_core::labels::SERVICE, svc);
+        self.runtime
+            .list_containers(&selector)
+            .await
+            .unwrap()
+            .remove(0)
+    }
+
+    /// The kinds of the service's newest `n` events, newest first.
+    async fn event_kinds(
+        &self,
+        svc: caas_core::ServiceId,
+        n: u32,
+    ) -> Vec<caas_core::model::ServiceEventKind> {
+        self.store
+            .list_events(svc, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
     async fn storage_used(&self) -> u64 {
         self.platform
             .usage(&self.admin, "acme")
