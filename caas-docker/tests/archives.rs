@@ -222,7 +222,19 @@ async fn a_host_read_backs_up_and_restores_through_the_engine() {
         host.write_archive(&to, "/", Box::pin(stream))
             .await
             .unwrap();
-        assert_eq!(entries(&read_all(&host, &to).await), entries(&tar));
+        // The engine extracts into the volume's existing root and leaves that directory's
+        // time alone (it is when the extraction ended): every other entry must be the same.
+        let without_root_time = |tar: &[u8]| {
+            let mut m = entries(tar);
+            if let Some(root) = m.get_mut(&b"."[..]) {
+                root.mtime = 0;
+            }
+            m
+        };
+        assert_eq!(
+            without_root_time(&read_all(&host, &to).await),
+            without_root_time(&tar)
+        );
     })
     .await;
 }
