@@ -7,7 +7,8 @@
 #    caller already did it and set CAAS_TEST_ENV_READY=1, as .ci/run does),
 # 2. cargo fmt --check, clippy with warnings denied, rustdoc with warnings
 #    denied,
-# 3. cargo test --workspace with /var/tmp/caas-test-env/env sourced.
+# 3. cargo test --workspace --no-fail-fast (every binary runs, so one failure
+#    does not hide the next) with /var/tmp/caas-test-env/env sourced.
 #
 # The tests run last so that cargo test's result lines (and the summary line
 # printed after them) close the output.
@@ -47,7 +48,7 @@ step "cargo test --workspace"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 # One plain total over all test binaries and doc-tests.

@@ -287,6 +287,14 @@ fn container_err(e: bollard::errors::Error, id: &str) -> Error {
     }
 }
 
+fn network_info(n: bollard::models::Network) -> NetworkInfo {
+    NetworkInfo {
+        id: n.id.unwrap_or_default(),
+        name: n.name.unwrap_or_default(),
+        labels: n.labels.unwrap_or_default().into_iter().collect(),
+    }
+}
+
 fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s?).ok()?.with_timezone(&Utc);
     // The engine reports "0001-01-01T00:00:00Z" for "never".
@@ -458,40 +466,90 @@ fn event_kind(action: &str, attrs: &HashMap<String, String>) -> RuntimeEventKind
 }
 
 impl DockerRuntime {
-    /// After creating network `name` as `ours`: if another client created one of the same name
-    /// at the same time (the engine lets both through), every creator keeps the same one — the
-    /// oldest, ties broken by id — and removes its own if it is not that one.
-    async fn settle_network_duplicates(&self, name: &str, ours: String) -> Result<CreateOutcome> {
-        let client = self.client()?;
-        let mut same: Vec<(DateTime<Utc>, String)> = client
+    /// Every network named exactly `name` (the engine's name filter matches substrings),
+    /// oldest first, ties broken by id.
+    async fn networks_named(&self, name: &str) -> Result<Vec<NetworkInfo>> {
+        let mut same: Vec<_> = self
+            .client()?
             .list_networks(Some(ListNetworksOptions {
                 filters: HashMap::from([("name", vec![name])]),
             }))
             .await
             .map_err(map_err)?
             .into_iter()
-            // The engine's name filter matches substrings.
             .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| Some((n.created.unwrap_or_default(), n.id?)))
+            .filter(|n| n.id.is_some())
+            .map(|n| (n.created.unwrap_or_default(), network_info(n)))
             .collect();
-        same.sort();
-        match same.first() {
-            Some((_, keep)) if *keep != ours => {
+        same.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        Ok(same.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// When several clients (other processes, other runtimes) create one network name at the
+    /// same time, the engine lets them all through. Every creator then keeps the same one, the
+    /// oldest (ties broken by id), and removes its own if it is not that one.
+    ///
+    /// The engine stamps a network's creation time when it starts creating it but lists it
+    /// only once the driver is done, and concurrent creations queue behind each other in the
+    /// driver, so an older network may still be on its way when this creator first looks. It
+    /// keeps looking until the networks of the name have stayed the same for twice as long as
+    /// its own creation took (`took`, how long a creation takes under the current load), at
+    /// most [`NETWORK_SETTLE_LIMIT`], and answers with the oldest it sees then.
+    async fn settle_network_duplicates(
+        &self,
+        name: &str,
+        ours: String,
+        took: Duration,
+    ) -> Result<CreateOutcome> {
+        let quiet = (took * 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let started = std::time::Instant::now();
+        let mut kept = true;
+        let mut last: Option<Vec<String>> = None;
+        let mut unchanged_since = started;
+        loop {
+            let same: Vec<String> = self
+                .networks_named(name)
+                .await?
+                .into_iter()
+                .map(|n| n.id)
+                .collect();
+            if kept && same.first().is_some_and(|keep| *keep != ours) {
                 tracing::info!(
                     network = name,
                     "another client created this network too; keeping theirs"
                 );
-                match client.remove_network(&ours).await {
+                match self.client()?.remove_network(&ours).await {
                     Ok(()) => {}
                     Err(e) if is_status(&e, 404) => {}
                     Err(e) => return Err(map_err(e)),
                 }
-                Ok(CreateOutcome::AlreadyExists(keep.clone()))
+                kept = false;
+                continue;
             }
-            _ => Ok(CreateOutcome::Created(ours)),
+            let now = std::time::Instant::now();
+            if last.as_ref() != Some(&same) {
+                unchanged_since = now;
+            }
+            if now - unchanged_since >= quiet || now - started >= NETWORK_SETTLE_LIMIT {
+                return match same.into_iter().next() {
+                    _ if kept => Ok(CreateOutcome::Created(ours)),
+                    Some(keep) => Ok(CreateOutcome::AlreadyExists(keep)),
+                    // Ours gave way to a network that has gone since (someone removed it).
+                    None => Err(Error::conflict(format!(
+                        "network '{name}' was removed while it was being created; create it \
+                         again"
+                    ))),
+                };
+            }
+            last = Some(same);
+            tokio::time::sleep(quiet / 4).await;
         }
     }
 }
+
+/// The longest [`DockerRuntime::create_network`] waits for concurrent creations of the same
+/// name to show before it answers.
+const NETWORK_SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl ContainerRuntime for DockerRuntime {
@@ -518,16 +576,22 @@ impl ContainerRuntime for DockerRuntime {
                 ),
             ));
         }
-        // The engine only notices a missing network at start; refuse at create like the port says.
+        // The engine only notices a missing network at start; refuse at create like the port
+        // says. The container joins the networks by id: while concurrent creators of a name
+        // settle on one network, the engine refuses the name as ambiguous.
+        let mut network_ids = Vec::with_capacity(spec.networks.len());
         for n in &spec.networks {
-            if self.inspect_network_opt(&n.network).await?.is_none() {
-                return Err(Error::not_found("network", &n.network));
+            match self.inspect_network_opt(&n.network).await? {
+                Some(found) => network_ids.push(found.id),
+                None => return Err(Error::not_found("network", &n.network)),
             }
         }
+        let mut host = host_config(spec);
         let mut endpoints = HashMap::new();
-        if let Some(first) = spec.networks.first() {
+        if let (Some(first), Some(id)) = (spec.networks.first(), network_ids.first()) {
+            host.network_mode = Some(id.clone());
             endpoints.insert(
-                first.network.clone(),
+                id.clone(),
                 EndpointSettings {
                     aliases: Some(first.aliases.clone()),
                     ..Default::default()
@@ -555,7 +619,7 @@ impl ContainerRuntime for DockerRuntime {
             healthcheck: healthcheck(spec),
             stop_timeout: Some(i64::try_from(spec.stop_timeout.as_secs()).unwrap_or(10)),
             user: spec.security.user.clone(),
-            host_config: Some(host_config(spec)),
+            host_config: Some(host),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: endpoints,
             }),
@@ -598,11 +662,11 @@ impl ContainerRuntime for DockerRuntime {
             }
             Err(e) => return Err(map_err(e)),
         };
-        for extra in spec.networks.iter().skip(1) {
+        for (extra, network) in spec.networks.iter().zip(&network_ids).skip(1) {
             let connected = self
                 .client()?
                 .connect_network(
-                    &extra.network,
+                    network,
                     ConnectNetworkOptions {
                         container: id.clone(),
                         endpoint_config: EndpointSettings {
@@ -1076,6 +1140,7 @@ impl ContainerRuntime for DockerRuntime {
                 )))
             };
         }
+        let started = std::time::Instant::now();
         let r = self
             .client()?
             .create_network(CreateNetworkOptions {
@@ -1088,7 +1153,10 @@ impl ContainerRuntime for DockerRuntime {
             })
             .await;
         match r {
-            Ok(n) => self.settle_network_duplicates(&spec.name, n.id).await,
+            Ok(n) => {
+                self.settle_network_duplicates(&spec.name, n.id, started.elapsed())
+                    .await
+            }
             Err(e) if is_status(&e, 409) => match self.inspect_network_opt(&spec.name).await? {
                 Some(n) if n.labels == spec.labels => Ok(CreateOutcome::AlreadyExists(n.id)),
                 _ => Err(Error::conflict(format!(
@@ -1115,14 +1183,19 @@ impl ContainerRuntime for DockerRuntime {
         match self.client()?.inspect_network::<String>(name, None).await {
             // The engine matches ids by prefix and names exactly; only accept an exact name or id.
             Ok(n) if n.name.as_deref() == Some(name) || n.id.as_deref() == Some(name) => {
-                Ok(Some(NetworkInfo {
-                    id: n.id.unwrap_or_default(),
-                    name: n.name.unwrap_or_default(),
-                    labels: n.labels.unwrap_or_default().into_iter().collect(),
-                }))
+                Ok(Some(network_info(n)))
             }
             Ok(_) => Ok(None),
             Err(e) if is_status(&e, 404) => Ok(None),
+            // Two clients creating one name at once can leave two networks of that name for a
+            // moment (the engine's duplicate check is not atomic), and the engine refuses to
+            // pick one. The creators keep the oldest and remove the rest, so answer with it.
+            Err(e) if is_status(&e, 400) => {
+                match self.networks_named(name).await?.into_iter().next() {
+                    Some(oldest) => Ok(Some(oldest)),
+                    None => Err(map_err(e)),
+                }
+            }
             Err(e) => Err(map_err(e)),
         }
     }
@@ -1135,14 +1208,7 @@ impl ContainerRuntime for DockerRuntime {
             }))
             .await
             .map_err(map_err)?;
-        Ok(list
-            .into_iter()
-            .map(|n| NetworkInfo {
-                id: n.id.unwrap_or_default(),
-                name: n.name.unwrap_or_default(),
-                labels: n.labels.unwrap_or_default().into_iter().collect(),
-            })
-            .collect())
+        Ok(list.into_iter().map(network_info).collect())
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<CreateOutcome> {
