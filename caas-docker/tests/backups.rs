@@ -15,7 +15,7 @@ use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{
     BackupFormat, BackupStatus, DatabaseEngine, PlanLimits, RestartPolicy, ServiceEventKind,
-    ServiceSpec, VolumeMount, VolumeState,
+    ServiceSpec, ServiceStatus, VolumeMount, VolumeState,
 };
 use caas_core::platform::{
     BackupConfig, BackupRequest, DatabaseImages, DeleteOptions, DeployApp, DeployDatabase,
@@ -213,6 +213,26 @@ impl World {
             .runtime_name
     }
 
+    /// Deploys `app` in project `p` mounting volume `data`, writes [`MAKE_TREE`] and then
+    /// `more` (a shell command, may be empty) into it: the runtime volume and its digest.
+    async fn app_with_tree(&self, more: &str) -> (String, String) {
+        let (who, org) = self.admin();
+        self.platform
+            .deploy_app(who, org, "p", DeployApp::new("app", self.sleeper("data")))
+            .await
+            .unwrap();
+        let name = self.runtime_name("data").await;
+        let script = if more.is_empty() {
+            MAKE_TREE.to_string()
+        } else {
+            format!("{MAKE_TREE}; {more}")
+        };
+        let (code, out) = self.run_on(&name, &script).await;
+        assert_eq!(code, 0, "{out}");
+        let digest = self.digest(&name).await;
+        (name, digest)
+    }
+
     fn sleeper(&self, volume: &str) -> ServiceSpec {
         let mut spec = ServiceSpec::new(ImageRef::parse(self.image.clone()).unwrap());
         spec.command = Some(vec!["sleep".into(), "3600".into()]);
@@ -232,14 +252,7 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
         return;
     };
     let (who, org) = w.admin();
-    w.platform
-        .deploy_app(who, org, "p", DeployApp::new("app", w.sleeper("data")))
-        .await
-        .unwrap();
-    let name = w.runtime_name("data").await;
-    let (code, out) = w.run_on(&name, MAKE_TREE).await;
-    assert_eq!(code, 0, "{out}");
-    let original = w.digest(&name).await;
+    let (_, original) = w.app_with_tree("").await;
     let mut sizes = Vec::new();
     for round in 0..20 {
         let b = w
@@ -320,6 +333,63 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
             .state,
         VolumeState::Warning
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_started_in_the_background_finishes_on_the_engine_and_restores_the_tree() {
+    let Some(w) = world(None, None).await else {
+        return;
+    };
+    let (who, org) = w.admin();
+    let (name, original) = w
+        .app_with_tree("dd if=/dev/urandom of=/data/big.bin bs=1M count=64 2>/dev/null")
+        .await;
+    let running = w
+        .platform
+        .start_backup(who, org, "data", BackupRequest::consistent(true))
+        .await
+        .unwrap();
+    assert_eq!(running.status, BackupStatus::Running);
+    let id = running.id.to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let b = w.platform.backup(who, org, &id).await.unwrap();
+        if b.status != BackupStatus::Running {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "the backup did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done.status, BackupStatus::Succeeded, "{:?}", done.error);
+    assert!(done.archive_bytes.unwrap() > 64 << 20, "{done:?}");
+    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    let bytes = w
+        .objects
+        .get(&object_store::path::Path::from(
+            done.location.clone().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.sha256.clone().unwrap(),
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    let app = w.platform.service(who, org, "p", "app").await.unwrap();
+    assert_eq!(
+        app.status,
+        ServiceStatus::Running,
+        "started again after the copy"
+    );
+    let (code, out) = w.run_on(&name, "rm -rf /data/*").await;
+    assert_eq!(code, 0, "{out}");
+    w.platform
+        .restore_backup(who, org, &id, RestoreRequest::same_volume())
+        .await
+        .unwrap();
+    assert_eq!(w.digest(&w.runtime_name("data").await).await, original);
 }
 
 /// A world with the local PostgreSQL image and a database `orders` in project `p`; `None`

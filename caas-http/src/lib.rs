@@ -87,10 +87,10 @@
 //! | `GET /v1/orgs/{org}/domains/{domain}/certificate` | `certificate_status` |
 //! | `GET, POST /v1/orgs/{org}/volumes` | `list_volumes` (`?project=`), `create_volume` |
 //! | `GET, DELETE /v1/orgs/{org}/volumes/{volume}` | `volume`, `delete_volume` (`?force=true`) |
-//! | `GET, POST …/volumes/{volume}/backups` | `list_backups`, `backup_volume` (body `{"consistent": true}` optional) |
+//! | `GET, POST …/volumes/{volume}/backups` | `list_backups`, `backup_volume` (body `{"consistent": true}` optional); with `Prefer: respond-async`, `start_backup` (202, `Location`) |
 //! | `PUT, DELETE …/volumes/{volume}/backup-schedule` | `set_backup_schedule` (`Some`, `None`) |
 //! | `GET /v1/orgs/{org}/backups` | `list_org_backups` |
-//! | `DELETE /v1/orgs/{org}/backups/{backup}` | `delete_backup` |
+//! | `GET, DELETE /v1/orgs/{org}/backups/{backup}` | `backup`, `delete_backup` |
 //! | `POST /v1/orgs/{org}/backups/{backup}/restore` | `restore_backup` (body optional: same volume) |
 //! | `GET /v1/templates` | `templates` (`?category=`) |
 //! | `GET /v1/templates/{template}` | `template` |
@@ -270,6 +270,7 @@ pub(crate) struct AppState {
         routes::backups::put_backup_schedule,
         routes::backups::delete_backup_schedule,
         routes::backups::list_backups,
+        routes::backups::get_backup,
         routes::backups::delete_backup,
         routes::backups::restore_backup,
         routes::monitoring::service_stats,
@@ -483,6 +484,7 @@ route_table! {
     PUT "/v1/orgs/{org}/volumes/{volume}/backup-schedule" => routes::backups::put_backup_schedule,
     DELETE "/v1/orgs/{org}/volumes/{volume}/backup-schedule" => routes::backups::delete_backup_schedule,
     GET "/v1/orgs/{org}/backups" => routes::backups::list_backups,
+    GET "/v1/orgs/{org}/backups/{backup}" => routes::backups::get_backup,
     DELETE "/v1/orgs/{org}/backups/{backup}" => routes::backups::delete_backup,
     POST "/v1/orgs/{org}/backups/{backup}/restore" => routes::backups::restore_backup,
     GET "/v1/orgs/{org}/projects/{project}/services/{service}/stats" => routes::monitoring::service_stats,

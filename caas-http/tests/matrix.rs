@@ -590,6 +590,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
         )
         .blocked(),
         c(M::GET, "/v1/orgs/{org}/backups", Org(Viewer)),
+        c(M::GET, "/v1/orgs/{org}/backups/{backup}", Org(Viewer)),
         c(M::DELETE, "/v1/orgs/{org}/backups/{backup}", Org(Member)),
         c(
             M::POST,

@@ -50,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 89);
+    assert_eq!(served.len(), 90);
 }
 
 #[tokio::test]
@@ -571,6 +571,34 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
         w.get("/v1/orgs/acme/backups", &w.owner).await,
         None,
     );
+    v.json(
+        Method::GET,
+        "/v1/orgs/{org}/backups/{backup}",
+        w.get(&format!("/v1/orgs/acme/backups/{backup_id}"), &w.owner)
+            .await,
+        None,
+    );
+    w.runtime.set_latency(
+        caas_core::memory::RuntimeOp::ReadArchive,
+        std::time::Duration::from_millis(300),
+    );
+    let (status, _, running) = w
+        .call_with(
+            Method::POST,
+            "/v1/orgs/acme/volumes/files/backups",
+            Some(&w.owner),
+            &[("prefer", "respond-async")],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{running}");
+    v.json(Method::POST, &backups, (status, running), None);
+    assert!(
+        w.platform
+            .wait_for_copies(std::time::Duration::from_secs(10))
+            .await
+    );
+    w.runtime.clear_faults();
     let restore = "/v1/orgs/{org}/backups/{backup}/restore";
     let restore_path = format!("/v1/orgs/acme/backups/{backup_id}/restore");
     v.json(

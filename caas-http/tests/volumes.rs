@@ -54,6 +54,23 @@ impl World {
         b
     }
 
+    /// `POST …/volumes/data/backups` with a `Prefer` header: status, headers, body.
+    async fn back_up_preferring(
+        &self,
+        token: &str,
+        prefer: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, http::HeaderMap, Value) {
+        self.call_with(
+            Method::POST,
+            &format!("{VOLUMES}/data/backups"),
+            Some(token),
+            &[("prefer", prefer)],
+            body,
+        )
+        .await
+    }
+
     async fn restore(&self, token: &str, backup: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(
             Method::POST,
@@ -470,6 +487,79 @@ async fn a_failed_copy_is_still_a_created_backup_record() {
 }
 
 #[tokio::test]
+async fn an_asynchronous_backup_answers_202_at_once_and_is_polled_until_it_ends() {
+    let w = world().await;
+    w.create_volume(&w.member, "data").await;
+    // The copy takes a while: the answer must not wait for it.
+    w.runtime
+        .set_latency(RuntimeOp::ReadArchive, std::time::Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let (status, headers, b) = w
+        .back_up_preferring(
+            &w.member,
+            "wait=5, Respond-Async",
+            Some(json!({"consistent": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "answered before the copy was over"
+    );
+    assert_eq!(b["status"], "running", "{b}");
+    assert_eq!(b["consistent"], true);
+    let id = b["id"].as_str().unwrap();
+    let location = headers["location"].to_str().unwrap();
+    assert_eq!(location, format!("{BACKUPS}/{id}"));
+    assert_eq!(headers["preference-applied"], "respond-async");
+    // A second backup of the volume is refused while the first runs, async or not.
+    let got = w.back_up_preferring(&w.member, "respond-async", None).await;
+    assert_error(&(got.0, got.2), StatusCode::CONFLICT, "CONFLICT");
+    let (status, body) = w.delete(location, &w.member).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a running backup is not deleted: {body}"
+    );
+    // Viewers poll it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let done = loop {
+        let (status, polled) = w.get(location, &w.viewer).await;
+        assert_eq!(status, StatusCode::OK, "{polled}");
+        if polled["status"] != "running" || std::time::Instant::now() > deadline {
+            break polled;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["id"], b["id"]);
+    assert_eq!(done["sha256"].as_str().unwrap().len(), 64);
+    let (_, list) = w.get(&format!("{VOLUMES}/data/backups"), &w.viewer).await;
+    assert_eq!(list[0], done);
+    // Another preference, or none, is the synchronous answer.
+    w.runtime.clear_faults();
+    let (status, headers, b) = w
+        .back_up_preferring(&w.member, "return=minimal", None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    assert_eq!(b["status"], "succeeded");
+    assert!(headers.get("preference-applied").is_none());
+    // Refusals before a record exists are errors, as without the preference.
+    let got = w
+        .back_up_preferring(&w.member, "respond-async", Some(json!({"pause": true})))
+        .await;
+    assert_invalid(&(got.0, got.2), "pause");
+    let got = w.back_up_preferring(&w.viewer, "respond-async", None).await;
+    assert_error(&(got.0, got.2), StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = w
+        .get(&format!("{BACKUPS}/{}", uuid::Uuid::new_v4()), &w.viewer)
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let got = w.get(&format!("{BACKUPS}/not-an-id"), &w.viewer).await;
+    assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
+#[tokio::test]
 async fn viewers_read_members_back_up_and_only_admins_and_owners_restore() {
     let w = world().await;
     let org_admin = w.token_with_role("admin@acme.example", Role::Admin).await;
@@ -610,7 +700,7 @@ async fn strangers_and_other_organizations_ids_get_404_on_every_volume_and_backu
     assert_eq!(status, StatusCode::CREATED, "{theirs}");
 
     let routes = storage_routes("data", backup["id"].as_str().unwrap(), "acme");
-    assert_eq!(routes.len(), 11, "{routes:?}");
+    assert_eq!(routes.len(), 12, "{routes:?}");
     let by_id = storage_routes(
         data["id"].as_str().unwrap(),
         backup["id"].as_str().unwrap(),

@@ -507,7 +507,10 @@ async fn main() -> anyhow::Result<()> {
             .run_alert_evaluator(args.alert_interval.into(), stopped(stop_rx.clone())),
     );
 
-    let app = caas_http::router(platform, Arc::new(caas_http::BearerTokenAuthenticator));
+    let app = caas_http::router(
+        platform.clone(),
+        Arc::new(caas_http::BearerTokenAuthenticator),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -516,6 +519,16 @@ async fn main() -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_tx.send(true);
+    // Backups and restores asked for over HTTP run on their own (a background backup answered
+    // at once): let them finish, so that their records do not stay `running`.
+    if !platform
+        .wait_for_copies(std::time::Duration::from_secs(60))
+        .await
+    {
+        tracing::warn!(
+            "backups or restores were still running after 60 s; the reconciler marks an interrupted backup failed"
+        );
+    }
     let ten = std::time::Duration::from_secs(10);
     let _ = tokio::time::timeout(ten, verifier).await;
     let _ = tokio::time::timeout(ten, volume_monitor).await;

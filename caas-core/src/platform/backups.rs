@@ -25,6 +25,9 @@
 //!   one catch-up run, not one per missed slot — and applies retention to the volume's
 //!   scheduled backups (manual backups are kept until deleted): see
 //!   [`BackupSchedule`](crate::model::BackupSchedule) and [`retention_victims`].
+//! - **In the background**: [`Platform::start_backup`] answers with the `running` record as
+//!   soon as it exists and the copy goes on; [`Platform::backup`] shows how it ended and
+//!   [`Platform::wait_for_copies`] lets a process that shuts down finish the copies under way.
 //! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
 //!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
 //!
@@ -403,7 +406,8 @@ impl Platform {
     }
 
     /// Takes a backup of a volume now (see the module docs). Returns the backup record,
-    /// `succeeded` or `failed` with the reason.
+    /// `succeeded` or `failed` with the reason, once the copy is over. The copy runs as a task
+    /// of its own: a caller that goes away (a closed HTTP connection) does not stop it.
     ///
     /// Errors: `InvalidInput` naming the field (`pause` without `consistent`, `logical` with
     /// it, `logical` on a volume that is not a postgres, mysql or mariadb service's data),
@@ -418,14 +422,58 @@ impl Platform {
         volume: &str,
         request: BackupRequest,
     ) -> Result<Backup> {
+        let task = self
+            .spawn_backup(who, org_slug, volume, request, None)
+            .await?;
+        finished("backup", task).await
+    }
+
+    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the
+    /// copy goes on in the background (for a large volume, longer than an HTTP client or a
+    /// proxy waits). [`Platform::backup`] and the lists show how it ends; an interrupted one
+    /// (the process stopped) is marked `failed` by the reconciler. [`Platform::wait_for_copies`]
+    /// lets a shutting-down process finish it first.
+    ///
+    /// Errors: those of [`Platform::backup_volume`] that come before the record exists.
+    #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
+    pub async fn start_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        volume: &str,
+        request: BackupRequest,
+    ) -> Result<Backup> {
+        let (recorded, running) = tokio::sync::oneshot::channel();
+        let task = self
+            .spawn_backup(who, org_slug, volume, request, Some(recorded))
+            .await?;
+        match running.await {
+            Ok(backup) => Ok(backup),
+            // Refused before the record was made: the task's answer says why.
+            Err(_) => finished("backup", task).await,
+        }
+    }
+
+    /// Checks a manual backup and spawns it as a copy task; `recorded` receives the record
+    /// once it exists.
+    async fn spawn_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        volume: &str,
+        request: BackupRequest,
+        recorded: Option<tokio::sync::oneshot::Sender<Backup>>,
+    ) -> Result<tokio::task::JoinHandle<Result<Backup>>> {
         let (org, v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
         self.backups()?;
         request.check()?;
         let (p, who) = (self.clone(), who.clone());
-        detached("backup", async move {
-            let backup = p.take_backup(&v, request, BackupTrigger::Manual).await?;
+        Ok(self.inner.copies.spawn(async move {
+            let backup = p
+                .take_backup(&v, request, BackupTrigger::Manual, recorded)
+                .await?;
             p.audit(
                 Some(&who),
                 Some(org.id),
@@ -436,8 +484,28 @@ impl Platform {
             )
             .await;
             Ok(backup)
-        })
-        .await
+        }))
+    }
+
+    /// One backup of the organization. Errors: `NotFound` (also for one the principal may
+    /// not see).
+    pub async fn backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<Backup> {
+        let (_, b) = self
+            .authorize_backup(who, org_slug, backup, Action::ServiceView)
+            .await?;
+        Ok(b)
+    }
+
+    /// Waits until the manual backups and restores in progress (those started with
+    /// [`Platform::start_backup`] too) have finished, at most `within`. A process calls it
+    /// when it shuts down, after it stopped taking requests, so that their records do not stay
+    /// `running`. Returns whether none is left.
+    pub async fn wait_for_copies(&self, within: Duration) -> bool {
+        let copies = &self.inner.copies;
+        copies.close();
+        let done = tokio::time::timeout(within, copies.wait()).await.is_ok();
+        copies.reopen();
+        done
     }
 
     /// Records, takes and finishes one backup. Errors: `Conflict` (volume busy),
@@ -449,6 +517,7 @@ impl Platform {
         v: &Volume,
         how: BackupRequest,
         trigger: BackupTrigger,
+        recorded: Option<tokio::sync::oneshot::Sender<Backup>>,
     ) -> Result<Backup> {
         let backups = self.backups()?;
         let _slot = self.copy_slot(backups, v).await?;
@@ -489,6 +558,9 @@ impl Platform {
             finished_at: None,
         };
         self.inner.store.create_backup(&backup).await?;
+        if let Some(recorded) = recorded {
+            let _ = recorded.send(backup.clone());
+        }
         let key = self.object_key(&backup)?;
         let copied = match source {
             Some(Err(e)) => Err(e),
@@ -863,7 +935,10 @@ impl Platform {
                         pause: schedule.pause,
                         logical: schedule.logical,
                     };
-                    match self.take_backup(&v, how, BackupTrigger::Scheduled).await {
+                    match self
+                        .take_backup(&v, how, BackupTrigger::Scheduled, None)
+                        .await
+                    {
                         Ok(b) => report.taken.push(b),
                         Err(e) => report.errors.push(format!("volume {}: {e}", v.id)),
                     }
@@ -1008,7 +1083,7 @@ impl Platform {
             },
         };
         let (p, who) = (self.clone(), who.clone());
-        detached("restore", async move {
+        let task = self.inner.copies.spawn(async move {
             let backups = p.backups()?;
             let result = if b.format.is_logical() {
                 p.restore_dump_into(backups, &b, &location, &target).await
@@ -1039,8 +1114,8 @@ impl Platform {
                 archive,
                 services,
             })
-        })
-        .await
+        });
+        finished("restore", task).await
     }
 
     async fn restore_into(
@@ -1423,12 +1498,9 @@ async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
 /// Runs `work` as a task of its own and waits for it: a caller that goes away (a closed HTTP
 /// connection, a timeout) does not stop a backup or restore half-way, with services stopped
 /// or frozen, or a restore's volume switch half done.
-async fn detached<T: Send + 'static>(
-    what: &str,
-    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    tokio::spawn(work)
-        .await
+/// The answer of a copy task.
+async fn finished<T>(what: &str, task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await
         .map_err(|e| Error::backend("platform", format!("the {what} task stopped: {e}")))?
 }
 

@@ -327,6 +327,7 @@ impl PlatformBuilder {
                     .metrics_interval
                     .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
+                copies: tokio_util::task::TaskTracker::new(),
             }),
         })
     }
@@ -360,6 +361,9 @@ struct Inner {
     metrics_interval: Duration,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
+    // Manual backups and restores run as tasks of their own (a caller that goes away does not
+    // stop them half way); `Platform::wait_for_copies` waits for them at shutdown.
+    copies: tokio_util::task::TaskTracker,
 }
 
 /// The containers-as-a-service platform: cheap to clone, shareable across tasks.

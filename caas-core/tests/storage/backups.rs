@@ -682,6 +682,114 @@ async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
 }
 
 #[tokio::test]
+async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at_shutdown() {
+    let w = world().await;
+    let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
+    w.runtime.set_latency(
+        caas_core::memory::RuntimeOp::ReadArchive,
+        Duration::from_millis(600),
+    );
+    let started = std::time::Instant::now();
+    let running = w
+        .platform
+        .start_backup(&w.member, "acme", "data", BackupRequest::consistent(true))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "answered before the copy"
+    );
+    assert_eq!(running.status, BackupStatus::Running);
+    assert!(running.consistent);
+    let id = running.id.to_string();
+    // The record is there for everyone who may see the volume, and the volume is busy.
+    let seen = w.platform.backup(&w.viewer, "acme", &id).await.unwrap();
+    assert_eq!(seen.status, BackupStatus::Running);
+    let again = w
+        .platform
+        .start_backup(&w.member, "acme", "data", BackupRequest::default())
+        .await;
+    assert!(matches!(&again, Err(e) if e.is_conflict()), "{again:?}");
+    assert!(
+        !w.platform.wait_for_copies(Duration::from_millis(50)).await,
+        "the copy is still going"
+    );
+    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    let done = w.platform.backup(&w.viewer, "acme", &id).await.unwrap();
+    assert_eq!(done.status, BackupStatus::Succeeded, "{:?}", done.error);
+    assert!(done.sha256.is_some() && done.finished_at.is_some());
+    let after = w.store.service(svc.id).await.unwrap();
+    assert_eq!(
+        after.status,
+        ServiceStatus::Running,
+        "started again after the copy"
+    );
+    let audit = w
+        .platform
+        .audit_log(&w.admin, &caas_core::ports::store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "backup.create" && e.target == format!("backup:{id}"))
+    );
+    // Later copies are tracked too: the wait above did not stop the tracking.
+    w.runtime.clear_faults();
+    w.runtime.set_latency(
+        caas_core::memory::RuntimeOp::ReadArchive,
+        Duration::from_millis(300),
+    );
+    let next = w
+        .platform
+        .start_backup(&w.member, "acme", "data", BackupRequest::default())
+        .await
+        .unwrap();
+    assert!(!w.platform.wait_for_copies(Duration::from_millis(20)).await);
+    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    let next = w
+        .platform
+        .backup(&w.viewer, "acme", &next.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(next.status, BackupStatus::Succeeded);
+    w.runtime.clear_faults();
+
+    // Refusals that come before the record are errors, as for a backup waited for.
+    let not_a_database = w
+        .platform
+        .start_backup(&w.member, "acme", "data", BackupRequest::logical())
+        .await;
+    assert!(
+        matches!(&not_a_database, Err(caas_core::Error::InvalidInput { field, .. }) if field == "logical"),
+        "{not_a_database:?}"
+    );
+    let viewer = w
+        .platform
+        .start_backup(&w.viewer, "acme", "data", BackupRequest::default())
+        .await;
+    assert!(
+        matches!(&viewer, Err(e) if e.is_permission_denied()),
+        "{viewer:?}"
+    );
+    let listed = w
+        .platform
+        .list_backups(&w.viewer, "acme", "data")
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2, "no record for the refused ones");
+    // No such backup.
+    let missing = w
+        .platform
+        .backup(&w.viewer, "acme", &uuid::Uuid::new_v4().to_string())
+        .await;
+    assert!(
+        matches!(missing, Err(ref e) if e.is_not_found()),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_paused_copy_on_a_runtime_that_cannot_pause_fails_and_leaves_the_service_running() {
     use caas_core::memory::{Fault, RuntimeOp};
     let w = world().await;

@@ -1,12 +1,15 @@
 //! Backups of volumes, their schedules and restores:
 //! `GET|POST /v1/orgs/{org}/volumes/{volume}/backups`,
 //! `PUT|DELETE /v1/orgs/{org}/volumes/{volume}/backup-schedule`, `GET /v1/orgs/{org}/backups`,
-//! `DELETE /v1/orgs/{org}/backups/{backup}` and `POST /v1/orgs/{org}/backups/{backup}/restore`.
+//! `GET|DELETE /v1/orgs/{org}/backups/{backup}` and
+//! `POST /v1/orgs/{org}/backups/{backup}/restore`.
 //!
 //! - Taking a backup answers 201 with the backup record once the copy is over — also when the
 //!   copy failed: the record exists, says `failed` and why (`error`), and shows in the lists
 //!   until deleted; a client checks `status`. Refusals before any record is made (a backup
-//!   or restore of the volume is running, 409) are errors.
+//!   or restore of the volume is running, 409) are errors. With `Prefer: respond-async` it
+//!   answers 202 with the `running` record and `Location` as soon as the record exists; the
+//!   client polls the backup.
 //! - Without a backup destination on the platform, taking a backup, setting or removing a
 //!   schedule and restoring answer 501 `UNSUPPORTED`; the lists still answer (with the
 //!   records the store has, usually none).
@@ -15,11 +18,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use caas_core::Error;
 use caas_core::model::{Backup, Volume};
 use caas_core::platform::{BackupRequest, RestoreOutcome, RestoreRequest, ScheduleRequest};
 use chrono::{DateTime, Utc};
-use http::StatusCode;
+use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -211,17 +215,28 @@ pub(crate) async fn list_volume_backups(
     ))
 }
 
-/// Takes a backup of a volume now: its files as a tar, compressed with zstd, stored in the
-/// platform's backup destination. Answers once the copy is over, with the record — 201 also
-/// when the copy failed (`status: failed`, the reason in `error`).
+/// Takes a backup of a volume now: its files as a tar (or a logical dump of its database),
+/// compressed with zstd, stored in the platform's backup destination. Answers once the copy is
+/// over, with the record — 201 also when the copy failed (`status: failed`, the reason in
+/// `error`). With `Prefer: respond-async` it answers 202 as soon as the backup is recorded
+/// (`status: running`), with `Location` naming the backup to poll
+/// (`GET /v1/orgs/{org}/backups/{backup}`) until its status is `succeeded` or `failed`.
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/volumes/{volume}/backups",
     tag = "backups",
-    params(VolumePath),
+    params(
+        VolumePath,
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 once the backup is recorded instead of when it is over (RFC 7240)"),
+    ),
     request_body(content = Option<BackupRequestDoc>, description = "Optional; an empty body takes a live copy"),
     responses(
         (status = 201, description = "The backup record: `succeeded`, or `failed` with the reason", body = BackupDoc),
+        (status = 202, description = "With `Prefer: respond-async`: the backup record, `running`; the copy goes on", body = BackupDoc,
+            headers(
+                ("Location" = String, description = "The backup: `/v1/orgs/{org}/backups/{backup}`"),
+                ("Preference-Applied" = String, description = "`respond-async`"),
+            )),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
         (status = 409, description = "A backup, restore or delete of the volume is running, an ambiguous name, or `logical` and the database is not running", body = ErrorBody),
@@ -233,14 +248,66 @@ pub(crate) async fn create_backup(
     State(s): State<AppState>,
     Caller(who): Caller,
     PathParams(p): PathParams<VolumePath>,
+    headers: HeaderMap,
     body: Option<JsonBody<BackupRequest>>,
-) -> Result<(StatusCode, Json<Backup>), ApiError> {
+) -> Result<Response, ApiError> {
     let request = body.map(|JsonBody(b)| b).unwrap_or_default();
+    if !prefers_async(&headers) {
+        let backup = s
+            .platform
+            .backup_volume(&who, &p.org, &p.volume, request)
+            .await?;
+        return Ok((StatusCode::CREATED, Json(backup)).into_response());
+    }
     let backup = s
         .platform
-        .backup_volume(&who, &p.org, &p.volume, request)
+        .start_backup(&who, &p.org, &p.volume, request)
         .await?;
-    Ok((StatusCode::CREATED, Json(backup)))
+    let location = format!("/v1/orgs/{}/backups/{}", p.org, backup.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [
+            (header::LOCATION, location),
+            (
+                HeaderName::from_static("preference-applied"),
+                "respond-async".to_string(),
+            ),
+        ],
+        Json(backup),
+    )
+        .into_response())
+}
+
+/// Whether the request's `Prefer` headers (RFC 7240: comma-separated preferences, names
+/// case-insensitive, parameters after `;`) ask for `respond-async`.
+fn prefers_async(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|pref| pref.split([';', '=']).next().unwrap_or("").trim())
+        .any(|name| name.eq_ignore_ascii_case("respond-async"))
+}
+
+/// One backup of the organization: poll it after an asynchronous backup until `status` is
+/// `succeeded` or `failed`.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/backups/{backup}",
+    tag = "backups",
+    params(BackupPath),
+    responses(
+        (status = 200, description = "The backup", body = BackupDoc),
+        (status = 404, description = "No such organization (or not a member) or backup", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get_backup(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<BackupPath>,
+) -> Result<Json<Backup>, ApiError> {
+    Ok(Json(s.platform.backup(&who, &p.org, &p.backup).await?))
 }
 
 /// Sets a volume's backup schedule and retention (replacing the current one); the backup
