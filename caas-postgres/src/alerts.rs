@@ -42,6 +42,11 @@ fn alert_from_row(row: &PgRow) -> Result<Alert> {
     })
 }
 
+/// The refusal of a second firing alert of a rule and subject.
+fn firing_already(a: &Alert) -> Error {
+    Error::already_exists("firing alert", format!("{} about {}", a.rule, a.subject))
+}
+
 pub(crate) async fn put(pool: &PgPool, a: &Alert) -> Result<()> {
     // Replacing by id replaces every field, like the in-memory store.
     sqlx::query(&format!(
@@ -65,6 +70,7 @@ pub(crate) async fn put(pool: &PgPool, a: &Alert) -> Result<()> {
     .map_err(|e| {
         on_violation(e, |v| match v {
             Violation::ForeignKey(_) => Some(Error::not_found("organization", a.org)),
+            Violation::Unique("alerts_one_firing") => Some(firing_already(a)),
             Violation::Unique(_) => Some(Error::already_exists("alert", a.id)),
         })
     })?;
@@ -77,7 +83,7 @@ pub(crate) async fn firing_opt(
     rule: &str,
     subject: &str,
 ) -> Result<Option<Alert>> {
-    // There should be at most one; if a caller raised two, the oldest id wins, as in memory.
+    // At most one (the unique index `alerts_one_firing`).
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM alerts \
          WHERE org_id = $1 AND rule = $2 AND subject = $3 AND state = $4 ORDER BY id LIMIT 1"

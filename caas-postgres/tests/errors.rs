@@ -471,3 +471,33 @@ async fn bad_urls_and_credentials_are_invalid_input() {
     let e = err(PgStore::connect_with(missing).await, "connect(no database)");
     assert_eq!(e.field(), Some("database_url"), "{e:?}");
 }
+
+#[tokio::test]
+async fn the_upgrade_to_one_firing_alert_resolves_duplicates_keeping_the_oldest() {
+    let Some(db) = common::fresh_database().await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(db.options.clone())
+        .await
+        .unwrap();
+    // The schema before `0010_one_firing_alert.sql`, which let two evaluators raise one alert.
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            caas_postgres::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 10)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.run(&pool).await.unwrap();
+    let store = PgStore::from_pool(pool);
+    caas_testkit::store::upgrading_resolves_duplicate_firing_alerts(&store, async {
+        store.migrate().await.unwrap();
+    })
+    .await;
+}

@@ -51,8 +51,9 @@ pub(crate) async fn put(s: &SqliteStore, a: &Alert) -> Result<()> {
     .await;
     if let Err(e) = result {
         let parents = [("organization", "organizations", a.org.as_uuid())];
+        // The only unique constraint an upsert by id can break: `alerts_one_firing`.
         return Err(on_write(s.pool(), e, &parents, |_| {
-            Error::already_exists("alert", a.id)
+            Error::already_exists("firing alert", format!("{} about {}", a.rule, a.subject))
         })
         .await);
     }

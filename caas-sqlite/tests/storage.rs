@@ -548,3 +548,26 @@ async fn templates_and_instances_are_json_text_in_the_file() {
         (3, instance.services[0].to_string(), 1)
     );
 }
+
+#[tokio::test]
+async fn the_upgrade_to_one_firing_alert_resolves_duplicates_keeping_the_oldest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(&dir).await;
+    // The schema before `0009_one_firing_alert.sql`, which let two evaluators raise one alert.
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            caas_sqlite::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 9)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.run(store.pool()).await.unwrap();
+    caas_testkit::store::upgrading_resolves_duplicate_firing_alerts(&store, async {
+        store.migrate().await.unwrap();
+    })
+    .await;
+}

@@ -730,8 +730,7 @@ impl Store for InMemoryStore {
         if !s.orgs.contains_key(&alert.org) {
             return Err(Error::not_found("organization", alert.org));
         }
-        s.storage.put_alert(alert);
-        Ok(())
+        s.storage.put_alert(alert)
     }
     async fn firing_alert_opt(
         &self,

@@ -148,8 +148,20 @@ impl Tables {
             .ok_or_else(|| Error::not_found("backup", id))
     }
 
-    pub(super) fn put_alert(&mut self, alert: &Alert) {
+    /// Errors: `AlreadyExists` when another alert of the rule and subject is firing (the SQL
+    /// stores' unique index).
+    pub(super) fn put_alert(&mut self, alert: &Alert) -> Result<()> {
+        if alert.state == AlertState::Firing
+            && let Some(other) = self.firing_alert(alert.org, &alert.rule, &alert.subject)
+            && other.id != alert.id
+        {
+            return Err(Error::already_exists(
+                "firing alert",
+                format!("{} about {}", alert.rule, alert.subject),
+            ));
+        }
         self.alerts.insert(alert.id, alert.clone());
+        Ok(())
     }
 
     pub(super) fn firing_alert(&self, org: OrgId, rule: &str, subject: &str) -> Option<Alert> {

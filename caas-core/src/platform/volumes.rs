@@ -714,8 +714,9 @@ impl Platform {
         }
     }
 
-    /// Makes `rule` about `subject` fire (deduplicated: one firing alert at a time) or
-    /// resolves it; returns the alert when its state changed. Failures are logged: alerts
+    /// Makes `rule` about `subject` fire (deduplicated: one firing alert at a time, which the
+    /// store enforces, so that of two evaluators raising it at once only one gets it back and
+    /// notifies) or resolves it; returns the alert when its state changed. Failures are logged: alerts
     /// never fail the operation that raised them.
     pub(super) async fn set_alert(
         &self,
@@ -741,7 +742,13 @@ impl Platform {
                         since: self.now(),
                         resolved_at: None,
                     };
-                    store.put_alert(&a).await.map(|()| Some(a))
+                    match store.put_alert(&a).await {
+                        Ok(()) => Ok(Some(a)),
+                        // Another evaluator raised it between the look-up and now: it is
+                        // theirs to notify.
+                        Err(e) if e.is_already_exists() => Ok(None),
+                        Err(e) => Err(e),
+                    }
                 }
                 (Some(mut a), false) => {
                     a.state = AlertState::Resolved;

@@ -394,7 +394,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_backup(&self, id: BackupId) -> Result<()>;
 
     // --- alerts ---
-    /// Creates or replaces an alert (by id). Errors: `NotFound` (organization).
+    /// Creates or replaces an alert (by id). At most one alert of a rule and subject fires at
+    /// a time in an organization. Errors: `NotFound` (organization), `AlreadyExists` (another
+    /// alert of this rule and subject is firing: two evaluators raised it at once).
     async fn put_alert(&self, alert: &Alert) -> Result<()>;
     /// The firing alert of `rule` about `subject` in an organization, if any.
     async fn firing_alert_opt(

@@ -157,6 +157,8 @@ macro_rules! store_suite {
             backups_outlive_their_volume,
             put_alert_inserts_and_replaces_by_id,
             firing_alert_opt_matches_org_rule_subject_and_firing_state,
+            only_one_alert_of_a_rule_and_subject_fires_at_a_time,
+            concurrent_raisers_of_one_alert_leave_one_firing,
             list_alerts_is_newest_first_filtered_and_limited,
             list_alerts_caps_the_limit_at_1000,
             put_alert_and_create_backup_require_an_existing_org,

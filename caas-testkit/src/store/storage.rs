@@ -744,6 +744,143 @@ pub async fn firing_alert_opt_matches_org_rule_subject_and_firing_state(store: A
     assert_eq!(find(org.id, rule, subject).await, None);
 }
 
+/// A second firing alert of a rule and subject is refused (`AlreadyExists`), whatever its id;
+/// replacing the firing one by id is not, nor another subject's, and once it is resolved a new
+/// one fires. Resolved ones of the same rule and subject pile up as history.
+pub async fn only_one_alert_of_a_rule_and_subject_fires_at_a_time(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "alert-one-firing").await;
+    let other = seed_org(&*store, "alert-one-firing-other").await;
+    let (rule, subject) = ("volume_usage_warning", "volume:one");
+    let t0 = now();
+    let first = alert_of(org.id, rule, subject, t0);
+    store.put_alert(&first).await.expect("put_alert");
+    let second = alert_of(org.id, rule, subject, t0 + Duration::seconds(1));
+    let refused = store.put_alert(&second).await;
+    assert!(
+        matches!(&refused, Err(e) if e.is_already_exists()),
+        "a second firing alert: {refused:?}"
+    );
+    let mut reworded = first.clone();
+    reworded.message = "94 % used".into();
+    store
+        .put_alert(&reworded)
+        .await
+        .expect("put_alert(replace the firing one)");
+    for a in [
+        alert_of(org.id, rule, "volume:two", t0),
+        alert_of(org.id, "volume_full", subject, t0),
+        alert_of(other.id, rule, subject, t0),
+    ] {
+        store.put_alert(&a).await.expect("put_alert(another key)");
+    }
+    store
+        .put_alert(&resolved(&first, t0 + Duration::seconds(2)))
+        .await
+        .expect("put_alert(resolve)");
+    store
+        .put_alert(&second)
+        .await
+        .expect("put_alert(fires again after resolving)");
+    store
+        .put_alert(&resolved(&second, t0 + Duration::seconds(3)))
+        .await
+        .expect("put_alert(resolve again)");
+    let third = alert_of(org.id, rule, subject, t0 + Duration::seconds(4));
+    store.put_alert(&third).await.expect("put_alert(third)");
+    assert_eq!(
+        store
+            .firing_alert_opt(org.id, rule, subject)
+            .await
+            .expect("firing"),
+        Some(third)
+    );
+    let history = store.list_alerts(org.id, false, 100).await.expect("list");
+    let of_key = history
+        .iter()
+        .filter(|a| a.rule == rule && a.subject == subject)
+        .count();
+    assert_eq!(of_key, 3, "{history:?}");
+}
+
+/// Eight raisers that each look for the firing alert and then put a new one, all at once:
+/// exactly one put succeeds, the others are `AlreadyExists`, and one alert fires.
+pub async fn concurrent_raisers_of_one_alert_leave_one_firing(store: Arc<dyn Store>) {
+    let org = seed_org(&*store, "alert-race").await;
+    let (rule, subject) = ("service_down", "service:race");
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let raisers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                if store
+                    .firing_alert_opt(org.id, rule, subject)
+                    .await
+                    .expect("firing_alert_opt")
+                    .is_some()
+                {
+                    return None;
+                }
+                Some(
+                    store
+                        .put_alert(&alert_of(org.id, rule, subject, now()))
+                        .await,
+                )
+            })
+        })
+        .collect();
+    let mut raised = 0;
+    for r in raisers {
+        match r.await.expect("raiser") {
+            None => {}
+            Some(Ok(())) => raised += 1,
+            Some(Err(e)) => assert!(e.is_already_exists(), "{e:?}"),
+        }
+    }
+    assert_eq!(raised, 1, "exactly one raiser raised it");
+    let firing = store.list_alerts(org.id, true, 100).await.expect("list");
+    assert_eq!(firing.len(), 1, "{firing:?}");
+}
+
+/// For the SQL stores' upgrade test: `store` is on the schema from before at most one alert
+/// of a rule and subject could fire, so it takes duplicates; `upgrade` applies the remaining
+/// migrations. Afterwards the oldest of the duplicates still fires, the newer one is resolved
+/// as of its start, other subjects are untouched, and a new duplicate is refused.
+pub async fn upgrading_resolves_duplicate_firing_alerts(
+    store: &dyn Store,
+    upgrade: impl std::future::Future<Output = ()>,
+) {
+    let org = seed_org(store, "upgrade").await;
+    let (rule, subject) = ("volume_usage_warning", "volume:one");
+    let t0 = now();
+    let oldest = alert_of(org.id, rule, subject, t0);
+    let newer = alert_of(org.id, rule, subject, t0 + Duration::seconds(5));
+    let other = alert_of(org.id, rule, "volume:two", t0 + Duration::seconds(9));
+    for a in [&newer, &oldest, &other] {
+        store
+            .put_alert(a)
+            .await
+            .expect("put_alert(before the upgrade)");
+    }
+    upgrade.await;
+    let firing: Vec<_> = store
+        .list_alerts(org.id, true, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(firing, vec![other.id, oldest.id]);
+    let was_duplicate = store.alert(newer.id).await.expect("alert");
+    assert_eq!(was_duplicate.state, AlertState::Resolved);
+    assert_eq!(was_duplicate.resolved_at, Some(newer.since));
+    let again = store.put_alert(&alert_of(org.id, rule, subject, t0)).await;
+    assert!(
+        matches!(&again, Err(e) if e.is_already_exists()),
+        "{again:?}"
+    );
+}
+
 /// Alerts list newest first (by start, then id), only firing ones when asked, at most `limit`.
 pub async fn list_alerts_is_newest_first_filtered_and_limited(store: Arc<dyn Store>) {
     let org = seed_org(&*store, "alert-list").await;
