@@ -115,6 +115,12 @@ struct Args {
     /// `file:///absolute/dir`. The URL's path is the key prefix (default `caas-backups`).
     #[arg(long, env = "CAAS_BACKUP_URL")]
     backup_url: Option<String>,
+    /// Directory restores stage a backup in (decompressed, validated, then written to the
+    /// engine): it needs room for the largest backup restored at once. Created when missing.
+    /// Default: `staging` in the data directory (not the system's temporary directory, which
+    /// is often a small in-memory file system).
+    #[arg(long, env = "CAAS_STAGING_DIR")]
+    staging_dir: Option<PathBuf>,
     /// How often the usage of every volume is measured (warning at 80 %, full at 100 %).
     #[arg(long, env = "CAAS_VOLUME_CHECK_INTERVAL", default_value = "60s")]
     volume_check_interval: humantime::Duration,
@@ -256,6 +262,17 @@ fn backup_dir(args: &Args) -> PathBuf {
     args.backup_dir
         .clone()
         .unwrap_or_else(|| args.data_dir.join("backups"))
+}
+
+/// Where restores stage backups, created when missing.
+fn staging_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    let dir = args
+        .staging_dir
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("staging"));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the staging directory {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// The backup destination: the object store of `--backup-url`, else the backup directory
@@ -416,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
         .stop_timeout(args.stop_timeout.into())
-        .backups(backup_config(&args)?)
+        .backups(backup_config(&args)?.staging_dir(staging_dir(&args)?))
         .metrics_interval(args.metrics_interval.into())
         .notifier(Arc::new(
             caas_notify::WebhookNotifier::new()?
@@ -579,6 +596,11 @@ mod tests {
         let config = backup_config(&a).unwrap();
         assert!(data.join("backups").is_dir(), "created");
         assert_eq!(config.prefix, "caas-backups");
+        assert_eq!(staging_dir(&a).unwrap(), data.join("staging"));
+        assert!(data.join("staging").is_dir(), "created");
+        let elsewhere = dir.path().join("big-disk");
+        let b = args(&["--staging-dir", elsewhere.to_str().unwrap()]).unwrap();
+        assert_eq!(staging_dir(&b).unwrap(), elsewhere);
 
         let e = args(&["--backup-dir", "/b", "--backup-url", "s3://bucket/p"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);

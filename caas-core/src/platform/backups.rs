@@ -1255,8 +1255,10 @@ impl Platform {
     }
 
     /// Downloads a backup's object, checks its SHA-256 and decompresses it into a staging
-    /// file of at most `max_bytes` plus tar overhead. Errors: `Conflict` (digest mismatch),
-    /// `InvalidInput` (over-size or not zstd), `Unavailable`.
+    /// file of at most `max_bytes` plus tar overhead. Before anything is downloaded, a backup
+    /// whose recorded size is over that cap is refused, and so is one the staging directory
+    /// has no room for. Errors: `Conflict` (digest mismatch), `InvalidInput` (over-size or not
+    /// zstd), `Unavailable` (no room to stage it, the store).
     async fn stage_archive(
         &self,
         backups: &Backups,
@@ -1269,6 +1271,36 @@ impl Platform {
             .staging_dir
             .clone()
             .unwrap_or_else(std::env::temp_dir);
+        // Tar headers and padding: generous room over the contents.
+        let cap = max_bytes
+            .saturating_add(max_bytes / 4)
+            .saturating_add(64 * 1024 * 1024);
+        if let Some(size) = b.archive_bytes {
+            if size > cap {
+                return Err(Error::invalid(
+                    "archive",
+                    format!(
+                        "backup {} holds {size} bytes, more than the target volume can take \
+                         ({max_bytes} bytes of contents): restore into a larger volume \
+                         (new_volume with a larger size_bytes)",
+                        b.id
+                    ),
+                ));
+            }
+            let free = available_space(&dir).await?;
+            if free < size {
+                return Err(Error::unavailable(
+                    "backup staging",
+                    format!(
+                        "restoring backup {} stages {size} bytes in {}, which has {free} bytes \
+                         free: free space there, or stage restores on a larger disk \
+                         (BackupConfig::staging_dir; the reference server's --staging-dir)",
+                        b.id,
+                        dir.display()
+                    ),
+                ));
+            }
+        }
         let staged = tempfile::Builder::new()
             .prefix("caas-restore-")
             .tempfile_in(&dir)
@@ -1296,10 +1328,6 @@ impl Platform {
             256 * 1024,
             tokio_util::io::StreamReader::new(body),
         ));
-        // Tar headers and padding: generous room over the contents.
-        let cap = max_bytes
-            .saturating_add(max_bytes / 4)
-            .saturating_add(64 * 1024 * 1024);
         let mut limited = decoder.take(cap.saturating_add(1));
         let file = tokio::fs::File::from_std(
             staged
@@ -1498,6 +1526,21 @@ async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
 /// Runs `work` as a task of its own and waits for it: a caller that goes away (a closed HTTP
 /// connection, a timeout) does not stop a backup or restore half-way, with services stopped
 /// or frozen, or a restore's volume switch half done.
+/// Bytes free for this process in the file system holding `dir`.
+async fn available_space(dir: &std::path::Path) -> Result<u64> {
+    let path = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || fs4::available_space(&path))
+        .await
+        .map_err(|e| Error::backend("platform", format!("the free-space query stopped: {e}")))?
+        .map_err(|e| {
+            Error::backend_source(
+                "platform",
+                format!("measuring the free space in {}", dir.display()),
+                e,
+            )
+        })
+}
+
 /// The answer of a copy task.
 async fn finished<T>(what: &str, task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
     task.await

@@ -100,6 +100,73 @@ async fn backup_then_wipe_then_restore_gives_the_same_files_on_a_new_runtime_vol
 }
 
 #[tokio::test]
+async fn a_restore_the_target_or_the_staging_disk_cannot_hold_is_refused_before_any_download() {
+    const TIB: u64 = 1024 * GIB;
+    let w = world_with(200 * TIB).await;
+    let (_, b, name) = backed_up(&w).await;
+    let before = w.files(&name).await;
+    // The record says how much the archive holds: 5 GiB does not go into a 1 GiB volume.
+    let mut big = b.clone();
+    big.archive_bytes = Some(5 * GIB);
+    w.store.update_backup(&big).await.unwrap();
+    let err = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, caas_core::Error::InvalidInput { field, reason }
+            if field == "archive" && reason.contains("larger volume")),
+        "{err:?}"
+    );
+    // 50 TiB would fit a 60 TiB volume, but not the staging directory's disk.
+    big.archive_bytes = Some(50 * TIB);
+    w.store.update_backup(&big).await.unwrap();
+    let err = w
+        .platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::into_new(NewVolume::new("blog", "huge", 60 * TIB)),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("free") && message.contains("staging_dir"),
+        "{message}"
+    );
+    // Nothing changed: the new volume is gone again, the old data is in place.
+    assert!(
+        w.platform
+            .volume(&w.viewer, "acme", "huge")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(w.files(&name).await, before);
+    assert_eq!(w.storage_used().await, GIB);
+    // With the true size the same restore goes through.
+    w.store.update_backup(&b).await.unwrap();
+    w.platform
+        .restore_backup(
+            &w.admin,
+            "acme",
+            &b.id.to_string(),
+            RestoreRequest::same_volume(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn restores_into_a_new_volume_and_of_a_deleted_volume_need_a_target() {
     let w = world().await;
     let (_, b, name) = backed_up(&w).await;

@@ -425,9 +425,10 @@ pub(crate) async fn delete_backup(
         (status = 403, description = "Role too low (admin or owner required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), backup, volume or project", body = ErrorBody),
         (status = 409, description = "The backup did not succeed, its volume was deleted and no target is given, the stored object does not match its SHA-256, the target is busy, a logical dump's database is not running, or the new volume's name is taken or over quota", body = ErrorBody),
-        (status = 422, description = "Invalid target (`volume`, `new_volume.*`; a logical dump restores only into the volume of a database of its engine) or an archive that failed validation (`archive`: nothing was written); `details.field` names the field", body = ErrorBody),
+        (status = 422, description = "Invalid target (`volume`, `new_volume.*`; a logical dump restores only into the volume of a database of its engine) or an archive that failed validation or is larger than the target can take (`archive`: nothing was written); `details.field` names the field", body = ErrorBody),
         (status = 500, description = "The database refused the dump (`BACKEND`; the message says what its client printed and what was left changed)", body = ErrorBody),
         (status = 501, description = "No backup destination is configured on this platform (`UNSUPPORTED`)", body = ErrorBody),
+        (status = 503, description = "The backup destination cannot be reached, or the staging directory has no room for the backup (`UNAVAILABLE`; the message names the directory and both sizes)", body = ErrorBody),
     )
 )]
 pub(crate) async fn restore_backup(
