@@ -145,8 +145,8 @@ pub struct DockerRuntime {
     host_access: bool,
     host_stats: Option<Arc<crate::host_stats::HostStats>>,
     // The engine's duplicate-name check is not atomic: concurrent creates of one name all
-    // succeed. Creations through this runtime take turns; see `create_network`.
-    network_creation: Arc<tokio::sync::Mutex<()>>,
+    // succeed. Creations of one name through this runtime take turns; see `create_network`.
+    network_creation: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl DockerRuntime {
@@ -513,7 +513,7 @@ impl DockerRuntime {
                 .into_iter()
                 .map(|n| n.id)
                 .collect();
-            if kept && same.first().is_some_and(|keep| *keep != ours) {
+            if kept && let Some(keep) = same.first().filter(|keep| **keep != ours) {
                 tracing::info!(
                     network = name,
                     "another client created this network too; keeping theirs"
@@ -521,7 +521,17 @@ impl DockerRuntime {
                 match self.client()?.remove_network(&ours).await {
                     Ok(()) => {}
                     Err(e) if is_status(&e, 404) => {}
-                    Err(e) => return Err(map_err(e)),
+                    // A client that found ours meanwhile attached a container to it: ours
+                    // stays (removing the name removes both later), the caller gets the one
+                    // every other creator keeps.
+                    Err(e) => {
+                        tracing::warn!(
+                            network = name,
+                            error = %map_err(e),
+                            "could not remove this client's duplicate of the network"
+                        );
+                        return Ok(CreateOutcome::AlreadyExists(keep.clone()));
+                    }
                 }
                 kept = false;
                 continue;
@@ -1129,7 +1139,15 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<CreateOutcome> {
-        let _turn = self.network_creation.lock().await;
+        // One turn per name: settling a creation takes a while, other names need not wait.
+        let turn = self
+            .network_creation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(spec.name.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
         if let Some(existing) = self.inspect_network_opt(&spec.name).await? {
             return if existing.labels == spec.labels {
                 Ok(CreateOutcome::AlreadyExists(existing.id))
@@ -1169,12 +1187,30 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove_network(&self, name: &str) -> Result<RemoveOutcome> {
+        let attached =
+            || Error::conflict(format!("network '{name}' still has containers attached"));
         match self.client()?.remove_network(name).await {
             Ok(()) => Ok(RemoveOutcome::Removed),
             Err(e) if is_status(&e, 404) => Ok(RemoveOutcome::NotFound),
-            Err(e) if is_status(&e, 403) || is_status(&e, 409) => Err(Error::conflict(format!(
-                "network '{name}' still has containers attached"
-            ))),
+            Err(e) if is_status(&e, 403) || is_status(&e, 409) => Err(attached()),
+            // Concurrent creators left several networks of the name: remove them all.
+            Err(e) if is_status(&e, 400) => {
+                let same = self.networks_named(name).await?;
+                if same.is_empty() {
+                    return Err(map_err(e));
+                }
+                for n in same {
+                    match self.client()?.remove_network(&n.id).await {
+                        Ok(()) => {}
+                        Err(e) if is_status(&e, 404) => {}
+                        Err(e) if is_status(&e, 403) || is_status(&e, 409) => {
+                            return Err(attached());
+                        }
+                        Err(e) => return Err(map_err(e)),
+                    }
+                }
+                Ok(RemoveOutcome::Removed)
+            }
             Err(e) => Err(map_err(e)),
         }
     }

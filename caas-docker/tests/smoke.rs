@@ -97,3 +97,62 @@ async fn concurrent_creations_of_one_network_leave_one_network() {
         RemoveOutcome::Removed
     );
 }
+
+/// Networks of one name that another client left behind (created around this runtime, so
+/// nothing settled them): a lookup answers with the oldest instead of the engine's "ambiguous",
+/// a creation takes it, and removing the name removes them all.
+#[tokio::test]
+async fn duplicate_networks_of_a_name_are_looked_up_as_the_oldest_and_removed_together() {
+    use bollard::network::CreateNetworkOptions;
+    use caas_core::ports::runtime::{CreateOutcome, NetworkSpec};
+
+    let Some((rt, _)) = common::docker().await else {
+        return;
+    };
+    let host = caas_testkit::env::require("CAAS_TEST_DOCKER_HOST", "a Docker engine").unwrap();
+    let raw = bollard::Docker::connect_with_unix(
+        host.strip_prefix("unix://").unwrap_or(&host),
+        30,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .unwrap();
+    let run = caas_testkit::env::run_id();
+    let name = format!("caas-smoke-dup-{run}");
+    let labels: std::collections::BTreeMap<String, String> = [
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::TEST_RUN.to_string(), run.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let created = raw
+            .create_network(CreateNetworkOptions {
+                name: name.clone(),
+                check_duplicate: false,
+                driver: "bridge".into(),
+                labels: labels.clone().into_iter().collect(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.push(created.id);
+    }
+    let found = rt.inspect_network_opt(&name).await.unwrap().unwrap();
+    assert_eq!(found.id, ids[0], "the oldest");
+    let outcome = rt
+        .create_network(&NetworkSpec::new(name.clone(), labels))
+        .await
+        .unwrap();
+    assert_eq!(outcome, CreateOutcome::AlreadyExists(ids[0].clone()));
+    assert_eq!(
+        rt.remove_network(&name).await.unwrap(),
+        RemoveOutcome::Removed
+    );
+    assert!(rt.inspect_network_opt(&name).await.unwrap().is_none());
+    let left = rt
+        .list_networks(&LabelSelector::managed().with(labels::TEST_RUN, &run))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -66,7 +66,7 @@ pub(crate) async fn firing_opt(
     rule: &str,
     subject: &str,
 ) -> Result<Option<Alert>> {
-    // There should be at most one; if a caller raised two, the oldest id wins, as in memory.
+    // At most one (the unique index `alerts_one_firing`).
     sqlx::query(
         "SELECT * FROM alerts WHERE org_id = ? AND rule = ? AND subject = ? AND state = ?
          ORDER BY id LIMIT 1",

@@ -264,7 +264,8 @@ fn backup_dir(args: &Args) -> PathBuf {
         .unwrap_or_else(|| args.data_dir.join("backups"))
 }
 
-/// Where restores stage backups, created when missing.
+/// Where restores stage backups, created when missing. Staging files a restore left a day
+/// ago or longer (the process was killed half-way) are removed.
 fn staging_dir(args: &Args) -> anyhow::Result<PathBuf> {
     let dir = args
         .staging_dir
@@ -272,6 +273,30 @@ fn staging_dir(args: &Args) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| args.data_dir.join("staging"));
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating the staging directory {}", dir.display()))?;
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("caas-restore-")
+            && entry
+                .metadata()
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= day);
+        if stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %entry.path().display(), "removed a stale restore staging file")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a stale restore staging file")
+                }
+            }
+        }
+    }
     Ok(dir)
 }
 
@@ -601,6 +626,26 @@ mod tests {
         let elsewhere = dir.path().join("big-disk");
         let b = args(&["--staging-dir", elsewhere.to_str().unwrap()]).unwrap();
         assert_eq!(staging_dir(&b).unwrap(), elsewhere);
+        // A restore's leftover from two days ago goes, a fresh one and other files stay.
+        let (old, fresh, other) = (
+            elsewhere.join("caas-restore-old"),
+            elsewhere.join("caas-restore-new"),
+            elsewhere.join("notes.txt"),
+        );
+        for f in [&old, &fresh, &other] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
+        for f in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(two_days_ago)
+                .unwrap();
+        }
+        staging_dir(&b).unwrap();
+        assert!(!old.exists() && fresh.exists() && other.exists());
 
         let e = args(&["--backup-dir", "/b", "--backup-url", "s3://bucket/p"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);

@@ -470,10 +470,22 @@ impl Platform {
         self.backups()?;
         request.check()?;
         let (p, who) = (self.clone(), who.clone());
+        let in_background = recorded.is_some();
         Ok(self.inner.copies.spawn(async move {
-            let backup = p
+            let backup = match p
                 .take_backup(&v, request, BackupTrigger::Manual, recorded)
-                .await?;
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    // Nobody waits for the answer of a background backup: the record (if it
+                    // got one) stays `running` until the reconciler marks it failed.
+                    if in_background {
+                        tracing::warn!(error = %e, volume = %v.name, "a background backup failed");
+                    }
+                    return Err(e);
+                }
+            };
             p.audit(
                 Some(&who),
                 Some(org.id),
@@ -501,11 +513,16 @@ impl Platform {
     /// when it shuts down, after it stopped taking requests, so that their records do not stay
     /// `running`. Returns whether none is left.
     pub async fn wait_for_copies(&self, within: Duration) -> bool {
-        let copies = &self.inner.copies;
-        copies.close();
-        let done = tokio::time::timeout(within, copies.wait()).await.is_ok();
-        copies.reopen();
-        done
+        // Polled rather than `TaskTracker::wait`, which needs the tracker closed: callers at
+        // the same time would reopen it under each other.
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.inner.copies.is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// Records, takes and finishes one backup. Errors: `Conflict` (volume busy),
@@ -520,7 +537,9 @@ impl Platform {
         recorded: Option<tokio::sync::oneshot::Sender<Backup>>,
     ) -> Result<Backup> {
         let backups = self.backups()?;
-        let _slot = self.copy_slot(backups, v).await?;
+        // The volume is claimed now; the platform-wide permit is waited for once the record
+        // exists, so that a background backup answers at once even while others run.
+        let _busy = self.volume_busy(v.id)?;
         let source = match how.logical {
             false => None,
             true => match self.dump_source(v, "logical").await {
@@ -562,13 +581,18 @@ impl Platform {
             let _ = recorded.send(backup.clone());
         }
         let key = self.object_key(&backup)?;
-        let copied = match source {
-            Some(Err(e)) => Err(e),
-            Some(Ok(src)) => match self.dump_stream(&src).await {
+        let permit = backups
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("platform", "shutting down"));
+        let copied = match (permit, source) {
+            (Err(e), _) | (Ok(_), Some(Err(e))) => Err(e),
+            (Ok(_permit), Some(Ok(src))) => match self.dump_stream(&src).await {
                 Ok(dump) => self.copy_to_store(backups, dump, &key).await,
                 Err(e) => Err(e),
             },
-            None => self.copy_volume(backups, v, how, &key).await,
+            (Ok(_permit), None) => self.copy_volume(backups, v, how, &key).await,
         };
         backup.finished_at = Some(self.now());
         match copied {
@@ -1523,9 +1547,6 @@ async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
     p.inner.store.service(svc.id).await
 }
 
-/// Runs `work` as a task of its own and waits for it: a caller that goes away (a closed HTTP
-/// connection, a timeout) does not stop a backup or restore half-way, with services stopped
-/// or frozen, or a restore's volume switch half done.
 /// Bytes free for this process in the file system holding `dir`.
 async fn available_space(dir: &std::path::Path) -> Result<u64> {
     let path = dir.to_path_buf();
@@ -1541,7 +1562,10 @@ async fn available_space(dir: &std::path::Path) -> Result<u64> {
         })
 }
 
-/// The answer of a copy task.
+/// The answer of a copy task. Backups and restores run as tasks of their own (see
+/// [`Platform::spawn_backup`]): a caller that goes away (a closed HTTP connection, a timeout)
+/// does not stop one half-way, with services stopped or frozen, or a restore's volume switch
+/// half done.
 async fn finished<T>(what: &str, task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
     task.await
         .map_err(|e| Error::backend("platform", format!("the {what} task stopped: {e}")))?

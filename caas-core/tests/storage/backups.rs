@@ -857,6 +857,52 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
 }
 
 #[tokio::test]
+async fn a_background_backup_answers_at_once_even_while_every_copy_permit_is_taken() {
+    let w = world().await;
+    for name in ["a", "b", "c"] {
+        w.platform
+            .create_volume(&w.member, "acme", NewVolume::new("shop", name, GIB))
+            .await
+            .unwrap();
+    }
+    w.runtime.set_latency(
+        caas_core::memory::RuntimeOp::ReadArchive,
+        Duration::from_millis(700),
+    );
+    // The platform runs two copies at once (the default); both are taken.
+    for name in ["a", "b"] {
+        w.platform
+            .start_backup(&w.member, "acme", name, BackupRequest::default())
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let third = w
+        .platform
+        .start_backup(&w.member, "acme", "c", BackupRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered without waiting for a permit: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(third.status, BackupStatus::Running);
+    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    w.runtime.clear_faults();
+    let all = w
+        .platform
+        .list_org_backups(&w.viewer, "acme")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.iter().all(|b| b.status == BackupStatus::Succeeded),
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_paused_copy_on_a_runtime_that_cannot_pause_fails_and_leaves_the_service_running() {
     use caas_core::memory::{Fault, RuntimeOp};
     let w = world().await;
