@@ -754,24 +754,24 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
     w.runtime.set_latency(
         caas_core::memory::RuntimeOp::ReadArchive,
-        Duration::from_millis(600),
+        Duration::from_millis(1500),
     );
-    let started = std::time::Instant::now();
     let running = w
         .platform
         .start_backup(&w.member, "acme", "data", BackupRequest::consistent(true))
         .await
         .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(600),
-        "answered before the copy"
-    );
     assert_eq!(running.status, BackupStatus::Running);
     assert!(running.consistent);
     let id = running.id.to_string();
-    // The record is there for everyone who may see the volume, and the volume is busy.
+    // The answer came before the copy was over: the record still says so. It is there for
+    // everyone who may see the volume, and the volume is busy.
     let seen = w.platform.backup(&w.viewer, "acme", &id).await.unwrap();
-    assert_eq!(seen.status, BackupStatus::Running);
+    assert_eq!(
+        seen.status,
+        BackupStatus::Running,
+        "answered before the copy"
+    );
     let again = w
         .platform
         .start_backup(&w.member, "acme", "data", BackupRequest::default())
@@ -867,7 +867,7 @@ async fn a_background_backup_answers_at_once_even_while_every_copy_permit_is_tak
     }
     w.runtime.set_latency(
         caas_core::memory::RuntimeOp::ReadArchive,
-        Duration::from_millis(700),
+        Duration::from_millis(1500),
     );
     // The platform runs two copies at once (the default); both are taken.
     for name in ["a", "b"] {
@@ -876,18 +876,22 @@ async fn a_background_backup_answers_at_once_even_while_every_copy_permit_is_tak
             .await
             .unwrap();
     }
-    let started = std::time::Instant::now();
     let third = w
         .platform
         .start_backup(&w.member, "acme", "c", BackupRequest::default())
         .await
         .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "answered without waiting for a permit: {:?}",
-        started.elapsed()
-    );
     assert_eq!(third.status, BackupStatus::Running);
+    // Had the third waited for a permit, one of the first two would be over by now.
+    let all = w
+        .platform
+        .list_org_backups(&w.viewer, "acme")
+        .await
+        .unwrap();
+    assert!(
+        all.iter().all(|b| b.status == BackupStatus::Running),
+        "answered without waiting for a permit: {all:?}"
+    );
     assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
     w.runtime.clear_faults();
     let all = w
