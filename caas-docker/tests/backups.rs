@@ -729,6 +729,26 @@ async fn my_sql(
     }
 }
 
+/// Waits until the MySQL or MariaDB server of `service` is the one that stays. The image's
+/// entrypoint first runs a temporary server without networking to initialize the database and
+/// then restarts it: a statement sent to that one may be cut off half-way (the table created,
+/// the rows not), so a retried batch would fail on what it already did.
+async fn serving(w: &World, service: caas_core::ServiceId, engine: DatabaseEngine) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let networking = my_sql(w, service, engine, "SELECT @@skip_networking").await;
+        if networking.trim() == "0" {
+            return;
+        }
+        eprintln!("the server initializes (skip_networking = {})", networking.trim());
+        assert!(
+            Instant::now() < deadline,
+            "the server still runs without networking (initializing)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn mysql_family_dump_roundtrip(
     engine: DatabaseEngine,
     image_var: &str,
@@ -748,6 +768,7 @@ async fn mysql_family_dump_roundtrip(
         .await
         .unwrap();
     let id = db.service.id;
+    serving(&w, id, engine).await;
     my_sql(
         &w,
         id,
