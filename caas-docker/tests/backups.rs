@@ -740,7 +740,10 @@ async fn serving(w: &World, service: caas_core::ServiceId, engine: DatabaseEngin
         if networking.trim() == "0" {
             return;
         }
-        eprintln!("the server initializes (skip_networking = {})", networking.trim());
+        eprintln!(
+            "the server initializes (skip_networking = {})",
+            networking.trim()
+        );
         assert!(
             Instant::now() < deadline,
             "the server still runs without networking (initializing)"
