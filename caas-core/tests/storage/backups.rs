@@ -58,16 +58,7 @@ async fn backup_then_wipe_then_restore_gives_the_same_files_on_a_new_runtime_vol
         ],
     )
     .await;
-    let out = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
-        .await
-        .unwrap();
+    let out = w.restore(&b, RestoreRequest::same_volume()).await.unwrap();
     assert_eq!(out.archive.files, 3);
     assert_eq!(
         out.services.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
@@ -110,13 +101,7 @@ async fn a_restore_the_target_or_the_staging_disk_cannot_hold_is_refused_before_
     big.archive_bytes = Some(5 * GIB);
     w.store.update_backup(&big).await.unwrap();
     let err = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
+        .restore(&b, RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(
@@ -128,11 +113,8 @@ async fn a_restore_the_target_or_the_staging_disk_cannot_hold_is_refused_before_
     big.archive_bytes = Some(50 * TIB);
     w.store.update_backup(&big).await.unwrap();
     let err = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
+        .restore(
+            &b,
             RestoreRequest::into_new(NewVolume::new("blog", "huge", 60 * TIB)),
         )
         .await
@@ -155,15 +137,7 @@ async fn a_restore_the_target_or_the_staging_disk_cannot_hold_is_refused_before_
     assert_eq!(w.storage_used().await, GIB);
     // With the true size the same restore goes through.
     w.store.update_backup(&b).await.unwrap();
-    w.platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
-        .await
-        .unwrap();
+    w.restore(&b, RestoreRequest::same_volume()).await.unwrap();
 }
 
 #[tokio::test]
@@ -172,11 +146,8 @@ async fn restores_into_a_new_volume_and_of_a_deleted_volume_need_a_target() {
     let (_, b, name) = backed_up(&w).await;
     let before = w.files(&name).await;
     let out = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
+        .restore(
+            &b,
             RestoreRequest::into_new(NewVolume::new("blog", "copy", GIB)),
         )
         .await
@@ -201,28 +172,19 @@ async fn restores_into_a_new_volume_and_of_a_deleted_volume_need_a_target() {
         .unwrap();
     assert_eq!(all.len(), 1);
     let err = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
+        .restore(&b, RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(
         err.is_conflict() && err.to_string().contains("deleted"),
         "{err}"
     );
-    w.platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::into_new(NewVolume::new("shop", "data", GIB)),
-        )
-        .await
-        .unwrap();
+    w.restore(
+        &b,
+        RestoreRequest::into_new(NewVolume::new("shop", "data", GIB)),
+    )
+    .await
+    .unwrap();
 }
 
 /// Hostile archives put into the backup store under a backup's key, with a matching digest
@@ -296,13 +258,7 @@ async fn hostile_archives_are_refused_and_nothing_is_written() {
         forged.sha256 = Some(hex::encode(sha2::Sha256::digest(&compressed)));
         w.store.update_backup(&forged).await.unwrap();
         let err = w
-            .platform
-            .restore_backup(
-                &w.admin,
-                "acme",
-                &b.id.to_string(),
-                RestoreRequest::same_volume(),
-            )
+            .restore(&b, RestoreRequest::same_volume())
             .await
             .unwrap_err();
         assert!(err.is_invalid_input(), "{what}: {err}");
@@ -349,13 +305,7 @@ async fn a_damaged_archive_is_refused_by_its_digest() {
     stored[last] ^= 0xff;
     w.objects.put(&key, stored.into()).await.unwrap();
     let err = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
+        .restore(&b, RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(
@@ -418,13 +368,7 @@ async fn a_failed_copy_is_recorded_with_its_reason_and_leaves_no_object() {
     let listed: Vec<_> = w.objects.list(None).collect().await;
     assert!(listed.is_empty(), "{listed:?}");
     let err = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
+        .restore(&b, RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -993,16 +937,7 @@ async fn a_logical_dump_goes_through_the_running_database_and_back() {
         !events.contains(&ServiceEventKind::Stopped) && !events.contains(&ServiceEventKind::Paused)
     );
 
-    let out = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
-            RestoreRequest::same_volume(),
-        )
-        .await
-        .unwrap();
+    let out = w.restore(&b, RestoreRequest::same_volume()).await.unwrap();
     assert_eq!(out.services[0].as_str(), "db");
     assert_eq!(out.archive.bytes, PG_DUMP.len() as u64);
     {
@@ -1098,23 +1033,14 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
     let maria_volume = maria.service.spec.volumes[0].volume.to_string();
     for (target, field) in [(maria_volume.as_str(), "volume"), ("data", "volume")] {
         let e = w
-            .platform
-            .restore_backup(
-                &w.admin,
-                "acme",
-                &b.id.to_string(),
-                RestoreRequest::into_volume(target),
-            )
+            .restore(&b, RestoreRequest::into_volume(target))
             .await
             .unwrap_err();
         assert_eq!(e.field(), Some(field), "{target}: {e}");
     }
     let e = w
-        .platform
-        .restore_backup(
-            &w.admin,
-            "acme",
-            &b.id.to_string(),
+        .restore(
+            &b,
             RestoreRequest::into_new(NewVolume::new("shop", "copy", GIB)),
         )
         .await

@@ -153,6 +153,17 @@ impl World {
         task
     }
 
+    /// Restores `b` as the platform administrator.
+    async fn restore(
+        &self,
+        b: &caas_core::model::Backup,
+        request: caas_core::platform::RestoreRequest,
+    ) -> caas_core::Result<caas_core::platform::RestoreOutcome> {
+        self.platform
+            .restore_backup(&self.admin, "acme", &b.id.to_string(), request)
+            .await
+    }
+
     /// The service's container as the engine lists it.
     async fn container_of(
         &self,
