@@ -3,8 +3,8 @@
 #
 # Idempotent: every step checks first and only does work that is missing, so a
 # second run on the same machine takes a few seconds. Meant for a Debian 12
-# machine, as root, where only the package registries (Debian apt, PyPI,
-# crates.io) can be reached; no container registry is used: every image is
+# machine, as root, where only the package registries (Debian's archive, PyPI,
+# the Rust crate registry) can be reached; no container registry is used: every image is
 # built locally.
 #
 #   scripts/test-env.sh           provision everything, write the env file
@@ -66,7 +66,21 @@ IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 # Packages baked into the services image. Changing this list changes the cache
 # key, so the image and its debootstrap tarball are rebuilt on the next run.
 SERVICES_SUITE=bookworm
-SERVICES_MIRROR=http://deb.debian.org/debian
+# The Debian mirror apt uses on this machine (its first archive that is not the
+# security one), so the images come from where the host's own packages do;
+# CAAS_DEBIAN_MIRROR overrides it.
+apt_mirror() {
+    awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }
+         /^deb / { for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; continue } print $i; break } }' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+        grep -E '/debian/?$' | head -n 1
+}
+SERVICES_MIRROR=${CAAS_DEBIAN_MIRROR:-$(apt_mirror)}
+if [[ -z "$SERVICES_MIRROR" ]]; then
+    echo "[test-env] ERROR: no Debian mirror in apt's sources (/etc/apt/sources.list*); set CAAS_DEBIAN_MIRROR" >&2
+    exit 1
+fi
+SERVICES_MIRROR=${SERVICES_MIRROR%/}
 SERVICES_PACKAGES=postgresql,redis-server,ca-certificates
 # Packages of the web image (same suite and mirror). WordPress 6.1 with Debian's
 # layout: code in /usr/share/wordpress, settings in /etc/wordpress; its

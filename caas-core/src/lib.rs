@@ -7,6 +7,7 @@ pub mod ids;
 pub mod labels;
 pub mod memory;
 pub mod model;
+pub mod net;
 pub mod platform;
 pub mod ports;
 pub mod units;
