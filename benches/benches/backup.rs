@@ -133,6 +133,7 @@ fn main() {
                 storage_bytes: 4 * mib * MIB,
                 max_containers: 4,
                 max_projects: 1,
+                max_domains: 20,
             },
             "p",
         )

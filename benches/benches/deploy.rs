@@ -443,6 +443,7 @@ fn main() {
                 storage_bytes: 1024 * GIB,
                 max_containers: 1000,
                 max_projects: 2,
+                max_domains: 20,
             },
             "p",
         )

@@ -211,6 +211,7 @@ fn main() {
                 storage_bytes: 10 * GIB,
                 max_containers: 10,
                 max_projects: 2,
+                max_domains: 20,
             },
             "web",
         )

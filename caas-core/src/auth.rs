@@ -5,7 +5,7 @@
 //!
 //! | action | minimum org role |
 //! |---|---|
-//! | `org.view`, `project.view`, `service.view`, `usage.view` | viewer |
+//! | `org.view`, `project.view`, `service.view`, `usage.view`, `usage.report` | viewer |
 //! | `service.logs` | viewer |
 //! | `service.deploy`, `service.operate` (start/stop/restart), `service.delete` | member |
 //! | `volume.manage` (create, attach, back up, schedule backups), `volume.delete` (volumes and backups) | member |
@@ -17,9 +17,25 @@
 //! `service.operate`, `volume.manage`, `volume.restore` and `project.create` are refused with
 //! `Conflict` until a platform administrator reactivates it.
 //!
-//! Platform administrators may do everything. Members scoped to projects only see and act on
-//! those projects. A principal that is not a member of an organization gets
-//! [`Error::NotFound`] for it, never a hint that it exists.
+//! Platform administrators may do everything. A principal that is not a member of an
+//! organization gets [`Error::NotFound`] for it, never a hint that it exists.
+//!
+//! # Members scoped to projects
+//!
+//! A membership may name projects (`projects`); such a member — a *scoped* viewer, member or
+//! admin — has its role on those projects only, and everything outside them is
+//! [`Error::NotFound`], as if it did not exist. Owners are never scoped. Of the organization
+//! as a whole, a scoped member:
+//!
+//! | may | may not |
+//! |---|---|
+//! | read the organization, its project list (its own projects only), its members (project names outside its scope left out) and its usage totals against the plan | read the usage report (`usage.report`: every service's billing lines) |
+//! | read the alerts about services and volumes of its projects (without the webhook) | set the alert rules or webhook (`alert.manage`), change or delete the organization, create or delete projects |
+//! | as a scoped admin: add and invite members, change and remove members, and revoke invitations — all within its own projects | grant a role above its own or a scope beyond its own (no project list is the whole organization), change its own role or scope, touch a member or invitation whose scope is wider than its own |
+//!
+//! The same holds for every caller: nobody grants a role or a project scope wider than their
+//! own, through any route (members, invitations, ownership transfer); only owners grant the
+//! owner role.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -70,6 +86,8 @@ pub enum Action {
     TemplateManage,
     /// Read usage.
     UsageView,
+    /// Read the usage report: every service's billing lines (organization-wide members only).
+    UsageReport,
     /// Manage plans (platform admin).
     PlanManage,
     /// Configure the runtime (platform admin).
@@ -104,6 +122,7 @@ impl Action {
             Self::AlertManage => "alert.manage",
             Self::TemplateManage => "template.manage",
             Self::UsageView => "usage.view",
+            Self::UsageReport => "usage.report",
             Self::PlanManage => "plan.manage",
             Self::RuntimeManage => "runtime.manage",
             Self::SubscriptionManage => "subscription.manage",
@@ -123,7 +142,9 @@ impl fmt::Display for Action {
 pub fn min_role(action: Action) -> Option<Role> {
     use Action::*;
     match action {
-        OrgView | ProjectView | ServiceView | ServiceLogs | UsageView => Some(Role::Viewer),
+        OrgView | ProjectView | ServiceView | ServiceLogs | UsageView | UsageReport => {
+            Some(Role::Viewer)
+        }
         ServiceDeploy | ServiceOperate | ServiceDelete | VolumeManage | VolumeDelete => {
             Some(Role::Member)
         }
@@ -134,6 +155,19 @@ pub fn min_role(action: Action) -> Option<Role> {
         PlanManage | RuntimeManage | SubscriptionManage | OrgListAll | UserManage
         | TemplateManage => None,
     }
+}
+
+/// Actions on the organization as a whole that members scoped to projects may not perform.
+fn org_wide_only(action: Action) -> bool {
+    matches!(
+        action,
+        Action::ProjectCreate
+            | Action::ProjectDelete
+            | Action::OrgUpdate
+            | Action::OrgDelete
+            | Action::AlertManage
+            | Action::UsageReport
+    )
 }
 
 /// A principal's membership as the authenticator saw it.
@@ -206,11 +240,28 @@ impl Principal {
         if grant.role < required {
             return false;
         }
-        match (&grant.projects, project) {
-            (Some(scope), Some(p)) => scope.contains(&p),
-            // Project-scoped members may not perform organization-wide project actions.
-            (Some(_), None) => !matches!(action, Action::ProjectCreate | Action::ProjectDelete),
+        match &grant.projects {
+            Some(scope) => !org_wide_only(action) && project.is_none_or(|p| scope.contains(&p)),
+            None => true,
+        }
+    }
+
+    /// The projects the principal is limited to in `org`: `None` for the whole organization
+    /// (platform administrators, and members without a project scope).
+    pub fn scope_in(&self, org: OrgId) -> Option<&[ProjectId]> {
+        if self.platform_admin {
+            return None;
+        }
+        self.grants.get(&org).and_then(|g| g.projects.as_deref())
+    }
+
+    /// Whether `scope` (a project list, `None` for the whole organization) is within what the
+    /// principal holds in `org`.
+    pub fn covers(&self, org: OrgId, scope: Option<&[ProjectId]>) -> bool {
+        match (self.scope_in(org), scope) {
             (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(theirs)) => theirs.iter().all(|p| mine.contains(p)),
         }
     }
 
@@ -242,6 +293,15 @@ impl Principal {
             Some(g) => match (&g.projects, project) {
                 (Some(scope), Some(p)) if !scope.contains(&p) => {
                     Err(Error::not_found("project", p))
+                }
+                (Some(_), _)
+                    if org_wide_only(action)
+                        && g.role >= min_role(action).unwrap_or(Role::Owner) =>
+                {
+                    Err(Error::denied(
+                        action,
+                        "members scoped to projects may not act on the organization as a whole",
+                    ))
                 }
                 _ => Err(Error::denied(
                     action,
@@ -310,5 +370,31 @@ mod tests {
         assert!(m.can(Action::ServiceDeploy, Some(org), Some(p1)));
         assert!(!m.can(Action::ServiceDeploy, Some(org), Some(p2)));
         assert!(!m.can(Action::ProjectCreate, Some(org), None));
+        assert!(
+            !m.can(Action::ProjectDelete, Some(org), Some(p1)),
+            "not even its own project"
+        );
+        for wide in [
+            Action::OrgUpdate,
+            Action::OrgDelete,
+            Action::AlertManage,
+            Action::UsageReport,
+            Action::ProjectDelete,
+        ] {
+            assert!(!m.can(wide, Some(org), None), "{wide}");
+        }
+        assert!(m.can(Action::MemberManage, Some(org), None));
+        assert!(m.can(Action::UsageView, Some(org), None));
+        assert_eq!(m.scope_in(org), Some(&[p1][..]));
+        assert!(m.covers(org, Some(&[p1])));
+        assert!(m.covers(org, Some(&[])));
+        assert!(!m.covers(org, Some(&[p1, p2])));
+        assert!(
+            !m.covers(org, None),
+            "the whole organization is wider than one project"
+        );
+        let wide = Principal::user(UserId::new()).with_role(org, Role::Admin);
+        assert!(wide.covers(org, None));
+        assert_eq!(wide.scope_in(org), None);
     }
 }

@@ -104,7 +104,7 @@ pub struct QuotaExceeded {
 /// One dimension of a quota refusal, in the internal units (see [`crate::units`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DimensionExceeded {
-    /// `cpu_millis`, `memory_bytes`, `storage_bytes`, `containers` or `projects`.
+    /// `cpu_millis`, `memory_bytes`, `storage_bytes`, `containers`, `projects` or `domains`.
     pub dimension: String,
     /// Already used or reserved.
     pub used: u64,

@@ -247,6 +247,36 @@ pub fn hostname(field: &str, value: &str, allow_wildcard: bool) -> Result<()> {
     Ok(())
 }
 
+/// The ASCII form of a hostname (or of the part after a wildcard's `*.`) by which it is
+/// stored and compared: one trailing dot dropped, lower case, and internationalized names
+/// (`bücher.example`) turned into their IDNA A-labels (`xn--bcher-kva.example`), so every
+/// spelling of one name yields one key. Punycode labels written by hand are checked the same
+/// way. Errors: `InvalidInput` naming `field` when the name is not a valid IDNA name.
+pub fn host_key(field: &str, value: &str) -> Result<String> {
+    let trimmed = value.strip_suffix('.').unwrap_or(value);
+    let (wildcard, base) = match trimmed.strip_prefix("*.") {
+        Some(base) => ("*.", base),
+        None => ("", trimmed),
+    };
+    let lower = base.to_ascii_lowercase();
+    let plain = lower.is_ascii() && !lower.split('.').any(|l| l.starts_with("xn--"));
+    if plain {
+        return Ok(format!("{wildcard}{lower}"));
+    }
+    // Characters IDNA would map to something harmless are still refused when they could
+    // escape a proxy rule; the strict profile allows letters, digits and hyphens only.
+    match idna::domain_to_ascii_strict(base) {
+        Ok(ascii) if !ascii.is_empty() => Ok(format!("{wildcard}{ascii}")),
+        _ => Err(Error::invalid(
+            field,
+            format!(
+                "'{}' is not a valid internationalized hostname",
+                shorten(value)
+            ),
+        )),
+    }
+}
+
 /// Checks an absolute path inside a container: starts with `/`, no `..` or `.` component, no
 /// empty component, no control characters, at most 4096 bytes, not `/` itself.
 pub fn container_path(field: &str, value: &str) -> Result<()> {
@@ -467,14 +497,15 @@ const WILDCARD_PREFIX: &str = "*.";
 
 impl HostPattern {
     /// Validates `value`, naming `field` in the error; `*.<hostname>` only with
-    /// `allow_wildcard`. The part after `*.` must itself be a hostname of at least two labels
+    /// `allow_wildcard`. The value is normalized first ([`host_key`]): any case, one trailing
+    /// dot and Unicode or punycode spellings of a name all give the same pattern. The part after `*.` must itself be a hostname of at least two labels
     /// (`*.com` is refused).
     pub fn parse_field(
         field: &str,
         value: impl Into<String>,
         allow_wildcard: bool,
     ) -> Result<Self> {
-        let value = value.into().to_ascii_lowercase();
+        let value = host_key(field, &value.into())?;
         match value.strip_prefix(WILDCARD_PREFIX) {
             Some(base) => {
                 if !allow_wildcard {
@@ -532,6 +563,13 @@ impl HostPattern {
         } else {
             Hostname::parse(self.0.clone())
         }
+    }
+    /// The registrable domain the name belongs to: one label below its public suffix
+    /// (`example.co.uk` for `shop.example.co.uk` and for `*.example.co.uk`), from the public
+    /// suffix list; a name that is itself a public suffix is its own.
+    pub fn site(&self) -> String {
+        let base = self.base();
+        psl::domain_str(base).unwrap_or(base).to_string()
     }
     /// The wildcard that covers this exact hostname (`*.example.com` for `shop.example.com`),
     /// when its parent has at least two labels; `None` for a wildcard.
@@ -718,6 +756,44 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_a_hostname_gives_one_pattern() {
+        let key = |v: &str| HostPattern::parse_field("hostname", v, true).map(|h| h.to_string());
+        for same in [
+            "bücher.example",
+            "BÜCHER.example",
+            "Bücher.Example.",
+            "xn--bcher-kva.example",
+            "XN--BCHER-KVA.EXAMPLE.",
+        ] {
+            assert_eq!(key(same).unwrap(), "xn--bcher-kva.example", "{same}");
+        }
+        assert_eq!(key("Shop.Example.COM.").unwrap(), "shop.example.com");
+        let site = |v: &str| {
+            HostPattern::parse_field("hostname", v, true)
+                .unwrap()
+                .site()
+        };
+        assert_eq!(site("a.b.shop.example.co.uk"), "example.co.uk");
+        assert_eq!(site("*.example.co.uk"), "example.co.uk");
+        assert_eq!(site("example.com"), "example.com");
+        assert_eq!(site("app.example.test"), "example.test");
+        assert_eq!(site("co.uk"), "co.uk");
+        assert_eq!(key("*.Bücher.example").unwrap(), "*.xn--bcher-kva.example");
+        for bad in [
+            "xn--a.example",
+            "bü`cher.example",
+            "bücher.example`) || Host(`x.com",
+            "bü cher.example",
+            "a.com..",
+            ".",
+            "bücher.",
+        ] {
+            let e = key(bad).unwrap_err();
+            assert_eq!(e.field(), Some("hostname"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn host_patterns_hold_wildcards_only_when_allowed() {
         let w = HostPattern::parse_field("hostname", "*.Example.COM", true).unwrap();
         assert_eq!(w.as_str(), "*.example.com");
@@ -759,7 +835,7 @@ mod tests {
             "a*.example.com",
             "*.exa`mple.com",
             "*.example.com`) || Host(`evil.com",
-            "*.bücher.de",
+            "*.bü`cher.de",
             "*.1.2.3.4",
         ] {
             let e = HostPattern::parse_field("hostname", bad, true).unwrap_err();

@@ -35,6 +35,7 @@ fn limits() -> PlanLimits {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     }
 }
 

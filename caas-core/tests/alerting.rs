@@ -59,6 +59,7 @@ async fn world() -> World {
             storage_bytes: 4 * GIB,
             max_containers: 5,
             max_projects: 1,
+            max_domains: 20,
         },
         "p",
     )

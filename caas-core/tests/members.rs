@@ -68,6 +68,7 @@ async fn world() -> World {
                 storage_bytes: 10 * GIB,
                 max_containers: 5,
                 max_projects: 2,
+                max_domains: 20,
             },
         );
         plan.monthly_price_cents = price;

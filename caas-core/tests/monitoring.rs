@@ -60,6 +60,7 @@ async fn world() -> World {
         storage_bytes: 10 * GIB,
         max_containers: 64,
         max_projects: 2,
+        max_domains: 20,
     };
     platform
         .create_plan(&admin, NewPlan::new("big", limits))

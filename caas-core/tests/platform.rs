@@ -75,6 +75,7 @@ fn roomy() -> PlanLimits {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     }
 }
 

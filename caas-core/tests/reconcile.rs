@@ -100,6 +100,7 @@ async fn world() -> World {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     };
     platform
         .create_plan(&admin, NewPlan::new("p", limits))

@@ -46,6 +46,7 @@ async fn world(clock_at: DateTime<Utc>) -> World {
             storage_bytes: 100 * GIB,
             max_containers: 5,
             max_projects: 1,
+            max_domains: 20,
         },
         "p",
     )

@@ -69,6 +69,7 @@ fn roomy() -> PlanLimits {
         storage_bytes: 20 * GIB,
         max_containers: 10,
         max_projects: 2,
+        max_domains: 20,
     }
 }
 

@@ -64,6 +64,7 @@ async fn world(memory_limit: u64) -> World {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     };
     platform
         .create_plan(&who, NewPlan::new("p", limits))

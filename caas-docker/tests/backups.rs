@@ -104,6 +104,7 @@ async fn world(driver: Option<VolumeDriver>, images: Option<DatabaseImages>) -> 
             storage_bytes: 20 * GIB,
             max_containers: 10,
             max_projects: 2,
+            max_domains: 20,
         },
         "p",
     )

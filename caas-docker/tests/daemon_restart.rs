@@ -111,6 +111,7 @@ async fn harness(
             storage_bytes: 10 * GIB,
             max_containers: 5,
             max_projects: 2,
+            max_domains: 20,
         },
         "web",
     )

@@ -43,6 +43,7 @@ async fn postgres_rows_survive_recreating_the_container() {
             storage_bytes: 10 * GIB,
             max_containers: 5,
             max_projects: 2,
+            max_domains: 20,
         },
         "data",
     )

@@ -49,6 +49,7 @@ async fn platform_deploys_busybox_httpd_reachable_hardened_and_deletes_it_cleanl
             storage_bytes: 10 * GIB,
             max_containers: 5,
             max_projects: 2,
+            max_domains: 20,
         },
         "web",
     )

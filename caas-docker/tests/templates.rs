@@ -47,6 +47,7 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
             storage_bytes: 10 * GIB,
             max_containers: 5,
             max_projects: 1,
+            max_domains: 20,
         },
         "p",
     )

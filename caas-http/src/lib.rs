@@ -85,6 +85,7 @@
 //! | `DELETE …/services/{service}/domains/{domain}` | `remove_domain` (`?path=`) |
 //! | `POST /v1/orgs/{org}/domains/{domain}/verify` | `verify_domain` |
 //! | `GET /v1/orgs/{org}/domains/{domain}/certificate` | `certificate_status` |
+//! | `GET /.well-known/caas-challenge/{token}` (no credentials) | `challenge_answer` |
 //! | `GET, POST /v1/orgs/{org}/volumes` | `list_volumes` (`?project=`), `create_volume` |
 //! | `GET, DELETE /v1/orgs/{org}/volumes/{volume}` | `volume`, `delete_volume` (`?force=true`) |
 //! | `GET, POST …/volumes/{volume}/backups` | `list_backups`, `backup_volume` (body `{"consistent": true}` optional); with `Prefer: respond-async`, `start_backup` (202, `Location`) |
@@ -261,6 +262,7 @@ pub(crate) struct AppState {
         routes::domains::remove_domain,
         routes::domains::verify_domain,
         routes::domains::certificate,
+        routes::domains::challenge,
         routes::volumes::list_volumes,
         routes::volumes::create_volume,
         routes::volumes::get_volume,
@@ -313,9 +315,14 @@ pub(crate) struct AppState {
 pub struct ApiDoc;
 
 /// The routes that need no credentials.
-const PUBLIC_PATHS: [&str; 2] = ["/v1/health", "/v1/openapi.json"];
+const PUBLIC_PATHS: [&str; 3] = [
+    "/v1/health",
+    "/v1/openapi.json",
+    "/.well-known/caas-challenge/{token}",
+];
 
-/// The bearer security scheme, required by every operation but health; and the answers every
+/// The bearer security scheme, required by every operation but health, the document and the
+/// HTTP challenge answer; and the answers every
 /// authenticated operation may give (401, 503), so each route lists only its own.
 struct Conventions;
 
@@ -475,6 +482,7 @@ route_table! {
     DELETE "/v1/orgs/{org}/projects/{project}/services/{service}/domains/{domain}" => routes::domains::remove_domain,
     POST "/v1/orgs/{org}/domains/{domain}/verify" => routes::domains::verify_domain,
     GET "/v1/orgs/{org}/domains/{domain}/certificate" => routes::domains::certificate,
+    GET "/.well-known/caas-challenge/{token}" => routes::domains::challenge,
     GET "/v1/orgs/{org}/volumes" => routes::volumes::list_volumes,
     POST "/v1/orgs/{org}/volumes" => routes::volumes::create_volume,
     GET "/v1/orgs/{org}/volumes/{volume}" => routes::volumes::get_volume,

@@ -25,6 +25,9 @@ pub(crate) struct PlanLimits {
     max_containers: u64,
     /// Most projects.
     max_projects: u64,
+    /// Most custom domains (hostname and path pairs); 50 when a plan is created without it.
+    #[serde(default)]
+    max_domains: u64,
 }
 
 /// A named set of limits with a monthly price.

@@ -142,7 +142,10 @@ async fn plans_are_created_read_listed_updated_and_deleted() {
     assert_eq!(status, StatusCode::CREATED, "{plan}");
     assert_eq!(plan["name"], "pro");
     assert_eq!(plan["display_name"], "Pro");
-    assert_eq!(plan["limits"], limits);
+    // A plan that names no domain limit gets the default one.
+    let mut with_default = limits.clone();
+    with_default["max_domains"] = json!(50);
+    assert_eq!(plan["limits"], with_default);
     assert_eq!(plan["currency"], "EUR");
     assert!(plan["id"].is_string());
 
@@ -164,12 +167,13 @@ async fn plans_are_created_read_listed_updated_and_deleted() {
             Method::PATCH,
             "/v1/admin/plans/pro",
             Some(&w.admin),
-            Some(json!({"monthly_price_cents": 3900, "limits": {"cpu_millis": 1, "memory_bytes": 2, "storage_bytes": 3, "max_containers": 4, "max_projects": 5}})),
+            Some(json!({"monthly_price_cents": 3900, "limits": {"cpu_millis": 1, "memory_bytes": 2, "storage_bytes": 3, "max_containers": 4, "max_projects": 5, "max_domains": 6}})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["monthly_price_cents"], 3900);
     assert_eq!(updated["limits"]["max_containers"], 4);
+    assert_eq!(updated["limits"]["max_domains"], 6);
     assert_eq!(updated["display_name"], "Pro", "kept");
 
     let (status, body) = w

@@ -3,9 +3,11 @@
 //!
 //! The routes come from the OpenAPI document the router serves, so a route added without an
 //! expectation here fails [`every_route_has_an_expectation`]. The callers are: nobody
-//! (no credentials), a viewer, a member, an admin and the owner of `acme`, a platform
-//! administrator, the owner of another organization (`globex`), and a user invited to `acme`
-//! who is a member of nothing. The API token the matrix revokes is the member's. The same table is run against a suspended `acme` (its owner
+//! (no credentials), a viewer, a member, an admin and the owner of `acme`, a viewer, a member
+//! and an admin of `acme` scoped to the project `shop` (where everything the routes name
+//! lives), an admin scoped to the project `side` (for whom all of `shop` does not exist), a
+//! platform administrator, the owner of another organization (`globex`), and a user invited
+//! to `acme` who is a member of nothing. The API token the matrix revokes is the member's. The same table is run against a suspended `acme` (its owner
 //! and a platform administrator: reads answer, changes are refused with 409), and every route
 //! is called with another organization's ids (404, and nothing changes).
 //!
@@ -35,6 +37,14 @@ enum Caller {
     Member,
     Admin,
     Owner,
+    /// A viewer of `acme` scoped to the project `shop`.
+    ScopedViewer,
+    /// A member of `acme` scoped to the project `shop`.
+    ScopedMember,
+    /// An admin of `acme` scoped to the project `shop`.
+    ScopedAdmin,
+    /// An admin of `acme` scoped to the project `side`: `shop` is not theirs to see.
+    Elsewhere,
     PlatformAdmin,
     /// The owner of `globex`: a member of another organization.
     OtherOrg,
@@ -42,12 +52,16 @@ enum Caller {
     Invitee,
 }
 
-const CALLERS: [Caller; 8] = [
+const CALLERS: [Caller; 12] = [
     Caller::Anonymous,
     Caller::Viewer,
     Caller::Member,
     Caller::Admin,
     Caller::Owner,
+    Caller::ScopedViewer,
+    Caller::ScopedMember,
+    Caller::ScopedAdmin,
+    Caller::Elsewhere,
     Caller::PlatformAdmin,
     Caller::OtherOrg,
     Caller::Invitee,
@@ -56,12 +70,20 @@ const CALLERS: [Caller; 8] = [
 impl Caller {
     fn role(self) -> Option<Role> {
         match self {
-            Self::Viewer => Some(Role::Viewer),
-            Self::Member => Some(Role::Member),
-            Self::Admin => Some(Role::Admin),
+            Self::Viewer | Self::ScopedViewer => Some(Role::Viewer),
+            Self::Member | Self::ScopedMember => Some(Role::Member),
+            Self::Admin | Self::ScopedAdmin | Self::Elsewhere => Some(Role::Admin),
             Self::Owner => Some(Role::Owner),
             _ => None,
         }
+    }
+
+    /// Whether the membership is scoped to projects.
+    fn scoped(self) -> bool {
+        matches!(
+            self,
+            Self::ScopedViewer | Self::ScopedMember | Self::ScopedAdmin | Self::Elsewhere
+        )
     }
 }
 
@@ -75,8 +97,16 @@ enum Who {
     /// Platform administrators; everyone else 403, whichever organization the path names.
     PlatformAdmin,
     /// Members of `acme` from this role up, and platform administrators; lower roles 403,
-    /// non-members 404 (as for an organization that does not exist).
+    /// non-members 404 (as for an organization that does not exist). Members scoped to `shop`
+    /// as their role.
     Org(Role),
+    /// As [`Who::Org`] for members of the whole organization; members scoped to projects 403
+    /// whatever their role (organization-wide settings, and grants or targets wider than
+    /// their scope).
+    OrgWide(Role),
+    /// As [`Who::OrgWide`], but what the route names is wider than a scoped caller's scope,
+    /// so to one with the role it does not exist (404).
+    OrgWideHidden(Role),
     /// The invited user; everyone else 403.
     Invitee,
     /// The holder of the token (the member of `acme`) and platform administrators; everyone
@@ -95,6 +125,9 @@ enum Want {
     Forbidden,
     /// 404 `NOT_FOUND`, for the organization itself when the path names one.
     NotFound,
+    /// 404 `NOT_FOUND` for something inside the organization the caller may not see (a
+    /// project outside its scope, or what lives there).
+    Hidden,
     /// 422 `INVALID_INPUT` naming a field.
     Invalid,
     /// 409 `CONFLICT`: the organization is suspended.
@@ -118,6 +151,10 @@ struct Case {
     blocked: bool,
     /// Answers 409 for a stopped service, as every service of a suspended organization is.
     needs_running: bool,
+    /// Names something of the project `shop` (in its path or its body).
+    bound: bool,
+    /// What the admin scoped to `side` gets, when not what the rules say.
+    elsewhere: Option<Want>,
 }
 
 impl Case {
@@ -145,6 +182,18 @@ impl Case {
         self.allowed = Want::Invalid;
         self
     }
+    fn not_found(mut self) -> Self {
+        self.allowed = Want::NotFound;
+        self
+    }
+    fn bound(mut self) -> Self {
+        self.bound = true;
+        self
+    }
+    fn elsewhere(mut self, want: Want) -> Self {
+        self.elsewhere = Some(want);
+        self
+    }
 
     /// What `caller` must get.
     fn want(&self, caller: Caller) -> Want {
@@ -162,10 +211,26 @@ impl Case {
             },
             Who::PlatformAdmin => caller == Caller::PlatformAdmin,
             Who::Invitee => caller == Caller::Invitee,
-            Who::Org(min) => match caller {
+            Who::Org(min) | Who::OrgWide(min) | Who::OrgWideHidden(min) => match caller {
                 Caller::PlatformAdmin => true,
                 Caller::OtherOrg | Caller::Invitee => return Want::NotFound,
-                c => c.role().is_some_and(|r| r >= min),
+                c => {
+                    let role = c.role().is_some_and(|r| r >= min);
+                    if c == Caller::Elsewhere {
+                        if let Some(want) = self.elsewhere {
+                            return want;
+                        }
+                        if self.bound {
+                            return Want::Hidden;
+                        }
+                    }
+                    match self.who {
+                        Who::OrgWide(_) if c.scoped() => false,
+                        Who::OrgWideHidden(_) if c.scoped() && role => return Want::Hidden,
+                        Who::OrgWideHidden(_) if c.scoped() => false,
+                        _ => role,
+                    }
+                }
             },
         };
         if may { self.allowed } else { Want::Forbidden }
@@ -196,6 +261,10 @@ struct Ids {
 struct Tokens {
     admin_role: String,
     invitee: String,
+    scoped_viewer: String,
+    scoped_member: String,
+    scoped_admin: String,
+    elsewhere: String,
 }
 
 fn token<'a>(w: &'a World, t: &'a Tokens, caller: Caller) -> Option<&'a str> {
@@ -208,6 +277,10 @@ fn token<'a>(w: &'a World, t: &'a Tokens, caller: Caller) -> Option<&'a str> {
         Caller::PlatformAdmin => &w.admin,
         Caller::OtherOrg => &w.stranger,
         Caller::Invitee => &t.invitee,
+        Caller::ScopedViewer => &t.scoped_viewer,
+        Caller::ScopedMember => &t.scoped_member,
+        Caller::ScopedAdmin => &t.scoped_admin,
+        Caller::Elsewhere => &t.elsewhere,
     })
 }
 
@@ -311,8 +384,29 @@ async fn prepare() -> (World, Tokens, Ids) {
         Some(json!({"name": "spare", "limits": limits()})),
     )
     .await;
+    ok(
+        &w,
+        Method::POST,
+        "/v1/orgs/acme/projects",
+        &w.owner,
+        Some(json!({"name": "side"})),
+    )
+    .await;
     w.token_with_role("extra@acme.example", Role::Member).await;
     let admin_role = w.token_with_role("admin@acme.example", Role::Admin).await;
+    let shop: Option<&[&str]> = Some(&["shop"]);
+    let scoped_viewer = w
+        .token_with_scope("sv@acme.example", Role::Viewer, shop)
+        .await;
+    let scoped_member = w
+        .token_with_scope("sm@acme.example", Role::Member, shop)
+        .await;
+    let scoped_admin = w
+        .token_with_scope("sa@acme.example", Role::Admin, shop)
+        .await;
+    let elsewhere = w
+        .token_with_scope("side@acme.example", Role::Admin, Some(&["side"]))
+        .await;
     w.token_for_new_user("newbie@example.com").await;
     let invitee = w.token_for_new_user("invitee@example.com").await;
     let invitation = ok(
@@ -343,6 +437,10 @@ async fn prepare() -> (World, Tokens, Ids) {
         Tokens {
             admin_role,
             invitee,
+            scoped_viewer,
+            scoped_member,
+            scoped_admin,
+            elsewhere,
         },
         Ids {
             backup,
@@ -376,6 +474,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
     use Method as M;
     use Role::{Admin, Member, Owner, Viewer};
     use Who::{Anyone, Authenticated, Holder, Invitee, Org, PlatformAdmin};
+    use Who::{OrgWide, OrgWideHidden};
     let c = |method: Method, template: &'static str, who: Who| Case {
         path: concrete(template, ids),
         method,
@@ -385,10 +484,24 @@ fn cases(ids: &Ids) -> Vec<Case> {
         allowed: Want::Success,
         blocked: false,
         needs_running: false,
+        bound: [
+            "{project}",
+            "{volume}",
+            "{backup}",
+            "{domain}",
+            "{instance}",
+        ]
+        .iter()
+        .any(|p| template.contains(p)),
+        elsewhere: None,
     };
     const SVC: &str = "/v1/orgs/{org}/projects/{project}/services/{service}";
     vec![
         c(M::GET, "/v1/health", Anyone),
+        // No claim is pending on the host these requests name.
+        c(M::GET, "/.well-known/caas-challenge/{token}", Anyone)
+            .path("/.well-known/caas-challenge/abcdefghijklmnopqrstuvwxyz012345")
+            .not_found(),
         c(M::GET, "/v1/openapi.json", Anyone),
         // Runtime and plans.
         c(M::GET, "/v1/admin/runtime", PlatformAdmin),
@@ -431,18 +544,22 @@ fn cases(ids: &Ids) -> Vec<Case> {
         // Administrators only, whoever asks: a 403 that is the same for every organization.
         c(M::PUT, "/v1/orgs/{org}/subscription", PlatformAdmin).body(json!({"plan": "starter"})),
         c(M::GET, "/v1/orgs/{org}/usage", Org(Viewer)),
-        c(M::GET, "/v1/orgs/{org}/usage/report", Org(Viewer)),
+        c(M::GET, "/v1/orgs/{org}/usage/report", OrgWide(Viewer)),
         c(M::GET, "/v1/orgs/{org}/alerts", Org(Viewer)),
-        c(M::PUT, "/v1/orgs/{org}/alerts", Org(Admin)).body(json!({"rules": [
+        c(M::PUT, "/v1/orgs/{org}/alerts", OrgWide(Admin)).body(json!({"rules": [
             {"name": "looping", "condition": {"type": "restart_loop", "restarts": 3}}
         ]})),
         // Projects and services.
         c(M::GET, "/v1/orgs/{org}/projects", Org(Viewer)),
-        c(M::POST, "/v1/orgs/{org}/projects", Org(Admin))
+        c(M::POST, "/v1/orgs/{org}/projects", OrgWide(Admin))
             .body(json!({"name": "other"}))
             .blocked(),
         c(M::GET, "/v1/orgs/{org}/projects/{project}", Org(Viewer)),
-        c(M::DELETE, "/v1/orgs/{org}/projects/{project}", Org(Admin)),
+        c(
+            M::DELETE,
+            "/v1/orgs/{org}/projects/{project}",
+            OrgWide(Admin),
+        ),
         c(
             M::GET,
             "/v1/orgs/{org}/projects/{project}/services",
@@ -561,7 +678,8 @@ fn cases(ids: &Ids) -> Vec<Case> {
         c(M::GET, "/v1/orgs/{org}/volumes", Org(Viewer)),
         c(M::POST, "/v1/orgs/{org}/volumes", Org(Member))
             .body(json!({"project": "shop", "name": "other", "size_bytes": 1_048_576}))
-            .blocked(),
+            .blocked()
+            .bound(),
         c(M::GET, "/v1/orgs/{org}/volumes/{volume}", Org(Viewer)),
         // Deleting stays possible while suspended (data can always be removed).
         c(M::DELETE, "/v1/orgs/{org}/volumes/{volume}", Org(Member)),
@@ -627,23 +745,33 @@ fn cases(ids: &Ids) -> Vec<Case> {
             .path("/v1/admin/templates/custom"),
         // Members and invitations.
         c(M::GET, "/v1/orgs/{org}/members", Org(Viewer)),
-        c(M::POST, "/v1/orgs/{org}/members", Org(Admin))
+        // No project list grants the whole organization: wider than a scoped admin's own.
+        c(M::POST, "/v1/orgs/{org}/members", OrgWide(Admin))
             .body(json!({"user": "newbie@example.com", "role": "viewer"})),
+        c(M::POST, "/v1/orgs/{org}/members", Org(Admin))
+            .body(json!({"user": "newbie@example.com", "role": "viewer", "projects": ["shop"]}))
+            .elsewhere(Want::Invalid),
         // A malformed body is refused before anything is looked at: the same 422 for all.
         c(M::POST, "/v1/orgs/{org}/members", Authenticated)
             .body(json!({"user": "newbie@example.com", "role": "boss"}))
             .invalid(),
-        c(M::PATCH, "/v1/orgs/{org}/members/{user}", Org(Admin)).body(json!({"role": "viewer"})),
-        c(M::DELETE, "/v1/orgs/{org}/members/{user}", Org(Admin)),
+        // The member is organization-wide: wider than any scoped admin.
+        c(M::PATCH, "/v1/orgs/{org}/members/{user}", OrgWide(Admin))
+            .body(json!({"role": "viewer"})),
+        c(M::DELETE, "/v1/orgs/{org}/members/{user}", OrgWide(Admin)),
         c(M::POST, "/v1/orgs/{org}/transfer-ownership", Org(Owner))
             .body(json!({"to": "extra@acme.example"})),
         c(M::GET, "/v1/orgs/{org}/invitations", Org(Admin)),
-        c(M::POST, "/v1/orgs/{org}/invitations", Org(Admin))
+        c(M::POST, "/v1/orgs/{org}/invitations", OrgWide(Admin))
             .body(json!({"email": "someone@example.com", "role": "viewer"})),
+        c(M::POST, "/v1/orgs/{org}/invitations", Org(Admin))
+            .body(json!({"email": "someone@example.com", "role": "viewer", "projects": ["shop"]}))
+            .elsewhere(Want::Invalid),
+        // The invitation is organization-wide: not a scoped admin's to see.
         c(
             M::DELETE,
             "/v1/orgs/{org}/invitations/{invitation}",
-            Org(Admin),
+            OrgWideHidden(Admin),
         ),
         c(M::POST, "/v1/invitations/{token}/accept", Invitee),
         c(M::POST, "/v1/invitations/{token}/decline", Invitee),
@@ -710,6 +838,7 @@ fn differs(case: &Case, want: Want, got: &(StatusCode, Value)) -> Option<String>
                 && (body["details"]["kind"] == "organization"
                     || !(case.path.starts_with("/v1/orgs/") || case.path.contains("org=")))
         }
+        Want::Hidden => *status == StatusCode::NOT_FOUND && code == "NOT_FOUND",
         Want::Invalid => {
             *status == StatusCode::UNPROCESSABLE_ENTITY
                 && code == "INVALID_INPUT"

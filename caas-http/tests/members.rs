@@ -313,6 +313,7 @@ async fn invitations_answer_without_the_token_which_only_the_mailer_gets() {
             "expires_at",
             "id",
             "invited_by",
+            "projects",
             "role"
         ],
         "neither the token nor its hash"
@@ -669,4 +670,135 @@ async fn another_organizations_members_and_invitations_are_404() {
     );
     let (_, invitations) = w.get("/v1/orgs/globex/invitations", &w.stranger).await;
     assert_eq!(invitations.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_scoped_admin_cannot_widen_its_scope_or_grant_or_touch_anything_wider() {
+    let w = world().await;
+    w.deploy_web().await;
+    let (status, _) = w
+        .post("/v1/orgs/acme/projects", &w.owner, json!({"name": "side"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let scoped = w
+        .token_with_scope("scoped@acme.example", Role::Admin, Some(&["shop"]))
+        .await;
+    w.token_with_role("wide@acme.example", Role::Admin).await;
+    w.token_for_new_user("newbie@example.com").await;
+
+    // Widening itself, by PATCH of its own membership.
+    for body in [
+        json!({"projects": null}),
+        json!({"projects": ["shop", "side"]}),
+        json!({"role": "owner"}),
+    ] {
+        let got = patch(
+            &w,
+            "/v1/orgs/acme/members/scoped@acme.example",
+            &scoped,
+            body.clone(),
+        )
+        .await;
+        assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+    // Inviting or adding an organization-wide admin.
+    let got = w
+        .post(
+            "/v1/orgs/acme/invitations",
+            &scoped,
+            json!({"email": "boss@example.com", "role": "admin"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = w
+        .post(
+            "/v1/orgs/acme/members",
+            &scoped,
+            json!({"user": "newbie@example.com", "role": "admin"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    // A project outside its scope is no project to it.
+    let got = w
+        .post(
+            "/v1/orgs/acme/members",
+            &scoped,
+            json!({"user": "newbie@example.com", "role": "viewer", "projects": ["side"]}),
+        )
+        .await;
+    assert_invalid(&got, "projects[0]");
+    // Removing or demoting an organization-wide admin.
+    let got = w
+        .delete("/v1/orgs/acme/members/wide@acme.example", &scoped)
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let got = patch(
+        &w,
+        "/v1/orgs/acme/members/wide@acme.example",
+        &scoped,
+        json!({"role": "viewer"}),
+    )
+    .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    // Setting the organization's alert webhook.
+    let got = w
+        .put(
+            "/v1/orgs/acme/alerts",
+            &scoped,
+            json!({"rules": [], "webhook": {"url": "https://attacker.example/hook", "secret": "0123456789abcdef"}}),
+        )
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("scoped to projects"),
+        "{}",
+        got.1
+    );
+
+    // Nothing changed: the members are as they were.
+    let (_, members) = w.get("/v1/orgs/acme/members", &w.owner).await;
+    let of = |email: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(of("scoped@acme.example")["projects"], json!(["shop"]));
+    assert_eq!(of("scoped@acme.example")["role"], "admin");
+    assert_eq!(of("wide@acme.example")["role"], "admin");
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["email"] != "newbie@example.com")
+    );
+    let (_, alerts) = w.get("/v1/orgs/acme/alerts", &w.owner).await;
+    assert!(alerts["settings"]["webhook"].is_null(), "{alerts}");
+
+    // Within its scope it may grant up to its own role.
+    let (status, added) = w
+        .post(
+            "/v1/orgs/acme/members",
+            &scoped,
+            json!({"user": "newbie@example.com", "role": "admin", "projects": ["shop"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["projects"], json!(["shop"]));
+    let (status, inv) = w
+        .post(
+            "/v1/orgs/acme/invitations",
+            &scoped,
+            json!({"email": "helper@example.com", "role": "member", "projects": ["shop"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inv}");
+    assert_eq!(inv["projects"].as_array().unwrap().len(), 1, "{inv}");
 }

@@ -158,6 +158,8 @@ fn kind_of_table(table: Option<&str>) -> &'static str {
         Some("organizations") => "organization",
         Some("members") => "member",
         Some("invitations") => "invitation",
+        Some("domains") => "domain",
+        Some("host_claims") => "hostname claim",
         Some("plans") => "plan",
         Some("subscriptions") => "subscription",
         Some("projects") => "project",

@@ -2,13 +2,15 @@
 //! with their organization.
 
 use caas_core::model::Invitation;
-use caas_core::{Error, InvitationId, OrgId, Result, UserId};
+use caas_core::{Error, InvitationId, OrgId, ProjectId, Result, UserId};
 use sqlx::postgres::{PgPool, PgRow};
+use uuid::Uuid;
 
 use crate::codec::{get, parse_role, role};
 use crate::error::{Violation, corrupt, db_error, on_violation};
 
-const COLUMNS: &str = "id, org_id, email, role, token_sha256, invited_by, expires_at, created_at";
+const COLUMNS: &str =
+    "id, org_id, email, role, projects, token_sha256, invited_by, expires_at, created_at";
 
 /// Whether `sha256` can be a stored token hash (64 lowercase hex digits, as the schema
 /// checks). Anything else is absent without asking the server, which would refuse a NUL
@@ -22,11 +24,13 @@ fn storable(sha256: &str) -> bool {
 
 fn invitation_from_row(row: &PgRow) -> Result<Invitation> {
     let role_text: String = get(row, "role")?;
+    let projects: Option<Vec<Uuid>> = get(row, "projects")?;
     Ok(Invitation {
         id: InvitationId(get(row, "id")?),
         org: OrgId(get(row, "org_id")?),
         email: get(row, "email")?,
         role: parse_role(&role_text).map_err(|_| corrupt("invitations.role", &role_text))?,
+        projects: projects.map(|ps| ps.into_iter().map(ProjectId).collect()),
         token_sha256: get(row, "token_sha256")?,
         invited_by: UserId(get(row, "invited_by")?),
         expires_at: get(row, "expires_at")?,
@@ -36,12 +40,17 @@ fn invitation_from_row(row: &PgRow) -> Result<Invitation> {
 
 pub(crate) async fn create(pool: &PgPool, i: &Invitation) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO invitations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO invitations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(i.id.0)
     .bind(i.org.0)
     .bind(&i.email)
     .bind(role(i.role))
+    .bind(
+        i.projects
+            .as_ref()
+            .map(|ps| ps.iter().map(|p| p.0).collect::<Vec<Uuid>>()),
+    )
     .bind(&i.token_sha256)
     .bind(i.invited_by.0)
     .bind(i.expires_at)

@@ -1,7 +1,8 @@
 //! The [`Store`](caas_core::Store) port on PostgreSQL, through sqlx.
 //!
 //! [`PgStore`] implements the whole `Store` trait — platform settings, users, organizations,
-//! members, invitations, plans, subscriptions, projects, services, deployments, volumes, backups, alerts,
+//! members, invitations, plans, subscriptions, projects, services, deployments, custom domains
+//! and hostname claims, volumes, backups, alerts,
 //! templates and template instances, quota reservations, service events, the audit log and
 //! container metrics — and passes the same conformance suites (`caas_testkit::store_suite!`,
 //! `caas_testkit::quota_suite!` and `caas_testkit::metrics_suite!`) as the in-memory
@@ -20,7 +21,9 @@
 //! # Schema
 //!
 //! Migrations live in this crate (`migrations/`) and are embedded with `sqlx::migrate!`;
-//! [`PgStore::migrate`] applies the pending ones. The schema carries real, named constraints:
+//! [`PgStore::migrate`] applies the pending ones, then fills in what SQL cannot compute (the
+//! site of the hostname claims `0011_tenant_isolation.sql` made, from the public suffix list,
+//! in one `UPDATE … FROM UNNEST`). The schema carries real, named constraints:
 //! foreign keys, uniqueness (slugs, e-mails, plan names, names per organization or project),
 //! checks on enumerations, names and amounts, and indexes for the queries the store runs.
 //! Enumerations are stored as their snake_case text, service kinds, specs, event kinds and
@@ -61,8 +64,31 @@
 //! SHA-256 (64 lowercase hex digits, checked) is unique across all organizations, and a second
 //! invitation with the same id or the same hash is `AlreadyExists` naming the invitation's id
 //! (never the hash). `invited_by` is not a key: who sent an invitation is a record, and the
-//! port asks only for the organization. A look-up by a hash that could not be stored finds
-//! nothing without asking the server.
+//! port asks only for the organization. The projects an invitation grants are a `UUID[]`
+//! like a member's (`0011_tenant_isolation.sql`; NULL for every project, order kept, an
+//! empty array stays empty). A look-up by a hash that could not be stored finds nothing
+//! without asking the server.
+//!
+//! Custom domains and hostname claims (`migrations/0011_tenant_isolation.sql`): one
+//! organization owns a hostname with every path on it. `host_claims` is keyed by the
+//! normalized hostname (its primary key is the unique index on the name's owner) and keeps the
+//! organization (no foreign key, like the audit log), the site (registrable domain), the
+//! token, the verification and readiness (JSONB), the expiry and the creation time. A claim
+//! is live while its organization has a domain row on the hostname: rows left behind when a
+//! service or an organization is deleted (the cascade removes their domains, never a claim)
+//! are dead, invisible to `host_claim_opt`, `list_host_claims` (by creation time, then
+//! hostname bytewise) and `update_host_claim`, and replaced by the next claim on the name.
+//! Verified claims that are released — with their organization's last domain there, or
+//! replaced when dead — are remembered in `released_host_claims` (site, organization,
+//! hostname, time), which `site_verified_by_others` reads with the verified claims, live or
+//! dead, of other organizations; both survive the organization. `domains` keeps routing
+//! only: unique per organization, hostname and path prefix (`domains_org_host_path_key`),
+//! indexed by `(hostname, org_id)`, listed by id. The upgrade gave every hostname already in
+//! use one owner: the organization of its oldest verified domain (by creation, then id), else
+//! of its oldest domain, with that domain's verification and token and a fresh week to be
+//! proven; other organizations' domains on the name are kept, under no claim of theirs, so
+//! the platform never routes them. Plans gained `max_domains` (existing plans: 50,
+//! `PlanLimits::DEFAULT_MAX_DOMAINS`), checked with the other limits by `plans_limits_check`.
 //! `delete_project` refuses with `Conflict` while services remain and `delete_plan` while
 //! subscriptions use the plan; both check under a row lock in the same transaction as the
 //! delete, so a concurrent create cannot slip in between.
@@ -101,6 +127,25 @@
 //! is at or before `now`. A reservation whose commit was interrupted by a lost connection (an
 //! `Unavailable` error from `quota_reserve`) may or may not exist; if it does, it is pending
 //! and stops counting at its expiry.
+//!
+//! # Atomic hostname claims
+//!
+//! `create_domain` runs one READ COMMITTED transaction, checking in the order
+//! `InMemoryStore` does. It locks the organization row (`FOR NO KEY UPDATE`, so foreign-key
+//! checks of other inserts are not blocked): an organization's domains are added one at a
+//! time, and the count checked against the plan's `max_domains` (when it has a
+//! subscription; `QuotaExceeded` on `domains`) sees every earlier one. It takes the hostname
+//! with `INSERT … ON CONFLICT (hostname) DO NOTHING` on the claims' primary key: of several
+//! organizations inserting at once one inserts, the others wait for its transaction, then lock
+//! the existing row `FOR UPDATE` and, in a fresh statement, look at its domains — someone
+//! else's live claim is `Conflict` (worded by `caas_core::ports::quota::foreign_host_error`,
+//! never naming the owner), the organization's own is the claim the domain goes under, and a
+//! dead one is replaced in place, remembered first when verified. No unique violation or
+//! serialization failure reaches the caller. The claim is taken before the hostname-and-path
+//! check (`AlreadyExists`) and the plan check, whose refusal rolls it back. `delete_domain`
+//! and `release_expired_host_claim` lock the claim row before they count what is left, so a
+//! domain added to the claim at the same moment is either counted or waits and finds the
+//! name free.
 //!
 //! # Metrics
 //!
@@ -165,9 +210,10 @@
 //! |---|---|
 //! | row not found (`user`, `org`, `update_*`, `delete_*`, …) | `NotFound { kind, id }` with the kind and id asked for |
 //! | unique violation (23505) | `AlreadyExists { kind, id }` naming the conflicting slug, e-mail, name or id |
-//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume` and `create_template_instance`, `organization` for `create_backup`, `put_alert` and `create_invitation`, `service` for `create_deployment` and `append_event` |
+//! | foreign-key violation (23503) to a missing parent | `NotFound` of the referenced object: `organization` or `user` for `put_member`, `organization` or `plan` for `put_subscription`, `organization` for `create_project` and `quota_reserve`, `project` for `create_service`, `organization` or `project` for `create_volume` and `create_template_instance`, `organization` for `create_backup`, `put_alert` and `create_invitation`, `service` for `create_deployment` and `append_event`, `organization` or `service` for `create_domain` |
 //! | any other foreign-key violation | `Conflict` naming the constraint |
 //! | plan in use, project with services, reservation released or expired | `Conflict` saying what to do |
+//! | a hostname another organization holds (`create_domain`) | `Conflict` that does not name the owner |
 //! | plan limits exceeded | `QuotaExceeded` naming every exceeded dimension |
 //! | check (23514) or not-null (23502) violation, data exception (class 22) | `InvalidInput` naming the column |
 //! | amount above `i64::MAX` | `InvalidInput` naming the field |
@@ -263,7 +309,9 @@ impl PgStore {
         &self.pool
     }
 
-    /// Applies pending migrations. Errors: `Unavailable`, `Backend`.
+    /// Applies pending migrations, then completes what SQL alone cannot (the sites of
+    /// hostname claims, which need the public suffix list). Errors: `Unavailable`, `Backend`,
+    /// `InvalidInput` (a stored hostname that is no longer a valid name).
     pub async fn migrate(&self) -> Result<()> {
         use sqlx::migrate::MigrateError;
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
@@ -274,6 +322,7 @@ impl PgStore {
                 }
             }
             e => Error::backend_source(SERVICE, "migration failed", e),
-        })
+        })?;
+        domains::backfill_sites(&self.pool).await
     }
 }

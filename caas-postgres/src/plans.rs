@@ -11,7 +11,8 @@ use crate::error::{Violation, corrupt, db_error, on_violation, to_bigint};
 
 /// The columns [`plan_from_row`] reads, for queries in other modules.
 pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
-     storage_bytes, max_containers, max_projects, monthly_price_cents, currency, created_at";
+     storage_bytes, max_containers, max_projects, max_domains, monthly_price_cents, currency, \
+     created_at";
 
 /// The columns [`subscription_from_row`] reads.
 pub(crate) const SUBSCRIPTION_COLUMNS: &str =
@@ -29,6 +30,7 @@ pub(crate) fn plan_from_row(row: &PgRow) -> Result<Plan> {
             storage_bytes: get_u64(row, "storage_bytes")?,
             max_containers: get_u64(row, "max_containers")?,
             max_projects: get_u64(row, "max_projects")?,
+            max_domains: get_u64(row, "max_domains")?,
         },
         monthly_price_cents: get_u64(row, "monthly_price_cents")?,
         currency: get(row, "currency")?,
@@ -49,7 +51,7 @@ pub(crate) fn subscription_from_row(row: &PgRow) -> Result<Subscription> {
 }
 
 /// A plan's amounts as BIGINTs, in column order; refuses values above `i64::MAX`.
-fn plan_amounts(plan: &Plan) -> Result<[i64; 6]> {
+fn plan_amounts(plan: &Plan) -> Result<[i64; 7]> {
     let l = &plan.limits;
     Ok([
         to_bigint("limits.cpu_millis", l.cpu_millis)?,
@@ -57,6 +59,7 @@ fn plan_amounts(plan: &Plan) -> Result<[i64; 6]> {
         to_bigint("limits.storage_bytes", l.storage_bytes)?,
         to_bigint("limits.max_containers", l.max_containers)?,
         to_bigint("limits.max_projects", l.max_projects)?,
+        to_bigint("limits.max_domains", l.max_domains)?,
         to_bigint("monthly_price_cents", plan.monthly_price_cents)?,
     ])
 }
@@ -69,11 +72,11 @@ fn plan_name_taken(plan: &Plan) -> impl FnOnce(Violation<'_>) -> Option<Error> +
 }
 
 pub(crate) async fn create_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
-    let [cpu, memory, storage, containers, projects, price] = plan_amounts(plan)?;
+    let [cpu, memory, storage, containers, projects, domains, price] = plan_amounts(plan)?;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes, \
-         max_containers, max_projects, monthly_price_cents, currency, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         max_containers, max_projects, max_domains, monthly_price_cents, currency, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(plan.id.0)
     .bind(plan.name.as_str())
@@ -83,6 +86,7 @@ pub(crate) async fn create_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
     .bind(storage)
     .bind(containers)
     .bind(projects)
+    .bind(domains)
     .bind(price)
     .bind(&plan.currency)
     .bind(plan.created_at)
@@ -130,11 +134,11 @@ pub(crate) async fn list_plans(pool: &PgPool) -> Result<Vec<Plan>> {
 }
 
 pub(crate) async fn update_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
-    let [cpu, memory, storage, containers, projects, price] = plan_amounts(plan)?;
+    let [cpu, memory, storage, containers, projects, domains, price] = plan_amounts(plan)?;
     let done = sqlx::query(
         "UPDATE plans SET name = $2, display_name = $3, cpu_millis = $4, memory_bytes = $5, \
-         storage_bytes = $6, max_containers = $7, max_projects = $8, monthly_price_cents = $9, \
-         currency = $10 WHERE id = $1",
+         storage_bytes = $6, max_containers = $7, max_projects = $8, max_domains = $9, \
+         monthly_price_cents = $10, currency = $11 WHERE id = $1",
     )
     .bind(plan.id.0)
     .bind(plan.name.as_str())
@@ -144,6 +148,7 @@ pub(crate) async fn update_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
     .bind(storage)
     .bind(containers)
     .bind(projects)
+    .bind(domains)
     .bind(price)
     .bind(&plan.currency)
     .execute(pool)

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
-    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
-    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, HostClaim, Invitation, Member,
+    MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
@@ -195,18 +195,11 @@ impl Store for PgStore {
     }
 
     // --- domains ---
-    async fn create_domain(&self, domain: &Domain) -> Result<()> {
-        domains::create(&self.pool, domain).await
+    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
+        domains::create(&self.pool, domain, claim).await
     }
     async fn domain(&self, id: DomainId) -> Result<Domain> {
         domains::by_id(&self.pool, id).await
-    }
-    async fn domain_by_host_opt(
-        &self,
-        hostname: &str,
-        path_prefix: &str,
-    ) -> Result<Option<Domain>> {
-        domains::by_host_opt(&self.pool, hostname, path_prefix).await
     }
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
         domains::list_by_service(&self.pool, service).await
@@ -214,17 +207,39 @@ impl Store for PgStore {
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
         domains::list_by_org(&self.pool, org).await
     }
+    async fn list_host_domains(&self, hostname: &str) -> Result<Vec<Domain>> {
+        domains::list_by_host(&self.pool, hostname).await
+    }
     async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
         domains::list_under(&self.pool, base).await
-    }
-    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
-        domains::list_all(&self.pool).await
     }
     async fn update_domain(&self, domain: &Domain) -> Result<()> {
         domains::update(&self.pool, domain).await
     }
     async fn delete_domain(&self, id: DomainId) -> Result<()> {
         domains::delete(&self.pool, id).await
+    }
+
+    // --- hostname claims ---
+    async fn host_claim_opt(&self, hostname: &str) -> Result<Option<HostClaim>> {
+        domains::claim_opt(&self.pool, hostname).await
+    }
+    async fn list_host_claims(&self, org: Option<OrgId>) -> Result<Vec<HostClaim>> {
+        domains::list_claims(&self.pool, org).await
+    }
+    async fn update_host_claim(&self, claim: &HostClaim) -> Result<()> {
+        domains::update_claim(&self.pool, claim).await
+    }
+    async fn release_expired_host_claim(
+        &self,
+        hostname: &str,
+        org: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Domain>> {
+        domains::release_expired(&self.pool, hostname, org, now).await
+    }
+    async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
+        domains::site_verified_by_others(&self.pool, site, org).await
     }
 
     // --- volumes ---

@@ -21,8 +21,8 @@ use caas_core::{
 };
 use caas_postgres::PgStore;
 use caas_testkit::store::{
-    deployment_of, event_of, generous_limits, now, project_of, seed_deployment, seed_org,
-    seed_plan, seed_project, seed_service, seed_subscribed_org, seed_user, service_of,
+    LegacyDomain, deployment_of, event_of, generous_limits, now, project_of, seed_deployment,
+    seed_org, seed_plan, seed_project, seed_service, seed_subscribed_org, seed_user, service_of,
     stored_template_of, subscription_of, template_instance_of, unique,
 };
 use sqlx::Connection;
@@ -497,6 +497,58 @@ async fn the_upgrade_to_one_firing_alert_resolves_duplicates_keeping_the_oldest(
     before.run(&pool).await.unwrap();
     let store = PgStore::from_pool(pool);
     caas_testkit::store::upgrading_resolves_duplicate_firing_alerts(&store, async {
+        store.migrate().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_upgrade_to_hostname_claims_gives_each_hostname_one_owner() {
+    let Some(db) = common::fresh_database().await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(db.options.clone())
+        .await
+        .unwrap();
+    // The schema before `0011_tenant_isolation.sql`: a verification per domain, and one
+    // hostname shared by several organizations on different paths.
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            caas_postgres::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 11)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.run(&pool).await.unwrap();
+    let store = PgStore::from_pool(pool);
+    let insert_legacy = async |legacy: LegacyDomain| {
+        let d = &legacy.domain;
+        sqlx::query(
+            "INSERT INTO domains (id, org_id, service_id, hostname, path_prefix, strip_prefix, \
+             target_port, verification, verification_token, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(d.id.0)
+        .bind(d.org.0)
+        .bind(d.service.0)
+        .bind(d.hostname.as_str())
+        .bind(&d.path_prefix)
+        .bind(d.strip_prefix)
+        .bind(i32::from(d.target_port))
+        .bind(sqlx::types::Json(&legacy.verification))
+        .bind(&legacy.token)
+        .bind(d.created_at)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    };
+    caas_testkit::store::upgrading_gives_each_hostname_one_owner(&store, insert_legacy, async {
         store.migrate().await.unwrap();
     })
     .await;

@@ -9,6 +9,10 @@ use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
 use crate::errors::{db, on_write};
 
+/// The columns [`invitation`] reads (named, not `*`: see [`crate::plans::PLAN_COLUMNS`]).
+const COLUMNS: &str =
+    "id, org_id, email, role, projects, token_sha256, invited_by, expires_at, created_at";
+
 fn invitation(row: &SqliteRow) -> Result<Invitation> {
     let c = Cols::new(row, "invitations");
     Ok(Invitation {
@@ -16,6 +20,7 @@ fn invitation(row: &SqliteRow) -> Result<Invitation> {
         org: c.id("org_id")?,
         email: c.text("email")?,
         role: c.name("role")?,
+        projects: c.json_opt("projects")?,
         token_sha256: c.text("token_sha256")?,
         invited_by: c.id("invited_by")?,
         expires_at: c.ts("expires_at")?,
@@ -24,15 +29,14 @@ fn invitation(row: &SqliteRow) -> Result<Invitation> {
 }
 
 pub(crate) async fn create(s: &SqliteStore, i: &Invitation) -> Result<()> {
-    let result = sqlx::query(
-        "INSERT INTO invitations (id, org_id, email, role, token_sha256, invited_by, expires_at,
-                                  created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+    let result = sqlx::query(&format!(
+        "INSERT INTO invitations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
     .bind(i.id.as_uuid())
     .bind(i.org.as_uuid())
     .bind(&i.email)
     .bind(codec::name(&i.role)?)
+    .bind(codec::json_opt(i.projects.as_ref())?)
     .bind(&i.token_sha256)
     .bind(i.invited_by.as_uuid())
     .bind(ts("expires_at", i.expires_at)?)
@@ -51,7 +55,7 @@ pub(crate) async fn create(s: &SqliteStore, i: &Invitation) -> Result<()> {
 }
 
 pub(crate) async fn by_id(s: &SqliteStore, id: InvitationId) -> Result<Invitation> {
-    sqlx::query("SELECT * FROM invitations WHERE id = ?")
+    sqlx::query(&format!("SELECT {COLUMNS} FROM invitations WHERE id = ?"))
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
@@ -63,21 +67,25 @@ pub(crate) async fn by_id(s: &SqliteStore, id: InvitationId) -> Result<Invitatio
 }
 
 pub(crate) async fn by_hash_opt(s: &SqliteStore, sha256: &str) -> Result<Option<Invitation>> {
-    sqlx::query("SELECT * FROM invitations WHERE token_sha256 = ?")
-        .bind(sha256)
-        .fetch_optional(s.pool())
-        .await
-        .map_err(db)?
-        .map(|r| invitation(&r))
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE token_sha256 = ?"
+    ))
+    .bind(sha256)
+    .fetch_optional(s.pool())
+    .await
+    .map_err(db)?
+    .map(|r| invitation(&r))
+    .transpose()
 }
 
 pub(crate) async fn list(s: &SqliteStore, org: OrgId) -> Result<Vec<Invitation>> {
-    let rows = sqlx::query("SELECT * FROM invitations WHERE org_id = ? ORDER BY id")
-        .bind(org.as_uuid())
-        .fetch_all(s.pool())
-        .await
-        .map_err(db)?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE org_id = ? ORDER BY id"
+    ))
+    .bind(org.as_uuid())
+    .fetch_all(s.pool())
+    .await
+    .map_err(db)?;
     all(&rows, invitation)
 }
 

@@ -25,8 +25,9 @@
 //! 0000–9999 are refused with `InvalidInput`) — except metric times, see [Metrics](#metrics). `u64` amounts are `INTEGER`s: values above
 //! `i64::MAX` are refused with `InvalidInput` naming the field (`limits.cpu_millis`,
 //! `amounts.containers`, …). Enums are stored by their serde names; service kinds, specs
-//! (secrets included: redaction is the platform's job), event kinds, audit before/after and
-//! member project lists as JSON text. Organization search compares Unicode-lowercased text
+//! (secrets included: redaction is the platform's job), event kinds, audit before/after,
+//! member and invitation project lists and hostname claims' verification and readiness as
+//! JSON text. Organization search compares Unicode-lowercased text
 //! (a lowercased copy of the display name is stored), like `InMemoryStore`, and treats `%`
 //! and `_` literally.
 //!
@@ -64,12 +65,38 @@
 //! instance records; instances list in creation order (by id).
 //!
 //! Invitations (`migrations/0006_invitations.sql`): one row per invitation, its role by its
-//! serde name and its token's SHA-256 (64 lowercase hex digits, checked) unique across all
+//! serde name, the projects it grants (`projects`, from `0010_tenant_isolation.sql`: a JSON
+//! array of ids in the order given, NULL for every project, so an empty list stays an empty
+//! list) and its token's SHA-256 (64 lowercase hex digits, checked) unique across all
 //! organizations; a second invitation with the same id or the same hash is `AlreadyExists`
 //! naming the invitation's id (never the hash). The organization must exist (`NotFound`),
 //! while `invited_by` is not a key: who sent an invitation is a record, and the port asks only
 //! for the organization. Invitations list in creation order (by id, through the `(org_id,
 //! id)` index) and go with their organization.
+//!
+//! Custom domains and hostname claims (`migrations/0010_tenant_isolation.sql`): one
+//! organization owns a hostname with every path on it. `host_claims` is keyed by the
+//! normalized hostname (its primary key is the unique index on the name's owner) and keeps
+//! the organization (no foreign key, like the audit log), the site (registrable domain), the
+//! token, the verification and readiness (JSON text), the expiry and the creation time.
+//! A claim is live while its organization has a domain row on the hostname: rows left behind
+//! when a service or an organization is deleted (the cascade removes their domains, never a
+//! claim) are dead, invisible to `host_claim_opt`, `list_host_claims` and
+//! `update_host_claim`, and replaced by the next claim on the name. Verified claims that are
+//! released — with their organization's last domain there, or replaced when dead — are
+//! remembered in `released_host_claims` (site, organization, hostname, time), which
+//! `site_verified_by_others` reads with the verified claims, live or dead, of other
+//! organizations; both survive the organization. `domains` keeps routing only: unique per
+//! organization, hostname and path prefix, indexed by `(hostname, org_id)` for liveness and
+//! hostname listings, listed in creation order (by id). `create_domain` checks, in one write
+//! transaction and in the order `InMemoryStore` does: the organization, the service's
+//! organization, the claim's organization and hostname (`InvalidInput` on `claim`), the id,
+//! another organization's live claim (`Conflict`, from `caas_core::ports::quota`, never
+//! naming the owner), the organization's hostname and path (`AlreadyExists`), and — when the
+//! organization has a subscription — its plan's `max_domains` against its domain rows
+//! (`QuotaExceeded` on `domains`). `delete_domain` and `release_expired_host_claim` also
+//! decide in one write transaction. Plans keep `max_domains` like the other limits (existing
+//! plans got 50, `PlanLimits::DEFAULT_MAX_DOMAINS`).
 //!
 //! The audit log (indexes in `migrations/0007_audit_filters.sql`): `list_audit` puts into its
 //! statement only the conditions the filter sets — `org_id = ?`, `actor = ?`, the action
@@ -82,6 +109,19 @@
 //! the entries themselves; bounds outside the years 0000–9999 keep every entry or none, as
 //! they would in memory. Indexes serve an organization's entries and all entries by time
 //! (`0001_core.sql`), an actor's entries by time, and action ranges.
+//!
+//! # Migrations
+//!
+//! [`SqliteStore::migrate`] runs the embedded migrations, each in its own transaction, then
+//! fills in what SQL cannot compute: the site of the claims `0010_tenant_isolation.sql` made
+//! (from the public suffix list). The upgrade to claims gives every hostname already in use
+//! one owner: the organization of its oldest verified domain (by creation, then id), else of
+//! its oldest domain; the claim takes that domain's verification and token and a fresh week
+//! to be proven. Other organizations' domains on the name are kept, under no claim of theirs,
+//! so the platform never routes them. The tables an upgrade reshapes (`domains`, `plans`,
+//! `invitations`) are read by named columns, never `*`: a pooled connection that knew the old
+//! schema re-prepares its statements, but sqlx would keep the column list of the first
+//! preparation.
 //!
 //! # Metrics
 //!
@@ -144,6 +184,10 @@
 //! waited for by the 5 s busy timeout. The decisions are `caas_core::ports::quota`'s
 //! `check_subscription`, `sum_usage` and `check_limits`, shared by every store, so refusals
 //! read the same everywhere. Commit, release and expiry are single conditional `UPDATE`s.
+//! Domains are decided the same way: `create_domain` reads the hostname's live claim and
+//! counts the organization's domains in the write transaction that inserts, so of sixteen
+//! organizations claiming one name at once exactly one wins, and concurrent additions never
+//! pass the plan's `max_domains`.
 //!
 //! # Errors
 //!
@@ -155,6 +199,7 @@
 //! | unique or primary-key violation (2067, 1555) | `AlreadyExists { kind, id }` naming the conflicting name (or id) |
 //! | foreign-key violation (787) on insert | `NotFound` of the missing referenced row (org, user, plan, project, service) |
 //! | foreign-key violation otherwise | `Conflict` |
+//! | a hostname another organization holds | `Conflict` (`caas_core::ports::quota::foreign_host_error`) |
 //! | check / not-null violation (275, 1299) | `InvalidInput` |
 //! | `SQLITE_BUSY`, `SQLITE_LOCKED`, pool timeout, closed pool, I/O | `Unavailable` (retryable) |
 //! | undecodable column, anything else | `Backend` |
@@ -238,12 +283,15 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Applies pending migrations. Errors: `Backend`.
+    /// Applies pending migrations, then completes what SQL alone cannot (the sites of
+    /// hostname claims, which need the public suffix list). Errors: `Backend`, `Unavailable`,
+    /// `InvalidInput` (a stored hostname that is no longer a valid name).
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| Error::backend_source(SERVICE, "migration failed", e))
+            .map_err(|e| Error::backend_source(SERVICE, "migration failed", e))?;
+        domains::backfill_sites(self).await
     }
 
     /// Begins a write transaction holding SQLite's write lock from its first statement.

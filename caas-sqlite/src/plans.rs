@@ -9,6 +9,13 @@ use crate::SqliteStore;
 use crate::codec::{self, Cols, all, int, ts};
 use crate::errors::{db, on_unique, on_write};
 
+/// The columns [`plan`] reads. Named rather than `*`: a statement prepared on a connection
+/// that has not seen the latest migration yet then still yields exactly these columns (with
+/// `*`, sqlx would keep the column list of the older table; see "Migrations" in the crate docs).
+pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
+     storage_bytes, max_containers, max_projects, max_domains, monthly_price_cents, currency, \
+     created_at";
+
 pub(crate) fn plan(row: &SqliteRow) -> Result<Plan> {
     let c = Cols::new(row, "plans");
     Ok(Plan {
@@ -21,6 +28,7 @@ pub(crate) fn plan(row: &SqliteRow) -> Result<Plan> {
             storage_bytes: c.u64("storage_bytes")?,
             max_containers: c.u64("max_containers")?,
             max_projects: c.u64("max_projects")?,
+            max_domains: c.u64("max_domains")?,
         },
         monthly_price_cents: c.u64("monthly_price_cents")?,
         currency: c.text("currency")?,
@@ -42,7 +50,7 @@ pub(crate) fn subscription(row: &SqliteRow) -> Result<Subscription> {
 }
 
 /// The plan's numbers as stored. Errors: `InvalidInput` naming the field above `i64::MAX`.
-struct PlanNumbers([i64; 6]);
+struct PlanNumbers([i64; 7]);
 
 impl PlanNumbers {
     fn of(p: &Plan) -> Result<Self> {
@@ -53,17 +61,19 @@ impl PlanNumbers {
             int("limits.storage_bytes", l.storage_bytes)?,
             int("limits.max_containers", l.max_containers)?,
             int("limits.max_projects", l.max_projects)?,
+            int("limits.max_domains", l.max_domains)?,
             int("monthly_price_cents", p.monthly_price_cents)?,
         ]))
     }
 }
 
 pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
-    let [cpu, mem, storage, containers, projects, price] = PlanNumbers::of(p)?.0;
+    let [cpu, mem, storage, containers, projects, domains, price] = PlanNumbers::of(p)?.0;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes,
-                            max_containers, max_projects, monthly_price_cents, currency, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            max_containers, max_projects, max_domains, monthly_price_cents,
+                            currency, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(p.id.as_uuid())
     .bind(p.name.as_str())
@@ -73,6 +83,7 @@ pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
     .bind(storage)
     .bind(containers)
     .bind(projects)
+    .bind(domains)
     .bind(price)
     .bind(&p.currency)
     .bind(ts("created_at", p.created_at)?)
@@ -91,7 +102,7 @@ pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
 }
 
 pub(crate) async fn plan_by_id(s: &SqliteStore, id: PlanId) -> Result<Plan> {
-    sqlx::query("SELECT * FROM plans WHERE id = ?")
+    sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?"))
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
@@ -100,7 +111,7 @@ pub(crate) async fn plan_by_id(s: &SqliteStore, id: PlanId) -> Result<Plan> {
 }
 
 pub(crate) async fn plan_by_name_opt(s: &SqliteStore, name: &str) -> Result<Option<Plan>> {
-    sqlx::query("SELECT * FROM plans WHERE name = ?")
+    sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE name = ?"))
         .bind(name)
         .fetch_optional(s.pool())
         .await
@@ -110,7 +121,7 @@ pub(crate) async fn plan_by_name_opt(s: &SqliteStore, name: &str) -> Result<Opti
 }
 
 pub(crate) async fn list_plans(s: &SqliteStore) -> Result<Vec<Plan>> {
-    let rows = sqlx::query("SELECT * FROM plans ORDER BY name")
+    let rows = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans ORDER BY name"))
         .fetch_all(s.pool())
         .await
         .map_err(db)?;
@@ -118,11 +129,12 @@ pub(crate) async fn list_plans(s: &SqliteStore) -> Result<Vec<Plan>> {
 }
 
 pub(crate) async fn update_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
-    let [cpu, mem, storage, containers, projects, price] = PlanNumbers::of(p)?.0;
+    let [cpu, mem, storage, containers, projects, domains, price] = PlanNumbers::of(p)?.0;
     let done = sqlx::query(
         "UPDATE plans
          SET name = ?, display_name = ?, cpu_millis = ?, memory_bytes = ?, storage_bytes = ?,
-             max_containers = ?, max_projects = ?, monthly_price_cents = ?, currency = ?
+             max_containers = ?, max_projects = ?, max_domains = ?, monthly_price_cents = ?,
+             currency = ?
          WHERE id = ?",
     )
     .bind(p.name.as_str())
@@ -132,6 +144,7 @@ pub(crate) async fn update_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
     .bind(storage)
     .bind(containers)
     .bind(projects)
+    .bind(domains)
     .bind(price)
     .bind(&p.currency)
     .bind(p.id.as_uuid())

@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::SqliteStore;
 use crate::codec::{Cols, all, int, ts};
 use crate::errors::db;
-use crate::plans::{plan, subscription};
+use crate::plans::{PLAN_COLUMNS, plan, subscription};
 
 fn reservation(row: &SqliteRow) -> Result<Reservation> {
     let c = Cols::new(row, "reservations");
@@ -56,7 +56,8 @@ async fn live(conn: &mut SqliteConnection, org: OrgId, now: &str) -> Result<Vec<
     all(&rows, reservation)
 }
 
-async fn org_slug(conn: &mut SqliteConnection, org: OrgId) -> Result<String> {
+/// The organization's slug. Errors: `NotFound`.
+pub(crate) async fn org_slug(conn: &mut SqliteConnection, org: OrgId) -> Result<String> {
     sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = ?")
         .bind(org.as_uuid())
         .fetch_optional(conn)
@@ -95,7 +96,7 @@ pub(crate) async fn reserve(
     let Some(sub) = sub else {
         return Err(Error::not_found("subscription", org));
     };
-    let plan = sqlx::query("SELECT * FROM plans WHERE id = ?")
+    let plan = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?"))
         .bind(sub.plan.as_uuid())
         .fetch_optional(tx.conn())
         .await
@@ -211,7 +212,7 @@ pub(crate) async fn resize(
         let Some(sub) = sub else {
             return Err(Error::not_found("subscription", r.org));
         };
-        let plan = sqlx::query("SELECT * FROM plans WHERE id = ?")
+        let plan = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?"))
             .bind(sub.plan.as_uuid())
             .fetch_optional(tx.conn())
             .await
@@ -270,9 +271,10 @@ pub(crate) async fn usage(s: &SqliteStore, org: OrgId, now: DateTime<Utc>) -> Re
     // A read transaction: plan and reservations come from one snapshot.
     let mut tx = s.pool().begin().await.map_err(db)?;
     org_slug(&mut tx, org).await?;
-    let plan = sqlx::query(
-        "SELECT p.* FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.org_id = ?",
-    )
+    let plan = sqlx::query(&format!(
+        "SELECT {PLAN_COLUMNS} FROM plans
+         WHERE id = (SELECT plan_id FROM subscriptions WHERE org_id = ?)"
+    ))
     .bind(org.as_uuid())
     .fetch_optional(&mut *tx)
     .await

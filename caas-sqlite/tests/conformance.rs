@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use caas_core::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
-    MetricSample, Organization, Plan, Project, Reservation, Resolution, Service, ServiceEvent,
-    StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, HostClaim, Invitation, Member,
+    MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
+    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
@@ -247,18 +247,11 @@ impl Store for FileStore {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         self.store.list_deployments(service).await
     }
-    async fn create_domain(&self, domain: &Domain) -> Result<()> {
-        self.store.create_domain(domain).await
+    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
+        self.store.create_domain(domain, claim).await
     }
     async fn domain(&self, id: DomainId) -> Result<Domain> {
         self.store.domain(id).await
-    }
-    async fn domain_by_host_opt(
-        &self,
-        hostname: &str,
-        path_prefix: &str,
-    ) -> Result<Option<Domain>> {
-        self.store.domain_by_host_opt(hostname, path_prefix).await
     }
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
         self.store.list_domains(service).await
@@ -266,17 +259,39 @@ impl Store for FileStore {
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
         self.store.list_org_domains(org).await
     }
+    async fn list_host_domains(&self, hostname: &str) -> Result<Vec<Domain>> {
+        self.store.list_host_domains(hostname).await
+    }
     async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
         self.store.list_domains_under(base).await
-    }
-    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
-        self.store.list_all_domains().await
     }
     async fn update_domain(&self, domain: &Domain) -> Result<()> {
         self.store.update_domain(domain).await
     }
     async fn delete_domain(&self, id: DomainId) -> Result<()> {
         self.store.delete_domain(id).await
+    }
+    async fn host_claim_opt(&self, hostname: &str) -> Result<Option<HostClaim>> {
+        self.store.host_claim_opt(hostname).await
+    }
+    async fn list_host_claims(&self, org: Option<OrgId>) -> Result<Vec<HostClaim>> {
+        self.store.list_host_claims(org).await
+    }
+    async fn update_host_claim(&self, claim: &HostClaim) -> Result<()> {
+        self.store.update_host_claim(claim).await
+    }
+    async fn release_expired_host_claim(
+        &self,
+        hostname: &str,
+        org: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Domain>> {
+        self.store
+            .release_expired_host_claim(hostname, org, now)
+            .await
+    }
+    async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
+        self.store.site_verified_by_others(site, org).await
     }
     async fn create_volume(&self, volume: &Volume) -> Result<()> {
         self.store.create_volume(volume).await

@@ -14,9 +14,9 @@ use caas_core::{Error, OrgId, PlanId, ProjectId, ServiceId, Store, TemplateInsta
 use caas_sqlite::SqliteStore;
 use caas_testkit::metrics;
 use caas_testkit::store::{
-    deployment_of, event_of, generous_limits, now, project_of, rich_template, seed_org, seed_plan,
-    seed_project, seed_service, seed_subscribed_org, seed_template_instance, seed_user, service_of,
-    stored_template_of, subscription_of, template_instance_of, unique,
+    LegacyDomain, deployment_of, event_of, generous_limits, now, project_of, rich_template,
+    seed_org, seed_plan, seed_project, seed_service, seed_subscribed_org, seed_template_instance,
+    seed_user, service_of, stored_template_of, subscription_of, template_instance_of, unique,
 };
 use chrono::{Duration, SubsecRound, TimeZone, Utc};
 use tempfile::TempDir;
@@ -554,20 +554,125 @@ async fn the_upgrade_to_one_firing_alert_resolves_duplicates_keeping_the_oldest(
     let dir = tempfile::tempdir().unwrap();
     let store = open_in(&dir).await;
     // The schema before `0009_one_firing_alert.sql`, which let two evaluators raise one alert.
-    let before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(
-            caas_sqlite::MIGRATOR
-                .migrations
-                .iter()
-                .filter(|m| m.version < 9)
-                .cloned()
-                .collect(),
-        ),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    before.run(store.pool()).await.unwrap();
+    migrations_before(9).run(store.pool()).await.unwrap();
     caas_testkit::store::upgrading_resolves_duplicate_firing_alerts(&store, async {
         store.migrate().await.unwrap();
     })
     .await;
+}
+
+/// Migrations before `version` only: the schema an earlier release left.
+fn migrations_before(version: i64) -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            caas_sqlite::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    }
+}
+
+/// Writes a domain as releases before `0010_tenant_isolation.sql` stored it: with its own
+/// verification (JSON text) and token, in the store's timestamp format.
+async fn insert_legacy_domain(store: &SqliteStore, legacy: LegacyDomain) {
+    let d = &legacy.domain;
+    sqlx::query(
+        "INSERT INTO domains (id, org_id, service_id, hostname, path_prefix, strip_prefix,
+                              target_port, verification, verification_token, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(d.id.as_uuid())
+    .bind(d.org.as_uuid())
+    .bind(d.service.as_uuid())
+    .bind(d.hostname.as_str())
+    .bind(&d.path_prefix)
+    .bind(d.strip_prefix)
+    .bind(i64::from(d.target_port))
+    .bind(serde_json::to_string(&legacy.verification).unwrap())
+    .bind(&legacy.token)
+    .bind(d.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_upgrade_to_hostname_claims_gives_each_hostname_one_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(&dir).await;
+    // The schema before `0010_tenant_isolation.sql`: a verification per domain, and one
+    // hostname shared by several organizations on different paths.
+    migrations_before(10).run(store.pool()).await.unwrap();
+    let insert_legacy = async |legacy: LegacyDomain| insert_legacy_domain(&store, legacy).await;
+    caas_testkit::store::upgrading_gives_each_hostname_one_owner(&store, insert_legacy, async {
+        store.migrate().await.unwrap();
+    })
+    .await;
+    // The migration wrote the claims' expiry in the store's own format (six fractional
+    // digits, where SQLite's strftime gives three), so it compares as text with the times
+    // the store writes.
+    let expiries: Vec<String> = sqlx::query_scalar("SELECT expires_at FROM host_claims")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(!expiries.is_empty());
+    for e in expiries {
+        assert_eq!(e.len(), "2026-01-31T12:00:00.000000Z".len(), "{e}");
+        assert!(e.ends_with("000Z") && e.as_bytes()[19] == b'.', "{e}");
+    }
+}
+
+/// Connections of the pool that knew the old schema read the reshaped tables correctly after
+/// the upgrade. SQLite re-prepares their statements, but sqlx keeps the column list it got
+/// when it prepared one: with `SELECT *` on a rebuilt table it would look columns up at their
+/// old positions. The store names the columns it reads from the tables the upgrade reshapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_that_knew_the_old_schema_read_the_upgraded_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(&dir).await;
+    migrations_before(10).run(store.pool()).await.unwrap();
+    let org = seed_org(&store, "stale").await;
+    let svc = seed_service(&store, &seed_project(&store, &org, "p").await, "web").await;
+    let mut legacy =
+        caas_testkit::store::domain_of(&svc, &format!("{}.example.com", unique("stale")), "/");
+    legacy.created_at = now();
+    insert_legacy_domain(
+        &store,
+        LegacyDomain {
+            domain: legacy.clone(),
+            verification: caas_core::model::VerificationStatus::Pending,
+            token: unique("tok"),
+        },
+    )
+    .await;
+    // Every connection of the pool (8) loads the old schema.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut conn = store.pool().acquire().await.unwrap();
+        sqlx::query("SELECT count(*) FROM domains")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        held.push(conn);
+    }
+    drop(held);
+    store.migrate().await.unwrap();
+    let store = Arc::new(store);
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let store = Arc::clone(&store);
+        reads.spawn(async move {
+            (
+                store.list_org_domains(org.id).await.unwrap(),
+                store.list_host_claims(Some(org.id)).await.unwrap().len(),
+            )
+        });
+    }
+    for (domains, claims) in reads.join_all().await {
+        assert_eq!((domains, claims), (vec![legacy.clone()], 1));
+    }
 }

@@ -446,6 +446,7 @@ async fn scenario(
             storage_bytes: 10 * GIB,
             max_containers: 20,
             max_projects: 2,
+            max_domains: 20,
         },
         "shop",
     )

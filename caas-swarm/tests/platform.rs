@@ -53,6 +53,7 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
             storage_bytes: GIB,
             max_containers: 4,
             max_projects: 1,
+            max_domains: 20,
         },
         "p",
     )

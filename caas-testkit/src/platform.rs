@@ -122,6 +122,7 @@ pub fn test_limits() -> PlanLimits {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     }
 }
 
@@ -132,6 +133,7 @@ fn roomy() -> PlanLimits {
         storage_bytes: 100 * GIB,
         max_containers: 100,
         max_projects: 10,
+        max_domains: 20,
     }
 }
 

@@ -116,6 +116,7 @@ fn small_limits() -> PlanLimits {
         storage_bytes: 10 * GIB,
         max_containers: 4,
         max_projects: 2,
+        max_domains: 20,
     }
 }
 

@@ -39,6 +39,27 @@ impl HickoryDns {
         Self::with_timeout(name_servers, Self::DEFAULT_TIMEOUT, 2)
     }
 
+    /// A resolver asking the name servers of the operating system's configuration
+    /// (`/etc/resolv.conf`), with the same short timeouts and no caching.
+    ///
+    /// Errors: `Unavailable` (the configuration cannot be read), `InvalidInput` (it names no
+    /// name server).
+    pub fn from_system_conf() -> Result<Self> {
+        let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+            Error::unavailable(
+                "dns",
+                format!("reading the system's resolver configuration failed: {e}"),
+            )
+        })?;
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for ns in config.name_servers() {
+            if !servers.contains(&ns.socket_addr) {
+                servers.push(ns.socket_addr);
+            }
+        }
+        Self::new(servers)
+    }
+
     /// Like [`new`](Self::new), with a per-query `timeout` and a number of `attempts`
     /// (at least one).
     ///
@@ -131,6 +152,34 @@ impl DnsResolver for HickoryDns {
                 targets.sort();
                 targets.dedup();
                 Ok(targets)
+            }
+            Err(e) => empty_or_unavailable(host, e).map(|()| Vec::new()),
+        }
+    }
+
+    async fn lookup_txt(&self, host: &str) -> Result<Vec<String>> {
+        let Some(name) = fqdn(host) else {
+            return Ok(Vec::new());
+        };
+        match self.resolver.txt_lookup(name.clone()).await {
+            Ok(answer) => {
+                let mut values: Vec<String> = answer
+                    .as_lookup()
+                    .record_iter()
+                    .filter(|r| r.name() == &name)
+                    .filter_map(|r| match r.data() {
+                        RData::TXT(t) => Some(
+                            t.txt_data()
+                                .iter()
+                                .map(|part| String::from_utf8_lossy(part))
+                                .collect::<String>(),
+                        ),
+                        _ => None,
+                    })
+                    .collect();
+                values.sort();
+                values.dedup();
+                Ok(values)
             }
             Err(e) => empty_or_unavailable(host, e).map(|()| Vec::new()),
         }

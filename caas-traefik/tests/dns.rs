@@ -1,5 +1,5 @@
 //! [`HickoryDns`] against a DNS server on loopback (`pebble-challtestsrv`, records added
-//! through its management API), and DNS verification of domains on a `Platform` using it.
+//! through its management API), and TXT verification of domains on a `Platform` using it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -105,6 +105,14 @@ impl ChallTestSrv {
         .await;
     }
 
+    async fn set_txt(&self, host: &str, value: &str) {
+        self.post(
+            "/set-txt",
+            serde_json::json!({ "host": format!("{host}."), "value": value }),
+        )
+        .await;
+    }
+
     async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
@@ -140,6 +148,16 @@ async fn hickory_answers_addresses_and_cnames_from_the_configured_server() {
     );
     // No CNAME record: an empty answer, not an error.
     assert_eq!(dns.lookup_cname(&a).await.unwrap(), Vec::<String>::new());
+    // TXT records, and none.
+    let challenge = format!("_caas-challenge.{a}");
+    srv.set_txt(&challenge, "token-of-the-claim").await;
+    assert_eq!(
+        dns.lookup_txt(&challenge.to_ascii_uppercase())
+            .await
+            .unwrap(),
+        vec!["token-of-the-claim".to_string()]
+    );
+    assert_eq!(dns.lookup_txt(&c).await.unwrap(), Vec::<String>::new());
     // A record changed is seen at once (no cache).
     srv.post("/clear-a", serde_json::json!({ "host": format!("{a}.") }))
         .await;
@@ -164,12 +182,14 @@ async fn a_server_that_does_not_answer_is_unavailable() {
     assert!(err.is_unavailable(), "{err}");
     let err = dns.lookup_cname("nothing.example.test").await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
+    let err = dns.lookup_txt("nothing.example.test").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "short timeouts");
     assert!(HickoryDns::new(Vec::new()).is_err_and(|e| e.is_invalid_input()));
 }
 
 #[tokio::test]
-async fn platform_dns_verification_through_hickory() {
+async fn platform_txt_verification_through_hickory() {
     let Some(srv) = ChallTestSrv::start().await else {
         return;
     };
@@ -201,14 +221,22 @@ async fn platform_dns_verification_through_hickory() {
         .await
         .unwrap();
     let (good, bad) = (format!("good.{run}.test"), format!("bad.{run}.test"));
+    let mut tokens = Vec::new();
     for h in [&good, &bad] {
-        platform
+        let d = platform
             .add_domain(&t.admin, &t.org, "web", "site", NewDomain::new(h.clone()))
             .await
             .unwrap();
+        tokens.push(d.ownership.unwrap().txt_value);
     }
-    srv.add_a(&good, &["203.0.113.10"]).await;
-    srv.add_a(&bad, &["10.9.8.7"]).await;
+    // `good` holds its claim's token; `bad` points at the platform and holds another one:
+    // pointing at the platform proves nothing.
+    srv.set_txt(&format!("_caas-challenge.{good}"), &tokens[0])
+        .await;
+    srv.add_a(&good, &["10.9.8.7"]).await;
+    srv.set_txt(&format!("_caas-challenge.{bad}"), &tokens[0])
+        .await;
+    srv.add_a(&bad, &["203.0.113.10"]).await;
 
     let d = platform
         .verify_domain(&t.admin, &t.org, &good, None, VerificationMethod::Dns)
@@ -220,6 +248,9 @@ async fn platform_dns_verification_through_hickory() {
         "{:?}",
         d[0].verification
     );
+    let ready = d[0].readiness.clone().unwrap();
+    assert!(!ready.points_at_platform, "{ready:?}");
+    assert!(ready.detail.contains("10.9.8.7"), "{ready:?}");
 
     let d = platform
         .verify_domain(&t.admin, &t.org, &bad, None, VerificationMethod::Dns)
@@ -227,9 +258,14 @@ async fn platform_dns_verification_through_hickory() {
         .unwrap();
     match &d[0].verification {
         VerificationStatus::Failed { reason } => {
-            assert!(reason.contains("10.9.8.7"), "{reason}");
+            assert!(
+                reason.contains("does not hold") || reason.contains("holds"),
+                "{reason}"
+            );
+            assert!(reason.contains(&tokens[1]), "{reason}");
         }
         other => panic!("expected a failure, got {other:?}"),
     }
+    assert!(d[0].readiness.as_ref().unwrap().points_at_platform);
     srv.stop().await;
 }

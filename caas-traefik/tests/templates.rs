@@ -74,7 +74,7 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
         .store(Arc::new(InMemoryStore::new()))
         .runtime(runtime.clone())
         .proxy(proxy.clone())
-        .dns_resolver(dns)
+        .dns_resolver(dns.clone())
         .domains(DomainConfig::new().public_address(localhost))
         .database_images(DatabaseImages::default().with(DatabaseEngine::Mysql, mysql))
         .instance(instance.clone())
@@ -89,6 +89,7 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
             storage_bytes: 10 * GIB,
             max_containers: 5,
             max_projects: 1,
+            max_domains: 20,
         },
         "site",
     )
@@ -114,10 +115,12 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
     let names: Vec<&str> = done.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["blog-db", "blog-web"]);
 
-    platform
+    let added = platform
         .add_domain(who, org, "site", "blog-web", NewDomain::new(host.clone()))
         .await
         .unwrap();
+    let proof = added.ownership.unwrap();
+    dns.set_txt(&proof.txt_name, [proof.txt_value]);
     let verified = platform
         .verify_domain(who, org, &host, None, VerificationMethod::Dns)
         .await

@@ -79,6 +79,7 @@ async fn setup() -> Option<Setup> {
             storage_bytes: 10 * GIB,
             max_containers: 10,
             max_projects: 2,
+            max_domains: 20,
         },
         "web",
     )

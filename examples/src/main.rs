@@ -99,6 +99,22 @@ struct Args {
     /// The name customers may point their domains' CNAME records at.
     #[arg(long, env = "CAAS_CNAME_TARGET")]
     cname_target: Option<String>,
+    /// The platform's own hostnames, besides the public URL's host and the CNAME target
+    /// (comma-separated): neither they nor any name below them can be claimed by a customer.
+    #[arg(long, env = "CAAS_RESERVED_HOSTNAMES", value_delimiter = ',')]
+    reserved_hostnames: Vec<String>,
+    /// Where Traefik reaches this server to answer HTTP challenges of domain claims
+    /// (`GET /.well-known/caas-challenge/<token>`), as `http://host:port`. Default with
+    /// --traefik-dynamic-dir: `http://127.0.0.1:<listen port>` (Traefik on this host).
+    #[arg(long, env = "CAAS_HTTP_CHALLENGE_UPSTREAM")]
+    http_challenge_upstream: Option<url::Url>,
+    /// How long a customer has to prove a new domain claim before it is released.
+    #[arg(long, env = "CAAS_DOMAIN_CLAIM_TTL", default_value = "7days")]
+    domain_claim_ttl: humantime::Duration,
+    /// Name servers domain verification asks (comma-separated `ip:port`). Default: those of
+    /// the system's resolver configuration (`/etc/resolv.conf`).
+    #[arg(long, env = "CAAS_DNS_SERVERS", value_delimiter = ',')]
+    dns_servers: Vec<SocketAddr>,
     /// How often pending and failed domains are verified again.
     #[arg(long, env = "CAAS_DOMAIN_RECHECK_INTERVAL", default_value = "5m")]
     domain_recheck_interval: humantime::Duration,
@@ -176,6 +192,24 @@ fn link_base(args: &Args) -> String {
         Some(url) => url.as_str().trim_end_matches('/').to_string(),
         None => format!("http://{}", args.listen),
     }
+}
+
+/// The platform's own names customers may not claim: `--reserved-hostnames` and the public
+/// URL's host when it is a DNS name. Errors: `InvalidInput` naming the flag.
+fn reserved_names(args: &Args) -> caas_core::Result<Vec<caas_core::validate::Hostname>> {
+    let mut names = Vec::new();
+    for n in &args.reserved_hostnames {
+        names.push(caas_core::validate::Hostname::parse_field(
+            "reserved_hostnames",
+            n.trim(),
+        )?);
+    }
+    if let Some(url::Host::Domain(host)) = args.public_url.as_ref().and_then(|u| u.host())
+        && let Ok(name) = caas_core::validate::Hostname::parse(host)
+    {
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// A duration flag of at least a second: a worker ticking faster would only load the engine
@@ -442,9 +476,13 @@ async fn main() -> anyhow::Result<()> {
         .connection(connection.clone())
         .helper_image(args.archive_helper_image.clone())
         .build_lazy()?;
-    let mut domains = caas_core::platform::DomainConfig::new();
+    let mut domains =
+        caas_core::platform::DomainConfig::new().claim_ttl(args.domain_claim_ttl.into());
     for ip in &args.public_addresses {
         domains = domains.public_address(*ip);
+    }
+    for name in reserved_names(&args)? {
+        domains = domains.reserve(name);
     }
     if let Some(target) = &args.cname_target {
         domains = domains.cname_target(caas_core::validate::Hostname::parse_field(
@@ -488,8 +526,25 @@ async fn main() -> anyhow::Result<()> {
         };
         let proxy = caas_traefik::TraefikProxy::new(dir, api.clone(), entrypoints)?;
         domains = domains.tls(args.traefik_cert_resolver.is_some());
+        let challenge = match &args.http_challenge_upstream {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://127.0.0.1:{}", args.listen.port()),
+        };
+        domains = domains.http_challenge(challenge);
         builder = builder.proxy(Arc::new(proxy));
         tracing::info!(dir = %dir.display(), api = %api, "routing through Traefik's file provider");
+    }
+    let dns = if args.dns_servers.is_empty() {
+        caas_traefik::HickoryDns::from_system_conf()
+    } else {
+        caas_traefik::HickoryDns::new(args.dns_servers.clone())
+    };
+    match dns {
+        Ok(dns) => builder = builder.dns_resolver(Arc::new(dns)),
+        // The server still runs; verifying domains answers why it cannot.
+        Err(e) => {
+            tracing::warn!(error = %e, "no name servers for domain verification; set --dns-servers")
+        }
     }
     let platform = builder.domains(domains).build()?;
     if !explicit {
@@ -676,6 +731,41 @@ mod tests {
 
         assert!(backup_config(&args(&["--backup-url", "not a url"]).unwrap()).is_err());
         assert!(backup_config(&args(&["--backup-url", "ftp://host/x"]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_public_urls_host_and_the_listed_names_are_reserved() {
+        let a = args(&[
+            "--public-url",
+            "https://Panel.Example.com/caas",
+            "--reserved-hostnames",
+            "apps.example.net, status.example.org",
+        ])
+        .unwrap();
+        let names: Vec<String> = reserved_names(&a)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "apps.example.net",
+                "status.example.org",
+                "panel.example.com"
+            ]
+        );
+        // An address is no name to reserve.
+        let a = args(&["--public-url", "http://127.0.0.1:8080"]).unwrap();
+        assert!(reserved_names(&a).unwrap().is_empty());
+        let a = args(&["--reserved-hostnames", "bad`name.example"]).unwrap();
+        let e = reserved_names(&a).unwrap_err();
+        assert_eq!(e.field(), Some("reserved_hostnames"), "{e}");
+        let a = args(&[]).unwrap();
+        assert_eq!(
+            std::time::Duration::from(a.domain_claim_ttl),
+            std::time::Duration::from_secs(7 * 24 * 3600)
+        );
     }
 
     #[test]

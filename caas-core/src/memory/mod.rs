@@ -1,6 +1,7 @@
 //! In-memory backends of every port: first-class, faithful implementations for tests (ours and
 //! embedders'). They pass the same conformance suites (`caas-testkit`) as the real backends.
 
+mod domains;
 mod proxy;
 mod runtime;
 mod store;

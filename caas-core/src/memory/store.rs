@@ -12,9 +12,10 @@ use crate::ids::{
     ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
-    MetricSample, Organization, Plan, Project, Reservation, ReservationState, Resolution, Service,
-    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, HostClaim, Invitation, Member,
+    MetricPoint, MetricSample, Organization, Plan, Project, Reservation, ReservationState,
+    Resolution, Service, ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User,
+    Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
 use crate::ports::store::{AuditFilter, OrgFilter, Store, UserFilter};
@@ -40,7 +41,7 @@ struct State {
     audit: Vec<AuditEntry>,
     settings: BTreeMap<String, serde_json::Value>,
     tokens: BTreeMap<ApiTokenId, ApiToken>,
-    domains: BTreeMap<DomainId, Domain>,
+    domains: super::domains::Tables,
     storage: super::volumes::Tables,
     catalogue: super::templates::Tables,
     raw_metrics: Vec<MetricSample>,
@@ -249,7 +250,7 @@ impl Store for InMemoryStore {
         s.reservations.retain(|_, r| r.org != id);
         s.released.retain(|_, r| r.org != id);
         s.events.retain(|e| e.org != id);
-        s.domains.retain(|_, d| d.org != id);
+        s.domains.org_deleted(id);
         s.storage.org_deleted(id);
         s.catalogue.org_deleted(id);
         Ok(())
@@ -538,7 +539,7 @@ impl Store for InMemoryStore {
         }
         s.deployments.retain(|_, d| d.service != id);
         s.events.retain(|e| e.service != id);
-        s.domains.retain(|_, d| d.service != id);
+        s.domains.service_deleted(id);
         Ok(())
     }
 
@@ -585,66 +586,40 @@ impl Store for InMemoryStore {
         Ok(v)
     }
 
-    async fn create_domain(&self, domain: &Domain) -> Result<()> {
-        let mut s = self.lock();
-        if !s.orgs.contains_key(&domain.org) {
-            return Err(Error::not_found("organization", domain.org));
-        }
-        match s.services.get(&domain.service) {
-            Some(svc) if svc.org == domain.org => {}
-            _ => return Err(Error::not_found("service", domain.service)),
-        }
-        if s.domains.contains_key(&domain.id) {
-            return Err(Error::already_exists("domain", domain.id));
-        }
-        if s.domains
-            .values()
-            .any(|d| d.hostname == domain.hostname && d.path_prefix == domain.path_prefix)
-        {
-            return Err(Error::already_exists(
-                "domain",
-                format!("{}{}", domain.hostname, domain.path_prefix),
-            ));
-        }
-        s.domains.insert(domain.id, domain.clone());
-        Ok(())
+    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let plan = s
+            .subscriptions
+            .get(&domain.org)
+            .and_then(|sub| s.plans.get(&sub.plan))
+            .zip(s.orgs.get(&domain.org))
+            .map(|(plan, org)| (org.slug.as_str(), plan));
+        let cx = super::domains::Context {
+            org_exists: s.orgs.contains_key(&domain.org),
+            service_org: s.services.get(&domain.service).map(|svc| svc.org),
+            plan,
+        };
+        s.domains.create(domain, claim, cx)
     }
 
     async fn domain(&self, id: DomainId) -> Result<Domain> {
-        found(self.lock().domains.get(&id), "domain", id)
-    }
-
-    async fn domain_by_host_opt(
-        &self,
-        hostname: &str,
-        path_prefix: &str,
-    ) -> Result<Option<Domain>> {
-        Ok(self
-            .lock()
-            .domains
-            .values()
-            .find(|d| d.hostname.as_str() == hostname && d.path_prefix == path_prefix)
-            .cloned())
+        self.lock().domains.domain(id)
     }
 
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>> {
-        Ok(self
-            .lock()
-            .domains
-            .values()
-            .filter(|d| d.service == service)
-            .cloned()
-            .collect())
+        Ok(self.lock().domains.list(|d| d.service == service))
     }
 
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>> {
+        Ok(self.lock().domains.list(|d| d.org == org))
+    }
+
+    async fn list_host_domains(&self, hostname: &str) -> Result<Vec<Domain>> {
         Ok(self
             .lock()
             .domains
-            .values()
-            .filter(|d| d.org == org)
-            .cloned()
-            .collect())
+            .list(|d| d.hostname.as_str() == hostname))
     }
 
     async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>> {
@@ -652,32 +627,40 @@ impl Store for InMemoryStore {
         Ok(self
             .lock()
             .domains
-            .values()
-            .filter(|d| d.hostname.as_str().ends_with(&suffix))
-            .cloned()
-            .collect())
-    }
-
-    async fn list_all_domains(&self) -> Result<Vec<Domain>> {
-        Ok(self.lock().domains.values().cloned().collect())
+            .list(|d| d.hostname.as_str().ends_with(&suffix)))
     }
 
     async fn update_domain(&self, domain: &Domain) -> Result<()> {
-        let mut s = self.lock();
-        let Some(d) = s.domains.get_mut(&domain.id) else {
-            return Err(Error::not_found("domain", domain.id));
-        };
-        d.verification = domain.verification.clone();
-        d.strip_prefix = domain.strip_prefix;
-        d.target_port = domain.target_port;
-        Ok(())
+        self.lock().domains.update(domain)
     }
 
     async fn delete_domain(&self, id: DomainId) -> Result<()> {
-        match self.lock().domains.remove(&id) {
-            Some(_) => Ok(()),
-            None => Err(Error::not_found("domain", id)),
-        }
+        self.lock().domains.delete(id)
+    }
+
+    async fn host_claim_opt(&self, hostname: &str) -> Result<Option<HostClaim>> {
+        Ok(self.lock().domains.claim(hostname))
+    }
+
+    async fn list_host_claims(&self, org: Option<OrgId>) -> Result<Vec<HostClaim>> {
+        Ok(self.lock().domains.claims(org))
+    }
+
+    async fn update_host_claim(&self, claim: &HostClaim) -> Result<()> {
+        self.lock().domains.update_claim(claim)
+    }
+
+    async fn release_expired_host_claim(
+        &self,
+        hostname: &str,
+        org: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Domain>> {
+        Ok(self.lock().domains.release_expired(hostname, org, now))
+    }
+
+    async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
+        Ok(self.lock().domains.site_verified_by_others(site, org))
     }
 
     async fn create_volume(&self, volume: &Volume) -> Result<()> {

@@ -217,13 +217,13 @@ pub struct Backup {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Whether a domain's ownership has been proven.
+/// Whether an organization's ownership of a hostname has been proven.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum VerificationStatus {
-    /// Not checked yet.
+    /// Not proven yet.
     Pending,
-    /// Proven; the domain is routed.
+    /// Proven; the organization's domains on the hostname are routed.
     Verified {
         /// When.
         at: DateTime<Utc>,
@@ -233,9 +233,69 @@ pub enum VerificationStatus {
         /// Why.
         reason: String,
     },
+    /// Another organization owns the hostname: this domain is never routed. Only a domain's
+    /// view says this (domains an earlier version let two organizations hold); claims are
+    /// never conflicted.
+    Conflicted {
+        /// Why.
+        reason: String,
+    },
 }
 
-/// A custom domain (and optional path) routed to a service.
+/// Whether a hostname's DNS sends its traffic to the platform (A/AAAA records to one of its
+/// public addresses, or a CNAME to its target), as last checked. It tells whether routing
+/// and ACME certificates can work; it proves nothing about ownership.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Whether the name points at the platform.
+    pub points_at_platform: bool,
+    /// What the DNS answered, in words.
+    pub detail: String,
+    /// When it was checked.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// An organization's claim on a hostname. One organization owns a hostname with every path
+/// on it: the store keeps one claim per hostname (its normalized key) and refuses another
+/// organization's. The claim lives as long as the organization has a domain on the hostname;
+/// unproven, it expires at `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostClaim {
+    /// The hostname or wildcard, normalized (see [`crate::validate::host_key`]).
+    pub hostname: HostPattern,
+    /// The owner.
+    pub org: OrgId,
+    /// The registrable domain the name belongs to (one label below its public suffix, e.g.
+    /// `example.co.uk` for `shop.example.co.uk`), by which the platform tells whether another
+    /// organization holds or held names of the same site.
+    pub site: String,
+    /// The random token that proves the claim: the value of the TXT record
+    /// `_caas-challenge.<hostname>`, or the answer the platform serves at
+    /// `http://<hostname>/.well-known/caas-challenge/<token>`.
+    pub token: String,
+    /// Whether ownership is proven.
+    pub verification: VerificationStatus,
+    /// Whether the name points at the platform, when checked.
+    pub readiness: Option<Readiness>,
+    /// When an unproven claim is released.
+    pub expires_at: DateTime<Utc>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl HostClaim {
+    /// Whether ownership is proven.
+    pub fn is_verified(&self) -> bool {
+        matches!(self.verification, VerificationStatus::Verified { .. })
+    }
+    /// Whether the claim is unproven and past its expiry at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        !self.is_verified() && self.expires_at <= now
+    }
+}
+
+/// A custom domain (and optional path) routed to a service. Its ownership is the
+/// organization's [`HostClaim`] on the hostname.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     /// Id.
@@ -252,11 +312,6 @@ pub struct Domain {
     pub strip_prefix: bool,
     /// The container port traffic goes to.
     pub target_port: u16,
-    /// Ownership verification.
-    pub verification: VerificationStatus,
-    /// The random token the HTTP verification method expects to find at
-    /// `http://<hostname>/.well-known/caas-verification/<token>`.
-    pub verification_token: String,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }

@@ -174,6 +174,9 @@ pub struct Invitation {
     pub email: String,
     /// Role granted on acceptance.
     pub role: Role,
+    /// When set, the only projects the new member may see and act on.
+    #[serde(default)]
+    pub projects: Option<Vec<ProjectId>>,
     /// SHA-256 of the token, hex. Never serialized, so neither answers nor audit entries carry
     /// it.
     #[serde(skip_serializing, default)]

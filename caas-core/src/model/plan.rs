@@ -9,7 +9,7 @@ use crate::units::ResourceAmounts;
 use crate::validate::{self, Name};
 
 /// The limits of a plan, in internal units (see [`crate::units`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanLimits {
     /// Total CPU in millicores.
     pub cpu_millis: u64,
@@ -21,9 +21,20 @@ pub struct PlanLimits {
     pub max_containers: u64,
     /// Most projects.
     pub max_projects: u64,
+    /// Most custom domains (hostname and path pairs) across the organization's services;
+    /// [`PlanLimits::DEFAULT_MAX_DOMAINS`] when a plan does not say.
+    #[serde(default = "PlanLimits::default_max_domains")]
+    pub max_domains: u64,
 }
 
 impl PlanLimits {
+    /// The domain limit of a plan that names none (plans made before the limit existed).
+    pub const DEFAULT_MAX_DOMAINS: u64 = 50;
+
+    fn default_max_domains() -> u64 {
+        Self::DEFAULT_MAX_DOMAINS
+    }
+
     /// The limits as resource amounts, for comparison with usage.
     pub fn as_amounts(&self) -> ResourceAmounts {
         ResourceAmounts {
@@ -32,6 +43,20 @@ impl PlanLimits {
             storage_bytes: self.storage_bytes,
             containers: self.max_containers,
             projects: self.max_projects,
+        }
+    }
+}
+
+impl Default for PlanLimits {
+    /// Nothing but the default domain limit.
+    fn default() -> Self {
+        Self {
+            cpu_millis: 0,
+            memory_bytes: 0,
+            storage_bytes: 0,
+            max_containers: 0,
+            max_projects: 0,
+            max_domains: Self::DEFAULT_MAX_DOMAINS,
         }
     }
 }

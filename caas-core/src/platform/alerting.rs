@@ -271,17 +271,63 @@ impl Platform {
         }
     }
 
-    /// An organization's alert settings (webhook secret hidden) and its alerts.
-    /// Errors: `NotFound`.
+    /// An organization's alert settings (webhook secret hidden) and its alerts. A member
+    /// scoped to projects sees the alerts about its projects' services and volumes, the rules
+    /// for every service or for its projects' services, and no webhook. Errors: `NotFound`.
     pub async fn alerts(&self, who: &Principal, org_slug: &str) -> Result<AlertsView> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
-        let settings = self.stored_alert_settings(org.id).await?.redacted();
+        let mut settings = self.stored_alert_settings(org.id).await?.redacted();
         let store = &self.inner.store;
-        Ok(AlertsView {
-            settings,
+        let mut view = AlertsView {
+            settings: AlertSettings::default(),
             firing: store.list_alerts(org.id, true, 1000).await?,
             recent: store.list_alerts(org.id, false, 100).await?,
-        })
+        };
+        if let Some(scope) = who.scope_in(org.id) {
+            settings.webhook = None;
+            let names: Vec<String> = store
+                .list_projects(org.id)
+                .await?
+                .into_iter()
+                .filter(|p| scope.contains(&p.id))
+                .map(|p| p.name.to_string())
+                .collect();
+            settings
+                .rules
+                .retain(|r| r.project.as_ref().is_none_or(|p| names.contains(p)));
+            let mut projects = std::collections::HashMap::new();
+            for a in view.firing.iter().chain(&view.recent) {
+                if !projects.contains_key(&a.subject) {
+                    let project = self.alert_project(a).await;
+                    projects.insert(a.subject.clone(), project);
+                }
+            }
+            let visible = |a: &Alert| {
+                projects
+                    .get(&a.subject)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|p| scope.contains(&p))
+            };
+            view.firing.retain(visible);
+            view.recent.retain(visible);
+        }
+        view.settings = settings;
+        Ok(view)
+    }
+
+    /// The project an alert is about (its service's, or its volume's), if it still exists.
+    async fn alert_project(&self, alert: &Alert) -> Option<crate::ids::ProjectId> {
+        let store = &self.inner.store;
+        if let Some(service) = alert.service {
+            return store.service(service).await.ok().map(|s| s.project);
+        }
+        let id = alert.subject.strip_prefix("volume:")?.parse().ok()?;
+        store
+            .volume(crate::ids::VolumeId(id))
+            .await
+            .ok()
+            .map(|v| v.project)
     }
 
     /// Replaces an organization's alert rules and webhook. Errors: `InvalidInput` naming the

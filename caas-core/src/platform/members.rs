@@ -1,7 +1,11 @@
 //! Members of an organization and invitations to join it.
 //!
 //! - Admins add existing users, change roles and project scopes, and remove members; only
-//!   owners (and platform administrators) grant, change or take away the owner role. An
+//!   owners (and platform administrators) grant, change or take away the owner role, and
+//!   owners always hold every project. Nobody grants a role or a project scope wider than
+//!   their own: an admin scoped to projects adds, invites, changes and removes members only
+//!   within those projects (naming them: no project list means the whole organization), and
+//!   changes neither its own membership nor one wider than its own (see [`crate::auth`]). An
 //!   organization always keeps at least one owner: the last one can be neither removed nor
 //!   demoted — transfer the ownership first. Anyone may leave an organization (but the last
 //!   owner).
@@ -68,6 +72,11 @@ impl NewMember {
             projects: None,
         }
     }
+    /// Only these projects.
+    pub fn projects(mut self, projects: Vec<String>) -> Self {
+        self.projects = Some(projects);
+        self
+    }
 }
 
 /// Changes to a membership.
@@ -90,6 +99,13 @@ impl MemberUpdate {
         Self {
             role: Some(role),
             projects: None,
+        }
+    }
+    /// Only a new project scope (`None`: every project).
+    pub fn projects(projects: Option<Vec<String>>) -> Self {
+        Self {
+            role: None,
+            projects: Some(projects),
         }
     }
 }
@@ -124,6 +140,9 @@ pub struct NewInvitation {
     pub email: String,
     /// Role granted on acceptance.
     pub role: Role,
+    /// Only these projects (names); every project when absent.
+    #[serde(default)]
+    pub projects: Option<Vec<String>>,
     /// Days until it expires (1-30, default 7).
     #[serde(default)]
     pub expires_in_days: Option<u32>,
@@ -135,8 +154,14 @@ impl NewInvitation {
         Self {
             email: email.into(),
             role,
+            projects: None,
             expires_in_days: None,
         }
+    }
+    /// Only these projects.
+    pub fn projects(mut self, projects: Vec<String>) -> Self {
+        self.projects = Some(projects);
+        self
     }
     /// Another validity.
     pub fn expires_in_days(mut self, days: u32) -> Self {
@@ -165,13 +190,15 @@ fn new_token() -> String {
 }
 
 impl Platform {
-    async fn member_view(&self, m: &Member) -> Result<MemberView> {
+    /// A member as `who` may see it: project names outside `who`'s scope are left out.
+    async fn member_view(&self, who: &Principal, m: &Member) -> Result<MemberView> {
         let user = self.inner.store.user(m.user).await?;
+        let visible = |id: &ProjectId| who.scope_in(m.org).is_none_or(|s| s.contains(id));
         let projects = match &m.projects {
             None => None,
             Some(ids) => {
                 let mut names = Vec::new();
-                for id in ids {
+                for id in ids.iter().filter(|id| visible(id)) {
                     if let Ok(p) = self.inner.store.project(*id).await {
                         names.push(p.name.to_string());
                     }
@@ -194,7 +221,7 @@ impl Platform {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let mut out = Vec::new();
         for m in self.inner.store.members(org.id).await? {
-            out.push(self.member_view(&m).await?);
+            out.push(self.member_view(who, &m).await?);
         }
         Ok(out)
     }
@@ -219,9 +246,13 @@ impl Platform {
             .ok_or_else(not_found)
     }
 
+    /// The ids of the named projects, as a scope `who` grants: projects outside `who`'s own
+    /// scope are no project at all to them. Errors: `InvalidInput` naming `field[i]`.
     async fn project_ids(
         &self,
+        who: &Principal,
         org: &Organization,
+        field: &str,
         names: &Option<Vec<String>>,
     ) -> Result<Option<Vec<ProjectId>>> {
         let Some(names) = names else { return Ok(None) };
@@ -232,10 +263,13 @@ impl Platform {
                 .store
                 .project_by_name_opt(org.id, n)
                 .await?
+                .filter(|p| who.can(Action::ProjectView, Some(org.id), Some(p.id)))
                 .ok_or_else(|| {
-                    Error::invalid(format!("projects[{i}]"), format!("no project '{n}'"))
+                    Error::invalid(format!("{field}[{i}]"), format!("no project '{n}'"))
                 })?;
-            ids.push(p.id);
+            if !ids.contains(&p.id) {
+                ids.push(p.id);
+            }
         }
         Ok(Some(ids))
     }
@@ -243,6 +277,55 @@ impl Platform {
     /// Whether `who` may grant or take the owner role in `org`.
     fn may_touch_owners(who: &Principal, org: &Organization) -> bool {
         who.platform_admin || who.role_in(org.id) == Some(Role::Owner)
+    }
+
+    /// Refuses a grant of `role` on `scope` wider than what `who` holds: a role above their
+    /// own, a scope beyond theirs, an owner scoped to projects. Errors: `PermissionDenied`,
+    /// `InvalidInput` naming `projects`.
+    fn check_grant(
+        who: &Principal,
+        org: &Organization,
+        role: Role,
+        scope: Option<&[ProjectId]>,
+    ) -> Result<()> {
+        if role == Role::Owner && scope.is_some() {
+            return Err(Error::invalid(
+                "projects",
+                "owners hold every project; leave 'projects' out",
+            ));
+        }
+        if !who.platform_admin && who.role_in(org.id).is_none_or(|mine| role > mine) {
+            return Err(Error::denied(
+                Action::MemberManage,
+                format!("you cannot grant the role {} above your own", role.as_str()),
+            ));
+        }
+        if !who.covers(org.id, scope) {
+            return Err(Error::denied(
+                Action::MemberManage,
+                "you may grant access only to projects of your own scope: name them in 'projects' (none means the whole organization)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses `who` changing or removing the membership `target` when it is wider than
+    /// their own (or, for a scoped member, their own). Errors: `PermissionDenied`.
+    fn check_touch(who: &Principal, org: &Organization, target: &Member) -> Result<()> {
+        let scoped = who.scope_in(org.id).is_some();
+        if scoped && target.user == who.user {
+            return Err(Error::denied(
+                Action::MemberManage,
+                "members scoped to projects cannot change their own role or scope",
+            ));
+        }
+        if !who.covers(org.id, target.projects.as_deref()) {
+            return Err(Error::denied(
+                Action::MemberManage,
+                "this member's scope is wider than yours",
+            ));
+        }
+        Ok(())
     }
 
     async fn owners(&self, org: &Organization) -> Result<usize> {
@@ -275,6 +358,10 @@ impl Platform {
                 "only owners may add owners",
             ));
         }
+        let projects = self
+            .project_ids(who, &org, "projects", &new.projects)
+            .await?;
+        Self::check_grant(who, &org, new.role, projects.as_deref())?;
         let user = self.find_user("user", &new.user).await?;
         if self
             .inner
@@ -290,7 +377,7 @@ impl Platform {
             org: org.id,
             user: user.id,
             role: new.role,
-            projects: self.project_ids(&org, &new.projects).await?,
+            projects,
             created_at: self.now(),
         };
         self.inner.store.put_member(&member).await?;
@@ -303,7 +390,7 @@ impl Platform {
             json(&member),
         )
         .await;
-        self.member_view(&member).await
+        self.member_view(who, &member).await
     }
 
     async fn membership(&self, org: &Organization, user: UserId) -> Result<Member> {
@@ -332,6 +419,7 @@ impl Platform {
             .await?;
         let target = self.find_user("user", user).await?;
         let before = self.membership(&org, target.id).await?;
+        Self::check_touch(who, &org, &before)?;
         let mut after = before.clone();
         if let Some(role) = update.role {
             let touches_owner = role == Role::Owner || before.role == Role::Owner;
@@ -349,9 +437,10 @@ impl Platform {
             after.role = role;
         }
         if let Some(projects) = update.projects {
-            after.projects = self.project_ids(&org, &projects).await?;
+            after.projects = self.project_ids(who, &org, "projects", &projects).await?;
         }
         if after != before {
+            Self::check_grant(who, &org, after.role, after.projects.as_deref())?;
             self.inner.store.put_member(&after).await?;
             self.audit(
                 Some(who),
@@ -363,7 +452,7 @@ impl Platform {
             )
             .await;
         }
-        self.member_view(&after).await
+        self.member_view(who, &after).await
     }
 
     /// Removes a member (a member may always remove themselves). Errors: `NotFound`,
@@ -380,6 +469,9 @@ impl Platform {
         }
         let target = target?;
         let m = self.membership(&org, target.id).await?;
+        if !leaving {
+            Self::check_touch(who, &org, &m)?;
+        }
         if m.role == Role::Owner {
             if !leaving && !Self::may_touch_owners(who, &org) {
                 return Err(Error::denied(
@@ -422,10 +514,18 @@ impl Platform {
                 "only owners may transfer the ownership",
             ));
         }
+        if who.scope_in(org.id).is_some() {
+            return Err(Error::denied(
+                Action::OrgUpdate,
+                "members scoped to projects cannot transfer the ownership",
+            ));
+        }
         let target = self.find_user("to", to).await?;
         let mut m = self.membership(&org, target.id).await?;
         let before = m.clone();
+        // Owners hold every project.
         m.role = Role::Owner;
+        m.projects = None;
         self.inner.store.put_member(&m).await?;
         if who.user != target.id
             && let Ok(mut me) = self.membership(&org, who.user).await
@@ -443,7 +543,7 @@ impl Platform {
             json(&m),
         )
         .await;
-        self.member_view(&m).await
+        self.member_view(who, &m).await
     }
 
     /// Invites an address: the token goes to the mailer and is returned once. Errors:
@@ -466,6 +566,10 @@ impl Platform {
                 "only owners may invite owners",
             ));
         }
+        let projects = self
+            .project_ids(who, &org, "projects", &new.projects)
+            .await?;
+        Self::check_grant(who, &org, new.role, projects.as_deref())?;
         let email = new.email.trim().to_ascii_lowercase();
         validate::email("email", &email)?;
         let days = new.expires_in_days.unwrap_or(7);
@@ -501,6 +605,7 @@ impl Platform {
             org: org.id,
             email: email.clone(),
             role: new.role,
+            projects,
             token_sha256: token_hash(&token),
             invited_by: who.user,
             expires_at: now + chrono::Duration::days(i64::from(days)),
@@ -551,7 +656,14 @@ impl Platform {
         let org = self
             .authorize_org(who, org_slug, Action::MemberManage)
             .await?;
-        self.inner.store.list_invitations(org.id).await
+        Ok(self
+            .inner
+            .store
+            .list_invitations(org.id)
+            .await?
+            .into_iter()
+            .filter(|i| who.covers(org.id, i.projects.as_deref()))
+            .collect())
     }
 
     /// Revokes an invitation. Errors: `NotFound`, `PermissionDenied`.
@@ -562,7 +674,8 @@ impl Platform {
         let not_found = || Error::not_found("invitation", id);
         let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
         let inv = match self.inner.store.invitation(InvitationId(id)).await {
-            Ok(i) if i.org == org.id => i,
+            // An invitation wider than the caller's scope is not theirs to see.
+            Ok(i) if i.org == org.id && who.covers(org.id, i.projects.as_deref()) => i,
             Ok(_) => return Err(not_found()),
             Err(e) if e.is_not_found() => return Err(not_found()),
             Err(e) => return Err(e),
@@ -630,7 +743,7 @@ impl Platform {
                     org: org.id,
                     user: user.id,
                     role: inv.role,
-                    projects: None,
+                    projects: inv.projects.clone(),
                     created_at: self.now(),
                 };
                 self.inner.store.put_member(&m).await?;
@@ -647,7 +760,7 @@ impl Platform {
             json(&member),
         )
         .await;
-        self.member_view(&member).await
+        self.member_view(who, &member).await
     }
 
     /// Declines an invitation for the calling user; the token is used up. Errors: as

@@ -63,8 +63,8 @@ pub use database::{
 };
 pub use deploy::{DeleteOptions, DeployApp};
 pub use domains::{
-    CERTIFICATE_PROBE_LABEL, DomainConfig, HTTP_VERIFICATION_PREFIX, NewDomain, VerificationMethod,
-    path_prefix,
+    CERTIFICATE_PROBE_LABEL, CHALLENGE_TXT_LABEL, DomainConfig, DomainView, HTTP_CHALLENGE_PREFIX,
+    NewDomain, OwnershipProof, VerificationMethod, path_prefix,
 };
 pub use health::{ComponentHealth, HealthReport};
 pub use lifecycle::LifecycleOutcome;
@@ -327,6 +327,7 @@ impl PlatformBuilder {
                     .metrics_interval
                     .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
+                domain_checks: domains::CheckPermits::default(),
                 copies: tokio_util::task::TaskTracker::new(),
             }),
         })
@@ -361,6 +362,8 @@ struct Inner {
     metrics_interval: Duration,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
+    // Checks of one organization's hostname claims run a few at a time.
+    domain_checks: domains::CheckPermits,
     // Manual backups and restores run as tasks of their own (a caller that goes away does not
     // stop them half way); `Platform::wait_for_copies` waits for them at shutdown.
     copies: tokio_util::task::TaskTracker,

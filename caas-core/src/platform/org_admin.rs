@@ -502,9 +502,10 @@ impl Platform {
         who: &Principal,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>> {
+        // The whole organization's log: owners holding every project only.
         let own_org = filter
             .org
-            .is_some_and(|o| who.role_in(o) == Some(Role::Owner));
+            .is_some_and(|o| who.role_in(o) == Some(Role::Owner) && who.scope_in(o).is_none());
         if !who.platform_admin && !own_org {
             who.require_admin(Action::OrgListAll)?;
         }

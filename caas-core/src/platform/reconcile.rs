@@ -14,6 +14,7 @@
 //! | a backup still `running` after the grace period, its volume not busy in this process (a backup that crashed) | mark it failed, remove its partial archive; for a consistent one, start again the services it stopped |
 //! | a managed volume of a deleted project | report it; data is never deleted by the reconciler |
 //! | expired pending quota reservations | release them |
+//! | a service on a claimed hostname whose routes in the proxy differ from its domains under verified claims (another organization's domains an upgrade left on a hostname; a crash between a change and its routing) | route exactly its verified domains |
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct ReconcileReport {
     pub failed_backups: Vec<crate::ids::BackupId>,
     /// Expired pending reservations released.
     pub reservations_expired: u64,
+    /// Services whose routes were re-applied to match their verified domains.
+    pub rerouted: Vec<ServiceId>,
     /// Problems that did not stop the pass (each is retried next time).
     pub errors: Vec<String>,
 }
@@ -62,6 +65,7 @@ impl ReconcileReport {
             && self.removed_networks.is_empty()
             && self.rolled_back_volumes.is_empty()
             && self.failed_backups.is_empty()
+            && self.rerouted.is_empty()
             && self.errors.is_empty()
     }
 }
@@ -180,6 +184,9 @@ impl Platform {
         self.reconcile_volumes(&mut report, grace).await?;
         self.reconcile_backups(&mut report, grace).await?;
         self.reconcile_projects(&mut report).await?;
+        let (rerouted, errors) = self.reconcile_domain_routes().await?;
+        report.rerouted = rerouted;
+        report.errors.extend(errors);
         if !report.is_clean() {
             tracing::info!(?report, "reconciled");
         }

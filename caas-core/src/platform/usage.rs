@@ -120,6 +120,7 @@ mod tests {
                 storage_bytes: 1000,
                 max_containers: 10,
                 max_projects: 0,
+                max_domains: 20,
             }),
             committed: ResourceAmounts {
                 cpu_millis: 790,

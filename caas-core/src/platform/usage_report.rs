@@ -192,7 +192,9 @@ impl Platform {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<UsageReport> {
-        let org = self.authorize_org(who, org_slug, Action::UsageView).await?;
+        let org = self
+            .authorize_org(who, org_slug, Action::UsageReport)
+            .await?;
         if from >= to {
             return Err(Error::invalid("from", "must be before `to`"));
         }

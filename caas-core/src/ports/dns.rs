@@ -2,7 +2,8 @@
 //!
 //! [`InMemoryDns`] answers from a static table (tests and embedders that know their zone);
 //! [`SystemDns`] uses the operating system's resolver for addresses (it cannot answer CNAME
-//! queries). An adapter with configurable name servers lives in a sibling crate.
+//! or TXT queries, so it cannot verify domains). An adapter asking name servers directly,
+//! `caas_traefik::HickoryDns`, lives in a sibling crate.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,6 +23,10 @@ pub trait DnsResolver: Send + Sync + std::fmt::Debug + 'static {
     /// The CNAME targets of `host`, lower case and without the trailing dot.
     /// Errors: `Unavailable` (the resolver failed).
     async fn lookup_cname(&self, host: &str) -> Result<Vec<String>>;
+    /// The TXT records of `host`, each record's strings joined into one value.
+    /// Errors: `Unavailable` (the resolver failed), `Unsupported` (the resolver cannot ask
+    /// for TXT records).
+    async fn lookup_txt(&self, host: &str) -> Result<Vec<String>>;
 }
 
 /// Lower case, without a trailing dot: how names are compared.
@@ -33,6 +38,7 @@ pub fn normalize_name(name: &str) -> String {
 struct Table {
     ips: HashMap<String, Vec<IpAddr>>,
     cnames: HashMap<String, Vec<String>>,
+    txts: HashMap<String, Vec<String>>,
     unavailable: bool,
 }
 
@@ -81,12 +87,20 @@ impl InMemoryDns {
                 .collect(),
         );
     }
+    /// Sets the TXT records of `host`.
+    pub fn set_txt(&self, host: &str, values: impl IntoIterator<Item = impl Into<String>>) {
+        self.lock().txts.insert(
+            normalize_name(host),
+            values.into_iter().map(Into::into).collect(),
+        );
+    }
     /// Removes every record of `host`.
     pub fn remove(&self, host: &str) {
         let mut t = self.lock();
         let host = normalize_name(host);
         t.ips.remove(&host);
         t.cnames.remove(&host);
+        t.txts.remove(&host);
     }
     /// Makes every lookup fail with `Unavailable` (or answer again).
     pub fn set_unavailable(&self, unavailable: bool) {
@@ -115,6 +129,14 @@ impl DnsResolver for InMemoryDns {
         }
         Ok(answer(&t.cnames, host))
     }
+
+    async fn lookup_txt(&self, host: &str) -> Result<Vec<String>> {
+        let t = self.lock();
+        if t.unavailable {
+            return Err(Error::unavailable("dns", "the resolver is unavailable"));
+        }
+        Ok(answer(&t.txts, host))
+    }
 }
 
 /// A [`DnsResolver`] on the operating system's resolver (`getaddrinfo`). It answers address
@@ -142,6 +164,12 @@ impl DnsResolver for SystemDns {
     async fn lookup_cname(&self, _host: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+
+    async fn lookup_txt(&self, _host: &str) -> Result<Vec<String>> {
+        Err(Error::unsupported(
+            "TXT lookups through the system resolver: give the platform a resolver that asks name servers (caas_traefik::HickoryDns)",
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -154,10 +182,15 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         dns.set_ips("App.Example.com.", [ip]);
         dns.set_cname("www.example.com", ["Target.Example.NET."]);
+        dns.set_txt("_caas-challenge.App.Example.com.", ["token-1", "other"]);
         assert_eq!(dns.lookup_ip("app.example.com").await.ok(), Some(vec![ip]));
         assert_eq!(
             dns.lookup_cname("www.example.com").await.ok(),
             Some(vec!["target.example.net".to_string()])
+        );
+        assert_eq!(
+            dns.lookup_txt("_caas-challenge.app.example.com").await.ok(),
+            Some(vec!["token-1".to_string(), "other".to_string()])
         );
         assert_eq!(
             dns.lookup_ip("nothing.example.com").await.ok(),

@@ -149,6 +149,34 @@ pub fn check_limits(
     }
 }
 
+/// Checks one more domain on top of the organization's `used` domains against the plan's
+/// `max_domains`. Shared by every store. Errors: `QuotaExceeded` (dimension `domains`).
+pub fn check_domain_limit(org_slug: &str, plan: &crate::model::Plan, used: u64) -> Result<()> {
+    let limit = plan.limits.max_domains;
+    if used < limit {
+        return Ok(());
+    }
+    Err(crate::error::QuotaExceeded {
+        org: org_slug.to_string(),
+        plan: plan.name.to_string(),
+        dimensions: vec![crate::error::DimensionExceeded {
+            dimension: "domains".to_string(),
+            used,
+            requested: 1,
+            limit,
+        }],
+    }
+    .into())
+}
+
+/// The refusal of a hostname another organization holds: the same words from every store,
+/// never naming the owner.
+pub fn foreign_host_error(hostname: &str) -> crate::Error {
+    crate::Error::conflict(format!(
+        "the hostname {hostname} belongs to another organization; a hostname and every path on it belong to one organization"
+    ))
+}
+
 /// Sums reservations into usage: committed ones, and pending ones not expired at `now`.
 pub fn sum_usage<'a>(
     reservations: impl IntoIterator<Item = &'a Reservation>,

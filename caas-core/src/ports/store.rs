@@ -10,9 +10,9 @@ use crate::ids::{
     ProjectId, ReservationId, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use crate::model::{
-    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, Invitation, Member, MetricPoint,
-    MetricSample, OrgStatus, Organization, Plan, Project, Reservation, Resolution, Service,
-    ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
+    Alert, ApiToken, AuditEntry, Backup, Deployment, Domain, HostClaim, Invitation, Member,
+    MetricPoint, MetricSample, OrgStatus, Organization, Plan, Project, Reservation, Resolution,
+    Service, ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
 use crate::units::ResourceAmounts;
 
@@ -334,30 +334,61 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>>;
 
     // --- domains ---
-    /// Adds a domain to a service. One owner per host and path across all organizations.
-    /// Errors: `AlreadyExists` (the same hostname and path prefix anywhere), `NotFound`
-    /// (service, or organization).
-    async fn create_domain(&self, domain: &Domain) -> Result<()>;
+    /// Adds a domain to a service under the organization's claim on its hostname, in one
+    /// transaction: when no organization holds the hostname, `claim` (of the domain's
+    /// organization and hostname) becomes its claim; when the domain's organization already
+    /// holds it, that claim is kept and `claim` is ignored. A claim whose organization has no
+    /// domain left on the hostname counts as released. When the organization has a
+    /// subscription, its plan's `max_domains` bounds how many domains it has (the domain
+    /// being added included). Returns the claim the domain is under.
+    ///
+    /// Errors: `Conflict` (another organization holds the hostname; the message does not
+    /// name it), `QuotaExceeded` (dimension `domains`), `AlreadyExists` (the organization
+    /// already has this hostname and path prefix, or the id is taken), `NotFound` (service,
+    /// or organization), `InvalidInput` (`claim` is for another organization or hostname).
+    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim>;
     /// A domain by id. Errors: `NotFound`.
     async fn domain(&self, id: DomainId) -> Result<Domain>;
-    /// The domain routing this hostname and path prefix, whoever owns it.
-    async fn domain_by_host_opt(&self, hostname: &str, path_prefix: &str)
-    -> Result<Option<Domain>>;
     /// Domains of a service, oldest first.
     async fn list_domains(&self, service: ServiceId) -> Result<Vec<Domain>>;
     /// Domains of an organization, oldest first.
     async fn list_org_domains(&self, org: OrgId) -> Result<Vec<Domain>>;
+    /// Domains on a hostname (its normalized key), whoever owns them, oldest first.
+    async fn list_host_domains(&self, hostname: &str) -> Result<Vec<Domain>>;
     /// Domains below `base`, whoever owns them: every hostname ending in `.<base>` (so
     /// `*.<base>`, `shop.<base>` and `a.b.<base>`, not `<base>` itself), oldest first. The
     /// platform uses it to keep wildcards and the exact hosts they cover in one organization.
     async fn list_domains_under(&self, base: &str) -> Result<Vec<Domain>>;
-    /// Every domain (for periodic re-verification), oldest first.
-    async fn list_all_domains(&self) -> Result<Vec<Domain>>;
-    /// Replaces a domain's mutable fields (verification status, strip prefix, target port).
-    /// Errors: `NotFound`.
+    /// Replaces a domain's mutable fields (strip prefix, target port). Errors: `NotFound`.
     async fn update_domain(&self, domain: &Domain) -> Result<()>;
-    /// Removes a domain. Errors: `NotFound`.
+    /// Removes a domain; when it was its organization's last on the hostname, the claim is
+    /// released too (and remembered, see [`Store::site_verified_by_others`]). Errors:
+    /// `NotFound`.
     async fn delete_domain(&self, id: DomainId) -> Result<()>;
+
+    // --- hostname claims ---
+    /// The live claim on a hostname (its normalized key): `None` when nobody holds it or
+    /// its organization has no domain left on it.
+    async fn host_claim_opt(&self, hostname: &str) -> Result<Option<HostClaim>>;
+    /// Every live claim of an organization (or of all organizations), oldest first.
+    async fn list_host_claims(&self, org: Option<OrgId>) -> Result<Vec<HostClaim>>;
+    /// Records a claim's verification and readiness (nothing else changes). Errors:
+    /// `NotFound` (no claim of that organization on that hostname).
+    async fn update_host_claim(&self, claim: &HostClaim) -> Result<()>;
+    /// Releases an organization's claim on a hostname with all its domains there, in one
+    /// transaction, and returns those domains. Only a claim that is not verified and
+    /// expired at `now` is released; anything else is left alone and the answer is empty.
+    async fn release_expired_host_claim(
+        &self,
+        hostname: &str,
+        org: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Domain>>;
+    /// Whether an organization other than `org` holds a verified claim on a name of `site`
+    /// (see [`HostClaim::site`]) or ever released one. The platform then refuses to take a
+    /// request reaching it for a name of that site as proof of ownership: a record left
+    /// pointing at the platform, or a customer's DNS wildcard, would answer for anyone.
+    async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool>;
 
     // --- volumes ---
     /// Creates a volume. Errors: `AlreadyExists` (name in project), `NotFound` (project, or

@@ -1,5 +1,6 @@
-//! Custom domains on the in-memory backends: validation, one owner across tenants,
-//! verification by DNS and HTTP, routing of verified domains only, permissions.
+//! Custom domains on the in-memory backends: validation, one organization per hostname,
+//! routing of verified domains only, permissions. Proving ownership (TXT, HTTP, readiness,
+//! expiry, reserved names, limits) is in `ownership.rs`, wildcards in `wildcards.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,16 +15,16 @@ use caas_core::model::{
     SubscriptionStatus, VerificationStatus,
 };
 use caas_core::platform::{
-    DeployApp, DomainConfig, NewDomain, NewProject, RolloutTiming, VerificationMethod,
+    DeployApp, DomainConfig, DomainView, NewDomain, NewProject, RolloutTiming, VerificationMethod,
 };
 use caas_core::ports::dns::InMemoryDns;
 use caas_core::ports::proxy::{CertificateStatus, RouteRule, ServiceRoutes};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::validate::{Hostname, ImageRef};
-use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use caas_core::{ContainerRuntime, ManualClock, Platform, Principal, Proxy, ServiceId, Store};
 
+mod ownership;
 mod wildcards;
 
 const IMAGE: &str = "caas/busybox:latest";
@@ -35,20 +36,34 @@ struct World {
     runtime: InMemoryRuntime,
     proxy: Arc<InMemoryProxy>,
     dns: Arc<InMemoryDns>,
+    clock: Arc<ManualClock>,
     who: Principal,
 }
 
 async fn world_with(config: DomainConfig) -> World {
+    world_on(config, None, 20).await
+}
+
+/// A platform with the organizations `acme` and `rival`, each with a project `shop`, on a
+/// plan allowing `max_domains`; it asks `resolver`, or the world's table of records; the
+/// clock is manual.
+async fn world_on(
+    config: DomainConfig,
+    resolver: Option<Arc<dyn caas_core::ports::dns::DnsResolver>>,
+    max_domains: u64,
+) -> World {
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
     runtime.add_image(IMAGE);
     let proxy = Arc::new(InMemoryProxy::new());
     let dns = Arc::new(InMemoryDns::new());
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let platform = Platform::builder()
         .store(store.clone())
         .runtime(Arc::new(runtime.clone()))
         .proxy(proxy.clone())
-        .dns_resolver(dns.clone())
+        .dns_resolver(resolver.unwrap_or_else(|| dns.clone()))
+        .clock(clock.clone())
         .domains(config)
         .rollout(
             RolloutTiming::new(
@@ -71,12 +86,13 @@ async fn world_with(config: DomainConfig) -> World {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains,
     };
     platform
         .create_plan(&who, NewPlan::new("p", limits))
         .await
         .unwrap();
-    for org in ["acme", "other"] {
+    for org in ["acme", "rival"] {
         platform
             .create_org(&who, NewOrganization::new(org), None)
             .await
@@ -96,6 +112,7 @@ async fn world_with(config: DomainConfig) -> World {
         runtime,
         proxy,
         dns,
+        clock,
         who,
     }
 }
@@ -148,21 +165,41 @@ fn rule(host: &str, path: &str, strip: bool) -> RouteRule {
     }
 }
 
-async fn add(
-    w: &World,
-    service: &str,
-    d: NewDomain,
-) -> caas_core::Result<caas_core::model::Domain> {
+async fn add(w: &World, service: &str, d: NewDomain) -> caas_core::Result<DomainView> {
     w.platform
         .add_domain(&w.who, "acme", "shop", service, d)
         .await
 }
 
-async fn verify_dns(w: &World, host: &str) -> Vec<caas_core::model::Domain> {
+async fn add_in(w: &World, org: &str, d: NewDomain) -> caas_core::Result<DomainView> {
+    w.platform.add_domain(&w.who, org, "shop", "web", d).await
+}
+
+async fn verify_in(
+    w: &World,
+    org: &str,
+    host: &str,
+    method: VerificationMethod,
+) -> caas_core::Result<Vec<DomainView>> {
     w.platform
-        .verify_domain(&w.who, "acme", host, None, VerificationMethod::Dns)
+        .verify_domain(&w.who, org, host, None, method)
+        .await
+}
+
+async fn verify_dns(w: &World, host: &str) -> Vec<DomainView> {
+    verify_in(w, "acme", host, VerificationMethod::Dns)
         .await
         .unwrap()
+}
+
+/// Publishes the TXT record proving `view`'s claim, as its owner would.
+fn publish_txt(w: &World, view: &DomainView) {
+    let proof = view.ownership.as_ref().expect("an unproven claim");
+    w.dns.set_txt(&proof.txt_name, [proof.txt_value.clone()]);
+}
+
+fn verified(v: &DomainView) -> bool {
+    matches!(v.verification, VerificationStatus::Verified { .. })
 }
 
 #[tokio::test]
@@ -182,11 +219,14 @@ async fn invalid_domains_are_refused_naming_the_field_and_nothing_is_stored() {
         "a|b.example.com",
         long_label.as_str(),
         long_name.as_str(),
-        "bücher.example.com",
+        "bü`cher.example.com",
+        "bücher.example.com`) || Host(`x.com",
+        "xn--a.example.com",
         "*.example.com",
         "",
         "localhost",
         "a..example.com",
+        "a.example.com..",
     ];
     for h in hosts {
         let err = add(&w, "web", NewDomain::new(h)).await.unwrap_err();
@@ -221,44 +261,92 @@ async fn invalid_domains_are_refused_naming_the_field_and_nothing_is_stored() {
 }
 
 #[tokio::test]
-async fn one_owner_per_host_and_path_across_tenants() {
+async fn another_organization_cannot_take_a_path_on_a_hostname_it_does_not_own() {
     let w = world().await;
     deploy(&w, "acme", "web").await;
-    deploy(&w, "other", "web").await;
-    let d = add(&w, "web", NewDomain::new("App.Example.com"))
+    let theirs = deploy(&w, "rival", "web").await;
+    let d = add(&w, "web", NewDomain::new("Shop.Example.com"))
         .await
         .unwrap();
-    assert_eq!(d.hostname.as_str(), "app.example.com");
-    assert_eq!(d.path_prefix, "/");
-    assert_eq!(d.target_port, 8080);
+    assert_eq!(d.domain.hostname.as_str(), "shop.example.com");
+    assert_eq!(d.domain.path_prefix, "/");
+    assert_eq!(d.domain.target_port, 8080);
     assert_eq!(d.verification, VerificationStatus::Pending);
-    assert_eq!(d.verification_token.len(), 32);
-    let err = w
-        .platform
-        .add_domain(
-            &w.who,
-            "other",
-            "shop",
-            "web",
-            NewDomain::new("app.example.com"),
-        )
+    // The attack: a longer prefix on the victim's hostname would win in the proxy. Refused
+    // whatever the path, before and after the victim proved the name, without naming it.
+    for proven in [false, true] {
+        for path in ["/login", "/", "/api/v2", "/login/"] {
+            let err = add_in(
+                &w,
+                "rival",
+                NewDomain::new("shop.example.com").path_prefix(path),
+            )
+            .await
+            .unwrap_err();
+            assert!(err.is_conflict(), "{path}: {err}");
+            let said = err.to_string();
+            assert!(said.contains("belongs to another organization"), "{said}");
+            assert!(!said.contains("acme"), "names the owner: {said}");
+        }
+        if !proven {
+            publish_txt(&w, &d);
+            assert!(verified(&verify_dns(&w, "shop.example.com").await[0]));
+        }
+    }
+    assert!(w.store.list_domains(theirs).await.unwrap().is_empty());
+    assert!(
+        w.proxy
+            .routes_opt(&theirs.to_string())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of the other organization is routed"
+    );
+    // The owner's own second path and service share the hostname.
+    deploy(&w, "acme", "api").await;
+    let api = add(
+        &w,
+        "api",
+        NewDomain::new("shop.example.com").path_prefix("/api/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(api.domain.path_prefix, "/api");
+    let err = add(&w, "web", NewDomain::new("shop.example.com"))
         .await
         .unwrap_err();
-    assert!(err.is_conflict() || err.is_already_exists(), "{err}");
-    assert!(err.to_string().contains("already in use"), "{err}");
-    // Another path on the same host is another route (a trailing slash is dropped).
-    let d2 = w
-        .platform
-        .add_domain(
-            &w.who,
-            "other",
-            "shop",
-            "web",
-            NewDomain::new("app.example.com").path_prefix("/api/"),
-        )
+    assert!(err.is_already_exists(), "{err}");
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_hostname_is_the_same_name() {
+    let w = world().await;
+    deploy(&w, "acme", "web").await;
+    deploy(&w, "rival", "web").await;
+    let d = add(&w, "web", NewDomain::new("Bücher.Example."))
         .await
         .unwrap();
-    assert_eq!(d2.path_prefix, "/api");
+    assert_eq!(d.domain.hostname.as_str(), "xn--bcher-kva.example");
+    for spelling in [
+        "xn--bcher-kva.example",
+        "XN--BCHER-KVA.EXAMPLE.",
+        "bücher.example",
+        "BÜCHER.example",
+    ] {
+        let err = add_in(&w, "rival", NewDomain::new(spelling).path_prefix("/x"))
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{spelling}: {err}");
+    }
+    // Verification, listing and removal accept any spelling too.
+    publish_txt(&w, &d);
+    assert!(verified(&verify_dns(&w, "BÜCHER.example.").await[0]));
+    let removed = w
+        .platform
+        .remove_domain(&w.who, "acme", "shop", "web", "xn--BCHER-kva.example", None)
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 1);
 }
 
 #[tokio::test]
@@ -266,9 +354,12 @@ async fn pending_domains_are_not_routed_and_adding_does_not_recreate() {
     let w = world().await;
     let svc = deploy(&w, "acme", "web").await;
     let (before, _) = container(&w, svc).await;
-    add(&w, "web", NewDomain::new("app.example.com"))
+    let d = add(&w, "web", NewDomain::new("app.example.com"))
         .await
         .unwrap();
+    let proof = d.ownership.clone().unwrap();
+    assert_eq!(proof.txt_name, "_caas-challenge.app.example.com");
+    assert_eq!(proof.txt_value.len(), 32);
     assert_eq!(container(&w, svc).await.0, before);
     assert!(
         w.proxy
@@ -277,12 +368,23 @@ async fn pending_domains_are_not_routed_and_adding_does_not_recreate() {
             .unwrap()
             .is_none()
     );
-    // A failed verification routes nothing either.
+    // A failed verification routes nothing either, and says what to add.
     let out = verify_dns(&w, "app.example.com").await;
     let VerificationStatus::Failed { reason } = &out[0].verification else {
         panic!("{out:?}")
     };
-    assert!(reason.contains("no A/AAAA records"), "{reason}");
+    assert!(
+        reason.contains("no TXT record at _caas-challenge.app.example.com"),
+        "{reason}"
+    );
+    assert!(reason.contains(&proof.txt_value), "{reason}");
+    w.dns
+        .set_txt("_caas-challenge.app.example.com", ["another value"]);
+    let out = verify_dns(&w, "app.example.com").await;
+    assert!(
+        matches!(&out[0].verification, VerificationStatus::Failed { reason } if reason.contains("none of the 1 TXT records")),
+        "{out:?}"
+    );
     assert!(
         w.proxy
             .routes_opt(&svc.to_string())
@@ -294,14 +396,14 @@ async fn pending_domains_are_not_routed_and_adding_does_not_recreate() {
 }
 
 #[tokio::test]
-async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules() {
+async fn txt_verification_routes_exactly_the_verified_rules() {
     let w = world().await;
     let svc = deploy(&w, "acme", "web").await;
     let (id, ip) = container(&w, svc).await;
-    add(&w, "web", NewDomain::new("a.example.com"))
+    let a = add(&w, "web", NewDomain::new("a.example.com"))
         .await
         .unwrap();
-    add(
+    let a2 = add(
         &w,
         "web",
         NewDomain::new("a.example.com")
@@ -310,33 +412,40 @@ async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules(
     )
     .await
     .unwrap();
-    add(&w, "web", NewDomain::new("b.example.com"))
+    assert_eq!(
+        a2.ownership, a.ownership,
+        "one claim, one token per hostname"
+    );
+    let b = add(&w, "web", NewDomain::new("b.example.com"))
         .await
         .unwrap();
-    add(&w, "web", NewDomain::new("c.example.com"))
+    let c = add(&w, "web", NewDomain::new("c.example.com"))
         .await
         .unwrap();
-
+    publish_txt(&w, &a);
+    publish_txt(&w, &b);
     w.dns.set_ips("a.example.com", [PUBLIC]);
-    w.dns.set_cname("b.example.com", ["EDGE.caas.example."]);
     w.dns
         .set_ips("c.example.com", ["198.51.100.1".parse().unwrap()]);
     w.dns.set_cname("c.example.com", ["elsewhere.example.net"]);
 
     let out = verify_dns(&w, "a.example.com").await;
     assert_eq!(out.len(), 2);
-    assert!(
-        out.iter()
-            .all(|d| matches!(d.verification, VerificationStatus::Verified { .. }))
-    );
-    verify_dns(&w, "b.example.com").await;
+    assert!(out.iter().all(verified));
+    assert!(out.iter().all(|d| d.ownership.is_none()));
+    let ready = out[0].readiness.clone().unwrap();
+    assert!(ready.points_at_platform, "{ready:?}");
+    assert!(verified(&verify_dns(&w, "b.example.com").await[0]));
     let out = verify_dns(&w, "c.example.com").await;
-    let VerificationStatus::Failed { reason } = &out[0].verification else {
-        panic!("{out:?}")
-    };
-    assert!(reason.contains("198.51.100.1"), "{reason}");
-    assert!(reason.contains("203.0.113.7"), "{reason}");
-    assert!(reason.contains("elsewhere.example.net"), "{reason}");
+    assert!(matches!(
+        out[0].verification,
+        VerificationStatus::Failed { .. }
+    ));
+    let ready = out[0].readiness.clone().unwrap();
+    assert!(!ready.points_at_platform);
+    for part in ["198.51.100.1", "203.0.113.7", "elsewhere.example.net"] {
+        assert!(ready.detail.contains(part), "{}", ready.detail);
+    }
 
     let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
     assert_eq!(
@@ -355,25 +464,29 @@ async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules(
 
     // A resolver outage changes nothing.
     w.dns.set_unavailable(true);
-    let err = w
-        .platform
-        .verify_domain(
-            &w.who,
-            "acme",
-            "c.example.com",
-            None,
-            VerificationMethod::Dns,
-        )
+    let err = verify_in(&w, "acme", "c.example.com", VerificationMethod::Dns)
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     w.dns.set_unavailable(false);
 
-    // The periodic re-check picks up a fixed record.
-    w.dns.set_ips("c.example.com", [PUBLIC]);
+    // The periodic re-check picks up the record once it is published.
+    publish_txt(&w, &c);
     assert_eq!(w.platform.reverify_domains().await.unwrap(), 1);
     let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
     assert_eq!(routes.rules.len(), 4);
+
+    // A new path on a proven hostname is routed at once.
+    let d = add(
+        &w,
+        "web",
+        NewDomain::new("b.example.com").path_prefix("/new"),
+    )
+    .await
+    .unwrap();
+    assert!(verified(&d));
+    let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
+    assert_eq!(routes.rules.len(), 5);
 
     // Removal unroutes: one path, then the whole host, then the rest.
     let removed = w
@@ -383,7 +496,7 @@ async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules(
         .unwrap();
     assert_eq!(removed.len(), 1);
     let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
-    assert_eq!(routes.rules.len(), 3);
+    assert_eq!(routes.rules.len(), 4);
     for host in ["a.example.com", "b.example.com", "c.example.com"] {
         w.platform
             .remove_domain(&w.who, "acme", "shop", "web", host, None)
@@ -403,162 +516,52 @@ async fn dns_verification_by_address_or_cname_routes_exactly_the_verified_rules(
         .await
         .unwrap_err();
     assert!(err.is_not_found());
+    // A removed hostname is free, and a new claim must be proven again.
+    let again = add(&w, "web", NewDomain::new("a.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(again.verification, VerificationStatus::Pending);
+    assert_ne!(
+        again.ownership.unwrap().txt_value,
+        a.ownership.unwrap().txt_value
+    );
 }
 
 #[tokio::test]
 async fn a_suspended_organization_verifies_no_domain_until_it_is_reactivated() {
     let w = world().await;
     deploy(&w, "acme", "web").await;
-    add(&w, "web", NewDomain::new("a.example.com"))
+    let d = add(&w, "web", NewDomain::new("a.example.com"))
         .await
         .unwrap();
-    w.dns.set_ips("a.example.com", [PUBLIC]);
+    publish_txt(&w, &d);
     assert!(w.platform.suspend_org(&w.who, "acme").await.unwrap());
-    let err = w
-        .platform
-        .verify_domain(
-            &w.who,
-            "acme",
-            "a.example.com",
-            None,
-            VerificationMethod::Dns,
-        )
+    let err = verify_in(&w, "acme", "a.example.com", VerificationMethod::Dns)
         .await
         .unwrap_err();
     assert!(
         err.is_conflict() && err.to_string().contains("suspended"),
         "{err}"
     );
-    let stored = w
+    let claim = w
         .store
-        .list_org_domains(w.store.org_by_slug_opt("acme").await.unwrap().unwrap().id)
+        .host_claim_opt("a.example.com")
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(
-        stored[0].verification,
-        VerificationStatus::Pending,
-        "unchanged"
-    );
+    assert_eq!(claim.verification, VerificationStatus::Pending, "unchanged");
     assert!(w.platform.reactivate_org(&w.who, "acme").await.unwrap());
-    let out = verify_dns(&w, "a.example.com").await;
-    assert!(matches!(
-        out[0].verification,
-        VerificationStatus::Verified { .. }
-    ));
-}
-
-#[tokio::test]
-async fn dns_verification_needs_a_configured_address_or_target() {
-    let w = world_with(DomainConfig::new()).await;
-    deploy(&w, "acme", "web").await;
-    add(&w, "web", NewDomain::new("a.example.com"))
-        .await
-        .unwrap();
-    let err = w
-        .platform
-        .verify_domain(
-            &w.who,
-            "acme",
-            "a.example.com",
-            None,
-            VerificationMethod::Dns,
-        )
-        .await
-        .unwrap_err();
-    assert!(err.is_unsupported(), "{err}");
-}
-
-/// Serves `body` with `status` to every request on `listener`.
-fn http_server(listener: tokio::net::TcpListener, status: &'static str, body: String) {
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = conn.read(&mut buf).await;
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-}
-
-#[tokio::test]
-async fn http_verification_fetches_the_token_from_the_resolved_address() {
-    for (status, with_token, ok) in [
-        ("200 OK", true, true),
-        ("200 OK", false, false),
-        ("404 Not Found", true, false),
-    ] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let w = world_with(DomainConfig::new().http_port(port)).await;
-        let svc = deploy(&w, "acme", "web").await;
-        let d = add(&w, "web", NewDomain::new("h.example.com"))
-            .await
-            .unwrap();
-        let body = if with_token {
-            format!("{}\n", d.verification_token)
-        } else {
-            "something else".to_string()
-        };
-        http_server(listener, status, body);
-        w.dns
-            .set_ips("h.example.com", [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
-        let out = w
-            .platform
-            .verify_domain(
-                &w.who,
-                "acme",
-                "h.example.com",
-                None,
-                VerificationMethod::Http,
-            )
-            .await
-            .unwrap();
-        let routed = w.proxy.routes_opt(&svc.to_string()).await.unwrap();
-        match (&out[0].verification, ok) {
-            (VerificationStatus::Verified { .. }, true) => assert!(routed.is_some()),
-            (VerificationStatus::Failed { reason }, false) => {
-                assert!(reason.contains("127.0.0.1"), "{reason}");
-                assert!(routed.is_none());
-            }
-            other => panic!("{status} {with_token}: {other:?}"),
-        }
-    }
-    // A host that does not resolve fails with the reason.
-    let w = world().await;
-    deploy(&w, "acme", "web").await;
-    add(&w, "web", NewDomain::new("nx.example.com"))
-        .await
-        .unwrap();
-    let out = w
-        .platform
-        .verify_domain(
-            &w.who,
-            "acme",
-            "nx.example.com",
-            None,
-            VerificationMethod::Http,
-        )
-        .await
-        .unwrap();
-    assert!(
-        matches!(&out[0].verification, VerificationStatus::Failed { reason } if reason.contains("no A/AAAA"))
-    );
+    assert!(verified(&verify_dns(&w, "a.example.com").await[0]));
 }
 
 #[tokio::test]
 async fn a_recreate_keeps_a_routed_service_routed_to_its_new_container() {
     let w = world().await;
     let svc = deploy(&w, "acme", "web").await;
-    add(&w, "web", NewDomain::new("a.example.com"))
+    let d = add(&w, "web", NewDomain::new("a.example.com"))
         .await
         .unwrap();
-    w.dns.set_ips("a.example.com", [PUBLIC]);
+    publish_txt(&w, &d);
     verify_dns(&w, "a.example.com").await;
     let (old, _) = container(&w, svc).await;
     w.platform
@@ -661,7 +664,7 @@ async fn permissions_and_certificates() {
     // Another tenant's domain is not found either.
     let err = w
         .platform
-        .certificate_status(&w.who, "other", "a.example.com")
+        .certificate_status(&w.who, "rival", "a.example.com")
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");

@@ -1,5 +1,6 @@
 //! Wildcard domains (`*.example.com`): only where enabled, one organization per wildcard and
-//! the hosts it covers, verification on a name below the wildcard, routing and certificates.
+//! the hosts it covers, proved by the TXT record of their base, readiness checked on a name
+//! below the wildcard, routing and certificates.
 
 use super::*;
 use caas_core::platform::CERTIFICATE_PROBE_LABEL;
@@ -12,10 +13,8 @@ fn wildcard_world() -> DomainConfig {
         .wildcards(true)
 }
 
-async fn add_in(w: &World, org: &str, host: &str) -> caas_core::Result<caas_core::model::Domain> {
-    w.platform
-        .add_domain(&w.who, org, "shop", "web", NewDomain::new(host))
-        .await
+async fn add_host(w: &World, org: &str, host: &str) -> caas_core::Result<DomainView> {
+    add_in(w, org, NewDomain::new(host)).await
 }
 
 #[tokio::test]
@@ -42,7 +41,8 @@ async fn enabled_wildcards_still_refuse_malformed_patterns() {
         "*example.com",
         "*.exa`mple.com",
         "*.example.com`) || HostRegexp(`.*",
-        "*.bücher.de",
+        "*.bü`cher.de",
+        "*.xn--a.de",
     ] {
         let err = add(&w, "web", NewDomain::new(bad)).await.unwrap_err();
         assert!(err.is_invalid_input(), "{bad:?}: {err}");
@@ -52,30 +52,34 @@ async fn enabled_wildcards_still_refuse_malformed_patterns() {
     let d = add(&w, "web", NewDomain::new("*.Example.COM"))
         .await
         .unwrap();
-    assert_eq!(d.hostname.as_str(), "*.example.com");
-    assert!(d.hostname.is_wildcard());
+    assert_eq!(d.domain.hostname.as_str(), "*.example.com");
+    assert!(d.domain.hostname.is_wildcard());
+    let d = add(&w, "web", NewDomain::new("*.Bücher.example"))
+        .await
+        .unwrap();
+    assert_eq!(d.domain.hostname.as_str(), "*.xn--bcher-kva.example");
 }
 
 #[tokio::test]
 async fn a_wildcard_and_the_hosts_it_covers_belong_to_one_organization() {
     let w = world_with(wildcard_world()).await;
     deploy(&w, "acme", "web").await;
-    deploy(&w, "other", "web").await;
+    deploy(&w, "rival", "web").await;
 
     // Another tenant's exact host blocks a wildcard over it...
-    add_in(&w, "other", "shop.tenants.example").await.unwrap();
-    let err = add_in(&w, "acme", "*.tenants.example").await.unwrap_err();
+    add_host(&w, "rival", "shop.tenants.example").await.unwrap();
+    let err = add_host(&w, "acme", "*.tenants.example").await.unwrap_err();
     assert!(err.is_conflict(), "{err}");
     assert!(err.to_string().contains("shop.tenants.example"), "{err}");
     assert!(
-        !err.to_string().contains("other"),
+        !err.to_string().contains("rival"),
         "no hint of the other tenant: {err}"
     );
 
     // ...and a wildcard blocks another tenant's hosts below it, on any path.
-    add_in(&w, "acme", "*.acme.example").await.unwrap();
+    add_host(&w, "acme", "*.acme.example").await.unwrap();
     for host in ["shop.acme.example", "api.acme.example"] {
-        let err = add_in(&w, "other", host).await.unwrap_err();
+        let err = add_host(&w, "rival", host).await.unwrap_err();
         assert!(err.is_conflict(), "{host}: {err}");
         assert!(err.to_string().contains("*.acme.example"), "{err}");
     }
@@ -83,7 +87,7 @@ async fn a_wildcard_and_the_hosts_it_covers_belong_to_one_organization() {
         .platform
         .add_domain(
             &w.who,
-            "other",
+            "rival",
             "shop",
             "web",
             NewDomain::new("blog.acme.example").path_prefix("/x"),
@@ -91,36 +95,51 @@ async fn a_wildcard_and_the_hosts_it_covers_belong_to_one_organization() {
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
-    // The same wildcard twice is one owner per host and path.
-    let err = add_in(&w, "other", "*.acme.example").await.unwrap_err();
-    assert!(err.to_string().contains("already in use"), "{err}");
+    // The same wildcard is one organization's, with every path.
+    let err = add_in(
+        &w,
+        "rival",
+        NewDomain::new("*.acme.example").path_prefix("/y"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("belongs to another organization"),
+        "{err}"
+    );
 
     // Not covered: the apex, deeper names, siblings of the base.
     for host in ["acme.example", "a.b.acme.example", "xacme.example"] {
-        add_in(&w, "other", host).await.unwrap();
+        add_host(&w, "rival", host).await.unwrap();
     }
     // The wildcard's own organization adds exact hosts below it (they win over the wildcard).
-    add_in(&w, "acme", "www.acme.example").await.unwrap();
+    add_host(&w, "acme", "www.acme.example").await.unwrap();
 }
 
 #[tokio::test]
-async fn a_wildcard_is_verified_on_a_name_below_it_and_routed_as_a_wildcard() {
+async fn a_wildcard_is_proved_by_the_txt_record_of_its_base_and_routed_as_a_wildcard() {
     let w = world_with(wildcard_world()).await;
     let svc = deploy(&w, "acme", "web").await;
     let (id, ip) = container(&w, svc).await;
     let d = add(&w, "web", NewDomain::new("*.apps.example.com"))
         .await
         .unwrap();
+    let proof = d.ownership.clone().unwrap();
+    assert_eq!(proof.txt_name, "_caas-challenge.apps.example.com");
+    assert_eq!(proof.http_url, None, "wildcards are proved by TXT only");
 
-    // A record for the base alone proves nothing about names below it.
-    w.dns.set_ips("apps.example.com", [PUBLIC]);
+    // A wildcard record pointing at the platform makes it ready, and proves nothing.
+    w.dns.set_ips("*.apps.example.com", [PUBLIC]);
     let out = verify_dns(&w, "*.apps.example.com").await;
-    let VerificationStatus::Failed { reason } = &out[0].verification else {
-        panic!("{out:?}")
-    };
     assert!(
-        reason.contains("*.apps.example.com (checked as caas-verify-"),
-        "{reason}"
+        matches!(out[0].verification, VerificationStatus::Failed { .. }),
+        "{out:?}"
+    );
+    let ready = out[0].readiness.clone().unwrap();
+    assert!(ready.points_at_platform, "{ready:?}");
+    assert!(
+        ready.detail.contains("caas-verify-"),
+        "checked below the wildcard: {ready:?}"
     );
     assert!(
         w.proxy
@@ -130,14 +149,11 @@ async fn a_wildcard_is_verified_on_a_name_below_it_and_routed_as_a_wildcard() {
             .is_none()
     );
 
-    // A wildcard record pointing at the platform does.
-    w.dns.set_ips("*.apps.example.com", [PUBLIC]);
+    // The TXT record of its base does.
+    publish_txt(&w, &d);
     let out = verify_dns(&w, "*.APPS.example.com").await;
-    assert!(
-        matches!(out[0].verification, VerificationStatus::Verified { .. }),
-        "{out:?}"
-    );
-    assert_eq!(out[0].id, d.id);
+    assert!(verified(&out[0]), "{out:?}");
+    assert_eq!(out[0].domain.id, d.domain.id);
     let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
     assert_eq!(
         routes.rules,
@@ -176,21 +192,30 @@ async fn a_wildcard_is_verified_on_a_name_below_it_and_routed_as_a_wildcard() {
 }
 
 #[tokio::test]
-async fn a_wildcard_cname_to_the_platform_target_verifies_it() {
+async fn the_verifier_proves_a_wildcard_once_its_txt_record_is_published() {
     let w = world_with(wildcard_world()).await;
     deploy(&w, "acme", "web").await;
-    add(&w, "web", NewDomain::new("*.cn.example.com"))
+    let d = add(&w, "web", NewDomain::new("*.cn.example.com"))
         .await
         .unwrap();
     w.dns.set_cname("*.cn.example.com", ["edge.caas.example."]);
-    w.platform.reverify_domains().await.unwrap();
-    let d = &w
+    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    let view = &w
         .platform
         .list_domains(&w.who, "acme", "shop", "web")
         .await
         .unwrap()[0];
     assert!(
-        matches!(d.verification, VerificationStatus::Verified { .. }),
-        "{d:?}"
+        view.readiness.as_ref().unwrap().points_at_platform,
+        "{view:?}"
     );
+    assert!(!verified(view));
+    publish_txt(&w, &d);
+    assert_eq!(w.platform.reverify_domains().await.unwrap(), 1);
+    let view = &w
+        .platform
+        .list_domains(&w.who, "acme", "shop", "web")
+        .await
+        .unwrap()[0];
+    assert!(verified(view), "{view:?}");
 }

@@ -585,6 +585,7 @@ async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_n
             storage_bytes: GIB,
             max_containers: 2,
             max_projects: 1,
+            max_domains: 20,
         },
         "p",
     )

@@ -54,6 +54,7 @@ async fn world_with(storage: u64) -> World {
         storage_bytes: storage,
         max_containers: 20,
         max_projects: 3,
+        max_domains: 20,
     };
     platform
         .create_plan(&admin, NewPlan::new("p", limits))

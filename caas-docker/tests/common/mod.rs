@@ -63,6 +63,7 @@ pub async fn platform_on_docker(
         storage_bytes: caas_core::units::GIB,
         max_containers: 2,
         max_projects: 1,
+        max_domains: 20,
     };
     let tenant = caas_testkit::platform::seed_tenant(&platform, limits, "p").await;
     Some((platform, runtime, tenant, image))

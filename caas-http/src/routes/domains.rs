@@ -1,13 +1,14 @@
 //! Custom domains: `GET|POST …/services/{service}/domains`, `DELETE …/domains/{domain}`
-//! (`?path=/x` for one path), `POST /v1/orgs/{org}/domains/{domain}/verify` and
-//! `GET /v1/orgs/{org}/domains/{domain}/certificate`. The `*Doc` types only document the
-//! answers (handlers serialize the core types).
+//! (`?path=/x` for one path), `POST /v1/orgs/{org}/domains/{domain}/verify`,
+//! `GET /v1/orgs/{org}/domains/{domain}/certificate`, and the answer to HTTP challenges,
+//! `GET /.well-known/caas-challenge/{token}`, which the proxy forwards to the platform. The
+//! `*Doc` types only document the answers (handlers serialize the core types).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use caas_core::model::Domain;
-use caas_core::platform::{NewDomain, VerificationMethod};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use caas_core::platform::{DomainView, NewDomain, VerificationMethod};
 use caas_core::ports::proxy::CertificateStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,8 @@ pub(crate) struct PathQuery {
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct NewDomainDoc {
-    /// Host name (ASCII; punycode for internationalized names).
+    /// Host name in any case, Unicode or punycode (`bücher.example` and
+    /// `xn--bcher-kva.example` are one name), or `*.<name>` where wildcards are enabled.
     hostname: String,
     /// Path prefix of `[A-Za-z0-9/_.~-]` (default `/`, the whole host).
     path_prefix: Option<String>,
@@ -67,19 +69,49 @@ pub(crate) struct NewDomainDoc {
     target_port: Option<u16>,
 }
 
-/// Verification state of a domain: `{"state": "pending" | "verified" | "failed", ...}`.
+/// Whether the organization's ownership of the hostname is proven:
+/// `{"state": "pending" | "verified" | "failed" | "conflicted", ...}`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct VerificationDoc {
-    /// `pending`, `verified` or `failed`.
+    /// `pending`, `verified`, `failed`, or `conflicted` (another organization owns the
+    /// hostname: never routed).
     state: String,
     /// When it was verified (`verified`).
     at: Option<DateTime<Utc>>,
-    /// Why it failed (`failed`).
+    /// Why it failed or is conflicted.
     reason: Option<String>,
 }
 
-/// A custom domain of a service.
+/// How to prove ownership of the hostname, while it is not proven.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct OwnershipDoc {
+    /// The TXT record to add: `_caas-challenge.<hostname>`.
+    txt_name: String,
+    /// The value it must hold.
+    txt_value: String,
+    /// The URL the platform itself answers for the `http` method (when enabled; never for
+    /// wildcards).
+    http_url: Option<String>,
+    /// When the claim is released unless proven.
+    expires_at: DateTime<Utc>,
+}
+
+/// Whether the hostname's DNS points at the platform (A/AAAA or CNAME), as last checked: it
+/// tells whether routing and certificates can work, and proves nothing.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ReadinessDoc {
+    /// Whether it points at the platform.
+    points_at_platform: bool,
+    /// What the DNS answered.
+    detail: String,
+    /// When.
+    checked_at: DateTime<Utc>,
+}
+
+/// A custom domain of a service, with the state of its organization's claim on the hostname.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct DomainDoc {
@@ -89,7 +121,7 @@ pub(crate) struct DomainDoc {
     org: Uuid,
     /// Service.
     service: Uuid,
-    /// Host name.
+    /// Host name (ASCII: internationalized names in punycode).
     hostname: String,
     /// Path prefix (`/` for the whole host).
     path_prefix: String,
@@ -97,20 +129,24 @@ pub(crate) struct DomainDoc {
     strip_prefix: bool,
     /// The container port.
     target_port: u16,
-    /// Ownership verification; only verified domains are routed.
-    verification: VerificationDoc,
-    /// Serve it at `http://<hostname>/.well-known/caas-verification/<token>` for the `http` method.
-    verification_token: String,
     /// When it was added.
     created_at: DateTime<Utc>,
+    /// Ownership of the hostname; only verified domains are routed.
+    verification: VerificationDoc,
+    /// How to prove ownership (while unproven).
+    ownership: Option<OwnershipDoc>,
+    /// Whether the hostname points at the platform, when checked.
+    readiness: Option<ReadinessDoc>,
 }
 
 /// How to prove ownership.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyRequest {
-    /// `dns` (A/AAAA to the platform's addresses or CNAME to its target) or `http` (the token
-    /// served on the domain).
+    /// `dns` (the TXT record `_caas-challenge.<hostname>` holds the token) or `http` (the
+    /// platform answers the token at `http://<hostname>/.well-known/caas-challenge/<token>`
+    /// through its proxy; not for wildcards, nor for names of a site another organization
+    /// holds or held).
     #[schema(value_type = String, example = "dns")]
     pub(crate) method: VerificationMethod,
 }
@@ -144,7 +180,7 @@ pub(crate) async fn list_domains(
     State(s): State<AppState>,
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
-) -> Result<Json<Vec<Domain>>, ApiError> {
+) -> Result<Json<Vec<DomainView>>, ApiError> {
     Ok(Json(
         s.platform
             .list_domains(&who, &p.org, &p.project, &p.service)
@@ -164,7 +200,8 @@ pub(crate) async fn list_domains(
         (status = 201, description = "The domain, pending verification", body = DomainDoc),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
-        (status = 409, description = "The host and path are already in use", body = ErrorBody),
+        (status = 409, description = "Another organization owns the hostname (or a wildcard over it), the hostname is reserved by the platform, or this hostname and path are already the service's organization's (`ALREADY_EXISTS`)", body = ErrorBody),
+        (status = 409, description = "The plan's `max_domains` is reached (`QUOTA_EXCEEDED`)", body = ErrorBody),
         (status = 422, description = "Invalid domain; `details.field` names the field", body = ErrorBody),
     )
 )]
@@ -173,7 +210,7 @@ pub(crate) async fn add_domain(
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
     JsonBody(new): JsonBody<NewDomain>,
-) -> Result<(StatusCode, Json<Domain>), ApiError> {
+) -> Result<(StatusCode, Json<DomainView>), ApiError> {
     let d = s
         .platform
         .add_domain(&who, &p.org, &p.project, &p.service, new)
@@ -212,8 +249,9 @@ pub(crate) async fn remove_domain(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Verifies the organization's domains on a host (or only `?path=`) and routes those
-/// verified; a failure is recorded with its reason.
+/// Verifies the organization's claim on a hostname (`?path=` only narrows which of its
+/// domains must be yours) and routes its domains there once verified; a failure is recorded
+/// with its reason.
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/domains/{domain}/verify",
@@ -224,7 +262,9 @@ pub(crate) async fn remove_domain(
         (status = 200, description = "The domains afterwards (`verification` says verified or failed, and why)", body = Vec<DomainDoc>),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization or domain", body = ErrorBody),
-        (status = 501, description = "DNS verification without public addresses or a CNAME target configured", body = ErrorBody),
+        (status = 409, description = "Another organization owns the hostname", body = ErrorBody),
+        (status = 422, description = "`http` for a wildcard", body = ErrorBody),
+        (status = 501, description = "`http` on a platform that answers no HTTP challenges", body = ErrorBody),
     )
 )]
 pub(crate) async fn verify_domain(
@@ -233,7 +273,7 @@ pub(crate) async fn verify_domain(
     PathParams(p): PathParams<OrgDomainPath>,
     QueryParams(q): QueryParams<PathQuery>,
     JsonBody(req): JsonBody<VerifyRequest>,
-) -> Result<Json<Vec<Domain>>, ApiError> {
+) -> Result<Json<Vec<DomainView>>, ApiError> {
     Ok(Json(
         s.platform
             .verify_domain(&who, &p.org, &p.domain, q.path.as_deref(), req.method)
@@ -262,4 +302,43 @@ pub(crate) async fn certificate(
             .certificate_status(&who, &p.org, &p.domain)
             .await?,
     ))
+}
+
+/// `{token}` of an HTTP challenge.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ChallengePath {
+    /// The claim's token.
+    pub(crate) token: String,
+}
+
+/// The answer to an HTTP challenge: the token as plain text, when it is the token of an
+/// unproven claim on the request's `Host`. The proxy forwards
+/// `http://<hostname>/.well-known/caas-challenge/<token>` of every pending claim here; no
+/// credentials.
+#[utoipa::path(
+    get,
+    path = "/.well-known/caas-challenge/{token}",
+    tag = "services",
+    params(ChallengePath),
+    responses(
+        (status = 200, description = "The token", body = String, content_type = "text/plain"),
+        (status = 404, description = "No unproven claim on this host has this token", body = ErrorBody),
+    )
+)]
+pub(crate) async fn challenge(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    PathParams(p): PathParams<ChallengePath>,
+) -> Result<Response, ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    match s.platform.challenge_answer(host, &p.token).await? {
+        Some(token) => {
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], token).into_response())
+        }
+        None => Err(caas_core::Error::not_found("challenge", "(token)").into()),
+    }
 }

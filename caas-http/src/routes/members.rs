@@ -114,6 +114,10 @@ pub(crate) struct CreateInvitation {
     /// Role granted on acceptance (only owners invite owners).
     #[schema(value_type = schema::Role)]
     role: Role,
+    /// Only these projects (names); every project when absent. An admin scoped to projects
+    /// must name projects of its own scope.
+    #[serde(default)]
+    projects: Option<Vec<String>>,
     /// Days until it expires, 1-30 (default 7).
     #[serde(default)]
     expires_in_days: Option<u32>,
@@ -147,6 +151,9 @@ pub(crate) struct InvitationView {
     /// Role granted on acceptance.
     #[schema(value_type = schema::Role)]
     role: Role,
+    /// When set, the ids of the only projects the new member will see; every project when
+    /// `null`.
+    projects: Option<Vec<Uuid>>,
     /// Who invited (user id).
     invited_by: Uuid,
     /// When it stops being valid (listed until used up or revoked, also when expired).
@@ -161,6 +168,7 @@ impl From<Invitation> for InvitationView {
             id: i.id.0,
             email: i.email,
             role: i.role,
+            projects: i.projects.map(|ps| ps.into_iter().map(|p| p.0).collect()),
             invited_by: i.invited_by.0,
             expires_at: i.expires_at,
             created_at: i.created_at,
@@ -196,7 +204,7 @@ pub(crate) async fn list_members(
     request_body = AddMember,
     responses(
         (status = 201, description = "Added", body = MemberDoc),
-        (status = 403, description = "Role too low (admin or higher; owner to add an owner)", body = ErrorBody),
+        (status = 403, description = "Role too low (admin or higher; owner to add an owner), or a grant wider than the caller's own role or project scope", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or no such user", body = ErrorBody),
         (status = 409, description = "Already a member (`ALREADY_EXISTS`)", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names it (`user`, `projects[0]`)", body = ErrorBody),
@@ -223,7 +231,7 @@ pub(crate) async fn add_member(
     request_body = MemberPatch,
     responses(
         (status = 200, description = "The membership after the change", body = MemberDoc),
-        (status = 403, description = "Role too low (admin or higher; owner for anything about the owner role)", body = ErrorBody),
+        (status = 403, description = "Role too low (admin or higher; owner for anything about the owner role); a member scoped to projects changing itself, a member wider than itself, or granting beyond its scope", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or the user is not a member", body = ErrorBody),
         (status = 409, description = "Demoting the last owner: transfer the ownership first (`CONFLICT`)", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names it (`role`, `projects[0]`)", body = ErrorBody),
@@ -254,7 +262,7 @@ pub(crate) async fn update_member(
     params(MemberPath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, description = "Role too low to remove someone else", body = ErrorBody),
+        (status = 403, description = "Role too low to remove someone else, or the member's scope is wider than the caller's", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or the user is not a member", body = ErrorBody),
         (status = 409, description = "The last owner: transfer the ownership first (`CONFLICT`)", body = ErrorBody),
     )
@@ -328,10 +336,10 @@ pub(crate) async fn list_invitations(
     request_body = CreateInvitation,
     responses(
         (status = 201, description = "Invited and mailed: the invitation, without its token", body = InvitationView),
-        (status = 403, description = "Role too low (admin or higher; owner to invite an owner)", body = ErrorBody),
+        (status = 403, description = "Role too low (admin or higher; owner to invite an owner), or an invitation wider than the caller's own role or project scope", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
         (status = 409, description = "Already a member, or invited and not expired: revoke that invitation first (`CONFLICT`)", body = ErrorBody),
-        (status = 422, description = "Invalid input; `details.field` names it (`email`, `expires_in_days`)", body = ErrorBody),
+        (status = 422, description = "Invalid input; `details.field` names it (`email`, `expires_in_days`, `projects[i]`)", body = ErrorBody),
         (status = 501, description = "This platform has no mailer to deliver invitations (`UNSUPPORTED`)", body = ErrorBody),
     )
 )]
@@ -349,6 +357,7 @@ pub(crate) async fn create_invitation(
         .into());
     }
     let mut new = NewInvitation::new(body.email, body.role);
+    new.projects = body.projects;
     new.expires_in_days = body.expires_in_days;
     let created = s.platform.invite(&who, &p.org, new).await?;
     Ok((StatusCode::CREATED, Json(created.invitation.into())))

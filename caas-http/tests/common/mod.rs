@@ -78,6 +78,7 @@ pub fn limits() -> PlanLimits {
         storage_bytes: 10 * GIB,
         max_containers: 10,
         max_projects: 3,
+        max_domains: 20,
     }
 }
 
@@ -159,8 +160,9 @@ pub async fn world_with_manual_clock() -> World {
     .await
 }
 
-/// [`world`] where DNS verification succeeds for `shop.example.com`: the platform's public
-/// address is 203.0.113.10 and an in-memory resolver (`World::dns`) points the name at it.
+/// [`world`] where domains can be verified: the platform's public address is 203.0.113.10,
+/// an in-memory resolver (`World::dns`) points `shop.example.com` at it (so the name is
+/// ready), and tests publish TXT records there.
 pub async fn world_with_verifiable_domains() -> World {
     let address: std::net::IpAddr = "203.0.113.10".parse().unwrap();
     let dns = Arc::new(InMemoryDns::new());
@@ -413,6 +415,33 @@ impl World {
 
     /// A new user with `role` in `acme`, and their API token.
     pub async fn token_with_role(&self, email: &str, role: Role) -> String {
+        self.token_with_scope(email, role, None).await
+    }
+
+    /// A new member of `acme` with `role` on the named projects only (every project with
+    /// `None`), and their API token.
+    pub async fn token_with_scope(
+        &self,
+        email: &str,
+        role: Role,
+        projects: Option<&[&str]>,
+    ) -> String {
+        let acme = self.store.org_by_slug_opt("acme").await.unwrap().unwrap();
+        let mut ids = None;
+        if let Some(names) = projects {
+            let mut v = Vec::new();
+            for n in names {
+                v.push(
+                    self.store
+                        .project_by_name_opt(acme.id, n)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .id,
+                );
+            }
+            ids = Some(v);
+        }
         let admin = self
             .platform
             .principal_for(self.admin_id().await)
@@ -423,13 +452,12 @@ impl World {
             .create_user(&admin, NewUser::new(email))
             .await
             .unwrap();
-        let acme = self.store.org_by_slug_opt("acme").await.unwrap().unwrap();
         self.store
             .put_member(&Member {
                 org: acme.id,
                 user: user.id,
                 role,
-                projects: None,
+                projects: ids,
                 created_at: chrono::Utc::now(),
             })
             .await

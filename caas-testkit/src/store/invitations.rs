@@ -26,6 +26,7 @@ pub fn invitation_of(org: &Organization, inviter: &User, role: Role) -> Invitati
         org: org.id,
         email: format!("{}@example.com", unique("invitee")),
         role,
+        projects: None,
         token_sha256: random_sha256(),
         invited_by: inviter.id,
         expires_at: at + chrono::Duration::days(7),
@@ -57,6 +58,12 @@ pub async fn invitations_roundtrip_with_every_field(store: Arc<dyn Store>) {
     // Distinct, non-round times: a store that swaps or rounds them is caught.
     inv.created_at -= chrono::Duration::microseconds(1_234_567);
     inv.expires_at = inv.created_at + chrono::Duration::days(3) + chrono::Duration::microseconds(7);
+    // A scope of two projects, in the order given.
+    let (p1, p2) = (
+        super::seed_project(&*store, &org, "b").await,
+        super::seed_project(&*store, &org, "a").await,
+    );
+    inv.projects = Some(vec![p1.id, p2.id]);
     store.create_invitation(&inv).await.expect("create");
 
     assert_eq!(store.invitation(inv.id).await.expect("invitation"), inv);
@@ -70,6 +77,19 @@ pub async fn invitations_roundtrip_with_every_field(store: Arc<dyn Store>) {
     assert_eq!(
         store.list_invitations(org.id).await.expect("list"),
         vec![inv.clone()]
+    );
+
+    // No scope (every project) and an empty one are told apart.
+    let mut none = invitation_of(&org, &inviter, Role::Viewer);
+    none.projects = Some(Vec::new());
+    store.create_invitation(&none).await.expect("create");
+    assert_eq!(
+        store
+            .invitation(none.id)
+            .await
+            .expect("invitation")
+            .projects,
+        Some(Vec::new())
     );
 
     // Every role survives the trip.

@@ -35,6 +35,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 mod audit;
 mod catalogue;
+mod domains;
 mod history;
 mod invitations;
 mod plans;
@@ -44,6 +45,7 @@ mod tenancy;
 
 pub use audit::*;
 pub use catalogue::*;
+pub use domains::*;
 pub use history::*;
 pub use invitations::*;
 pub use plans::*;
@@ -80,11 +82,16 @@ macro_rules! store_suite {
             store_answers_ping,
             settings_roundtrip_and_replace,
             api_tokens_roundtrip_by_hash_and_revoke,
-            domains_roundtrip_and_list_per_service_org_and_all,
-            a_host_and_path_has_one_owner_across_organizations,
+            domains_roundtrip_and_list_per_service_org_and_host,
+            a_hostname_belongs_to_one_organization_with_every_path,
+            sixteen_organizations_claiming_one_hostname_at_once_leave_one_owner,
+            a_claim_ends_with_its_last_domain,
             domains_go_with_their_service,
+            updates_record_verification_and_routing_fields,
+            expired_unproven_claims_are_released_with_their_domains,
+            verified_claims_are_remembered_per_site,
+            the_plan_bounds_an_organizations_domains,
             wildcards_are_stored_and_listed_under_their_base,
-            update_domain_changes_verification,
             users_roundtrip_and_emails_are_unique,
             user_lookup_by_email_ignores_case,
             list_users_is_ordered_by_email_and_pages,
@@ -214,6 +221,7 @@ pub fn generous_limits() -> PlanLimits {
         storage_bytes: 1 << 50,
         max_containers: 1 << 30,
         max_projects: 1 << 30,
+        max_domains: 1 << 30,
     }
 }
 

@@ -25,6 +25,7 @@ pub async fn plans_roundtrip_by_id_and_name(store: Arc<dyn Store>) {
             storage_bytes: 20 * GIB,
             max_containers: 10,
             max_projects: 3,
+            max_domains: 7,
         },
     );
     new.display_name = "Starter".into();
@@ -95,6 +96,7 @@ pub async fn update_plan_replaces_limits_and_price(store: Arc<dyn Store>) {
         storage_bytes: 100 * GIB,
         max_containers: 25,
         max_projects: 5,
+        max_domains: 11,
     };
     changed.monthly_price_cents = 4900;
     changed.display_name = "Growing (2025)".into();
