@@ -70,10 +70,14 @@ SERVICES_SUITE=bookworm
 # security one), so the images come from where the host's own packages do;
 # CAAS_DEBIAN_MIRROR overrides it.
 apt_mirror() {
+    local f files=()
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
+        [[ -f "$f" ]] && files+=("$f")
+    done
+    ((${#files[@]})) || return 0
     awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }
          /^deb / { for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; continue } print $i; break } }' \
-        /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-        grep -E '/debian/?$' | head -n 1
+        "${files[@]}" | grep -E '/debian/?$' | head -n 1 || true
 }
 SERVICES_MIRROR=${CAAS_DEBIAN_MIRROR:-$(apt_mirror)}
 if [[ -z "$SERVICES_MIRROR" ]]; then
