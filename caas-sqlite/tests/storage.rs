@@ -676,3 +676,115 @@ async fn connections_that_knew_the_old_schema_read_the_upgraded_tables() {
         assert_eq!((domains, claims), (vec![legacy.clone()], 1));
     }
 }
+
+/// After the upgrade, on a platform over the upgraded file: the hostname's owner keeps its
+/// proven domain routed, while the domain another organization held on the same hostname (a
+/// longer path, which would have taken the owner's traffic) is reported conflicted and the
+/// reconciler removes the route the earlier version had given it.
+#[tokio::test]
+async fn after_the_upgrade_another_organizations_domain_on_a_hostname_is_conflicted_and_unrouted() {
+    use caas_core::memory::{InMemoryProxy, InMemoryRuntime};
+    use caas_core::model::VerificationStatus;
+    use caas_core::ports::proxy::{RouteRule, ServiceRoutes};
+    use caas_core::{Platform, Proxy};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open_in(&dir).await);
+    migrations_before(10).run(store.pool()).await.unwrap();
+    let victim = seed_org(&*store, "victim").await;
+    let attacker = seed_org(&*store, "attacker").await;
+    let theirs = seed_service(&*store, &seed_project(&*store, &victim, "p").await, "web").await;
+    let mine = seed_service(&*store, &seed_project(&*store, &attacker, "p").await, "web").await;
+    let host = format!("{}.example.com", unique("shop"));
+    let t0 = now() - Duration::days(3);
+    let legacy = [
+        (&theirs, "/", t0, VerificationStatus::Verified { at: t0 }),
+        (
+            &mine,
+            "/login",
+            t0 + Duration::hours(1),
+            VerificationStatus::Verified { at: t0 },
+        ),
+    ];
+    let proxy = Arc::new(InMemoryProxy::new());
+    for (svc, path, at, verification) in legacy {
+        let mut domain = caas_testkit::store::domain_of(svc, &host, path);
+        domain.created_at = at;
+        insert_legacy_domain(
+            &store,
+            LegacyDomain {
+                domain,
+                verification,
+                token: unique("tok"),
+            },
+        )
+        .await;
+        // What the earlier version routed for each.
+        proxy
+            .apply(&ServiceRoutes {
+                key: svc.id.to_string(),
+                rules: vec![RouteRule {
+                    host: caas_core::validate::HostPattern::parse(host.as_str()).unwrap(),
+                    path_prefix: path.into(),
+                    strip_prefix: false,
+                    tls: false,
+                }],
+                upstreams: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+
+    let platform = Platform::builder()
+        .store(store.clone())
+        .runtime(Arc::new(InMemoryRuntime::new()))
+        .proxy(proxy.clone())
+        .build()
+        .unwrap();
+    let admin = platform
+        .ensure_platform_admin("root@example.com")
+        .await
+        .unwrap();
+    let admin = platform.principal_for(admin.id).await.unwrap();
+    let report = platform.reconcile().await.unwrap();
+    assert_eq!(report.rerouted, vec![mine.id], "{report:?}");
+    assert!(
+        proxy
+            .routes_opt(&mine.id.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = proxy
+        .routes_opt(&theirs.id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.rules.len(), 1);
+    assert_eq!(kept.rules[0].path_prefix, "/");
+
+    let view = |org: &caas_core::model::Organization| {
+        let (platform, admin, slug) = (platform.clone(), admin.clone(), org.slug.to_string());
+        async move {
+            platform
+                .list_domains(&admin, &slug, "p", "web")
+                .await
+                .unwrap()
+        }
+    };
+    let attacker_view = view(&attacker).await;
+    assert_eq!(attacker_view.len(), 1, "the row is kept");
+    assert!(
+        matches!(&attacker_view[0].verification, VerificationStatus::Conflicted { reason } if reason.contains("belongs to another organization")),
+        "{attacker_view:?}"
+    );
+    let victim_view = view(&victim).await;
+    assert!(
+        matches!(
+            victim_view[0].verification,
+            VerificationStatus::Verified { .. }
+        ),
+        "{victim_view:?}"
+    );
+}
