@@ -47,255 +47,32 @@
 //!   one. Certificates for wildcards need an ACME DNS-01 resolver in the proxy (see
 //!   `caas_traefik::AcmeChallenge::Dns01`).
 
+mod config;
+mod routing;
 mod verify;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
-use crate::ids::{DomainId, OrgId, ServiceId};
-use crate::model::{Domain, HostClaim, Organization, Readiness, Service, VerificationStatus};
-use crate::ports::proxy::{CertificateStatus, RouteRule, ServiceRoutes};
-use crate::validate::{self, HostPattern, Hostname};
+use crate::ids::{DomainId, OrgId};
+use crate::model::{Domain, HostClaim, Organization, Service, VerificationStatus};
+use crate::ports::proxy::CertificateStatus;
+use crate::validate::{self, HostPattern};
 
+pub(crate) use config::CheckPermits;
+pub use config::{DomainConfig, DomainView, NewDomain, OwnershipProof, path_prefix};
 pub use verify::{CHALLENGE_TXT_LABEL, HTTP_CHALLENGE_PREFIX, VerificationMethod};
 
 /// Length of a claim's token.
 const TOKEN_LEN: usize = 32;
 /// The label below a wildcard whose certificate is inspected for its status.
 pub const CERTIFICATE_PROBE_LABEL: &str = "caas-certificate-probe";
-
-/// How the platform serves and verifies custom domains.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DomainConfig {
-    /// Addresses a domain's A/AAAA records point to when it points at the platform (default
-    /// none). Also the only non-public addresses HTTP verification may connect to.
-    pub public_addresses: Vec<IpAddr>,
-    /// The name a domain may be a CNAME to (default none); reserved.
-    pub cname_target: Option<Hostname>,
-    /// The platform's own names: they and every name below them cannot be claimed.
-    pub reserved: Vec<Hostname>,
-    /// Route verified domains over HTTPS with an ACME certificate (default off).
-    pub tls: bool,
-    /// Where the proxy reaches the platform's answer to HTTP challenges
-    /// (`GET /.well-known/caas-challenge/<token>`, e.g. `caas_http`'s route), as an
-    /// `http://host:port` URL. Without it HTTP verification is `Unsupported` (default none).
-    pub http_challenge: Option<String>,
-    /// The port HTTP verification connects to: the proxy's plain-HTTP port (default 80).
-    pub http_port: u16,
-    /// How long one HTTP verification may take (default 10 s).
-    pub http_timeout: Duration,
-    /// Accept wildcard domains `*.<name>` (default off; they are proved by TXT only, and
-    /// their certificates need a DNS-01 resolver in the proxy).
-    pub wildcards: bool,
-    /// How long an unproven claim lasts (default 7 days).
-    pub claim_ttl: Duration,
-    /// How many checks of one organization's claims run at once (default 2).
-    pub checks_per_org: usize,
-}
-
-impl Default for DomainConfig {
-    fn default() -> Self {
-        Self {
-            public_addresses: Vec::new(),
-            cname_target: None,
-            reserved: Vec::new(),
-            tls: false,
-            http_challenge: None,
-            http_port: 80,
-            http_timeout: Duration::from_secs(10),
-            wildcards: false,
-            claim_ttl: Duration::from_secs(7 * 24 * 3600),
-            checks_per_org: 2,
-        }
-    }
-}
-
-impl DomainConfig {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Adds a public address of the platform.
-    pub fn public_address(mut self, ip: IpAddr) -> Self {
-        self.public_addresses.push(ip);
-        self
-    }
-    /// The CNAME target of the platform.
-    pub fn cname_target(mut self, target: Hostname) -> Self {
-        self.cname_target = Some(target);
-        self
-    }
-    /// Reserves one of the platform's own names (and every name below it).
-    pub fn reserve(mut self, name: Hostname) -> Self {
-        if !self.reserved.contains(&name) {
-            self.reserved.push(name);
-        }
-        self
-    }
-    /// Serve verified domains over HTTPS (ACME through the proxy).
-    pub fn tls(mut self, on: bool) -> Self {
-        self.tls = on;
-        self
-    }
-    /// Enables HTTP verification: the proxy sends challenge requests to `upstream`
-    /// (`http://host:port`), where the platform's challenge answer is served.
-    pub fn http_challenge(mut self, upstream: impl Into<String>) -> Self {
-        self.http_challenge = Some(upstream.into());
-        self
-    }
-    /// The port HTTP verification connects to.
-    pub fn http_port(mut self, port: u16) -> Self {
-        self.http_port = port;
-        self
-    }
-    /// How long one HTTP verification may take.
-    pub fn http_timeout(mut self, timeout: Duration) -> Self {
-        self.http_timeout = timeout;
-        self
-    }
-    /// Accept wildcard domains (`*.example.com`).
-    pub fn wildcards(mut self, on: bool) -> Self {
-        self.wildcards = on;
-        self
-    }
-    /// How long an unproven claim lasts.
-    pub fn claim_ttl(mut self, ttl: Duration) -> Self {
-        self.claim_ttl = ttl;
-        self
-    }
-    /// How many checks of one organization's claims run at once (at least one).
-    pub fn checks_per_org(mut self, n: usize) -> Self {
-        self.checks_per_org = n.max(1);
-        self
-    }
-
-    /// The reserved name `host` is, or is below (for a wildcard: that it would cover), if any.
-    fn reserved_for(&self, host: &HostPattern) -> Option<&Hostname> {
-        let base = host.base();
-        self.reserved
-            .iter()
-            .chain(self.cname_target.iter())
-            .find(|r| {
-                let r = r.as_str();
-                let below = |name: &str| name == r || name.ends_with(&format!(".{r}"));
-                below(base) || (host.is_wildcard() && host.matches(r))
-            })
-    }
-}
-
-/// A domain to add to a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct NewDomain {
-    /// Host name in any case, Unicode or punycode, or `*.<name>` where wildcards are enabled.
-    pub hostname: String,
-    /// Path prefix (default `/`, the whole host); a trailing `/` is dropped.
-    #[serde(default)]
-    pub path_prefix: Option<String>,
-    /// Strip the prefix before forwarding (default off; needs a prefix other than `/`).
-    #[serde(default)]
-    pub strip_prefix: bool,
-    /// The container port traffic goes to (default: the service's first port).
-    #[serde(default)]
-    pub target_port: Option<u16>,
-}
-
-impl NewDomain {
-    /// The whole of `hostname`, to the service's first port.
-    pub fn new(hostname: impl Into<String>) -> Self {
-        Self {
-            hostname: hostname.into(),
-            path_prefix: None,
-            strip_prefix: false,
-            target_port: None,
-        }
-    }
-    /// Only requests under `prefix`.
-    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.path_prefix = Some(prefix.into());
-        self
-    }
-    /// Strip the prefix before forwarding.
-    pub fn strip_prefix(mut self, on: bool) -> Self {
-        self.strip_prefix = on;
-        self
-    }
-    /// The container port.
-    pub fn target_port(mut self, port: u16) -> Self {
-        self.target_port = Some(port);
-        self
-    }
-}
-
-/// How to prove an unproven claim: the TXT record to add, or the URL the platform serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnershipProof {
-    /// The name of the TXT record to add (`_caas-challenge.<hostname>`).
-    pub txt_name: String,
-    /// The value it must hold: the claim's token.
-    pub txt_value: String,
-    /// Where the platform serves the token for HTTP verification (when enabled and the name
-    /// is not a wildcard).
-    pub http_url: Option<String>,
-    /// When the claim is released unless proved.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A domain as its organization sees it: the route, and the state of the claim it is under.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DomainView {
-    /// The domain.
-    #[serde(flatten)]
-    pub domain: Domain,
-    /// Whether the organization's ownership of the hostname is proven (only then is the
-    /// domain routed), or `conflicted` when another organization owns the hostname.
-    pub verification: VerificationStatus,
-    /// How to prove ownership, while it is not proven.
-    pub ownership: Option<OwnershipProof>,
-    /// Whether the hostname points at the platform, when last checked.
-    pub readiness: Option<Readiness>,
-}
-
-/// Validates a path prefix: `/`, or an absolute path without empty, `.` or `..` components
-/// and of `[A-Za-z0-9/_.~-]` only. Returns it without a trailing `/`.
-/// Errors: `InvalidInput` naming `field`.
-pub fn path_prefix(field: &str, value: &str) -> Result<String> {
-    if value == "/" {
-        return Ok(value.to_string());
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c)))
-    {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "path prefix contains the forbidden character {c:?}; allowed: letters, digits and / - _ . ~"
-            ),
-        ));
-    }
-    if value.len() > 1024 {
-        return Err(Error::invalid(
-            field,
-            "path prefix is longer than 1024 bytes",
-        ));
-    }
-    validate::container_path(field, value)?;
-    Ok(value.strip_suffix('/').unwrap_or(value).to_string())
-}
 
 fn token() -> String {
     rand::rng()
@@ -385,9 +162,9 @@ impl Platform {
         if claim.is_verified() {
             self.apply_domain_routes(&svc).await?;
         } else if claim.token == fresh {
-            // A new claim: let the proxy answer its HTTP challenge (best effort; verifying
-            // by HTTP applies it again).
-            if let Err(e) = self.apply_challenge_route(&claim).await {
+            // A new claim: let the proxy answer its HTTP challenge, without waiting for it to
+            // be live (best effort; verifying by HTTP applies it again and waits).
+            if let Err(e) = self.apply_challenge_route(&claim, false).await {
                 tracing::warn!(error = %e, host = %claim.hostname, "could not route the HTTP challenge");
             }
         }
@@ -496,109 +273,11 @@ impl Platform {
         }
     }
 
-    /// The routing rules a service should have: its domains under a verified claim of its
-    /// organization, by hostname and path, and their target port.
-    async fn wanted_rules(&self, svc: &Service) -> Result<(Vec<RouteRule>, u16)> {
-        let domains = self.inner.store.list_domains(svc.id).await?;
-        let claims = self.claims_of(&domains).await?;
-        let mut verified: Vec<Domain> = domains
-            .into_iter()
-            .filter(|d| {
-                claims
-                    .get(d.hostname.as_str())
-                    .and_then(Option::as_ref)
-                    .is_some_and(|c| c.org == d.org && c.is_verified())
-            })
-            .collect();
-        verified.sort_by(|a, b| {
-            (a.hostname.as_str(), a.path_prefix.as_str())
-                .cmp(&(b.hostname.as_str(), b.path_prefix.as_str()))
-        });
-        let port = verified.first().map(|d| d.target_port).unwrap_or_default();
-        let rules = verified
-            .iter()
-            .map(|d| RouteRule {
-                host: d.hostname.clone(),
-                path_prefix: d.path_prefix.clone(),
-                strip_prefix: d.strip_prefix,
-                tls: self.inner.domains.tls,
-            })
-            .collect();
-        Ok((rules, port))
-    }
-
-    /// Makes the proxy route exactly the service's domains under a verified claim of its
-    /// organization to its current container, then waits until that is live; unroutes the
-    /// service when there is none. Nothing to do without a proxy.
-    /// Errors: `InvalidInput`, `Unavailable`.
-    pub(super) async fn apply_domain_routes(&self, svc: &Service) -> Result<()> {
-        let Some(proxy) = self.inner.proxy.clone() else {
-            return Ok(());
-        };
-        let key = svc.id.to_string();
-        let (rules, port) = self.wanted_rules(svc).await?;
-        if rules.is_empty() {
-            proxy.remove(&key).await?;
-            return Ok(());
-        }
-        let mut upstreams = Vec::new();
-        if svc.current_deployment.is_some() {
-            let container = self.current_container(svc).await?;
-            match self.runtime().upstream_hosts(&container).await {
-                Ok(hosts) => {
-                    upstreams.extend(hosts.iter().map(|h| format!("http://{h}:{port}")));
-                }
-                // A lost container is the reconciler's business; route nothing meanwhile.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let routes = ServiceRoutes {
-            key: key.clone(),
-            rules,
-            upstreams,
-        };
-        let g = proxy.apply(&routes).await?;
-        proxy
-            .wait_applied(&key, g, self.inner.rollout_timeout)
-            .await
-    }
-
-    /// Re-applies the routes of every service whose rules in the proxy are not what its
-    /// domains and claims say (routes an earlier version left for another organization's
-    /// domains on a hostname, or a crash between a change and its routing). Returns the
-    /// services re-routed and what failed (retried next pass). Errors: `Unavailable` (the
-    /// store).
-    pub(super) async fn reconcile_domain_routes(&self) -> Result<(Vec<ServiceId>, Vec<String>)> {
-        let Some(proxy) = self.inner.proxy.clone() else {
-            return Ok((Vec::new(), Vec::new()));
-        };
-        let (mut fixed, mut errors) = (Vec::new(), Vec::new());
-        for svc in self.inner.store.list_all_services().await? {
-            let id = svc.id;
-            let check = async {
-                let (want, _) = self.wanted_rules(&svc).await?;
-                let have = proxy
-                    .routes_opt(&id.to_string())
-                    .await?
-                    .map(|r| r.rules)
-                    .unwrap_or_default();
-                if want == have {
-                    return Ok(false);
-                }
-                self.apply_domain_routes(&svc).await.map(|()| true)
-            };
-            match check.await {
-                Ok(true) => fixed.push(id),
-                Ok(false) => {}
-                Err(e) => errors.push(format!("routing service {id}: {e}")),
-            }
-        }
-        Ok((fixed, errors))
-    }
-
     /// The live claim on each distinct hostname of `domains`.
-    async fn claims_of(&self, domains: &[Domain]) -> Result<HashMap<String, Option<HostClaim>>> {
+    pub(super) async fn claims_of(
+        &self,
+        domains: &[Domain],
+    ) -> Result<HashMap<String, Option<HostClaim>>> {
         let mut claims = HashMap::new();
         for d in domains {
             let host = d.hostname.as_str();
@@ -753,54 +432,6 @@ impl Platform {
         Self::refuse_if_suspended(&org, action)?;
         Ok((org, out))
     }
-
-    /// Routes `http://<host>/.well-known/caas-challenge/<token>` of an unproven claim to the
-    /// platform's challenge answer, and waits until the proxy serves it. Nothing to do
-    /// without a proxy, HTTP challenges or for a wildcard. Errors: `Unavailable`.
-    async fn apply_challenge_route(&self, claim: &HostClaim) -> Result<()> {
-        let (Some(proxy), Some(upstream)) = (
-            self.inner.proxy.clone(),
-            self.inner.domains.http_challenge.clone(),
-        ) else {
-            return Ok(());
-        };
-        if claim.hostname.is_wildcard() {
-            return Ok(());
-        }
-        let key = challenge_key(&claim.hostname);
-        let routes = ServiceRoutes {
-            key: key.clone(),
-            rules: vec![RouteRule {
-                host: claim.hostname.clone(),
-                path_prefix: format!("{HTTP_CHALLENGE_PREFIX}{}", claim.token),
-                strip_prefix: false,
-                tls: false,
-            }],
-            upstreams: vec![upstream],
-        };
-        let g = proxy.apply(&routes).await?;
-        proxy
-            .wait_applied(&key, g, self.inner.rollout_timeout)
-            .await
-    }
-
-    /// Stops answering a hostname's HTTP challenge (best effort: a stale challenge route
-    /// answers nothing but 404 once the claim is gone).
-    async fn remove_challenge_route(&self, host: &HostPattern) {
-        if let (Some(proxy), Some(_)) = (&self.inner.proxy, &self.inner.domains.http_challenge)
-            && let Err(e) = proxy.remove(&challenge_key(host)).await
-        {
-            tracing::warn!(error = %e, host = %host, "could not remove the HTTP challenge route");
-        }
-    }
-}
-
-/// The proxy key of a hostname's challenge route: `challenge-` and a digest of the name, so
-/// the key holds only characters every proxy accepts in object names.
-fn challenge_key(host: &HostPattern) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(host.as_str().as_bytes());
-    format!("challenge-{}", &hex::encode(digest)[..24])
 }
 
 /// The target port of a new domain of `svc`: the requested one, which must be the port of the
@@ -848,22 +479,5 @@ impl DomainFilter {
 
     fn matches(&self, d: &Domain) -> bool {
         d.hostname.as_str() == self.host && self.path.as_ref().is_none_or(|p| *p == d.path_prefix)
-    }
-}
-
-/// Per-organization permits for domain checks (see [`DomainConfig::checks_per_org`]).
-#[derive(Debug, Default)]
-pub(super) struct CheckPermits {
-    per_org: std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::Semaphore>>>,
-}
-
-impl CheckPermits {
-    fn of(&self, org: OrgId, permits: usize) -> Arc<tokio::sync::Semaphore> {
-        self.per_org
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(org)
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits.max(1))))
-            .clone()
     }
 }

@@ -333,7 +333,7 @@ impl Platform {
                 claim.token
             )));
         }
-        self.apply_challenge_route(claim).await?;
+        self.apply_challenge_route(claim, true).await?;
         let host = claim.hostname.as_str();
         let ips = self.inner.dns.lookup_ip(host).await?;
         if ips.is_empty() {
