@@ -13,23 +13,58 @@
 //! | a path that is both a link and something else | extraction order would decide what it is |
 //! | character and block devices, FIFOs, sparse files, unknown entry types | no place in a volume |
 //! | more content than the limit, more entries than the limit | over-size archives |
+//! | more than [`MAX_LINKS`] links, or links whose paths and targets exceed [`MAX_LINK_BYTES`] | the checks hold every link in memory |
 //! | anything that is not a well-formed tar (bad checksums, truncated headers) | |
 //!
-//! The check is order-independent: links are collected first and every entry is then checked
-//! against all of them. It needs memory for the paths of the archive (bounded by
-//! [`ArchiveLimits::max_entries`]), never for contents. It never panics, whatever the bytes
-//! (fuzzed: `fuzz/fuzz_targets/archive.rs`).
+//! The check is order-independent: a link may come after the entries it concerns, so the
+//! archive is read once, and every entry is then checked against all the links of the archive.
+//! It never panics, whatever the bytes (fuzzed: `fuzz/fuzz_targets/archive.rs`).
+//!
+//! # Memory
+//!
+//! Memory does not grow with the number of entries. Only links (symbolic and hard) are held,
+//! with their paths and targets, because the checks look them up by path: at most
+//! [`MAX_LINKS`] of them, with at most [`MAX_LINK_BYTES`] of paths and targets (the archive is
+//! refused beyond). Every entry's kind and normalized path is appended to a spool (in memory up
+//! to 1 MiB, then an anonymous temporary file in the system's temporary directory, gone when
+//! validation ends) and read back once, in archive order, for the checks against the links:
+//! three bytes per entry plus its path, less than the archive's own headers (a restore stages
+//! the whole archive in a temporary directory already). The checks then
+//! keep only what concerns a link: the first kind of each symbolic link's path, and where the
+//! targets of hard links first appear as regular files.
+//!
+//! Re-reading the paths rather than keeping a fingerprint of each (a 128-bit hash would be
+//! safe from collisions) makes the same decisions, with the same messages, as holding every
+//! path in memory did: a fingerprint of a path cannot tell which of its ancestors is a
+//! symbolic link appearing later in the archive, nor name the entry it refuses, and a table of
+//! fingerprints would still grow with the archive.
+//!
+//! Measured (`caas-core/tests/archive_memory.rs` asserts less than 64 MiB): 2,000,000 entries,
+//! 4,000 of them links, grow the peak resident memory by 1 MiB, where holding every path took
+//! 708 MiB (1,074 MiB with paths of six components). At the link limits (100,000 links whose
+//! paths and targets fill 32 MiB) the links held take about 64 MiB.
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
+use tempfile::SpooledTempFile;
 
 use crate::error::{Error, Result};
 
 /// Longest path accepted in an archive (bytes), and longest single component.
 const MAX_PATH_BYTES: usize = 4096;
 const MAX_COMPONENT_BYTES: usize = 255;
+
+/// Most links (symbolic and hard, together) an archive may hold: validation keeps each in
+/// memory.
+pub const MAX_LINKS: u64 = 100_000;
+
+/// Most bytes the paths and targets of an archive's links may hold together (32 MiB).
+pub const MAX_LINK_BYTES: u64 = 32 << 20;
+
+/// How much of the spool of entry paths stays in memory before it moves to a file.
+const SPOOL_IN_MEMORY: usize = 1 << 20;
 
 /// How much an archive may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,14 +111,33 @@ enum Kind {
     Hardlink,
 }
 
-/// One entry as collected in the first pass.
-struct Collected {
-    path: Vec<Vec<u8>>,
-    kind: Kind,
-    /// Symlink target as written, or hard-link target normalized to the archive root.
-    target: Option<Vec<u8>>,
-    /// Position in the archive.
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::File, Kind::Dir, Kind::Symlink, Kind::Hardlink];
+
+    fn byte(self) -> u8 {
+        self as u8
+    }
+
+    fn from_byte(b: u8) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.byte() == b)
+    }
+}
+
+/// A link as held for the second pass.
+struct Link {
+    /// Normalized path (see [`normalized`]).
+    path: Vec<u8>,
+    /// Position among the archive's entries.
     index: u64,
+    target: Target,
+}
+
+enum Target {
+    /// A symbolic link's target, as written.
+    Symbolic(Vec<u8>),
+    /// A hard link's target normalized to the archive root; `None` when it is no path inside
+    /// the volume.
+    Hard(Option<Vec<u8>>),
 }
 
 fn refuse(entry: &[u8], reason: impl std::fmt::Display) -> Error {
@@ -97,10 +151,11 @@ fn malformed(e: std::io::Error) -> Error {
     Error::invalid("archive", format!("not a well-formed tar archive: {e}"))
 }
 
-/// Splits an entry path into its components, relative to the archive root: `./a//b/` is
-/// `[a, b]`, `./` is `[]` (the root itself). Refuses absolute paths, `..`, NUL bytes and
-/// over-long paths or components.
-fn components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
+/// An entry path relative to the archive root, its components joined by single slashes:
+/// `./a//b/` is `a/b`, `./` is empty (the root itself). Components are never empty, `.` or
+/// `..`, so two paths are the same file exactly when their normalized forms are equal.
+/// Refuses absolute paths, `..`, NUL bytes and over-long paths or components.
+fn normalized(raw: &[u8]) -> Result<Vec<u8>> {
     if raw.is_empty() {
         return Err(refuse(raw, "has an empty path"));
     }
@@ -116,7 +171,7 @@ fn components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
     if raw.first() == Some(&b'/') {
         return Err(refuse(raw, "has an absolute path"));
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(raw.len());
     for c in raw.split(|b| *b == b'/') {
         match c {
             b"" | b"." => {}
@@ -127,10 +182,31 @@ fn components(raw: &[u8]) -> Result<Vec<Vec<u8>>> {
                     format!("has a path component longer than {MAX_COMPONENT_BYTES} bytes"),
                 ));
             }
-            c => out.push(c.to_vec()),
+            c => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(c);
+            }
         }
     }
     Ok(out)
+}
+
+/// The directories a normalized path lies in, shortest first: `a/b/c` lies in `a` and `a/b`.
+fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'/')
+        .filter_map(|(i, _)| path.get(..i))
+}
+
+/// The directory a normalized path lies in (empty: the root).
+fn parent(path: &[u8]) -> &[u8] {
+    path.iter()
+        .rposition(|b| *b == b'/')
+        .and_then(|i| path.get(..i))
+        .unwrap_or_default()
 }
 
 /// Most symbolic links followed while resolving one target (as Linux's `MAXSYMLINKS`).
@@ -148,30 +224,34 @@ enum Resolved {
 
 /// Resolves `target` from directory `dir` the way the kernel would once the archive is
 /// extracted: component by component, following the archive's own symbolic links (`links`,
-/// path → target). Absolute targets were refused before.
-fn resolve(links: &HashMap<&[Vec<u8>], &[u8]>, dir: &[Vec<u8>], target: &[u8]) -> Resolved {
-    let mut cur: Vec<Vec<u8>> = dir.to_vec();
-    let mut queue: std::collections::VecDeque<Vec<u8>> =
-        target.split(|b| *b == b'/').map(<[u8]>::to_vec).collect();
+/// normalized path → target). Absolute targets were refused before.
+fn resolve<'a>(links: &HashMap<&'a [u8], &'a [u8]>, dir: &[u8], target: &'a [u8]) -> Resolved {
+    let mut cur = dir.to_vec();
+    let mut queue: VecDeque<&[u8]> = target.split(|b| *b == b'/').collect();
     let mut hops = 0;
     while let Some(c) = queue.pop_front() {
-        match c.as_slice() {
+        match c {
             b"" | b"." => {}
             b".." => {
-                if cur.pop().is_none() {
+                if cur.is_empty() {
                     return Resolved::Escapes;
                 }
+                cur.truncate(parent(&cur).len());
             }
             _ => {
-                cur.push(c);
+                let len = cur.len();
+                if len > 0 {
+                    cur.push(b'/');
+                }
+                cur.extend_from_slice(c);
                 if let Some(next) = links.get(cur.as_slice()) {
                     hops += 1;
                     if hops > MAX_HOPS {
                         return Resolved::Loop;
                     }
-                    cur.pop();
+                    cur.truncate(len);
                     for part in next.split(|b| *b == b'/').rev() {
-                        queue.push_front(part.to_vec());
+                        queue.push_front(part);
                     }
                 }
             }
@@ -180,18 +260,91 @@ fn resolve(links: &HashMap<&[Vec<u8>], &[u8]>, dir: &[Vec<u8>], target: &[u8]) -
     Resolved::Inside
 }
 
-fn joined(path: &[Vec<u8>]) -> Vec<u8> {
-    path.join(&b'/')
+fn spool_failed(e: std::io::Error) -> Error {
+    Error::backend_source(
+        "platform",
+        "archive validation could not use its temporary file (in the system's temporary \
+         directory)",
+        e,
+    )
+}
+
+/// Every entry's kind and normalized path, in archive order: written during the first pass,
+/// read back once in the second. A record is the kind (1 byte), the path's length (2 bytes,
+/// little-endian) and the path.
+struct Spool {
+    out: BufWriter<SpooledTempFile>,
+}
+
+impl Spool {
+    fn new() -> Self {
+        Self {
+            out: BufWriter::new(SpooledTempFile::new(SPOOL_IN_MEMORY)),
+        }
+    }
+
+    fn push(&mut self, kind: Kind, path: &[u8]) -> Result<()> {
+        // Normalized paths are at most MAX_PATH_BYTES (4096) long.
+        let len = u16::try_from(path.len()).map_err(|_| {
+            refuse(
+                path,
+                format!("has a path longer than {MAX_PATH_BYTES} bytes"),
+            )
+        })?;
+        self.out.write_all(&[kind.byte()]).map_err(spool_failed)?;
+        self.out
+            .write_all(&len.to_le_bytes())
+            .map_err(spool_failed)?;
+        self.out.write_all(path).map_err(spool_failed)
+    }
+
+    fn into_records(self) -> Result<Records> {
+        let mut file = self
+            .out
+            .into_inner()
+            .map_err(|e| spool_failed(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(spool_failed)?;
+        Ok(Records {
+            input: BufReader::new(file),
+            path: Vec::new(),
+        })
+    }
+}
+
+/// The spool read back, record by record.
+struct Records {
+    input: BufReader<SpooledTempFile>,
+    path: Vec<u8>,
+}
+
+impl Records {
+    /// The next record (there is one per entry counted in the first pass).
+    fn next(&mut self) -> Result<(Kind, &[u8])> {
+        let mut head = [0u8; 3];
+        self.input.read_exact(&mut head).map_err(spool_failed)?;
+        let [kind, len @ ..] = head;
+        let kind = Kind::from_byte(kind).ok_or_else(|| {
+            spool_failed(std::io::Error::other("an unknown entry kind was read back"))
+        })?;
+        self.path.resize(usize::from(u16::from_le_bytes(len)), 0);
+        self.input
+            .read_exact(&mut self.path)
+            .map_err(spool_failed)?;
+        Ok((kind, &self.path))
+    }
 }
 
 /// Reads the whole archive from `reader` and checks every entry (see the module docs).
 /// Returns what it holds. Errors: `InvalidInput` (field `archive`) naming the first
-/// offending entry and why.
+/// offending entry and why; `Backend` when the temporary file of entry paths cannot be
+/// written or read back.
 pub fn validate(reader: impl Read, limits: &ArchiveLimits) -> Result<ArchiveSummary> {
     let mut archive = tar::Archive::new(reader);
     let mut summary = ArchiveSummary::default();
-    let mut collected: Vec<Collected> = Vec::new();
-    for (index, entry) in archive.entries().map_err(malformed)?.enumerate() {
+    let mut spool = Spool::new();
+    let mut links: Vec<Link> = Vec::new();
+    let mut link_bytes: u64 = 0;
+    for entry in archive.entries().map_err(malformed)? {
         let entry = entry.map_err(malformed)?;
         let header = entry.header();
         let kind = match header.entry_type() {
@@ -202,7 +355,7 @@ pub fn validate(reader: impl Read, limits: &ArchiveLimits) -> Result<ArchiveSumm
             // Archive-wide metadata, not a file.
             tar::EntryType::XGlobalHeader => continue,
             other => {
-                let name = entry.path_bytes().to_vec();
+                let name = entry.path_bytes();
                 let what = match other {
                     tar::EntryType::Char => "is a character device",
                     tar::EntryType::Block => "is a block device",
@@ -213,7 +366,8 @@ pub fn validate(reader: impl Read, limits: &ArchiveLimits) -> Result<ArchiveSumm
                 return Err(refuse(&name, what));
             }
         };
-        let raw = entry.path_bytes().to_vec();
+        let raw = entry.path_bytes();
+        let index = summary.entries;
         summary.entries += 1;
         if summary.entries > limits.max_entries {
             return Err(Error::invalid(
@@ -221,13 +375,12 @@ pub fn validate(reader: impl Read, limits: &ArchiveLimits) -> Result<ArchiveSumm
                 format!("has more than {} entries", limits.max_entries),
             ));
         }
-        let path = components(&raw)?;
-        let target = match kind {
+        let path = normalized(&raw)?;
+        let link = match kind {
             Kind::Symlink | Kind::Hardlink => {
                 let link = entry
                     .link_name_bytes()
-                    .ok_or_else(|| refuse(&raw, "is a link without a target"))?
-                    .to_vec();
+                    .ok_or_else(|| refuse(&raw, "is a link without a target"))?;
                 if link.is_empty() {
                     return Err(refuse(&raw, "is a link with an empty target"));
                 }
@@ -264,90 +417,124 @@ pub fn validate(reader: impl Read, limits: &ArchiveLimits) -> Result<ArchiveSumm
             Kind::Symlink => summary.symlinks += 1,
             Kind::Hardlink => summary.hardlinks += 1,
         }
-        collected.push(Collected {
-            path,
-            kind,
-            target,
-            index: u64::try_from(index).unwrap_or(u64::MAX),
-        });
+        spool.push(kind, &path)?;
+        if let Some(link) = link {
+            link_bytes = link_bytes.saturating_add((raw.len() + link.len()) as u64);
+            if summary.symlinks + summary.hardlinks > MAX_LINKS {
+                return Err(Error::invalid(
+                    "archive",
+                    format!("has more than {MAX_LINKS} links (symbolic and hard, together)"),
+                ));
+            }
+            if link_bytes > MAX_LINK_BYTES {
+                return Err(Error::invalid(
+                    "archive",
+                    format!(
+                        "has links whose paths and targets exceed {} MiB together (at entry \
+                         '{}')",
+                        MAX_LINK_BYTES >> 20,
+                        String::from_utf8_lossy(&raw)
+                    ),
+                ));
+            }
+            let target = if kind == Kind::Symlink {
+                Target::Symbolic(link.into_owned())
+            } else {
+                // Hard-link targets are archive paths, like entry names.
+                Target::Hard(normalized(&link).ok())
+            };
+            links.push(Link {
+                path,
+                index,
+                target,
+            });
+        }
     }
-    check_links(&collected)?;
+    check_links(&links, spool.into_records()?, summary.entries)?;
     Ok(summary)
 }
 
-/// The second pass: links against the whole archive.
-fn check_links(entries: &[Collected]) -> Result<()> {
-    let links: HashMap<&[Vec<u8>], &[u8]> = entries
+/// The second pass: every entry (read back from the spool) against the links of the whole
+/// archive, then each link.
+fn check_links(links: &[Link], mut records: Records, entries: u64) -> Result<()> {
+    let symlinks: HashMap<&[u8], &[u8]> = links
         .iter()
-        .filter(|e| e.kind == Kind::Symlink)
-        .filter_map(|e| e.target.as_deref().map(|t| (e.path.as_slice(), t)))
+        .filter_map(|l| match &l.target {
+            Target::Symbolic(to) => Some((l.path.as_slice(), to.as_slice())),
+            Target::Hard(_) => None,
+        })
         .collect();
-    // The kind of each path (the first entry of it) and where regular files first appear.
-    let mut kinds: HashMap<&[Vec<u8>], Kind> = HashMap::new();
-    let mut first_file: HashMap<&[Vec<u8>], u64> = HashMap::new();
-    for e in entries {
-        let name = joined(&e.path);
-        match kinds.get(e.path.as_slice()) {
-            Some(k) if *k != e.kind && (*k == Kind::Symlink || e.kind == Kind::Symlink) => {
-                return Err(refuse(&name, "is both a symbolic link and something else"));
+    // Where the targets of hard links first appear as regular files.
+    let mut first_file: HashMap<&[u8], Option<u64>> = links
+        .iter()
+        .filter_map(|l| match &l.target {
+            Target::Hard(Some(to)) => Some((to.as_slice(), None)),
+            _ => None,
+        })
+        .collect();
+    // The kind of each symbolic link's path (the first entry of it): only a path that is a
+    // symbolic link somewhere can be both a symbolic link and something else.
+    let mut kinds: HashMap<&[u8], Kind> = HashMap::new();
+    if !symlinks.is_empty() || !first_file.is_empty() {
+        for index in 0..entries {
+            let (kind, path) = records.next()?;
+            if let Some((&key, _)) = symlinks.get_key_value(path) {
+                match kinds.get(key) {
+                    Some(k) if *k != kind && (*k == Kind::Symlink || kind == Kind::Symlink) => {
+                        return Err(refuse(path, "is both a symbolic link and something else"));
+                    }
+                    Some(_) => {}
+                    None => {
+                        kinds.insert(key, kind);
+                    }
+                }
             }
-            Some(_) => {}
-            None => {
-                kinds.insert(&e.path, e.kind);
+            if kind == Kind::File
+                && let Some(first @ None) = first_file.get_mut(path)
+            {
+                *first = Some(index);
             }
-        }
-        if e.kind == Kind::File {
-            first_file.entry(&e.path).or_insert(e.index);
-        }
-        // Nothing may be written below a symbolic link.
-        for depth in 1..e.path.len() {
-            if e.path.get(..depth).is_some_and(|p| links.contains_key(p)) {
-                return Err(refuse(&name, "lies below a symbolic link of the archive"));
+            // Nothing may be written below a symbolic link.
+            if ancestors(path).any(|p| symlinks.contains_key(p)) {
+                return Err(refuse(path, "lies below a symbolic link of the archive"));
             }
         }
     }
-    for e in entries {
-        let name = joined(&e.path);
-        let Some(target) = &e.target else { continue };
-        match e.kind {
-            Kind::Symlink => {
-                let dir = e.path.get(..e.path.len().saturating_sub(1)).unwrap_or(&[]);
-                match resolve(&links, dir, target) {
-                    Resolved::Inside => {}
-                    Resolved::Escapes => {
-                        return Err(refuse(&name, "links outside the volume"));
-                    }
-                    Resolved::Loop => {
-                        return Err(refuse(
-                            &name,
-                            format!("links in a loop (more than {MAX_HOPS} links deep)"),
-                        ));
-                    }
+    for link in links {
+        let name = link.path.as_slice();
+        match &link.target {
+            Target::Symbolic(to) => match resolve(&symlinks, parent(name), to) {
+                Resolved::Inside => {}
+                Resolved::Escapes => {
+                    return Err(refuse(name, "links outside the volume"));
                 }
-            }
-            Kind::Hardlink => {
-                // Hard-link targets are archive paths, like entry names.
-                let to = components(target)
-                    .map_err(|_| refuse(&name, "is a hard link to a path outside the volume"))?;
-                for depth in 1..=to.len() {
-                    if to.get(..depth).is_some_and(|p| links.contains_key(p)) {
-                        return Err(refuse(
-                            &name,
-                            "is a hard link to or through a symbolic link",
-                        ));
-                    }
+                Resolved::Loop => {
+                    return Err(refuse(
+                        name,
+                        format!("links in a loop (more than {MAX_HOPS} links deep)"),
+                    ));
                 }
-                match first_file.get(to.as_slice()) {
-                    Some(i) if *i < e.index => {}
+            },
+            Target::Hard(to) => {
+                let to = to
+                    .as_deref()
+                    .ok_or_else(|| refuse(name, "is a hard link to a path outside the volume"))?;
+                if ancestors(to)
+                    .chain(std::iter::once(to))
+                    .any(|p| symlinks.contains_key(p))
+                {
+                    return Err(refuse(name, "is a hard link to or through a symbolic link"));
+                }
+                match first_file.get(to) {
+                    Some(Some(i)) if *i < link.index => {}
                     _ => {
                         return Err(refuse(
-                            &name,
+                            name,
                             "is a hard link to no earlier regular file of the archive",
                         ));
                     }
                 }
             }
-            Kind::File | Kind::Dir => {}
         }
     }
     Ok(())
@@ -545,6 +732,105 @@ mod tests {
         assert!(
             e.to_string().contains(&"d".repeat(120)),
             "the long name is reported: {e}"
+        );
+    }
+
+    /// An archive of `count` entries made as it is read, never held whole: `entry(i)` is a
+    /// [`Tar`] holding entry `i` alone.
+    struct Generated<F> {
+        entry: F,
+        next: u64,
+        count: u64,
+        buf: Vec<u8>,
+        pos: usize,
+    }
+
+    fn generated<F: FnMut(u64) -> Tar>(count: u64, entry: F) -> Generated<F> {
+        Generated {
+            entry,
+            next: 0,
+            count,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    impl<F: FnMut(u64) -> Tar> Read for Generated<F> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos == self.buf.len() {
+                self.pos = 0;
+                self.buf = match self.next.cmp(&self.count) {
+                    std::cmp::Ordering::Less => {
+                        let mut b = (self.entry)(self.next).bytes();
+                        // Without its end-of-archive marker (two zero blocks).
+                        b.truncate(b.len() - 1024);
+                        b
+                    }
+                    std::cmp::Ordering::Equal => vec![0; 1024],
+                    std::cmp::Ordering::Greater => return Ok(0),
+                };
+                self.next += 1;
+            }
+            let n = out.len().min(self.buf.len() - self.pos);
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn more_links_than_validation_holds_are_refused() {
+        // A file, then `links` links to it, symbolic and hard in turn.
+        let archive = |links: u64| {
+            generated(links + 1, |i| match i {
+                0 => Tar::new().file("f", b""),
+                i if i % 2 == 0 => Tar::new().symlink(&format!("s{i}"), "f"),
+                i => Tar::new().hardlink(&format!("h{i}"), "f"),
+            })
+        };
+        let limits = ArchiveLimits::new(1 << 20, 1_000_000);
+        let s = validate(archive(MAX_LINKS), &limits).unwrap();
+        assert_eq!(s.symlinks + s.hardlinks, MAX_LINKS);
+        let e = validate(archive(MAX_LINKS + 1), &limits).unwrap_err();
+        assert_eq!(e.field(), Some("archive"), "{e}");
+        assert!(e.to_string().contains("more than 100000 links"), "{e}");
+    }
+
+    #[test]
+    fn links_with_more_path_bytes_than_validation_holds_are_refused() {
+        // Each link's path and target are about 3,800 bytes each (GNU long names), so 32 MiB
+        // is reached after some 4,400 links.
+        let component = |c: &str| c.repeat(250);
+        let long_link = |i: u64| {
+            let path = format!("{i}/{}", vec![component("p"); 15].join("/"));
+            let target = vec![component("t"); 15].join("/");
+            let nul = |s: String| {
+                let mut b = s.into_bytes();
+                b.push(0);
+                b
+            };
+            Tar::new()
+                .entry(
+                    tar::EntryType::GNULongName,
+                    "././@LongLink",
+                    None,
+                    &nul(path),
+                )
+                .entry(
+                    tar::EntryType::GNULongLink,
+                    "././@LongLink",
+                    None,
+                    &nul(target),
+                )
+                .symlink("short", "short")
+        };
+        let limits = ArchiveLimits::new(1 << 20, 1_000_000);
+        let e = validate(generated(5000, long_link), &limits).unwrap_err();
+        assert_eq!(e.field(), Some("archive"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("links whose paths and targets exceed 32 MiB"),
+            "{e}"
         );
     }
 }
