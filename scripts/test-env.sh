@@ -165,6 +165,7 @@ system_python() {
 }
 
 step_packages() {
+    # iptables: dockerd's own rules and caas-docker's host guard (CAAS-HOST-GUARD).
     local wanted=(docker.io busybox-static debootstrap pebble iproute2 curl openssl
         ca-certificates iptables tar python3)
     local need=() p

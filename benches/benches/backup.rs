@@ -134,6 +134,8 @@ fn main() {
                 max_containers: 4,
                 max_projects: 1,
                 max_domains: 20,
+                max_pids: 1024,
+                backup_storage_bytes: 10 * 1024 * 1024 * 1024,
             },
             "p",
         )

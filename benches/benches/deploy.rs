@@ -444,6 +444,8 @@ fn main() {
                 max_containers: 1000,
                 max_projects: 2,
                 max_domains: 20,
+                max_pids: 1024,
+                backup_storage_bytes: 10 * 1024 * 1024 * 1024,
             },
             "p",
         )

@@ -10,7 +10,10 @@
 //! - `quota`: `StoreQuotaEngine::reserve` + `release` on the in-memory store, a SQLite file
 //!   and PostgreSQL (left out, saying why, without `CAAS_TEST_DATABASE_URL`);
 //! - `auth`: `Principal::can` / `require` for an administrator, a member, a project-scoped
-//!   member and a stranger (whose refusal builds the `NotFound` error).
+//!   member and a stranger (whose refusal builds the `NotFound` error);
+//! - `secrets`: sealing and opening one secret value (`caas_core::secrets`,
+//!   XChaCha20-Poly1305 with a fresh nonce), and what a store adds per write and read of a
+//!   PostgreSQL database's spec (three plain variables, one secret) with and without a key.
 //!
 //! ```text
 //! cargo bench -p caas-benches --bench micro                 # about two minutes
@@ -259,6 +262,51 @@ fn auth(c: &mut Criterion) {
     g.finish();
 }
 
+fn secrets(c: &mut Criterion) {
+    use caas_core::model::{EnvVar, ServiceSpec};
+    use caas_core::secrets::{Sealer, SecretKey};
+    use caas_core::validate::ImageRef;
+
+    let key = SecretKey::generate();
+    let context = "org/0190a6e2-0000-7000-8000-000000000000/env/POSTGRES_PASSWORD";
+    let password = "x7Kq2vN9pL4mR8tY3wZ6bC1dF5gH0jS2";
+    let sealed = key.seal(password, context).unwrap();
+    let mut g = c.benchmark_group("secrets");
+    g.bench_function("seal_value", |b| {
+        b.iter(|| key.seal(black_box(password), context).unwrap())
+    });
+    g.bench_function("open_value", |b| {
+        b.iter(|| key.open(black_box(&sealed), context).unwrap())
+    });
+    let org = OrgId::new();
+    let mut spec = ServiceSpec::new(ImageRef::parse("postgres:16").unwrap());
+    spec.env
+        .push(EnvVar::plain("POSTGRES_USER", "app").unwrap());
+    spec.env
+        .push(EnvVar::plain("POSTGRES_DB", "orders").unwrap());
+    spec.env
+        .push(EnvVar::plain("PGDATA", "/var/lib/postgresql/data").unwrap());
+    spec.env
+        .push(EnvVar::secret("POSTGRES_PASSWORD", password).unwrap());
+    for (name, sealer) in [
+        ("plaintext", Sealer::plaintext()),
+        ("keyed", Sealer::new(key.clone())),
+    ] {
+        let stored = sealer.seal_spec(org, &spec).unwrap();
+        g.bench_function(BenchmarkId::new("store_spec", name), |b| {
+            b.iter(|| sealer.seal_spec(org, black_box(&spec)).unwrap().to_string())
+        });
+        let text = stored.to_string();
+        g.bench_function(BenchmarkId::new("load_spec", name), |b| {
+            b.iter(|| {
+                let value: serde_json::Value = serde_json::from_str(black_box(&text)).unwrap();
+                sealer.open_spec(org, value).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn main() {
     let rt = caas_benches::tokio_runtime();
     let mut c = Criterion::default()
@@ -270,5 +318,6 @@ fn main() {
     templates(&mut c);
     quota(&mut c, &rt);
     auth(&mut c);
+    secrets(&mut c);
     c.final_summary();
 }

@@ -77,6 +77,15 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The caller asks too much too fast (requests, concurrent streams): refused until
+    /// `retry_after_secs` have passed. Retryable.
+    #[error("too many requests: {message}")]
+    RateLimited {
+        /// What limit was reached, and what to do.
+        message: String,
+        /// Seconds after which the same request may succeed (at least 1).
+        retry_after_secs: u64,
+    },
     /// Any other backend failure; the source is kept.
     #[error("{service} error: {message}")]
     Backend {
@@ -104,7 +113,8 @@ pub struct QuotaExceeded {
 /// One dimension of a quota refusal, in the internal units (see [`crate::units`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DimensionExceeded {
-    /// `cpu_millis`, `memory_bytes`, `storage_bytes`, `containers`, `projects` or `domains`.
+    /// `cpu_millis`, `memory_bytes`, `storage_bytes`, `containers`, `projects`, `domains`,
+    /// `pids` (per container) or `backup_storage_bytes`.
     pub dimension: String,
     /// Already used or reserved.
     pub used: u64,
@@ -251,7 +261,32 @@ impl Error {
     }
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
-        self.is_unavailable()
+        self.is_unavailable() || self.is_rate_limited()
+    }
+
+    /// An [`Error::RateLimited`], retryable after `retry_after` (rounded up to whole seconds,
+    /// at least one).
+    pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self::RateLimited {
+            message: message.into(),
+            retry_after_secs: secs.max(1),
+        }
+    }
+
+    /// Whether this is [`Error::RateLimited`].
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::RateLimited { .. })
+    }
+
+    /// When to retry, for [`Error::RateLimited`].
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(std::time::Duration::from_secs(*retry_after_secs)),
+            _ => None,
+        }
     }
 
     /// The invalid field's name, for [`Error::InvalidInput`].
@@ -282,6 +317,7 @@ impl Error {
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
             Self::Unsupported { .. } => "UNSUPPORTED",
             Self::Unavailable { .. } => "UNAVAILABLE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Backend { .. } => "BACKEND",
         }
     }

@@ -10,6 +10,7 @@ pub mod model;
 pub mod net;
 pub mod platform;
 pub mod ports;
+pub mod secrets;
 pub mod units;
 pub mod validate;
 

@@ -36,6 +36,8 @@ fn re(pattern: &str) -> Regex {
 
 static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"));
 static ENV_KEY: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_]*$"));
+static CONTAINER_USER_NAME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"));
 static LABEL_KEY: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$"));
 // The reference grammar of the OCI distribution spec (github.com/distribution/reference).
@@ -370,6 +372,32 @@ pub fn label_value(field: &str, value: &str) -> Result<()> {
     printable(field, value)
 }
 
+/// Checks the user a container runs as: `user[:group]`, each a numeric id (0 to
+/// 2147483647) or a name (`[A-Za-z_][A-Za-z0-9_.-]*`, at most 32 characters, as the image's
+/// `/etc/passwd` and `/etc/group` must know it). Numeric ids need no entry in the image.
+pub fn container_user(field: &str, value: &str) -> Result<()> {
+    let part_ok = |p: &str| {
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            return p.len() <= 10 && p.parse::<u32>().is_ok_and(|n| n <= i32::MAX as u32);
+        }
+        CONTAINER_USER_NAME.is_match(p)
+    };
+    let mut parts = value.splitn(2, ':');
+    let user = parts.next().unwrap_or_default();
+    let group = parts.next();
+    if !part_ok(user) || group.is_some_and(|g| !part_ok(g)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "'{}' is not a user: give uid[:gid] (e.g. 1000:1000) or a name known to the \
+                 image (e.g. node, or node:node)",
+                shorten(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks free text (display names, descriptions): printable, at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
@@ -659,6 +687,41 @@ mod tests {
         ] {
             let e = dns_label("name", bad).unwrap_err();
             assert_eq!(e.field(), Some("name"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn container_users_are_ids_or_names_with_an_optional_group() {
+        for ok in [
+            "1000",
+            "1000:1000",
+            "0",
+            "node",
+            "node:node",
+            "www-data",
+            "_apt",
+            "app:1000",
+            "2147483647",
+        ] {
+            container_user("user", ok).unwrap();
+        }
+        for bad in [
+            "",
+            ":",
+            "1000:",
+            ":1000",
+            "a:b:c",
+            "-rf",
+            "1node",
+            "root user",
+            "2147483648",
+            "99999999999",
+            "node\n",
+            "$(id)",
+            &"a".repeat(33),
+        ] {
+            let e = container_user("spec.user", bad).unwrap_err();
+            assert_eq!(e.field(), Some("spec.user"), "{bad:?}");
         }
     }
 

@@ -60,6 +60,8 @@ async fn world() -> World {
             max_containers: 5,
             max_projects: 1,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "p",
     )

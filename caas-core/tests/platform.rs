@@ -76,6 +76,8 @@ fn roomy() -> PlanLimits {
         max_containers: 10,
         max_projects: 3,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 
@@ -756,7 +758,11 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
 
     let (token, owner_secret) = w
         .platform
-        .create_api_token(&w.owner, None, "ci", Some(chrono::Duration::hours(1)))
+        .create_api_token(
+            &w.owner,
+            None,
+            caas_core::platform::NewApiToken::new("ci").valid_for(chrono::Duration::hours(1)),
+        )
         .await
         .unwrap();
     let p = w
@@ -808,7 +814,11 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
     // Only admins mint tokens for others.
     assert!(
         w.platform
-            .create_api_token(&w.owner, Some(w.admin.user), "x", None)
+            .create_api_token(
+                &w.owner,
+                Some(w.admin.user),
+                caas_core::platform::NewApiToken::new("x"),
+            )
             .await
             .unwrap_err()
             .is_permission_denied()

@@ -101,6 +101,8 @@ async fn world() -> World {
         max_containers: 10,
         max_projects: 3,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
         .create_plan(&admin, NewPlan::new("p", limits))

@@ -52,6 +52,8 @@ async fn world() -> World {
         max_containers: 2,
         max_projects: 5,
         max_domains: 5,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
         .create_plan(&root, NewPlan::new("p", limits))

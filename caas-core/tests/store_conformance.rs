@@ -34,3 +34,9 @@ mod platform_quota {
 
     caas_testkit::platform_quota_suite!(memory_store());
 }
+
+mod tokens {
+    use super::*;
+
+    caas_testkit::token_suite!(memory_store());
+}

@@ -70,6 +70,8 @@ fn roomy() -> PlanLimits {
         max_containers: 10,
         max_projects: 2,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 
@@ -203,6 +205,43 @@ fn bad_parameters_are_refused_naming_the_parameter() {
     }
 }
 
+#[test]
+fn templates_name_a_non_root_user_where_their_image_allows_it() {
+    let all = builtin_templates().unwrap();
+    let user_of = |id: &str, params: serde_json::Value, service: &str| {
+        let t = all.iter().find(|t| t.id == id).unwrap();
+        let given: BTreeMap<String, serde_json::Value> = serde_json::from_value(params).unwrap();
+        let plan = instantiate(t, "x", &given, &DatabaseImages::default())
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        plan.services
+            .iter()
+            .find(|s| s.template_name == service)
+            .unwrap()
+            .spec
+            .user
+            .clone()
+    };
+    assert_eq!(
+        user_of("adminer", json!({}), "app").as_deref(),
+        Some("adminer")
+    );
+    assert_eq!(user_of("ghost", json!({}), "web").as_deref(), Some("node"));
+    assert_eq!(user_of("n8n", json!({}), "app").as_deref(), Some("node"));
+    assert_eq!(user_of("nodejs", json!({}), "app").as_deref(), Some("node"));
+    assert_eq!(
+        user_of("nodejs", json!({"user": "1000:1000"}), "app").as_deref(),
+        Some("1000:1000")
+    );
+    // Database services keep their images' own users (they start as root and switch).
+    assert_eq!(user_of("wordpress", json!({}), "db"), None);
+    // A user the parameter's pattern lets through is still checked as a user.
+    let node = all.iter().find(|t| t.id == "nodejs").unwrap();
+    let given: BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(json!({"user": "1000:"})).unwrap();
+    let e = instantiate(node, "x", &given, &DatabaseImages::default()).unwrap_err();
+    assert_eq!(e.field(), Some("services[0].spec.user"), "{e}");
+}
+
 fn custom(yaml: &str) -> Template {
     parse_template(yaml).unwrap()
 }
@@ -251,6 +290,14 @@ fn broken_templates_are_refused_naming_the_field() {
         (
             format!("{ok}    ports: [\"http\"]\n"),
             "services[0].ports[0]",
+        ),
+        (
+            format!("{ok}    user: \"root; id\"\n"),
+            "services[0].spec.user",
+        ),
+        (
+            format!("{ok}  - name: db\n    database: postgres\n    user: \"999\"\n"),
+            "services[1].user",
         ),
     ];
     for (yaml, field) in cases {

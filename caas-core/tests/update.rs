@@ -65,6 +65,8 @@ async fn world(memory_limit: u64) -> World {
         max_containers: 10,
         max_projects: 3,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
         .create_plan(&who, NewPlan::new("p", limits))

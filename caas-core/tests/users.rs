@@ -168,7 +168,11 @@ async fn a_token_is_valid_for_a_positive_time_that_a_calendar_can_hold() {
         (chrono::Duration::MAX, false),
     ] {
         let got = platform
-            .create_api_token(&admin, None, "ci", Some(valid_for))
+            .create_api_token(
+                &admin,
+                None,
+                caas_core::platform::NewApiToken::new("ci").valid_for(valid_for),
+            )
             .await;
         match got {
             Ok((token, _)) => {

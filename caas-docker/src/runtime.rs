@@ -36,6 +36,7 @@ use caas_core::{ContainerRuntime, Error, Result, labels};
 
 use crate::connection::{DEFAULT_TIMEOUT_SECS, DockerConnection, MIN_API_VERSION};
 use crate::error::{SERVICE, is_status, map_err};
+use crate::host_guard::{Firewall, HostGuard};
 
 /// Builds a [`DockerRuntime`].
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct DockerRuntimeBuilder {
     timeout_secs: u64,
     helper_image: String,
     host_access: bool,
+    host_guard: HostGuard,
+    iptables: Option<std::path::PathBuf>,
 }
 
 impl Default for DockerRuntimeBuilder {
@@ -53,6 +56,8 @@ impl Default for DockerRuntimeBuilder {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             helper_image: "busybox:stable".to_string(),
             host_access: true,
+            host_guard: HostGuard::default(),
+            iptables: None,
         }
     }
 }
@@ -84,6 +89,20 @@ impl DockerRuntimeBuilder {
     /// never follows a link out of the volume; see the crate docs.
     pub fn host_access(mut self, enabled: bool) -> Self {
         self.host_access = enabled;
+        self
+    }
+    /// Whether containers on the networks this runtime creates may open TCP connections to
+    /// the engine's host (default [`HostGuard::Auto`]: refused whenever this process can
+    /// install the firewall rules; see the crate docs, "Host guard").
+    pub fn host_guard(mut self, guard: HostGuard) -> Self {
+        self.host_guard = guard;
+        self
+    }
+    /// The `iptables` command the host guard runs (default: `/usr/sbin/iptables`,
+    /// `/sbin/iptables`, else `iptables` from `PATH`). It must drive the same backend as the
+    /// engine (nf_tables or legacy), as Debian's alternatives arrange.
+    pub fn iptables(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.iptables = Some(path.into());
         self
     }
 
@@ -125,6 +144,7 @@ impl DockerRuntimeBuilder {
             helper_image: self.helper_image,
             timeout_secs: self.timeout_secs,
             network_creation: Arc::default(),
+            firewall: Arc::new(Firewall::new(self.host_guard, self.iptables)),
         }
     }
 }
@@ -147,6 +167,7 @@ pub struct DockerRuntime {
     // The engine's duplicate-name check is not atomic: concurrent creates of one name all
     // succeed. Creations of one name through this runtime take turns; see `create_network`.
     network_creation: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    firewall: Arc<Firewall>,
 }
 
 impl DockerRuntime {
@@ -470,6 +491,19 @@ impl DockerRuntime {
     /// oldest first, ties broken by id.
     async fn networks_named(&self, name: &str) -> Result<Vec<NetworkInfo>> {
         let mut same: Vec<_> = self
+            .engine_networks_named(name)
+            .await?
+            .into_iter()
+            .map(|n| (n.created.unwrap_or_default(), network_info(n)))
+            .collect();
+        same.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        Ok(same.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// Every network named exactly `name`, as the engine lists them (driver and options
+    /// included).
+    async fn engine_networks_named(&self, name: &str) -> Result<Vec<bollard::models::Network>> {
+        Ok(self
             .client()?
             .list_networks(Some(ListNetworksOptions {
                 filters: HashMap::from([("name", vec![name])]),
@@ -479,10 +513,124 @@ impl DockerRuntime {
             .into_iter()
             .filter(|n| n.name.as_deref() == Some(name))
             .filter(|n| n.id.is_some())
-            .map(|n| (n.created.unwrap_or_default(), network_info(n)))
-            .collect();
-        same.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
-        Ok(same.into_iter().map(|(_, n)| n).collect())
+            .collect())
+    }
+
+    async fn create_network_unguarded(&self, spec: &NetworkSpec) -> Result<CreateOutcome> {
+        // One turn per name: settling a creation takes a while, other names need not wait.
+        let turn = self
+            .network_creation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(spec.name.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        if let Some(existing) = self.inspect_network_opt(&spec.name).await? {
+            return if existing.labels == spec.labels {
+                Ok(CreateOutcome::AlreadyExists(existing.id))
+            } else {
+                Err(Error::conflict(format!(
+                    "a network named '{}' already exists with other labels",
+                    spec.name
+                )))
+            };
+        }
+        let started = std::time::Instant::now();
+        let r = self
+            .client()?
+            .create_network(CreateNetworkOptions {
+                name: spec.name.clone(),
+                check_duplicate: true,
+                driver: "bridge".into(),
+                internal: spec.internal,
+                labels: spec.labels.clone().into_iter().collect(),
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Ok(n) => {
+                self.settle_network_duplicates(&spec.name, n.id, started.elapsed())
+                    .await
+            }
+            Err(e) if is_status(&e, 409) => match self.inspect_network_opt(&spec.name).await? {
+                Some(n) if n.labels == spec.labels => Ok(CreateOutcome::AlreadyExists(n.id)),
+                _ => Err(Error::conflict(format!(
+                    "network '{}' already exists",
+                    spec.name
+                ))),
+            },
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn remove_network_unguarded(&self, name: &str) -> Result<RemoveOutcome> {
+        let attached =
+            || Error::conflict(format!("network '{name}' still has containers attached"));
+        match self.client()?.remove_network(name).await {
+            Ok(()) => Ok(RemoveOutcome::Removed),
+            Err(e) if is_status(&e, 404) => Ok(RemoveOutcome::NotFound),
+            Err(e) if is_status(&e, 403) || is_status(&e, 409) => Err(attached()),
+            // Concurrent creators left several networks of the name: remove them all.
+            Err(e) if is_status(&e, 400) => {
+                let same = self.networks_named(name).await?;
+                if same.is_empty() {
+                    return Err(map_err(e));
+                }
+                for n in same {
+                    match self.client()?.remove_network(&n.id).await {
+                        Ok(()) => {}
+                        Err(e) if is_status(&e, 404) => {}
+                        Err(e) if is_status(&e, 403) || is_status(&e, 409) => {
+                            return Err(attached());
+                        }
+                        Err(e) => return Err(map_err(e)),
+                    }
+                }
+                Ok(RemoveOutcome::Removed)
+            }
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    /// Installs the host guard's rule for the network `id` (see [`HostGuard`]).
+    async fn guard_network(&self, id: &str) -> Result<()> {
+        if !self.firewall.enabled() {
+            return Ok(());
+        }
+        let network = self
+            .client()?
+            .inspect_network::<String>(id, None)
+            .await
+            .map_err(map_err)?;
+        self.firewall.guard(&network).await
+    }
+
+    /// Installs the host guard's rules for every managed network of the engine (idempotent;
+    /// rules of networks that no longer exist are swept), and returns how many bridge
+    /// networks it covered. Networks get their rule when this runtime creates them; call this
+    /// at start-up to cover networks created before the guard existed, or after a firewall
+    /// reload flushed the rules. Errors: `Unsupported` (with [`HostGuard::Required`], when the
+    /// rules cannot be installed), `Unavailable`.
+    pub async fn guard_host(&self) -> Result<usize> {
+        if !self.firewall.enabled() {
+            return Ok(0);
+        }
+        let managed = self
+            .client()?
+            .list_networks(Some(ListNetworksOptions {
+                filters: Self::label_filters(&LabelSelector::managed()),
+            }))
+            .await
+            .map_err(map_err)?;
+        let mut covered = 0;
+        for n in managed {
+            if crate::host_guard::bridge_name(&n).is_some() {
+                self.firewall.guard(&n).await?;
+                covered += 1;
+            }
+        }
+        Ok(covered)
     }
 
     /// When several clients (other processes, other runtimes) create one network name at the
@@ -1139,80 +1287,34 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<CreateOutcome> {
-        // One turn per name: settling a creation takes a while, other names need not wait.
-        let turn = self
-            .network_creation
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(spec.name.clone())
-            .or_default()
-            .clone();
-        let _turn = turn.lock().await;
-        if let Some(existing) = self.inspect_network_opt(&spec.name).await? {
-            return if existing.labels == spec.labels {
-                Ok(CreateOutcome::AlreadyExists(existing.id))
-            } else {
-                Err(Error::conflict(format!(
-                    "a network named '{}' already exists with other labels",
-                    spec.name
-                )))
-            };
-        }
-        let started = std::time::Instant::now();
-        let r = self
-            .client()?
-            .create_network(CreateNetworkOptions {
-                name: spec.name.clone(),
-                check_duplicate: true,
-                driver: "bridge".into(),
-                internal: spec.internal,
-                labels: spec.labels.clone().into_iter().collect(),
-                ..Default::default()
-            })
-            .await;
-        match r {
-            Ok(n) => {
-                self.settle_network_duplicates(&spec.name, n.id, started.elapsed())
-                    .await
+        let outcome = self.create_network_unguarded(spec).await?;
+        if let Err(e) = self.guard_network(outcome.id()).await {
+            // A network tenants could use to reach the host is not kept.
+            if matches!(outcome, CreateOutcome::Created(_)) {
+                let _ = self.remove_network(outcome.id()).await;
             }
-            Err(e) if is_status(&e, 409) => match self.inspect_network_opt(&spec.name).await? {
-                Some(n) if n.labels == spec.labels => Ok(CreateOutcome::AlreadyExists(n.id)),
-                _ => Err(Error::conflict(format!(
-                    "network '{}' already exists",
-                    spec.name
-                ))),
-            },
-            Err(e) => Err(map_err(e)),
+            return Err(e);
         }
+        Ok(outcome)
     }
 
     async fn remove_network(&self, name: &str) -> Result<RemoveOutcome> {
-        let attached =
-            || Error::conflict(format!("network '{name}' still has containers attached"));
-        match self.client()?.remove_network(name).await {
-            Ok(()) => Ok(RemoveOutcome::Removed),
-            Err(e) if is_status(&e, 404) => Ok(RemoveOutcome::NotFound),
-            Err(e) if is_status(&e, 403) || is_status(&e, 409) => Err(attached()),
-            // Concurrent creators left several networks of the name: remove them all.
-            Err(e) if is_status(&e, 400) => {
-                let same = self.networks_named(name).await?;
-                if same.is_empty() {
-                    return Err(map_err(e));
+        let known = if self.firewall.enabled() {
+            match self.client()?.inspect_network::<String>(name, None).await {
+                Ok(n) if n.name.as_deref() == Some(name) || n.id.as_deref() == Some(name) => {
+                    vec![n]
                 }
-                for n in same {
-                    match self.client()?.remove_network(&n.id).await {
-                        Ok(()) => {}
-                        Err(e) if is_status(&e, 404) => {}
-                        Err(e) if is_status(&e, 403) || is_status(&e, 409) => {
-                            return Err(attached());
-                        }
-                        Err(e) => return Err(map_err(e)),
-                    }
-                }
-                Ok(RemoveOutcome::Removed)
+                Ok(_) => Vec::new(),
+                Err(_) => self.engine_networks_named(name).await.unwrap_or_default(),
             }
-            Err(e) => Err(map_err(e)),
+        } else {
+            Vec::new()
+        };
+        let outcome = self.remove_network_unguarded(name).await?;
+        for n in &known {
+            self.firewall.unguard(n).await;
         }
+        Ok(outcome)
     }
 
     async fn inspect_network_opt(&self, name: &str) -> Result<Option<NetworkInfo>> {

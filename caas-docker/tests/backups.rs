@@ -105,6 +105,8 @@ async fn world(driver: Option<VolumeDriver>, images: Option<DatabaseImages>) -> 
             max_containers: 10,
             max_projects: 2,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "p",
     )
@@ -1074,4 +1076,55 @@ async fn a_tmpfs_volume_driver_enforces_the_size_as_a_hard_limit() {
         .await;
     assert_ne!(code, 0, "writing past the size must fail: {out}");
     assert!(out.contains("No space left"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_reads_no_more_of_a_volume_than_its_size_allows() {
+    let Some(w) = world(None, None).await else {
+        return;
+    };
+    let (who, org) = w.admin();
+    // A 1 MiB volume on the engine's default driver (a soft limit) filled far past its size:
+    // the read stops at the size plus the margin (64 MiB here), the backup fails with the
+    // reason, and nothing is left in the destination.
+    let v = w
+        .platform
+        .create_volume(who, org, NewVolume::new("p", "stuffed", MIB))
+        .await
+        .unwrap();
+    let cap = caas_core::platform::archive_read_cap(MIB);
+    let (code, out) = w
+        .run_on(
+            &v.volume.runtime_name,
+            "dd if=/dev/urandom of=/data/big bs=1048576 count=80 2>&1",
+        )
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let started = Instant::now();
+    let b = w
+        .platform
+        .backup_volume(who, org, "stuffed", BackupRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Failed, "{b:?}");
+    let reason = b.error.clone().unwrap();
+    assert!(reason.contains("larger than its size allows"), "{reason}");
+    assert!(reason.contains(&cap.to_string()), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let left: Vec<_> = w.objects.list(None).collect().await;
+    assert!(left.is_empty(), "{left:?}");
+    // Within its size, the same volume backs up.
+    let (code, out) = w
+        .run_on(
+            &v.volume.runtime_name,
+            "rm /data/big && echo small > /data/f",
+        )
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let b = w
+        .platform
+        .backup_volume(who, org, "stuffed", BackupRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(b.status, BackupStatus::Succeeded, "{b:?}");
 }

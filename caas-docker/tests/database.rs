@@ -44,6 +44,8 @@ async fn postgres_rows_survive_recreating_the_container() {
             max_containers: 5,
             max_projects: 2,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "data",
     )

@@ -50,6 +50,8 @@ async fn platform_deploys_busybox_httpd_reachable_hardened_and_deletes_it_cleanl
             max_containers: 5,
             max_projects: 2,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "web",
     )

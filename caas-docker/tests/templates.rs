@@ -48,6 +48,8 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
             max_containers: 5,
             max_projects: 1,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "p",
     )

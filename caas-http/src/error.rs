@@ -82,6 +82,7 @@ impl ApiError {
                     Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
                     Error::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
                     Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                    Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 let details = match e {
@@ -90,6 +91,9 @@ impl ApiError {
                     Error::NotFound { kind, id } | Error::AlreadyExists { kind, id } => {
                         serde_json::json!({ "kind": kind, "id": id })
                     }
+                    Error::RateLimited {
+                        retry_after_secs, ..
+                    } => serde_json::json!({ "retry_after_secs": retry_after_secs }),
                     _ => serde_json::Value::Null,
                 };
                 if status.is_server_error() {
@@ -112,7 +116,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.parts();
+        let retry_after = match &self {
+            Self::Platform(e) => e.retry_after(),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
+        if let Some(after) = retry_after
+            && let Ok(value) = http::HeaderValue::from_str(&after.as_secs().to_string())
+        {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, value);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,

@@ -20,7 +20,8 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The principal of an authenticated request; 401 when the [`crate::Authenticator`] finds no
-/// valid credential.
+/// valid credential, 429 when the principal makes requests faster than its
+/// [`crate::HttpLimits`].
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub(crate) Principal);
 
@@ -29,7 +30,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match state.auth.authenticate(parts, &state.platform).await? {
-            Some(principal) => Ok(Self(principal)),
+            Some(principal) => {
+                state.limiter.admit(principal.user)?;
+                Ok(Self(principal))
+            }
             None => Err(ApiError::Unauthenticated),
         }
     }

@@ -48,6 +48,7 @@
 //! | `GET /v1/me` | `me` (the caller's user and memberships) |
 //! | `GET, POST /v1/admin/users` | `list_users` (`search`, `limit`, `offset`), `create_user` |
 //! | `POST /v1/admin/users/{user}/tokens` | `user`, then `create_api_token` for that user (the secret answered once) |
+//! | `POST /v1/admin/users/{user}/disable`, `/enable` | `disable_user`, `enable_user` |
 //! | `GET, POST /v1/tokens` | `list_api_tokens`, `create_api_token` (the secret answered once) |
 //! | `DELETE /v1/tokens/{id}` | `revoke_api_token` |
 //! | `GET, POST /v1/orgs` | `list_orgs`, `create_org` |
@@ -120,10 +121,16 @@
 //!
 //! Users are created by platform administrators (`POST /v1/admin/users` with `{"email":
 //! "bob@example.com"}`; there is no sign-up), who hand them their first token
-//! (`POST /v1/admin/users/{user}/tokens`, `{user}` an id or e-mail address). Everyone
-//! creates, lists and revokes their own tokens at `/v1/tokens`: a token's `secret` is in the
-//! 201 answer that creates it and in no later answer or log line. `GET /v1/me` answers the
-//! caller's user and memberships.
+//! (`POST /v1/admin/users/{user}/tokens`, `{user}` an id or e-mail address), and who may
+//! disable them (`POST /v1/admin/users/{user}/disable`: every token of theirs is 401 from
+//! then on, their memberships stay) and enable them again (`…/enable`). Everyone creates,
+//! lists and revokes their own tokens at `/v1/tokens`: a token's `secret` is in the 201
+//! answer that creates it and in no later answer or log line. A token may be scoped
+//! (`"scope": {"read_only": true, "orgs": [{"org": "acme", "projects": ["shop"]}]}`): a
+//! read-only token gets 403 for every change, a token restricted to organizations 404 for
+//! every other organization; it creates only tokens no wider and no longer-lived than itself.
+//! Lifetimes follow the platform's default and maximum (`expires_in_days` above the maximum
+//! is 422). `GET /v1/me` answers the caller's user and memberships.
 //!
 //! Members are added by e-mail address or id (`{"user": "bob@example.com", "role":
 //! "admin"}`); `{user}` in a path is either too. Creating an invitation answers it without
@@ -147,6 +154,7 @@
 //! | `GET /v1/health`, `GET /v1/openapi.json` | anyone, without credentials |
 //! | `GET /v1/orgs`, `POST /v1/orgs`, `GET /v1/admin/plans[/{plan}]`, `GET /v1/templates[/{template}]`, `GET /v1/me`, `GET, POST /v1/tokens` | every authenticated caller |
 //! | `DELETE /v1/tokens/{id}` | the token's holder and platform administrators (404 for anyone else) |
+//! | `POST /v1/admin/users/{user}/disable`, `/enable` | platform administrators (403 for anyone else; 409 for disabling oneself) |
 //! | reads under `/v1/orgs/{org}` (the members list included) | viewer and up |
 //! | deploys, updates, starts/stops/restarts, deletes and rollbacks of services; domains; volumes, backups and schedules; template deploys and instance deletes | member and up |
 //! | new and deleted projects, restores, alert rules, members (add, change, remove), invitations (list, create, revoke) | admin and up (only owners grant, change or take the owner role) |
@@ -158,11 +166,19 @@
 //!
 //! Platform administrators may call every other route too (their own role in an organization
 //! does not matter).
+//!
+//! A scoped token narrows its user's row (see `caas_core::auth`, "API tokens"): with a
+//! read-only token every change (every method but `GET`) is 403 and every `GET` answers as
+//! for the user; with a token restricted to organizations, every other organization is 404
+//! as for a stranger, creating organizations and answering invitations are 403, and a
+//! platform administrator's restricted token acts as an owner of its organizations and
+//! nowhere as an administrator (403 on the administrators' routes).
 
 mod auth;
 mod error;
 mod extract;
 mod health;
+mod limits;
 mod routes;
 mod schema;
 mod trace;
@@ -181,6 +197,7 @@ use utoipa::{Modify, OpenApi};
 
 pub use auth::{Authenticator, BearerTokenAuthenticator};
 pub use error::{ApiError, ErrorBody};
+pub use limits::HttpLimits;
 pub use routes::services::MAX_LOG_LINES;
 
 /// Largest accepted request body.
@@ -191,6 +208,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) struct AppState {
     pub(crate) platform: Platform,
     pub(crate) auth: Arc<dyn Authenticator>,
+    pub(crate) limiter: Arc<limits::Limiter>,
 }
 
 /// The OpenAPI document of the API.
@@ -215,6 +233,8 @@ pub(crate) struct AppState {
         routes::users::me,
         routes::users::create_user,
         routes::users::list_users,
+        routes::users::disable_user,
+        routes::users::enable_user,
         routes::tokens::create_token,
         routes::tokens::list_tokens,
         routes::tokens::revoke_token,
@@ -322,8 +342,8 @@ const PUBLIC_PATHS: [&str; 3] = [
 ];
 
 /// The bearer security scheme, required by every operation but health, the document and the
-/// HTTP challenge answer; and the answers every
-/// authenticated operation may give (401, 503), so each route lists only its own.
+/// HTTP challenge answer; and the answers every authenticated operation may give (401, 429,
+/// 503), so each route lists only its own.
 struct Conventions;
 
 impl Modify for Conventions {
@@ -378,8 +398,13 @@ impl Modify for Conventions {
                 );
                 responses.insert(
                     "503".into(),
-                    error("A backend (store or runtime) is unavailable; retry later").into(),
+                    error("A backend (store or runtime) is unavailable, the server handles as many requests as it takes at once, or the request took longer than the server's timeout; retry later (`Retry-After`)").into(),
                 );
+                responses
+                    .entry("429".into())
+                    .or_insert_with(|| {
+                        error("More requests a second than the user may make (`RATE_LIMITED`); `Retry-After` says when to try again").into()
+                    });
                 if let Some(body) = &mut op.request_body {
                     optional_body(body);
                 }
@@ -436,6 +461,8 @@ route_table! {
     POST "/v1/admin/users" => routes::users::create_user,
     GET "/v1/admin/users" => routes::users::list_users,
     POST "/v1/admin/users/{user}/tokens" => routes::tokens::create_user_token,
+    POST "/v1/admin/users/{user}/disable" => routes::users::disable_user,
+    POST "/v1/admin/users/{user}/enable" => routes::users::enable_user,
     POST "/v1/tokens" => routes::tokens::create_token,
     GET "/v1/tokens" => routes::tokens::list_tokens,
     DELETE "/v1/tokens/{id}" => routes::tokens::revoke_token,
@@ -520,9 +547,20 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
-/// Builds the API router over `platform`, authenticating requests with `auth`.
+/// Builds the API router over `platform`, authenticating requests with `auth`, with the
+/// default [`HttpLimits`].
 pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
-    let state = AppState { platform, auth };
+    router_with(platform, auth, HttpLimits::default())
+}
+
+/// Builds the API router over `platform`, authenticating requests with `auth`, enforcing
+/// `limits` (see [`HttpLimits`]).
+pub fn router_with(platform: Platform, auth: Arc<dyn Authenticator>, limits: HttpLimits) -> Router {
+    let state = AppState {
+        platform,
+        auth,
+        limiter: Arc::new(limits::Limiter::new(limits)),
+    };
     let request_id = HeaderName::from_static("x-request-id");
     let mut app = Router::new();
     for (_, path, handler) in table() {
@@ -530,6 +568,10 @@ pub fn router(platform: Platform, auth: Arc<dyn Authenticator>) -> Router {
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -28,6 +28,13 @@ pub(crate) struct PlanLimits {
     /// Most custom domains (hostname and path pairs); 50 when a plan is created without it.
     #[serde(default)]
     max_domains: u64,
+    /// Most processes one container may run; 1024 when a plan is created without it.
+    #[serde(default)]
+    max_pids: u64,
+    /// Total stored bytes of the organization's backups; 50 GiB when a plan is created
+    /// without it.
+    #[serde(default)]
+    backup_storage_bytes: u64,
 }
 
 /// A named set of limits with a monthly price.
@@ -87,8 +94,32 @@ pub(crate) struct User {
     display_name: String,
     /// Platform administrators may act on every organization.
     platform_admin: bool,
+    /// Disabled by a platform administrator: none of the user's tokens is accepted until they
+    /// are enabled again (their memberships stay).
+    disabled: bool,
     /// When the user was created.
     created_at: DateTime<Utc>,
+}
+
+/// How far an API token reaches: its user's rights, narrowed to reads, to some
+/// organizations, or both.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenScope {
+    /// Only reads: every change is refused with 403.
+    read_only: bool,
+    /// When set, only these organizations (by id): every other one answers 404, as for a
+    /// stranger. Every organization of the user when `null`.
+    orgs: Option<Vec<TokenOrg>>,
+}
+
+/// One organization an API token is restricted to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenOrg {
+    /// The organization's id.
+    org: Uuid,
+    /// When set, only these of its projects (ids); every project the user reaches when
+    /// `null`.
+    projects: Option<Vec<Uuid>>,
 }
 
 /// An API token, without its secret (shown once, when it is created) or the secret's hash.
@@ -102,6 +133,8 @@ pub(crate) struct ApiToken {
     name: String,
     /// When it stops being accepted; never when `null`.
     expires_at: Option<DateTime<Utc>>,
+    /// How far it reaches.
+    scope: TokenScope,
     /// When it was created.
     created_at: DateTime<Utc>,
 }
@@ -428,6 +461,10 @@ pub(crate) struct ServiceSpec {
     /// Number of instances; only 1 on a single Docker host.
     #[serde(default)]
     replicas: u32,
+    /// The user the container's process runs as (`uid[:gid]` or a name the image knows);
+    /// the image's own user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
 }
 
 /// A deployed app or database (secret environment values redacted).

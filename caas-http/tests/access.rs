@@ -65,7 +65,7 @@ fn body(method: &Method, template: &str) -> Option<Value> {
         }
         ("POST", "/v1/orgs/{org}/volumes/{volume}/backups") => Some(json!({"consistent": false})),
         ("PUT", "/v1/orgs/{org}/volumes/{volume}/backup-schedule") => {
-            Some(json!({"cron": "0 3 * * *"}))
+            Some(json!({"cron": "0 3 * * *", "keep_last": 7}))
         }
         ("POST", "/v1/orgs/{org}/backups/{backup}/restore") => Some(json!({"volume": "data"})),
         ("PUT", "/v1/orgs/{org}/alerts") => Some(json!({"rules": [

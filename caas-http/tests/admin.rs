@@ -145,6 +145,8 @@ async fn plans_are_created_read_listed_updated_and_deleted() {
     // A plan that names no domain limit gets the default one.
     let mut with_default = limits.clone();
     with_default["max_domains"] = json!(50);
+    with_default["max_pids"] = json!(1024);
+    with_default["backup_storage_bytes"] = json!(50u64 << 30);
     assert_eq!(plan["limits"], with_default);
     assert_eq!(plan["currency"], "EUR");
     assert!(plan["id"].is_string());

@@ -7,7 +7,12 @@
 //! and an admin of `acme` scoped to the project `shop` (where everything the routes name
 //! lives), an admin scoped to the project `side` (for whom all of `shop` does not exist), a
 //! platform administrator, the owner of another organization (`globex`), and a user invited
-//! to `acme` who is a member of nothing. The API token the matrix revokes is the member's. The same table is run against a suspended `acme` (its owner
+//! to `acme` who is a member of nothing. Scoped API tokens are callers too: the owner's and
+//! the platform administrator's read-only tokens (every `GET` as their user, every change
+//! 403), the tokens of a user who is a member of `acme` and a viewer of `globex`, one
+//! restricted to `acme` (as a member there) and one to `globex` (to which `acme` does not
+//! exist), and the platform administrator's token restricted to `acme` (its owner there, no
+//! administrator anywhere). The API token the matrix revokes is the member's. The same table is run against a suspended `acme` (its owner
 //! and a platform administrator: reads answer, changes are refused with 409), and every route
 //! is called with another organization's ids (404, and nothing changes).
 //!
@@ -50,9 +55,19 @@ enum Caller {
     OtherOrg,
     /// Invited to `acme` (by e-mail), a member of nothing.
     Invitee,
+    /// The owner's read-only token.
+    ReadOnlyOwner,
+    /// The platform administrator's read-only token.
+    ReadOnlyAdmin,
+    /// A member of `acme` and viewer of `globex`, with a token restricted to `acme`.
+    OnlyAcme,
+    /// The same user, with a token restricted to `globex`: `acme` does not exist for it.
+    OnlyGlobex,
+    /// The platform administrator's token restricted to `acme`.
+    AdminOnlyAcme,
 }
 
-const CALLERS: [Caller; 12] = [
+const CALLERS: [Caller; 17] = [
     Caller::Anonymous,
     Caller::Viewer,
     Caller::Member,
@@ -65,6 +80,11 @@ const CALLERS: [Caller; 12] = [
     Caller::PlatformAdmin,
     Caller::OtherOrg,
     Caller::Invitee,
+    Caller::ReadOnlyOwner,
+    Caller::ReadOnlyAdmin,
+    Caller::OnlyAcme,
+    Caller::OnlyGlobex,
+    Caller::AdminOnlyAcme,
 ];
 
 impl Caller {
@@ -155,6 +175,9 @@ struct Case {
     bound: bool,
     /// What the admin scoped to `side` gets, when not what the rules say.
     elsewhere: Option<Want>,
+    /// Reaches beyond any organization (a new organization, a token of every organization):
+    /// refused with 403 to tokens restricted to organizations.
+    unscoped: bool,
 }
 
 impl Case {
@@ -194,9 +217,42 @@ impl Case {
         self.elsewhere = Some(want);
         self
     }
+    fn unscoped(mut self) -> Self {
+        self.unscoped = true;
+        self
+    }
+
+    /// What a read-only token gets where its user gets `as_user`: every `GET` the same, every
+    /// change 403 — but a request malformed for everyone, refused before any permission.
+    fn read_only(&self, as_user: Want) -> Want {
+        match as_user {
+            _ if self.method == Method::GET => as_user,
+            Want::Invalid if matches!(self.who, Who::Anyone | Who::Authenticated) => as_user,
+            _ => Want::Forbidden,
+        }
+    }
+
+    /// What a token restricted to organizations gets where `as_user` is what its user gets
+    /// inside them (and outside, where it is a stranger).
+    fn restricted(&self, as_user: Want) -> Want {
+        match self.who {
+            // Not the holder of the token the matrix revokes.
+            Who::Holder => Want::NotFound,
+            _ if self.unscoped && as_user == Want::Success => Want::Forbidden,
+            _ => as_user,
+        }
+    }
 
     /// What `caller` must get.
     fn want(&self, caller: Caller) -> Want {
+        match caller {
+            Caller::ReadOnlyOwner => return self.read_only(self.want(Caller::Owner)),
+            Caller::ReadOnlyAdmin => return self.read_only(self.want(Caller::PlatformAdmin)),
+            Caller::OnlyAcme => return self.restricted(self.want(Caller::Member)),
+            Caller::OnlyGlobex => return self.restricted(self.want(Caller::OtherOrg)),
+            Caller::AdminOnlyAcme => return self.restricted(self.want(Caller::Owner)),
+            _ => {}
+        }
         if caller == Caller::Anonymous {
             return match self.who {
                 Who::Anyone => self.allowed,
@@ -265,6 +321,11 @@ struct Tokens {
     scoped_member: String,
     scoped_admin: String,
     elsewhere: String,
+    read_only_owner: String,
+    read_only_admin: String,
+    only_acme: String,
+    only_globex: String,
+    admin_only_acme: String,
 }
 
 fn token<'a>(w: &'a World, t: &'a Tokens, caller: Caller) -> Option<&'a str> {
@@ -281,7 +342,27 @@ fn token<'a>(w: &'a World, t: &'a Tokens, caller: Caller) -> Option<&'a str> {
         Caller::ScopedMember => &t.scoped_member,
         Caller::ScopedAdmin => &t.scoped_admin,
         Caller::Elsewhere => &t.elsewhere,
+        Caller::ReadOnlyOwner => &t.read_only_owner,
+        Caller::ReadOnlyAdmin => &t.read_only_admin,
+        Caller::OnlyAcme => &t.only_acme,
+        Caller::OnlyGlobex => &t.only_globex,
+        Caller::AdminOnlyAcme => &t.admin_only_acme,
     })
+}
+
+/// A token minted with `token` for its own user, of `scope`.
+async fn scoped_token(w: &World, token: &str, name: &str, scope: Value) -> String {
+    ok(
+        w,
+        Method::POST,
+        "/v1/tokens",
+        token,
+        Some(json!({"name": name, "scope": scope})),
+    )
+    .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A small template with one web server, `id`.
@@ -310,7 +391,8 @@ async fn ok(w: &World, method: Method, path: &str, token: &str, body: Option<Val
 /// `shop.example.com`), the volume `data` with a backup and a schedule, the template `tiny`
 /// and its instance `blog`, the unused plan `spare`, the administrator's template `custom`,
 /// the member `extra@acme.example`, the user `newbie@example.com`, an admin, an
-/// invitation for `invitee@example.com`, and a second API token of the member's.
+/// invitation for `invitee@example.com`, a second API token of the member's, and the scoped
+/// tokens of the callers (`two@acme.example` is a member of `acme` and a viewer of `globex`).
 async fn prepare() -> (World, Tokens, Ids) {
     let w = common::world_with_verifiable_domains().await;
     let svc = "/v1/orgs/acme/projects/shop/services/web";
@@ -365,7 +447,7 @@ async fn prepare() -> (World, Tokens, Ids) {
         Method::PUT,
         "/v1/orgs/acme/volumes/data/backup-schedule",
         &w.owner,
-        Some(json!({"cron": "0 3 * * *"})),
+        Some(json!({"cron": "0 3 * * *", "keep_last": 7})),
     )
     .await;
     ok(
@@ -409,6 +491,21 @@ async fn prepare() -> (World, Tokens, Ids) {
         .await;
     w.token_for_new_user("newbie@example.com").await;
     let invitee = w.token_for_new_user("invitee@example.com").await;
+    let two = w.token_with_role("two@acme.example", Role::Member).await;
+    ok(
+        &w,
+        Method::POST,
+        "/v1/orgs/globex/members",
+        &w.stranger,
+        Some(json!({"user": "two@acme.example", "role": "viewer"})),
+    )
+    .await;
+    let only_acme = scoped_token(&w, &two, "acme", json!({"orgs": [{"org": "acme"}]})).await;
+    let only_globex = scoped_token(&w, &two, "globex", json!({"orgs": [{"org": "globex"}]})).await;
+    let read_only_owner = scoped_token(&w, &w.owner, "ro", json!({"read_only": true})).await;
+    let read_only_admin = scoped_token(&w, &w.admin, "ro", json!({"read_only": true})).await;
+    let admin_only_acme =
+        scoped_token(&w, &w.admin, "acme", json!({"orgs": [{"org": "acme"}]})).await;
     let invitation = ok(
         &w,
         Method::POST,
@@ -441,6 +538,11 @@ async fn prepare() -> (World, Tokens, Ids) {
             scoped_member,
             scoped_admin,
             elsewhere,
+            read_only_owner,
+            read_only_admin,
+            only_acme,
+            only_globex,
+            admin_only_acme,
         },
         Ids {
             backup,
@@ -494,6 +596,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
         .iter()
         .any(|p| template.contains(p)),
         elsewhere: None,
+        unscoped: false,
     };
     const SVC: &str = "/v1/orgs/{org}/projects/{project}/services/{service}";
     vec![
@@ -519,7 +622,19 @@ fn cases(ids: &Ids) -> Vec<Case> {
         // Users and API tokens.
         c(M::GET, "/v1/me", Authenticated),
         c(M::GET, "/v1/tokens", Authenticated),
-        c(M::POST, "/v1/tokens", Authenticated).body(json!({"name": "laptop"})),
+        // No scope asked: every organization, wider than a restricted token.
+        c(M::POST, "/v1/tokens", Authenticated)
+            .body(json!({"name": "laptop"}))
+            .unscoped(),
+        // A token of `acme` only: who cannot see `acme` cannot name it.
+        c(M::POST, "/v1/tokens", Org(Viewer))
+            .body(json!({"name": "acme", "scope": {"orgs": [{"org": "acme"}]}})),
+        c(M::POST, "/v1/tokens", Org(Viewer))
+            .body(json!({"name": "shop", "scope": {"read_only": true, "orgs": [{"org": "acme", "projects": ["shop"]}]}}))
+            .bound(),
+        c(M::POST, "/v1/tokens", Authenticated)
+            .body(json!({"name": "laptop", "scope": {"orgs": [{"org": "acme", "projects": "shop"}]}}))
+            .invalid(),
         c(M::POST, "/v1/tokens", Authenticated)
             .body(json!({"name": "laptop", "expires_in_days": 0}))
             .invalid(),
@@ -534,9 +649,13 @@ fn cases(ids: &Ids) -> Vec<Case> {
             .invalid(),
         c(M::POST, "/v1/admin/users/{user}/tokens", PlatformAdmin)
             .body(json!({"name": "handed-over"})),
+        c(M::POST, "/v1/admin/users/{user}/disable", PlatformAdmin),
+        c(M::POST, "/v1/admin/users/{user}/enable", PlatformAdmin),
         // Organizations.
         c(M::GET, "/v1/orgs", Authenticated),
-        c(M::POST, "/v1/orgs", Authenticated).body(json!({"slug": "initech"})),
+        c(M::POST, "/v1/orgs", Authenticated)
+            .body(json!({"slug": "initech"}))
+            .unscoped(),
         c(M::GET, "/v1/orgs/{org}", Org(Viewer)),
         c(M::PATCH, "/v1/orgs/{org}", Org(Owner)).body(json!({"display_name": "Mine"})),
         c(M::DELETE, "/v1/orgs/{org}", Org(Owner)),
@@ -699,7 +818,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
             "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
             Org(Member),
         )
-        .body(json!({"cron": "0 4 * * *"}))
+        .body(json!({"cron": "0 4 * * *", "max_age_days": 30}))
         .blocked(),
         c(
             M::DELETE,
@@ -1040,14 +1159,14 @@ async fn every_route_has_an_expectation() {
 async fn every_caller_gets_exactly_its_answer_on_every_route() {
     let (failures, cells) = run(&CALLERS, false).await;
     report(&failures);
-    assert!(cells >= 89 * CALLERS.len(), "{cells}");
+    assert!(cells >= 94 * CALLERS.len(), "{cells}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_organization_reads_but_refuses_changes_to_its_owner_and_administrators() {
     let (failures, cells) = run(&[Caller::Owner, Caller::PlatformAdmin], true).await;
     report(&failures);
-    assert!(cells >= 89 * 2, "{cells}");
+    assert!(cells >= 94 * 2, "{cells}");
 }
 
 /// `globex`'s own things, under names and ids `acme` does not have.

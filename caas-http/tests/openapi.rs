@@ -50,7 +50,7 @@ async fn the_document_parses_and_documents_exactly_the_routes_served() {
         "served but not documented: {undocumented:?}"
     );
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
-    assert_eq!(served.len(), 91);
+    assert_eq!(served.len(), 93);
 }
 
 #[tokio::test]
@@ -1662,6 +1662,50 @@ async fn user_and_token_answers_match_their_documented_schemas() {
         w.delete(&format!("/v1/tokens/{id}"), &bob).await,
         None,
     );
+    // A scoped token: the request by names, the answer by ids.
+    let body = json!({"name": "acme-ro", "expires_in_days": 7, "scope": {"read_only": true, "orgs": [{"org": "acme", "projects": ["shop"]}, {"org": "globex"}]}});
+    let got = w.post(tokens, &w.admin, body.clone()).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    assert_eq!(got.1["scope"]["read_only"], true, "{}", got.1);
+    assert!(
+        got.1["scope"]["orgs"][0]["projects"][0].is_string(),
+        "{}",
+        got.1
+    );
+    assert!(got.1["scope"]["orgs"][1]["projects"].is_null(), "{}", got.1);
+    let narrow = got.1["secret"].as_str().unwrap().to_string();
+    v.json(Method::POST, tokens, got, Some(&body));
+    v.json(Method::GET, tokens, w.get(tokens, &w.admin).await, None);
+    v.json(Method::GET, me, w.get(me, &narrow).await, None);
+    // Disabling and enabling a user.
+    let disable = "/v1/admin/users/{user}/disable";
+    let enable = "/v1/admin/users/{user}/enable";
+    let got = w
+        .call(
+            Method::POST,
+            "/v1/admin/users/bob@example.com/disable",
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert_eq!(got.1["disabled"], true, "{}", got.1);
+    v.json(Method::POST, disable, got, None);
+    v.json(Method::GET, users, w.get(users, &w.admin).await, None);
+    let got = w
+        .call(
+            Method::POST,
+            "/v1/admin/users/bob@example.com/enable",
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(got.1["disabled"], false, "{}", got.1);
+    v.json(Method::POST, enable, got, None);
+    let admin_id = w.get(me, &w.admin).await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Errors, too.
     for (method, template, got) in [
@@ -1740,11 +1784,80 @@ async fn user_and_token_answers_match_their_documented_schemas() {
             token,
             w.delete("/v1/tokens/nope", &bob).await,
         ),
+        (
+            Method::POST,
+            tokens,
+            w.post(tokens, &narrow, json!({"name": "x"})).await,
+        ),
+        (
+            Method::POST,
+            tokens,
+            w.post(
+                tokens,
+                &bob,
+                json!({"name": "x", "scope": {"orgs": [{"org": "acme"}]}}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            tokens,
+            w.post(
+                tokens,
+                &w.admin,
+                json!({"name": "x", "scope": {"orgs": [{"org": "acme"}, {"org": "acme"}]}}),
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            disable,
+            w.call(
+                Method::POST,
+                &format!("/v1/admin/users/{admin_id}/disable"),
+                Some(&w.admin),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            disable,
+            w.call(
+                Method::POST,
+                "/v1/admin/users/bob@example.com/disable",
+                Some(&w.owner),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            disable,
+            w.call(
+                Method::POST,
+                "/v1/admin/users/nobody@example.com/disable",
+                Some(&w.admin),
+                None,
+            )
+            .await,
+        ),
+        (
+            Method::POST,
+            enable,
+            w.call(
+                Method::POST,
+                "/v1/admin/users/not-an-address/enable",
+                Some(&w.admin),
+                None,
+            )
+            .await,
+        ),
     ] {
         assert!(got.0.is_client_error(), "{method} {template}: {got:?}");
         v.json(method, template, got, None);
     }
-    v.finish(22);
+    v.finish(35);
 }
 
 #[test]

@@ -266,7 +266,7 @@ async fn own_tokens_show_their_secret_once_and_stop_working_when_revoked() {
         let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["created_at", "expires_at", "id", "name", "user"],
+            ["created_at", "expires_at", "id", "name", "scope", "user"],
             "{t}"
         );
     }

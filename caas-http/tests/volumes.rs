@@ -311,10 +311,35 @@ async fn a_volume_is_created_mounted_backed_up_scheduled_restored_and_deleted() 
         .put(
             &schedule,
             &w.member,
-            json!({"cron": "0 3 * * *", "logical": true}),
+            json!({"cron": "0 3 * * *", "keep_last": 3, "logical": true}),
         )
         .await;
     assert_invalid(&got, "logical");
+    // A schedule keeps a bounded history and runs at most every 15 minutes.
+    let got = w
+        .put(&schedule, &w.member, json!({"cron": "0 3 * * *"}))
+        .await;
+    assert_invalid(&got, "keep_last");
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a retention"),
+        "{}",
+        got.1
+    );
+    for (body, field) in [
+        (json!({"cron": "*/5 * * * *", "keep_last": 3}), "cron"),
+        (json!({"cron": "0,10 3 * * *", "keep_last": 3}), "cron"),
+        (json!({"cron": "0 3 * * *", "keep_last": 1001}), "keep_last"),
+        (
+            json!({"cron": "0 3 * * *", "max_age_days": 3651}),
+            "max_age_days",
+        ),
+    ] {
+        let got = w.put(&schedule, &w.member, body.clone()).await;
+        assert_invalid(&got, field);
+    }
     let got = w.put(&schedule, &w.member, json!({"keep_last": 3})).await;
     assert_invalid(&got, "cron");
     let (status, v) = w
@@ -592,8 +617,12 @@ async fn viewers_read_members_back_up_and_only_admins_and_owners_restore() {
         .await,
     );
     denied(
-        &w.put(&schedule, &w.viewer, json!({"cron": "0 3 * * *"}))
-            .await,
+        &w.put(
+            &schedule,
+            &w.viewer,
+            json!({"cron": "0 3 * * *", "keep_last": 7}),
+        )
+        .await,
     );
     denied(&w.delete(&schedule, &w.viewer).await);
     denied(&w.delete(&format!("{BACKUPS}/{backup_id}"), &w.viewer).await);
@@ -603,7 +632,11 @@ async fn viewers_read_members_back_up_and_only_admins_and_owners_restore() {
     // Members manage volumes and backups but do not restore, whatever the target.
     w.create_volume(&w.member, "other").await;
     let (status, v) = w
-        .put(&schedule, &w.member, json!({"cron": "*/15 * * * *"}))
+        .put(
+            &schedule,
+            &w.member,
+            json!({"cron": "*/15 * * * *", "keep_last": 4}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     denied(&w.restore(&w.member, backup_id, None).await);
@@ -655,7 +688,7 @@ fn storage_routes(volume: &str, backup: &str, org: &str) -> Vec<(Method, String,
         .map(|(m, t)| {
             let body = match (m.as_str(), t) {
                 ("POST", "/v1/orgs/{org}/volumes") => Some(new_volume("intruder")),
-                ("PUT", _) => Some(json!({"cron": "0 3 * * *"})),
+                ("PUT", _) => Some(json!({"cron": "0 3 * * *", "keep_last": 7})),
                 _ => None,
             };
             let path = t
@@ -786,8 +819,12 @@ async fn without_a_backup_destination_backup_routes_answer_501() {
     );
     let schedule = format!("{VOLUMES}/data/backup-schedule");
     unsupported(
-        &w.put(&schedule, &w.member, json!({"cron": "0 3 * * *"}))
-            .await,
+        &w.put(
+            &schedule,
+            &w.member,
+            json!({"cron": "0 3 * * *", "keep_last": 7}),
+        )
+        .await,
     );
     // Removing a schedule writes nothing anywhere: it needs no destination.
     assert_eq!(

@@ -14,6 +14,10 @@
 //!
 //! let store = caas_postgres::PgStore::connect("postgres://caas:caas@127.0.0.1/caas").await?;
 //! store.migrate().await?;
+//! // Secrets encrypted at rest (see below); without this, they are stored in plaintext.
+//! let text = std::fs::read_to_string("/etc/caas/secret.key").expect("the key file");
+//! let key = caas_core::secrets::SecretKey::parse(&text)?;
+//! let store = store.with_secret_key(key).await?;
 //! store.ping().await?;
 //! # Ok(()) }
 //! ```
@@ -68,6 +72,12 @@
 //! like a member's (`0011_tenant_isolation.sql`; NULL for every project, order kept, an
 //! empty array stays empty). A look-up by a hash that could not be stored finds nothing
 //! without asking the server.
+//! API tokens and users (`migrations/0012_token_scopes.sql`): a token's scope is a
+//! `read_only` flag and `orgs`, a JSONB array of `{"org", "projects"}` objects in the order
+//! given (NULL: every organization of the user; an empty array stays empty), without foreign
+//! keys — an organization or project that goes is simply no longer reached. Users carry a
+//! `disabled` flag, changed alone by `set_user_disabled`. Rows from before the migration are
+//! enabled users and tokens with the whole of their user's rights.
 //!
 //! Custom domains and hostname claims (`migrations/0011_tenant_isolation.sql`): one
 //! organization owns a hostname with every path on it. `host_claims` is keyed by the
@@ -110,6 +120,39 @@
 //! index; should two alerts of one rule and subject fire at once, the smaller id wins. The
 //! organization search is a case-insensitive substring match (`lower()` on both sides) on slug
 //! and display name; `%` and `_` are plain characters.
+//!
+//! # Secrets at rest
+//!
+//! A store opened with a key ([`PgStore::with_secret_key`]) seals every secret value as it
+//! writes it and opens it as it reads it, with `caas_core::secrets` (XChaCha20-Poly1305, a
+//! fresh nonce per value, the value bound to its organization and place; the module docs give
+//! the format): secret env values in `services.spec` and `deployments.spec`, secret outputs in
+//! `template_instances.outputs`, and the secret fields of the settings
+//! `caas_core::secrets::SECRET_SETTINGS` lists (an organization's alert webhook secret). A
+//! sealed value replaces the plaintext string inside its JSONB, so the columns keep their
+//! checks and everything else stays queryable. The platform only ever sees plaintext.
+//!
+//! **Without a key** (the default: [`PgStore::connect`] alone), secrets are stored in
+//! plaintext, as before keys existed; such a store refuses (`Backend`) to hand out a sealed
+//! value instead of returning ciphertext. The reference server always gives a key.
+//!
+//! **The key check** (`migrations/0014_secret_key.sql`): the table `secret_key_check` keeps
+//! at most one row, the key's fingerprint (`key_id`, never the key) and a known text sealed
+//! under it. The first store opened with a key inserts it (`ON CONFLICT DO NOTHING`, then
+//! reads it `FOR UPDATE`: of servers starting at once with different keys, one wins, the
+//! others fail); afterwards `with_secret_key` with any other key fails with `InvalidInput` on
+//! `secret_key` naming both fingerprints, and writes nothing. In the same transaction it seals
+//! every secret still in plaintext (rows of a store without a key, or from before this
+//! version), found with `jsonb_path_exists` so a start-up with nothing to do reads nothing;
+//! running it again changes nothing.
+//!
+//! **Rotation** ([`PgStore::rotate_secret_key`]) locks the key check row, opens and reseals
+//! every secret value under the new key (pages of 200 rows by id, written back with one
+//! `UPDATE … FROM UNNEST` each) and replaces the check, in one transaction: a failure (a value
+//! that does not open) or a crash leaves every value and the check under the old key, a
+//! commit leaves all of them under the new one. The store and its clones use the new key from
+//! then on; statements that read or write secrets hold the store's key for reading, so none
+//! runs half under each key. Other processes still using the old key must be stopped first.
 //!
 //! # Atomic quota reservations
 //!
@@ -239,6 +282,7 @@ mod invitations;
 mod metrics;
 mod plans;
 mod quota;
+mod secrets;
 mod services;
 mod settings;
 mod store;
@@ -248,8 +292,10 @@ mod tokens;
 mod volumes;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use caas_core::secrets::Sealer;
 use caas_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -264,6 +310,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Day partitions of `metric_samples` known to exist (see "Metrics").
     partitions: metrics::PartitionCache,
+    /// How secret values are stored (see "Secrets at rest"): held for reading by every
+    /// statement that reads or writes one, for writing by a key change.
+    secrets: Arc<tokio::sync::RwLock<Sealer>>,
 }
 
 impl PgStore {
@@ -301,6 +350,7 @@ impl PgStore {
         Self {
             pool,
             partitions: metrics::PartitionCache::default(),
+            secrets: Arc::new(tokio::sync::RwLock::new(Sealer::plaintext())),
         }
     }
 

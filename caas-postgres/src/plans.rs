@@ -11,7 +11,8 @@ use crate::error::{Violation, corrupt, db_error, on_violation, to_bigint};
 
 /// The columns [`plan_from_row`] reads, for queries in other modules.
 pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
-     storage_bytes, max_containers, max_projects, max_domains, monthly_price_cents, currency, \
+     storage_bytes, max_containers, max_projects, max_domains, max_pids, backup_storage_bytes, \
+     monthly_price_cents, currency, \
      created_at";
 
 /// The columns [`subscription_from_row`] reads.
@@ -31,6 +32,8 @@ pub(crate) fn plan_from_row(row: &PgRow) -> Result<Plan> {
             max_containers: get_u64(row, "max_containers")?,
             max_projects: get_u64(row, "max_projects")?,
             max_domains: get_u64(row, "max_domains")?,
+            max_pids: get_u64(row, "max_pids")?,
+            backup_storage_bytes: get_u64(row, "backup_storage_bytes")?,
         },
         monthly_price_cents: get_u64(row, "monthly_price_cents")?,
         currency: get(row, "currency")?,
@@ -51,7 +54,7 @@ pub(crate) fn subscription_from_row(row: &PgRow) -> Result<Subscription> {
 }
 
 /// A plan's amounts as BIGINTs, in column order; refuses values above `i64::MAX`.
-fn plan_amounts(plan: &Plan) -> Result<[i64; 7]> {
+fn plan_amounts(plan: &Plan) -> Result<[i64; 9]> {
     let l = &plan.limits;
     Ok([
         to_bigint("limits.cpu_millis", l.cpu_millis)?,
@@ -60,6 +63,8 @@ fn plan_amounts(plan: &Plan) -> Result<[i64; 7]> {
         to_bigint("limits.max_containers", l.max_containers)?,
         to_bigint("limits.max_projects", l.max_projects)?,
         to_bigint("limits.max_domains", l.max_domains)?,
+        to_bigint("limits.max_pids", l.max_pids)?,
+        to_bigint("limits.backup_storage_bytes", l.backup_storage_bytes)?,
         to_bigint("monthly_price_cents", plan.monthly_price_cents)?,
     ])
 }
@@ -72,11 +77,22 @@ fn plan_name_taken(plan: &Plan) -> impl FnOnce(Violation<'_>) -> Option<Error> +
 }
 
 pub(crate) async fn create_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
-    let [cpu, memory, storage, containers, projects, domains, price] = plan_amounts(plan)?;
+    let [
+        cpu,
+        memory,
+        storage,
+        containers,
+        projects,
+        domains,
+        pids,
+        backups,
+        price,
+    ] = plan_amounts(plan)?;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes, \
-         max_containers, max_projects, max_domains, monthly_price_cents, currency, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         max_containers, max_projects, max_domains, max_pids, backup_storage_bytes, \
+         monthly_price_cents, currency, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(plan.id.0)
     .bind(plan.name.as_str())
@@ -87,6 +103,8 @@ pub(crate) async fn create_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
     .bind(containers)
     .bind(projects)
     .bind(domains)
+    .bind(pids)
+    .bind(backups)
     .bind(price)
     .bind(&plan.currency)
     .bind(plan.created_at)
@@ -134,11 +152,22 @@ pub(crate) async fn list_plans(pool: &PgPool) -> Result<Vec<Plan>> {
 }
 
 pub(crate) async fn update_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
-    let [cpu, memory, storage, containers, projects, domains, price] = plan_amounts(plan)?;
+    let [
+        cpu,
+        memory,
+        storage,
+        containers,
+        projects,
+        domains,
+        pids,
+        backups,
+        price,
+    ] = plan_amounts(plan)?;
     let done = sqlx::query(
         "UPDATE plans SET name = $2, display_name = $3, cpu_millis = $4, memory_bytes = $5, \
          storage_bytes = $6, max_containers = $7, max_projects = $8, max_domains = $9, \
-         monthly_price_cents = $10, currency = $11 WHERE id = $1",
+         max_pids = $10, backup_storage_bytes = $11, monthly_price_cents = $12, currency = $13 \
+         WHERE id = $1",
     )
     .bind(plan.id.0)
     .bind(plan.name.as_str())
@@ -149,6 +178,8 @@ pub(crate) async fn update_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
     .bind(containers)
     .bind(projects)
     .bind(domains)
+    .bind(pids)
+    .bind(backups)
     .bind(price)
     .bind(&plan.currency)
     .execute(pool)

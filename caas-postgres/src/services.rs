@@ -1,6 +1,7 @@
 //! Projects, services and deployments.
 
-use caas_core::model::{Deployment, Project, Service, ServiceKind, ServiceSpec};
+use caas_core::model::{Deployment, Project, Service, ServiceKind};
+use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
 use caas_core::{DeploymentId, Error, OrgId, ProjectId, ReservationId, Result, ServiceId};
 use sqlx::postgres::{PgPool, PgRow};
@@ -136,14 +137,15 @@ async fn delete_project_in(tx: &mut Transaction<'_, Postgres>, id: ProjectId) ->
 const SERVICE_COLUMNS: &str = "id, org_id, project_id, name, kind, spec, status, \
      current_deployment, reservation_id, created_at, updated_at";
 
-fn service_from_row(row: &PgRow) -> Result<Service> {
+fn service_from_row(row: &PgRow, sealer: &Sealer) -> Result<Service> {
+    let org = OrgId(get(row, "org_id")?);
     Ok(Service {
         id: ServiceId(get(row, "id")?),
-        org: OrgId(get(row, "org_id")?),
+        org,
         project: ProjectId(get(row, "project_id")?),
         name: name_column("services.name", get(row, "name")?)?,
         kind: get::<Json<ServiceKind>>(row, "kind")?.0,
-        spec: get::<Json<ServiceSpec>>(row, "spec")?.0,
+        spec: sealer.open_spec(org, get::<Json<serde_json::Value>>(row, "spec")?.0)?,
         status: parse_service_status(&get::<String>(row, "status")?)?,
         current_deployment: get::<Option<Uuid>>(row, "current_deployment")?.map(DeploymentId),
         reservation: get::<Option<Uuid>>(row, "reservation_id")?.map(ReservationId),
@@ -152,7 +154,11 @@ fn service_from_row(row: &PgRow) -> Result<Service> {
     })
 }
 
-pub(crate) async fn create_service(pool: &PgPool, service: &Service) -> Result<()> {
+pub(crate) async fn create_service(
+    pool: &PgPool,
+    sealer: &Sealer,
+    service: &Service,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO services (id, org_id, project_id, name, kind, spec, status, \
          current_deployment, reservation_id, created_at, updated_at) \
@@ -163,7 +169,7 @@ pub(crate) async fn create_service(pool: &PgPool, service: &Service) -> Result<(
     .bind(service.project.0)
     .bind(service.name.as_str())
     .bind(Json(&service.kind))
-    .bind(Json(&service.spec))
+    .bind(Json(sealer.seal_spec(service.org, &service.spec)?))
     .bind(service_status(service.status))
     .bind(service.current_deployment.map(|d| d.0))
     .bind(service.reservation.map(|r| r.0))
@@ -182,7 +188,7 @@ pub(crate) async fn create_service(pool: &PgPool, service: &Service) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn service(pool: &PgPool, id: ServiceId) -> Result<Service> {
+pub(crate) async fn service(pool: &PgPool, sealer: &Sealer, id: ServiceId) -> Result<Service> {
     sqlx::query(&format!(
         "SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"
     ))
@@ -190,13 +196,14 @@ pub(crate) async fn service(pool: &PgPool, id: ServiceId) -> Result<Service> {
     .fetch_optional(pool)
     .await
     .map_err(db_error)?
-    .map(|row| service_from_row(&row))
+    .map(|row| service_from_row(&row, sealer))
     .transpose()?
     .ok_or_else(|| Error::not_found("service", id))
 }
 
 pub(crate) async fn service_by_name_opt(
     pool: &PgPool,
+    sealer: &Sealer,
     project: ProjectId,
     name: &str,
 ) -> Result<Option<Service>> {
@@ -208,12 +215,13 @@ pub(crate) async fn service_by_name_opt(
     .fetch_optional(pool)
     .await
     .map_err(db_error)?
-    .map(|row| service_from_row(&row))
+    .map(|row| service_from_row(&row, sealer))
     .transpose()
 }
 
 pub(crate) async fn list_services(
     pool: &PgPool,
+    sealer: &Sealer,
     org: OrgId,
     project: Option<ProjectId>,
 ) -> Result<Vec<Service>> {
@@ -227,11 +235,11 @@ pub(crate) async fn list_services(
     .await
     .map_err(db_error)?
     .iter()
-    .map(service_from_row)
+    .map(|row| service_from_row(row, sealer))
     .collect()
 }
 
-pub(crate) async fn list_all_services(pool: &PgPool) -> Result<Vec<Service>> {
+pub(crate) async fn list_all_services(pool: &PgPool, sealer: &Sealer) -> Result<Vec<Service>> {
     sqlx::query(&format!(
         "SELECT {SERVICE_COLUMNS} FROM services ORDER BY id"
     ))
@@ -239,11 +247,15 @@ pub(crate) async fn list_all_services(pool: &PgPool) -> Result<Vec<Service>> {
     .await
     .map_err(db_error)?
     .iter()
-    .map(service_from_row)
+    .map(|row| service_from_row(row, sealer))
     .collect()
 }
 
-pub(crate) async fn update_service(pool: &PgPool, service: &Service) -> Result<()> {
+pub(crate) async fn update_service(
+    pool: &PgPool,
+    sealer: &Sealer,
+    service: &Service,
+) -> Result<()> {
     // Identity (id, organization, project) and created_at are fixed at creation.
     let done = sqlx::query(
         "UPDATE services SET name = $2, kind = $3, spec = $4, status = $5, \
@@ -252,7 +264,7 @@ pub(crate) async fn update_service(pool: &PgPool, service: &Service) -> Result<(
     .bind(service.id.0)
     .bind(service.name.as_str())
     .bind(Json(&service.kind))
-    .bind(Json(&service.spec))
+    .bind(Json(sealer.seal_spec(service.org, &service.spec)?))
     .bind(service_status(service.status))
     .bind(service.current_deployment.map(|d| d.0))
     .bind(service.reservation.map(|r| r.0))
@@ -289,13 +301,14 @@ pub(crate) async fn delete_service(pool: &PgPool, id: ServiceId) -> Result<()> {
 const DEPLOYMENT_COLUMNS: &str = "id, service_id, org_id, project_id, spec, status, \
      container_id, error, created_at, finished_at";
 
-fn deployment_from_row(row: &PgRow) -> Result<Deployment> {
+fn deployment_from_row(row: &PgRow, sealer: &Sealer) -> Result<Deployment> {
+    let org = OrgId(get(row, "org_id")?);
     Ok(Deployment {
         id: DeploymentId(get(row, "id")?),
         service: ServiceId(get(row, "service_id")?),
-        org: OrgId(get(row, "org_id")?),
+        org,
         project: ProjectId(get(row, "project_id")?),
-        spec: get::<Json<ServiceSpec>>(row, "spec")?.0,
+        spec: sealer.open_spec(org, get::<Json<serde_json::Value>>(row, "spec")?.0)?,
         status: parse_deployment_status(&get::<String>(row, "status")?)?,
         container_id: get(row, "container_id")?,
         error: get(row, "error")?,
@@ -304,7 +317,11 @@ fn deployment_from_row(row: &PgRow) -> Result<Deployment> {
     })
 }
 
-pub(crate) async fn create_deployment(pool: &PgPool, deployment: &Deployment) -> Result<()> {
+pub(crate) async fn create_deployment(
+    pool: &PgPool,
+    sealer: &Sealer,
+    deployment: &Deployment,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO deployments (id, service_id, org_id, project_id, spec, status, \
          container_id, error, created_at, finished_at) \
@@ -314,7 +331,7 @@ pub(crate) async fn create_deployment(pool: &PgPool, deployment: &Deployment) ->
     .bind(deployment.service.0)
     .bind(deployment.org.0)
     .bind(deployment.project.0)
-    .bind(Json(&deployment.spec))
+    .bind(Json(sealer.seal_spec(deployment.org, &deployment.spec)?))
     .bind(deployment_status(deployment.status))
     .bind(deployment.container_id.as_deref())
     .bind(deployment.error.as_deref())
@@ -331,7 +348,11 @@ pub(crate) async fn create_deployment(pool: &PgPool, deployment: &Deployment) ->
     Ok(())
 }
 
-pub(crate) async fn deployment(pool: &PgPool, id: DeploymentId) -> Result<Deployment> {
+pub(crate) async fn deployment(
+    pool: &PgPool,
+    sealer: &Sealer,
+    id: DeploymentId,
+) -> Result<Deployment> {
     sqlx::query(&format!(
         "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = $1"
     ))
@@ -339,7 +360,7 @@ pub(crate) async fn deployment(pool: &PgPool, id: DeploymentId) -> Result<Deploy
     .fetch_optional(pool)
     .await
     .map_err(db_error)?
-    .map(|row| deployment_from_row(&row))
+    .map(|row| deployment_from_row(&row, sealer))
     .transpose()?
     .ok_or_else(|| Error::not_found("deployment", id))
 }
@@ -364,7 +385,11 @@ pub(crate) async fn update_deployment(pool: &PgPool, deployment: &Deployment) ->
     Ok(())
 }
 
-pub(crate) async fn list_deployments(pool: &PgPool, service: ServiceId) -> Result<Vec<Deployment>> {
+pub(crate) async fn list_deployments(
+    pool: &PgPool,
+    sealer: &Sealer,
+    service: ServiceId,
+) -> Result<Vec<Deployment>> {
     // Newest first: ids are UUIDv7.
     sqlx::query(&format!(
         "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE service_id = $1 ORDER BY id DESC"
@@ -374,6 +399,6 @@ pub(crate) async fn list_deployments(pool: &PgPool, service: ServiceId) -> Resul
     .await
     .map_err(db_error)?
     .iter()
-    .map(deployment_from_row)
+    .map(|row| deployment_from_row(row, sealer))
     .collect()
 }

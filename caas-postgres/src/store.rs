@@ -32,10 +32,10 @@ impl Store for PgStore {
 
     // --- platform settings ---
     async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>> {
-        settings::setting_opt(&self.pool, key).await
+        settings::setting_opt(&self.pool, &*self.sealer().await, key).await
     }
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
-        settings::put_setting(&self.pool, key, value).await
+        settings::put_setting(&self.pool, &*self.sealer().await, key, value).await
     }
 
     // --- users ---
@@ -50,6 +50,9 @@ impl Store for PgStore {
     }
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         tenancy::list_users(&self.pool, filter).await
+    }
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        tenancy::set_user_disabled(&self.pool, id, disabled).await
     }
 
     // --- organizations ---
@@ -161,37 +164,37 @@ impl Store for PgStore {
 
     // --- services and deployments ---
     async fn create_service(&self, service: &Service) -> Result<()> {
-        services::create_service(&self.pool, service).await
+        services::create_service(&self.pool, &*self.sealer().await, service).await
     }
     async fn service(&self, id: ServiceId) -> Result<Service> {
-        services::service(&self.pool, id).await
+        services::service(&self.pool, &*self.sealer().await, id).await
     }
     async fn service_by_name_opt(&self, project: ProjectId, name: &str) -> Result<Option<Service>> {
-        services::service_by_name_opt(&self.pool, project, name).await
+        services::service_by_name_opt(&self.pool, &*self.sealer().await, project, name).await
     }
     async fn list_services(&self, org: OrgId, project: Option<ProjectId>) -> Result<Vec<Service>> {
-        services::list_services(&self.pool, org, project).await
+        services::list_services(&self.pool, &*self.sealer().await, org, project).await
     }
     async fn list_all_services(&self) -> Result<Vec<Service>> {
-        services::list_all_services(&self.pool).await
+        services::list_all_services(&self.pool, &*self.sealer().await).await
     }
     async fn update_service(&self, service: &Service) -> Result<()> {
-        services::update_service(&self.pool, service).await
+        services::update_service(&self.pool, &*self.sealer().await, service).await
     }
     async fn delete_service(&self, id: ServiceId) -> Result<()> {
         services::delete_service(&self.pool, id).await
     }
     async fn create_deployment(&self, deployment: &Deployment) -> Result<()> {
-        services::create_deployment(&self.pool, deployment).await
+        services::create_deployment(&self.pool, &*self.sealer().await, deployment).await
     }
     async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
-        services::deployment(&self.pool, id).await
+        services::deployment(&self.pool, &*self.sealer().await, id).await
     }
     async fn update_deployment(&self, deployment: &Deployment) -> Result<()> {
         services::update_deployment(&self.pool, deployment).await
     }
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
-        services::list_deployments(&self.pool, service).await
+        services::list_deployments(&self.pool, &*self.sealer().await, service).await
     }
 
     // --- domains ---
@@ -318,24 +321,24 @@ impl Store for PgStore {
         templates::delete_template(&self.pool, id).await
     }
     async fn create_template_instance(&self, instance: &TemplateInstance) -> Result<()> {
-        templates::create_instance(&self.pool, instance).await
+        templates::create_instance(&self.pool, &*self.sealer().await, instance).await
     }
     async fn template_instance(&self, id: TemplateInstanceId) -> Result<TemplateInstance> {
-        templates::instance_by_id(&self.pool, id).await
+        templates::instance_by_id(&self.pool, &*self.sealer().await, id).await
     }
     async fn template_instance_by_name_opt(
         &self,
         project: ProjectId,
         name: &str,
     ) -> Result<Option<TemplateInstance>> {
-        templates::instance_by_name_opt(&self.pool, project, name).await
+        templates::instance_by_name_opt(&self.pool, &*self.sealer().await, project, name).await
     }
     async fn list_template_instances(
         &self,
         org: OrgId,
         project: Option<ProjectId>,
     ) -> Result<Vec<TemplateInstance>> {
-        templates::list_instances(&self.pool, org, project).await
+        templates::list_instances(&self.pool, &*self.sealer().await, org, project).await
     }
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
         templates::delete_instance(&self.pool, id).await

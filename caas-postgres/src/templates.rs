@@ -1,7 +1,8 @@
 //! Saved templates (platform-wide, by id) and template instances (unique by name per project,
 //! going with their project and organization).
 
-use caas_core::model::{InstanceOutput, StoredTemplate, Template, TemplateInstance};
+use caas_core::model::{StoredTemplate, Template, TemplateInstance};
+use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, ProjectId, Result, ServiceId, TemplateInstanceId};
 use sqlx::postgres::{PgPool, PgRow};
@@ -106,20 +107,25 @@ pub(crate) async fn delete_template(pool: &PgPool, id: &str) -> Result<()> {
 const INSTANCE_COLUMNS: &str =
     "id, org_id, project_id, name, template_id, services, outputs, created_at";
 
-fn instance_from_row(row: &PgRow) -> Result<TemplateInstance> {
+fn instance_from_row(row: &PgRow, sealer: &Sealer) -> Result<TemplateInstance> {
+    let org = OrgId(get(row, "org_id")?);
     Ok(TemplateInstance {
         id: TemplateInstanceId(get(row, "id")?),
-        org: OrgId(get(row, "org_id")?),
+        org,
         project: ProjectId(get(row, "project_id")?),
         name: name_column("template_instances.name", get(row, "name")?)?,
         template: name_column("template_instances.template_id", get(row, "template_id")?)?,
         services: get::<Json<Vec<ServiceId>>>(row, "services")?.0,
-        outputs: get::<Json<Vec<InstanceOutput>>>(row, "outputs")?.0,
+        outputs: sealer.open_outputs(org, get::<Json<serde_json::Value>>(row, "outputs")?.0)?,
         created_at: get(row, "created_at")?,
     })
 }
 
-pub(crate) async fn create_instance(pool: &PgPool, i: &TemplateInstance) -> Result<()> {
+pub(crate) async fn create_instance(
+    pool: &PgPool,
+    sealer: &Sealer,
+    i: &TemplateInstance,
+) -> Result<()> {
     // The (project, org) key refuses a project of another organization too; checking first
     // names the project whatever else is wrong.
     let owner: Option<Uuid> = sqlx::query_scalar("SELECT org_id FROM projects WHERE id = $1")
@@ -140,7 +146,7 @@ pub(crate) async fn create_instance(pool: &PgPool, i: &TemplateInstance) -> Resu
     .bind(i.name.as_str())
     .bind(i.template.as_str())
     .bind(Json(&i.services))
-    .bind(Json(&i.outputs))
+    .bind(Json(sealer.seal_outputs(i.org, &i.outputs)?))
     .bind(i.created_at)
     .execute(pool)
     .await
@@ -161,6 +167,7 @@ pub(crate) async fn create_instance(pool: &PgPool, i: &TemplateInstance) -> Resu
 
 pub(crate) async fn instance_by_id(
     pool: &PgPool,
+    sealer: &Sealer,
     id: TemplateInstanceId,
 ) -> Result<TemplateInstance> {
     sqlx::query(&format!(
@@ -171,13 +178,14 @@ pub(crate) async fn instance_by_id(
     .await
     .map_err(db_error)?
     .as_ref()
-    .map(instance_from_row)
+    .map(|row| instance_from_row(row, sealer))
     .transpose()?
     .ok_or_else(|| Error::not_found("template instance", id))
 }
 
 pub(crate) async fn instance_by_name_opt(
     pool: &PgPool,
+    sealer: &Sealer,
     project: ProjectId,
     name: &str,
 ) -> Result<Option<TemplateInstance>> {
@@ -193,12 +201,13 @@ pub(crate) async fn instance_by_name_opt(
     .await
     .map_err(db_error)?
     .as_ref()
-    .map(instance_from_row)
+    .map(|row| instance_from_row(row, sealer))
     .transpose()
 }
 
 pub(crate) async fn list_instances(
     pool: &PgPool,
+    sealer: &Sealer,
     org: OrgId,
     project: Option<ProjectId>,
 ) -> Result<Vec<TemplateInstance>> {
@@ -212,7 +221,7 @@ pub(crate) async fn list_instances(
     .await
     .map_err(db_error)?
     .iter()
-    .map(instance_from_row)
+    .map(|row| instance_from_row(row, sealer))
     .collect()
 }
 

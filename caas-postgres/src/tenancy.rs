@@ -21,19 +21,21 @@ fn user_from_row(row: &PgRow) -> Result<User> {
         email: get(row, "email")?,
         display_name: get(row, "display_name")?,
         platform_admin: get(row, "platform_admin")?,
+        disabled: get(row, "disabled")?,
         created_at: get(row, "created_at")?,
     })
 }
 
 pub(crate) async fn create_user(pool: &PgPool, user: &User) -> Result<()> {
     sqlx::query(
-        "INSERT INTO users (id, email, display_name, platform_admin, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, email, display_name, platform_admin, disabled, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user.id.0)
     .bind(&user.email)
     .bind(&user.display_name)
     .bind(user.platform_admin)
+    .bind(user.disabled)
     .bind(user.created_at)
     .execute(pool)
     .await
@@ -51,7 +53,7 @@ pub(crate) async fn create_user(pool: &PgPool, user: &User) -> Result<()> {
 
 pub(crate) async fn user(pool: &PgPool, id: UserId) -> Result<User> {
     sqlx::query(
-        "SELECT id, email, display_name, platform_admin, created_at FROM users WHERE id = $1",
+        "SELECT id, email, display_name, platform_admin, disabled, created_at FROM users WHERE id = $1",
     )
     .bind(id.0)
     .fetch_optional(pool)
@@ -66,7 +68,7 @@ pub(crate) async fn user_by_email_opt(pool: &PgPool, email: &str) -> Result<Opti
     // Stored e-mails have their ASCII letters lowercased (see NewUser::build); fold the
     // question the same way so the unique index answers it.
     sqlx::query(
-        "SELECT id, email, display_name, platform_admin, created_at FROM users WHERE email = $1",
+        "SELECT id, email, display_name, platform_admin, disabled, created_at FROM users WHERE email = $1",
     )
     .bind(email.to_ascii_lowercase())
     .fetch_optional(pool)
@@ -80,7 +82,7 @@ pub(crate) async fn list_users(pool: &PgPool, filter: &UserFilter) -> Result<Vec
     // The search folds ASCII letters only (whatever the database's locale makes of lower()),
     // as every backend does; strpos has no wildcards. Byte order, like the other backends.
     sqlx::query(
-        "SELECT id, email, display_name, platform_admin, created_at FROM users \
+        "SELECT id, email, display_name, platform_admin, disabled, created_at FROM users \
          WHERE $1::text IS NULL \
             OR strpos(translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), $1) > 0 \
             OR strpos(translate(display_name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), $1) > 0 \
@@ -96,6 +98,19 @@ pub(crate) async fn list_users(pool: &PgPool, filter: &UserFilter) -> Result<Vec
     .iter()
     .map(user_from_row)
     .collect()
+}
+
+pub(crate) async fn set_user_disabled(pool: &PgPool, id: UserId, disabled: bool) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(disabled)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("user", id));
+    }
+    Ok(())
 }
 
 // --- organizations ---

@@ -28,3 +28,9 @@ mod platform_quota {
 
     caas_testkit::platform_quota_suite!(fresh_store());
 }
+
+mod tokens {
+    use super::*;
+
+    caas_testkit::token_suite!(fresh_store());
+}

@@ -306,6 +306,7 @@ async fn values_the_schema_refuses_are_invalid_input_naming_the_column() {
         email: "long@example.com".into(),
         display_name: "x".repeat(201),
         platform_admin: false,
+        disabled: false,
         created_at: now(),
     };
     assert_invalid(store.create_user(&user).await, "display_name");

@@ -18,7 +18,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
 
-use caas_core::{Error, Result};
+use caas_core::model::{InstanceOutput, ServiceSpec};
+use caas_core::secrets::Sealer;
+use caas_core::{Error, OrgId, Result};
 
 use crate::errors::{SERVICE, corrupt};
 
@@ -79,6 +81,21 @@ pub(crate) fn name<T: Serialize>(value: &T) -> Result<String> {
 pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| Error::backend_source(SERVICE, "cannot serialize a value to JSON", e))
+}
+
+/// A spec as JSON text, its secret env values sealed (see "Secrets at rest" in the crate
+/// docs).
+pub(crate) fn sealed_spec(sealer: &Sealer, org: OrgId, spec: &ServiceSpec) -> Result<String> {
+    Ok(sealer.seal_spec(org, spec)?.to_string())
+}
+
+/// Template-instance outputs as JSON text, secret values sealed.
+pub(crate) fn sealed_outputs(
+    sealer: &Sealer,
+    org: OrgId,
+    outputs: &[InstanceOutput],
+) -> Result<String> {
+    Ok(sealer.seal_outputs(org, outputs)?.to_string())
 }
 
 /// An optional value as JSON text (`None` stays NULL).
@@ -194,6 +211,25 @@ impl<'r> Cols<'r> {
     /// A JSON column.
     pub(crate) fn json<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
         serde_json::from_str(&self.text(col)?).map_err(|e| self.bad(col, e))
+    }
+
+    /// A spec column of organization `org`, its secret env values opened.
+    pub(crate) fn spec(&self, col: &str, org: OrgId, sealer: &Sealer) -> Result<ServiceSpec> {
+        let value = self.json(col)?;
+        sealer.open_spec(org, value).map_err(|e| self.bad(col, e))
+    }
+
+    /// A template-instance outputs column of organization `org`, secret values opened.
+    pub(crate) fn outputs(
+        &self,
+        col: &str,
+        org: OrgId,
+        sealer: &Sealer,
+    ) -> Result<Vec<InstanceOutput>> {
+        let value = self.json(col)?;
+        sealer
+            .open_outputs(org, value)
+            .map_err(|e| self.bad(col, e))
     }
 
     /// A nullable JSON column.

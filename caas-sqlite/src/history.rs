@@ -191,15 +191,17 @@ fn before_bound(before: Option<DateTime<Utc>>) -> Bound {
 }
 
 pub(crate) async fn setting_opt(s: &SqliteStore, key: &str) -> Result<Option<serde_json::Value>> {
+    let sealer = s.sealer().await;
     let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
         .bind(key)
         .fetch_optional(s.pool())
         .await
         .map_err(db)?;
     row.map(|(v,)| {
-        serde_json::from_str(&v).map_err(|e| {
+        let value = serde_json::from_str(&v).map_err(|e| {
             Error::backend_source("sqlite", format!("setting '{key}' holds invalid JSON"), e)
-        })
+        })?;
+        sealer.open_setting(key, value)
     })
     .transpose()
 }
@@ -212,6 +214,8 @@ pub(crate) async fn put_setting(
     if key.is_empty() || key.len() > 128 {
         return Err(Error::invalid("key", "must be 1-128 characters"));
     }
+    let sealer = s.sealer().await;
+    let value = sealer.seal_setting(key, value)?;
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -13,6 +13,10 @@
 //!
 //! let store = caas_sqlite::SqliteStore::open("/var/lib/caas/caas.db").await?;
 //! store.migrate().await?;
+//! // Secrets encrypted at rest (see below); without this, they are stored in plaintext.
+//! let text = std::fs::read_to_string("/etc/caas/secret.key").expect("the key file");
+//! let key = caas_core::secrets::SecretKey::parse(&text)?;
+//! let store = store.with_secret_key(key).await?;
 //! store.ping().await?;
 //! # Ok(()) }
 //! ```
@@ -25,7 +29,8 @@
 //! 0000–9999 are refused with `InvalidInput`) — except metric times, see [Metrics](#metrics). `u64` amounts are `INTEGER`s: values above
 //! `i64::MAX` are refused with `InvalidInput` naming the field (`limits.cpu_millis`,
 //! `amounts.containers`, …). Enums are stored by their serde names; service kinds, specs
-//! (secrets included: redaction is the platform's job), event kinds, audit before/after,
+//! (secret values sealed, see [Secrets at rest](#secrets-at-rest); redacting them in
+//! answers is the platform's job), event kinds, audit before/after,
 //! member and invitation project lists and hostname claims' verification and readiness as
 //! JSON text. Organization search compares Unicode-lowercased text
 //! (a lowercased copy of the display name is stored), like `InMemoryStore`, and treats `%`
@@ -74,6 +79,13 @@
 //! for the organization. Invitations list in creation order (by id, through the `(org_id,
 //! id)` index) and go with their organization.
 //!
+//! API tokens and users (`migrations/0011_token_scopes.sql`): a token's scope is a `read_only`
+//! flag (0/1) and `orgs`, JSON text of an array of `{"org", "projects"}` objects in the order
+//! given (NULL: every organization of the user; an empty array stays empty), without foreign
+//! keys — an organization or project that goes is simply no longer reached. Users carry a
+//! `disabled` flag (0/1), changed alone by `set_user_disabled`. Rows from before the migration
+//! are enabled users and tokens with the whole of their user's rights.
+//!
 //! Custom domains and hostname claims (`migrations/0010_tenant_isolation.sql`): one
 //! organization owns a hostname with every path on it. `host_claims` is keyed by the
 //! normalized hostname (its primary key is the unique index on the name's owner) and keeps
@@ -119,9 +131,41 @@
 //! its oldest domain; the claim takes that domain's verification and token and a fresh week
 //! to be proven. Other organizations' domains on the name are kept, under no claim of theirs,
 //! so the platform never routes them. The tables an upgrade reshapes (`domains`, `plans`,
-//! `invitations`) are read by named columns, never `*`: a pooled connection that knew the old
+//! `invitations`, `users`, `api_tokens`) are read by named columns, never `*`: a pooled connection that knew the old
 //! schema re-prepares its statements, but sqlx would keep the column list of the first
 //! preparation.
+//!
+//! # Secrets at rest
+//!
+//! A store opened with a key ([`SqliteStore::with_secret_key`]) seals every secret value as
+//! it writes it and opens it as it reads it, with `caas_core::secrets` (XChaCha20-Poly1305, a
+//! fresh nonce per value, the value bound to its organization and place; the module docs give
+//! the format): secret env values in `services.spec` and `deployments.spec`, secret outputs in
+//! `template_instances.outputs`, and the secret fields of the settings
+//! `caas_core::secrets::SECRET_SETTINGS` lists (an organization's alert webhook secret). A
+//! sealed value replaces the plaintext string inside its JSON, so the columns keep their JSON
+//! checks and everything else stays readable with SQL. The platform only ever sees plaintext.
+//!
+//! **Without a key** (the default, and [`SqliteStore::open`] alone), secrets are stored in
+//! plaintext, as before keys existed; such a store refuses (`Backend`) to hand out a sealed
+//! value instead of returning ciphertext. The reference server always gives a key.
+//!
+//! **The key check** (`migrations/0013_secret_key.sql`): the table `secret_key_check` keeps
+//! at most one row, the key's fingerprint (`key_id`, never the key) and a known text sealed
+//! under it. The first store opened with a key writes it; afterwards `with_secret_key` with
+//! any other key fails with `InvalidInput` on `secret_key` naming both fingerprints, and
+//! writes nothing. In the same write transaction it seals every secret still in plaintext
+//! (rows of a store without a key, or from before this version), found in SQL with
+//! `json_each` so a start-up with nothing to do reads nothing; running it again changes
+//! nothing.
+//!
+//! **Rotation** ([`SqliteStore::rotate_secret_key`]) opens and reseals every secret value under
+//! the new key and replaces the key check, in one `BEGIN IMMEDIATE` transaction (pages of 200
+//! rows by id): a failure (a value that does not open) or a crash leaves every value and the
+//! check under the old key, a commit leaves all of them under the new one. The store and its
+//! clones use the new key from then on; statements that read or write secrets hold the
+//! store's key for reading, so none runs half under each key. Other processes still using the
+//! old key must be stopped first.
 //!
 //! # Metrics
 //!
@@ -213,6 +257,7 @@ mod invitations;
 mod metrics;
 mod plans;
 mod quota;
+mod secrets;
 mod services;
 mod store;
 mod templates;
@@ -224,12 +269,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caas_core::secrets::Sealer;
 use caas_core::{Error, Result};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqliteConnection, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, RwLock};
 
 use crate::errors::{SERVICE, db};
 
@@ -242,6 +288,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Serializes this process's write transactions (see "Quota atomicity" in the crate docs).
     write_gate: Arc<Mutex<()>>,
+    /// How secret values are stored (see "Secrets at rest"): held for reading by every
+    /// statement that reads or writes one, for writing by a key change.
+    secrets: Arc<RwLock<Sealer>>,
 }
 
 impl SqliteStore {
@@ -275,6 +324,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             write_gate: Arc::new(Mutex::new(())),
+            secrets: Arc::new(RwLock::new(Sealer::plaintext())),
         })
     }
 

@@ -13,8 +13,8 @@ use crate::errors::{db, on_unique, on_write};
 /// that has not seen the latest migration yet then still yields exactly these columns (with
 /// `*`, sqlx would keep the column list of the older table; see "Migrations" in the crate docs).
 pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
-     storage_bytes, max_containers, max_projects, max_domains, monthly_price_cents, currency, \
-     created_at";
+     storage_bytes, max_containers, max_projects, max_domains, max_pids, backup_storage_bytes, \
+     monthly_price_cents, currency, created_at";
 
 pub(crate) fn plan(row: &SqliteRow) -> Result<Plan> {
     let c = Cols::new(row, "plans");
@@ -29,6 +29,8 @@ pub(crate) fn plan(row: &SqliteRow) -> Result<Plan> {
             max_containers: c.u64("max_containers")?,
             max_projects: c.u64("max_projects")?,
             max_domains: c.u64("max_domains")?,
+            max_pids: c.u64("max_pids")?,
+            backup_storage_bytes: c.u64("backup_storage_bytes")?,
         },
         monthly_price_cents: c.u64("monthly_price_cents")?,
         currency: c.text("currency")?,
@@ -50,7 +52,7 @@ pub(crate) fn subscription(row: &SqliteRow) -> Result<Subscription> {
 }
 
 /// The plan's numbers as stored. Errors: `InvalidInput` naming the field above `i64::MAX`.
-struct PlanNumbers([i64; 7]);
+struct PlanNumbers([i64; 9]);
 
 impl PlanNumbers {
     fn of(p: &Plan) -> Result<Self> {
@@ -62,18 +64,30 @@ impl PlanNumbers {
             int("limits.max_containers", l.max_containers)?,
             int("limits.max_projects", l.max_projects)?,
             int("limits.max_domains", l.max_domains)?,
+            int("limits.max_pids", l.max_pids)?,
+            int("limits.backup_storage_bytes", l.backup_storage_bytes)?,
             int("monthly_price_cents", p.monthly_price_cents)?,
         ]))
     }
 }
 
 pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
-    let [cpu, mem, storage, containers, projects, domains, price] = PlanNumbers::of(p)?.0;
+    let [
+        cpu,
+        mem,
+        storage,
+        containers,
+        projects,
+        domains,
+        pids,
+        backups,
+        price,
+    ] = PlanNumbers::of(p)?.0;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes,
-                            max_containers, max_projects, max_domains, monthly_price_cents,
-                            currency, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            max_containers, max_projects, max_domains, max_pids,
+                            backup_storage_bytes, monthly_price_cents, currency, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(p.id.as_uuid())
     .bind(p.name.as_str())
@@ -84,6 +98,8 @@ pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
     .bind(containers)
     .bind(projects)
     .bind(domains)
+    .bind(pids)
+    .bind(backups)
     .bind(price)
     .bind(&p.currency)
     .bind(ts("created_at", p.created_at)?)
@@ -129,12 +145,22 @@ pub(crate) async fn list_plans(s: &SqliteStore) -> Result<Vec<Plan>> {
 }
 
 pub(crate) async fn update_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
-    let [cpu, mem, storage, containers, projects, domains, price] = PlanNumbers::of(p)?.0;
+    let [
+        cpu,
+        mem,
+        storage,
+        containers,
+        projects,
+        domains,
+        pids,
+        backups,
+        price,
+    ] = PlanNumbers::of(p)?.0;
     let done = sqlx::query(
         "UPDATE plans
          SET name = ?, display_name = ?, cpu_millis = ?, memory_bytes = ?, storage_bytes = ?,
-             max_containers = ?, max_projects = ?, max_domains = ?, monthly_price_cents = ?,
-             currency = ?
+             max_containers = ?, max_projects = ?, max_domains = ?, max_pids = ?,
+             backup_storage_bytes = ?, monthly_price_cents = ?, currency = ?
          WHERE id = ?",
     )
     .bind(p.name.as_str())
@@ -145,6 +171,8 @@ pub(crate) async fn update_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
     .bind(containers)
     .bind(projects)
     .bind(domains)
+    .bind(pids)
+    .bind(backups)
     .bind(price)
     .bind(&p.currency)
     .bind(p.id.as_uuid())

@@ -1,6 +1,7 @@
 //! Projects, services and deployments.
 
 use caas_core::model::{Deployment, Project, Service};
+use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
 use caas_core::{DeploymentId, Error, OrgId, ProjectId, Result, ServiceId};
 use sqlx::sqlite::SqliteRow;
@@ -20,15 +21,16 @@ fn project(row: &SqliteRow) -> Result<Project> {
     })
 }
 
-fn service(row: &SqliteRow) -> Result<Service> {
+fn service(row: &SqliteRow, sealer: &Sealer) -> Result<Service> {
     let c = Cols::new(row, "services");
+    let org = c.id("org_id")?;
     Ok(Service {
         id: c.id("id")?,
-        org: c.id("org_id")?,
+        org,
         project: c.id("project_id")?,
         name: c.parsed("name", Name::parse)?,
         kind: c.json("kind")?,
-        spec: c.json("spec")?,
+        spec: c.spec("spec", org, sealer)?,
         status: c.name("status")?,
         current_deployment: c.id_opt("current_deployment")?,
         reservation: c.id_opt("reservation_id")?,
@@ -37,14 +39,15 @@ fn service(row: &SqliteRow) -> Result<Service> {
     })
 }
 
-fn deployment(row: &SqliteRow) -> Result<Deployment> {
+fn deployment(row: &SqliteRow, sealer: &Sealer) -> Result<Deployment> {
     let c = Cols::new(row, "deployments");
+    let org = c.id("org_id")?;
     Ok(Deployment {
         id: c.id("id")?,
         service: c.id("service_id")?,
-        org: c.id("org_id")?,
+        org,
         project: c.id("project_id")?,
-        spec: c.json("spec")?,
+        spec: c.spec("spec", org, sealer)?,
         status: c.name("status")?,
         container_id: c.text_opt("container_id")?,
         error: c.text_opt("error")?,
@@ -146,6 +149,7 @@ pub(crate) async fn delete_project(s: &SqliteStore, id: ProjectId) -> Result<()>
 // --- services ---
 
 pub(crate) async fn create_service(s: &SqliteStore, sv: &Service) -> Result<()> {
+    let sealer = s.sealer().await;
     let result = sqlx::query(
         "INSERT INTO services (id, org_id, project_id, name, kind, spec, status,
                                current_deployment, reservation_id, created_at, updated_at)
@@ -156,7 +160,7 @@ pub(crate) async fn create_service(s: &SqliteStore, sv: &Service) -> Result<()> 
     .bind(sv.project.as_uuid())
     .bind(sv.name.as_str())
     .bind(codec::json(&sv.kind)?)
-    .bind(codec::json(&sv.spec)?)
+    .bind(codec::sealed_spec(&sealer, sv.org, &sv.spec)?)
     .bind(codec::name(&sv.status)?)
     .bind(sv.current_deployment.map(|d| d.as_uuid()))
     .bind(sv.reservation.map(|r| r.as_uuid()))
@@ -180,12 +184,16 @@ pub(crate) async fn create_service(s: &SqliteStore, sv: &Service) -> Result<()> 
 }
 
 pub(crate) async fn service_by_id(s: &SqliteStore, id: ServiceId) -> Result<Service> {
+    let sealer = s.sealer().await;
     sqlx::query("SELECT * FROM services WHERE id = ?")
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
         .map_err(db)?
-        .map_or_else(|| Err(Error::not_found("service", id)), |r| service(&r))
+        .map_or_else(
+            || Err(Error::not_found("service", id)),
+            |r| service(&r, &sealer),
+        )
 }
 
 pub(crate) async fn service_by_name_opt(
@@ -193,13 +201,14 @@ pub(crate) async fn service_by_name_opt(
     project: ProjectId,
     name: &str,
 ) -> Result<Option<Service>> {
+    let sealer = s.sealer().await;
     sqlx::query("SELECT * FROM services WHERE project_id = ? AND name = ?")
         .bind(project.as_uuid())
         .bind(name)
         .fetch_optional(s.pool())
         .await
         .map_err(db)?
-        .map(|r| service(&r))
+        .map(|r| service(&r, &sealer))
         .transpose()
 }
 
@@ -208,6 +217,7 @@ pub(crate) async fn list_services(
     org: OrgId,
     project: Option<ProjectId>,
 ) -> Result<Vec<Service>> {
+    let sealer = s.sealer().await;
     let rows = match project {
         None => {
             sqlx::query("SELECT * FROM services WHERE org_id = ? ORDER BY id")
@@ -224,19 +234,21 @@ pub(crate) async fn list_services(
         }
     }
     .map_err(db)?;
-    all(&rows, service)
+    all(&rows, |r| service(r, &sealer))
 }
 
 pub(crate) async fn list_all_services(s: &SqliteStore) -> Result<Vec<Service>> {
+    let sealer = s.sealer().await;
     let rows = sqlx::query("SELECT * FROM services ORDER BY id")
         .fetch_all(s.pool())
         .await
         .map_err(db)?;
-    all(&rows, service)
+    all(&rows, |r| service(r, &sealer))
 }
 
 pub(crate) async fn update_service(s: &SqliteStore, sv: &Service) -> Result<()> {
     // Organization, project and creation time are the service's identity: never moved.
+    let sealer = s.sealer().await;
     let done = sqlx::query(
         "UPDATE services
          SET name = ?, kind = ?, spec = ?, status = ?, current_deployment = ?,
@@ -245,7 +257,7 @@ pub(crate) async fn update_service(s: &SqliteStore, sv: &Service) -> Result<()> 
     )
     .bind(sv.name.as_str())
     .bind(codec::json(&sv.kind)?)
-    .bind(codec::json(&sv.spec)?)
+    .bind(codec::sealed_spec(&sealer, sv.org, &sv.spec)?)
     .bind(codec::name(&sv.status)?)
     .bind(sv.current_deployment.map(|d| d.as_uuid()))
     .bind(sv.reservation.map(|r| r.as_uuid()))
@@ -276,6 +288,7 @@ pub(crate) async fn delete_service(s: &SqliteStore, id: ServiceId) -> Result<()>
 // --- deployments ---
 
 pub(crate) async fn create_deployment(s: &SqliteStore, d: &Deployment) -> Result<()> {
+    let sealer = s.sealer().await;
     let result = sqlx::query(
         "INSERT INTO deployments (id, service_id, org_id, project_id, spec, status, container_id,
                                   error, created_at, finished_at)
@@ -285,7 +298,7 @@ pub(crate) async fn create_deployment(s: &SqliteStore, d: &Deployment) -> Result
     .bind(d.service.as_uuid())
     .bind(d.org.as_uuid())
     .bind(d.project.as_uuid())
-    .bind(codec::json(&d.spec)?)
+    .bind(codec::sealed_spec(&sealer, d.org, &d.spec)?)
     .bind(codec::name(&d.status)?)
     .bind(d.container_id.as_deref())
     .bind(d.error.as_deref())
@@ -307,6 +320,7 @@ pub(crate) async fn create_deployment(s: &SqliteStore, d: &Deployment) -> Result
 }
 
 pub(crate) async fn deployment_by_id(s: &SqliteStore, id: DeploymentId) -> Result<Deployment> {
+    let sealer = s.sealer().await;
     sqlx::query("SELECT * FROM deployments WHERE id = ?")
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
@@ -314,7 +328,7 @@ pub(crate) async fn deployment_by_id(s: &SqliteStore, id: DeploymentId) -> Resul
         .map_err(db)?
         .map_or_else(
             || Err(Error::not_found("deployment", id)),
-            |r| deployment(&r),
+            |r| deployment(&r, &sealer),
         )
 }
 
@@ -342,10 +356,11 @@ pub(crate) async fn list_deployments(
     s: &SqliteStore,
     service: ServiceId,
 ) -> Result<Vec<Deployment>> {
+    let sealer = s.sealer().await;
     let rows = sqlx::query("SELECT * FROM deployments WHERE service_id = ? ORDER BY id DESC")
         .bind(service.as_uuid())
         .fetch_all(s.pool())
         .await
         .map_err(db)?;
-    all(&rows, deployment)
+    all(&rows, |r| deployment(r, &sealer))
 }

@@ -49,6 +49,9 @@ impl Store for SqliteStore {
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         tenancy::list_users(self, filter).await
     }
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        tenancy::set_user_disabled(self, id, disabled).await
+    }
 
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
         tokens::create(self, token).await

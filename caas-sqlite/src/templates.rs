@@ -2,6 +2,7 @@
 //! going with their project and organization).
 
 use caas_core::model::{StoredTemplate, TemplateInstance};
+use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, ProjectId, Result, TemplateInstanceId};
 use sqlx::sqlite::SqliteRow;
@@ -22,16 +23,17 @@ fn template(row: &SqliteRow) -> Result<StoredTemplate> {
     })
 }
 
-fn instance(row: &SqliteRow) -> Result<TemplateInstance> {
+fn instance(row: &SqliteRow, sealer: &Sealer) -> Result<TemplateInstance> {
     let c = Cols::new(row, "template_instances");
+    let org = c.id("org_id")?;
     Ok(TemplateInstance {
         id: c.id("id")?,
-        org: c.id("org_id")?,
+        org,
         project: c.id("project_id")?,
         name: c.parsed("name", Name::parse)?,
         template: c.parsed("template_id", Name::parse)?,
         services: c.json("services")?,
-        outputs: c.json("outputs")?,
+        outputs: c.outputs("outputs", org, sealer)?,
         created_at: c.ts("created_at")?,
     })
 }
@@ -97,6 +99,7 @@ pub(crate) async fn delete_template(s: &SqliteStore, id: &str) -> Result<()> {
 pub(crate) async fn create_instance(s: &SqliteStore, i: &TemplateInstance) -> Result<()> {
     // The project must belong to the instance's organization (the (project, org) key says so
     // too; checking first names the project whatever else is wrong).
+    let sealer = s.sealer().await;
     let owner: Option<uuid::Uuid> = sqlx::query_scalar("SELECT org_id FROM projects WHERE id = ?")
         .bind(i.project.as_uuid())
         .fetch_optional(s.pool())
@@ -116,7 +119,7 @@ pub(crate) async fn create_instance(s: &SqliteStore, i: &TemplateInstance) -> Re
     .bind(i.name.as_str())
     .bind(i.template.as_str())
     .bind(codec::json(&i.services)?)
-    .bind(codec::json(&i.outputs)?)
+    .bind(codec::sealed_outputs(&sealer, i.org, &i.outputs)?)
     .bind(ts("created_at", i.created_at)?)
     .execute(s.pool())
     .await;
@@ -141,6 +144,7 @@ pub(crate) async fn instance_by_id(
     s: &SqliteStore,
     id: TemplateInstanceId,
 ) -> Result<TemplateInstance> {
+    let sealer = s.sealer().await;
     sqlx::query("SELECT * FROM template_instances WHERE id = ?")
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
@@ -148,7 +152,7 @@ pub(crate) async fn instance_by_id(
         .map_err(db)?
         .map_or_else(
             || Err(Error::not_found("template instance", id)),
-            |r| instance(&r),
+            |r| instance(&r, &sealer),
         )
 }
 
@@ -157,13 +161,14 @@ pub(crate) async fn instance_by_name_opt(
     project: ProjectId,
     name: &str,
 ) -> Result<Option<TemplateInstance>> {
+    let sealer = s.sealer().await;
     sqlx::query("SELECT * FROM template_instances WHERE project_id = ? AND name = ?")
         .bind(project.as_uuid())
         .bind(name)
         .fetch_optional(s.pool())
         .await
         .map_err(db)?
-        .map(|r| instance(&r))
+        .map(|r| instance(&r, &sealer))
         .transpose()
 }
 
@@ -172,6 +177,7 @@ pub(crate) async fn list_instances(
     org: OrgId,
     project: Option<ProjectId>,
 ) -> Result<Vec<TemplateInstance>> {
+    let sealer = s.sealer().await;
     let rows =
         match project {
             None => {
@@ -189,7 +195,7 @@ pub(crate) async fn list_instances(
             .await,
         }
         .map_err(db)?;
-    all(&rows, instance)
+    all(&rows, |r| instance(r, &sealer))
 }
 
 pub(crate) async fn delete_instance(s: &SqliteStore, id: TemplateInstanceId) -> Result<()> {

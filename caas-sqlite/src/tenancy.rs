@@ -10,6 +10,10 @@ use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
 use crate::errors::{db, on_unique, on_write};
 
+/// The columns [`user`] reads (named, not `*`: `0011_token_scopes.sql` added `disabled`; see
+/// [`crate::plans::PLAN_COLUMNS`]).
+const USER_COLUMNS: &str = "id, email, display_name, platform_admin, disabled, created_at";
+
 fn user(row: &SqliteRow) -> Result<User> {
     let c = Cols::new(row, "users");
     Ok(User {
@@ -17,6 +21,7 @@ fn user(row: &SqliteRow) -> Result<User> {
         email: c.text("email")?,
         display_name: c.text("display_name")?,
         platform_admin: c.bool("platform_admin")?,
+        disabled: c.bool("disabled")?,
         created_at: c.ts("created_at")?,
     })
 }
@@ -52,13 +57,14 @@ fn fold(s: &str) -> String {
 
 pub(crate) async fn create_user(s: &SqliteStore, u: &User) -> Result<()> {
     sqlx::query(
-        "INSERT INTO users (id, email, display_name, platform_admin, created_at)
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, email, display_name, platform_admin, disabled, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(u.id.as_uuid())
     .bind(&u.email)
     .bind(&u.display_name)
     .bind(u.platform_admin)
+    .bind(u.disabled)
     .bind(ts("created_at", u.created_at)?)
     .execute(s.pool())
     .await
@@ -75,7 +81,7 @@ pub(crate) async fn create_user(s: &SqliteStore, u: &User) -> Result<()> {
 }
 
 pub(crate) async fn user_by_id(s: &SqliteStore, id: UserId) -> Result<User> {
-    sqlx::query("SELECT * FROM users WHERE id = ?")
+    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
@@ -85,7 +91,7 @@ pub(crate) async fn user_by_id(s: &SqliteStore, id: UserId) -> Result<User> {
 
 pub(crate) async fn user_by_email_opt(s: &SqliteStore, email: &str) -> Result<Option<User>> {
     // E-mail addresses are stored lowercase (ASCII, like `NewUser::build`).
-    sqlx::query("SELECT * FROM users WHERE email = ?")
+    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
         .bind(email.to_ascii_lowercase())
         .fetch_optional(s.pool())
         .await
@@ -98,12 +104,12 @@ pub(crate) async fn list_users(s: &SqliteStore, f: &UserFilter) -> Result<Vec<Us
     // SQLite's built-in lower() folds ASCII letters only — the search's documented rule —
     // and `instr` is a plain substring test, so '%' and '_' are ordinary characters.
     let needle = f.search.as_deref().map(str::to_ascii_lowercase);
-    let rows = sqlx::query(
-        "SELECT * FROM users
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users
          WHERE ?1 IS NULL OR instr(lower(email), ?1) > 0 OR instr(lower(display_name), ?1) > 0
          ORDER BY email
-         LIMIT ?2 OFFSET ?3",
-    )
+         LIMIT ?2 OFFSET ?3"
+    ))
     .bind(needle)
     .bind(f.limit.min(500))
     .bind(f.offset)
@@ -111,6 +117,19 @@ pub(crate) async fn list_users(s: &SqliteStore, f: &UserFilter) -> Result<Vec<Us
     .await
     .map_err(db)?;
     all(&rows, user)
+}
+
+pub(crate) async fn set_user_disabled(s: &SqliteStore, id: UserId, disabled: bool) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+        .bind(disabled)
+        .bind(id.as_uuid())
+        .execute(s.pool())
+        .await
+        .map_err(db)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("user", id));
+    }
+    Ok(())
 }
 
 // --- organizations ---

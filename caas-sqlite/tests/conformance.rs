@@ -56,6 +56,12 @@ mod file {
 
         caas_testkit::platform_quota_suite!(fresh_store());
     }
+
+    mod tokens {
+        use super::*;
+
+        caas_testkit::token_suite!(fresh_store());
+    }
 }
 
 mod memory {
@@ -129,6 +135,9 @@ impl Store for FileStore {
     }
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         self.store.list_users(filter).await
+    }
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        self.store.set_user_disabled(id, disabled).await
     }
     async fn create_org(&self, org: &Organization) -> Result<()> {
         self.store.create_org(org).await

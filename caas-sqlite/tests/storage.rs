@@ -788,3 +788,85 @@ async fn after_the_upgrade_another_organizations_domain_on_a_hostname_is_conflic
         "{victim_view:?}"
     );
 }
+
+/// Users and API tokens written before `0011_token_scopes.sql` come out of the upgrade enabled
+/// and with the whole of their user's rights, also read through connections that knew the old
+/// schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_upgrade_to_token_scopes_keeps_users_enabled_and_tokens_whole() {
+    use caas_core::ApiTokenId;
+    use caas_core::model::{ApiToken, TokenScope};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(&dir).await;
+    migrations_before(11).run(store.pool()).await.unwrap();
+    let stored = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let user = NewUser::new(format!("{}@example.com", unique("old")))
+        .build(now())
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, platform_admin, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(user.id.as_uuid())
+    .bind(&user.email)
+    .bind(&user.display_name)
+    .bind(user.platform_admin)
+    .bind(stored(user.created_at))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let token = ApiToken {
+        id: ApiTokenId::new(),
+        user: user.id,
+        name: "ci".into(),
+        token_sha256: format!("{:0>64}", &unique("old")[4..]),
+        expires_at: Some(now() + Duration::days(3)),
+        scope: TokenScope::default(),
+        created_at: now(),
+    };
+    sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, token_sha256, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.id.as_uuid())
+    .bind(token.user.as_uuid())
+    .bind(&token.name)
+    .bind(&token.token_sha256)
+    .bind(token.expires_at.map(stored))
+    .bind(stored(token.created_at))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    // Every connection of the pool (8) loads the old schema.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut conn = store.pool().acquire().await.unwrap();
+        for table in ["users", "api_tokens"] {
+            sqlx::query(&format!("SELECT * FROM {table}"))
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        }
+        held.push(conn);
+    }
+    drop(held);
+    store.migrate().await.unwrap();
+    let store = Arc::new(store);
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let store = Arc::clone(&store);
+        let (id, hash) = (user.id, token.token_sha256.clone());
+        reads.spawn(async move {
+            (
+                store.user(id).await.unwrap(),
+                store.api_token_by_hash_opt(&hash).await.unwrap(),
+            )
+        });
+    }
+    for (read_user, read_token) in reads.join_all().await {
+        assert!(!read_user.disabled);
+        assert_eq!(read_user, user);
+        assert_eq!(read_token.as_ref(), Some(&token));
+    }
+}

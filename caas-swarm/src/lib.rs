@@ -37,7 +37,7 @@
 //! | logs | the manager's service log API (all tasks; `tail` counts per task) |
 //! | stats | one reading per running task from its node's engine, summed |
 //! | events | container events of every known node engine, for task containers, reported under their service's id |
-//! | network | an attachable overlay network on the manager |
+//! | network | an overlay network on the manager, one per project; attachable only when [`SwarmRuntimeBuilder::attach_to_networks`] names containers to join it |
 //! | volume | a local volume on the storage node; services mounting it are pinned there (`node.id==…`) |
 //! | archives, volume usage | a helper container on the volume's node, through its engine |
 //! | images | present when on every schedulable known node; pulled on each of them |
@@ -87,6 +87,19 @@
 //! with [`SwarmRuntimeBuilder::daemons_enforce_no_new_privileges`], and creates are refused
 //! without it. Swarm cannot limit swap: run the nodes without swap, or a task may use as
 //! much swap as memory.
+//!
+//! # Isolation
+//!
+//! Each project's services share an overlay network of its own (a VXLAN segment of its
+//! own); a task of one project — of the same organization or another — cannot open a
+//! connection to a task of another project (`tests/isolation.rs` tries it with TCP connects
+//! from inside tasks). The networks are not attachable, so no plain container started on a
+//! node can join them, unless the runtime attaches the proxy
+//! ([`SwarmRuntimeBuilder::attach_to_networks`]); then the proxy sits on every project's
+//! network, and its API must listen on an address of its own network only (Traefik:
+//! `docs/security.md`). Overlay traffic between nodes is not encrypted: keep the nodes on a
+//! private network. The host guard of `caas-docker` does not cover Swarm nodes; protect
+//! their ports with the nodes' own firewalls.
 //!
 //! # What is `Unsupported`
 //!

@@ -79,8 +79,10 @@ impl SwarmRuntime {
                 check_duplicate: true,
                 driver: "overlay".into(),
                 internal: spec.internal,
-                // Plain containers (the proxy, archive helpers) may join too.
-                attachable: true,
+                // Only Swarm's own tasks join a project's network, unless the runtime must
+                // attach plain containers to it (the proxy): an attachable overlay lets any
+                // container started on any node join it.
+                attachable: !self.inner.attach.is_empty(),
                 labels: spec.labels.clone().into_iter().collect(),
                 ..Default::default()
             })

@@ -15,8 +15,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
-use bollard::models::{HostConfig, Mount as EngineMount, MountTypeEnum, PortBinding};
+use bollard::container::{
+    Config, CreateContainerOptions, NetworkingConfig, RemoveContainerOptions,
+};
+use bollard::models::{
+    EndpointSettings, HostConfig, Mount as EngineMount, MountTypeEnum, PortBinding,
+};
 use bollard::network::CreateNetworkOptions;
 use bytes::Bytes;
 use caas_core::labels;
@@ -107,6 +111,9 @@ struct Edge {
 }
 
 impl Edge {
+    /// The proxy's name on the edge network, where its API listens.
+    const API_ALIAS: &str = "caas-proxy-api";
+
     async fn start(c: &Cluster, run: &str) -> Edge {
         let engine = DockerRuntime::builder()
             .connection(common::unix(&c.manager))
@@ -131,6 +138,11 @@ impl Edge {
             "0.0.0.0:8000".parse().unwrap(),
             "0.0.0.0:8081".parse().unwrap(),
         );
+        // The proxy joins every project's overlay network: its API listens on its address on
+        // the edge network alone (an alias it has only there), where the port published on
+        // the cluster's address leads; tenants' tasks on the overlays do not reach it.
+        cfg.api_host = Some(Self::API_ALIAS.into());
+        cfg.api_beyond_loopback = true;
         cfg.file_provider_dir = Some("/dynamic".into());
         cfg.providers_throttle = Some(Duration::from_millis(100));
         cfg.log_level = "WARN".into();
@@ -163,6 +175,15 @@ impl Edge {
                         ("8000/tcp".to_string(), HashMap::new()),
                         ("8081/tcp".to_string(), HashMap::new()),
                     ])),
+                    networking_config: Some(NetworkingConfig {
+                        endpoints_config: HashMap::from([(
+                            network.clone(),
+                            EndpointSettings {
+                                aliases: Some(vec![Self::API_ALIAS.to_string()]),
+                                ..Default::default()
+                            },
+                        )]),
+                    }),
                     host_config: Some(HostConfig {
                         network_mode: Some(network.clone()),
                         port_bindings: Some(HashMap::from([publish("8000"), publish("8081")])),
@@ -447,6 +468,8 @@ async fn scenario(
             max_containers: 20,
             max_projects: 2,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "shop",
     )

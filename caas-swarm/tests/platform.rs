@@ -54,6 +54,8 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
             max_containers: 4,
             max_projects: 1,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "p",
     )

@@ -15,10 +15,13 @@ pub mod hooked;
 pub mod load;
 pub mod metrics;
 pub mod platform;
+pub mod probe;
 pub mod proxy;
 pub mod quota;
 pub mod runtime;
+pub mod secrets;
 pub mod store;
+pub mod tokens;
 
 /// Test-environment helpers shared by integration tests of every crate.
 pub mod env;

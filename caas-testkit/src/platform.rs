@@ -123,6 +123,8 @@ pub fn test_limits() -> PlanLimits {
         max_containers: 10,
         max_projects: 3,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 
@@ -134,6 +136,8 @@ fn roomy() -> PlanLimits {
         max_containers: 100,
         max_projects: 10,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 

@@ -117,6 +117,8 @@ fn small_limits() -> PlanLimits {
         max_containers: 4,
         max_projects: 2,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 

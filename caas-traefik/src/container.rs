@@ -27,7 +27,11 @@ pub struct ProxyContainer {
     /// Image whose entrypoint is the Traefik binary (the flags are its command).
     pub image: String,
     /// Static configuration, passed as flags. Addresses are inside the container
-    /// (e.g. `0.0.0.0:8000`).
+    /// (e.g. `0.0.0.0:8000`). The API's must be a loopback address unless
+    /// [`StaticConfig::api_beyond_loopback`] is set, and then every container on every
+    /// network this one joins can reach it: set it only when the proxy joins no tenant
+    /// network (on one Docker host it does not need to: tenant networks are separate bridges
+    /// the host routes to, and Traefik on the host reaches them all).
     pub config: StaticConfig,
     /// Networks to join (the runtime's default network when empty).
     pub networks: Vec<NetworkAttachment>,
@@ -89,8 +93,9 @@ impl ProxyContainer {
 /// Runs Traefik as a managed container, idempotently: creates it when missing (an identical
 /// existing one is reused), starts it when not running, and returns what the runtime reports
 /// about it. A container with the same name but another configuration is a `Conflict` —
-/// remove it to change the configuration. Errors: `InvalidInput`, `Conflict`, `NotFound`
-/// (image or network), `Unavailable`.
+/// remove it to change the configuration. Errors: `InvalidInput` (among others `api`, for a
+/// non-loopback API address without [`StaticConfig::api_beyond_loopback`]; nothing is
+/// created then), `Conflict`, `NotFound` (image or network), `Unavailable`.
 pub async fn ensure_proxy(
     runtime: &dyn ContainerRuntime,
     proxy: &ProxyContainer,
@@ -115,9 +120,19 @@ mod tests {
             "caas/traefik:local",
             StaticConfig::new(
                 "0.0.0.0:8000".parse().unwrap(),
-                "0.0.0.0:8081".parse().unwrap(),
+                "127.0.0.1:8081".parse().unwrap(),
             ),
         )
+    }
+
+    #[test]
+    fn a_proxy_container_never_gets_a_public_api_unless_asked() {
+        let mut p = proxy();
+        p.config.api = "0.0.0.0:8081".parse().unwrap();
+        assert_eq!(p.spec().unwrap_err().field(), Some("api"));
+        p.config.api_beyond_loopback = true;
+        let args = p.spec().unwrap().command.unwrap();
+        assert!(args.contains(&"--entrypoints.traefik.address=0.0.0.0:8081".to_string()));
     }
 
     #[test]

@@ -23,6 +23,17 @@
 //!   `web` entrypoint or DNS-01 through a lego DNS provider ([`AcmeChallenge::Dns01`], the
 //!   only way to wildcard certificates). Both are tested end to end against Pebble, DNS-01
 //!   with lego's `exec` provider writing the TXT record into `pebble-challtestsrv`.
+//! - Tenants can neither read nor steer the proxy. Traefik's API (routers, services,
+//!   backends' addresses) has an entrypoint of its own bound to loopback: [`StaticConfig`]
+//!   refuses any other address unless the operator opts in
+//!   ([`StaticConfig::api_beyond_loopback`]; a proxy container that joins tenant networks
+//!   binds it to its control network through [`StaticConfig::api_host`]), and routers that
+//!   name no entrypoint go to `web` and `websecure` only. The Docker provider is off by default; turned on
+//!   ([`DockerProvider`]), it only sees containers labelled `caas.managed=true` *and*
+//!   [`ROUTE_TOKEN_LABEL`] with the instance's secret token, which only the proxy's
+//!   [`container_labels`](caas_core::Proxy::container_labels) hands out — so an image that
+//!   ships `traefik.http.routers…` labels gets no route. Both are tested against the real
+//!   Traefik and engine (`tests/isolation.rs`, `tests/ensure_proxy.rs`).
 //! - [`ensure_proxy`]: Traefik as a managed container (`caas.managed=true`,
 //!   `caas.kind=proxy`) through any [`ContainerRuntime`](caas_core::ContainerRuntime),
 //!   configured by flags only, idempotent.
@@ -47,4 +58,7 @@ pub use dynamic::{
     Entrypoints, docker_labels, file_config, priority, router_name, rule, service_name,
 };
 pub use proxy::TraefikProxy;
-pub use static_config::{AcmeChallenge, AcmeResolver, DnsChallenge, StaticConfig, compose_file};
+pub use static_config::{
+    AcmeChallenge, AcmeResolver, DnsChallenge, DockerProvider, ROUTE_TOKEN_LABEL, StaticConfig,
+    compose_file, new_route_token,
+};

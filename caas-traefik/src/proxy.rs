@@ -40,7 +40,7 @@ pub struct TraefikProxy {
     dir: PathBuf,
     api: String,
     entrypoints: Entrypoints,
-    container_port: Option<u16>,
+    docker_labels: Option<(u16, String)>,
     tls_probe: Option<SocketAddr>,
     client: Client<HttpConnector, Empty<bytes::Bytes>>,
     state: Mutex<State>,
@@ -76,7 +76,7 @@ impl TraefikProxy {
             dir,
             api,
             entrypoints,
-            container_port: None,
+            docker_labels: None,
             tls_probe: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
             state: Mutex::new(state),
@@ -84,10 +84,17 @@ impl TraefikProxy {
     }
 
     /// Also generate Docker-provider labels for containers ([`Proxy::container_labels`]),
-    /// pointing at this container port.
-    pub fn with_docker_labels(mut self, port: u16) -> Self {
-        self.container_port = Some(port);
-        self
+    /// pointing at this container port and carrying `route_token` in
+    /// [`ROUTE_TOKEN_LABEL`](crate::ROUTE_TOKEN_LABEL), the token Traefik's Docker provider is
+    /// constrained to ([`DockerProvider`](crate::DockerProvider)). Only for images the
+    /// operator trusts: Docker merges an image's own `traefik.*` labels into a labelled
+    /// container's. Errors: `InvalidInput` (`route_token`, see
+    /// [`new_route_token`](crate::new_route_token)).
+    pub fn with_docker_labels(mut self, port: u16, route_token: impl Into<String>) -> Result<Self> {
+        let token = route_token.into();
+        crate::static_config::validate_route_token("route_token", &token)?;
+        self.docker_labels = Some((port, token));
+        Ok(self)
     }
 
     /// Read certificate status ([`Proxy::certificate_status`]) with a TLS handshake on
@@ -205,8 +212,12 @@ fn load_dir(dir: &Path) -> Result<Vec<(String, ServiceRoutes)>> {
 impl Proxy for TraefikProxy {
     fn container_labels(&self, routes: &ServiceRoutes) -> Result<BTreeMap<String, String>> {
         validate_routes(routes)?;
-        Ok(match self.container_port {
-            Some(port) => docker_labels(routes, &self.entrypoints, port),
+        Ok(match &self.docker_labels {
+            Some((port, token)) => {
+                let mut l = docker_labels(routes, &self.entrypoints, *port);
+                l.insert(crate::ROUTE_TOKEN_LABEL.to_string(), token.clone());
+                l
+            }
             None => BTreeMap::new(),
         })
     }
@@ -347,5 +358,50 @@ impl Proxy for TraefikProxy {
             ));
         };
         crate::tls::probe(addr, host.as_str(), Duration::from_secs(5)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caas_core::ports::proxy::RouteRule;
+    use caas_core::validate::HostPattern;
+
+    fn routes() -> ServiceRoutes {
+        ServiceRoutes {
+            key: "svc1".into(),
+            rules: vec![RouteRule {
+                host: HostPattern::parse("app.example.com").unwrap(),
+                path_prefix: "/".into(),
+                strip_prefix: false,
+                tls: false,
+            }],
+            upstreams: vec!["http://10.0.0.5:8080".into()],
+        }
+    }
+
+    #[test]
+    fn docker_labels_carry_the_route_token_and_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain =
+            TraefikProxy::new(dir.path(), "http://127.0.0.1:1", Entrypoints::default()).unwrap();
+        assert!(plain.container_labels(&routes()).unwrap().is_empty());
+        let token = crate::new_route_token();
+        let labelled = TraefikProxy::new(dir.path(), "http://127.0.0.1:1", Entrypoints::default())
+            .unwrap()
+            .with_docker_labels(8080, token.clone())
+            .unwrap();
+        let l = labelled.container_labels(&routes()).unwrap();
+        assert_eq!(l[crate::ROUTE_TOKEN_LABEL], token);
+        assert_eq!(l["traefik.enable"], "true");
+        assert_eq!(
+            l["traefik.http.routers.caas-svc1-0.rule"],
+            "Host(`app.example.com`)"
+        );
+        let e = TraefikProxy::new(dir.path(), "http://127.0.0.1:1", Entrypoints::default())
+            .unwrap()
+            .with_docker_labels(8080, "guessable")
+            .unwrap_err();
+        assert_eq!(e.field(), Some("route_token"));
     }
 }

@@ -97,7 +97,102 @@ impl DnsChallenge {
     }
 }
 
+/// The label carrying the route token on containers the platform routes through Traefik's
+/// Docker provider (see [`DockerProvider`]).
+pub const ROUTE_TOKEN_LABEL: &str = "caas.route-token";
+
+/// A new random route token (64 hexadecimal characters from the operating system's random
+/// source), for [`DockerProvider::new`] and [`TraefikProxy::with_docker_labels`]. Generate it
+/// once per platform instance and keep it with the instance's configuration: Traefik and the
+/// platform must agree on it across restarts.
+///
+/// [`TraefikProxy::with_docker_labels`]: crate::TraefikProxy::with_docker_labels
+pub fn new_route_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a route token: 32 to 128 characters of `[A-Za-z0-9_-]` (it goes into Traefik's
+/// constraint expression between backticks). Errors: `InvalidInput` naming `field`.
+pub(crate) fn validate_route_token(field: &str, token: &str) -> Result<()> {
+    let ok = (32..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            "must be 32-128 characters of A-Z, a-z, 0-9, '-' and '_' (see new_route_token)",
+        ))
+    }
+}
+
+/// Traefik's Docker provider, constrained to the containers the platform labelled.
+///
+/// Containers carry labels from two sources: what the platform sets, and whatever their
+/// image declares (Docker merges the image's labels into the container's). An image can
+/// therefore ship `traefik.enable=true`, `traefik.http.routers.…` and even
+/// `caas.managed=true`. Traefik only considers containers matching
+/// ``Label(`caas.managed`,`true`) && Label(`caas.route-token`,`<token>`)``, and the token is a
+/// per-instance secret that only [`TraefikProxy::container_labels`] puts on containers, so a
+/// tenant's image cannot make itself routed. Containers are never exposed by default.
+///
+/// The token gates whole containers, not single labels: a container the platform does route
+/// by labels also carries its image's `traefik.*` labels. Route untrusted images through the
+/// file provider ([`TraefikProxy`], what `Platform` does); keep label routing for images the
+/// operator trusts.
+///
+/// [`TraefikProxy`]: crate::TraefikProxy
+/// [`TraefikProxy::container_labels`]: caas_core::Proxy::container_labels
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DockerProvider {
+    /// The per-instance secret every routed container must carry in
+    /// [`ROUTE_TOKEN_LABEL`].
+    pub route_token: String,
+    /// The engine's address (`unix:///var/run/docker.sock`, Traefik's default, when `None`).
+    pub endpoint: Option<String>,
+}
+
+impl DockerProvider {
+    /// The Docker provider on the default endpoint, constrained to `route_token`.
+    pub fn new(route_token: impl Into<String>) -> Self {
+        Self {
+            route_token: route_token.into(),
+            endpoint: None,
+        }
+    }
+    /// Another engine address.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+    /// Traefik's constraint expression: managed containers carrying the token.
+    pub fn constraints(&self) -> String {
+        format!(
+            "Label(`{}`,`true`) && Label(`{ROUTE_TOKEN_LABEL}`,`{}`)",
+            caas_core::labels::MANAGED,
+            self.route_token
+        )
+    }
+}
+
 /// The settings Traefik needs at start-up.
+///
+/// # Traefik's API
+///
+/// The API (what the platform reads to know a route is applied, and everything Traefik
+/// knows: routers, services, backends' addresses) is served on its own entrypoint,
+/// `traefik`, at [`StaticConfig::api`], never on `web` or `websecure`. That address must be a
+/// loopback address (`127.0.0.1:8081`) unless [`StaticConfig::api_beyond_loopback`] says
+/// otherwise, so neither the public entrypoints nor tenant containers (which reach the host
+/// through their bridge's gateway address) can read it; `web` and `websecure` are the
+/// default entrypoints of routers that name none, so no router lands on the API's.
+/// Traefik's documentation asks for exactly this: never expose the API's port publicly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StaticConfig {
@@ -105,12 +200,26 @@ pub struct StaticConfig {
     pub web: SocketAddr,
     /// HTTPS entrypoint (`websecure`), when TLS is served.
     pub websecure: Option<SocketAddr>,
-    /// Where the API listens (`traefik` entrypoint); used to check what is applied.
+    /// Where the API listens (its own `traefik` entrypoint); used to check what is applied.
+    /// A loopback address unless [`StaticConfig::api_beyond_loopback`].
     pub api: SocketAddr,
+    /// Let the API listen on a non-loopback address (off by default). Only for an address
+    /// that nothing but the platform reaches — for instance inside a container that joins
+    /// no tenant network, with the port published on the host's loopback only (as
+    /// [`compose_file`] does): every container on a network the proxy joins can reach it.
+    pub api_beyond_loopback: bool,
+    /// Listen for the API on the address this host name resolves to when Traefik starts
+    /// (keeping [`StaticConfig::api`]'s port) instead of `api`'s address. For Traefik in a
+    /// container that must join tenant networks (a Swarm proxy on every project's overlay):
+    /// give the container an alias on a network only the platform reaches, name it here,
+    /// and the API is on that network alone. Any name but `localhost` needs
+    /// [`StaticConfig::api_beyond_loopback`].
+    pub api_host: Option<String>,
     /// Directory watched by the file provider.
     pub file_provider_dir: Option<PathBuf>,
-    /// Enable the Docker provider (labels), only for containers with `traefik.enable=true`.
-    pub docker_provider: bool,
+    /// Traefik's Docker provider (off by default), constrained to containers the platform
+    /// labelled.
+    pub docker_provider: Option<DockerProvider>,
     /// Certificate resolvers (none by default), each with a distinct name.
     pub acme: Vec<AcmeResolver>,
     /// Serve the dashboard (off by default).
@@ -123,14 +232,17 @@ pub struct StaticConfig {
 }
 
 impl StaticConfig {
-    /// A configuration with only the given `web` and `api` addresses.
+    /// A configuration with only the given `web` and `api` addresses (the API's on a loopback
+    /// address; see [`StaticConfig::validate`]).
     pub fn new(web: SocketAddr, api: SocketAddr) -> Self {
         Self {
             web,
             websecure: None,
             api,
+            api_beyond_loopback: false,
+            api_host: None,
             file_provider_dir: None,
-            docker_provider: false,
+            docker_provider: None,
             acme: Vec::new(),
             dashboard: false,
             log_level: "INFO".into(),
@@ -138,8 +250,58 @@ impl StaticConfig {
         }
     }
 
-    /// Checks the settings. Errors: `InvalidInput` naming the field.
+    /// Checks the settings. Errors: `InvalidInput` naming the field — among others `api`
+    /// when it is not a loopback address and [`StaticConfig::api_beyond_loopback`] is off.
     pub fn validate(&self) -> Result<()> {
+        if let Some(host) = &self.api_host {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            };
+            if host.len() > 253 || !host.split('.').all(label_ok) {
+                return Err(Error::invalid(
+                    "api_host",
+                    "must be a host name (letters, digits, '-', '_' and dots)",
+                ));
+            }
+            if host != "localhost" && !self.api_beyond_loopback {
+                return Err(Error::invalid(
+                    "api_host",
+                    format!(
+                        "'{host}' may resolve to an address beyond loopback; set \
+                         api_beyond_loopback if only the platform reaches it"
+                    ),
+                ));
+            }
+        } else if !self.api.ip().is_loopback() && !self.api_beyond_loopback {
+            return Err(Error::invalid(
+                "api",
+                format!(
+                    "Traefik's API would listen on {}, where the public and tenant containers \
+                     may reach it; bind it to a loopback address such as 127.0.0.1:{}, or set \
+                     api_beyond_loopback if only the platform reaches that address",
+                    self.api,
+                    self.api.port()
+                ),
+            ));
+        }
+        if let Some(d) = &self.docker_provider {
+            validate_route_token("docker_provider.route_token", &d.route_token)?;
+            if let Some(e) = &d.endpoint {
+                let ok = (e.starts_with("unix:///") || e.starts_with("tcp://"))
+                    && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !ok {
+                    return Err(Error::invalid(
+                        "docker_provider.endpoint",
+                        "must be a unix:///path or tcp://host:port address",
+                    ));
+                }
+            }
+        }
         if self.web == self.api
             || Some(self.web) == self.websecure
             || Some(self.api) == self.websecure
@@ -188,21 +350,33 @@ impl StaticConfig {
         Ok(())
     }
 
+    /// The API entrypoint's address as Traefik reads it: `api`, or `api_host` with its port.
+    fn api_address(&self) -> String {
+        match &self.api_host {
+            Some(host) => format!("{host}:{}", self.api.port()),
+            None => self.api.to_string(),
+        }
+    }
+
     /// The configuration as a JSON value (Traefik reads it as YAML; see [`StaticConfig::to_yaml`]).
     pub fn to_value(&self) -> Value {
         let mut entry_points = json!({
-            "web": { "address": self.web.to_string() },
-            "traefik": { "address": self.api.to_string() },
+            "web": { "address": self.web.to_string(), "asDefault": true },
+            "traefik": { "address": self.api_address() },
         });
         if let Some(ws) = self.websecure {
-            entry_points["websecure"] = json!({ "address": ws.to_string() });
+            entry_points["websecure"] = json!({ "address": ws.to_string(), "asDefault": true });
         }
         let mut providers = json!({});
         if let Some(dir) = &self.file_provider_dir {
             providers["file"] = json!({ "directory": dir.display().to_string(), "watch": true });
         }
-        if self.docker_provider {
-            providers["docker"] = json!({ "exposedByDefault": false });
+        if let Some(d) = &self.docker_provider {
+            let mut docker = json!({ "exposedByDefault": false, "constraints": d.constraints() });
+            if let Some(e) = &d.endpoint {
+                docker["endpoint"] = json!(e);
+            }
+            providers["docker"] = docker;
         }
         if let Some(t) = self.providers_throttle {
             providers["providersThrottleDuration"] = json!(format!("{}ms", t.as_millis()));
@@ -210,6 +384,8 @@ impl StaticConfig {
         let mut v = json!({
             "entryPoints": entry_points,
             "providers": providers,
+            // `insecure` serves the API on the `traefik` entrypoint without a router of its
+            // own; that entrypoint is the API's alone and bound to loopback (see `validate`).
             "api": { "insecure": true, "dashboard": self.dashboard },
             "ping": { "entryPoint": "traefik" },
             "log": { "level": self.log_level },
@@ -272,18 +448,32 @@ impl StaticConfig {
     /// from [`StaticConfig::validate`].
     pub fn to_cli_args(&self) -> Result<Vec<String>> {
         self.validate()?;
-        let mut a = vec![format!("--entrypoints.web.address={}", self.web)];
+        let mut a = vec![
+            format!("--entrypoints.web.address={}", self.web),
+            "--entrypoints.web.asdefault=true".to_string(),
+        ];
         if let Some(ws) = self.websecure {
             a.push(format!("--entrypoints.websecure.address={ws}"));
+            a.push("--entrypoints.websecure.asdefault=true".into());
         }
-        a.push(format!("--entrypoints.traefik.address={}", self.api));
+        a.push(format!(
+            "--entrypoints.traefik.address={}",
+            self.api_address()
+        ));
         if let Some(dir) = &self.file_provider_dir {
             a.push(format!("--providers.file.directory={}", dir.display()));
             a.push("--providers.file.watch=true".into());
         }
-        if self.docker_provider {
+        if let Some(d) = &self.docker_provider {
             a.push("--providers.docker=true".into());
             a.push("--providers.docker.exposedbydefault=false".into());
+            a.push(format!(
+                "--providers.docker.constraints={}",
+                d.constraints()
+            ));
+            if let Some(e) = &d.endpoint {
+                a.push(format!("--providers.docker.endpoint={e}"));
+            }
         }
         if let Some(t) = self.providers_throttle {
             a.push(format!(
@@ -291,6 +481,7 @@ impl StaticConfig {
                 t.as_millis()
             ));
         }
+        // As in `to_value`: the API on the `traefik` entrypoint alone, bound to loopback.
         a.extend([
             "--api=true".to_string(),
             "--api.insecure=true".to_string(),
@@ -378,7 +569,7 @@ pub fn compose_file(config: &StaticConfig, image: &str) -> Result<String> {
         volumes.push(json!(format!("{volume}:{}", parent.display())));
         named.insert(volume, json!({}));
     }
-    if config.docker_provider {
+    if config.docker_provider.is_some() {
         volumes.push(json!("/var/run/docker.sock:/var/run/docker.sock:ro"));
     }
     let mut service = json!({
@@ -455,6 +646,8 @@ mod tests {
             "0.0.0.0:8000".parse().unwrap(),
             "0.0.0.0:8081".parse().unwrap(),
         );
+        // In a container alone on its network, published on the host's loopback only.
+        c.api_beyond_loopback = true;
         c.websecure = Some("0.0.0.0:8443".parse().unwrap());
         c.file_provider_dir = Some("/etc/traefik/dynamic".into());
         c.providers_throttle = Some(std::time::Duration::from_millis(200));
@@ -524,17 +717,122 @@ mod tests {
 
         let mut plain = StaticConfig::new(
             "0.0.0.0:8000".parse().unwrap(),
-            "0.0.0.0:8081".parse().unwrap(),
+            "127.0.0.1:8081".parse().unwrap(),
         );
-        plain.docker_provider = true;
+        let token = new_route_token();
+        plain.docker_provider = Some(DockerProvider::new(token.clone()));
         let a = plain.to_cli_args().unwrap();
         assert!(a.contains(&"--providers.docker.exposedbydefault=false".to_string()));
+        assert!(a.contains(&format!(
+            "--providers.docker.constraints=Label(`caas.managed`,`true`) && \
+             Label(`caas.route-token`,`{token}`)"
+        )));
         assert!(
             !a.iter()
                 .any(|x| x.contains("websecure") || x.contains("acme"))
         );
         plain.log_level = "LOUD".into();
         assert_eq!(plain.to_cli_args().unwrap_err().field(), Some("log_level"));
+    }
+
+    #[test]
+    fn the_api_listens_on_loopback_unless_the_operator_says_otherwise() {
+        for public in [
+            "0.0.0.0:8081",
+            "172.17.0.1:8081",
+            "[::]:8081",
+            "192.168.1.10:8081",
+        ] {
+            let c = StaticConfig::new("0.0.0.0:80".parse().unwrap(), public.parse().unwrap());
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.field(), Some("api"), "{public}: {e}");
+            assert!(e.to_string().contains("127.0.0.1"), "{e}");
+            assert_eq!(c.to_yaml().unwrap_err().field(), Some("api"));
+            assert_eq!(c.to_cli_args().unwrap_err().field(), Some("api"));
+            let mut opted = c.clone();
+            opted.api_beyond_loopback = true;
+            opted.validate().unwrap();
+        }
+        for lo in ["127.0.0.1:8081", "127.0.0.2:8081", "[::1]:8081"] {
+            StaticConfig::new("0.0.0.0:80".parse().unwrap(), lo.parse().unwrap())
+                .validate()
+                .unwrap();
+        }
+        // A host name: localhost as it is, any other only when asked.
+        let mut c = StaticConfig::new(
+            "0.0.0.0:80".parse().unwrap(),
+            "0.0.0.0:8081".parse().unwrap(),
+        );
+        c.api_host = Some("localhost".into());
+        assert_eq!(
+            c.to_value()["entryPoints"]["traefik"]["address"],
+            "localhost:8081"
+        );
+        c.api_host = Some("caas-proxy-api".into());
+        assert_eq!(c.validate().unwrap_err().field(), Some("api_host"));
+        c.api_beyond_loopback = true;
+        let a = c.to_cli_args().unwrap();
+        assert!(a.contains(&"--entrypoints.traefik.address=caas-proxy-api:8081".to_string()));
+        c.api_host = Some("bad host:1".into());
+        assert_eq!(c.validate().unwrap_err().field(), Some("api_host"));
+    }
+
+    #[test]
+    fn routers_without_entrypoints_never_land_on_the_api_entrypoint() {
+        let mut c = StaticConfig::new(
+            "0.0.0.0:80".parse().unwrap(),
+            "127.0.0.1:8081".parse().unwrap(),
+        );
+        c.websecure = Some("0.0.0.0:443".parse().unwrap());
+        let v = c.to_value();
+        assert_eq!(v["entryPoints"]["web"]["asDefault"], true);
+        assert_eq!(v["entryPoints"]["websecure"]["asDefault"], true);
+        assert!(v["entryPoints"]["traefik"]["asDefault"].is_null());
+        let a = c.to_cli_args().unwrap();
+        assert!(a.contains(&"--entrypoints.web.asdefault=true".to_string()));
+        assert!(a.contains(&"--entrypoints.websecure.asdefault=true".to_string()));
+        assert!(
+            !a.iter()
+                .any(|x| x.starts_with("--entrypoints.traefik.asdefault"))
+        );
+    }
+
+    #[test]
+    fn the_docker_provider_is_off_by_default_and_constrained_to_the_route_token() {
+        let mut c = StaticConfig::new(
+            "0.0.0.0:80".parse().unwrap(),
+            "127.0.0.1:8081".parse().unwrap(),
+        );
+        assert!(c.to_value()["providers"]["docker"].is_null());
+        let token = new_route_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, new_route_token(), "tokens are random");
+        c.docker_provider = Some(DockerProvider::new(token.clone()).endpoint("unix:///run/d.sock"));
+        let v = c.to_value();
+        let docker = &v["providers"]["docker"];
+        assert_eq!(docker["exposedByDefault"], false);
+        assert_eq!(docker["endpoint"], "unix:///run/d.sock");
+        assert_eq!(
+            docker["constraints"],
+            format!("Label(`caas.managed`,`true`) && Label(`caas.route-token`,`{token}`)")
+        );
+        for bad in [
+            "short",
+            "has`backtick-and-is-long-enough-1234567890",
+            &"x".repeat(129),
+        ] {
+            c.docker_provider = Some(DockerProvider::new(bad));
+            assert_eq!(
+                c.validate().unwrap_err().field(),
+                Some("docker_provider.route_token"),
+                "{bad}"
+            );
+        }
+        c.docker_provider = Some(DockerProvider::new(token).endpoint("http://x y"));
+        assert_eq!(
+            c.validate().unwrap_err().field(),
+            Some("docker_provider.endpoint")
+        );
     }
 
     #[test]

@@ -379,6 +379,7 @@ async fn a_tls_host_gets_a_pebble_certificate_through_traefik() {
         ],
         env: vec![("LEGO_CA_CERTIFICATES".into(), pebble_cert.clone())],
         log_level: Some("INFO".into()),
+        ..Default::default()
     })
     .await
     .expect("the Traefik binary was required above");
@@ -492,6 +493,7 @@ async fn a_wildcard_host_gets_a_dns01_certificate_through_traefik() {
             ("EXEC_PATH".into(), hook.display().to_string()),
         ],
         log_level: Some("INFO".into()),
+        ..Default::default()
     })
     .await
     .expect("the Traefik binary was required above");

@@ -178,6 +178,8 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
             max_containers: 10,
             max_projects: 2,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "web",
     )

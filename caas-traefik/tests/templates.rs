@@ -90,6 +90,8 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
             max_containers: 5,
             max_projects: 1,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "site",
     )

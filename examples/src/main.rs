@@ -20,7 +20,11 @@
 //! Requests authenticate with API tokens (`Authorization: Bearer caas_…`). On its first start
 //! the server creates the platform administrator and its first token, and prints the token
 //! once on stdout — or, when `CAAS_BOOTSTRAP_TOKEN_FILE` is set, writes it to that file (mode
-//! 0600) instead. The store keeps only its hash; later starts print nothing about it.
+//! 0600) instead. The store keeps only its hash; later starts print nothing about it. That
+//! token never expires (and says so where it is printed); every other token lives
+//! `--token-default-ttl` (`CAAS_TOKEN_DEFAULT_TTL`, 90 days) unless created with
+//! `expires_in_days`, and at most `--token-max-ttl` (`CAAS_TOKEN_MAX_TTL`, 365 days); `never`
+//! lifts either.
 //!
 //! Invitations are delivered by logging their acceptance link — `POST
 //! <public URL>/v1/invitations/<token>/accept`, to be called with the invitee's own token —
@@ -29,6 +33,18 @@
 //! (tower-http, at DEBUG) records the accept and decline paths with the token redacted. The
 //! public URL is `--public-url` (`CAAS_PUBLIC_URL`), by default `http://<listen address>`;
 //! set it when clients reach the server through another name or a proxy.
+//!
+//! Secrets are encrypted at rest (`caas_core::secrets`: secret environment values, generated
+//! database passwords, webhook secrets, secret template outputs) under the platform key in
+//! `--secret-key-file` (`CAAS_SECRET_KEY_FILE`), by default `secret.key` in the data
+//! directory, created with mode 0600 on first start: back it up with the database, which is
+//! unreadable without it. A key file group or others may read is refused, and a key that
+//! does not open the store's secrets stops start-up, naming the file. `caas-server
+//! rotate-secret-key --new-key-file <path>` (server stopped) re-encrypts everything under a
+//! new key in one transaction, then installs it as the default key file (a file named with
+//! `--secret-key-file` is left alone: name the new one from then on).
+
+mod secret_key;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,12 +62,27 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "CAAS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the SQLite database and other state (created when missing).
-    #[arg(long, env = "CAAS_DATA_DIR", default_value = ".caas-data")]
+    /// Directory for the SQLite database, the secret key file and other state (created when
+    /// missing).
+    #[arg(
+        long,
+        env = "CAAS_DATA_DIR",
+        default_value = ".caas-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// PostgreSQL URL; when set, the store is PostgreSQL instead of SQLite.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     database_url: Option<String>,
+    /// File holding the key secrets are encrypted under at rest: 32 random bytes as 64 hex
+    /// digits (or base64), mode 0600 (a file group or others can read is refused). Default:
+    /// `secret.key` in the data directory, created on first start. Back it up: the store's
+    /// secrets cannot be read without it.
+    #[arg(long, env = "CAAS_SECRET_KEY_FILE", global = true)]
+    secret_key_file: Option<PathBuf>,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`); the local socket when unset.
     #[arg(long, env = "DOCKER_HOST")]
     docker_host: Option<String>,
@@ -75,6 +106,14 @@ struct Args {
     /// Where to write the administrator's first API token (mode 0600) instead of printing it.
     #[arg(long, env = "CAAS_BOOTSTRAP_TOKEN_FILE")]
     bootstrap_token_file: Option<PathBuf>,
+    /// How long an API token created without `expires_in_days` lives, at most
+    /// --token-max-ttl (`never`: until revoked, or --token-max-ttl when that is set).
+    #[arg(long, env = "CAAS_TOKEN_DEFAULT_TTL", default_value = "90days", value_parser = token_ttl)]
+    token_default_ttl: TokenTtl,
+    /// The longest an API token may be created to live (`never`: no limit). The bootstrap
+    /// token is exempt.
+    #[arg(long, env = "CAAS_TOKEN_MAX_TTL", default_value = "365days", value_parser = token_ttl)]
+    token_max_ttl: TokenTtl,
     /// Traefik's file-provider directory: with --traefik-api, routes verified domains through
     /// Traefik (off by default).
     #[arg(long, env = "CAAS_TRAEFIK_DYNAMIC_DIR", requires = "traefik_api")]
@@ -115,6 +154,29 @@ struct Args {
     /// the system's resolver configuration (`/etc/resolv.conf`).
     #[arg(long, env = "CAAS_DNS_SERVERS", value_delimiter = ',')]
     dns_servers: Vec<SocketAddr>,
+    /// Longest an API request may take before it is answered 503 (its work goes on).
+    #[arg(long, env = "CAAS_REQUEST_TIMEOUT", default_value = "30s")]
+    request_timeout: humantime::Duration,
+    /// API requests handled at once, all callers together; beyond, 503 at once.
+    #[arg(long, env = "CAAS_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+    /// API requests a second one user may make, sustained; beyond, 429 with Retry-After.
+    #[arg(long, env = "CAAS_RATE_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: u32,
+    /// API requests one user may make in a burst above --rate-limit.
+    #[arg(long, env = "CAAS_RATE_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_burst: u32,
+    /// Followed logs and live stats streams one user may have open at once.
+    #[arg(long, env = "CAAS_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    streams_per_user: u64,
+    /// Followed logs and live stats streams one organization may have open at once.
+    #[arg(long, env = "CAAS_STREAMS_PER_ORG", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    streams_per_org: u64,
+    /// Whether tenant containers are kept from opening connections to this host's ports
+    /// (the API, dockerd, PostgreSQL, Traefik's API) through their network's gateway, with
+    /// iptables rules: `auto` when this process can install them, `required` or `off`.
+    #[arg(long, env = "CAAS_HOST_GUARD", value_enum, default_value = "auto")]
+    host_guard: HostGuardFlag,
     /// How often pending and failed domains are verified again.
     #[arg(long, env = "CAAS_DOMAIN_RECHECK_INTERVAL", default_value = "5m")]
     domain_recheck_interval: humantime::Duration,
@@ -140,6 +202,15 @@ struct Args {
     /// How often the usage of every volume is measured (warning at 80 %, full at 100 %).
     #[arg(long, env = "CAAS_VOLUME_CHECK_INTERVAL", default_value = "60s")]
     volume_check_interval: humantime::Duration,
+    /// Shortest interval a backup schedule may run at (at least a minute).
+    #[arg(long, env = "CAAS_BACKUP_MIN_INTERVAL", default_value = "15m")]
+    backup_min_interval: humantime::Duration,
+    /// Largest `keep_last` a backup schedule may keep.
+    #[arg(long, env = "CAAS_BACKUP_MAX_KEEP_LAST", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    backup_max_keep_last: u32,
+    /// Largest `max_age_days` a backup schedule may keep backups for.
+    #[arg(long, env = "CAAS_BACKUP_MAX_RETENTION_DAYS", default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..))]
+    backup_max_retention_days: u32,
     /// How often the backup scheduler takes the scheduled backups that are due.
     #[arg(long, env = "CAAS_BACKUP_CHECK_INTERVAL", default_value = "30s")]
     backup_check_interval: humantime::Duration,
@@ -174,6 +245,23 @@ struct Args {
     print_config: bool,
 }
 
+/// Maintenance commands (the server itself runs without one).
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Re-encrypt every secret in the store under a new key, then exit.
+    ///
+    /// Stop every server using the store first. Every secret is re-encrypted in one
+    /// transaction (a failure or a crash leaves all of them under the old key), then the
+    /// default key file is replaced by the new key; with --secret-key-file, start the server
+    /// with the new file from then on.
+    RotateSecretKey {
+        /// File holding the new key; when missing, a fresh random key is written there (mode
+        /// 0600).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
 /// An http(s) URL without query or fragment, for links to this server.
 fn public_url(value: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(value).map_err(|e| format!("{e}"))?;
@@ -192,6 +280,35 @@ fn link_base(args: &Args) -> String {
         Some(url) => url.as_str().trim_end_matches('/').to_string(),
         None => format!("http://{}", args.listen),
     }
+}
+
+/// `--host-guard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum HostGuardFlag {
+    /// Guard the host when the rules can be installed.
+    Auto,
+    /// Guard the host or refuse to create networks.
+    Required,
+    /// Leave the host reachable.
+    Off,
+}
+
+impl From<HostGuardFlag> for caas_docker::HostGuard {
+    fn from(f: HostGuardFlag) -> Self {
+        match f {
+            HostGuardFlag::Auto => Self::Auto,
+            HostGuardFlag::Required => Self::Required,
+            HostGuardFlag::Off => Self::Off,
+        }
+    }
+}
+
+/// The API's limits from the flags.
+fn http_limits(args: &Args) -> caas_http::HttpLimits {
+    caas_http::HttpLimits::new()
+        .request_timeout(args.request_timeout.into())
+        .max_in_flight(usize::try_from(args.max_in_flight).unwrap_or(usize::MAX))
+        .per_user(args.rate_limit, args.rate_burst)
 }
 
 /// The platform's own names customers may not claim: `--reserved-hostnames` and the public
@@ -222,6 +339,32 @@ fn at_least_a_second(value: &str) -> Result<humantime::Duration, String> {
     Ok(d)
 }
 
+/// A token lifetime flag: a duration, or `never`.
+#[derive(Debug, Clone, Copy)]
+struct TokenTtl(Option<std::time::Duration>);
+
+fn token_ttl(value: &str) -> Result<TokenTtl, String> {
+    if value.eq_ignore_ascii_case("never") {
+        return Ok(TokenTtl(None));
+    }
+    let d: humantime::Duration = value.parse().map_err(|e| format!("{e} (or `never`)"))?;
+    if std::time::Duration::from(d) < std::time::Duration::from_secs(60) {
+        return Err("must be at least 1m (or `never`)".into());
+    }
+    Ok(TokenTtl(Some(d.into())))
+}
+
+/// The token lifetime policy of the flags: the default never passes the maximum (lowering
+/// only --token-max-ttl lowers both).
+fn token_lifetime(args: &Args) -> caas_core::platform::TokenLifetime {
+    let max = args.token_max_ttl.0;
+    let default = match (args.token_default_ttl.0, max) {
+        (Some(d), Some(m)) => Some(d.min(m)),
+        (d, _) => d,
+    };
+    caas_core::platform::TokenLifetime::new(default, max)
+}
+
 /// Hands the administrator's first token over: to `file` (created with mode 0600) when given,
 /// else to stdout. Never through tracing, so it cannot end up in a log collector. When the file
 /// cannot be written the token is printed rather than lost: it is shown only this once.
@@ -234,6 +377,7 @@ fn hand_over_bootstrap_token(secret: &str, file: Option<&std::path::Path>) {
                     "Admin API token written to {} (shown once, store it now)",
                     path.display()
                 );
+                println!("{BOOTSTRAP_TOKEN_NOTE}");
                 return;
             }
             Err(e) => eprintln!(
@@ -243,8 +387,13 @@ fn hand_over_bootstrap_token(secret: &str, file: Option<&std::path::Path>) {
         }
     }
     println!("Admin API token (shown once, store it now): {secret}");
+    println!("{BOOTSTRAP_TOKEN_NOTE}");
     let _ = std::io::stdout().flush();
 }
+
+/// Printed with the bootstrap token: the lifetime flags do not apply to it.
+const BOOTSTRAP_TOKEN_NOTE: &str = "This token never expires (--token-max-ttl does not apply to it): \
+     create tokens of your own (POST /v1/tokens) and revoke it (DELETE /v1/tokens/<id>).";
 
 fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -266,13 +415,25 @@ fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The key file of the flags: `--secret-key-file`, else `secret.key` in the data directory.
+fn key_file(args: &Args) -> secret_key::KeyFile {
+    secret_key::KeyFile::new(args.secret_key_file.as_deref(), &args.data_dir)
+}
+
+/// The store, migrated, its secrets sealed under the key file's key (created on first start).
 async fn open_store(args: &Args) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    let (store, desc) = open_sql_store(args).await?;
+    Ok((secret_key::open_sealed(store, &key_file(args)).await?, desc))
+}
+
+/// The SQL store of the flags, migrated.
+async fn open_sql_store(args: &Args) -> anyhow::Result<(secret_key::SqlStore, String)> {
     if let Some(url) = &args.database_url {
         let store = caas_postgres::PgStore::connect(url)
             .await
             .context("connecting to PostgreSQL (DATABASE_URL)")?;
         store.migrate().await.context("migrating PostgreSQL")?;
-        return Ok((Arc::new(store), redact_url(url)));
+        return Ok((secret_key::SqlStore::Postgres(store), redact_url(url)));
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
@@ -281,7 +442,10 @@ async fn open_store(args: &Args) -> anyhow::Result<(Arc<dyn Store>, String)> {
         .await
         .context("opening the SQLite store")?;
     store.migrate().await.context("migrating SQLite")?;
-    Ok((Arc::new(store), format!("sqlite:{}", path.display())))
+    Ok((
+        secret_key::SqlStore::Sqlite(store),
+        format!("sqlite:{}", path.display()),
+    ))
 }
 
 /// Where backups go, as configured (for logs and `--print-config`; nothing is created).
@@ -424,6 +588,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::RotateSecretKey { new_key_file }) = &args.command {
+        let open = async || Ok(open_sql_store(&args).await?.0);
+        return secret_key::rotate(&key_file(&args), new_key_file, open).await;
+    }
 
     let connection = DockerConnection::from_env_value(
         args.docker_host.as_deref(),
@@ -438,6 +606,7 @@ async fn main() -> anyhow::Result<()> {
     let config = serde_json::json!({
         "listen": args.listen.to_string(),
         "store": store_desc,
+        "secret_key_file": key_file(&args).path.display().to_string(),
         "docker": connection.describe(),
         "admin_email": args.admin_email,
         "public_url": link_base(&args),
@@ -475,7 +644,13 @@ async fn main() -> anyhow::Result<()> {
     let runtime = DockerRuntime::builder()
         .connection(connection.clone())
         .helper_image(args.archive_helper_image.clone())
+        .host_guard(args.host_guard.into())
         .build_lazy()?;
+    // Networks made by an earlier version, or after a firewall reload, get their rules now.
+    match runtime.guard_host().await {
+        Ok(n) => tracing::debug!(networks = n, "host guard in place"),
+        Err(e) => tracing::warn!(error = %e, "could not guard the host from tenant networks"),
+    }
     let mut domains =
         caas_core::platform::DomainConfig::new().claim_ttl(args.domain_claim_ttl.into());
     for ip in &args.public_addresses {
@@ -491,12 +666,23 @@ async fn main() -> anyhow::Result<()> {
         )?);
     }
     let mut builder = Platform::builder()
+        .stream_limits(
+            caas_core::platform::StreamLimits::new()
+                .per_user(usize::try_from(args.streams_per_user).unwrap_or(usize::MAX))
+                .per_org(usize::try_from(args.streams_per_org).unwrap_or(usize::MAX)),
+        )
         .store(store)
         .runtime(Arc::new(runtime))
         .runtime_connector(connector, DockerConnector::config(&connection))
         .instance(args.instance.clone())
+        .token_lifetime(token_lifetime(&args))
         .stop_timeout(args.stop_timeout.into())
-        .backups(backup_config(&args)?.staging_dir(staging_dir(&args)?))
+        .backups(
+            backup_config(&args)?
+                .staging_dir(staging_dir(&args)?)
+                .min_schedule_interval(args.backup_min_interval.into())
+                .max_retention(args.backup_max_keep_last, args.backup_max_retention_days),
+        )
         .metrics_interval(args.metrics_interval.into())
         .notifier(Arc::new(
             caas_notify::WebhookNotifier::new()?
@@ -604,9 +790,10 @@ async fn main() -> anyhow::Result<()> {
             .run_alert_evaluator(args.alert_interval.into(), stopped(stop_rx.clone())),
     );
 
-    let app = caas_http::router(
+    let app = caas_http::router_with(
         platform.clone(),
         Arc::new(caas_http::BearerTokenAuthenticator),
+        http_limits(&args),
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -769,6 +956,36 @@ mod tests {
     }
 
     #[test]
+    fn request_and_stream_limits_come_from_the_flags() {
+        let a = args(&[]).unwrap();
+        let l = http_limits(&a);
+        assert_eq!(l.request_timeout, std::time::Duration::from_secs(30));
+        assert_eq!((l.max_in_flight, l.per_second, l.burst), (256, 20, 100));
+        assert_eq!((a.streams_per_user, a.streams_per_org), (8, 32));
+        let a = args(&[
+            "--request-timeout",
+            "2m",
+            "--max-in-flight",
+            "64",
+            "--rate-limit",
+            "5",
+            "--rate-burst",
+            "10",
+        ])
+        .unwrap();
+        let l = http_limits(&a);
+        assert_eq!(l.request_timeout, std::time::Duration::from_secs(120));
+        assert_eq!((l.max_in_flight, l.per_second, l.burst), (64, 5, 10));
+        for bad in [
+            ["--rate-limit", "0"],
+            ["--max-in-flight", "0"],
+            ["--streams-per-user", "0"],
+        ] {
+            assert!(args(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn workers_tick_every_second_at_most_often() {
         let a = args(&[]).unwrap();
         assert_eq!(
@@ -825,5 +1042,36 @@ mod tests {
             redact_url("postgres://127.0.0.1/caas"),
             "postgres://127.0.0.1/caas"
         );
+    }
+
+    #[test]
+    fn token_lifetimes_come_from_the_flags_and_the_default_never_passes_the_maximum() {
+        use caas_core::platform::TokenLifetime;
+        let day = std::time::Duration::from_secs(86_400);
+        let lifetime = |flags: &[&str]| token_lifetime(&args(flags).unwrap());
+        assert_eq!(
+            lifetime(&[]),
+            TokenLifetime::new(Some(day * 90), Some(day * 365))
+        );
+        assert_eq!(
+            lifetime(&["--token-max-ttl", "30days"]),
+            TokenLifetime::new(Some(day * 30), Some(day * 30)),
+            "lowering the maximum lowers the default"
+        );
+        assert_eq!(
+            lifetime(&["--token-default-ttl", "never", "--token-max-ttl", "never"]),
+            TokenLifetime::new(None, None)
+        );
+        assert_eq!(
+            lifetime(&["--token-default-ttl", "12h"]),
+            TokenLifetime::new(Some(day / 2), Some(day * 365))
+        );
+        for bad in [
+            ["--token-max-ttl", "0s"],
+            ["--token-default-ttl", "30s"],
+            ["--token-default-ttl", "soon"],
+        ] {
+            assert!(args(&bad).is_err(), "{bad:?}");
+        }
     }
 }

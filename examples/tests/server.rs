@@ -721,6 +721,8 @@ async fn a_volume_is_backed_up_over_http_into_the_backup_directory() {
             ("CAAS_ARCHIVE_HELPER_IMAGE", image.clone()),
             ("CAAS_VOLUME_CHECK_INTERVAL", "1s".into()),
             ("CAAS_BACKUP_CHECK_INTERVAL", "1s".into()),
+            // Schedules every minute, which the default floor (15 minutes) refuses.
+            ("CAAS_BACKUP_MIN_INTERVAL", "1m".into()),
         ],
     })
     .await;
@@ -1109,5 +1111,64 @@ async fn the_server_collects_metrics_watches_events_and_sends_alerts_on_the_real
     let rt = docker_runtime(&docker);
     let mine = LabelSelector::managed().with(labels::INSTANCE, &instance);
     assert!(rt.list_containers(&mine).await.unwrap().is_empty());
+    server.stop().await;
+}
+
+/// The token lifetime flags: the bootstrap token is printed with a word that it never expires,
+/// a new token lives the default, and asking for more than the maximum is 422 naming
+/// `expires_in_days`.
+#[tokio::test]
+async fn token_lifetimes_follow_the_flags_and_the_bootstrap_token_says_it_never_expires() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let server = start_with(Options {
+        data_dir: &dir.path().join("data"),
+        docker_host: &missing,
+        env: vec![
+            ("CAAS_TOKEN_DEFAULT_TTL", "7days".into()),
+            ("CAAS_TOKEN_MAX_TTL", "30days".into()),
+        ],
+    })
+    .await;
+    let token = printed_line(&server, |l| l.strip_prefix(TOKEN_LINE).map(str::to_string))
+        .await
+        .unwrap_or_else(|| panic!("no token printed: {}", server.printed()));
+    printed_line(&server, |l| {
+        l.contains("never expires").then(|| l.to_string())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the bootstrap token's lifetime is not told: {}",
+            server.printed()
+        )
+    });
+    let (status, err) = request(
+        server.port,
+        "POST",
+        "/v1/tokens",
+        Some(&token),
+        Some(&json!({"name": "long", "expires_in_days": 31})),
+    )
+    .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["details"]["field"], "expires_in_days", "{err}");
+    let (status, created) = request(
+        server.port,
+        "POST",
+        "/v1/tokens",
+        Some(&token),
+        Some(&json!({"name": "default"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let at = |field: &str| {
+        humantime::parse_rfc3339_weak(created[field].as_str().expect(field)).expect("a time")
+    };
+    assert_eq!(
+        at("expires_at").duration_since(at("created_at")).ok(),
+        Some(Duration::from_secs(7 * 86_400)),
+        "{created}"
+    );
     server.stop().await;
 }

@@ -131,6 +131,16 @@ impl Store for InMemoryStore {
             .collect())
     }
 
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        match self.lock().users.get_mut(&id) {
+            Some(u) => {
+                u.disabled = disabled;
+                Ok(())
+            }
+            None => Err(Error::not_found("user", id)),
+        }
+    }
+
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
         let mut s = self.lock();
         if !s.users.contains_key(&token.user) {

@@ -18,6 +18,10 @@ pub struct User {
     pub display_name: String,
     /// Platform administrators may act on every organization.
     pub platform_admin: bool,
+    /// Disabled by a platform administrator: none of their credentials is accepted (their
+    /// memberships stay, for the record, and count again once re-enabled).
+    #[serde(default)]
+    pub disabled: bool,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -53,6 +57,7 @@ impl NewUser {
             email,
             display_name: self.display_name,
             platform_admin: self.platform_admin,
+            disabled: false,
             created_at: now,
         })
     }
@@ -204,6 +209,45 @@ pub struct ApiToken {
     pub token_sha256: String,
     /// When it stops being accepted, if ever.
     pub expires_at: Option<DateTime<Utc>>,
+    /// What it may reach: its user's rights, or fewer.
+    #[serde(default)]
+    pub scope: TokenScope,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+/// How far an [`ApiToken`] reaches: its user's rights narrowed to reads, to some
+/// organizations, or both (see [`crate::auth`], "API tokens"). The default is the whole of the
+/// user's rights.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenScope {
+    /// Only reads ([`crate::auth::is_read`]), and no change of the user's own.
+    #[serde(default)]
+    pub read_only: bool,
+    /// When set, only these organizations (an empty list: none); every organization of the
+    /// user when `None`.
+    #[serde(default)]
+    pub orgs: Option<Vec<TokenOrg>>,
+}
+
+impl TokenScope {
+    /// Whether the scope is the whole of the user's rights.
+    pub fn is_unrestricted(&self) -> bool {
+        !self.read_only && self.orgs.is_none()
+    }
+
+    /// The entry of `org`, when the scope lists organizations.
+    pub fn org(&self, org: OrgId) -> Option<&TokenOrg> {
+        self.orgs.as_ref()?.iter().find(|o| o.org == org)
+    }
+}
+
+/// One organization an [`ApiToken`] is restricted to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenOrg {
+    /// The organization.
+    pub org: OrgId,
+    /// When set, only these of its projects; every project the user reaches when `None`.
+    #[serde(default)]
+    pub projects: Option<Vec<ProjectId>>,
 }

@@ -25,14 +25,33 @@ pub struct PlanLimits {
     /// [`PlanLimits::DEFAULT_MAX_DOMAINS`] when a plan does not say.
     #[serde(default = "PlanLimits::default_max_domains")]
     pub max_domains: u64,
+    /// Most processes (pids) one container may run;
+    /// [`PlanLimits::DEFAULT_MAX_PIDS`] when a plan does not say.
+    #[serde(default = "PlanLimits::default_max_pids")]
+    pub max_pids: u64,
+    /// Total bytes the organization's backups may hold (stored, compressed);
+    /// [`PlanLimits::DEFAULT_BACKUP_STORAGE_BYTES`] when a plan does not say.
+    #[serde(default = "PlanLimits::default_backup_storage_bytes")]
+    pub backup_storage_bytes: u64,
 }
 
 impl PlanLimits {
     /// The domain limit of a plan that names none (plans made before the limit existed).
     pub const DEFAULT_MAX_DOMAINS: u64 = 50;
 
+    /// The per-container process limit of a plan that names none.
+    pub const DEFAULT_MAX_PIDS: u64 = 1024;
+    /// The backup storage of a plan that names none (50 GiB).
+    pub const DEFAULT_BACKUP_STORAGE_BYTES: u64 = 50 * 1024 * 1024 * 1024;
+
     fn default_max_domains() -> u64 {
         Self::DEFAULT_MAX_DOMAINS
+    }
+    fn default_max_pids() -> u64 {
+        Self::DEFAULT_MAX_PIDS
+    }
+    fn default_backup_storage_bytes() -> u64 {
+        Self::DEFAULT_BACKUP_STORAGE_BYTES
     }
 
     /// The limits as resource amounts, for comparison with usage.
@@ -48,7 +67,7 @@ impl PlanLimits {
 }
 
 impl Default for PlanLimits {
-    /// Nothing but the default domain limit.
+    /// Nothing but the default domain, process and backup limits.
     fn default() -> Self {
         Self {
             cpu_millis: 0,
@@ -57,6 +76,8 @@ impl Default for PlanLimits {
             max_containers: 0,
             max_projects: 0,
             max_domains: Self::DEFAULT_MAX_DOMAINS,
+            max_pids: Self::DEFAULT_MAX_PIDS,
+            backup_storage_bytes: Self::DEFAULT_BACKUP_STORAGE_BYTES,
         }
     }
 }

@@ -361,6 +361,10 @@ pub struct ServiceSpec {
     /// Number of instances; only 1 on a single Docker host.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// The user the container's process runs as (`uid[:gid]` or a name the image knows);
+    /// the image's own user when absent. See [`validate::container_user`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 fn one() -> u32 {
@@ -382,6 +386,7 @@ impl ServiceSpec {
             restart_policy: RestartPolicy::default(),
             labels: BTreeMap::new(),
             replicas: 1,
+            user: None,
         }
     }
 
@@ -507,6 +512,9 @@ impl ServiceSpec {
         if self.replicas == 0 {
             return Err(Error::invalid("replicas", "must be at least 1"));
         }
+        if let Some(user) = &self.user {
+            validate::container_user("user", user)?;
+        }
         Ok(())
     }
 
@@ -616,6 +624,12 @@ mod tests {
             s.validate().unwrap_err().field(),
             Some("spec.volumes[0].target")
         );
+
+        let mut s = spec();
+        s.user = Some("root; rm -rf /".into());
+        assert_eq!(s.validate().unwrap_err().field(), Some("spec.user"));
+        s.user = Some("1000:1000".into());
+        s.validate().unwrap();
     }
 
     #[test]
@@ -626,6 +640,11 @@ mod tests {
         .unwrap();
         assert_eq!(s.resources, ResourceLimits::default());
         assert_eq!(s.replicas, 1);
+        assert_eq!(s.user, None);
+        assert!(
+            !serde_json::to_string(&s).unwrap().contains("user"),
+            "specs without a user serialize as before"
+        );
         assert_eq!(s.redacted().env[0].value, REDACTED);
         assert!(serde_json::from_str::<ServiceSpec>(r#"{"image":"Bad Image"}"#).is_err());
     }

@@ -188,6 +188,11 @@ pub struct TemplateService {
     /// The service a custom domain of the instance should be added to.
     #[serde(default)]
     pub domain: bool,
+    /// The user the app runs as (`uid[:gid]` or a name the image knows; may reference
+    /// values); the image's own user when absent. Not for `database` services, whose
+    /// images start as root and switch to their own user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// A value shown after a deploy (a URL, a connection string).

@@ -650,3 +650,24 @@ impl Platform {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stores_seal_the_webhook_secret_where_the_setting_keeps_it() {
+        let org = OrgId::new();
+        let key = setting_key(org);
+        let settings = AlertSettings::new(vec![]).webhook("https://hooks.example", "s".repeat(16));
+        let value = serde_json::to_value(&settings).unwrap_or_default();
+        let pointers = crate::secrets::secret_pointers(&key);
+        assert!(!pointers.is_empty(), "{key} is listed in SECRET_SETTINGS");
+        for pointer in pointers {
+            assert_eq!(
+                value.pointer(pointer),
+                Some(&serde_json::json!("s".repeat(16)))
+            );
+        }
+    }
+}

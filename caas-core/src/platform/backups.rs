@@ -84,6 +84,12 @@ pub struct BackupConfig {
     pub max_concurrent: usize,
     /// zstd level, 1 (fastest) to 19 (default 3).
     pub compression_level: i32,
+    /// Shortest interval a backup schedule may run at (default 15 minutes).
+    pub min_schedule_interval: Duration,
+    /// Largest `keep_last` a schedule may keep (default 1000).
+    pub max_keep_last: u32,
+    /// Largest `max_age_days` a schedule may keep backups for (default 3650).
+    pub max_retention_days: u32,
 }
 
 impl BackupConfig {
@@ -95,7 +101,21 @@ impl BackupConfig {
             staging_dir: None,
             max_concurrent: 2,
             compression_level: 3,
+            min_schedule_interval: super::backup_limits::DEFAULT_MIN_SCHEDULE_INTERVAL,
+            max_keep_last: 1000,
+            max_retention_days: 3650,
         }
+    }
+    /// Another shortest interval between a schedule's runs (at least a minute).
+    pub fn min_schedule_interval(mut self, every: Duration) -> Self {
+        self.min_schedule_interval = every.max(Duration::from_secs(60));
+        self
+    }
+    /// Other retention maxima: `keep_last` and `max_age_days` (each at least 1).
+    pub fn max_retention(mut self, keep_last: u32, days: u32) -> Self {
+        self.max_keep_last = keep_last.max(1);
+        self.max_retention_days = days.max(1);
+        self
     }
     /// Another key prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -124,6 +144,8 @@ impl BackupConfig {
 pub(super) struct Backups {
     config: BackupConfig,
     permits: tokio::sync::Semaphore,
+    // One organization's storage checks take turns with the records they precede.
+    storage_gates: super::backup_limits::StorageGates,
 }
 
 impl Backups {
@@ -131,6 +153,7 @@ impl Backups {
         Self {
             permits: tokio::sync::Semaphore::new(config.max_concurrent),
             config,
+            storage_gates: super::backup_limits::StorageGates::default(),
         }
     }
 }
@@ -576,7 +599,14 @@ impl Platform {
             created_at: self.now(),
             finished_at: None,
         };
-        self.inner.store.create_backup(&backup).await?;
+        {
+            // The check and the record it allows, with no other backup of the organization
+            // between them.
+            let gate = backups.storage_gates.of(v.org);
+            let _turn = gate.lock().await;
+            self.check_backup_storage(v).await?;
+            self.inner.store.create_backup(&backup).await?;
+        }
         if let Some(recorded) = recorded {
             let _ = recorded.send(backup.clone());
         }
@@ -631,7 +661,10 @@ impl Platform {
         };
         let copied = match &quiet {
             Ok(_) => match self.runtime().read_archive(&v.runtime_name, "/").await {
-                Ok(tar) => self.copy_to_store(backups, tar, key).await,
+                Ok(tar) => {
+                    let tar = capped(tar, super::backup_limits::archive_read_cap(v.size_bytes));
+                    self.copy_to_store(backups, tar, key).await
+                }
                 Err(e) => Err(e),
             },
             Err(e) => Err(Error::conflict(format!(
@@ -893,7 +926,7 @@ impl Platform {
         v.backup_schedule = match schedule {
             None => None,
             Some(s) => {
-                parse_cron("cron", &s.cron)?;
+                super::backup_limits::check_schedule(&self.backups()?.config, &s, self.now())?;
                 s.how().check()?;
                 if s.logical {
                     // The volume must be a database's; that it runs is checked at each run.
@@ -901,12 +934,6 @@ impl Platform {
                         Err(e) if e.is_invalid_input() => return Err(e),
                         _ => {}
                     }
-                }
-                if s.keep_last.is_some_and(|n| !(1..=1000).contains(&n)) {
-                    return Err(Error::invalid("keep_last", "must be between 1 and 1000"));
-                }
-                if s.max_age_days.is_some_and(|d| !(1..=3650).contains(&d)) {
-                    return Err(Error::invalid("max_age_days", "must be between 1 and 3650"));
                 }
                 Some(BackupSchedule {
                     cron: s.cron.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -1595,6 +1622,23 @@ async fn file_stream(path: &std::path::Path) -> Result<ByteStream> {
             .map_err(|e| Error::backend_source("platform", "reading the staged archive", e))
             .boxed(),
     )
+}
+
+/// `tar`, failing once it has yielded more than `cap` bytes: a volume's archive never needs
+/// more than its size allows, whatever writes a container made past a soft limit.
+fn capped(tar: ByteStream, cap: u64) -> ByteStream {
+    let mut read = 0u64;
+    tar.map(move |chunk| {
+        let chunk = chunk?;
+        read = read.saturating_add(chunk.len() as u64);
+        if read > cap {
+            return Err(Error::conflict(format!(
+                "the volume's archive is larger than its size allows ({cap} bytes read); the backup stops there"
+            )));
+        }
+        Ok(chunk)
+    })
+    .boxed()
 }
 
 #[cfg(test)]

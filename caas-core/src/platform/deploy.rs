@@ -116,6 +116,7 @@ impl Platform {
         let name = Name::parse_field("name", name)?;
         spec.validate()?;
         self.check_replicas(&spec)?;
+        self.check_pids(org.id, &spec).await?;
         if self
             .inner
             .store
@@ -324,6 +325,7 @@ impl Platform {
         }];
         spec.exposed_ports = s.ports.clone();
         spec.health_check = s.health_check.clone();
+        spec.security.user = s.user.clone();
         spec.restart_policy = s.restart_policy;
         spec.stop_timeout = self.inner.stop_timeout;
         spec.replicas = s.replicas;
@@ -332,6 +334,35 @@ impl Platform {
 
     /// Refuses more replicas than the runtime runs per service. Errors: `InvalidInput` naming
     /// `spec.replicas`, with the fix.
+    /// Refuses a spec asking for more processes per container than the organization's plan
+    /// allows (`max_pids`). Errors: `QuotaExceeded` (dimension `pids`).
+    pub(super) async fn check_pids(
+        &self,
+        org: crate::ids::OrgId,
+        spec: &ServiceSpec,
+    ) -> Result<()> {
+        let store = &self.inner.store;
+        let Some(sub) = store.subscription_opt(org).await? else {
+            return Ok(());
+        };
+        let plan = store.plan(sub.plan).await?;
+        let limit = plan.limits.max_pids;
+        if spec.resources.pids <= limit {
+            return Ok(());
+        }
+        Err(crate::error::QuotaExceeded {
+            org: store.org(org).await?.slug.to_string(),
+            plan: plan.name.to_string(),
+            dimensions: vec![crate::error::DimensionExceeded {
+                dimension: "pids".to_string(),
+                used: 0,
+                requested: spec.resources.pids,
+                limit,
+            }],
+        }
+        .into())
+    }
+
     pub(super) fn check_replicas(&self, spec: &ServiceSpec) -> Result<()> {
         let max = self.runtime().capabilities().max_replicas;
         if spec.replicas > max {

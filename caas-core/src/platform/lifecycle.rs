@@ -163,8 +163,10 @@ impl Platform {
         })
     }
 
-    /// The logs of a service's current container. Errors: `NotFound`, `PermissionDenied`,
-    /// `Conflict` (never deployed), `Unavailable`.
+    /// The logs of a service's current container; a followed stream counts against the
+    /// [`StreamLimits`](super::StreamLimits) and ends when the caller loses access. Errors:
+    /// `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `RateLimited` (too many
+    /// streams open), `Unavailable`.
     pub async fn service_logs(
         &self,
         who: &Principal,
@@ -173,10 +175,14 @@ impl Platform {
         name: &str,
         options: &LogOptions,
     ) -> Result<BoxStream<'static, Result<LogLine>>> {
-        let (_, _, svc) = self
+        let (org, _, svc) = self
             .authorize_service(who, org_slug, project, name, Action::ServiceLogs)
             .await?;
         let container = self.current_container(&svc).await?;
-        self.runtime().logs(&container, options).await
+        let lines = self.runtime().logs(&container, options).await?;
+        if !options.follow {
+            return Ok(lines);
+        }
+        self.limited_stream(who, org.id, svc.project, Action::ServiceLogs, lines)
     }
 }

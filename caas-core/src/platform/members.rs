@@ -455,8 +455,8 @@ impl Platform {
         self.member_view(who, &after).await
     }
 
-    /// Removes a member (a member may always remove themselves). Errors: `NotFound`,
-    /// `Conflict` (the last owner), `PermissionDenied`.
+    /// Removes a member (a member may always remove themselves, but not with a read-only
+    /// token). Errors: `NotFound`, `Conflict` (the last owner), `PermissionDenied`.
     #[instrument(skip_all, fields(caas.org = %org_slug))]
     pub async fn remove_member(&self, who: &Principal, org_slug: &str, user: &str) -> Result<()> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
@@ -464,7 +464,9 @@ impl Platform {
         // have an account from a 404 versus a 403.
         let target = self.find_user("user", user).await;
         let leaving = matches!(&target, Ok(t) if t.id == who.user);
-        if !leaving {
+        if leaving {
+            who.require_writable("member.leave")?;
+        } else {
             who.require(Action::MemberManage, org.id, None, org_slug)?;
         }
         let target = target?;
@@ -508,6 +510,7 @@ impl Platform {
         to: &str,
     ) -> Result<MemberView> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
+        who.require_writable(Action::OrgUpdate)?;
         if !Self::may_touch_owners(who, &org) {
             return Err(Error::denied(
                 Action::OrgUpdate,
@@ -654,7 +657,7 @@ impl Platform {
         org_slug: &str,
     ) -> Result<Vec<Invitation>> {
         let org = self
-            .authorize_org(who, org_slug, Action::MemberManage)
+            .authorize_org(who, org_slug, Action::InvitationView)
             .await?;
         Ok(self
             .inner
@@ -724,9 +727,11 @@ impl Platform {
 
     /// Accepts an invitation for the calling user (whose address must be the invited one):
     /// they become a member with the invited role; the token is used up. Errors: `NotFound`
-    /// (unknown or used token), `Conflict` (expired), `PermissionDenied` (another address).
+    /// (unknown or used token), `Conflict` (expired), `PermissionDenied` (another address; a
+    /// read-only token, or one restricted to organizations).
     #[instrument(skip_all)]
     pub async fn accept_invitation(&self, who: &Principal, token: &str) -> Result<MemberView> {
+        who.require_unrestricted("invitation.accept")?;
         let (inv, user) = self.own_invitation(who, token).await?;
         let org = self.inner.store.org(inv.org).await?;
         let existing = self
@@ -766,6 +771,7 @@ impl Platform {
     /// Declines an invitation for the calling user; the token is used up. Errors: as
     /// [`Platform::accept_invitation`].
     pub async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
+        who.require_unrestricted("invitation.decline")?;
         let (inv, _) = self.own_invitation(who, token).await?;
         self.inner.store.delete_invitation(inv.id).await?;
         self.audit(

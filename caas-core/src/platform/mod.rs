@@ -6,6 +6,7 @@
 
 mod admin;
 mod alerting;
+mod backup_limits;
 mod backups;
 mod charts;
 mod database;
@@ -22,6 +23,7 @@ mod recreate;
 mod rollout;
 mod runtime_admin;
 mod service_health;
+mod streams;
 mod templates;
 mod tenancy;
 mod tokens;
@@ -52,6 +54,7 @@ pub use admin::{OrgUpdate, PlanUpdate};
 pub use alerting::{
     AlertCondition, AlertReport, AlertRule, AlertSettings, AlertsView, MAX_ALERT_RULES,
 };
+pub use backup_limits::archive_read_cap;
 pub use backups::{
     BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
     ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
@@ -82,13 +85,17 @@ pub use org_admin::{
 pub use reconcile::ReconcileReport;
 pub use runtime_admin::RUNTIME_SETTING;
 pub use service_health::{ContainerHealth, HEALTH_LOG_LINES, ServiceHealth, uptime_percent};
+pub use streams::StreamLimits;
 pub use templates::{
     DeployTemplate, MAX_TEMPLATE_SERVICES, PlannedParameter, PlannedService, TemplateDeployment,
     TemplateEntry, TemplatePlan, TemplateUpdate, builtin_templates, database_engines, instantiate,
     merge, parse_template, validate_template,
 };
 pub use tenancy::NewProject;
-pub use tokens::{TOKEN_PREFIX, token_hash};
+pub use tokens::{
+    MAX_TOKEN_SCOPE_ITEMS, NewApiToken, NewTokenOrg, NewTokenScope, TOKEN_PREFIX, TokenLifetime,
+    token_hash,
+};
 pub use update::{
     ApplyMode, FieldError, QuotaDelta, ServiceUpdate, SpecChange, UpdatePreview, UpdateResult,
     VolumeAttach, diff, single_writer,
@@ -124,7 +131,9 @@ pub struct PlatformBuilder {
     backups: Option<BackupConfig>,
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
     metrics_interval: Option<Duration>,
+    stream_limits: Option<StreamLimits>,
     mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
+    token_lifetime: Option<TokenLifetime>,
 }
 
 /// Timing of rolling updates.
@@ -251,6 +260,12 @@ impl PlatformBuilder {
         self.volume_driver = Some(driver);
         self
     }
+    /// How many followed logs and live stats streams users and organizations may have open
+    /// at once, and how often their access is checked again (default [`StreamLimits`]).
+    pub fn stream_limits(mut self, limits: StreamLimits) -> Self {
+        self.stream_limits = Some(limits);
+        self
+    }
     /// The interval the metrics collector samples at (default 10 s, as
     /// [`CollectorConfig::default`]): usage reports count each sample as this much time.
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
@@ -274,6 +289,13 @@ impl PlatformBuilder {
         self.backups = Some(config);
         self
     }
+    /// How long API tokens live: a default and a maximum (default: neither, tokens live until
+    /// revoked unless their creator says otherwise). Errors at build: `InvalidInput` (see
+    /// [`TokenLifetime`]).
+    pub fn token_lifetime(mut self, lifetime: TokenLifetime) -> Self {
+        self.token_lifetime = Some(lifetime);
+        self
+    }
     /// How long a container gets to stop before it is killed (default 10 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = Some(timeout);
@@ -294,6 +316,8 @@ impl PlatformBuilder {
             .unwrap_or_else(|| Arc::new(StoreQuotaEngine::new(store.clone(), clock.clone())));
         let instance = self.instance.unwrap_or_else(|| "default".to_string());
         crate::validate::dns_label("instance", &instance)?;
+        let token_lifetime = self.token_lifetime.unwrap_or_default();
+        token_lifetime.validate()?;
         let (connector, config) = match self.connector {
             Some((c, cfg)) => (Some(c), Some(cfg)),
             None => (None, None),
@@ -315,6 +339,7 @@ impl PlatformBuilder {
                 quota,
                 clock,
                 stop_timeout: self.stop_timeout.unwrap_or(Duration::from_secs(10)),
+                token_lifetime,
                 dns: self
                     .dns
                     .unwrap_or_else(|| Arc::new(crate::ports::dns::SystemDns)),
@@ -326,6 +351,8 @@ impl PlatformBuilder {
                 metrics_interval: self
                     .metrics_interval
                     .unwrap_or(usage_report::DEFAULT_METRICS_INTERVAL),
+                stream_limits: self.stream_limits.unwrap_or_default(),
+                open_streams: Arc::default(),
                 busy_volumes: std::sync::Mutex::new(std::collections::HashSet::new()),
                 domain_checks: domains::CheckPermits::default(),
                 copies: tokio_util::task::TaskTracker::new(),
@@ -353,6 +380,7 @@ struct Inner {
     quota: Arc<dyn QuotaEngine>,
     clock: Arc<dyn Clock>,
     stop_timeout: Duration,
+    token_lifetime: TokenLifetime,
     dns: Arc<dyn crate::ports::dns::DnsResolver>,
     domains: DomainConfig,
     volume_driver: VolumeDriver,
@@ -360,6 +388,9 @@ struct Inner {
     notifier: Option<Arc<dyn crate::ports::notifier::Notifier>>,
     mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
     metrics_interval: Duration,
+    stream_limits: StreamLimits,
+    // Followed logs and live stats open now, per user and organization.
+    open_streams: Arc<streams::OpenStreams>,
     // Volumes with a backup, restore or delete in progress: one at a time per volume.
     busy_volumes: std::sync::Mutex<std::collections::HashSet<crate::ids::VolumeId>>,
     // Checks of one organization's hostname claims run a few at a time.
@@ -445,9 +476,14 @@ impl Platform {
     }
 
     /// Builds the principal of a user from the store: the user's admin flag and memberships.
-    /// Authenticators call this after checking a credential. Errors: `NotFound`.
+    /// Authenticators call this after checking a credential (and narrow it to the
+    /// credential's scope, see [`Principal::narrowed`]). Errors: `NotFound` (no such user, or
+    /// a disabled one: to authentication a disabled user does not exist).
     pub async fn principal_for(&self, user: UserId) -> Result<Principal> {
         let u = self.inner.store.user(user).await?;
+        if u.disabled {
+            return Err(Error::not_found("user", user));
+        }
         let mut p = Principal::user(user);
         p.platform_admin = u.platform_admin;
         for m in self.inner.store.memberships(user).await? {

@@ -612,8 +612,9 @@ impl Platform {
     /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
     /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
     /// new container after an update. A failed reading is an `Err` item and the stream goes
-    /// on; it ends when the service is deleted. Errors (of the call): as
-    /// [`Platform::service_stats`].
+    /// on; it ends when the service is deleted or the caller loses access, and counts against
+    /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
+    /// [`Platform::service_stats`], and `RateLimited` (too many streams open).
     pub async fn service_stats_stream(
         &self,
         who: &Principal,
@@ -622,7 +623,7 @@ impl Platform {
         service: &str,
         interval: Duration,
     ) -> Result<futures::stream::BoxStream<'static, Result<StatsSnapshot>>> {
-        let (_, _, svc) = self
+        let (org, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
         let interval = interval.max(LIVE_STATS_WINDOW);
@@ -694,7 +695,13 @@ impl Platform {
                 }
             }
         });
-        Ok(stream.boxed())
+        self.limited_stream(
+            who,
+            org.id,
+            svc.project,
+            Action::ServiceView,
+            stream.boxed(),
+        )
     }
 
     /// Metrics history of a service over `[from, to)`, oldest first, at `step` or, when not

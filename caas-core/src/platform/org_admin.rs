@@ -285,7 +285,7 @@ impl Platform {
     /// Errors: `NotFound`, `PermissionDenied` (platform administrators only), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %slug))]
     pub async fn suspend_org(&self, who: &Principal, slug: &str) -> Result<bool> {
-        who.require_admin(Action::OrgListAll)?;
+        who.require_admin(Action::OrgAdminister)?;
         let mut org = self
             .inner
             .store
@@ -334,7 +334,7 @@ impl Platform {
     /// `false` when it was active. Errors: as [`Platform::suspend_org`].
     #[instrument(skip_all, fields(caas.org = %slug))]
     pub async fn reactivate_org(&self, who: &Principal, slug: &str) -> Result<bool> {
-        who.require_admin(Action::OrgListAll)?;
+        who.require_admin(Action::OrgAdminister)?;
         let mut org = self
             .inner
             .store
@@ -393,7 +393,7 @@ impl Platform {
     /// (`orgs`: empty, too many, or twice the same).
     #[instrument(skip_all)]
     pub async fn bulk_orgs(&self, who: &Principal, request: BulkRequest) -> Result<Vec<BulkItem>> {
-        who.require_admin(Action::OrgListAll)?;
+        who.require_admin(Action::OrgAdminister)?;
         if request.orgs.is_empty() || request.orgs.len() > MAX_PAGE as usize {
             return Err(Error::invalid("orgs", "between 1 and 500 organizations"));
         }

@@ -37,7 +37,7 @@ impl Platform {
     /// The runtime configuration in use. Errors: `PermissionDenied`, `Unsupported` (no
     /// connector).
     pub async fn runtime_config(&self, who: &Principal) -> Result<RuntimeConfig> {
-        who.require_admin(Action::RuntimeManage)?;
+        who.require_admin(Action::RuntimeView)?;
         self.connector()?;
         self.inner
             .runtime_config
@@ -147,7 +147,7 @@ impl Platform {
 
     /// Looks for engines in the usual places. Errors: `PermissionDenied`, `Unsupported`.
     pub async fn detect_runtime(&self, who: &Principal) -> Result<RuntimeDetection> {
-        who.require_admin(Action::RuntimeManage)?;
+        who.require_admin(Action::RuntimeView)?;
         Ok(self.connector()?.detect().await)
     }
 }

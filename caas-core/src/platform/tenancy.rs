@@ -116,6 +116,7 @@ impl Platform {
         new: NewOrganization,
         owner: Option<UserId>,
     ) -> Result<Organization> {
+        who.require_unrestricted("org.create")?;
         let owner = match owner {
             Some(o) if o != who.user => {
                 who.require_admin(Action::OrgListAll)?;

@@ -537,6 +537,7 @@ impl Platform {
                 service: svc.redacted(),
             });
         }
+        self.check_pids(org, &next).await?;
         // Reserve growth first; give it back if anything below fails.
         let reservation = svc.reservation;
         let (before_amounts, after_amounts) = (svc.spec.quota_amounts(), next.quota_amounts());

@@ -121,6 +121,8 @@ mod tests {
                 max_containers: 10,
                 max_projects: 0,
                 max_domains: 20,
+                max_pids: 1024,
+                backup_storage_bytes: 10 * 1024 * 1024 * 1024,
             }),
             committed: ResourceAmounts {
                 cpu_millis: 790,

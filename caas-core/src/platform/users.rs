@@ -1,11 +1,20 @@
-//! Users: the administrators' list (searched and paged), look-ups by e-mail address or id, and
-//! the caller's own account with its memberships ("who am I").
+//! Users: the administrators' list (searched and paged), look-ups by e-mail address or id,
+//! disabling and re-enabling, and the caller's own account with its memberships ("who am I").
+//!
+//! A disabled user's credentials stop working at once: [`Platform::authenticate_token`]
+//! refuses every token of theirs and [`Platform::principal_for`] answers `NotFound`, which also
+//! ends their open log and stats streams at the next check. Nothing else changes: their
+//! memberships, tokens and audit entries stay, and re-enabling them brings every token back
+//! (unless it expired meanwhile). Administrators cannot disable themselves, so an enabled
+//! administrator always remains.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Platform;
+use tracing::instrument;
+
 use super::org_admin::MAX_PAGE;
+use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
 use crate::model::{Role, User};
@@ -85,7 +94,7 @@ impl Platform {
     /// one page at a time (platform administrators only). Errors: `PermissionDenied`,
     /// `InvalidInput` (`limit`, `search`).
     pub async fn list_users(&self, who: &Principal, filter: &AdminUserFilter) -> Result<UserPage> {
-        who.require_admin(Action::UserManage)?;
+        who.require_admin(Action::UserView)?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid("limit", "must be 1-500"));
@@ -119,17 +128,74 @@ impl Platform {
     /// A user by e-mail address or id (platform administrators only). Errors:
     /// `PermissionDenied`, `NotFound`, `InvalidInput` (`user`: neither an id nor an address).
     pub async fn user(&self, who: &Principal, user: &str) -> Result<User> {
-        who.require_admin(Action::UserManage)?;
+        who.require_admin(Action::UserView)?;
         self.find_user("user", user).await
     }
 
-    /// The calling user and their memberships. Errors: `NotFound` (the user was removed
-    /// after the credential was checked).
+    /// Disables a user (by e-mail address or id; platform administrators only): every token of
+    /// theirs stops working at once, their memberships stay. Disabling a disabled user changes
+    /// nothing. Errors: `PermissionDenied`, `NotFound`, `InvalidInput` (`user`), `Conflict`
+    /// (the caller themselves).
+    #[instrument(skip_all)]
+    pub async fn disable_user(&self, who: &Principal, user: &str) -> Result<User> {
+        self.set_disabled(who, user, true).await
+    }
+
+    /// Re-enables a disabled user (platform administrators only): their tokens work again.
+    /// Enabling an enabled user changes nothing. Errors: as [`Platform::disable_user`], but
+    /// `Conflict`.
+    #[instrument(skip_all)]
+    pub async fn enable_user(&self, who: &Principal, user: &str) -> Result<User> {
+        self.set_disabled(who, user, false).await
+    }
+
+    async fn set_disabled(&self, who: &Principal, user: &str, disabled: bool) -> Result<User> {
+        who.require_admin(Action::UserManage)?;
+        let before = self.find_user("user", user).await?;
+        if disabled && before.id == who.user {
+            return Err(Error::conflict(
+                "administrators cannot disable themselves: ask another administrator",
+            ));
+        }
+        if before.disabled == disabled {
+            return Ok(before);
+        }
+        self.inner
+            .store
+            .set_user_disabled(before.id, disabled)
+            .await?;
+        let after = User {
+            disabled,
+            ..before.clone()
+        };
+        self.audit(
+            Some(who),
+            None,
+            if disabled {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
+            format!("user:{}", after.id),
+            json(&before),
+            json(&after),
+        )
+        .await;
+        Ok(after)
+    }
+
+    /// The calling user and their memberships (with a token restricted to organizations, only
+    /// those it reaches). Errors: `NotFound` (the user was removed after the credential was
+    /// checked).
     pub async fn me(&self, who: &Principal) -> Result<Account> {
         let store = &self.inner.store;
         let user = store.user(who.user).await?;
         let mut memberships = Vec::new();
         for m in store.memberships(who.user).await? {
+            // Other organizations do not exist for a token restricted to some.
+            if who.scope.orgs.is_some() && !who.grants.contains_key(&m.org) {
+                continue;
+            }
             // An organization deleted meanwhile is simply not listed.
             let org = match store.org(m.org).await {
                 Ok(org) => org,

@@ -226,9 +226,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
     /// Users matching the search, ordered by e-mail address, one page of them.
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>>;
+    /// Disables or re-enables a user (nothing else changes; their memberships and tokens
+    /// stay). Errors: `NotFound`.
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()>;
 
     // --- API tokens ---
-    /// Stores a token. Errors: `NotFound` (user), `AlreadyExists` (same hash or id).
+    /// Stores a token with its scope (organization and project lists kept in the order
+    /// given; an empty list stays an empty list). Errors: `NotFound` (user), `AlreadyExists`
+    /// (same hash or id).
     async fn create_api_token(&self, token: &ApiToken) -> Result<()>;
     /// The token with this secret hash.
     async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>>;

@@ -87,6 +87,8 @@ async fn world_on(
         max_containers: 10,
         max_projects: 3,
         max_domains,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * GIB,
     };
     platform
         .create_plan(&who, NewPlan::new("p", limits))

@@ -586,6 +586,8 @@ async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_n
             max_containers: 2,
             max_projects: 1,
             max_domains: 20,
+            max_pids: 1024,
+            backup_storage_bytes: 10 * 1024 * 1024 * 1024,
         },
         "p",
     )
@@ -1007,7 +1009,11 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
             &w.member,
             "acme",
             "data",
-            Some(ScheduleRequest::new("0 3 * * *").taken_as(BackupRequest::logical())),
+            Some(
+                ScheduleRequest::new("0 3 * * *")
+                    .keep_last(3)
+                    .taken_as(BackupRequest::logical()),
+            ),
         )
         .await
         .unwrap_err();
@@ -1068,7 +1074,11 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
             &w.member,
             "acme",
             &pg_volume,
-            Some(ScheduleRequest::new("0 * * * *").taken_as(BackupRequest::logical())),
+            Some(
+                ScheduleRequest::new("0 * * * *")
+                    .keep_last(3)
+                    .taken_as(BackupRequest::logical()),
+            ),
         )
         .await
         .unwrap();

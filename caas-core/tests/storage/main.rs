@@ -1,10 +1,12 @@
 //! Volumes and backups on the in-memory backends: quota, mounts, usage states and alerts,
 //! delete with and without force, backup and restore (same, other and new volume), hostile
-//! archives, schedules and retention, permissions.
+//! archives, schedules and retention, permissions; the limits a tenant's backups and
+//! containers cannot exceed.
 
 #![allow(clippy::unwrap_used)]
 
 mod backups;
+mod limits;
 mod volumes;
 
 use std::sync::Arc;
@@ -37,6 +39,21 @@ async fn world() -> World {
 }
 
 async fn world_with(storage: u64) -> World {
+    world_with_limits(PlanLimits {
+        cpu_millis: 8000,
+        memory_bytes: 8 * GIB,
+        storage_bytes: storage,
+        max_containers: 20,
+        max_projects: 3,
+        max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * GIB,
+    })
+    .await
+}
+
+/// `acme` (projects `shop` and `blog`) on a plan with `limits`.
+async fn world_with_limits(limits: PlanLimits) -> World {
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
     runtime.add_image(IMAGE);
@@ -48,14 +65,6 @@ async fn world_with(storage: u64) -> World {
         .await
         .unwrap();
     let admin = platform.principal_for(admin_user.id).await.unwrap();
-    let limits = PlanLimits {
-        cpu_millis: 8000,
-        memory_bytes: 8 * GIB,
-        storage_bytes: storage,
-        max_containers: 20,
-        max_projects: 3,
-        max_domains: 20,
-    };
     platform
         .create_plan(&admin, NewPlan::new("p", limits))
         .await

@@ -64,6 +64,8 @@ pub async fn platform_on_docker(
         max_containers: 2,
         max_projects: 1,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     let tenant = caas_testkit::platform::seed_tenant(&platform, limits, "p").await;
     Some((platform, runtime, tenant, image))

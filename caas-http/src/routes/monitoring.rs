@@ -269,7 +269,7 @@ pub(crate) async fn service_stats(
 /// `interval_ms`, following the service onto a new container after an update; an `error`
 /// event (data: an error body, e.g. `CONFLICT` while the service is stopped) for a reading
 /// that failed, after which the stream goes on; a keep-alive comment every 15 s. The stream
-/// ends when the service is deleted.
+/// ends when the service is deleted, or its caller's access or credentials are revoked.
 #[utoipa::path(
     get,
     path = "/v1/orgs/{org}/projects/{project}/services/{service}/stats/stream",
@@ -281,10 +281,12 @@ pub(crate) async fn service_stats(
         )),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 422, description = "Invalid query; `details.field` names the parameter", body = ErrorBody),
+        (status = 429, description = "Too many streams open for the user or the organization, or too many requests; `Retry-After` says when to try again", body = ErrorBody),
     )
 )]
 pub(crate) async fn service_stats_stream(
     State(s): State<AppState>,
+    parts: http::request::Parts,
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
     QueryParams(q): QueryParams<StreamQuery>,
@@ -300,6 +302,7 @@ pub(crate) async fn service_stats_stream(
             .event("error")
             .json_data(ApiError::from(e).parts().1),
     });
+    let events = crate::limits::until_revoked(&s, &who, parts, events);
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())

@@ -342,10 +342,12 @@ pub(crate) async fn restart_service(
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "The service was never deployed", body = ErrorBody),
         (status = 422, description = "Invalid query; `details.field` names the parameter", body = ErrorBody),
+        (status = 429, description = "Too many streams open for the user or the organization (`follow=true`), or too many requests; `Retry-After` says when to try again", body = ErrorBody),
     )
 )]
 pub(crate) async fn service_logs(
     State(s): State<AppState>,
+    parts: http::request::Parts,
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
     QueryParams(q): QueryParams<LogsQuery>,
@@ -360,7 +362,8 @@ pub(crate) async fn service_logs(
         .service_logs(&who, &p.org, &p.project, &p.service, &options)
         .await?;
     if follow {
-        return Ok(Sse::new(sse_events(lines))
+        let events = crate::limits::until_revoked(&s, &who, parts, sse_events(lines));
+        return Ok(Sse::new(events)
             .keep_alive(KeepAlive::default())
             .into_response());
     }

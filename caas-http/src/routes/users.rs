@@ -8,6 +8,11 @@
 //! - The list is ordered by e-mail address and answers a page (`limit` 1-500, default 50;
 //!   `offset`) with `more`: whether another page follows. `search` matches a part of the
 //!   address or of the display name, ASCII letters in either case.
+//! - `POST /v1/admin/users/{user}/disable` stops a user at once: every token of theirs is
+//!   refused with 401 from the next request on, their open log and stats streams end, their
+//!   memberships stay. `POST …/enable` brings them back with their tokens. Both answer the
+//!   user and change nothing when it already was so; administrators cannot disable
+//!   themselves (409).
 //!
 //! The `*Doc` types only document the core types the handlers serialize; the OpenAPI test
 //! compares the two.
@@ -22,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Caller, JsonBody, QueryParams};
+use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
+use crate::routes::tokens::UserPath;
 use crate::{AppState, schema};
 
 /// A user to create.
@@ -160,4 +166,48 @@ pub(crate) async fn list_users(
     filter.limit = q.limit;
     filter.offset = q.offset;
     Ok(Json(s.platform.list_users(&who, &filter).await?))
+}
+
+/// Disables a user (platform administrators): none of their tokens is accepted any more;
+/// their memberships stay.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{user}/disable",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user, disabled", body = schema::User),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "Administrators cannot disable themselves (`CONFLICT`)", body = ErrorBody),
+        (status = 422, description = "`user` is neither an id nor an e-mail address", body = ErrorBody),
+    )
+)]
+pub(crate) async fn disable_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<UserPath>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(s.platform.disable_user(&who, &p.user).await?))
+}
+
+/// Enables a disabled user again (platform administrators): their tokens work again.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{user}/enable",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user, enabled", body = schema::User),
+        (status = 403, description = "Not a platform administrator", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "`user` is neither an id nor an e-mail address", body = ErrorBody),
+    )
+)]
+pub(crate) async fn enable_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    PathParams(p): PathParams<UserPath>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(s.platform.enable_user(&who, &p.user).await?))
 }

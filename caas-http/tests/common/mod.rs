@@ -79,6 +79,8 @@ pub fn limits() -> PlanLimits {
         max_containers: 10,
         max_projects: 3,
         max_domains: 20,
+        max_pids: 1024,
+        backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     }
 }
 
@@ -105,7 +107,11 @@ pub struct World {
 
 async fn token_for(platform: &Platform, admin: &Principal, user: caas_core::UserId) -> String {
     platform
-        .create_api_token(admin, Some(user), "test", None)
+        .create_api_token(
+            admin,
+            Some(user),
+            caas_core::platform::NewApiToken::new("test"),
+        )
         .await
         .unwrap()
         .1
@@ -183,6 +189,9 @@ struct Setup {
     mailer: bool,
     manual_clock: bool,
     dns: Option<Arc<InMemoryDns>>,
+    http_limits: Option<caas_http::HttpLimits>,
+    stream_limits: Option<caas_core::platform::StreamLimits>,
+    token_lifetime: Option<caas_core::platform::TokenLifetime>,
 }
 
 impl Default for Setup {
@@ -194,8 +203,33 @@ impl Default for Setup {
             mailer: true,
             manual_clock: false,
             dns: None,
+            http_limits: None,
+            stream_limits: None,
+            token_lifetime: None,
         }
     }
+}
+
+/// [`world`] whose platform gives API tokens `lifetime`.
+pub async fn world_with_token_lifetime(lifetime: caas_core::platform::TokenLifetime) -> World {
+    build(Setup {
+        token_lifetime: Some(lifetime),
+        ..Setup::default()
+    })
+    .await
+}
+
+/// [`world`] whose router enforces `http` and whose platform `streams`.
+pub async fn world_with_limits(
+    http: caas_http::HttpLimits,
+    streams: caas_core::platform::StreamLimits,
+) -> World {
+    build(Setup {
+        http_limits: Some(http),
+        stream_limits: Some(streams),
+        ..Setup::default()
+    })
+    .await
 }
 
 async fn build(setup: Setup) -> World {
@@ -206,6 +240,9 @@ async fn build(setup: Setup) -> World {
         mailer: with_mailer,
         manual_clock,
         dns,
+        http_limits,
+        stream_limits,
+        token_lifetime,
     } = setup;
     let store = Arc::new(InMemoryStore::new());
     let runtime = InMemoryRuntime::new();
@@ -225,6 +262,12 @@ async fn build(setup: Setup) -> World {
     }
     if let Some(d) = &dns {
         builder = builder.dns_resolver(d.clone());
+    }
+    if let Some(l) = stream_limits {
+        builder = builder.stream_limits(l);
+    }
+    if let Some(l) = token_lifetime {
+        builder = builder.token_lifetime(l);
     }
     let platform = builder
         .store(store.clone())
@@ -304,9 +347,11 @@ async fn build(setup: Setup) -> World {
         .create_project(&admin, "acme", NewProject::new("shop"))
         .await
         .unwrap();
-    let app = caas_http::router(
+    // Tests make requests as fast as they can: limits of their own where they test them.
+    let app = caas_http::router_with(
         platform.clone(),
         Arc::new(caas_http::BearerTokenAuthenticator),
+        http_limits.unwrap_or_else(|| caas_http::HttpLimits::new().per_user(1_000_000, 1_000_000)),
     );
     let mut tokens = tokens.into_iter();
     World {

@@ -143,6 +143,7 @@ pub fn rich_template(id: &str) -> Template {
                     pids: 128,
                 }),
                 domain: false,
+                user: None,
             },
             TemplateService {
                 name: "cache".into(),
@@ -162,6 +163,7 @@ pub fn rich_template(id: &str) -> Template {
                 depends_on: vec![],
                 resources: None,
                 domain: false,
+                user: None,
             },
             TemplateService {
                 name: "app".into(),
@@ -219,6 +221,7 @@ pub fn rich_template(id: &str) -> Template {
                     pids: 512,
                 }),
                 domain: true,
+                user: Some("www-data".into()),
             },
         ],
         outputs: vec![
@@ -261,6 +264,7 @@ pub fn minimal_template(id: &str) -> Template {
             depends_on: vec![],
             resources: None,
             domain: true,
+            user: Some("1000:1000".into()),
         }],
         outputs: vec![],
     }

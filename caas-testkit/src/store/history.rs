@@ -288,6 +288,7 @@ pub async fn api_tokens_roundtrip_by_hash_and_revoke(store: Arc<dyn Store>) {
         name: "ci".into(),
         token_sha256: format!("{:0>64}", &unique("t")[2..]),
         expires_at: Some(now() + chrono::Duration::days(30)),
+        scope: caas_core::model::TokenScope::default(),
         created_at: now(),
     };
     store.create_api_token(&t).await.expect("create");
@@ -336,4 +337,70 @@ pub async fn api_tokens_roundtrip_by_hash_and_revoke(store: Arc<dyn Store>) {
             .expect("read"),
         None
     );
+}
+
+/// A token's scope reads back exactly: read-only, and the organizations and projects it
+/// lists in the order given, `None` (every one) distinct from an empty list (none), whether
+/// the organizations still exist or not.
+pub async fn api_token_scopes_roundtrip_exactly(store: Arc<dyn Store>) {
+    use caas_core::ApiTokenId;
+    use caas_core::model::{ApiToken, TokenOrg, TokenScope};
+    let user = seed_user(&*store, "scope").await;
+    let org = seed_org(&*store, "scope").await;
+    let (shop, side) = (
+        seed_project(&*store, &org, "shop").await,
+        seed_project(&*store, &org, "side").await,
+    );
+    let gone = OrgId::new();
+    let scopes = [
+        TokenScope::default(),
+        TokenScope {
+            read_only: true,
+            orgs: None,
+        },
+        TokenScope {
+            read_only: false,
+            orgs: Some(vec![]),
+        },
+        TokenScope {
+            read_only: true,
+            orgs: Some(vec![
+                TokenOrg {
+                    org: org.id,
+                    projects: Some(vec![side.id, shop.id]),
+                },
+                TokenOrg {
+                    org: gone,
+                    projects: None,
+                },
+                TokenOrg {
+                    org: OrgId::new(),
+                    projects: Some(vec![]),
+                },
+            ]),
+        },
+    ];
+    let mut made = Vec::new();
+    for (i, scope) in scopes.into_iter().enumerate() {
+        let t = ApiToken {
+            id: ApiTokenId::new(),
+            user: user.id,
+            name: format!("t{i}"),
+            token_sha256: format!("{:0>64}", &unique("s")[2..]),
+            expires_at: None,
+            scope,
+            created_at: now(),
+        };
+        store.create_api_token(&t).await.expect("create");
+        assert_eq!(
+            store
+                .api_token_by_hash_opt(&t.token_sha256)
+                .await
+                .expect("read"),
+            Some(t.clone()),
+            "by hash"
+        );
+        made.push(t);
+    }
+    assert_eq!(store.list_api_tokens(user.id).await.expect("list"), made);
 }

@@ -82,6 +82,7 @@ macro_rules! store_suite {
             store_answers_ping,
             settings_roundtrip_and_replace,
             api_tokens_roundtrip_by_hash_and_revoke,
+            api_token_scopes_roundtrip_exactly,
             domains_roundtrip_and_list_per_service_org_and_host,
             a_hostname_belongs_to_one_organization_with_every_path,
             sixteen_organizations_claiming_one_hostname_at_once_leave_one_owner,
@@ -93,6 +94,7 @@ macro_rules! store_suite {
             the_plan_bounds_an_organizations_domains,
             wildcards_are_stored_and_listed_under_their_base,
             users_roundtrip_and_emails_are_unique,
+            disabling_a_user_keeps_everything_else,
             user_lookup_by_email_ignores_case,
             list_users_is_ordered_by_email_and_pages,
             list_users_searches_email_and_display_name,
@@ -222,6 +224,8 @@ pub fn generous_limits() -> PlanLimits {
         max_containers: 1 << 30,
         max_projects: 1 << 30,
         max_domains: 1 << 30,
+        max_pids: 1 << 20,
+        backup_storage_bytes: 1 << 50,
     }
 }
 

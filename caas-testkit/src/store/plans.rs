@@ -26,6 +26,8 @@ pub async fn plans_roundtrip_by_id_and_name(store: Arc<dyn Store>) {
             max_containers: 10,
             max_projects: 3,
             max_domains: 7,
+            max_pids: 512,
+            backup_storage_bytes: 3 * GIB,
         },
     );
     new.display_name = "Starter".into();
@@ -97,6 +99,8 @@ pub async fn update_plan_replaces_limits_and_price(store: Arc<dyn Store>) {
         max_containers: 25,
         max_projects: 5,
         max_domains: 11,
+        max_pids: 4096,
+        backup_storage_bytes: 40 * GIB,
     };
     changed.monthly_price_cents = 4900;
     changed.display_name = "Growing (2025)".into();

@@ -33,6 +33,73 @@ pub async fn users_roundtrip_and_emails_are_unique(store: Arc<dyn Store>) {
     assert_not_found(store.user(twin.id).await, "user(refused twin)");
 }
 
+/// Users are created enabled; disabling one changes that flag only — every look-up and the
+/// list show it, memberships and tokens stay — and enabling brings it back. Unknown users are
+/// `NotFound`.
+pub async fn disabling_a_user_keeps_everything_else(store: Arc<dyn Store>) {
+    use caas_core::ApiTokenId;
+    use caas_core::model::ApiToken;
+    let user = seed_user(&*store, "stopped").await;
+    assert!(!user.disabled);
+    let org = seed_org(&*store, "stopped").await;
+    let member = seed_member(&*store, &org, &user, Role::Member).await;
+    let token = ApiToken {
+        id: ApiTokenId::new(),
+        user: user.id,
+        name: "ci".into(),
+        token_sha256: format!("{:0>64}", &unique("d")[2..]),
+        expires_at: None,
+        scope: Default::default(),
+        created_at: now(),
+    };
+    store.create_api_token(&token).await.expect("token");
+
+    store
+        .set_user_disabled(user.id, true)
+        .await
+        .expect("disable");
+    let disabled = caas_core::model::User {
+        disabled: true,
+        ..user.clone()
+    };
+    assert_eq!(store.user(user.id).await.expect("user"), disabled);
+    assert_eq!(
+        store
+            .user_by_email_opt(&user.email)
+            .await
+            .expect("by e-mail"),
+        Some(disabled.clone())
+    );
+    let mut filter = UserFilter::default();
+    filter.search = Some(user.email.clone());
+    assert_eq!(
+        store.list_users(&filter).await.expect("list"),
+        vec![disabled.clone()]
+    );
+    assert_eq!(
+        store.memberships(user.id).await.expect("memberships"),
+        vec![member.clone()]
+    );
+    assert_eq!(
+        store.list_api_tokens(user.id).await.expect("tokens"),
+        vec![token.clone()]
+    );
+    store
+        .set_user_disabled(user.id, true)
+        .await
+        .expect("disabling twice");
+
+    store
+        .set_user_disabled(user.id, false)
+        .await
+        .expect("enable");
+    assert_eq!(store.user(user.id).await.expect("user"), user);
+    assert_not_found(
+        store.set_user_disabled(UserId::new(), true).await,
+        "set_user_disabled(unknown user)",
+    );
+}
+
 /// `user_by_email_opt` finds a user whatever the case of the address asked for.
 pub async fn user_lookup_by_email_ignores_case(store: Arc<dyn Store>) {
     let mut new = NewUser::new(format!("{}@Example.COM", unique("Bob")));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use caas_testkit::env;
-use caas_traefik::{AcmeResolver, StaticConfig};
+use caas_traefik::{AcmeResolver, DockerProvider, StaticConfig};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -41,6 +41,11 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Log level (`WARN` when `None`); the log goes to [`Traefik::log`].
     pub log_level: Option<String>,
+    /// The web entrypoint on every address (`0.0.0.0`), as in production, instead of
+    /// loopback. The API stays on loopback.
+    pub public_web: bool,
+    /// Traefik's Docker provider, as the platform configures it.
+    pub docker_provider: Option<DockerProvider>,
 }
 
 impl Traefik {
@@ -57,10 +62,16 @@ impl Traefik {
         let dir = tmp.path().join("dynamic");
         std::fs::create_dir_all(&dir).unwrap();
         let (web, api) = (opts.web.unwrap_or_else(free_port), free_port());
+        let web_ip = if opts.public_web {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        };
         let mut cfg = StaticConfig::new(
-            format!("127.0.0.1:{web}").parse().unwrap(),
+            format!("{web_ip}:{web}").parse().unwrap(),
             format!("127.0.0.1:{api}").parse().unwrap(),
         );
+        cfg.docker_provider = opts.docker_provider;
         cfg.file_provider_dir = Some(dir.clone());
         cfg.providers_throttle = Some(Duration::from_millis(100));
         cfg.log_level = opts.log_level.unwrap_or_else(|| "WARN".into());

@@ -161,6 +161,12 @@ pub fn validate_template(t: &Template) -> Result<()> {
             (None, None) => return Err(bad(f("image"), "give an image, or `database`")),
             _ => {}
         }
+        if s.database.is_some() && s.user.is_some() {
+            return Err(bad(
+                f("user"),
+                "a database service runs as its image's own user; remove `user`",
+            ));
+        }
         let mut volumes = BTreeSet::new();
         for (k, v) in s.volumes.iter().enumerate() {
             validate::dns_label(&format!("services[{i}].volumes[{k}].name"), &v.name)?;

@@ -477,6 +477,9 @@ pub fn instantiate(
                     });
                 }
                 spec.health_check = s.health_check.clone();
+                if let Some(user) = &s.user {
+                    spec.user = Some(render(&env, &ctx_value, &field("user"), user)?);
+                }
                 if let Some(r) = s.resources {
                     spec.resources = r;
                 }

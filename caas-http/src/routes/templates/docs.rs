@@ -209,6 +209,10 @@ pub(crate) struct TemplateServiceDoc {
     /// The service a custom domain of the instance goes to (at most one).
     #[serde(default)]
     domain: bool,
+    /// The user the app runs as (`uid[:gid]` or a name the image knows; may reference
+    /// values); the image's own user when absent. Not for `database` services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
 }
 
 /// A value shown after a deploy (a URL, a connection string).
