@@ -190,6 +190,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use caas_core::Platform;
 use http::{HeaderName, Method, StatusCode};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -568,6 +569,7 @@ pub fn router_with(platform: Platform, auth: Arc<dyn Authenticator>, limits: Htt
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(handler_panicked))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
@@ -577,6 +579,18 @@ pub fn router_with(platform: Platform, auth: Arc<dyn Authenticator>, limits: Htt
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A handler that panicked answers 500 with the API's error body (the panic is logged, its
+/// message is not sent: it may name internals).
+fn handler_panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tracing::error!("a request handler panicked");
+    ApiError::from(caas_core::Error::backend(
+        "api",
+        "the request failed unexpectedly",
+    ))
+    .into_response()
 }
 
 /// This document.

@@ -166,23 +166,22 @@ pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: N
             limiter.limits.max_in_flight
         ));
     };
-    // Its own task, so that a request outliving the timeout finishes its work.
-    let handled = tokio::spawn(async move {
-        let response = next.run(req).await;
-        drop(permit);
-        response
-    });
+    // Handled in place; a request outliving the timeout is moved to a task of its own (with
+    // its in-flight permit) to finish its work, rather than dropped half-way.
+    let mut handled = Box::pin(next.run(req));
     let timeout = limiter.limits.request_timeout;
-    match tokio::time::timeout(timeout, handled).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "a request handler panicked");
-            ApiError::from(Error::backend("api", "the request failed unexpectedly")).into_response()
+    match tokio::time::timeout(timeout, &mut handled).await {
+        Ok(response) => response,
+        Err(_) => {
+            tokio::spawn(async move {
+                let _ = handled.await;
+                drop(permit);
+            });
+            unavailable(format!(
+                "the request took longer than {} ms; it goes on in the background and its outcome shows in the resource",
+                timeout.as_millis()
+            ))
         }
-        Err(_) => unavailable(format!(
-            "the request took longer than {} ms; it goes on in the background and its outcome shows in the resource",
-            timeout.as_millis()
-        )),
     }
 }
 
