@@ -19,12 +19,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use caas_benches::{Figure, Goal, PgSchema};
+use caas_core::ServiceId;
 use caas_core::model::MetricSample;
-use caas_core::{ServiceId, Store};
 use caas_postgres::PgStore;
 use caas_testkit::metrics::{base, sample};
 use criterion::{Criterion, Throughput};

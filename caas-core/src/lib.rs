@@ -22,7 +22,11 @@ pub use ports::clock::{Clock, ManualClock, SystemClock};
 pub use ports::proxy::Proxy;
 pub use ports::quota::{QuotaEngine, StoreQuotaEngine};
 pub use ports::runtime::ContainerRuntime;
-pub use ports::store::Store;
+pub use ports::store::{
+    Directory, DirectoryAdmin, DomainStore, HistoryStore, InvitationStore, MetricStore, PlanAdmin,
+    PlanSource, QuotaLedger, ServiceStore, SettingStore, Store, StoreParts, TemplateStore,
+    TokenStore, VolumeStore,
+};
 
 /// The repository README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
 use caas_core::labels;
@@ -16,7 +17,7 @@ use caas_core::ports::runtime::{ContainerSpec, LabelSelector};
 use caas_core::ports::store::AuditFilter;
 use caas_core::units::GIB;
 use caas_core::validate::{ImageRef, Name};
-use caas_core::{ContainerRuntime, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, Platform, Principal};
 
 const IMAGE: &str = "caas/busybox:latest";
 

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use caas_core::platform::{AlertCondition, AlertRule, AlertSettings, DeployApp, R
 use caas_core::ports::notifier::InMemoryNotifier;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
-use caas_core::{Clock, EventId, ManualClock, Platform, Principal, Store};
+use caas_core::{Clock, EventId, ManualClock, Platform, Principal};
 
 const IMAGE: &str = "caas/busybox:latest";
 const SECRET: &str = "0123456789abcdef-secret";

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use caas_core::ports::mailer::InMemoryMailer;
 use caas_core::ports::store::AuditFilter;
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
-use caas_core::{ManualClock, Platform, Principal, Store};
+use caas_core::{ManualClock, Platform, Principal};
 
 const IMAGE: &str = "caas/busybox:latest";
 

@@ -5,19 +5,22 @@
 
 use std::sync::Arc;
 
-use caas_core::memory::InMemoryRuntime;
-use caas_core::ports::store::MockStore;
+use caas_core::memory::{InMemoryRuntime, InMemoryStore};
+use caas_core::ports::store::{MockSettingStore, StoreParts};
 use caas_core::{Error, Platform};
 
 #[tokio::test]
 async fn a_mocked_store_outage_shows_in_health() {
-    let mut store = MockStore::new();
-    store
+    let mut settings = MockSettingStore::new();
+    settings
         .expect_ping()
         .times(1)
         .returning(|| Err(Error::unavailable("mock-store", "connection refused")));
+    // Only the settings area (which answers the health check) is mocked.
+    let mut parts = StoreParts::from_store(Arc::new(InMemoryStore::new()));
+    parts.settings = Arc::new(settings);
     let platform = Platform::builder()
-        .store(Arc::new(store))
+        .store_parts(parts)
         .runtime(Arc::new(InMemoryRuntime::new()))
         .build()
         .expect("platform");

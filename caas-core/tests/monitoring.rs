@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use caas_core::platform::{
 use caas_core::ports::runtime::{LabelSelector, RawStats};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
-use caas_core::{ContainerRuntime, Platform, Principal, ServiceId, Store};
+use caas_core::{ContainerRuntime, Platform, Principal, ServiceId};
 use chrono::Utc;
 
 const IMAGE: &str = "caas/busybox:latest";

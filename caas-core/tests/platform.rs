@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
 use caas_core::labels;
@@ -15,7 +16,7 @@ use caas_core::platform::{DeleteOptions, DeployApp, NewProject};
 use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
-use caas_core::{ContainerRuntime, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, Platform, Principal};
 
 struct World {
     platform: Platform,

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use caas_core::ports::runtime::{ContainerSpec, LabelSelector};
 use caas_core::units::{GIB, ResourceAmounts};
 use caas_core::validate::{ImageRef, Name};
 use caas_core::{
-    ContainerRuntime, ManualClock, OrgId, Platform, Principal, QuotaEngine, ReservationId, Store,
+    ContainerRuntime, ManualClock, OrgId, Platform, Principal, QuotaEngine, ReservationId,
     StoreQuotaEngine,
 };
 

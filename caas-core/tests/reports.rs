@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use caas_core::platform::{ChartMetric, DeleteOptions, DeployApp, NewVolume};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
-use caas_core::{ContainerRuntime, ManualClock, Platform, ServiceId, Store};
+use caas_core::{ContainerRuntime, ManualClock, Platform, ServiceId};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
 use caas_core::memory::{InMemoryRuntime, InMemoryStore};
@@ -17,7 +18,7 @@ use caas_core::platform::{
 };
 use caas_core::ports::mailer::InMemoryMailer;
 use caas_core::units::GIB;
-use caas_core::{AlertId, Error, Platform, Principal, Store};
+use caas_core::{AlertId, Error, Platform, Principal};
 
 struct World {
     platform: Platform,

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use caas_core::platform::{
     builtin_templates, instantiate, parse_template, validate_template,
 };
 use caas_core::units::{GIB, MIB};
-use caas_core::{ContainerRuntime, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, Platform, Principal};
 use serde_json::json;
 
 const IMAGES: &[&str] = &[

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use caas_core::ports::proxy::{RouteRule, ServiceRoutes};
 use caas_core::ports::runtime::{ContainerInfo, HealthStatus, LabelSelector};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{Hostname, ImageRef};
-use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId, Store};
+use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId};
 
 const IMAGE: &str = "caas/busybox:latest";
 

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use caas_core::platform::{DeployApp, RolloutTiming, WatcherConfig};
 use caas_core::ports::runtime::{HealthStatus, LabelSelector, LogStream};
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
-use caas_core::{ContainerRuntime, Platform, ServiceId, Store};
+use caas_core::{ContainerRuntime, Platform, ServiceId};
 
 const IMAGE: &str = "caas/busybox:latest";
 

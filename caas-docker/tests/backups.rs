@@ -8,6 +8,7 @@
 
 mod common;
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use caas_core::platform::{
 use caas_core::ports::runtime::{ContainerSpec, ContainerStatus, LabelSelector, LogOptions, Mount};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{ImageRef, Name};
-use caas_core::{ContainerRuntime, Platform, Store};
+use caas_core::{ContainerRuntime, Platform};
 use caas_testkit::env;
 use futures::StreamExt;
 use object_store::ObjectStore;

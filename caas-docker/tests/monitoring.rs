@@ -24,7 +24,12 @@ async fn wait_event(
 ) -> Vec<caas_core::model::ServiceEvent> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let events = platform.store().list_events(svc, 200).await.unwrap();
+        let events = platform
+            .store()
+            .history
+            .list_events(svc, 200)
+            .await
+            .unwrap();
         if events.iter().any(|e| want(&e.kind)) {
             return events;
         }
@@ -149,6 +154,7 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let kinds: Vec<ServiceEventKind> = platform
         .store()
+        .history
         .list_events(sick.id, 200)
         .await
         .unwrap()

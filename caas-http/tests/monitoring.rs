@@ -5,10 +5,10 @@
 
 mod common;
 
+use caas_core::ports::store::prelude::*;
 use std::time::Duration;
 
 use axum::body::Body;
-use caas_core::Store;
 use caas_core::model::{MetricSample, Resolution, Role};
 use caas_core::platform::WatcherConfig;
 use caas_core::ports::runtime::LogStream;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use caas_core::ports::store::prelude::*;
 use std::collections::BTreeSet;
 
 use axum::body::Body;
@@ -739,7 +740,6 @@ async fn sse_event(body: &mut Body, buf: &mut String, name: &str) -> Value {
 
 #[tokio::test]
 async fn monitoring_answers_match_their_documented_schemas() {
-    use caas_core::Store;
     use caas_core::model::{MetricSample, Resolution};
 
     let w = world().await;

@@ -4,9 +4,10 @@
 
 mod common;
 
+use caas_core::ContainerRuntime;
 use caas_core::labels;
 use caas_core::ports::runtime::LabelSelector;
-use caas_core::{ContainerRuntime, Store};
+use caas_core::ports::store::prelude::*;
 use common::{PlanLimits, SERVICES, assert_error, assert_invalid, limits, world, world_with};
 use http::{Method, StatusCode};
 use serde_json::json;

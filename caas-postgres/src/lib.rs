@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> caas_core::Result<()> {
-//! use caas_core::Store;
+//! use caas_core::SettingStore;
 //!
 //! let store = caas_postgres::PgStore::connect("postgres://caas:caas@127.0.0.1/caas").await?;
 //! store.migrate().await?;

@@ -6,11 +6,12 @@ use caas_core::model::{
     MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use caas_core::ports::store::prelude::*;
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
-    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
+    ReservationId, Result, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
@@ -21,7 +22,7 @@ use crate::{
 };
 
 #[async_trait]
-impl Store for PgStore {
+impl SettingStore for PgStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -30,18 +31,16 @@ impl Store for PgStore {
         Ok(())
     }
 
-    // --- platform settings ---
     async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>> {
         settings::setting_opt(&self.pool, &*self.sealer().await, key).await
     }
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         settings::put_setting(&self.pool, &*self.sealer().await, key, value).await
     }
+}
 
-    // --- users ---
-    async fn create_user(&self, user: &User) -> Result<()> {
-        tenancy::create_user(&self.pool, user).await
-    }
+#[async_trait]
+impl Directory for PgStore {
     async fn user(&self, id: UserId) -> Result<User> {
         tenancy::user(&self.pool, id).await
     }
@@ -51,11 +50,52 @@ impl Store for PgStore {
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         tenancy::list_users(&self.pool, filter).await
     }
+    async fn org(&self, id: OrgId) -> Result<Organization> {
+        tenancy::org(&self.pool, id).await
+    }
+    async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>> {
+        tenancy::org_by_slug_opt(&self.pool, slug).await
+    }
+    async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
+        tenancy::list_orgs(&self.pool, filter).await
+    }
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        tenancy::members(&self.pool, org).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        tenancy::memberships(&self.pool, user).await
+    }
+}
+
+#[async_trait]
+impl DirectoryAdmin for PgStore {
+    async fn create_user(&self, user: &User) -> Result<()> {
+        tenancy::create_user(&self.pool, user).await
+    }
     async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
         tenancy::set_user_disabled(&self.pool, id, disabled).await
     }
 
-    // --- organizations ---
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        tenancy::create_org(&self.pool, org).await
+    }
+    async fn update_org(&self, org: &Organization) -> Result<()> {
+        tenancy::update_org(&self.pool, org).await
+    }
+    async fn delete_org(&self, id: OrgId) -> Result<()> {
+        tenancy::delete_org(&self.pool, id).await
+    }
+
+    async fn put_member(&self, member: &Member) -> Result<()> {
+        tenancy::put_member(&self.pool, member).await
+    }
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
+        tenancy::remove_member(&self.pool, org, user).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
         tokens::create(&self.pool, token).await
     }
@@ -68,41 +108,10 @@ impl Store for PgStore {
     async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
         tokens::delete(&self.pool, id).await
     }
+}
 
-    async fn create_org(&self, org: &Organization) -> Result<()> {
-        tenancy::create_org(&self.pool, org).await
-    }
-    async fn org(&self, id: OrgId) -> Result<Organization> {
-        tenancy::org(&self.pool, id).await
-    }
-    async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>> {
-        tenancy::org_by_slug_opt(&self.pool, slug).await
-    }
-    async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
-        tenancy::list_orgs(&self.pool, filter).await
-    }
-    async fn update_org(&self, org: &Organization) -> Result<()> {
-        tenancy::update_org(&self.pool, org).await
-    }
-    async fn delete_org(&self, id: OrgId) -> Result<()> {
-        tenancy::delete_org(&self.pool, id).await
-    }
-
-    // --- members ---
-    async fn put_member(&self, member: &Member) -> Result<()> {
-        tenancy::put_member(&self.pool, member).await
-    }
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
-        tenancy::remove_member(&self.pool, org, user).await
-    }
-    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
-        tenancy::members(&self.pool, org).await
-    }
-    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
-        tenancy::memberships(&self.pool, user).await
-    }
-
-    // --- invitations ---
+#[async_trait]
+impl InvitationStore for PgStore {
     async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
         invitations::create(&self.pool, invitation).await
     }
@@ -118,11 +127,10 @@ impl Store for PgStore {
     async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
         invitations::delete(&self.pool, id).await
     }
+}
 
-    // --- plans and subscriptions ---
-    async fn create_plan(&self, plan: &Plan) -> Result<()> {
-        plans::create_plan(&self.pool, plan).await
-    }
+#[async_trait]
+impl PlanSource for PgStore {
     async fn plan(&self, id: PlanId) -> Result<Plan> {
         plans::plan(&self.pool, id).await
     }
@@ -131,6 +139,16 @@ impl Store for PgStore {
     }
     async fn list_plans(&self) -> Result<Vec<Plan>> {
         plans::list_plans(&self.pool).await
+    }
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        plans::subscription_opt(&self.pool, org).await
+    }
+}
+
+#[async_trait]
+impl PlanAdmin for PgStore {
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        plans::create_plan(&self.pool, plan).await
     }
     async fn update_plan(&self, plan: &Plan) -> Result<()> {
         plans::update_plan(&self.pool, plan).await
@@ -141,11 +159,10 @@ impl Store for PgStore {
     async fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         plans::put_subscription(&self.pool, sub).await
     }
-    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
-        plans::subscription_opt(&self.pool, org).await
-    }
+}
 
-    // --- projects ---
+#[async_trait]
+impl ServiceStore for PgStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         services::create_project(&self.pool, project).await
     }
@@ -162,7 +179,6 @@ impl Store for PgStore {
         services::delete_project(&self.pool, id).await
     }
 
-    // --- services and deployments ---
     async fn create_service(&self, service: &Service) -> Result<()> {
         services::create_service(&self.pool, &*self.sealer().await, service).await
     }
@@ -196,8 +212,10 @@ impl Store for PgStore {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         services::list_deployments(&self.pool, &*self.sealer().await, service).await
     }
+}
 
-    // --- domains ---
+#[async_trait]
+impl DomainStore for PgStore {
     async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
         domains::create(&self.pool, domain, claim).await
     }
@@ -223,7 +241,6 @@ impl Store for PgStore {
         domains::delete(&self.pool, id).await
     }
 
-    // --- hostname claims ---
     async fn host_claim_opt(&self, hostname: &str) -> Result<Option<HostClaim>> {
         domains::claim_opt(&self.pool, hostname).await
     }
@@ -244,8 +261,10 @@ impl Store for PgStore {
     async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
         domains::site_verified_by_others(&self.pool, site, org).await
     }
+}
 
-    // --- volumes ---
+#[async_trait]
+impl VolumeStore for PgStore {
     async fn create_volume(&self, volume: &Volume) -> Result<()> {
         volumes::create_volume(&self.pool, volume).await
     }
@@ -268,7 +287,6 @@ impl Store for PgStore {
         volumes::delete_volume(&self.pool, id).await
     }
 
-    // --- backups ---
     async fn create_backup(&self, backup: &Backup) -> Result<()> {
         volumes::create_backup(&self.pool, backup).await
     }
@@ -287,8 +305,10 @@ impl Store for PgStore {
     async fn delete_backup(&self, id: BackupId) -> Result<()> {
         volumes::delete_backup(&self.pool, id).await
     }
+}
 
-    // --- alerts ---
+#[async_trait]
+impl HistoryStore for PgStore {
     async fn put_alert(&self, alert: &Alert) -> Result<()> {
         alerts::put(&self.pool, alert).await
     }
@@ -307,7 +327,22 @@ impl Store for PgStore {
         alerts::by_id(&self.pool, id).await
     }
 
-    // --- templates ---
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        history::append_event(&self.pool, event).await
+    }
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        history::list_events(&self.pool, service, limit).await
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        history::append_audit(&self.pool, entry).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        history::list_audit(&self.pool, filter).await
+    }
+}
+
+#[async_trait]
+impl TemplateStore for PgStore {
     async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
         templates::put_template(&self.pool, template).await
     }
@@ -343,8 +378,10 @@ impl Store for PgStore {
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
         templates::delete_instance(&self.pool, id).await
     }
+}
 
-    // --- quota ---
+#[async_trait]
+impl QuotaLedger for PgStore {
     async fn quota_reserve(
         &self,
         org: OrgId,
@@ -377,22 +414,10 @@ impl Store for PgStore {
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         quota::expire(&self.pool, now).await
     }
+}
 
-    // --- events and audit ---
-    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
-        history::append_event(&self.pool, event).await
-    }
-    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
-        history::list_events(&self.pool, service, limit).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        history::append_audit(&self.pool, entry).await
-    }
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        history::list_audit(&self.pool, filter).await
-    }
-
-    // --- metrics ---
+#[async_trait]
+impl MetricStore for PgStore {
     async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
         metrics::insert(self, samples).await
     }

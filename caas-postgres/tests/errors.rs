@@ -8,6 +8,7 @@
 
 mod common;
 
+use caas_core::ports::store::prelude::*;
 use std::fmt::Debug;
 
 use caas_core::model::{
@@ -17,7 +18,7 @@ use caas_core::model::{
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AuditId, DeploymentId, Error, OrgId, PlanId, ProjectId, ReservationId, Result, ServiceId,
-    Store, TemplateInstanceId, UserId,
+    TemplateInstanceId, UserId,
 };
 use caas_postgres::PgStore;
 use caas_testkit::store::{

@@ -6,8 +6,8 @@
 
 mod common;
 
-use caas_core::Store;
 use caas_core::model::Resolution;
+use caas_core::ports::store::prelude::*;
 use caas_postgres::PgStore;
 use caas_testkit::metrics::{base, expected_rollup, sample};
 use chrono::Duration;

@@ -8,13 +8,14 @@
 
 mod common;
 
+use caas_core::ports::store::prelude::*;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use caas_core::Result;
 use caas_core::model::NewOrganization;
 use caas_core::units::ResourceAmounts;
-use caas_core::{Result, Store};
 use caas_postgres::PgStore;
 use caas_testkit::store::{generous_limits, now, seed_subscribed_org};
 use tokio::net::{TcpListener, TcpStream};

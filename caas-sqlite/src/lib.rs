@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> caas_core::Result<()> {
-//! use caas_core::Store;
+//! use caas_core::SettingStore;
 //!
 //! let store = caas_sqlite::SqliteStore::open("/var/lib/caas/caas.db").await?;
 //! store.migrate().await?;
@@ -183,14 +183,14 @@
 //!   minimum and maximum of CPU, memory and pids (`REAL`), the largest memory limit and
 //!   counters (`INTEGER`); indexed on `(resolution, at)` for the next level and retention.
 //!
-//! [`insert_metrics`](caas_core::Store::insert_metrics) checks the whole batch first (`u64`
+//! [`insert_metrics`](caas_core::MetricStore::insert_metrics) checks the whole batch first (`u64`
 //! values above `i64::MAX` and non-finite CPU readings are `InvalidInput` naming the field,
 //! e.g. `net_rx_bytes`, and nothing is stored), then writes it in one write transaction as
 //! multi-row `INSERT`s: chunks of 2 000 rows (22 000 bound parameters, under SQLite's 32 766)
 //! and the rest in power-of-two chunks, so each connection caches at most 12 insert
 //! statements.
 //!
-//! [`rollup_metrics`](caas_core::Store::rollup_metrics) is one upsert per call, recomputing
+//! [`rollup_metrics`](caas_core::MetricStore::rollup_metrics) is one upsert per call, recomputing
 //! every bucket `b` of the level with `bucket(since) <= b` and `b + width <= until` from the
 //! level below (raw → minute → hour → day), i.e. from the source rows with
 //! `bucket(since) <= at < bucket(until)`. For the minute level:
@@ -211,15 +211,15 @@
 //! Re-running replaces buckets (idempotent, late samples are picked up); it returns the
 //! buckets written. Buckets whose source rows were already dropped by retention are kept.
 //!
-//! [`query_metrics`](caas_core::Store::query_metrics) reads `[from, to)` oldest first through
+//! [`query_metrics`](caas_core::MetricStore::query_metrics) reads `[from, to)` oldest first through
 //! the service index or primary key, at most 10 000 rows.
-//! [`delete_metrics_before`](caas_core::Store::delete_metrics_before) is one range `DELETE`
+//! [`delete_metrics_before`](caas_core::MetricStore::delete_metrics_before) is one range `DELETE`
 //! (`at < ?`, with `resolution = ?` for rollups) through the time indexes, returning the exact
 //! number of rows deleted.
 //!
 //! # Quota atomicity
 //!
-//! [`quota_reserve`](caas_core::Store::quota_reserve) runs in a `BEGIN IMMEDIATE`
+//! [`quota_reserve`](caas_core::QuotaLedger::quota_reserve) runs in a `BEGIN IMMEDIATE`
 //! transaction: SQLite grants the database's single write lock at `BEGIN`, so summing the
 //! organization's live reservations (committed, and pending ones not expired at `now`) and
 //! inserting the new pending one happen with no other writer in between — in this process or

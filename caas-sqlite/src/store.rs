@@ -6,11 +6,12 @@ use caas_core::model::{
     MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use caas_core::ports::store::prelude::*;
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
     AlertId, ApiTokenId, BackupId, DeploymentId, DomainId, InvitationId, OrgId, PlanId, ProjectId,
-    ReservationId, Result, ServiceId, Store, TemplateInstanceId, UserId, VolumeId,
+    ReservationId, Result, ServiceId, TemplateInstanceId, UserId, VolumeId,
 };
 use chrono::{DateTime, Utc};
 
@@ -21,7 +22,7 @@ use crate::{
 };
 
 #[async_trait]
-impl Store for SqliteStore {
+impl SettingStore for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(self.pool())
@@ -36,10 +37,10 @@ impl Store for SqliteStore {
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         history::put_setting(self, key, value).await
     }
+}
 
-    async fn create_user(&self, user: &User) -> Result<()> {
-        tenancy::create_user(self, user).await
-    }
+#[async_trait]
+impl Directory for SqliteStore {
     async fn user(&self, id: UserId) -> Result<User> {
         tenancy::user_by_id(self, id).await
     }
@@ -49,26 +50,6 @@ impl Store for SqliteStore {
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         tenancy::list_users(self, filter).await
     }
-    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
-        tenancy::set_user_disabled(self, id, disabled).await
-    }
-
-    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
-        tokens::create(self, token).await
-    }
-    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
-        tokens::by_hash_opt(self, token_sha256).await
-    }
-    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
-        tokens::list(self, user).await
-    }
-    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
-        tokens::delete(self, id).await
-    }
-
-    async fn create_org(&self, org: &Organization) -> Result<()> {
-        tenancy::create_org(self, org).await
-    }
     async fn org(&self, id: OrgId) -> Result<Organization> {
         tenancy::org_by_id(self, id).await
     }
@@ -77,6 +58,26 @@ impl Store for SqliteStore {
     }
     async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
         tenancy::list_orgs(self, filter).await
+    }
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        tenancy::members(self, org).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        tenancy::memberships(self, user).await
+    }
+}
+
+#[async_trait]
+impl DirectoryAdmin for SqliteStore {
+    async fn create_user(&self, user: &User) -> Result<()> {
+        tenancy::create_user(self, user).await
+    }
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        tenancy::set_user_disabled(self, id, disabled).await
+    }
+
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        tenancy::create_org(self, org).await
     }
     async fn update_org(&self, org: &Organization) -> Result<()> {
         tenancy::update_org(self, org).await
@@ -91,13 +92,26 @@ impl Store for SqliteStore {
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
         tenancy::remove_member(self, org, user).await
     }
-    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
-        tenancy::members(self, org).await
-    }
-    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
-        tenancy::memberships(self, user).await
-    }
+}
 
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        tokens::create(self, token).await
+    }
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        tokens::by_hash_opt(self, token_sha256).await
+    }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        tokens::list(self, user).await
+    }
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        tokens::delete(self, id).await
+    }
+}
+
+#[async_trait]
+impl InvitationStore for SqliteStore {
     async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
         invitations::create(self, invitation).await
     }
@@ -113,10 +127,10 @@ impl Store for SqliteStore {
     async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
         invitations::delete(self, id).await
     }
+}
 
-    async fn create_plan(&self, plan: &Plan) -> Result<()> {
-        plans::create_plan(self, plan).await
-    }
+#[async_trait]
+impl PlanSource for SqliteStore {
     async fn plan(&self, id: PlanId) -> Result<Plan> {
         plans::plan_by_id(self, id).await
     }
@@ -125,6 +139,16 @@ impl Store for SqliteStore {
     }
     async fn list_plans(&self) -> Result<Vec<Plan>> {
         plans::list_plans(self).await
+    }
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        plans::subscription_opt(self, org).await
+    }
+}
+
+#[async_trait]
+impl PlanAdmin for SqliteStore {
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        plans::create_plan(self, plan).await
     }
     async fn update_plan(&self, plan: &Plan) -> Result<()> {
         plans::update_plan(self, plan).await
@@ -135,10 +159,10 @@ impl Store for SqliteStore {
     async fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         plans::put_subscription(self, sub).await
     }
-    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
-        plans::subscription_opt(self, org).await
-    }
+}
 
+#[async_trait]
+impl ServiceStore for SqliteStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         services::create_project(self, project).await
     }
@@ -188,7 +212,10 @@ impl Store for SqliteStore {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         services::list_deployments(self, service).await
     }
+}
 
+#[async_trait]
+impl DomainStore for SqliteStore {
     async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
         domains::create(self, domain, claim).await
     }
@@ -234,7 +261,10 @@ impl Store for SqliteStore {
     async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
         domains::site_verified_by_others(self, site, org).await
     }
+}
 
+#[async_trait]
+impl VolumeStore for SqliteStore {
     async fn create_volume(&self, volume: &Volume) -> Result<()> {
         volumes::create_volume(self, volume).await
     }
@@ -275,7 +305,10 @@ impl Store for SqliteStore {
     async fn delete_backup(&self, id: BackupId) -> Result<()> {
         volumes::delete_backup(self, id).await
     }
+}
 
+#[async_trait]
+impl HistoryStore for SqliteStore {
     async fn put_alert(&self, alert: &Alert) -> Result<()> {
         alerts::put(self, alert).await
     }
@@ -294,6 +327,22 @@ impl Store for SqliteStore {
         alerts::by_id(self, id).await
     }
 
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        history::append_event(self, event).await
+    }
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        history::list_events(self, service, limit).await
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        history::append_audit(self, entry).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        history::list_audit(self, filter).await
+    }
+}
+
+#[async_trait]
+impl TemplateStore for SqliteStore {
     async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
         templates::put_template(self, template).await
     }
@@ -329,7 +378,10 @@ impl Store for SqliteStore {
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
         templates::delete_instance(self, id).await
     }
+}
 
+#[async_trait]
+impl QuotaLedger for SqliteStore {
     async fn quota_reserve(
         &self,
         org: OrgId,
@@ -362,20 +414,10 @@ impl Store for SqliteStore {
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         quota::expire(self, now).await
     }
+}
 
-    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
-        history::append_event(self, event).await
-    }
-    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
-        history::list_events(self, service, limit).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        history::append_audit(self, entry).await
-    }
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        history::list_audit(self, filter).await
-    }
-
+#[async_trait]
+impl MetricStore for SqliteStore {
     async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
         metrics::insert(self, samples).await
     }

@@ -327,7 +327,7 @@ pub(crate) async fn delete_backup(s: &SqliteStore, id: BackupId) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use caas_core::Store;
+    use caas_core::ports::store::prelude::*;
     use caas_testkit::store::{backup_of, now, seed_org, seed_project, volume_of};
 
     use super::*;

@@ -3,6 +3,7 @@
 //! (one connection, which also proves no operation needs two connections at once).
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -102,7 +103,7 @@ impl FileStore {
 }
 
 #[async_trait]
-impl Store for FileStore {
+impl SettingStore for FileStore {
     async fn ping(&self) -> Result<()> {
         self.store.ping().await
     }
@@ -112,21 +113,10 @@ impl Store for FileStore {
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         self.store.put_setting(key, value).await
     }
-    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
-        self.store.create_api_token(token).await
-    }
-    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
-        self.store.api_token_by_hash_opt(token_sha256).await
-    }
-    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
-        self.store.list_api_tokens(user).await
-    }
-    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
-        self.store.delete_api_token(id).await
-    }
-    async fn create_user(&self, user: &User) -> Result<()> {
-        self.store.create_user(user).await
-    }
+}
+
+#[async_trait]
+impl Directory for FileStore {
     async fn user(&self, id: UserId) -> Result<User> {
         self.store.user(id).await
     }
@@ -136,12 +126,6 @@ impl Store for FileStore {
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>> {
         self.store.list_users(filter).await
     }
-    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
-        self.store.set_user_disabled(id, disabled).await
-    }
-    async fn create_org(&self, org: &Organization) -> Result<()> {
-        self.store.create_org(org).await
-    }
     async fn org(&self, id: OrgId) -> Result<Organization> {
         self.store.org(id).await
     }
@@ -150,6 +134,25 @@ impl Store for FileStore {
     }
     async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>> {
         self.store.list_orgs(filter).await
+    }
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        self.store.members(org).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        self.store.memberships(user).await
+    }
+}
+
+#[async_trait]
+impl DirectoryAdmin for FileStore {
+    async fn create_user(&self, user: &User) -> Result<()> {
+        self.store.create_user(user).await
+    }
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        self.store.set_user_disabled(id, disabled).await
+    }
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        self.store.create_org(org).await
     }
     async fn update_org(&self, org: &Organization) -> Result<()> {
         self.store.update_org(org).await
@@ -163,12 +166,26 @@ impl Store for FileStore {
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
         self.store.remove_member(org, user).await
     }
-    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
-        self.store.members(org).await
+}
+
+#[async_trait]
+impl TokenStore for FileStore {
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        self.store.create_api_token(token).await
     }
-    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
-        self.store.memberships(user).await
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        self.store.api_token_by_hash_opt(token_sha256).await
     }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        self.store.list_api_tokens(user).await
+    }
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        self.store.delete_api_token(id).await
+    }
+}
+
+#[async_trait]
+impl InvitationStore for FileStore {
     async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
         self.store.create_invitation(invitation).await
     }
@@ -184,9 +201,10 @@ impl Store for FileStore {
     async fn delete_invitation(&self, id: InvitationId) -> Result<()> {
         self.store.delete_invitation(id).await
     }
-    async fn create_plan(&self, plan: &Plan) -> Result<()> {
-        self.store.create_plan(plan).await
-    }
+}
+
+#[async_trait]
+impl PlanSource for FileStore {
     async fn plan(&self, id: PlanId) -> Result<Plan> {
         self.store.plan(id).await
     }
@@ -195,6 +213,16 @@ impl Store for FileStore {
     }
     async fn list_plans(&self) -> Result<Vec<Plan>> {
         self.store.list_plans().await
+    }
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        self.store.subscription_opt(org).await
+    }
+}
+
+#[async_trait]
+impl PlanAdmin for FileStore {
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        self.store.create_plan(plan).await
     }
     async fn update_plan(&self, plan: &Plan) -> Result<()> {
         self.store.update_plan(plan).await
@@ -205,9 +233,10 @@ impl Store for FileStore {
     async fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         self.store.put_subscription(sub).await
     }
-    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
-        self.store.subscription_opt(org).await
-    }
+}
+
+#[async_trait]
+impl ServiceStore for FileStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         self.store.create_project(project).await
     }
@@ -256,6 +285,10 @@ impl Store for FileStore {
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>> {
         self.store.list_deployments(service).await
     }
+}
+
+#[async_trait]
+impl DomainStore for FileStore {
     async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
         self.store.create_domain(domain, claim).await
     }
@@ -302,6 +335,10 @@ impl Store for FileStore {
     async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
         self.store.site_verified_by_others(site, org).await
     }
+}
+
+#[async_trait]
+impl VolumeStore for FileStore {
     async fn create_volume(&self, volume: &Volume) -> Result<()> {
         self.store.create_volume(volume).await
     }
@@ -341,6 +378,10 @@ impl Store for FileStore {
     async fn delete_backup(&self, id: BackupId) -> Result<()> {
         self.store.delete_backup(id).await
     }
+}
+
+#[async_trait]
+impl HistoryStore for FileStore {
     async fn put_alert(&self, alert: &Alert) -> Result<()> {
         self.store.put_alert(alert).await
     }
@@ -358,6 +399,22 @@ impl Store for FileStore {
     async fn alert(&self, id: AlertId) -> Result<Alert> {
         self.store.alert(id).await
     }
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        self.store.append_event(event).await
+    }
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        self.store.list_events(service, limit).await
+    }
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.store.append_audit(entry).await
+    }
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.store.list_audit(filter).await
+    }
+}
+
+#[async_trait]
+impl TemplateStore for FileStore {
     async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
         self.store.put_template(template).await
     }
@@ -395,7 +452,10 @@ impl Store for FileStore {
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
         self.store.delete_template_instance(id).await
     }
+}
 
+#[async_trait]
+impl QuotaLedger for FileStore {
     async fn quota_reserve(
         &self,
         org: OrgId,
@@ -430,18 +490,10 @@ impl Store for FileStore {
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         self.store.quota_expire(now).await
     }
-    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
-        self.store.append_event(event).await
-    }
-    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
-        self.store.list_events(service, limit).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        self.store.append_audit(entry).await
-    }
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        self.store.list_audit(filter).await
-    }
+}
+
+#[async_trait]
+impl MetricStore for FileStore {
     async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
         self.store.insert_metrics(samples).await
     }

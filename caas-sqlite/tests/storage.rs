@@ -3,6 +3,7 @@
 //! as two processes would have) on one file.
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -139,6 +139,7 @@ async fn the_platform_answers_its_http_challenge_through_traefik_and_the_claim_i
     assert!(
         platform
             .store()
+            .domains
             .host_claim_opt(&host)
             .await
             .unwrap()

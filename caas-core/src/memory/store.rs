@@ -1,4 +1,4 @@
-//! [`InMemoryStore`]: the whole [`Store`] port in process memory.
+//! [`InMemoryStore`]: the whole [`crate::Store`] port in process memory.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -18,7 +18,11 @@ use crate::model::{
     Volume,
 };
 use crate::ports::quota::{check_limits, check_subscription, sum_usage};
-use crate::ports::store::{AuditFilter, OrgFilter, Store, UserFilter};
+use crate::ports::store::{
+    AuditFilter, Directory, DirectoryAdmin, DomainStore, HistoryStore, InvitationStore,
+    MetricStore, OrgFilter, PlanAdmin, PlanSource, QuotaLedger, ServiceStore, SettingStore,
+    TemplateStore, TokenStore, UserFilter, VolumeStore,
+};
 use crate::units::ResourceAmounts;
 
 #[derive(Debug, Default)]
@@ -49,7 +53,7 @@ struct State {
     rollups: BTreeMap<(Resolution, ServiceId, DateTime<Utc>), MetricPoint>,
 }
 
-/// A complete, faithful [`Store`] in memory: the same constraints as the SQL stores (unique
+/// A complete, faithful [`crate::Store`] in memory: the same constraints as the SQL stores (unique
 /// names, references checked, cascades on delete) and atomic quota reservations under one lock.
 /// Meant for tests and for embedders' own test suites.
 #[derive(Debug, Default)]
@@ -75,7 +79,7 @@ fn found<T: Clone>(v: Option<&T>, kind: &'static str, id: impl std::fmt::Display
 }
 
 #[async_trait]
-impl Store for InMemoryStore {
+impl SettingStore for InMemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -88,19 +92,10 @@ impl Store for InMemoryStore {
         self.lock().settings.insert(key.to_string(), value.clone());
         Ok(())
     }
+}
 
-    async fn create_user(&self, user: &User) -> Result<()> {
-        let mut s = self.lock();
-        if s.users.values().any(|u| u.email == user.email) {
-            return Err(Error::already_exists("user", &user.email));
-        }
-        if s.users.contains_key(&user.id) {
-            return Err(Error::already_exists("user", user.id));
-        }
-        s.users.insert(user.id, user.clone());
-        Ok(())
-    }
-
+#[async_trait]
+impl Directory for InMemoryStore {
     async fn user(&self, id: UserId) -> Result<User> {
         found(self.lock().users.get(&id), "user", id)
     }
@@ -129,70 +124,6 @@ impl Store for InMemoryStore {
             .skip(filter.offset as usize)
             .take(filter.limit.min(500) as usize)
             .collect())
-    }
-
-    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
-        match self.lock().users.get_mut(&id) {
-            Some(u) => {
-                u.disabled = disabled;
-                Ok(())
-            }
-            None => Err(Error::not_found("user", id)),
-        }
-    }
-
-    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
-        let mut s = self.lock();
-        if !s.users.contains_key(&token.user) {
-            return Err(Error::not_found("user", token.user));
-        }
-        if s.tokens.contains_key(&token.id)
-            || s.tokens
-                .values()
-                .any(|t| t.token_sha256 == token.token_sha256)
-        {
-            return Err(Error::already_exists("api token", token.id));
-        }
-        s.tokens.insert(token.id, token.clone());
-        Ok(())
-    }
-
-    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
-        Ok(self
-            .lock()
-            .tokens
-            .values()
-            .find(|t| t.token_sha256 == token_sha256)
-            .cloned())
-    }
-
-    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
-        Ok(self
-            .lock()
-            .tokens
-            .values()
-            .filter(|t| t.user == user)
-            .cloned()
-            .collect())
-    }
-
-    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
-        match self.lock().tokens.remove(&id) {
-            Some(_) => Ok(()),
-            None => Err(Error::not_found("api token", id)),
-        }
-    }
-
-    async fn create_org(&self, org: &Organization) -> Result<()> {
-        let mut s = self.lock();
-        if s.orgs.contains_key(&org.id) {
-            return Err(Error::already_exists("organization", org.id));
-        }
-        if s.orgs.values().any(|o| o.slug == org.slug) {
-            return Err(Error::already_exists("organization", &org.slug));
-        }
-        s.orgs.insert(org.id, org.clone());
-        Ok(())
     }
 
     async fn org(&self, id: OrgId) -> Result<Organization> {
@@ -229,6 +160,67 @@ impl Store for InMemoryStore {
             .skip(filter.offset as usize)
             .take(filter.limit.min(500) as usize)
             .collect())
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
+        let mut v: Vec<Member> = self
+            .lock()
+            .members
+            .values()
+            .filter(|m| m.org == org)
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| (m.created_at, m.user));
+        Ok(v)
+    }
+
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
+        let mut v: Vec<Member> = self
+            .lock()
+            .members
+            .values()
+            .filter(|m| m.user == user)
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| (m.created_at, m.org));
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl DirectoryAdmin for InMemoryStore {
+    async fn create_user(&self, user: &User) -> Result<()> {
+        let mut s = self.lock();
+        if s.users.values().any(|u| u.email == user.email) {
+            return Err(Error::already_exists("user", &user.email));
+        }
+        if s.users.contains_key(&user.id) {
+            return Err(Error::already_exists("user", user.id));
+        }
+        s.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
+        match self.lock().users.get_mut(&id) {
+            Some(u) => {
+                u.disabled = disabled;
+                Ok(())
+            }
+            None => Err(Error::not_found("user", id)),
+        }
+    }
+
+    async fn create_org(&self, org: &Organization) -> Result<()> {
+        let mut s = self.lock();
+        if s.orgs.contains_key(&org.id) {
+            return Err(Error::already_exists("organization", org.id));
+        }
+        if s.orgs.values().any(|o| o.slug == org.slug) {
+            return Err(Error::already_exists("organization", &org.slug));
+        }
+        s.orgs.insert(org.id, org.clone());
+        Ok(())
     }
 
     async fn update_org(&self, org: &Organization) -> Result<()> {
@@ -281,19 +273,55 @@ impl Store for InMemoryStore {
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool> {
         Ok(self.lock().members.remove(&(org, user)).is_some())
     }
+}
 
-    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
-        let mut v: Vec<Member> = self
-            .lock()
-            .members
-            .values()
-            .filter(|m| m.org == org)
-            .cloned()
-            .collect();
-        v.sort_by_key(|m| (m.created_at, m.user));
-        Ok(v)
+#[async_trait]
+impl TokenStore for InMemoryStore {
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
+        let mut s = self.lock();
+        if !s.users.contains_key(&token.user) {
+            return Err(Error::not_found("user", token.user));
+        }
+        if s.tokens.contains_key(&token.id)
+            || s.tokens
+                .values()
+                .any(|t| t.token_sha256 == token.token_sha256)
+        {
+            return Err(Error::already_exists("api token", token.id));
+        }
+        s.tokens.insert(token.id, token.clone());
+        Ok(())
     }
 
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .find(|t| t.token_sha256 == token_sha256)
+            .cloned())
+    }
+
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .filter(|t| t.user == user)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()> {
+        match self.lock().tokens.remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found("api token", id)),
+        }
+    }
+}
+
+#[async_trait]
+impl InvitationStore for InMemoryStore {
     async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
         let mut s = self.lock();
         if !s.orgs.contains_key(&invitation.org) {
@@ -340,28 +368,10 @@ impl Store for InMemoryStore {
             .map(|_| ())
             .ok_or_else(|| Error::not_found("invitation", id))
     }
+}
 
-    async fn memberships(&self, user: UserId) -> Result<Vec<Member>> {
-        let mut v: Vec<Member> = self
-            .lock()
-            .members
-            .values()
-            .filter(|m| m.user == user)
-            .cloned()
-            .collect();
-        v.sort_by_key(|m| (m.created_at, m.org));
-        Ok(v)
-    }
-
-    async fn create_plan(&self, plan: &Plan) -> Result<()> {
-        let mut s = self.lock();
-        if s.plans.values().any(|p| p.name == plan.name) || s.plans.contains_key(&plan.id) {
-            return Err(Error::already_exists("plan", &plan.name));
-        }
-        s.plans.insert(plan.id, plan.clone());
-        Ok(())
-    }
-
+#[async_trait]
+impl PlanSource for InMemoryStore {
     async fn plan(&self, id: PlanId) -> Result<Plan> {
         found(self.lock().plans.get(&id), "plan", id)
     }
@@ -379,6 +389,22 @@ impl Store for InMemoryStore {
         let mut v: Vec<Plan> = self.lock().plans.values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
+    }
+
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+        Ok(self.lock().subscriptions.get(&org).cloned())
+    }
+}
+
+#[async_trait]
+impl PlanAdmin for InMemoryStore {
+    async fn create_plan(&self, plan: &Plan) -> Result<()> {
+        let mut s = self.lock();
+        if s.plans.values().any(|p| p.name == plan.name) || s.plans.contains_key(&plan.id) {
+            return Err(Error::already_exists("plan", &plan.name));
+        }
+        s.plans.insert(plan.id, plan.clone());
+        Ok(())
     }
 
     async fn update_plan(&self, plan: &Plan) -> Result<()> {
@@ -423,11 +449,10 @@ impl Store for InMemoryStore {
         s.subscriptions.insert(sub.org, sub.clone());
         Ok(())
     }
+}
 
-    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
-        Ok(self.lock().subscriptions.get(&org).cloned())
-    }
-
+#[async_trait]
+impl ServiceStore for InMemoryStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         let mut s = self.lock();
         if !s.orgs.contains_key(&project.org) {
@@ -595,7 +620,10 @@ impl Store for InMemoryStore {
         v.sort_by_key(|d| std::cmp::Reverse(d.id));
         Ok(v)
     }
+}
 
+#[async_trait]
+impl DomainStore for InMemoryStore {
     async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
         let mut guard = self.lock();
         let s = &mut *guard;
@@ -672,7 +700,10 @@ impl Store for InMemoryStore {
     async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool> {
         Ok(self.lock().domains.site_verified_by_others(site, org))
     }
+}
 
+#[async_trait]
+impl VolumeStore for InMemoryStore {
     async fn create_volume(&self, volume: &Volume) -> Result<()> {
         let mut s = self.lock();
         let owner = s.projects.get(&volume.project).map(|p| p.org);
@@ -718,6 +749,10 @@ impl Store for InMemoryStore {
     async fn delete_backup(&self, id: BackupId) -> Result<()> {
         self.lock().storage.delete_backup(id)
     }
+}
+
+#[async_trait]
+impl HistoryStore for InMemoryStore {
     async fn put_alert(&self, alert: &Alert) -> Result<()> {
         let mut s = self.lock();
         if !s.orgs.contains_key(&alert.org) {
@@ -740,6 +775,52 @@ impl Store for InMemoryStore {
         self.lock().storage.alert(id)
     }
 
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&event.org) {
+            return Err(Error::not_found("organization", event.org));
+        }
+        if !s.services.contains_key(&event.service) {
+            return Err(Error::not_found("service", event.service));
+        }
+        s.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
+        let s = self.lock();
+        let mut v: Vec<ServiceEvent> = s
+            .events
+            .iter()
+            .filter(|e| e.service == service)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        v.truncate(limit.min(1000) as usize);
+        Ok(v)
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.lock().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let s = self.lock();
+        let mut v: Vec<AuditEntry> = s
+            .audit
+            .iter()
+            .filter(|a| filter.matches(a))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        v.truncate(filter.limit.min(1000) as usize);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl TemplateStore for InMemoryStore {
     async fn put_template(&self, template: &StoredTemplate) -> Result<()> {
         self.lock().catalogue.put_template(template);
         Ok(())
@@ -778,7 +859,10 @@ impl Store for InMemoryStore {
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()> {
         self.lock().catalogue.delete_instance(id)
     }
+}
 
+#[async_trait]
+impl QuotaLedger for InMemoryStore {
     async fn quota_reserve(
         &self,
         org: OrgId,
@@ -930,50 +1014,10 @@ impl Store for InMemoryStore {
         }
         Ok(expired.len() as u64)
     }
+}
 
-    async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
-        let mut s = self.lock();
-        if !s.orgs.contains_key(&event.org) {
-            return Err(Error::not_found("organization", event.org));
-        }
-        if !s.services.contains_key(&event.service) {
-            return Err(Error::not_found("service", event.service));
-        }
-        s.events.push(event.clone());
-        Ok(())
-    }
-
-    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>> {
-        let s = self.lock();
-        let mut v: Vec<ServiceEvent> = s
-            .events
-            .iter()
-            .filter(|e| e.service == service)
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
-        v.truncate(limit.min(1000) as usize);
-        Ok(v)
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        self.lock().audit.push(entry.clone());
-        Ok(())
-    }
-
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let s = self.lock();
-        let mut v: Vec<AuditEntry> = s
-            .audit
-            .iter()
-            .filter(|a| filter.matches(a))
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
-        v.truncate(filter.limit.min(1000) as usize);
-        Ok(v)
-    }
-
+#[async_trait]
+impl MetricStore for InMemoryStore {
     async fn insert_metrics(&self, samples: &[MetricSample]) -> Result<u64> {
         self.lock().raw_metrics.extend_from_slice(samples);
         Ok(samples.len() as u64)

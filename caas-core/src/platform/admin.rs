@@ -63,6 +63,7 @@ impl Platform {
     pub async fn plan(&self, _who: &Principal, name: &str) -> Result<Plan> {
         self.inner
             .store
+            .plans
             .plan_by_name_opt(name)
             .await?
             .ok_or_else(|| Error::not_found("plan", name))
@@ -78,6 +79,7 @@ impl Platform {
         update: PlanUpdate,
     ) -> Result<Plan> {
         who.require_admin(Action::PlanManage)?;
+        self.inner.store.plan_admin()?;
         let before = self.plan(who, name).await?;
         let mut plan = before.clone();
         if let Some(display_name) = update.display_name {
@@ -106,7 +108,7 @@ impl Platform {
         if plan == before {
             return Ok(plan);
         }
-        self.inner.store.update_plan(&plan).await?;
+        self.inner.store.plan_admin()?.update_plan(&plan).await?;
         self.audit(
             Some(who),
             None,
@@ -125,7 +127,7 @@ impl Platform {
     pub async fn delete_plan(&self, who: &Principal, name: &str) -> Result<()> {
         who.require_admin(Action::PlanManage)?;
         let plan = self.plan(who, name).await?;
-        self.inner.store.delete_plan(plan.id).await?;
+        self.inner.store.plan_admin()?.delete_plan(plan.id).await?;
         self.audit(
             Some(who),
             None,
@@ -149,6 +151,7 @@ impl Platform {
         update: OrgUpdate,
     ) -> Result<Organization> {
         let before = self.authorize_org(who, slug, Action::OrgUpdate).await?;
+        self.inner.store.directory_admin()?;
         if (update.slug.is_some() || update.status.is_some()) && !who.platform_admin {
             return Err(Error::denied(
                 Action::OrgUpdate,
@@ -173,7 +176,7 @@ impl Platform {
         if org == before {
             return Ok(org);
         }
-        self.inner.store.update_org(&org).await?;
+        self.inner.store.directory_admin()?.update_org(&org).await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -202,7 +205,9 @@ impl Platform {
         options: DeleteOptions,
     ) -> Result<()> {
         let org = self.authorize_org(who, slug, Action::OrgDelete).await?;
-        for project in self.inner.store.list_projects(org.id).await? {
+        // Refused before anything is torn down when the host application owns organizations.
+        self.inner.store.directory_admin()?;
+        for project in self.inner.store.services.list_projects(org.id).await? {
             self.delete_project(who, slug, project.name.as_str(), options)
                 .await?;
         }
@@ -221,7 +226,11 @@ impl Platform {
                 runtime.remove_volume(&v.name).await?;
             }
         }
-        self.inner.store.delete_org(org.id).await?;
+        self.inner
+            .store
+            .directory_admin()?
+            .delete_org(org.id)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),

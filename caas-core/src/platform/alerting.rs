@@ -264,7 +264,13 @@ fn check_settings(s: &AlertSettings) -> Result<()> {
 
 impl Platform {
     async fn stored_alert_settings(&self, org: OrgId) -> Result<AlertSettings> {
-        match self.inner.store.setting_opt(&setting_key(org)).await? {
+        match self
+            .inner
+            .store
+            .settings
+            .setting_opt(&setting_key(org))
+            .await?
+        {
             Some(serde_json::Value::Null) | None => Ok(AlertSettings::default()),
             Some(v) => serde_json::from_value(v)
                 .map_err(|e| Error::backend_source("platform", "reading alert settings", e)),
@@ -280,12 +286,13 @@ impl Platform {
         let store = &self.inner.store;
         let mut view = AlertsView {
             settings: AlertSettings::default(),
-            firing: store.list_alerts(org.id, true, 1000).await?,
-            recent: store.list_alerts(org.id, false, 100).await?,
+            firing: store.history.list_alerts(org.id, true, 1000).await?,
+            recent: store.history.list_alerts(org.id, false, 100).await?,
         };
         if let Some(scope) = who.scope_in(org.id) {
             settings.webhook = None;
             let names: Vec<String> = store
+                .services
                 .list_projects(org.id)
                 .await?
                 .into_iter()
@@ -320,10 +327,16 @@ impl Platform {
     async fn alert_project(&self, alert: &Alert) -> Option<crate::ids::ProjectId> {
         let store = &self.inner.store;
         if let Some(service) = alert.service {
-            return store.service(service).await.ok().map(|s| s.project);
+            return store
+                .services
+                .service(service)
+                .await
+                .ok()
+                .map(|s| s.project);
         }
         let id = alert.subject.strip_prefix("volume:")?.parse().ok()?;
         store
+            .volumes
             .volume(crate::ids::VolumeId(id))
             .await
             .ok()
@@ -353,6 +366,7 @@ impl Platform {
             .map_err(|e| Error::backend_source("platform", "writing alert settings", e))?;
         self.inner
             .store
+            .settings
             .put_setting(&setting_key(org.id), &value)
             .await?;
         self.audit(
@@ -377,7 +391,7 @@ impl Platform {
             ..Default::default()
         };
         loop {
-            let orgs = self.inner.store.list_orgs(&filter).await?;
+            let orgs = self.inner.store.directory.list_orgs(&filter).await?;
             let n = orgs.len();
             for org in orgs {
                 if let Err(e) = self.evaluate_org(&org, &mut report).await {
@@ -398,8 +412,13 @@ impl Platform {
         if rules.is_empty() {
             return Ok(());
         }
-        let services = self.inner.store.list_services(org.id, None).await?;
-        let projects = self.inner.store.list_projects(org.id).await?;
+        let services = self
+            .inner
+            .store
+            .services
+            .list_services(org.id, None)
+            .await?;
+        let projects = self.inner.store.services.list_projects(org.id).await?;
         for rule in rules {
             let targets: Vec<&Service> = services
                 .iter()
@@ -456,7 +475,7 @@ impl Platform {
                 let points = self
                     .inner
                     .store
-                    // The end is exclusive: include a sample taken right now.
+                    .metrics // The end is exclusive: include a sample taken right now.
                     .query_metrics(
                         svc.id,
                         Resolution::Raw,
@@ -499,6 +518,7 @@ impl Platform {
                     let Some(v) = self
                         .inner
                         .store
+                        .volumes
                         .volume_by_name_opt(svc.project, m.volume.as_str())
                         .await?
                     else {
@@ -532,7 +552,7 @@ impl Platform {
                         .is_some_and(|i| i.health == Some(HealthStatus::Unhealthy)),
                     Err(_) => false,
                 };
-                let events = self.inner.store.list_events(svc.id, 200).await?;
+                let events = self.inner.store.history.list_events(svc.id, 200).await?;
                 let since_when = events.iter().find_map(|e| match &e.kind {
                     ServiceEventKind::HealthChanged { status } => Some((status.clone(), e.at)),
                     _ => None,
@@ -546,7 +566,7 @@ impl Platform {
                 })
             }
             AlertCondition::RestartLoop { restarts } => {
-                let events = self.inner.store.list_events(svc.id, 1000).await?;
+                let events = self.inner.store.history.list_events(svc.id, 1000).await?;
                 let n = events
                     .iter()
                     .filter(|e| e.at >= since && e.kind == ServiceEventKind::EngineRestart)
@@ -579,7 +599,7 @@ impl Platform {
             Some(s) if changed.service.is_none() => {
                 let mut a = changed;
                 a.service = Some(s.id);
-                if let Err(e) = self.inner.store.put_alert(&a).await {
+                if let Err(e) = self.inner.store.history.put_alert(&a).await {
                     tracing::warn!(error = %e, "could not record the alert's service");
                 }
                 Some(a)
@@ -616,7 +636,7 @@ impl Platform {
     /// Sends a changed volume alert to the organization's webhook; failures are logged.
     pub(super) async fn notify_org(&self, org: OrgId, alert: Alert) {
         let result = async {
-            let org = self.inner.store.org(org).await?;
+            let org = self.inner.store.directory.org(org).await?;
             let settings = self.stored_alert_settings(org.id).await?;
             self.notify(&org, &settings, alert).await
         }

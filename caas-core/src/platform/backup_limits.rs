@@ -123,18 +123,20 @@ impl Platform {
     /// `backup_storage_bytes`), `Unavailable`.
     pub(super) async fn check_backup_storage(&self, v: &Volume) -> Result<()> {
         let store = &self.inner.store;
-        let Some(sub) = store.subscription_opt(v.org).await? else {
+        let Some(sub) = store.plans.subscription_opt(v.org).await? else {
             return Ok(());
         };
-        let plan = store.plan(sub.plan).await?;
+        let plan = store.plans.plan(sub.plan).await?;
         let limit = plan.limits.backup_storage_bytes;
         let volumes: HashMap<_, u64> = store
+            .volumes
             .list_volumes(v.org, None)
             .await?
             .into_iter()
             .map(|x| (x.id, x.size_bytes))
             .collect();
         let used = store
+            .volumes
             .list_org_backups(v.org)
             .await?
             .iter()
@@ -147,7 +149,7 @@ impl Platform {
             return Ok(());
         }
         Err(QuotaExceeded {
-            org: store.org(v.org).await?.slug.to_string(),
+            org: store.directory.org(v.org).await?.slug.to_string(),
             plan: plan.name.to_string(),
             dimensions: vec![DimensionExceeded {
                 dimension: "backup_storage_bytes".to_string(),

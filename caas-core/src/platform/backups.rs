@@ -605,7 +605,7 @@ impl Platform {
             let gate = backups.storage_gates.of(v.org);
             let _turn = gate.lock().await;
             self.check_backup_storage(v).await?;
-            self.inner.store.create_backup(&backup).await?;
+            self.inner.store.volumes.create_backup(&backup).await?;
         }
         if let Some(recorded) = recorded {
             let _ = recorded.send(backup.clone());
@@ -640,7 +640,7 @@ impl Platform {
                 backup.error = Some(e.to_string());
             }
         }
-        self.inner.store.update_backup(&backup).await?;
+        self.inner.store.volumes.update_backup(&backup).await?;
         Ok(backup)
     }
 
@@ -831,7 +831,7 @@ impl Platform {
         let (_, v) = self
             .authorize_volume(who, org_slug, volume, Action::ServiceView)
             .await?;
-        self.inner.store.list_backups(v.id).await
+        self.inner.store.volumes.list_backups(v.id).await
     }
 
     /// Every backup of the organization the principal may see (of deleted volumes too),
@@ -841,6 +841,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .volumes
             .list_org_backups(org.id)
             .await?
             .into_iter()
@@ -858,7 +859,7 @@ impl Platform {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let not_found = || Error::not_found("backup", backup);
         let id: uuid::Uuid = backup.parse().map_err(|_| not_found())?;
-        let b = match self.inner.store.backup(BackupId(id)).await {
+        let b = match self.inner.store.volumes.backup(BackupId(id)).await {
             Ok(b) if b.org == org.id => b,
             Ok(_) => return Err(not_found()),
             Err(e) if e.is_not_found() => return Err(not_found()),
@@ -903,7 +904,7 @@ impl Platform {
                 Err(e) => return Err(store_error("deleting the backup archive", e)),
             }
         }
-        self.inner.store.delete_backup(b.id).await
+        self.inner.store.volumes.delete_backup(b.id).await
     }
 
     /// Sets (or with `None` removes) a volume's backup schedule and retention.
@@ -946,7 +947,7 @@ impl Platform {
                 })
             }
         };
-        self.inner.store.update_volume(&v).await?;
+        self.inner.store.volumes.update_volume(&v).await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -968,11 +969,11 @@ impl Platform {
             return Ok(report);
         }
         let now = self.now();
-        for v in self.inner.store.list_all_volumes().await? {
+        for v in self.inner.store.volumes.list_all_volumes().await? {
             let Some(schedule) = v.backup_schedule.clone() else {
                 continue;
             };
-            let history = self.inner.store.list_backups(v.id).await?;
+            let history = self.inner.store.volumes.list_backups(v.id).await?;
             let last = history
                 .iter()
                 .filter(|b| b.trigger == BackupTrigger::Scheduled)
@@ -1000,6 +1001,7 @@ impl Platform {
             let scheduled: Vec<Backup> = self
                 .inner
                 .store
+                .volumes
                 .list_backups(v.id)
                 .await?
                 .into_iter()
@@ -1114,7 +1116,7 @@ impl Platform {
                 let view = self.create_volume(who, org_slug, new.clone()).await?;
                 (view.volume, true)
             }
-            (None, None) => match self.inner.store.volume(b.volume).await {
+            (None, None) => match self.inner.store.volumes.volume(b.volume).await {
                 Ok(v) => {
                     let id = v.id.to_string();
                     (
@@ -1190,7 +1192,7 @@ impl Platform {
         .await
         .map_err(|e| Error::backend("platform", format!("archive validation panicked: {e}")))??;
 
-        let project = self.inner.store.project(target.project).await?;
+        let project = self.inner.store.services.project(target.project).await?;
         let runtime = self.runtime();
         if fresh {
             runtime
@@ -1215,7 +1217,7 @@ impl Platform {
         }
         drop(staged);
         let services = self.switch_volume(&project, target, &new_name, b).await?;
-        let volume = self.inner.store.volume(target.id).await?;
+        let volume = self.inner.store.volumes.volume(target.id).await?;
         Ok((volume, summary, services))
     }
 
@@ -1301,7 +1303,7 @@ impl Platform {
             bytes: size,
             ..ArchiveSummary::default()
         };
-        let volume = self.inner.store.volume(target.id).await?;
+        let volume = self.inner.store.volumes.volume(target.id).await?;
         Ok((volume, summary, vec![src.service.name]))
     }
 
@@ -1435,7 +1437,7 @@ impl Platform {
         let users = self.services_mounting(target).await?;
         let mut v = target.clone();
         v.runtime_name = new_name.to_string();
-        store.update_volume(&v).await?;
+        store.volumes.update_volume(&v).await?;
         let mut moved: Vec<Service> = Vec::new();
         for svc in &users {
             match self.remount(project, svc).await {
@@ -1443,7 +1445,7 @@ impl Platform {
                 Err(e) => {
                     tracing::error!(error = %e, service = %svc.name, "restore: could not move a service onto the restored data; going back");
                     v.runtime_name = old_name.clone();
-                    store.update_volume(&v).await?;
+                    store.volumes.update_volume(&v).await?;
                     for s in &moved {
                         if let Err(re) = self.remount(project, s).await {
                             tracing::error!(error = %re, service = %s.name, "restore: could not move a service back");
@@ -1508,11 +1510,11 @@ impl Platform {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for v in self.inner.store.list_all_volumes().await? {
+        for v in self.inner.store.volumes.list_all_volumes().await? {
             if busy.contains(&v.id) {
                 continue;
             }
-            for mut b in self.inner.store.list_backups(v.id).await? {
+            for mut b in self.inner.store.volumes.list_backups(v.id).await? {
                 if b.status != BackupStatus::Running || now - b.created_at < grace {
                     continue;
                 }
@@ -1524,7 +1526,7 @@ impl Platform {
                 b.status = BackupStatus::Failed;
                 b.error = Some("interrupted; marked failed by the reconciler".into());
                 b.finished_at = Some(now);
-                if let Err(e) = self.inner.store.update_backup(&b).await {
+                if let Err(e) = self.inner.store.volumes.update_backup(&b).await {
                     report.errors.push(format!("updating backup {}: {e}", b.id));
                     continue;
                 }
@@ -1571,7 +1573,7 @@ impl Platform {
 }
 
 async fn store_fresh(p: &Platform, svc: &Service) -> Result<Service> {
-    p.inner.store.service(svc.id).await
+    p.inner.store.services.service(svc.id).await
 }
 
 /// Bytes free for this process in the file system holding `dir`.

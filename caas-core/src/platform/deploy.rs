@@ -120,6 +120,7 @@ impl Platform {
         if self
             .inner
             .store
+            .services
             .service_by_name_opt(project.id, name.as_str())
             .await?
             .is_some()
@@ -193,9 +194,9 @@ impl Platform {
     ) -> Result<Service> {
         let store = &self.inner.store;
         let runtime = self.runtime();
-        store.create_service(&service).await?;
+        store.services.create_service(&service).await?;
         undo.push(Undo::DeleteService(service.id));
-        store.create_deployment(&deployment).await?;
+        store.services.create_deployment(&deployment).await?;
 
         // The network, the volumes and the image do not depend on one another: they are
         // made ready at the same time (a third of a deploy's own engine time).
@@ -244,11 +245,11 @@ impl Platform {
         deployment.status = DeploymentStatus::Active;
         deployment.container_id = Some(container_id);
         deployment.finished_at = Some(now);
-        store.update_deployment(&deployment).await?;
+        store.services.update_deployment(&deployment).await?;
         service.status = ServiceStatus::Running;
         service.current_deployment = Some(deployment.id);
         service.updated_at = now;
-        store.update_service(&service).await?;
+        store.services.update_service(&service).await?;
         self.record_event(&service, ServiceEventKind::Deployed, "deployed")
             .await;
         Ok(service)
@@ -259,7 +260,8 @@ impl Platform {
             let result = match step {
                 Undo::RemoveDeploymentContainers(id) => self.remove_deployment_containers(id).await,
                 Undo::DestroyVolume(v) => self.destroy_volume(&v).await,
-                Undo::DeleteService(id) => match self.inner.store.delete_service(id).await {
+                Undo::DeleteService(id) => match self.inner.store.services.delete_service(id).await
+                {
                     Err(e) if e.is_not_found() => Ok(()),
                     other => other,
                 },
@@ -342,16 +344,16 @@ impl Platform {
         spec: &ServiceSpec,
     ) -> Result<()> {
         let store = &self.inner.store;
-        let Some(sub) = store.subscription_opt(org).await? else {
+        let Some(sub) = store.plans.subscription_opt(org).await? else {
             return Ok(());
         };
-        let plan = store.plan(sub.plan).await?;
+        let plan = store.plans.plan(sub.plan).await?;
         let limit = plan.limits.max_pids;
         if spec.resources.pids <= limit {
             return Ok(());
         }
         Err(crate::error::QuotaExceeded {
-            org: store.org(org).await?.slug.to_string(),
+            org: store.directory.org(org).await?.slug.to_string(),
             plan: plan.name.to_string(),
             dimensions: vec![crate::error::DimensionExceeded {
                 dimension: "pids".to_string(),
@@ -406,6 +408,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .services
             .list_services(org.id, Some(project.id))
             .await?
             .iter()
@@ -463,7 +466,7 @@ impl Platform {
         if let Some(proxy) = &self.inner.proxy {
             proxy.remove(&svc.id.to_string()).await?;
         }
-        self.inner.store.delete_service(svc.id).await?;
+        self.inner.store.services.delete_service(svc.id).await?;
         if let Some(r) = svc.reservation {
             self.inner.quota.release(r).await?;
         }
@@ -471,6 +474,7 @@ impl Platform {
             let others = self
                 .inner
                 .store
+                .services
                 .list_services(svc.org, Some(svc.project))
                 .await?;
             for m in &svc.spec.volumes {
@@ -484,6 +488,7 @@ impl Platform {
                 match self
                     .inner
                     .store
+                    .volumes
                     .volume_by_name_opt(project.id, m.volume.as_str())
                     .await?
                 {
@@ -513,7 +518,7 @@ impl Platform {
             message: message.to_string(),
             at: self.now(),
         };
-        if let Err(e) = self.inner.store.append_event(&ev).await {
+        if let Err(e) = self.inner.store.history.append_event(&ev).await {
             tracing::warn!(error = %e, "could not record service event");
         }
     }

@@ -78,8 +78,10 @@ impl Platform {
     /// reveals no tenant data.
     pub async fn health(&self) -> HealthReport {
         let runtime = self.runtime();
-        let ((store, _), (runtime, engine)) =
-            tokio::join!(probe(self.inner.store.ping()), probe(runtime.ping()));
+        let ((store, _), (runtime, engine)) = tokio::join!(
+            probe(self.inner.store.settings.ping()),
+            probe(runtime.ping())
+        );
         HealthReport {
             status: if store.available && runtime.available {
                 "ok".into()

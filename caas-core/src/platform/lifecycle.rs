@@ -34,6 +34,7 @@ impl Platform {
             .ok_or_else(|| Error::conflict(format!("service '{}' has no deployment", svc.name)))?;
         self.inner
             .store
+            .services
             .deployment(dep)
             .await?
             .container_id
@@ -55,7 +56,7 @@ impl Platform {
         if svc.status != status {
             svc.status = status;
             svc.updated_at = self.now();
-            self.inner.store.update_service(&svc).await?;
+            self.inner.store.services.update_service(&svc).await?;
         }
         Ok(svc)
     }

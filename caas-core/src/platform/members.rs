@@ -192,14 +192,14 @@ fn new_token() -> String {
 impl Platform {
     /// A member as `who` may see it: project names outside `who`'s scope are left out.
     async fn member_view(&self, who: &Principal, m: &Member) -> Result<MemberView> {
-        let user = self.inner.store.user(m.user).await?;
+        let user = self.inner.store.directory.user(m.user).await?;
         let visible = |id: &ProjectId| who.scope_in(m.org).is_none_or(|s| s.contains(id));
         let projects = match &m.projects {
             None => None,
             Some(ids) => {
                 let mut names = Vec::new();
                 for id in ids.iter().filter(|id| visible(id)) {
-                    if let Ok(p) = self.inner.store.project(*id).await {
+                    if let Ok(p) = self.inner.store.services.project(*id).await {
                         names.push(p.name.to_string());
                     }
                 }
@@ -220,7 +220,7 @@ impl Platform {
     pub async fn list_members(&self, who: &Principal, org_slug: &str) -> Result<Vec<MemberView>> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let mut out = Vec::new();
-        for m in self.inner.store.members(org.id).await? {
+        for m in self.inner.store.directory.members(org.id).await? {
             out.push(self.member_view(who, &m).await?);
         }
         Ok(out)
@@ -234,6 +234,7 @@ impl Platform {
             return self
                 .inner
                 .store
+                .directory
                 .user(UserId(id))
                 .await
                 .map_err(|e| if e.is_not_found() { not_found() } else { e });
@@ -241,6 +242,7 @@ impl Platform {
         validate::email(field, &user.trim().to_ascii_lowercase())?;
         self.inner
             .store
+            .directory
             .user_by_email_opt(&user.trim().to_ascii_lowercase())
             .await?
             .ok_or_else(not_found)
@@ -261,6 +263,7 @@ impl Platform {
             let p = self
                 .inner
                 .store
+                .services
                 .project_by_name_opt(org.id, n)
                 .await?
                 .filter(|p| who.can(Action::ProjectView, Some(org.id), Some(p.id)))
@@ -332,6 +335,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .directory
             .members(org.id)
             .await?
             .iter()
@@ -366,6 +370,7 @@ impl Platform {
         if self
             .inner
             .store
+            .directory
             .members(org.id)
             .await?
             .iter()
@@ -380,7 +385,11 @@ impl Platform {
             projects,
             created_at: self.now(),
         };
-        self.inner.store.put_member(&member).await?;
+        self.inner
+            .store
+            .directory_admin()?
+            .put_member(&member)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -396,6 +405,7 @@ impl Platform {
     async fn membership(&self, org: &Organization, user: UserId) -> Result<Member> {
         self.inner
             .store
+            .directory
             .members(org.id)
             .await?
             .into_iter()
@@ -441,7 +451,11 @@ impl Platform {
         }
         if after != before {
             Self::check_grant(who, &org, after.role, after.projects.as_deref())?;
-            self.inner.store.put_member(&after).await?;
+            self.inner
+                .store
+                .directory_admin()?
+                .put_member(&after)
+                .await?;
             self.audit(
                 Some(who),
                 Some(org.id),
@@ -487,7 +501,11 @@ impl Platform {
                 ));
             }
         }
-        self.inner.store.remove_member(org.id, target.id).await?;
+        self.inner
+            .store
+            .directory_admin()?
+            .remove_member(org.id, target.id)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -529,13 +547,13 @@ impl Platform {
         // Owners hold every project.
         m.role = Role::Owner;
         m.projects = None;
-        self.inner.store.put_member(&m).await?;
+        self.inner.store.directory_admin()?.put_member(&m).await?;
         if who.user != target.id
             && let Ok(mut me) = self.membership(&org, who.user).await
             && me.role == Role::Owner
         {
             me.role = Role::Admin;
-            self.inner.store.put_member(&me).await?;
+            self.inner.store.directory_admin()?.put_member(&me).await?;
         }
         self.audit(
             Some(who),
@@ -563,6 +581,8 @@ impl Platform {
         let org = self
             .authorize_org(who, org_slug, Action::MemberManage)
             .await?;
+        // Accepting adds a member: refused up front when the host application owns members.
+        self.inner.store.directory_admin()?;
         if new.role == Role::Owner && !Self::may_touch_owners(who, &org) {
             return Err(Error::denied(
                 Action::MemberManage,
@@ -579,10 +599,11 @@ impl Platform {
         if !(1..=30).contains(&days) {
             return Err(Error::invalid("expires_in_days", "must be 1-30"));
         }
-        if let Some(u) = self.inner.store.user_by_email_opt(&email).await?
+        if let Some(u) = self.inner.store.directory.user_by_email_opt(&email).await?
             && self
                 .inner
                 .store
+                .directory
                 .members(org.id)
                 .await?
                 .iter()
@@ -591,7 +612,13 @@ impl Platform {
             return Err(Error::conflict(format!("{email} is already a member")));
         }
         let now = self.now();
-        for i in self.inner.store.list_invitations(org.id).await? {
+        for i in self
+            .inner
+            .store
+            .invitations
+            .list_invitations(org.id)
+            .await?
+        {
             if i.email == email {
                 if i.expires_at > now {
                     return Err(Error::conflict(format!(
@@ -599,7 +626,7 @@ impl Platform {
                         i.expires_at
                     )));
                 }
-                self.inner.store.delete_invitation(i.id).await?;
+                self.inner.store.invitations.delete_invitation(i.id).await?;
             }
         }
         let token = new_token();
@@ -614,11 +641,16 @@ impl Platform {
             expires_at: now + chrono::Duration::days(i64::from(days)),
             created_at: now,
         };
-        self.inner.store.create_invitation(&invitation).await?;
+        self.inner
+            .store
+            .invitations
+            .create_invitation(&invitation)
+            .await?;
         if let Some(mailer) = &self.inner.mailer {
             let inviter = self
                 .inner
                 .store
+                .directory
                 .user(who.user)
                 .await
                 .map(|u| u.email)
@@ -633,7 +665,12 @@ impl Platform {
                 expires_at: invitation.expires_at,
             };
             if let Err(e) = mailer.send_invitation(&mail).await {
-                let _ = self.inner.store.delete_invitation(invitation.id).await;
+                let _ = self
+                    .inner
+                    .store
+                    .invitations
+                    .delete_invitation(invitation.id)
+                    .await;
                 return Err(e);
             }
         }
@@ -662,6 +699,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .invitations
             .list_invitations(org.id)
             .await?
             .into_iter()
@@ -676,14 +714,24 @@ impl Platform {
             .await?;
         let not_found = || Error::not_found("invitation", id);
         let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
-        let inv = match self.inner.store.invitation(InvitationId(id)).await {
+        let inv = match self
+            .inner
+            .store
+            .invitations
+            .invitation(InvitationId(id))
+            .await
+        {
             // An invitation wider than the caller's scope is not theirs to see.
             Ok(i) if i.org == org.id && who.covers(org.id, i.projects.as_deref()) => i,
             Ok(_) => return Err(not_found()),
             Err(e) if e.is_not_found() => return Err(not_found()),
             Err(e) => return Err(e),
         };
-        self.inner.store.delete_invitation(inv.id).await?;
+        self.inner
+            .store
+            .invitations
+            .delete_invitation(inv.id)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -706,10 +754,11 @@ impl Platform {
         let inv = self
             .inner
             .store
+            .invitations
             .invitation_by_hash_opt(&token_hash(token))
             .await?
             .ok_or_else(not_found)?;
-        let user = self.inner.store.user(who.user).await?;
+        let user = self.inner.store.directory.user(who.user).await?;
         if user.email != inv.email {
             return Err(Error::denied(
                 Action::OrgView,
@@ -717,7 +766,11 @@ impl Platform {
             ));
         }
         if inv.expires_at <= self.now() {
-            self.inner.store.delete_invitation(inv.id).await?;
+            self.inner
+                .store
+                .invitations
+                .delete_invitation(inv.id)
+                .await?;
             return Err(Error::conflict(
                 "the invitation has expired; ask for a new one",
             ));
@@ -733,10 +786,11 @@ impl Platform {
     pub async fn accept_invitation(&self, who: &Principal, token: &str) -> Result<MemberView> {
         who.require_unrestricted("invitation.accept")?;
         let (inv, user) = self.own_invitation(who, token).await?;
-        let org = self.inner.store.org(inv.org).await?;
+        let org = self.inner.store.directory.org(inv.org).await?;
         let existing = self
             .inner
             .store
+            .directory
             .members(org.id)
             .await?
             .into_iter()
@@ -751,11 +805,15 @@ impl Platform {
                     projects: inv.projects.clone(),
                     created_at: self.now(),
                 };
-                self.inner.store.put_member(&m).await?;
+                self.inner.store.directory_admin()?.put_member(&m).await?;
                 m
             }
         };
-        self.inner.store.delete_invitation(inv.id).await?;
+        self.inner
+            .store
+            .invitations
+            .delete_invitation(inv.id)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -773,7 +831,11 @@ impl Platform {
     pub async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
         who.require_unrestricted("invitation.decline")?;
         let (inv, _) = self.own_invitation(who, token).await?;
-        self.inner.store.delete_invitation(inv.id).await?;
+        self.inner
+            .store
+            .invitations
+            .delete_invitation(inv.id)
+            .await?;
         self.audit(
             Some(who),
             Some(inv.org),

@@ -48,7 +48,7 @@ use crate::ports::connector::{RuntimeConfig, RuntimeConnector};
 use crate::ports::proxy::Proxy;
 use crate::ports::quota::{QuotaEngine, StoreQuotaEngine};
 use crate::ports::runtime::ContainerRuntime;
-use crate::ports::store::Store;
+use crate::ports::store::{Directory, DirectoryAdmin, PlanAdmin, PlanSource, Store, StoreParts};
 
 pub use admin::{OrgUpdate, PlanUpdate};
 pub use alerting::{
@@ -111,10 +111,16 @@ pub use volumes::{
 };
 pub use watcher::{WatcherConfig, WatcherStats};
 
+/// An area the builder takes from elsewhere than the store: its reading part and, when the
+/// platform may change it, its admin part.
+type AreaOverride<R, A> = (Arc<R>, Option<Arc<A>>);
+
 /// Builds a [`Platform`] from its ports.
 #[derive(Debug, Default)]
 pub struct PlatformBuilder {
-    store: Option<Arc<dyn Store>>,
+    store: Option<StoreParts>,
+    directory: Option<AreaOverride<dyn Directory, dyn DirectoryAdmin>>,
+    plans: Option<AreaOverride<dyn PlanSource, dyn PlanAdmin>>,
     runtime: Option<Arc<dyn ContainerRuntime>>,
     proxy: Option<Arc<dyn Proxy>>,
     quota: Option<Arc<dyn QuotaEngine>>,
@@ -184,9 +190,68 @@ impl RolloutTiming {
 }
 
 impl PlatformBuilder {
-    /// The store (required).
+    /// The store (required): every area of it (see [`StoreParts`]). To back single areas with
+    /// something else, use [`PlatformBuilder::directory`], [`PlatformBuilder::plans`] or
+    /// [`PlatformBuilder::store_parts`].
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(store);
+        self.store = Some(StoreParts::from_store(store));
+        self
+    }
+    /// The store, area by area (instead of [`PlatformBuilder::store`]).
+    pub fn store_parts(mut self, parts: StoreParts) -> Self {
+        self.store = Some(parts);
+        self
+    }
+    /// Users, organizations and members are read from `directory` and never changed: the
+    /// platform refuses to create users or organizations, change members, or send
+    /// invitations, answering `Conflict` ("managed by the host application"), before anything
+    /// else happens. For a host application that keeps these rows itself.
+    ///
+    /// `directory` must be the store given to [`PlatformBuilder::store`] (the same object):
+    /// the store's projects, services and quota ledger refer to organizations in its own
+    /// tables, so [`PlatformBuilder::build`] refuses another object.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use caas_core::{Platform, Store};
+    /// # use caas_core::memory::{InMemoryRuntime, InMemoryStore};
+    /// let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    /// let platform = Platform::builder()
+    ///     .store(store.clone())
+    ///     .directory(store)
+    ///     .runtime(Arc::new(InMemoryRuntime::new()))
+    ///     .build()?;
+    /// # Ok::<(), caas_core::Error>(())
+    /// ```
+    pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
+        self.directory = Some((directory, None));
+        self
+    }
+    /// Like [`PlatformBuilder::directory`], with the changes the platform makes (creating
+    /// users and organizations, members, invitations) going to `admin`.
+    pub fn directory_with_admin(
+        mut self,
+        directory: Arc<dyn Directory>,
+        admin: Arc<dyn DirectoryAdmin>,
+    ) -> Self {
+        self.directory = Some((directory, Some(admin)));
+        self
+    }
+    /// Plans and subscriptions are read from `plans` and never changed: the platform refuses
+    /// to create, change or delete plans and subscriptions, answering `Conflict` ("managed by
+    /// the host application"). Like [`PlatformBuilder::directory`], `plans` must be the store
+    /// itself (its quota ledger checks reservations against the plans in its own tables).
+    pub fn plans(mut self, plans: Arc<dyn PlanSource>) -> Self {
+        self.plans = Some((plans, None));
+        self
+    }
+    /// Like [`PlatformBuilder::plans`], with plan and subscription changes going to `admin`.
+    pub fn plans_with_admin(
+        mut self,
+        plans: Arc<dyn PlanSource>,
+        admin: Arc<dyn PlanAdmin>,
+    ) -> Self {
+        self.plans = Some((plans, Some(admin)));
         self
     }
     /// The container runtime (required).
@@ -304,16 +369,25 @@ impl PlatformBuilder {
 
     /// Builds the platform. Errors: `InvalidInput` naming a missing required port.
     pub fn build(self) -> Result<Platform> {
-        let store = self
+        let mut store = self
             .store
             .ok_or_else(|| Error::invalid("store", "a Store is required"))?;
+        if let Some((directory, admin)) = self.directory {
+            store.directory = directory;
+            store.directory_admin = admin;
+        }
+        if let Some((plans, admin)) = self.plans {
+            store.plans = plans;
+            store.plan_admin = admin;
+        }
+        store.check_shared_tables()?;
         let runtime = self
             .runtime
             .ok_or_else(|| Error::invalid("runtime", "a ContainerRuntime is required"))?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let quota = self
             .quota
-            .unwrap_or_else(|| Arc::new(StoreQuotaEngine::new(store.clone(), clock.clone())));
+            .unwrap_or_else(|| Arc::new(StoreQuotaEngine::new(store.quota.clone(), clock.clone())));
         let instance = self.instance.unwrap_or_else(|| "default".to_string());
         crate::validate::dns_label("instance", &instance)?;
         let token_lifetime = self.token_lifetime.unwrap_or_default();
@@ -363,7 +437,7 @@ impl PlatformBuilder {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<dyn Store>,
+    store: StoreParts,
     // Swapped when an administrator changes the runtime configuration; operations clone the
     // Arc once and keep using the runtime they started with.
     runtime: RwLock<Arc<dyn ContainerRuntime>>,
@@ -423,8 +497,8 @@ impl Platform {
         PlatformBuilder::default()
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store, area by area.
+    pub fn store(&self) -> &StoreParts {
         &self.inner.store
     }
     /// The container runtime in use now.
@@ -480,13 +554,13 @@ impl Platform {
     /// credential's scope, see [`Principal::narrowed`]). Errors: `NotFound` (no such user, or
     /// a disabled one: to authentication a disabled user does not exist).
     pub async fn principal_for(&self, user: UserId) -> Result<Principal> {
-        let u = self.inner.store.user(user).await?;
+        let u = self.inner.store.directory.user(user).await?;
         if u.disabled {
             return Err(Error::not_found("user", user));
         }
         let mut p = Principal::user(user);
         p.platform_admin = u.platform_admin;
-        for m in self.inner.store.memberships(user).await? {
+        for m in self.inner.store.directory.memberships(user).await? {
             p.grants.insert(
                 m.org,
                 crate::auth::Grant {
@@ -505,7 +579,7 @@ impl Platform {
         org_slug: &str,
         action: Action,
     ) -> Result<Organization> {
-        let org = self.inner.store.org_by_slug_opt(org_slug).await?;
+        let org = self.inner.store.directory.org_by_slug_opt(org_slug).await?;
         match org {
             Some(org) => {
                 who.require(action, org.id, None, org_slug)?;
@@ -544,6 +618,7 @@ impl Platform {
         let project = self
             .inner
             .store
+            .services
             .project_by_name_opt(org.id, project)
             .await?
             .ok_or_else(|| Error::not_found("project", project))?;
@@ -567,6 +642,7 @@ impl Platform {
         let svc = self
             .inner
             .store
+            .services
             .service_by_name_opt(project.id, service)
             .await?
             .ok_or_else(|| Error::not_found("service", service))?;
@@ -593,7 +669,7 @@ impl Platform {
             before,
             after,
         };
-        if let Err(e) = self.inner.store.append_audit(&entry).await {
+        if let Err(e) = self.inner.store.history.append_audit(&entry).await {
             tracing::warn!(error = %e, action, "could not append audit entry");
         }
     }

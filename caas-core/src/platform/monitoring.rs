@@ -495,7 +495,7 @@ async fn cycle(
     let mut written = 0;
     let mut batches = 0;
     if !samples.is_empty() {
-        match platform.inner.store.insert_metrics(&samples).await {
+        match platform.inner.store.metrics.insert_metrics(&samples).await {
             Ok(n) => {
                 written = n;
                 batches = 1;
@@ -543,7 +543,7 @@ async fn maintain(platform: &Platform, config: &CollectorConfig, state: &mut Cyc
             Some(t) => *t - r.width(),
             None => ago(config.retention.of(source)),
         };
-        match store.rollup_metrics(r, since, now).await {
+        match store.metrics.rollup_metrics(r, since, now).await {
             Ok(_) => {
                 state.rolled_until.insert(r, now);
             }
@@ -555,6 +555,7 @@ async fn maintain(platform: &Platform, config: &CollectorConfig, state: &mut Cyc
     }
     for r in Resolution::ALL {
         if let Err(e) = store
+            .metrics
             .delete_metrics_before(r, ago(config.retention.of(r)))
             .await
         {
@@ -655,7 +656,7 @@ impl Platform {
                         .unwrap_or(Duration::ZERO);
                     tokio::time::sleep(wait.saturating_sub(elapsed)).await;
                 }
-                let svc = match st.platform.inner.store.service(st.service).await {
+                let svc = match st.platform.inner.store.services.service(st.service).await {
                     Ok(s) => s,
                     Err(e) if e.is_not_found() => return None,
                     Err(e) => return Some((Err(e), st)),
@@ -729,7 +730,10 @@ impl Platform {
         }
         let resolution = step.unwrap_or_else(|| Resolution::for_range(from, to, MIN_CHART_POINTS));
         let store = &self.inner.store;
-        let mut points = store.query_metrics(svc.id, resolution, from, to).await?;
+        let mut points = store
+            .metrics
+            .query_metrics(svc.id, resolution, from, to)
+            .await?;
         if resolution == Resolution::Raw {
             return Ok(points);
         }
@@ -738,6 +742,7 @@ impl Platform {
         let rolled_until = points.last().map_or(from, |p| p.at + resolution.width());
         if rolled_until < to {
             let raw = store
+                .metrics
                 .query_metrics(svc.id, Resolution::Raw, rolled_until.max(from), to)
                 .await?;
             let mut bucket: Vec<MetricPoint> = Vec::new();

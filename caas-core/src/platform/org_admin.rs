@@ -203,6 +203,7 @@ impl Platform {
         let plan_id = match &filter.plan {
             Some(name) => Some(
                 store
+                    .plans
                     .plan_by_name_opt(name)
                     .await?
                     .ok_or_else(|| Error::invalid("plan", format!("no plan '{name}'")))?
@@ -223,12 +224,12 @@ impl Platform {
         let mut total: u64 = 0;
         let mut window = Vec::new();
         loop {
-            let orgs = store.list_orgs(&base).await?;
+            let orgs = store.directory.list_orgs(&base).await?;
             let n = orgs.len();
             for org in orgs {
                 let in_window = total >= skip && (window.len() as u64) < take;
                 let sub = if needs_subscription || in_window {
-                    store.subscription_opt(org.id).await?
+                    store.plans.subscription_opt(org.id).await?
                 } else {
                     None
                 };
@@ -255,13 +256,13 @@ impl Platform {
         let mut items = Vec::new();
         for (org, sub) in window {
             let plan = match &sub {
-                Some(s) => Some(store.plan(s.plan).await?),
+                Some(s) => Some(store.plans.plan(s.plan).await?),
                 None => None,
             };
-            let usage = store.quota_usage(org.id, self.now()).await?;
+            let usage = store.quota.quota_usage(org.id, self.now()).await?;
             items.push(OrgOverview {
-                members: store.members(org.id).await?.len() as u64,
-                containers: store.list_services(org.id, None).await?.len() as u64,
+                members: store.directory.members(org.id).await?.len() as u64,
+                containers: store.services.list_services(org.id, None).await?.len() as u64,
                 plan: plan.as_ref().map(|p| p.name.to_string()),
                 subscription: sub.as_ref().map(|s| s.status),
                 period_start: sub.as_ref().map(|s| s.period_start),
@@ -289,6 +290,7 @@ impl Platform {
         let mut org = self
             .inner
             .store
+            .directory
             .org_by_slug_opt(slug)
             .await?
             .ok_or_else(|| Error::not_found("organization", slug))?;
@@ -298,9 +300,15 @@ impl Platform {
         let before = org.clone();
         // Suspended first, so nothing new starts while its services are stopped.
         org.status = OrgStatus::Suspended;
-        self.inner.store.update_org(&org).await?;
+        self.inner.store.directory_admin()?.update_org(&org).await?;
         let mut stopped: Vec<ServiceId> = Vec::new();
-        for svc in self.inner.store.list_services(org.id, None).await? {
+        for svc in self
+            .inner
+            .store
+            .services
+            .list_services(org.id, None)
+            .await?
+        {
             if svc.status != ServiceStatus::Running {
                 continue;
             }
@@ -315,6 +323,7 @@ impl Platform {
             // Remembered as it goes: a failure half-way still reactivates what was stopped.
             self.inner
                 .store
+                .settings
                 .put_setting(&suspended_key(org.id), &serde_json::json!(stopped))
                 .await?;
         }
@@ -338,6 +347,7 @@ impl Platform {
         let mut org = self
             .inner
             .store
+            .directory
             .org_by_slug_opt(slug)
             .await?
             .ok_or_else(|| Error::not_found("organization", slug))?;
@@ -346,14 +356,14 @@ impl Platform {
         }
         let before = org.clone();
         let key = suspended_key(org.id);
-        let stopped: Vec<ServiceId> = match self.inner.store.setting_opt(&key).await? {
+        let stopped: Vec<ServiceId> = match self.inner.store.settings.setting_opt(&key).await? {
             Some(v) => serde_json::from_value(v).unwrap_or_default(),
             None => Vec::new(),
         };
         org.status = OrgStatus::Active;
-        self.inner.store.update_org(&org).await?;
+        self.inner.store.directory_admin()?.update_org(&org).await?;
         for id in stopped {
-            let Ok(svc) = self.inner.store.service(id).await else {
+            let Ok(svc) = self.inner.store.services.service(id).await else {
                 continue;
             };
             if svc.status != ServiceStatus::Stopped {
@@ -364,7 +374,7 @@ impl Platform {
             let mut s = svc.clone();
             s.status = ServiceStatus::Running;
             s.updated_at = self.now();
-            self.inner.store.update_service(&s).await?;
+            self.inner.store.services.update_service(&s).await?;
             self.record_event(
                 &s,
                 ServiceEventKind::Started,
@@ -374,6 +384,7 @@ impl Platform {
         }
         self.inner
             .store
+            .settings
             .put_setting(&key, &serde_json::Value::Null)
             .await?;
         self.audit(
@@ -443,10 +454,11 @@ impl Platform {
                 let org = self
                     .authorize_org(who, slug, Action::SubscriptionManage)
                     .await?;
-                let current = self.inner.store.subscription_opt(org.id).await?;
+                let current = self.inner.store.plans.subscription_opt(org.id).await?;
                 let target = self
                     .inner
                     .store
+                    .plans
                     .plan_by_name_opt(plan)
                     .await?
                     .ok_or_else(|| Error::not_found("plan", plan))?;
@@ -458,7 +470,7 @@ impl Platform {
                 Ok(true)
             }
             BulkAction::Delete { volumes } => {
-                match self.inner.store.org_by_slug_opt(slug).await? {
+                match self.inner.store.directory.org_by_slug_opt(slug).await? {
                     // Already gone: nothing to do, and not an error on a repeated call.
                     None => Ok(false),
                     Some(_) => {
@@ -486,7 +498,13 @@ impl Platform {
                 Ok(()) => Ok(true),
                 Err(e)
                     if e.is_not_found()
-                        && self.inner.store.org_by_slug_opt(slug).await?.is_some() =>
+                        && self
+                            .inner
+                            .store
+                            .directory
+                            .org_by_slug_opt(slug)
+                            .await?
+                            .is_some() =>
                 {
                     Ok(false)
                 }
@@ -509,7 +527,7 @@ impl Platform {
         if !who.platform_admin && !own_org {
             who.require_admin(Action::OrgListAll)?;
         }
-        self.inner.store.list_audit(filter).await
+        self.inner.store.history.list_audit(filter).await
     }
 }
 

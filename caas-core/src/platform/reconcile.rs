@@ -86,7 +86,7 @@ impl Platform {
         let grace = chrono::Duration::from_std(self.inner.pending_grace)
             .unwrap_or(chrono::Duration::minutes(10));
         let mut report = ReconcileReport {
-            reservations_expired: store.quota_expire(now).await?,
+            reservations_expired: store.quota.quota_expire(now).await?,
             ..ReconcileReport::default()
         };
 
@@ -104,8 +104,8 @@ impl Platform {
         // Deployments whose containers must stay: active ones and those still in progress.
         let mut keep: HashSet<DeploymentId> = HashSet::new();
 
-        for mut svc in store.list_all_services().await? {
-            let deployments = store.list_deployments(svc.id).await?;
+        for mut svc in store.services.list_all_services().await? {
+            let deployments = store.services.list_deployments(svc.id).await?;
             let mut service_deleted = false;
             for mut d in deployments {
                 let found = by_deployment.get(&d.id).cloned().unwrap_or_default();
@@ -128,7 +128,7 @@ impl Platform {
                         report.rolled_back.push(d.id);
                         if svc.current_deployment.is_none() {
                             // The service never ran: the whole deploy is undone.
-                            if let Err(e) = store.delete_service(svc.id).await {
+                            if let Err(e) = store.services.delete_service(svc.id).await {
                                 report
                                     .errors
                                     .push(format!("deleting service {}: {e}", svc.id));
@@ -140,7 +140,7 @@ impl Platform {
                                     }
                                 }
                             }
-                        } else if let Err(e) = store.update_deployment(&d).await {
+                        } else if let Err(e) = store.services.update_deployment(&d).await {
                             report
                                 .errors
                                 .push(format!("updating deployment {}: {e}", d.id));
@@ -207,7 +207,7 @@ impl Platform {
             if svc.status != ServiceStatus::Failed && svc.current_deployment == Some(d.id) {
                 svc.status = ServiceStatus::Failed;
                 svc.updated_at = now;
-                if let Err(e) = store.update_service(svc).await {
+                if let Err(e) = store.services.update_service(svc).await {
                     report
                         .errors
                         .push(format!("updating service {}: {e}", svc.id));
@@ -241,7 +241,7 @@ impl Platform {
         }
         if d.container_id.as_deref() != Some(chosen.id.as_str()) {
             d.container_id = Some(chosen.id.clone());
-            if let Err(e) = store.update_deployment(d).await {
+            if let Err(e) = store.services.update_deployment(d).await {
                 report
                     .errors
                     .push(format!("updating deployment {}: {e}", d.id));
@@ -264,7 +264,7 @@ impl Platform {
             svc.current_deployment = Some(d.id);
             svc.status = ServiceStatus::Running;
             svc.updated_at = now;
-            if let Err(e) = store.update_service(svc).await {
+            if let Err(e) = store.services.update_service(svc).await {
                 report
                     .errors
                     .push(format!("updating service {}: {e}", svc.id));
@@ -281,12 +281,12 @@ impl Platform {
     ) -> Result<()> {
         let store = &self.inner.store;
         let now = self.now();
-        for v in store.list_all_volumes().await? {
+        for v in store.volumes.list_all_volumes().await? {
             if now - v.created_at < grace {
                 continue;
             }
             let Some(r) = v.reservation else { continue };
-            let committed = match store.reservation(r).await {
+            let committed = match store.quota.reservation(r).await {
                 Ok(res) => res.state == crate::model::ReservationState::Committed,
                 Err(e) if e.is_not_found() => false,
                 Err(e) => return Err(e),
@@ -328,7 +328,7 @@ impl Platform {
             let exists = match known.get(&project) {
                 Some(e) => *e,
                 None => {
-                    let e = match self.inner.store.project(project).await {
+                    let e = match self.inner.store.services.project(project).await {
                         Ok(_) => true,
                         Err(e) if e.is_not_found() => false,
                         Err(e) => return Err(e),

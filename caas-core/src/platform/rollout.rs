@@ -55,7 +55,7 @@ impl Platform {
             created_at: self.now(),
             finished_at: None,
         };
-        store.create_deployment(&dep).await?;
+        store.services.create_deployment(&dep).await?;
         let mut next = svc.clone();
         next.spec = spec;
 
@@ -115,7 +115,7 @@ impl Platform {
                 dep.status = DeploymentStatus::Failed;
                 dep.error = Some(e.to_string());
                 dep.finished_at = Some(self.now());
-                let _ = store.update_deployment(&dep).await;
+                let _ = store.services.update_deployment(&dep).await;
                 self.record_event(
                     svc,
                     ServiceEventKind::DeployFailed {
@@ -137,14 +137,14 @@ impl Platform {
         dep.status = DeploymentStatus::Active;
         dep.container_id = Some(new_container);
         dep.finished_at = Some(now);
-        store.update_deployment(&dep).await?;
+        store.services.update_deployment(&dep).await?;
         next.current_deployment = Some(dep.id);
         next.status = ServiceStatus::Running;
         next.updated_at = now;
-        store.update_service(&next).await?;
-        let mut old = store.deployment(old_deployment).await?;
+        store.services.update_service(&next).await?;
+        let mut old = store.services.deployment(old_deployment).await?;
         old.status = DeploymentStatus::Superseded;
-        store.update_deployment(&old).await?;
+        store.services.update_deployment(&old).await?;
         let _ = runtime
             .stop_container(&old_container, self.inner.stop_timeout)
             .await;
@@ -256,6 +256,7 @@ impl Platform {
         let domain_port = self
             .inner
             .store
+            .domains
             .list_domains(svc.id)
             .await?
             .first()

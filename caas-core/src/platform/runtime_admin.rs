@@ -54,7 +54,13 @@ impl Platform {
         let Some(connector) = self.inner.connector.clone() else {
             return Ok(None);
         };
-        let Some(value) = self.inner.store.setting_opt(RUNTIME_SETTING).await? else {
+        let Some(value) = self
+            .inner
+            .store
+            .settings
+            .setting_opt(RUNTIME_SETTING)
+            .await?
+        else {
             return Ok(self
                 .inner
                 .runtime_config
@@ -114,6 +120,7 @@ impl Platform {
             .clone();
         self.inner
             .store
+            .settings
             .put_setting(RUNTIME_SETTING, &value)
             .await?;
         self.swap_runtime(runtime, config);

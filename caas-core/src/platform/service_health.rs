@@ -129,7 +129,12 @@ impl Platform {
         // Time before the service existed is not downtime.
         let since = (now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1)))
             .max(svc.created_at);
-        let events = self.inner.store.list_events(svc.id, EVENTS_READ).await?;
+        let events = self
+            .inner
+            .store
+            .history
+            .list_events(svc.id, EVENTS_READ)
+            .await?;
         let uptime = uptime_percent(&events, since, now);
         let restarts = events
             .iter()
@@ -190,7 +195,11 @@ impl Platform {
         let (_, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
-        self.inner.store.list_events(svc.id, limit.min(1000)).await
+        self.inner
+            .store
+            .history
+            .list_events(svc.id, limit.min(1000))
+            .await
     }
 }
 

@@ -41,14 +41,24 @@ impl Platform {
         let mut new = NewUser::new(email);
         new.platform_admin = true;
         let user = new.build(self.now())?;
-        match self.inner.store.user_by_email_opt(&user.email).await? {
+        match self
+            .inner
+            .store
+            .directory
+            .user_by_email_opt(&user.email)
+            .await?
+        {
             Some(existing) if existing.platform_admin => Ok(existing),
             Some(existing) => Err(Error::conflict(format!(
                 "user '{}' exists but is not a platform administrator",
                 existing.email
             ))),
             None => {
-                self.inner.store.create_user(&user).await?;
+                self.inner
+                    .store
+                    .directory_admin()?
+                    .create_user(&user)
+                    .await?;
                 self.audit(
                     None,
                     None,
@@ -69,7 +79,11 @@ impl Platform {
     pub async fn create_user(&self, who: &Principal, new: NewUser) -> Result<User> {
         who.require_admin(Action::UserManage)?;
         let user = new.build(self.now())?;
-        self.inner.store.create_user(&user).await?;
+        self.inner
+            .store
+            .directory_admin()?
+            .create_user(&user)
+            .await?;
         self.audit(
             Some(who),
             None,
@@ -88,7 +102,7 @@ impl Platform {
     pub async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Plan> {
         who.require_admin(Action::PlanManage)?;
         let plan = new.build(self.now())?;
-        self.inner.store.create_plan(&plan).await?;
+        self.inner.store.plan_admin()?.create_plan(&plan).await?;
         self.audit(
             Some(who),
             None,
@@ -103,7 +117,7 @@ impl Platform {
 
     /// All plans (any authenticated principal may read them: they are the price list).
     pub async fn list_plans(&self, _who: &Principal) -> Result<Vec<Plan>> {
-        self.inner.store.list_plans().await
+        self.inner.store.plans.list_plans().await
     }
 
     /// Creates an organization. A platform admin may name any existing user as `owner`; anyone
@@ -126,8 +140,8 @@ impl Platform {
         };
         let org = new.build(self.now())?;
         // Check the owner exists before creating anything.
-        self.inner.store.user(owner).await?;
-        self.inner.store.create_org(&org).await?;
+        self.inner.store.directory.user(owner).await?;
+        self.inner.store.directory_admin()?.create_org(&org).await?;
         let member = Member {
             org: org.id,
             user: owner,
@@ -135,9 +149,15 @@ impl Platform {
             projects: None,
             created_at: self.now(),
         };
-        if let Err(e) = self.inner.store.put_member(&member).await {
+        if let Err(e) = self
+            .inner
+            .store
+            .directory_admin()?
+            .put_member(&member)
+            .await
+        {
             // Leave nothing behind: an organization without an owner is unmanageable.
-            let _ = self.inner.store.delete_org(org.id).await;
+            let _ = self.inner.store.directory_admin()?.delete_org(org.id).await;
             return Err(e);
         }
         self.audit(
@@ -163,7 +183,7 @@ impl Platform {
         who: &Principal,
         filter: &OrgFilter,
     ) -> Result<Vec<Organization>> {
-        let all = self.inner.store.list_orgs(filter).await?;
+        let all = self.inner.store.directory.list_orgs(filter).await?;
         if who.platform_admin {
             return Ok(all);
         }
@@ -187,16 +207,18 @@ impl Platform {
         let org = self
             .inner
             .store
+            .directory
             .org_by_slug_opt(org_slug)
             .await?
             .ok_or_else(|| Error::not_found("organization", org_slug))?;
         let plan = self
             .inner
             .store
+            .plans
             .plan_by_name_opt(plan_name)
             .await?
             .ok_or_else(|| Error::not_found("plan", plan_name))?;
-        let before = self.inner.store.subscription_opt(org.id).await?;
+        let before = self.inner.store.plans.subscription_opt(org.id).await?;
         let now = self.now();
         let sub = Subscription {
             id: before.as_ref().map_or_else(SubscriptionId::new, |b| b.id),
@@ -207,7 +229,11 @@ impl Platform {
             period_end: add_month(now),
             created_at: before.as_ref().map_or(now, |b| b.created_at),
         };
-        self.inner.store.put_subscription(&sub).await?;
+        self.inner
+            .store
+            .plan_admin()?
+            .put_subscription(&sub)
+            .await?;
         self.audit(
             Some(who),
             Some(org.id),
@@ -225,6 +251,7 @@ impl Platform {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         self.inner
             .store
+            .plans
             .subscription_opt(org.id)
             .await?
             .ok_or_else(|| Error::not_found("subscription", org_slug))
@@ -253,6 +280,7 @@ impl Platform {
         if self
             .inner
             .store
+            .services
             .project_by_name_opt(org.id, name.as_str())
             .await?
             .is_some()
@@ -272,7 +300,7 @@ impl Platform {
             created_at: self.now(),
         };
         let created = async {
-            self.inner.store.create_project(&project).await?;
+            self.inner.store.services.create_project(&project).await?;
             self.inner
                 .quota
                 .commit(reservation.id, &format!("project:{}", project.id))
@@ -280,7 +308,7 @@ impl Platform {
         }
         .await;
         if let Err(e) = created {
-            let _ = self.inner.store.delete_project(project.id).await;
+            let _ = self.inner.store.services.delete_project(project.id).await;
             let _ = self.inner.quota.release(reservation.id).await;
             return Err(e);
         }
@@ -304,6 +332,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .services
             .list_projects(org.id)
             .await?
             .into_iter()
@@ -337,6 +366,7 @@ impl Platform {
         for svc in self
             .inner
             .store
+            .services
             .list_services(org.id, Some(project.id))
             .await?
         {
@@ -357,7 +387,7 @@ impl Platform {
             }
         }
         runtime.remove_network(&network_name(&project)).await?;
-        self.inner.store.delete_project(project.id).await?;
+        self.inner.store.services.delete_project(project.id).await?;
         if let Some(r) = project.reservation {
             self.inner.quota.release(r).await?;
         }

@@ -240,7 +240,7 @@ impl Platform {
         let now = self.now();
         let expires_at = self.token_expiry(who, new.valid_for, now)?;
         let scope = self.token_scope(who, &new.scope).await?;
-        self.inner.store.user(user).await?;
+        self.inner.store.directory.user(user).await?;
         let (token, secret) = self
             .mint_token(user, &new.name, now, expires_at, scope)
             .await?;
@@ -382,7 +382,7 @@ impl Platform {
     /// An organization a token may be restricted to, by slug or id: one `who` sees.
     async fn token_org(&self, who: &Principal, org: &str) -> Result<Organization> {
         let slug = match org.parse::<uuid::Uuid>() {
-            Ok(id) => match self.inner.store.org(OrgId(id)).await {
+            Ok(id) => match self.inner.store.directory.org(OrgId(id)).await {
                 Ok(o) => o.slug.to_string(),
                 Err(e) if e.is_not_found() => return Err(Error::not_found("organization", org)),
                 Err(e) => return Err(e),
@@ -401,12 +401,12 @@ impl Platform {
     ) -> Result<Project> {
         let store = &self.inner.store;
         let found = match name.parse::<uuid::Uuid>() {
-            Ok(id) => match store.project(ProjectId(id)).await {
+            Ok(id) => match store.services.project(ProjectId(id)).await {
                 Ok(p) => Some(p).filter(|p| p.org == org.id),
                 Err(e) if e.is_not_found() => None,
                 Err(e) => return Err(e),
             },
-            Err(_) => store.project_by_name_opt(org.id, name).await?,
+            Err(_) => store.services.project_by_name_opt(org.id, name).await?,
         };
         found
             .filter(|p| who.can(Action::ProjectView, Some(org.id), Some(p.id)))
@@ -431,7 +431,7 @@ impl Platform {
             scope,
             created_at,
         };
-        self.inner.store.create_api_token(&token).await?;
+        self.inner.store.tokens.create_api_token(&token).await?;
         Ok((token, secret))
     }
 
@@ -441,7 +441,14 @@ impl Platform {
     /// [`TokenLifetime`]: whoever prints it should say so, and advise revoking it once other
     /// tokens exist. Errors: `Unavailable` (store).
     pub async fn ensure_bootstrap_token(&self, admin: &User) -> Result<Option<String>> {
-        if !self.inner.store.list_api_tokens(admin.id).await?.is_empty() {
+        if !self
+            .inner
+            .store
+            .tokens
+            .list_api_tokens(admin.id)
+            .await?
+            .is_empty()
+        {
             return Ok(None);
         }
         let (token, secret) = self
@@ -475,6 +482,7 @@ impl Platform {
         let Some(token) = self
             .inner
             .store
+            .tokens
             .api_token_by_hash_opt(&token_hash(secret))
             .await?
         else {
@@ -492,7 +500,7 @@ impl Platform {
 
     /// The principal's own tokens (secrets are never returned).
     pub async fn list_api_tokens(&self, who: &Principal) -> Result<Vec<ApiToken>> {
-        self.inner.store.list_api_tokens(who.user).await
+        self.inner.store.tokens.list_api_tokens(who.user).await
     }
 
     /// Revokes one of the principal's tokens (administrators: anyone's).
@@ -503,6 +511,7 @@ impl Platform {
         let mine = self
             .inner
             .store
+            .tokens
             .list_api_tokens(who.user)
             .await?
             .iter()
@@ -510,7 +519,7 @@ impl Platform {
         if !mine && !who.platform_admin {
             return Err(Error::not_found("api token", id));
         }
-        self.inner.store.delete_api_token(id).await?;
+        self.inner.store.tokens.delete_api_token(id).await?;
         self.audit(
             Some(who),
             None,

@@ -446,7 +446,7 @@ impl Platform {
         let (org, project, svc) = self
             .authorize_service(who, org_slug, project, name, Action::ServiceDeploy)
             .await?;
-        let history = self.inner.store.list_deployments(svc.id).await?;
+        let history = self.inner.store.services.list_deployments(svc.id).await?;
         let target: Deployment = match to {
             Some(id) => history
                 .into_iter()
@@ -493,6 +493,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .services
             .list_deployments(svc.id)
             .await?
             .into_iter()
@@ -604,6 +605,7 @@ impl Platform {
             match self
                 .inner
                 .store
+                .volumes
                 .volume_by_name_opt(project.id, m.volume.as_str())
                 .await?
             {
@@ -645,7 +647,7 @@ impl Platform {
                     let mut s = svc.clone();
                     s.spec = next;
                     s.updated_at = self.now();
-                    self.inner.store.update_service(&s).await?;
+                    self.inner.store.services.update_service(&s).await?;
                     return Ok((s, ApplyMode::Live));
                 }
                 UpdateOutcome::Rolled => {
@@ -653,7 +655,7 @@ impl Platform {
                     let mut s = svc.clone();
                     s.spec = next;
                     s.updated_at = self.now();
-                    self.inner.store.update_service(&s).await?;
+                    self.inner.store.services.update_service(&s).await?;
                     return Ok((s, ApplyMode::Rolling));
                 }
                 UpdateOutcome::RequiresRecreate => {

@@ -95,6 +95,7 @@ impl Platform {
         let status = self
             .inner
             .store
+            .plans
             .subscription_opt(org.id)
             .await?
             .map(|s| s.status);

@@ -211,13 +211,14 @@ impl Platform {
 
         // Services now, and deleted ones the audit log still names.
         let projects: BTreeMap<_, _> = store
+            .services
             .list_projects(org.id)
             .await?
             .into_iter()
             .map(|p| (p.id, p.name.to_string()))
             .collect();
         let mut names: BTreeMap<ServiceId, Option<String>> = BTreeMap::new();
-        for s in store.list_services(org.id, None).await? {
+        for s in store.services.list_services(org.id, None).await? {
             let project = projects.get(&s.project).cloned().unwrap_or_default();
             names.insert(s.id, Some(format!("{project}/{}", s.name)));
         }
@@ -234,7 +235,7 @@ impl Platform {
             };
             let mut filter = first.clone();
             loop {
-                let page = store.list_audit(&filter).await?;
+                let page = store.history.list_audit(&filter).await?;
                 let full = page.len() == AUDIT_PAGE as usize;
                 if let Some(last) = page.last() {
                     filter = first.clone().before_entry(last);
@@ -279,7 +280,10 @@ impl Platform {
         let mut totals = UsageTotals::default();
         let mut services = Vec::new();
         for (id, name) in names {
-            let points = store.query_metrics(id, resolution, from, to).await?;
+            let points = store
+                .metrics
+                .query_metrics(id, resolution, from, to)
+                .await?;
             let samples: u64 = points.iter().map(|p| p.samples).sum();
             if samples == 0 {
                 continue;
@@ -306,7 +310,7 @@ impl Platform {
 
         let now = self.now();
         let mut volumes = Vec::new();
-        let live = store.list_volumes(org.id, None).await?;
+        let live = store.volumes.list_volumes(org.id, None).await?;
         for (v, end) in live
             .into_iter()
             .map(|v| (v, now))
@@ -327,7 +331,7 @@ impl Platform {
             volumes.push(row);
         }
 
-        for b in store.list_org_backups(org.id).await? {
+        for b in store.volumes.list_org_backups(org.id).await? {
             if b.status != BackupStatus::Succeeded {
                 continue;
             }

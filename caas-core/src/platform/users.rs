@@ -109,13 +109,13 @@ impl Platform {
             limit,
             offset,
         };
-        let items = store.list_users(&page).await?;
+        let items = store.directory.list_users(&page).await?;
         // Whether more follow, without counting them all: one row past a full page (asking
         // for `limit + 1` at once would pass the store's largest page).
         let more = items.len() == limit as usize && {
             page.offset = offset.saturating_add(limit);
             page.limit = 1;
-            page.offset > offset && !store.list_users(&page).await?.is_empty()
+            page.offset > offset && !store.directory.list_users(&page).await?.is_empty()
         };
         Ok(UserPage {
             items,
@@ -162,6 +162,7 @@ impl Platform {
         }
         self.inner
             .store
+            .directory_admin()?
             .set_user_disabled(before.id, disabled)
             .await?;
         let after = User {
@@ -189,15 +190,15 @@ impl Platform {
     /// checked).
     pub async fn me(&self, who: &Principal) -> Result<Account> {
         let store = &self.inner.store;
-        let user = store.user(who.user).await?;
+        let user = store.directory.user(who.user).await?;
         let mut memberships = Vec::new();
-        for m in store.memberships(who.user).await? {
+        for m in store.directory.memberships(who.user).await? {
             // Other organizations do not exist for a token restricted to some.
             if who.scope.orgs.is_some() && !who.grants.contains_key(&m.org) {
                 continue;
             }
             // An organization deleted meanwhile is simply not listed.
-            let org = match store.org(m.org).await {
+            let org = match store.directory.org(m.org).await {
                 Ok(org) => org,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e),
@@ -207,7 +208,7 @@ impl Platform {
                 Some(ids) => {
                     let mut names = Vec::new();
                     for id in ids {
-                        if let Ok(p) = store.project(*id).await {
+                        if let Ok(p) = store.services.project(*id).await {
                             names.push(p.name.to_string());
                         }
                     }

@@ -197,6 +197,7 @@ impl Platform {
         if self
             .inner
             .store
+            .volumes
             .volume_by_name_opt(project.id, name.as_str())
             .await?
             .is_some()
@@ -253,7 +254,7 @@ impl Platform {
             backup_schedule: None,
             created_at: self.now(),
         };
-        if let Err(e) = self.inner.store.create_volume(&volume).await {
+        if let Err(e) = self.inner.store.volumes.create_volume(&volume).await {
             let _ = self.inner.quota.release(reservation.id).await;
             return Err(e);
         }
@@ -271,7 +272,7 @@ impl Platform {
             Ok(_) => Ok(volume),
             Err(e) => {
                 tracing::warn!(error = %e, volume = %volume.name, "volume creation failed; undoing");
-                let _ = self.inner.store.delete_volume(volume.id).await;
+                let _ = self.inner.store.volumes.delete_volume(volume.id).await;
                 let _ = self.inner.quota.release(reservation.id).await;
                 Err(e)
             }
@@ -326,11 +327,17 @@ impl Platform {
             None => None,
         };
         let mut out = Vec::new();
-        for v in self.inner.store.list_volumes(org.id, project_id).await? {
+        for v in self
+            .inner
+            .store
+            .volumes
+            .list_volumes(org.id, project_id)
+            .await?
+        {
             if !who.can(Action::ServiceView, Some(org.id), Some(v.project)) {
                 continue;
             }
-            let project = self.inner.store.project(v.project).await?;
+            let project = self.inner.store.services.project(v.project).await?;
             out.push(self.view(&project, v).await?);
         }
         Ok(out)
@@ -347,7 +354,7 @@ impl Platform {
         let (_, v) = self
             .authorize_volume(who, org_slug, volume, Action::ServiceView)
             .await?;
-        let project = self.inner.store.project(v.project).await?;
+        let project = self.inner.store.services.project(v.project).await?;
         self.view(&project, v).await
     }
 
@@ -368,7 +375,7 @@ impl Platform {
         let (org, v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeDelete)
             .await?;
-        let project = self.inner.store.project(v.project).await?;
+        let project = self.inner.store.services.project(v.project).await?;
         let users = self.services_mounting(&v).await?;
         if !users.is_empty() && !force {
             let names: Vec<String> = users.iter().map(|s| s.name.to_string()).collect();
@@ -408,7 +415,7 @@ impl Platform {
             let mut s = svc.clone();
             s.spec = spec;
             s.updated_at = self.now();
-            return self.inner.store.update_service(&s).await;
+            return self.inner.store.services.update_service(&s).await;
         }
         let was_running = svc.status == crate::model::ServiceStatus::Running;
         let s = self
@@ -423,7 +430,7 @@ impl Platform {
     /// Removes a volume's runtime object, record and reservation.
     pub(super) async fn destroy_volume(&self, v: &Volume) -> Result<()> {
         self.runtime().remove_volume(&v.runtime_name).await?;
-        self.inner.store.delete_volume(v.id).await?;
+        self.inner.store.volumes.delete_volume(v.id).await?;
         if let Some(r) = v.reservation {
             self.inner.quota.release(r).await?;
         }
@@ -440,13 +447,14 @@ impl Platform {
         for v in self
             .inner
             .store
+            .volumes
             .list_volumes(project.org, Some(project.id))
             .await?
         {
             if remove_data {
                 self.destroy_volume(&v).await?;
             } else {
-                self.inner.store.delete_volume(v.id).await?;
+                self.inner.store.volumes.delete_volume(v.id).await?;
                 if let Some(r) = v.reservation {
                     self.inner.quota.release(r).await?;
                 }
@@ -460,6 +468,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .services
             .list_services(v.org, Some(v.project))
             .await?
             .into_iter()
@@ -505,7 +514,7 @@ impl Platform {
     ) -> Result<(Organization, Volume)> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let candidates: Vec<Volume> = match volume.parse::<uuid::Uuid>() {
-            Ok(id) => match self.inner.store.volume(VolumeId(id)).await {
+            Ok(id) => match self.inner.store.volumes.volume(VolumeId(id)).await {
                 Ok(v) if v.org == org.id => vec![v],
                 Ok(_) => Vec::new(),
                 Err(e) if e.is_not_found() => Vec::new(),
@@ -514,6 +523,7 @@ impl Platform {
             Err(_) => self
                 .inner
                 .store
+                .volumes
                 .list_volumes(org.id, None)
                 .await?
                 .into_iter()
@@ -558,6 +568,7 @@ impl Platform {
             let v = match self
                 .inner
                 .store
+                .volumes
                 .volume_by_name_opt(project.id, m.volume.as_str())
                 .await?
             {
@@ -608,6 +619,7 @@ impl Platform {
             let v = self
                 .inner
                 .store
+                .volumes
                 .volume_by_name_opt(project.id, m.volume.as_str())
                 .await?;
             out.push(Mount {
@@ -630,7 +642,7 @@ impl Platform {
     pub async fn check_volumes(&self) -> Result<VolumeCheckReport> {
         let mut report = VolumeCheckReport::default();
         let runtime = self.runtime();
-        for mut v in self.inner.store.list_all_volumes().await? {
+        for mut v in self.inner.store.volumes.list_all_volumes().await? {
             let bytes = match runtime.volume_usage(&v.runtime_name).await {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
@@ -647,7 +659,7 @@ impl Platform {
                 at: self.now(),
             });
             v.state = state;
-            self.inner.store.update_volume(&v).await?;
+            self.inner.store.volumes.update_volume(&v).await?;
             if state != before {
                 report.changed.push((v.runtime_name.clone(), state));
                 self.on_volume_state(&v, before, bytes).await;
@@ -728,7 +740,10 @@ impl Platform {
     ) -> Option<Alert> {
         let store = &self.inner.store;
         let result = async {
-            match (store.firing_alert_opt(org, rule, subject).await?, firing) {
+            match (
+                store.history.firing_alert_opt(org, rule, subject).await?,
+                firing,
+            ) {
                 (Some(_), true) | (None, false) => Ok(None),
                 (None, true) => {
                     let a = Alert {
@@ -742,7 +757,7 @@ impl Platform {
                         since: self.now(),
                         resolved_at: None,
                     };
-                    match store.put_alert(&a).await {
+                    match store.history.put_alert(&a).await {
                         Ok(()) => Ok(Some(a)),
                         // Another evaluator raised it between the look-up and now: it is
                         // theirs to notify.
@@ -754,7 +769,7 @@ impl Platform {
                     a.state = AlertState::Resolved;
                     a.resolved_at = Some(self.now());
                     a.message = message.to_string();
-                    store.put_alert(&a).await.map(|()| Some(a))
+                    store.history.put_alert(&a).await.map(|()| Some(a))
                 }
             }
         }

@@ -259,7 +259,7 @@ impl Watch {
     }
 
     async fn record(&mut self, container: &str, service: ServiceId, kind: ServiceEventKind) {
-        let Ok(svc) = self.platform.inner.store.service(service).await else {
+        let Ok(svc) = self.platform.inner.store.services.service(service).await else {
             return;
         };
         let mut message = describe(&kind);

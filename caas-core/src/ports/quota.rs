@@ -1,4 +1,4 @@
-//! The quota engine port and its default implementation over the [`Store`].
+//! The quota engine port and its default implementation over the [`crate::Store`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ids::{OrgId, ReservationId};
 use crate::model::{Reservation, Usage};
 use crate::ports::clock::Clock;
-use crate::ports::store::Store;
+use crate::ports::store::QuotaLedger;
 use crate::units::ResourceAmounts;
 
 /// Reserves resources against an organization's plan before anything is created.
@@ -37,7 +37,7 @@ pub trait QuotaEngine: Send + Sync + std::fmt::Debug + 'static {
 /// The default [`QuotaEngine`]: enforces the organization's plan atomically through the store.
 #[derive(Debug, Clone)]
 pub struct StoreQuotaEngine {
-    store: Arc<dyn Store>,
+    store: Arc<dyn QuotaLedger>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
 }
@@ -47,8 +47,8 @@ impl StoreQuotaEngine {
     /// reservation stops counting by itself).
     pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
-    /// An engine over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// An engine over `store`'s quota ledger (any [`crate::Store`] is one).
+    pub fn new(store: Arc<dyn QuotaLedger>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
             clock,

@@ -1,5 +1,7 @@
 //! The store port: desired state and history.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -199,15 +201,10 @@ impl AuditFilter {
     }
 }
 
-/// Desired state and history of everything the platform manages.
-///
-/// Lists are ordered by creation (ids are time-ordered) unless a method says otherwise. Errors
-/// common to every method: `Unavailable` when the database cannot be reached (retryable),
-/// `Backend` for anything unexpected. Look-ups by id fail with `NotFound`; creates of an
-/// existing identity fail with `AlreadyExists`.
+/// Platform-wide settings, and whether the database answers.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait SettingStore: Send + Sync + std::fmt::Debug + 'static {
     /// Checks the database answers. Errors: `Unavailable`.
     async fn ping(&self) -> Result<()>;
 
@@ -216,41 +213,47 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn setting_opt(&self, key: &str) -> Result<Option<serde_json::Value>>;
     /// Creates or replaces a platform-wide setting.
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+}
 
-    // --- users ---
-    /// Creates a user. Errors: `AlreadyExists` (e-mail).
-    async fn create_user(&self, user: &User) -> Result<()>;
+/// Who is who: users, organizations and memberships, read. A hosting panel that owns its
+/// tenancy supplies this over its own tables (see the embedding guide, `docs/embedding.md`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
     /// A user by id. Errors: `NotFound`.
     async fn user(&self, id: UserId) -> Result<User>;
     /// A user by (lowercase) e-mail.
     async fn user_by_email_opt(&self, email: &str) -> Result<Option<User>>;
     /// Users matching the search, ordered by e-mail address, one page of them.
     async fn list_users(&self, filter: &UserFilter) -> Result<Vec<User>>;
-    /// Disables or re-enables a user (nothing else changes; their memberships and tokens
-    /// stay). Errors: `NotFound`.
-    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()>;
-
-    // --- API tokens ---
-    /// Stores a token with its scope (organization and project lists kept in the order
-    /// given; an empty list stays an empty list). Errors: `NotFound` (user), `AlreadyExists`
-    /// (same hash or id).
-    async fn create_api_token(&self, token: &ApiToken) -> Result<()>;
-    /// The token with this secret hash.
-    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
-    /// Tokens of a user, oldest first.
-    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>>;
-    /// Revokes a token. Errors: `NotFound`.
-    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()>;
-
-    // --- organizations ---
-    /// Creates an organization. Errors: `AlreadyExists` (slug).
-    async fn create_org(&self, org: &Organization) -> Result<()>;
     /// An organization by id. Errors: `NotFound`.
     async fn org(&self, id: OrgId) -> Result<Organization>;
     /// An organization by slug.
     async fn org_by_slug_opt(&self, slug: &str) -> Result<Option<Organization>>;
     /// Organizations matching the filter, ordered by slug.
     async fn list_orgs(&self, filter: &OrgFilter) -> Result<Vec<Organization>>;
+    /// Members of an organization.
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>>;
+    /// Memberships of a user.
+    async fn memberships(&self, user: UserId) -> Result<Vec<Member>>;
+}
+
+/// Changes to the directory. Absent when the host application owns its users,
+/// organizations and members: the platform then refuses such changes ("managed by the host
+/// application").
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait DirectoryAdmin: Send + Sync + std::fmt::Debug + 'static {
+    // --- users ---
+    /// Creates a user. Errors: `AlreadyExists` (e-mail).
+    async fn create_user(&self, user: &User) -> Result<()>;
+    /// Disables or re-enables a user (nothing else changes; their memberships and tokens
+    /// stay). Errors: `NotFound`.
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()>;
+
+    // --- organizations ---
+    /// Creates an organization. Errors: `AlreadyExists` (slug).
+    async fn create_org(&self, org: &Organization) -> Result<()>;
     /// Replaces an organization's mutable fields (slug, display name, status).
     /// Errors: `NotFound`, `AlreadyExists` (slug).
     async fn update_org(&self, org: &Organization) -> Result<()>;
@@ -262,11 +265,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn put_member(&self, member: &Member) -> Result<()>;
     /// Removes a membership; `false` when there was none.
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<bool>;
-    /// Members of an organization.
-    async fn members(&self, org: OrgId) -> Result<Vec<Member>>;
-    /// Memberships of a user.
-    async fn memberships(&self, user: UserId) -> Result<Vec<Member>>;
+}
 
+/// API tokens of users (only their hashes are stored).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
+    // --- API tokens ---
+    /// Stores a token with its scope (organization and project lists kept in the order
+    /// given; an empty list stays an empty list). Errors: `NotFound` (user), `AlreadyExists`
+    /// (same hash or id).
+    async fn create_api_token(&self, token: &ApiToken) -> Result<()>;
+    /// The token with this secret hash.
+    async fn api_token_by_hash_opt(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
+    /// Tokens of a user, oldest first.
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Revokes a token. Errors: `NotFound`.
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<()>;
+}
+
+/// Pending invitations to organizations.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait InvitationStore: Send + Sync + std::fmt::Debug + 'static {
     // --- invitations ---
     /// Records an invitation. Errors: `NotFound` (org), `AlreadyExists` (id or token hash).
     async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
@@ -278,16 +299,30 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>>;
     /// Deletes an invitation (accepted, declined or revoked). Errors: `NotFound`.
     async fn delete_invitation(&self, id: InvitationId) -> Result<()>;
+}
 
-    // --- plans and subscriptions ---
-    /// Creates a plan. Errors: `AlreadyExists` (name).
-    async fn create_plan(&self, plan: &Plan) -> Result<()>;
+/// Plans and the organizations' subscriptions to them, read: where quotas come from. A hosting
+/// panel that sells plans supplies this over its own tables.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PlanSource: Send + Sync + std::fmt::Debug + 'static {
     /// A plan by id. Errors: `NotFound`.
     async fn plan(&self, id: PlanId) -> Result<Plan>;
     /// A plan by name.
     async fn plan_by_name_opt(&self, name: &str) -> Result<Option<Plan>>;
     /// All plans, ordered by name.
     async fn list_plans(&self) -> Result<Vec<Plan>>;
+    /// The organization's subscription.
+    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>>;
+}
+
+/// Changes to plans and subscriptions. Absent when the host application owns its plans.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PlanAdmin: Send + Sync + std::fmt::Debug + 'static {
+    // --- plans and subscriptions ---
+    /// Creates a plan. Errors: `AlreadyExists` (name).
+    async fn create_plan(&self, plan: &Plan) -> Result<()>;
     /// Replaces a plan's mutable fields (name, display name, limits, price, currency).
     /// Errors: `NotFound`, `AlreadyExists` (name).
     async fn update_plan(&self, plan: &Plan) -> Result<()>;
@@ -295,9 +330,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_plan(&self, id: PlanId) -> Result<()>;
     /// Creates or replaces the organization's subscription. Errors: `NotFound` (org or plan).
     async fn put_subscription(&self, sub: &Subscription) -> Result<()>;
-    /// The organization's subscription.
-    async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>>;
+}
 
+/// Projects, their services and the services' deployments.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ServiceStore: Send + Sync + std::fmt::Debug + 'static {
     // --- projects ---
     /// Creates a project. Errors: `AlreadyExists` (name in org), `NotFound` (org).
     async fn create_project(&self, project: &Project) -> Result<()>;
@@ -337,7 +375,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_deployment(&self, deployment: &Deployment) -> Result<()>;
     /// Deployments of a service, newest first.
     async fn list_deployments(&self, service: ServiceId) -> Result<Vec<Deployment>>;
+}
 
+/// Custom domains of services and the organizations' claims on hostnames.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait DomainStore: Send + Sync + std::fmt::Debug + 'static {
     // --- domains ---
     /// Adds a domain to a service under the organization's claim on its hostname, in one
     /// transaction: when no organization holds the hostname, `claim` (of the domain's
@@ -367,7 +410,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Replaces a domain's mutable fields (strip prefix, target port). Errors: `NotFound`.
     async fn update_domain(&self, domain: &Domain) -> Result<()>;
     /// Removes a domain; when it was its organization's last on the hostname, the claim is
-    /// released too (and remembered, see [`Store::site_verified_by_others`]). Errors:
+    /// released too (and remembered, see [`DomainStore::site_verified_by_others`]). Errors:
     /// `NotFound`.
     async fn delete_domain(&self, id: DomainId) -> Result<()>;
 
@@ -394,7 +437,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// request reaching it for a name of that site as proof of ownership: a record left
     /// pointing at the platform, or a customer's DNS wildcard, would answer for anyone.
     async fn site_verified_by_others(&self, site: &str, org: OrgId) -> Result<bool>;
+}
 
+/// Persistent volumes and their backups.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait VolumeStore: Send + Sync + std::fmt::Debug + 'static {
     // --- volumes ---
     /// Creates a volume. Errors: `AlreadyExists` (name in project), `NotFound` (project, or
     /// the project is not the organization's).
@@ -428,7 +476,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_backup(&self, backup: &Backup) -> Result<()>;
     /// Deletes a backup record. Errors: `NotFound`.
     async fn delete_backup(&self, id: BackupId) -> Result<()>;
+}
 
+/// What happened: service events, the audit log and alerts.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait HistoryStore: Send + Sync + std::fmt::Debug + 'static {
     // --- alerts ---
     /// Creates or replaces an alert (by id). At most one alert of a rule and subject fires at
     /// a time in an organization. Errors: `NotFound` (organization), `AlreadyExists` (another
@@ -447,6 +500,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// An alert by id. Errors: `NotFound`.
     async fn alert(&self, id: AlertId) -> Result<Alert>;
 
+    // --- events and audit ---
+    /// Appends a service event. Errors: `NotFound` (service, or organization).
+    async fn append_event(&self, event: &ServiceEvent) -> Result<()>;
+    /// Events of a service, newest first, at most `limit` (capped at 1000).
+    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>>;
+    /// Appends an audit entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Audit entries passing the filter, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+}
+
+/// Administrators' application templates and the instances deployed from templates.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TemplateStore: Send + Sync + std::fmt::Debug + 'static {
     // --- templates ---
     /// Creates or replaces an administrator's template (by id).
     async fn put_template(&self, template: &StoredTemplate) -> Result<()>;
@@ -475,7 +543,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<TemplateInstance>>;
     /// Deletes an instance record (not its services). Errors: `NotFound`.
     async fn delete_template_instance(&self, id: TemplateInstanceId) -> Result<()>;
+}
 
+/// Quota reservations: what each organization holds against its plan.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
     // --- quota ---
     /// Atomically checks `amounts` against the organization's active plan (counting committed
     /// and unexpired pending reservations) and, if they fit, records a pending reservation
@@ -493,7 +566,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// reservation again is a no-op. Errors: `NotFound`, `Conflict` (released or expired).
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()>;
     /// Changes the amounts a live (pending or committed) reservation holds, atomically like
-    /// [`Store::quota_reserve`]: increases are checked against the plan (only the dimensions that
+    /// [`QuotaLedger::quota_reserve`]: increases are checked against the plan (only the dimensions that
     /// grow, and only with an active subscription); decreases always succeed. Returns the
     /// updated reservation. Errors: `QuotaExceeded`, `Conflict` (released, or subscription not
     /// active for an increase), `NotFound`.
@@ -512,17 +585,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage>;
     /// Releases pending reservations that expired before `now`; returns how many.
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64>;
+}
 
-    // --- events and audit ---
-    /// Appends a service event. Errors: `NotFound` (service, or organization).
-    async fn append_event(&self, event: &ServiceEvent) -> Result<()>;
-    /// Events of a service, newest first, at most `limit` (capped at 1000).
-    async fn list_events(&self, service: ServiceId, limit: u32) -> Result<Vec<ServiceEvent>>;
-    /// Appends an audit entry.
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
-    /// Audit entries passing the filter, newest first.
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
-
+/// Resource-usage history: raw samples and their roll-ups.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MetricStore: Send + Sync + std::fmt::Debug + 'static {
     // --- metrics ---
     /// Stores raw samples in one batch; returns how many. Samples are history: they are not
     /// tied to the service row and outlive it until retention drops them.
@@ -554,6 +622,167 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         resolution: Resolution,
         before: DateTime<Utc>,
     ) -> Result<u64>;
+}
+
+/// Desired state and history of everything the platform manages: every area port at once.
+///
+/// Lists are ordered by creation (ids are time-ordered) unless a method says otherwise. Errors
+/// common to every method: `Unavailable` when the database cannot be reached (retryable),
+/// `Backend` for anything unexpected. Look-ups by id fail with `NotFound`; creates of an
+/// existing identity fail with `AlreadyExists`.
+///
+/// Implemented by every type that implements all the area traits (the SQL and in-memory
+/// stores do); [`crate::PlatformBuilder::store`] takes one and uses it for every area, and the
+/// builder's per-area methods replace single areas (a host application's own directory and
+/// plans, for instance).
+pub trait Store:
+    SettingStore
+    + Directory
+    + DirectoryAdmin
+    + TokenStore
+    + InvitationStore
+    + PlanSource
+    + PlanAdmin
+    + ServiceStore
+    + DomainStore
+    + VolumeStore
+    + HistoryStore
+    + TemplateStore
+    + QuotaLedger
+    + MetricStore
+{
+}
+
+impl<T> Store for T where
+    T: SettingStore
+        + Directory
+        + DirectoryAdmin
+        + TokenStore
+        + InvitationStore
+        + PlanSource
+        + PlanAdmin
+        + ServiceStore
+        + DomainStore
+        + VolumeStore
+        + HistoryStore
+        + TemplateStore
+        + QuotaLedger
+        + MetricStore
+{
+}
+
+/// The store, area by area: what [`crate::Platform`] reads and writes through.
+///
+/// [`StoreParts::from_store`] takes every area from one [`Store`]; replace single fields to
+/// back an area with something else, for instance a host application's own [`Directory`] and
+/// [`PlanSource`] over its own tables. Without [`StoreParts::directory_admin`] (or
+/// [`StoreParts::plan_admin`]) the platform refuses to change users, organizations and
+/// members (or plans and subscriptions): they are managed by the host application.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoreParts {
+    /// Platform-wide settings and the health check.
+    pub settings: Arc<dyn SettingStore>,
+    /// Users, organizations and members, read.
+    pub directory: Arc<dyn Directory>,
+    /// Changes to the directory; `None` when the host application owns it.
+    pub directory_admin: Option<Arc<dyn DirectoryAdmin>>,
+    /// API tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Invitations (refused when the directory has no admin: accepting one adds a member).
+    pub invitations: Arc<dyn InvitationStore>,
+    /// Plans and subscriptions, read.
+    pub plans: Arc<dyn PlanSource>,
+    /// Changes to plans and subscriptions; `None` when the host application owns them.
+    pub plan_admin: Option<Arc<dyn PlanAdmin>>,
+    /// Projects, services and deployments.
+    pub services: Arc<dyn ServiceStore>,
+    /// Domains and hostname claims.
+    pub domains: Arc<dyn DomainStore>,
+    /// Volumes and backups.
+    pub volumes: Arc<dyn VolumeStore>,
+    /// Events, audit log and alerts.
+    pub history: Arc<dyn HistoryStore>,
+    /// Templates and template instances.
+    pub templates: Arc<dyn TemplateStore>,
+    /// Quota reservations.
+    pub quota: Arc<dyn QuotaLedger>,
+    /// Metric history.
+    pub metrics: Arc<dyn MetricStore>,
+}
+
+impl StoreParts {
+    /// Every area from `store`, with both admin parts.
+    pub fn from_store(store: Arc<dyn Store>) -> Self {
+        Self {
+            settings: store.clone(),
+            directory: store.clone(),
+            directory_admin: Some(store.clone()),
+            tokens: store.clone(),
+            invitations: store.clone(),
+            plans: store.clone(),
+            plan_admin: Some(store.clone()),
+            services: store.clone(),
+            domains: store.clone(),
+            volumes: store.clone(),
+            history: store.clone(),
+            templates: store.clone(),
+            quota: store.clone(),
+            metrics: store,
+        }
+    }
+
+    /// Checks that the directory and plan parts are the same object as the services and
+    /// quota parts: the store's projects, services and reservations refer to organizations
+    /// and plans in its own tables. Errors: `InvalidInput` naming the part.
+    pub fn check_shared_tables(&self) -> Result<()> {
+        let tables = Arc::as_ptr(&self.services) as *const ();
+        let same = |part: *const ()| {
+            std::ptr::eq(part, tables) && std::ptr::eq(part, Arc::as_ptr(&self.quota) as *const ())
+        };
+        for (name, part) in [
+            ("directory", Arc::as_ptr(&self.directory) as *const ()),
+            ("plans", Arc::as_ptr(&self.plans) as *const ()),
+        ] {
+            if !same(part) {
+                return Err(crate::Error::invalid(
+                    name,
+                    "must be the same store object as the services and quota parts (their rows refer to organizations and plans in its own tables); pass the store itself",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory's admin part. Errors: `Conflict` when the host application manages
+    /// users, organizations and members.
+    pub fn directory_admin(&self) -> Result<&Arc<dyn DirectoryAdmin>> {
+        self.directory_admin.as_ref().ok_or_else(|| {
+            crate::Error::conflict(
+                "users, organizations and members are managed by the host application; change them there",
+            )
+        })
+    }
+
+    /// The plans' admin part. Errors: `Conflict` when the host application manages plans
+    /// and subscriptions.
+    pub fn plan_admin(&self) -> Result<&Arc<dyn PlanAdmin>> {
+        self.plan_admin.as_ref().ok_or_else(|| {
+            crate::Error::conflict(
+                "plans and subscriptions are managed by the host application; change them there",
+            )
+        })
+    }
+}
+
+/// Every area trait, to call store methods on a concrete store (`use
+/// caas_core::ports::store::prelude::*;`). Through `Arc<dyn Store>` they need no import.
+pub mod prelude {
+    pub use super::{
+        Directory, DirectoryAdmin, DomainStore, HistoryStore, InvitationStore, MetricStore,
+        PlanAdmin, PlanSource, QuotaLedger, ServiceStore, SettingStore, Store, TemplateStore,
+        TokenStore, VolumeStore,
+    };
 }
 
 #[cfg(test)]

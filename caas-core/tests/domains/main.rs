@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use caas_core::ports::proxy::{CertificateStatus, RouteRule, ServiceRoutes};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::validate::{Hostname, ImageRef};
-use caas_core::{ContainerRuntime, ManualClock, Platform, Principal, Proxy, ServiceId, Store};
+use caas_core::{ContainerRuntime, ManualClock, Platform, Principal, Proxy, ServiceId};
 
 mod ownership;
 mod wildcards;

@@ -3,6 +3,7 @@
 //! records, a customer's DNS wildcard), reserved names, expiry, the plan's domain limit, and
 //! one organization's checks not delaying another's.
 
+use caas_core::ports::store::prelude::*;
 use std::collections::HashSet;
 use std::sync::Mutex;
 

@@ -4,6 +4,7 @@
 use super::*;
 use caas_core::model::{BackupStatus, BackupTrigger, ServiceEventKind, ServiceStatus};
 use caas_core::platform::{BackupRequest, NewVolume, RestoreRequest, ScheduleRequest};
+use caas_core::ports::store::prelude::*;
 use object_store::ObjectStore;
 use sha2::Digest;
 

@@ -6,6 +6,7 @@
 use super::*;
 use caas_core::model::BackupStatus;
 use caas_core::platform::{BackupRequest, ScheduleRequest, ServiceUpdate};
+use caas_core::ports::store::prelude::*;
 
 fn roomy() -> PlanLimits {
     PlanLimits {

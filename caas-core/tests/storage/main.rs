@@ -9,6 +9,7 @@ mod backups;
 mod limits;
 mod volumes;
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use caas_core::model::{NewPlan, PlanLimits, Role, ServiceSpec, SubscriptionStatu
 use caas_core::platform::{BackupConfig, DeployApp, NewProject, RolloutTiming};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{ImageRef, Name};
-use caas_core::{ContainerRuntime, ManualClock, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, ManualClock, Platform, Principal};
 use futures::{StreamExt, TryStreamExt};
 
 const IMAGE: &str = "caas/busybox:latest";

@@ -5,6 +5,7 @@ use caas_core::memory::{Fault, RuntimeOp};
 use caas_core::model::{AlertState, ServiceEventKind, VolumeState};
 use caas_core::platform::{DeleteOptions, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING};
 use caas_core::ports::runtime::LabelSelector;
+use caas_core::ports::store::prelude::*;
 
 #[tokio::test]
 async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {

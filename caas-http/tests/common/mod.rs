@@ -6,6 +6,7 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use caas_core::ports::dns::InMemoryDns;
 use caas_core::ports::mailer::InMemoryMailer;
 use caas_core::ports::runtime::{ConnectionReport, LabelSelector};
 use caas_core::units::GIB;
-use caas_core::{ContainerRuntime, Error, ManualClock, Platform, Principal, Store};
+use caas_core::{ContainerRuntime, Error, ManualClock, Platform, Principal};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};

@@ -118,7 +118,7 @@ impl Platform {
                 "{hostname} is reserved: {r} and every name below it are the platform's own"
             )));
         }
-        let existing = self.inner.store.list_domains(svc.id).await?;
+        let existing = self.inner.store.domains.list_domains(svc.id).await?;
         let target_port = target_port(&svc, new.target_port, existing.first())?;
         self.refuse_foreign_overlap(org.id, &hostname).await?;
         let now = self.now();
@@ -144,9 +144,19 @@ impl Platform {
             created_at: now,
         };
         let fresh = claim.token.clone();
-        let claim = match self.inner.store.create_domain(&domain, &claim).await {
+        let claim = match self
+            .inner
+            .store
+            .domains
+            .create_domain(&domain, &claim)
+            .await
+        {
             Err(e) if e.is_conflict() && self.expire_foreign_claim(&hostname, org.id).await? => {
-                self.inner.store.create_domain(&domain, &claim).await?
+                self.inner
+                    .store
+                    .domains
+                    .create_domain(&domain, &claim)
+                    .await?
             }
             other => other?,
         };
@@ -183,7 +193,7 @@ impl Platform {
         let (_, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
-        let domains = self.inner.store.list_domains(svc.id).await?;
+        let domains = self.inner.store.domains.list_domains(svc.id).await?;
         self.domain_views(domains).await
     }
 
@@ -210,6 +220,7 @@ impl Platform {
         let removed: Vec<Domain> = self
             .inner
             .store
+            .domains
             .list_domains(svc.id)
             .await?
             .into_iter()
@@ -220,7 +231,7 @@ impl Platform {
         }
         let claims = self.claims_of(&removed).await?;
         for d in &removed {
-            self.inner.store.delete_domain(d.id).await?;
+            self.inner.store.domains.delete_domain(d.id).await?;
             self.audit(
                 Some(who),
                 Some(org.id),
@@ -236,6 +247,7 @@ impl Platform {
                 && self
                     .inner
                     .store
+                    .domains
                     .host_claim_opt(claim.hostname.as_str())
                     .await?
                     .is_none()
@@ -282,7 +294,7 @@ impl Platform {
         for d in domains {
             let host = d.hostname.as_str();
             if !claims.contains_key(host) {
-                let c = self.inner.store.host_claim_opt(host).await?;
+                let c = self.inner.store.domains.host_claim_opt(host).await?;
                 claims.insert(host.to_string(), c);
             }
         }
@@ -339,7 +351,13 @@ impl Platform {
     /// Releases another organization's claim on `host` when it is unproven and expired, so
     /// that `org` may claim the name. Returns whether it did.
     async fn expire_foreign_claim(&self, host: &HostPattern, org: OrgId) -> Result<bool> {
-        match self.inner.store.host_claim_opt(host.as_str()).await? {
+        match self
+            .inner
+            .store
+            .domains
+            .host_claim_opt(host.as_str())
+            .await?
+        {
             Some(c) if c.org != org && c.is_expired(self.now()) => {
                 self.expire_claim(&c).await?;
                 Ok(true)
@@ -354,6 +372,7 @@ impl Platform {
         let gone = self
             .inner
             .store
+            .domains
             .release_expired_host_claim(claim.hostname.as_str(), claim.org, self.now())
             .await?;
         for d in &gone {
@@ -379,7 +398,7 @@ impl Platform {
     async fn refuse_foreign_overlap(&self, org: OrgId, host: &HostPattern) -> Result<()> {
         let store = &self.inner.store;
         if host.is_wildcard() {
-            for d in store.list_domains_under(host.base()).await? {
+            for d in store.domains.list_domains_under(host.base()).await? {
                 if d.org != org && !d.hostname.is_wildcard() && host.matches(d.hostname.as_str()) {
                     return Err(Error::conflict(format!(
                         "{host} would cover {}, which belongs to another organization",
@@ -388,7 +407,7 @@ impl Platform {
                 }
             }
         } else if let Some(wildcard) = host.covering_wildcard() {
-            for d in store.list_domains_under(wildcard.base()).await? {
+            for d in store.domains.list_domains_under(wildcard.base()).await? {
                 if d.org != org && d.hostname == wildcard {
                     return Err(Error::conflict(format!(
                         "{host} is covered by the wildcard domain {wildcard}, which belongs to another organization"
@@ -413,11 +432,11 @@ impl Platform {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let wanted = DomainFilter::new(hostname, path)?;
         let mut out = Vec::new();
-        for d in self.inner.store.list_org_domains(org.id).await? {
+        for d in self.inner.store.domains.list_org_domains(org.id).await? {
             if !wanted.matches(&d) {
                 continue;
             }
-            let svc = self.inner.store.service(d.service).await?;
+            let svc = self.inner.store.services.service(d.service).await?;
             if !who.can(Action::ServiceView, Some(org.id), Some(svc.project)) {
                 continue;
             }

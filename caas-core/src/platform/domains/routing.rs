@@ -12,7 +12,7 @@ impl Platform {
     /// The routing rules a service should have: its domains under a verified claim of its
     /// organization, by hostname and path, and their target port.
     pub(super) async fn wanted_rules(&self, svc: &Service) -> Result<(Vec<RouteRule>, u16)> {
-        let domains = self.inner.store.list_domains(svc.id).await?;
+        let domains = self.inner.store.domains.list_domains(svc.id).await?;
         let claims = self.claims_of(&domains).await?;
         let mut verified: Vec<Domain> = domains
             .into_iter()
@@ -89,7 +89,7 @@ impl Platform {
             return Ok((Vec::new(), Vec::new()));
         };
         let (mut fixed, mut errors) = (Vec::new(), Vec::new());
-        for svc in self.inner.store.list_all_services().await? {
+        for svc in self.inner.store.services.list_all_services().await? {
             let id = svc.id;
             let check = async {
                 let (want, _) = self.wanted_rules(&svc).await?;

@@ -76,6 +76,7 @@ impl Platform {
         let claim = self
             .inner
             .store
+            .domains
             .host_claim_opt(host.as_str())
             .await?
             .filter(|c| c.org == org.id)
@@ -107,6 +108,7 @@ impl Platform {
         Ok(self
             .inner
             .store
+            .domains
             .host_claim_opt(&key)
             .await?
             .filter(|c| !c.is_verified() && !c.hostname.is_wildcard() && c.token == token)
@@ -122,7 +124,7 @@ impl Platform {
     pub async fn reverify_domains(&self) -> Result<usize> {
         let now = self.now();
         let mut per_org: BTreeMap<OrgId, Vec<HostClaim>> = BTreeMap::new();
-        for claim in self.inner.store.list_host_claims(None).await? {
+        for claim in self.inner.store.domains.list_host_claims(None).await? {
             if claim.is_verified() {
                 continue;
             }
@@ -226,7 +228,7 @@ impl Platform {
         if readiness.is_some() {
             claim.readiness = readiness;
         }
-        self.inner.store.update_host_claim(&claim).await?;
+        self.inner.store.domains.update_host_claim(&claim).await?;
         if before != claim.verification {
             self.audit(
                 who,
@@ -246,6 +248,7 @@ impl Platform {
         for d in self
             .inner
             .store
+            .domains
             .list_host_domains(claim.hostname.as_str())
             .await?
         {
@@ -254,7 +257,7 @@ impl Platform {
             }
         }
         for id in services {
-            let svc = self.inner.store.service(id).await?;
+            let svc = self.inner.store.services.service(id).await?;
             self.apply_domain_routes(&svc).await?;
         }
         Ok(())
@@ -323,6 +326,7 @@ impl Platform {
         if self
             .inner
             .store
+            .domains
             .site_verified_by_others(&claim.site, claim.org)
             .await?
         {

@@ -117,7 +117,7 @@ impl Platform {
     async fn catalogue(&self) -> Result<Vec<TemplateEntry>> {
         Ok(merge(
             builtin_templates()?,
-            self.inner.store.list_templates().await?,
+            self.inner.store.templates.list_templates().await?,
         ))
     }
 
@@ -201,6 +201,7 @@ impl Platform {
                     if self
                         .inner
                         .store
+                        .volumes
                         .volume_by_name_opt(project.id, m.volume.as_str())
                         .await?
                         .is_none()
@@ -222,7 +223,7 @@ impl Platform {
                     .await?;
                 created.push(svc.clone());
                 if s.spec.health_check.is_some() {
-                    let stored = self.inner.store.service(svc.id).await?;
+                    let stored = self.inner.store.services.service(svc.id).await?;
                     let container = self.current_container(&stored).await?;
                     self.wait_ready(&container, &stored).await.map_err(|e| {
                         Error::conflict(format!("service '{}' did not become healthy: {e}", s.name))
@@ -259,7 +260,13 @@ impl Platform {
                 .collect(),
             created_at: self.now(),
         };
-        if let Err(e) = self.inner.store.create_template_instance(&instance).await {
+        if let Err(e) = self
+            .inner
+            .store
+            .templates
+            .create_template_instance(&instance)
+            .await
+        {
             self.remove_created(&project, &created).await;
             return Err(e);
         }
@@ -291,10 +298,10 @@ impl Platform {
         amounts: &crate::units::ResourceAmounts,
     ) -> Result<()> {
         let store = &self.inner.store;
-        let sub = store.subscription_opt(org).await?;
+        let sub = store.plans.subscription_opt(org).await?;
         crate::ports::quota::check_subscription(org_slug, sub.as_ref())?;
         let Some(sub) = sub else { return Ok(()) };
-        let plan = store.plan(sub.plan).await?;
+        let plan = store.plans.plan(sub.plan).await?;
         let used = self.inner.quota.usage(org).await?.total();
         crate::ports::quota::check_limits(org_slug, &plan, &used, amounts)
     }
@@ -303,6 +310,7 @@ impl Platform {
     async fn check_names_free(&self, project: &Project, plan: &TemplatePlan) -> Result<()> {
         let store = &self.inner.store;
         if store
+            .templates
             .template_instance_by_name_opt(project.id, plan.instance.as_str())
             .await?
             .is_some()
@@ -311,6 +319,7 @@ impl Platform {
         }
         for s in &plan.services {
             if store
+                .services
                 .service_by_name_opt(project.id, s.name.as_str())
                 .await?
                 .is_some()
@@ -319,6 +328,7 @@ impl Platform {
             }
             for m in &s.spec.volumes {
                 if store
+                    .volumes
                     .volume_by_name_opt(project.id, m.volume.as_str())
                     .await?
                     .is_some()
@@ -333,7 +343,7 @@ impl Platform {
     /// Removes services a failed template deploy created (newest first), with their volumes.
     async fn remove_created(&self, project: &Project, created: &[Service]) {
         for svc in created.iter().rev() {
-            let stored = match self.inner.store.service(svc.id).await {
+            let stored = match self.inner.store.services.service(svc.id).await {
                 Ok(s) => s,
                 Err(_) => continue,
             };
@@ -358,6 +368,7 @@ impl Platform {
             .await?;
         self.inner
             .store
+            .templates
             .list_template_instances(org.id, Some(project.id))
             .await
     }
@@ -380,11 +391,12 @@ impl Platform {
         let instance = self
             .inner
             .store
+            .templates
             .template_instance_by_name_opt(project.id, name)
             .await?
             .ok_or_else(|| Error::not_found("template instance", name))?;
         for id in instance.services.iter().rev() {
-            match self.inner.store.service(*id).await {
+            match self.inner.store.services.service(*id).await {
                 Ok(svc) => self.remove_service(&project, &svc, options).await?,
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
@@ -392,6 +404,7 @@ impl Platform {
         }
         self.inner
             .store
+            .templates
             .delete_template_instance(instance.id)
             .await?;
         self.audit(
@@ -431,7 +444,7 @@ impl Platform {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.put_template(&stored).await?;
+        self.inner.store.templates.put_template(&stored).await?;
         self.audit(
             Some(who),
             None,
@@ -477,6 +490,7 @@ impl Platform {
         let created_at = self
             .inner
             .store
+            .templates
             .template_opt(id)
             .await?
             .map_or(now, |s| s.created_at);
@@ -488,7 +502,7 @@ impl Platform {
             created_at,
             updated_at: now,
         };
-        self.inner.store.put_template(&stored).await?;
+        self.inner.store.templates.put_template(&stored).await?;
         self.audit(
             Some(who),
             None,
@@ -506,9 +520,9 @@ impl Platform {
     /// `PermissionDenied`.
     pub async fn delete_template(&self, who: &Principal, id: &str) -> Result<()> {
         who.require_admin(Action::TemplateManage)?;
-        match self.inner.store.template_opt(id).await? {
+        match self.inner.store.templates.template_opt(id).await? {
             Some(s) => {
-                self.inner.store.delete_template(id).await?;
+                self.inner.store.templates.delete_template(id).await?;
                 self.audit(
                     Some(who),
                     None,
