@@ -35,7 +35,9 @@
 //! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
 //!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
 //!   reports JSON or (`format=csv`) a `text/csv` download.
-//! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; [`routes`] lists every route.
+//! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; its schemas are derived from
+//!   the caas-core types the handlers read and answer (caas-core's `openapi` feature).
+//!   [`routes`] lists every route.
 //!
 //! | route | platform operation |
 //! |---|---|
@@ -180,7 +182,6 @@ mod extract;
 mod health;
 mod limits;
 mod routes;
-mod schema;
 mod trace;
 
 use std::sync::Arc;
