@@ -315,7 +315,13 @@ pub(crate) struct AppState {
         routes::templates::admin::update_template,
         routes::templates::admin::delete_template,
     ),
-    components(schemas(ErrorBody)),
+    // The error body the conventions refer to, and schemas of query parameters, which utoipa
+    // does not collect from `IntoParams`.
+    components(schemas(
+        ErrorBody,
+        caas_core::platform::ChartMetric,
+        routes::reports::ReportFormat
+    )),
     modifiers(&Conventions),
     tags(
         (name = "health", description = "Liveness and backend status"),
