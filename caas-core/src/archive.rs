@@ -88,6 +88,7 @@ impl ArchiveLimits {
 
 /// What a valid archive holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveSummary {
     /// Entries (metadata entries such as PAX headers not counted).
     pub entries: u64,

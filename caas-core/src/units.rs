@@ -76,6 +76,7 @@ pub fn parse_bytes(field: &str, value: &str) -> Result<u64> {
 
 /// Resource amounts counted against a plan: what a quota reservation holds and what usage sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResourceAmounts {
     /// CPU in millicores.
     pub cpu_millis: u64,

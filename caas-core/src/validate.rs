@@ -435,6 +435,7 @@ macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $normalize:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -517,6 +518,7 @@ validated_string!(
 /// a platform that enabled wildcards creates them. Deserializing accepts both, because stored
 /// domains are read back this way.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct HostPattern(String);
 

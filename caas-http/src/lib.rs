@@ -35,7 +35,9 @@
 //! - Logs are a JSON array, or Server-Sent Events with `follow=true`; live stats are JSON, or
 //!   Server-Sent Events on `…/stats/stream`. Metrics charts answer `image/svg+xml`, usage
 //!   reports JSON or (`format=csv`) a `text/csv` download.
-//! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; [`routes`] lists every route.
+//! - The OpenAPI 3.1 document is served at `/v1/openapi.json`; its schemas are derived from
+//!   the caas-core types the handlers read and answer (caas-core's `openapi` feature).
+//!   [`routes`] lists every route.
 //!
 //! | route | platform operation |
 //! |---|---|
@@ -180,7 +182,6 @@ mod extract;
 mod health;
 mod limits;
 mod routes;
-mod schema;
 mod trace;
 
 use std::sync::Arc;
@@ -314,7 +315,13 @@ pub(crate) struct AppState {
         routes::templates::admin::update_template,
         routes::templates::admin::delete_template,
     ),
-    components(schemas(ErrorBody)),
+    // The error body the conventions refer to, and schemas of query parameters, which utoipa
+    // does not collect from `IntoParams`.
+    components(schemas(
+        ErrorBody,
+        caas_core::platform::ChartMetric,
+        routes::reports::ReportFormat
+    )),
     modifiers(&Conventions),
     tags(
         (name = "health", description = "Liveness and backend status"),

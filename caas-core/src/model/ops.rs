@@ -15,6 +15,7 @@ use crate::validate::{HostPattern, Name};
 
 /// How full a volume is, from its last measurement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VolumeState {
     /// Below the warning threshold (or never measured).
@@ -28,6 +29,7 @@ pub enum VolumeState {
 
 /// A volume's last measured usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeUsage {
     /// Bytes in use.
     pub bytes: u64,
@@ -41,6 +43,7 @@ pub struct VolumeUsage {
 /// is younger than `max_age_days`. With neither set, every backup is kept. A running backup
 /// is never removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BackupSchedule {
     /// Standard five-field cron expression (minute hour day-of-month month day-of-week), UTC.
     pub cron: String,
@@ -51,13 +54,16 @@ pub struct BackupSchedule {
     #[serde(default)]
     pub max_age_days: Option<u32>,
     /// Stop the services that mount the volume around the copy.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub consistent: bool,
     /// With `consistent`: pause (freeze) those services instead of stopping them.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub pause: bool,
     /// Take a logical dump through the database's own tool instead of a copy of the files
     /// (see [`BackupFormat`]).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub logical: bool,
     /// When the schedule was set: runs are due from then on.
@@ -67,6 +73,7 @@ pub struct BackupSchedule {
 /// A persistent named volume, holding its own storage reservation: it counts against the
 /// organization's storage quota from creation to deletion, whether services mount it or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Volume {
     /// Id.
     pub id: VolumeId,
@@ -94,6 +101,7 @@ pub struct Volume {
 
 /// Status of a backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BackupStatus {
     /// In progress.
@@ -106,6 +114,7 @@ pub enum BackupStatus {
 
 /// What started a backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BackupTrigger {
     /// Asked for by a principal.
@@ -116,6 +125,7 @@ pub enum BackupTrigger {
 
 /// What a backup holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BackupFormat {
     /// A tar of the volume's files (any volume; restored by writing the files back).
@@ -178,6 +188,7 @@ impl std::str::FromStr for BackupFormat {
 /// One backup of a volume. Backups outlive their volume (they can be restored into a new
 /// one) and go with their organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Backup {
     /// Id.
     pub id: BackupId,
@@ -196,9 +207,11 @@ pub struct Backup {
     /// Whether the services mounting the volume were stopped (or paused) around the copy.
     pub consistent: bool,
     /// Whether they were paused (frozen) rather than stopped.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub paused: bool,
     /// What the stored object holds.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub format: BackupFormat,
     /// Size of the uncompressed archive.
@@ -219,6 +232,7 @@ pub struct Backup {
 
 /// Whether an organization's ownership of a hostname has been proven.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum VerificationStatus {
     /// Not proven yet.
@@ -246,6 +260,7 @@ pub enum VerificationStatus {
 /// public addresses, or a CNAME to its target), as last checked. It tells whether routing
 /// and ACME certificates can work; it proves nothing about ownership.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readiness {
     /// Whether the name points at the platform.
     pub points_at_platform: bool,
@@ -260,6 +275,7 @@ pub struct Readiness {
 /// organization's. The claim lives as long as the organization has a domain on the hostname;
 /// unproven, it expires at `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HostClaim {
     /// The hostname or wildcard, normalized (see [`crate::validate::host_key`]).
     pub hostname: HostPattern,
@@ -297,6 +313,7 @@ impl HostClaim {
 /// A custom domain (and optional path) routed to a service. Its ownership is the
 /// organization's [`HostClaim`] on the hostname.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     /// Id.
     pub id: DomainId,
@@ -318,6 +335,7 @@ pub struct Domain {
 
 /// One measurement of one container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricSample {
     /// Organization.
     pub org: OrgId,
@@ -345,6 +363,7 @@ pub struct MetricSample {
 
 /// What happened to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServiceEventKind {
     /// A deployment became active.
@@ -405,6 +424,7 @@ pub enum ServiceEventKind {
 
 /// A service event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceEvent {
     /// Id.
     pub id: EventId,
@@ -422,6 +442,7 @@ pub struct ServiceEvent {
 
 /// The state of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// The condition holds.
@@ -432,6 +453,7 @@ pub enum AlertState {
 
 /// A raised alert: one per rule and subject while it fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// Id.
     pub id: AlertId,
@@ -455,6 +477,7 @@ pub struct Alert {
 
 /// One audit log entry: who did what to what, with before/after where it applies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Id.
     pub id: AuditId,
@@ -476,6 +499,7 @@ pub struct AuditEntry {
 
 /// State of a quota reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReservationState {
     /// Held while an operation runs; expires at `expires_at` if never committed.
@@ -488,6 +512,7 @@ pub enum ReservationState {
 
 /// Resources held against an organization's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reservation {
     /// Id.
     pub id: ReservationId,
@@ -507,6 +532,7 @@ pub struct Reservation {
 
 /// An organization's use of its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     /// Organization.
     pub org: OrgId,
@@ -529,6 +555,7 @@ impl Usage {
 
 /// How finely metrics are stored: raw samples and three rollup levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     /// Every sample as collected.
@@ -601,6 +628,7 @@ impl Resolution {
 
 /// Average, minimum and maximum of a gauge over a bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Aggregate {
     /// Mean.
     pub avg: f64,
@@ -612,6 +640,7 @@ pub struct Aggregate {
 
 /// One point of a metrics series at some resolution: for raw, one sample (avg = min = max).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricPoint {
     /// Service.
     pub service: ServiceId,

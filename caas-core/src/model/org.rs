@@ -9,6 +9,7 @@ use crate::validate::{self, Slug};
 
 /// A person who can act on the platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -21,6 +22,7 @@ pub struct User {
     /// Disabled by a platform administrator: none of their credentials is accepted (their
     /// memberships stay, for the record, and count again once re-enabled).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub disabled: bool,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
@@ -28,6 +30,7 @@ pub struct User {
 
 /// Input for creating a [`User`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct NewUser {
     /// E-mail address.
@@ -65,6 +68,7 @@ impl NewUser {
 
 /// Whether an organization may use the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrgStatus {
     /// Normal operation.
@@ -75,6 +79,7 @@ pub enum OrgStatus {
 
 /// A tenant: owns projects, services, volumes and a subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organization {
     /// Id.
     pub id: OrgId,
@@ -90,6 +95,7 @@ pub struct Organization {
 
 /// Input for creating an [`Organization`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct NewOrganization {
     /// Slug (2-40 characters, DNS-label rules).
@@ -129,6 +135,7 @@ impl NewOrganization {
 
 /// A member's role in an organization, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Read-only access.
@@ -155,6 +162,7 @@ impl Role {
 
 /// A user's membership in an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     /// The organization.
     pub org: OrgId,
@@ -170,6 +178,7 @@ pub struct Member {
 
 /// An invitation to join an organization; the token itself is only ever stored hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invitation {
     /// Id.
     pub id: InvitationId,
@@ -197,6 +206,7 @@ pub struct Invitation {
 /// An API token of a user. Only the SHA-256 of the secret is stored; the secret itself is shown
 /// once, when the token is created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Id.
     pub id: ApiTokenId,
@@ -211,6 +221,7 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     /// What it may reach: its user's rights, or fewer.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub scope: TokenScope,
     /// When it was created.
     pub created_at: DateTime<Utc>,
@@ -220,9 +231,11 @@ pub struct ApiToken {
 /// organizations, or both (see [`crate::auth`], "API tokens"). The default is the whole of the
 /// user's rights.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenScope {
     /// Only reads ([`crate::auth::is_read`]), and no change of the user's own.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub read_only: bool,
     /// When set, only these organizations (an empty list: none); every organization of the
     /// user when `None`.
@@ -244,6 +257,7 @@ impl TokenScope {
 
 /// One organization an [`ApiToken`] is restricted to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenOrg {
     /// The organization.
     pub org: OrgId,

@@ -10,6 +10,7 @@ use crate::validate::{self, Name};
 
 /// The limits of a plan, in internal units (see [`crate::units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanLimits {
     /// Total CPU in millicores.
     pub cpu_millis: u64,
@@ -84,6 +85,7 @@ impl Default for PlanLimits {
 
 /// A named set of limits with a monthly price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     /// Id.
     pub id: PlanId,
@@ -103,6 +105,7 @@ pub struct Plan {
 
 /// Input for creating a [`Plan`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct NewPlan {
     /// Unique name (DNS-label rules).
@@ -166,6 +169,7 @@ impl NewPlan {
 
 /// Whether a subscription lets the organization deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     /// Deploys allowed within the plan's limits.
@@ -189,6 +193,7 @@ impl SubscriptionStatus {
 
 /// An organization's subscription to a plan (one per organization).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     /// Id.
     pub id: SubscriptionId,

@@ -13,6 +13,7 @@ use crate::validate::{self, EnvKey, ImageRef, Name};
 
 /// A group of services sharing one private network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     /// Id.
     pub id: ProjectId,
@@ -28,6 +29,7 @@ pub struct Project {
 
 /// The database engines the platform can provision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseEngine {
     /// PostgreSQL.
@@ -57,6 +59,7 @@ impl DatabaseEngine {
 
 /// What a service is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServiceKind {
     /// A stateless or stateful application.
@@ -70,6 +73,7 @@ pub enum ServiceKind {
 
 /// Lifecycle status of a service, as the platform last observed or set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStatus {
     /// A deployment is in progress.
@@ -84,6 +88,7 @@ pub enum ServiceStatus {
 
 /// A deployed app or database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Service {
     /// Id.
     pub id: ServiceId,
@@ -121,6 +126,7 @@ impl Service {
 
 /// An environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvVar {
     /// Key.
     pub key: EnvKey,
@@ -154,6 +160,7 @@ pub const REDACTED: &str = "********";
 
 /// A container port exposed on the project network (never published on the host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortSpec {
     /// The port the process listens on.
     pub container_port: u16,
@@ -164,6 +171,7 @@ pub struct PortSpec {
 
 /// Transport protocol of a port.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// TCP.
@@ -175,6 +183,7 @@ pub enum Protocol {
 
 /// Resource limits of one container. Always set: the defaults are 0.5 CPU, 256 MiB, 256 pids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ResourceLimits {
     /// CPU limit in millicores.
@@ -222,6 +231,7 @@ impl ResourceLimits {
 
 /// A named volume mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeMount {
     /// The volume's name within the project.
     pub volume: Name,
@@ -242,6 +252,7 @@ fn default_volume_size() -> u64 {
 
 /// How the engine probes a container's health.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HealthProbe {
     /// Run a command in the container; exit 0 means healthy.
@@ -265,20 +276,24 @@ pub enum HealthProbe {
 
 /// A health check.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthCheck {
     /// What to probe.
     pub probe: HealthProbe,
     /// Between probes.
     #[serde(default = "default_interval", with = "duration_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub interval: Duration,
     /// One probe's timeout.
     #[serde(default = "default_timeout", with = "duration_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub timeout: Duration,
     /// Failed probes before unhealthy.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// Grace period after start.
     #[serde(default, with = "duration_ms")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub start_period: Duration,
 }
 
@@ -310,6 +325,7 @@ pub mod duration_ms {
 
 /// What the engine does when the container exits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RestartPolicy {
     /// Never restart.
@@ -328,6 +344,7 @@ pub enum RestartPolicy {
 
 /// The desired configuration of a service's container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceSpec {
     /// Image reference.
     pub image: ImageRef,
@@ -546,6 +563,7 @@ impl ServiceSpec {
 
 /// Status of one deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
     /// Being rolled out.
@@ -562,6 +580,7 @@ pub enum DeploymentStatus {
 
 /// One rollout of a service's spec: the unit of idempotency (label `caas.deployment`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deployment {
     /// Id.
     pub id: DeploymentId,

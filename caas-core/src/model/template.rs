@@ -23,6 +23,7 @@ pub const TEMPLATE_FORMAT: u32 = 1;
 
 /// What a template needs at least, shown in the catalogue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateMinimum {
     /// Millicores.
@@ -38,6 +39,7 @@ pub struct TemplateMinimum {
 
 /// Characters a generated secret is drawn from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecretCharset {
     /// `A-Z a-z 0-9`.
@@ -49,6 +51,7 @@ pub enum SecretCharset {
 
 /// How a secret parameter is generated when not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SecretRule {
     /// Length (16-128).
@@ -60,6 +63,7 @@ pub struct SecretRule {
 
 /// The type of a parameter, with its rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ParameterKind {
     /// Text.
@@ -114,6 +118,7 @@ pub enum ParameterKind {
 /// One parameter of a template. (Unknown fields are refused by its kind, which receives
 /// every field the parameter does not declare.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateParameter {
     /// Name (`[a-z][a-z0-9_]*`), as referenced by `{{ params.NAME }}`.
     pub name: String,
@@ -137,6 +142,7 @@ fn default_volume_size() -> u64 {
 
 /// A volume of a template service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateVolume {
     /// Name within the instance (the project's volume is `<instance>-<name>`).
@@ -153,6 +159,7 @@ pub struct TemplateVolume {
 
 /// One service of a template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateService {
     /// Name within the instance (the project's service is `<instance>-<name>`).
@@ -197,6 +204,7 @@ pub struct TemplateService {
 
 /// A value shown after a deploy (a URL, a connection string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateOutput {
     /// Name.
@@ -210,6 +218,7 @@ pub struct TemplateOutput {
 
 /// A template definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     /// Format version ([`TEMPLATE_FORMAT`]).
@@ -243,6 +252,7 @@ pub struct Template {
 
 /// A template an administrator saved (new, or overriding a built-in of the same id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredTemplate {
     /// The template's id.
     pub id: Name,
@@ -260,6 +270,7 @@ pub struct StoredTemplate {
 
 /// An output of a deployed instance (secret values are stored redacted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceOutput {
     /// Name.
     pub name: String,
@@ -271,6 +282,7 @@ pub struct InstanceOutput {
 
 /// The services deployed together from a template, deleted together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateInstance {
     /// Id.
     pub id: TemplateInstanceId,

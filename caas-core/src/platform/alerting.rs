@@ -39,6 +39,7 @@ pub const MAX_ALERT_RULES: usize = 100;
 
 /// What an alert rule watches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AlertCondition {
     /// CPU use above this percentage of the limit.
@@ -75,6 +76,7 @@ fn yes() -> bool {
 
 /// One alert rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AlertRule {
@@ -123,6 +125,7 @@ impl AlertRule {
 
 /// An organization's alert rules and where notifications go.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AlertSettings {
@@ -162,6 +165,7 @@ impl AlertSettings {
 
 /// An organization's alerting: settings (secret hidden) and alerts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertsView {
     /// Rules and webhook.
     pub settings: AlertSettings,

@@ -160,6 +160,7 @@ impl Backups {
 
 /// How to take a backup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BackupRequest {
@@ -220,6 +221,7 @@ impl BackupRequest {
 /// Where to restore a backup: the volume it was taken of (the default), another volume of the
 /// organization, or a new volume.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RestoreRequest {
@@ -254,6 +256,7 @@ impl RestoreRequest {
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RestoreOutcome {
     /// The backup restored.
     pub backup: Backup,
@@ -267,10 +270,12 @@ pub struct RestoreOutcome {
 
 /// A backup schedule to set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ScheduleRequest {
     /// Five-field cron expression, UTC (`0 3 * * *`: every day at 03:00).
+    #[cfg_attr(feature = "openapi", schema(example = "0 3 * * *"))]
     pub cron: String,
     /// Keep the newest N scheduled backups (1-1000).
     #[serde(default)]

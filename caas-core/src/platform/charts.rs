@@ -17,6 +17,7 @@ const SIZE: (u32, u32) = (720, 280);
 
 /// Which metric a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChartMetric {
     /// CPU use, percent of one core.

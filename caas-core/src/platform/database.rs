@@ -117,6 +117,7 @@ impl DeployDatabase {
 
 /// Credentials of a new database: returned once, at creation.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatabaseCredentials {
     /// Host name on the project network (the service name).
     pub host: String,
@@ -146,6 +147,7 @@ impl std::fmt::Debug for DatabaseCredentials {
 
 /// A deployed database and its credentials (shown once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeployedDatabase {
     /// The service (secrets redacted).
     pub service: Service,

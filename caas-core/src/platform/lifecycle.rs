@@ -12,6 +12,7 @@ use crate::ports::runtime::{LogLine, LogOptions, StartOutcome, StopOutcome};
 /// What a lifecycle operation did: `changed` is false when the service already was in the
 /// requested state (the operation is idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LifecycleOutcome {
     /// The service after the operation (secrets redacted).
     pub service: Service,

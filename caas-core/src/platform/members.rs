@@ -34,6 +34,7 @@ pub const INVITATION_PREFIX: &str = "caas_inv_";
 
 /// A member, with the user's address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberView {
     /// The user.
     pub user: UserId,

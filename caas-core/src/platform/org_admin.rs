@@ -79,6 +79,7 @@ impl AdminOrgFilter {
 
 /// One organization as administrators see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgOverview {
     /// The organization.
     pub org: Organization,
@@ -104,6 +105,7 @@ pub struct OrgOverview {
 
 /// A page of organizations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgPage {
     /// The organizations.
     pub items: Vec<OrgOverview>,
@@ -119,6 +121,7 @@ pub struct OrgPage {
 
 /// What a bulk call does to each organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BulkAction {
     /// Suspend.
@@ -170,6 +173,7 @@ impl BulkRequest {
 
 /// The outcome for one organization of a bulk call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkItem {
     /// The organization's slug.
     pub org: String,

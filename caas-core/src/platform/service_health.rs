@@ -22,6 +22,7 @@ const EVENTS_READ: u32 = 1000;
 
 /// The current container of a service, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContainerHealth {
     /// Runtime id.
     pub id: String,
@@ -43,6 +44,7 @@ pub struct ContainerHealth {
 
 /// A service's health over a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceHealth {
     /// The service.
     pub service: Name,

@@ -27,6 +27,7 @@ use crate::validate::{self, ImageRef};
 
 /// A change to a service's configuration; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServiceUpdate {
@@ -62,6 +63,7 @@ pub struct ServiceUpdate {
 
 /// A volume to mount into a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct VolumeAttach {
@@ -92,6 +94,7 @@ impl VolumeAttach {
 
 /// How an update is (or would be) applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApplyMode {
     /// Nothing changes.
@@ -106,6 +109,7 @@ pub enum ApplyMode {
 
 /// One changed field, secrets redacted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpecChange {
     /// `image`, `command`, `env.KEY`, `resources.memory_bytes`, `health_check`.
     pub field: String,
@@ -117,6 +121,7 @@ pub struct SpecChange {
 
 /// Signed change of quota per dimension.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuotaDelta {
     /// Millicores.
     pub cpu_millis: i64,
@@ -130,6 +135,7 @@ pub struct QuotaDelta {
 
 /// A validation problem found by a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field (`env_set.FOO`, `spec.resources.memory_bytes`, ...).
     pub field: String,
@@ -139,6 +145,7 @@ pub struct FieldError {
 
 /// What an update would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdatePreview {
     /// Changed fields.
     pub changes: Vec<SpecChange>,
@@ -154,6 +161,7 @@ pub struct UpdatePreview {
 
 /// What an update did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateResult {
     /// The preview it was based on.
     pub preview: UpdatePreview,

@@ -12,6 +12,7 @@ pub const WARNING_PERCENT: f64 = 80.0;
 
 /// One dimension of a usage summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DimensionUsage {
     /// `cpu_millis`, `memory_bytes`, `storage_bytes`, `containers` or `projects`.
     pub dimension: String,
@@ -27,6 +28,7 @@ pub struct DimensionUsage {
 
 /// What an organization uses against its plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageSummary {
     /// Organization slug.
     pub org: String,

@@ -40,6 +40,7 @@ const MAX_PERIOD_DAYS: i64 = 366;
 
 /// One service's use in a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceUsageRow {
     /// The service.
     pub service: ServiceId,
@@ -55,6 +56,7 @@ pub struct ServiceUsageRow {
 
 /// One volume's storage in a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeUsageRow {
     /// The volume.
     pub volume: VolumeId,
@@ -68,6 +70,7 @@ pub struct VolumeUsageRow {
 
 /// The sums of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageTotals {
     /// Container-hours.
     pub container_hours: f64,
@@ -85,6 +88,7 @@ pub struct UsageTotals {
 
 /// An organization's usage over `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
     /// The organization's slug.
     pub org: String,

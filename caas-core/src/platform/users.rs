@@ -54,6 +54,7 @@ impl AdminUserFilter {
 
 /// A page of users, ordered by e-mail address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserPage {
     /// The users.
     pub items: Vec<User>,
@@ -67,6 +68,7 @@ pub struct UserPage {
 
 /// One of the caller's memberships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     /// The organization's slug.
     pub org: String,
@@ -82,6 +84,7 @@ pub struct Membership {
 
 /// A user and their memberships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     /// The user.
     pub user: User,

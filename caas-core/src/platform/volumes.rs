@@ -87,6 +87,7 @@ impl VolumeDriver {
 
 /// A volume to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewVolume {
@@ -111,6 +112,7 @@ impl NewVolume {
 
 /// A service mounting a volume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MountedBy {
     /// The service's name.
     pub service: Name,
@@ -122,6 +124,7 @@ pub struct MountedBy {
 
 /// A volume with what mounts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeView {
     /// The volume.
     #[serde(flatten)]

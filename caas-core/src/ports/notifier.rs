@@ -13,6 +13,7 @@ use crate::model::Alert;
 
 /// Where an organization's notifications go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookTarget {
     /// `https://` (or `http://`) URL the notification is POSTed to.
     pub url: String,

@@ -41,6 +41,7 @@ pub type Generation = u64;
 
 /// Certificate state of one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CertificateStatus {
     /// A certificate is served.

@@ -242,6 +242,7 @@ impl Default for RuntimeCapabilities {
 
 /// Coarse container state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerStatus {
     /// Created, never started.
@@ -262,6 +263,7 @@ pub enum ContainerStatus {
 
 /// Health as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     /// Within the start period.
@@ -450,6 +452,7 @@ pub struct VolumeInfo {
 
 /// Which log stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LogStream {
     /// Standard output.
@@ -460,6 +463,7 @@ pub enum LogStream {
 
 /// One log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLine {
     /// Stream.
     pub stream: LogStream,

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::PlanPath;
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams};
-use crate::{AppState, schema};
 
 /// The runtime configuration in use.
 #[utoipa::path(
@@ -108,7 +108,6 @@ pub(crate) struct CreatePlan {
     #[serde(default)]
     display_name: String,
     /// Limits.
-    #[schema(value_type = schema::PlanLimits)]
     limits: PlanLimits,
     /// Monthly price in cents (default 0).
     #[serde(default)]
@@ -128,7 +127,6 @@ pub(crate) struct PlanPatch {
     display_name: Option<String>,
     /// New limits (all five dimensions).
     #[serde(default)]
-    #[schema(value_type = Option<schema::PlanLimits>)]
     limits: Option<PlanLimits>,
     /// Monthly price in cents.
     #[serde(default)]
@@ -144,7 +142,7 @@ pub(crate) struct PlanPatch {
     path = "/v1/admin/plans",
     tag = "plans",
     responses(
-        (status = 200, description = "Every plan (any authenticated caller may read them)", body = Vec<schema::Plan>),
+        (status = 200, description = "Every plan (any authenticated caller may read them)", body = Vec<Plan>),
     )
 )]
 pub(crate) async fn list_plans(
@@ -161,7 +159,7 @@ pub(crate) async fn list_plans(
     tag = "plans",
     request_body = CreatePlan,
     responses(
-        (status = 201, description = "Created", body = schema::Plan),
+        (status = 201, description = "Created", body = Plan),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 409, description = "A plan with this name exists", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names the field", body = ErrorBody),
@@ -187,7 +185,7 @@ pub(crate) async fn create_plan(
     tag = "plans",
     params(PlanPath),
     responses(
-        (status = 200, description = "The plan", body = schema::Plan),
+        (status = 200, description = "The plan", body = Plan),
         (status = 404, description = "No such plan", body = ErrorBody),
     )
 )]
@@ -207,7 +205,7 @@ pub(crate) async fn get_plan(
     params(PlanPath),
     request_body = PlanPatch,
     responses(
-        (status = 200, description = "The plan after the change", body = schema::Plan),
+        (status = 200, description = "The plan after the change", body = Plan),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 404, description = "No such plan", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names the field", body = ErrorBody),

@@ -13,8 +13,6 @@
 //! - Without a backup destination on the platform, taking a backup, setting or removing a
 //!   schedule and restoring answer 501 `UNSUPPORTED`; the lists still answer (with the
 //!   records the store has, usually none).
-//! - The `*Doc` types only document the answers (handlers serialize the core types); the
-//!   OpenAPI test compares the two.
 
 use axum::Json;
 use axum::extract::State;
@@ -22,176 +20,12 @@ use axum::response::{IntoResponse, Response};
 use caas_core::Error;
 use caas_core::model::{Backup, Volume};
 use caas_core::platform::{BackupRequest, RestoreOutcome, RestoreRequest, ScheduleRequest};
-use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, StatusCode, header};
-use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::volumes::{NewVolumeDoc, VolumeDoc};
 use super::{BackupPath, OrgPath, VolumePath};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams};
-
-/// How to take a backup.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct BackupRequestDoc {
-    /// Stop the running services that mount the volume around the copy, and start them again
-    /// (default `false`: a live copy while they keep running).
-    consistent: Option<bool>,
-    /// With `consistent`: pause (freeze) the services instead of stopping them, and thaw them
-    /// afterwards (default `false`).
-    pause: Option<bool>,
-    /// Dump the database whose data volume this is (postgres, mysql, mariadb) through its own
-    /// tool, inside its running container, instead of copying the files (default `false`;
-    /// not with `consistent`).
-    logical: Option<bool>,
-}
-
-/// A backup schedule to set (replaces the volume's current one).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ScheduleRequestDoc {
-    /// Five-field cron expression, UTC (`0 3 * * *`: every day at 03:00).
-    #[schema(example = "0 3 * * *")]
-    cron: String,
-    /// Keep the newest N scheduled backups (1-1000).
-    keep_last: Option<u32>,
-    /// Keep scheduled backups younger than this many days (1-3650).
-    max_age_days: Option<u32>,
-    /// Stop the services mounting the volume around each copy (default `false`).
-    consistent: Option<bool>,
-    /// With `consistent`: pause them instead (default `false`).
-    pause: Option<bool>,
-    /// Take logical dumps of the volume's database (default `false`).
-    logical: Option<bool>,
-}
-
-/// Where to restore: the volume the backup was taken of (no field, or an empty body), an
-/// existing volume of the organization (`volume`), or a new volume (`new_volume`) — not
-/// both.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct RestoreRequestDoc {
-    /// An existing volume: its id, or a name unique in the organization.
-    volume: Option<String>,
-    /// A volume to create for the restored data (removed again if the restore fails).
-    new_volume: Option<NewVolumeDoc>,
-}
-
-/// Status of a backup.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum BackupStatusDoc {
-    /// In progress.
-    Running,
-    /// Stored.
-    Succeeded,
-    /// Failed; see `error`.
-    Failed,
-}
-
-/// What started a backup.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum BackupTriggerDoc {
-    /// Asked for through the API.
-    Manual,
-    /// The volume's backup schedule (retention applies to these only).
-    Scheduled,
-}
-
-/// What a backup holds.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum BackupFormatDoc {
-    /// A tar of the volume's files.
-    Archive,
-    /// A PostgreSQL logical dump (plain SQL); restores through a running postgres service.
-    PgDump,
-    /// A MySQL logical dump; restores through a running mysql service.
-    MysqlDump,
-    /// A MariaDB logical dump; restores through a running mariadb service.
-    MariadbDump,
-}
-
-/// One backup of a volume. Backups outlive their volume: they can be restored into a new one.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct BackupDoc {
-    /// Id.
-    id: Uuid,
-    /// Organization.
-    org: Uuid,
-    /// The volume it was taken of.
-    volume: Uuid,
-    /// The volume's project.
-    project: Uuid,
-    /// The volume's name when it was taken.
-    volume_name: String,
-    /// Status.
-    status: BackupStatusDoc,
-    /// What started it.
-    trigger: BackupTriggerDoc,
-    /// Whether the services mounting the volume were stopped (or paused) around the copy.
-    consistent: bool,
-    /// Whether they were paused rather than stopped.
-    paused: bool,
-    /// What the stored object holds.
-    format: BackupFormatDoc,
-    /// Size of the uncompressed archive (tar) or dump.
-    archive_bytes: Option<u64>,
-    /// Stored (zstd-compressed) size.
-    size_bytes: Option<u64>,
-    /// SHA-256 of the stored object, hex; checked before a restore.
-    sha256: Option<String>,
-    /// Object key of the archive in the backup destination.
-    location: Option<String>,
-    /// Why it failed.
-    error: Option<String>,
-    /// When it started.
-    created_at: DateTime<Utc>,
-    /// When it finished.
-    finished_at: Option<DateTime<Utc>>,
-}
-
-/// What a restored archive held.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ArchiveSummaryDoc {
-    /// Entries.
-    entries: u64,
-    /// Regular files.
-    files: u64,
-    /// Directories.
-    directories: u64,
-    /// Symbolic links.
-    symlinks: u64,
-    /// Hard links.
-    hardlinks: u64,
-    /// Bytes of file contents.
-    bytes: u64,
-}
-
-/// What a restore did.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct RestoreOutcomeDoc {
-    /// The backup restored.
-    backup: BackupDoc,
-    /// The volume afterwards.
-    volume: VolumeDoc,
-    /// What the archive held.
-    archive: ArchiveSummaryDoc,
-    /// Services recreated onto the restored data (running ones run again, stopped ones stay
-    /// stopped).
-    services: Vec<String>,
-}
 
 /// The backups of a volume, newest first.
 #[utoipa::path(
@@ -200,7 +34,7 @@ pub(crate) struct RestoreOutcomeDoc {
     tag = "backups",
     params(VolumePath),
     responses(
-        (status = 200, description = "Backups, newest first", body = Vec<BackupDoc>),
+        (status = 200, description = "Backups, newest first", body = Vec<Backup>),
         (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
         (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
     )
@@ -229,10 +63,10 @@ pub(crate) async fn list_volume_backups(
         VolumePath,
         ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 once the backup is recorded instead of when it is over (RFC 7240)"),
     ),
-    request_body(content = Option<BackupRequestDoc>, description = "Optional; an empty body takes a live copy"),
+    request_body(content = Option<BackupRequest>, description = "Optional; an empty body takes a live copy"),
     responses(
-        (status = 201, description = "The backup record: `succeeded`, or `failed` with the reason", body = BackupDoc),
-        (status = 202, description = "With `Prefer: respond-async`: the backup record, `running`; the copy goes on", body = BackupDoc,
+        (status = 201, description = "The backup record: `succeeded`, or `failed` with the reason", body = Backup),
+        (status = 202, description = "With `Prefer: respond-async`: the backup record, `running`; the copy goes on", body = Backup,
             headers(
                 ("Location" = String, description = "The backup: `/v1/orgs/{org}/backups/{backup}`"),
                 ("Preference-Applied" = String, description = "`respond-async`"),
@@ -298,7 +132,7 @@ fn prefers_async(headers: &HeaderMap) -> bool {
     tag = "backups",
     params(BackupPath),
     responses(
-        (status = 200, description = "The backup", body = BackupDoc),
+        (status = 200, description = "The backup", body = Backup),
         (status = 404, description = "No such organization (or not a member) or backup", body = ErrorBody),
     )
 )]
@@ -317,9 +151,9 @@ pub(crate) async fn get_backup(
     path = "/v1/orgs/{org}/volumes/{volume}/backup-schedule",
     tag = "backups",
     params(VolumePath),
-    request_body = ScheduleRequestDoc,
+    request_body = ScheduleRequest,
     responses(
-        (status = 200, description = "The volume with its schedule", body = VolumeDoc),
+        (status = 200, description = "The volume with its schedule", body = Volume),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member) or volume", body = ErrorBody),
         (status = 409, description = "Several projects have a volume of this name: use its id", body = ErrorBody),
@@ -372,7 +206,7 @@ pub(crate) async fn delete_backup_schedule(
     tag = "backups",
     params(OrgPath),
     responses(
-        (status = 200, description = "Backups, newest first", body = Vec<BackupDoc>),
+        (status = 200, description = "Backups, newest first", body = Vec<Backup>),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
     )
 )]
@@ -419,9 +253,9 @@ pub(crate) async fn delete_backup(
     path = "/v1/orgs/{org}/backups/{backup}/restore",
     tag = "backups",
     params(BackupPath),
-    request_body(content = Option<RestoreRequestDoc>, description = "Optional; an empty body restores into the volume the backup was taken of"),
+    request_body(content = Option<RestoreRequest>, description = "Optional; an empty body restores into the volume the backup was taken of"),
     responses(
-        (status = 200, description = "What the restore did", body = RestoreOutcomeDoc),
+        (status = 200, description = "What the restore did", body = RestoreOutcome),
         (status = 403, description = "Role too low (admin or owner required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), backup, volume or project", body = ErrorBody),
         (status = 409, description = "The backup did not succeed, its volume was deleted and no target is given, the stored object does not match its SHA-256, the target is busy, a logical dump's database is not running, or the new volume's name is taken or over quota", body = ErrorBody),

@@ -1,8 +1,7 @@
 //! Custom domains: `GET|POST …/services/{service}/domains`, `DELETE …/domains/{domain}`
 //! (`?path=/x` for one path), `POST /v1/orgs/{org}/domains/{domain}/verify`,
 //! `GET /v1/orgs/{org}/domains/{domain}/certificate`, and the answer to HTTP challenges,
-//! `GET /.well-known/caas-challenge/{token}`, which the proxy forwards to the platform. The
-//! `*Doc` types only document the answers (handlers serialize the core types).
+//! `GET /.well-known/caas-challenge/{token}`, which the proxy forwards to the platform.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,10 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use caas_core::platform::{DomainView, NewDomain, VerificationMethod};
 use caas_core::ports::proxy::CertificateStatus;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::ServicePath;
 use crate::AppState;
@@ -54,91 +51,6 @@ pub(crate) struct PathQuery {
     pub(crate) path: Option<String>,
 }
 
-/// A domain to add.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct NewDomainDoc {
-    /// Host name in any case, Unicode or punycode (`bücher.example` and
-    /// `xn--bcher-kva.example` are one name), or `*.<name>` where wildcards are enabled.
-    hostname: String,
-    /// Path prefix of `[A-Za-z0-9/_.~-]` (default `/`, the whole host).
-    path_prefix: Option<String>,
-    /// Strip the prefix before forwarding (default `false`).
-    strip_prefix: Option<bool>,
-    /// The container port (default: the service's first port).
-    target_port: Option<u16>,
-}
-
-/// Whether the organization's ownership of the hostname is proven:
-/// `{"state": "pending" | "verified" | "failed" | "conflicted", ...}`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct VerificationDoc {
-    /// `pending`, `verified`, `failed`, or `conflicted` (another organization owns the
-    /// hostname: never routed).
-    state: String,
-    /// When it was verified (`verified`).
-    at: Option<DateTime<Utc>>,
-    /// Why it failed or is conflicted.
-    reason: Option<String>,
-}
-
-/// How to prove ownership of the hostname, while it is not proven.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct OwnershipDoc {
-    /// The TXT record to add: `_caas-challenge.<hostname>`.
-    txt_name: String,
-    /// The value it must hold.
-    txt_value: String,
-    /// The URL the platform itself answers for the `http` method (when enabled; never for
-    /// wildcards).
-    http_url: Option<String>,
-    /// When the claim is released unless proven.
-    expires_at: DateTime<Utc>,
-}
-
-/// Whether the hostname's DNS points at the platform (A/AAAA or CNAME), as last checked: it
-/// tells whether routing and certificates can work, and proves nothing.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ReadinessDoc {
-    /// Whether it points at the platform.
-    points_at_platform: bool,
-    /// What the DNS answered.
-    detail: String,
-    /// When.
-    checked_at: DateTime<Utc>,
-}
-
-/// A custom domain of a service, with the state of its organization's claim on the hostname.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct DomainDoc {
-    /// Id.
-    id: Uuid,
-    /// Organization.
-    org: Uuid,
-    /// Service.
-    service: Uuid,
-    /// Host name (ASCII: internationalized names in punycode).
-    hostname: String,
-    /// Path prefix (`/` for the whole host).
-    path_prefix: String,
-    /// Whether the prefix is stripped.
-    strip_prefix: bool,
-    /// The container port.
-    target_port: u16,
-    /// When it was added.
-    created_at: DateTime<Utc>,
-    /// Ownership of the hostname; only verified domains are routed.
-    verification: VerificationDoc,
-    /// How to prove ownership (while unproven).
-    ownership: Option<OwnershipDoc>,
-    /// Whether the hostname points at the platform, when checked.
-    readiness: Option<ReadinessDoc>,
-}
-
 /// How to prove ownership.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -147,22 +59,8 @@ pub(crate) struct VerifyRequest {
     /// platform answers the token at `http://<hostname>/.well-known/caas-challenge/<token>`
     /// through its proxy; not for wildcards, nor for names of a site another organization
     /// holds or held).
-    #[schema(value_type = String, example = "dns")]
+    #[schema(example = "dns")]
     pub(crate) method: VerificationMethod,
-}
-
-/// Certificate state: `{"state": "issued" | "pending" | "failed" | "not_configured", ...}`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CertificateDoc {
-    /// `issued`, `pending`, `failed` or `not_configured`.
-    state: String,
-    /// Issuer's common name (`issued`).
-    issuer: Option<String>,
-    /// Expiry (`issued`).
-    not_after: Option<DateTime<Utc>>,
-    /// Why issuance failed (`failed`).
-    reason: Option<String>,
 }
 
 /// The domains of a service, oldest first.
@@ -172,7 +70,7 @@ pub(crate) struct CertificateDoc {
     tag = "services",
     params(ServicePath),
     responses(
-        (status = 200, description = "Domains, oldest first", body = Vec<DomainDoc>),
+        (status = 200, description = "Domains, oldest first", body = Vec<DomainView>),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
     )
 )]
@@ -195,9 +93,9 @@ pub(crate) async fn list_domains(
     path = "/v1/orgs/{org}/projects/{project}/services/{service}/domains",
     tag = "services",
     params(ServicePath),
-    request_body = NewDomainDoc,
+    request_body = NewDomain,
     responses(
-        (status = 201, description = "The domain, pending verification", body = DomainDoc),
+        (status = 201, description = "The domain, pending verification", body = DomainView),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "Another organization owns the hostname (or a wildcard over it), the hostname is reserved by the platform, or this hostname and path are already the service's organization's (`ALREADY_EXISTS`)", body = ErrorBody),
@@ -259,7 +157,7 @@ pub(crate) async fn remove_domain(
     params(OrgDomainPath, PathQuery),
     request_body = VerifyRequest,
     responses(
-        (status = 200, description = "The domains afterwards (`verification` says verified or failed, and why)", body = Vec<DomainDoc>),
+        (status = 200, description = "The domains afterwards (`verification` says verified or failed, and why)", body = Vec<DomainView>),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization or domain", body = ErrorBody),
         (status = 409, description = "Another organization owns the hostname", body = ErrorBody),
@@ -288,7 +186,7 @@ pub(crate) async fn verify_domain(
     tag = "services",
     params(OrgDomainPath),
     responses(
-        (status = 200, description = "Certificate state", body = CertificateDoc),
+        (status = 200, description = "Certificate state", body = CertificateStatus),
         (status = 404, description = "No such organization or domain", body = ErrorBody),
     )
 )]

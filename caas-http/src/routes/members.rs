@@ -31,9 +31,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::OrgPath;
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams};
-use crate::{AppState, schema};
 
 /// `{org}/members/{user}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -70,7 +70,6 @@ pub(crate) struct AddMember {
     /// The user's e-mail address or id.
     user: String,
     /// Role (only owners add owners).
-    #[schema(value_type = schema::Role)]
     role: Role,
     /// Only these projects (names); every project when absent.
     #[serde(default)]
@@ -83,7 +82,6 @@ pub(crate) struct AddMember {
 pub(crate) struct MemberPatch {
     /// A new role (only owners grant or take the owner role; the last owner keeps it).
     #[serde(default)]
-    #[schema(value_type = Option<schema::Role>)]
     role: Option<Role>,
     /// A new project scope (names); `null` lifts the scope (every project).
     #[serde(default, deserialize_with = "present")]
@@ -112,7 +110,6 @@ pub(crate) struct CreateInvitation {
     /// The address to invite.
     email: String,
     /// Role granted on acceptance (only owners invite owners).
-    #[schema(value_type = schema::Role)]
     role: Role,
     /// Only these projects (names); every project when absent. An admin scoped to projects
     /// must name projects of its own scope.
@@ -123,24 +120,6 @@ pub(crate) struct CreateInvitation {
     expires_in_days: Option<u32>,
 }
 
-/// A member of an organization.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct MemberDoc {
-    /// The user's id.
-    user: Uuid,
-    /// Their e-mail address.
-    email: String,
-    /// Their name.
-    display_name: String,
-    /// Their role.
-    role: schema::Role,
-    /// When set, the only projects they see (names); every project when `null`.
-    projects: Option<Vec<String>>,
-    /// When they joined.
-    joined_at: DateTime<Utc>,
-}
-
 /// An invitation, without its token (which only the mailer ever sees) or the token's hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct InvitationView {
@@ -149,7 +128,6 @@ pub(crate) struct InvitationView {
     /// The invited address.
     email: String,
     /// Role granted on acceptance.
-    #[schema(value_type = schema::Role)]
     role: Role,
     /// When set, the ids of the only projects the new member will see; every project when
     /// `null`.
@@ -183,7 +161,7 @@ impl From<Invitation> for InvitationView {
     tag = "members",
     params(OrgPath),
     responses(
-        (status = 200, description = "Every member with their role and project scope", body = Vec<MemberDoc>),
+        (status = 200, description = "Every member with their role and project scope", body = Vec<MemberView>),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
     )
 )]
@@ -203,7 +181,7 @@ pub(crate) async fn list_members(
     params(OrgPath),
     request_body = AddMember,
     responses(
-        (status = 201, description = "Added", body = MemberDoc),
+        (status = 201, description = "Added", body = MemberView),
         (status = 403, description = "Role too low (admin or higher; owner to add an owner), or a grant wider than the caller's own role or project scope", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or no such user", body = ErrorBody),
         (status = 409, description = "Already a member (`ALREADY_EXISTS`)", body = ErrorBody),
@@ -230,7 +208,7 @@ pub(crate) async fn add_member(
     params(MemberPath),
     request_body = MemberPatch,
     responses(
-        (status = 200, description = "The membership after the change", body = MemberDoc),
+        (status = 200, description = "The membership after the change", body = MemberView),
         (status = 403, description = "Role too low (admin or higher; owner for anything about the owner role); a member scoped to projects changing itself, a member wider than itself, or granting beyond its scope", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or the user is not a member", body = ErrorBody),
         (status = 409, description = "Demoting the last owner: transfer the ownership first (`CONFLICT`)", body = ErrorBody),
@@ -285,7 +263,7 @@ pub(crate) async fn remove_member(
     params(OrgPath),
     request_body = TransferOwnership,
     responses(
-        (status = 200, description = "The new owner's membership", body = MemberDoc),
+        (status = 200, description = "The new owner's membership", body = MemberView),
         (status = 403, description = "Not an owner", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), or `to` is not a member", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names it (`to`)", body = ErrorBody),
@@ -394,7 +372,7 @@ pub(crate) async fn revoke_invitation(
     tag = "members",
     params(TokenPath),
     responses(
-        (status = 200, description = "The caller's membership", body = MemberDoc),
+        (status = 200, description = "The caller's membership", body = MemberView),
         (status = 403, description = "The invitation is for another address", body = ErrorBody),
         (status = 404, description = "Unknown, used-up or revoked token", body = ErrorBody),
         (status = 409, description = "Expired (and now used up): ask for a new one", body = ErrorBody),

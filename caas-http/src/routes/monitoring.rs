@@ -16,9 +16,7 @@
 //!   `memory`, `pids`; default `cpu`).
 //!
 //! Every route is open to viewers. Unknown query parameters, bad times, steps and metrics are
-//! 422 naming the parameter. Defaults are computed from the server's clock. The `*Doc` types
-//! only document the answers (handlers serialize the core types); the OpenAPI test compares
-//! the two.
+//! 422 naming the parameter. Defaults are computed from the server's clock.
 
 use std::time::Duration;
 
@@ -31,9 +29,8 @@ use caas_core::model::{MetricPoint, Resolution};
 use caas_core::platform::{ChartMetric, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::ServicePath;
 use crate::AppState;
@@ -62,52 +59,6 @@ pub(crate) struct StreamQuery {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoQuery {}
 
-/// Live numbers of a service's container, from two successive readings (the way `docker
-/// stats` computes them).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct StatsSnapshotDoc {
-    /// When the second reading was taken.
-    at: DateTime<Utc>,
-    /// Time between the two readings, milliseconds.
-    window_ms: u64,
-    /// CPU use in percent of one core (200 = two full cores); `null` when the container
-    /// restarted between the readings.
-    cpu_percent: Option<f64>,
-    /// CPU limit, millicores.
-    cpu_limit_millis: u64,
-    /// CPU use in percent of the CPU limit (50 % of one core under a 0.5-core limit is 100).
-    cpu_limit_percent: Option<f64>,
-    /// Memory in use (usage minus page cache), bytes.
-    memory_bytes: u64,
-    /// Memory limit the engine enforces, bytes.
-    memory_limit_bytes: u64,
-    /// Memory in use in percent of the limit.
-    memory_percent: Option<f64>,
-    /// Processes and threads.
-    pids: u64,
-    /// Pids limit.
-    pids_limit: u64,
-    /// Pids in percent of the limit.
-    pids_percent: Option<f64>,
-    /// Bytes received over the network since the container started.
-    net_rx_bytes: u64,
-    /// Bytes sent over the network since the container started.
-    net_tx_bytes: u64,
-    /// Receive rate over the window, bytes per second.
-    net_rx_bytes_per_sec: f64,
-    /// Send rate over the window, bytes per second.
-    net_tx_bytes_per_sec: f64,
-    /// Bytes read from block devices since the container started.
-    block_read_bytes: u64,
-    /// Bytes written to block devices since the container started.
-    block_write_bytes: u64,
-    /// Block read rate over the window, bytes per second.
-    block_read_bytes_per_sec: f64,
-    /// Block write rate over the window, bytes per second.
-    block_write_bytes_per_sec: f64,
-}
-
 /// A time range and its resolution.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -123,7 +74,6 @@ pub(crate) struct MetricsQuery {
     /// (`minute` for an hour). Rolled-up points cover complete buckets only: the newest
     /// minutes show in `raw` only.
     #[serde(default)]
-    #[param(value_type = Option<ResolutionDoc>)]
     step: Option<Resolution>,
 }
 
@@ -134,7 +84,6 @@ pub(crate) struct MetricsQuery {
 pub(crate) struct ChartQuery {
     /// The metric drawn (default `cpu`).
     #[serde(default)]
-    #[param(value_type = Option<ChartMetricDoc>)]
     metric: Option<ChartMetric>,
     /// Start (RFC 3339, inclusive; encode `+` as `%2B`). Default: an hour before `to`.
     #[serde(default)]
@@ -144,76 +93,7 @@ pub(crate) struct ChartQuery {
     to: Option<DateTime<Utc>>,
     /// Resolution. Default: the coarsest one giving at least 60 points over the range.
     #[serde(default)]
-    #[param(value_type = Option<ResolutionDoc>)]
     step: Option<Resolution>,
-}
-
-/// How finely metrics are stored and read.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum ResolutionDoc {
-    /// Every sample as collected (kept 2 days by default).
-    Raw,
-    /// One point per minute (14 days).
-    Minute,
-    /// One point per hour (90 days).
-    Hour,
-    /// One point per day (2 years).
-    Day,
-}
-
-/// Which metric a chart shows.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum ChartMetricDoc {
-    /// CPU use, percent of one core.
-    Cpu,
-    /// Memory in use, MiB.
-    Memory,
-    /// Processes.
-    Pids,
-}
-
-/// Average, minimum and maximum of a gauge over a bucket.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct AggregateDoc {
-    /// Mean.
-    avg: f64,
-    /// Minimum.
-    min: f64,
-    /// Maximum.
-    max: f64,
-}
-
-/// One point of a service's metrics: a raw sample (avg = min = max) or a bucket's summary.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct MetricPointDoc {
-    /// The service's id.
-    service: Uuid,
-    /// Bucket start (the sample time for raw).
-    at: DateTime<Utc>,
-    /// Samples summarised.
-    samples: u64,
-    /// CPU use, percent of one core (200 = two full cores).
-    cpu_percent: AggregateDoc,
-    /// Memory in use (usage minus page cache), bytes.
-    memory_bytes: AggregateDoc,
-    /// Largest memory limit seen, bytes.
-    memory_limit_bytes: u64,
-    /// Largest network-received counter seen, bytes.
-    net_rx_bytes: u64,
-    /// Largest network-sent counter seen, bytes.
-    net_tx_bytes: u64,
-    /// Largest block-read counter seen, bytes.
-    block_read_bytes: u64,
-    /// Largest block-write counter seen, bytes.
-    block_write_bytes: u64,
-    /// Processes and threads.
-    pids: AggregateDoc,
 }
 
 /// `[from, to)` with the defaults: `to` now, `from` an hour before `to`.
@@ -246,7 +126,7 @@ fn stream_interval(interval_ms: Option<u64>) -> Result<Duration, ApiError> {
     tag = "monitoring",
     params(ServicePath),
     responses(
-        (status = 200, description = "CPU, memory, pids, network and block IO now", body = StatsSnapshotDoc),
+        (status = 200, description = "CPU, memory, pids, network and block IO now", body = StatsSnapshot),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "The service was never deployed or is not running", body = ErrorBody),
         (status = 422, description = "A query parameter (this route takes none); `details.field` names it", body = ErrorBody),
@@ -265,7 +145,7 @@ pub(crate) async fn service_stats(
     ))
 }
 
-/// Live stats as Server-Sent Events: one `stats` event (data: a `StatsSnapshotDoc`) every
+/// Live stats as Server-Sent Events: one `stats` event (data: a `StatsSnapshot`) every
 /// `interval_ms`, following the service onto a new container after an update; an `error`
 /// event (data: an error body, e.g. `CONFLICT` while the service is stopped) for a reading
 /// that failed, after which the stream goes on; a keep-alive comment every 15 s. The stream
@@ -276,7 +156,7 @@ pub(crate) async fn service_stats(
     tag = "monitoring",
     params(ServicePath, StreamQuery),
     responses(
-        (status = 200, description = "`stats` events (data: `StatsSnapshotDoc`) and `error` events (data: `ErrorBody`)", content(
+        (status = 200, description = "`stats` events (data: `StatsSnapshot`) and `error` events (data: `ErrorBody`)", content(
             (String = "text/event-stream"),
         )),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
@@ -315,7 +195,7 @@ pub(crate) async fn service_stats_stream(
     tag = "monitoring",
     params(ServicePath, MetricsQuery),
     responses(
-        (status = 200, description = "Points, oldest first (empty when nothing was collected)", body = Vec<MetricPointDoc>),
+        (status = 200, description = "Points, oldest first (empty when nothing was collected)", body = Vec<MetricPoint>),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 422, description = "Invalid query (`from` not before `to`, a bad time or step); `details.field` names the parameter", body = ErrorBody),
     )

@@ -19,9 +19,6 @@
 //! - The audit log answers newest first; page back with `before` and `before_id` set to the
 //!   `at` and `id` of the previous page's last (oldest) entry, which neither skips nor repeats
 //!   entries sharing a timestamp. Bad filters are 422 naming the query parameter.
-//!
-//! The `*Doc` types only document the core types the handlers serialize; the OpenAPI test
-//! compares the two.
 
 use axum::Json;
 use axum::extract::State;
@@ -35,9 +32,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::OrgPath;
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
-use crate::{AppState, schema};
 
 /// Most audit entries in one answer.
 const MAX_AUDIT: u32 = 1000;
@@ -55,11 +52,9 @@ pub(crate) struct AdminOrgsQuery {
     plan: Option<String>,
     /// Only organizations with this status.
     #[serde(default)]
-    #[param(value_type = Option<schema::OrgStatus>)]
     status: Option<OrgStatus>,
     /// Only subscriptions with this status.
     #[serde(default)]
-    #[param(value_type = Option<schema::SubscriptionStatus>)]
     subscription: Option<SubscriptionStatus>,
     /// Page size, 1-500 (default 50).
     #[serde(default)]
@@ -105,67 +100,15 @@ pub(crate) struct AuditQuery {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BulkOrgs {
     /// What to do to each organization.
-    #[schema(value_type = BulkActionDoc)]
     action: BulkAction,
     /// To which organizations (slugs; 1-500, each once).
     orgs: Vec<String>,
-}
-
-/// What a bulk call does to each organization (`type` says which).
-#[derive(Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum BulkActionDoc {
-    /// Suspend.
-    Suspend,
-    /// Reactivate.
-    Reactivate,
-    /// Subscribe to another plan (the subscription's status is kept; a new one is active).
-    ChangePlan {
-        /// The plan's name.
-        plan: String,
-    },
-    /// Delete with everything it owns.
-    Delete {
-        /// Also remove the volumes (default `false`).
-        #[serde(default)]
-        volumes: bool,
-    },
-    /// Add an existing user as a member (already a member: nothing changes).
-    AddMember {
-        /// E-mail address or id.
-        user: String,
-        /// Role.
-        role: schema::Role,
-    },
-    /// Remove a member (not a member: nothing changes).
-    RemoveMember {
-        /// E-mail address or id.
-        user: String,
-    },
-}
-
-/// The outcome of a bulk call for one organization.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct BulkItemDoc {
-    /// The organization's slug, as given.
-    org: String,
-    /// Whether the action succeeded (or had nothing to do).
-    ok: bool,
-    /// Whether anything changed.
-    changed: bool,
-    /// The error's code (`NOT_FOUND`, `CONFLICT`, ...), when it failed.
-    code: Option<String>,
-    /// What went wrong, when it failed.
-    error: Option<String>,
 }
 
 /// The answer to a bulk call: one result per organization, in the order given.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BulkOutcome {
     /// The results.
-    #[schema(value_type = Vec<BulkItemDoc>)]
     items: Vec<BulkItem>,
     /// How many succeeded (changed or not).
     succeeded: usize,
@@ -179,74 +122,9 @@ pub(crate) struct OrgStatusChange {
     /// The organization's slug.
     org: String,
     /// Its status now.
-    #[schema(value_type = schema::OrgStatus)]
     status: OrgStatus,
     /// False when it already had that status.
     changed: bool,
-}
-
-/// One organization in the overview.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct OrgOverviewDoc {
-    /// The organization.
-    org: schema::Organization,
-    /// How many members it has.
-    members: u64,
-    /// Its service containers (one per service, running or stopped).
-    containers: u64,
-    /// Its plan's name, when subscribed.
-    plan: Option<String>,
-    /// Its subscription's status, when subscribed.
-    subscription: Option<schema::SubscriptionStatus>,
-    /// Start of the current billing period.
-    period_start: Option<DateTime<Utc>>,
-    /// End of the current billing period.
-    period_end: Option<DateTime<Utc>>,
-    /// The plan's monthly price, in cents.
-    monthly_price_cents: Option<u64>,
-    /// The plan's currency (ISO 4217).
-    currency: Option<String>,
-    /// Usage against the plan's limits.
-    usage: schema::UsageSummary,
-}
-
-/// A page of the overview.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct OrgPageDoc {
-    /// The organizations, ordered by slug.
-    items: Vec<OrgOverviewDoc>,
-    /// Page size asked for.
-    limit: u32,
-    /// Organizations skipped.
-    offset: u32,
-    /// Every organization matching the filters, on all pages.
-    total: u64,
-    /// Whether more follow this page.
-    more: bool,
-}
-
-/// An entry of the audit log.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct AuditEntryDoc {
-    /// Id.
-    id: Uuid,
-    /// When.
-    at: DateTime<Utc>,
-    /// Who (user id; `null` for the platform itself).
-    actor: Option<Uuid>,
-    /// The organization concerned (id).
-    org: Option<Uuid>,
-    /// Dotted action (`member.add`, `org.suspend`).
-    action: String,
-    /// What it was done to (`kind:id`).
-    target: String,
-    /// State before (secrets redacted).
-    before: Option<serde_json::Value>,
-    /// State after (secrets redacted).
-    after: Option<serde_json::Value>,
 }
 
 /// Every organization with its members, containers, subscription, billing data and usage,
@@ -257,7 +135,7 @@ pub(crate) struct AuditEntryDoc {
     tag = "administration",
     params(AdminOrgsQuery),
     responses(
-        (status = 200, description = "A page, with the count of all that match", body = OrgPageDoc),
+        (status = 200, description = "A page, with the count of all that match", body = OrgPage),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 422, description = "Invalid filter; `details.field` names the query parameter (`limit`, `plan`, `status`, ...)", body = ErrorBody),
     )
@@ -372,7 +250,7 @@ pub(crate) async fn bulk_orgs(
     tag = "administration",
     params(AuditQuery),
     responses(
-        (status = 200, description = "Matching entries, newest first", body = Vec<AuditEntryDoc>),
+        (status = 200, description = "Matching entries, newest first", body = Vec<AuditEntry>),
         (status = 403, description = "Neither a platform administrator nor an owner of `org`", body = ErrorBody),
         (status = 404, description = "No such organization `org` (or not a member)", body = ErrorBody),
         (status = 422, description = "Invalid filter; `details.field` names the query parameter (`since`, `before`, `before_id`, `actor`, `action`, `limit`)", body = ErrorBody),

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{DeleteQuery, OrgPath};
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
-use crate::{AppState, schema};
 
 /// Filters of the organization list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,7 +30,6 @@ pub(crate) struct OrgsQuery {
     search: Option<String>,
     /// Only this status.
     #[serde(default)]
-    #[param(value_type = Option<schema::OrgStatus>)]
     status: Option<OrgStatus>,
     /// Page size, 1-500 (default 100).
     #[serde(default)]
@@ -67,7 +66,6 @@ pub(crate) struct OrgPatch {
     slug: Option<String>,
     /// New status (platform administrators only).
     #[serde(default)]
-    #[schema(value_type = Option<schema::OrgStatus>)]
     status: Option<OrgStatus>,
 }
 
@@ -79,7 +77,6 @@ pub(crate) struct PutSubscription {
     plan: String,
     /// Status (default `active`).
     #[serde(default = "active")]
-    #[schema(value_type = Option<schema::SubscriptionStatus>)]
     status: SubscriptionStatus,
 }
 
@@ -94,7 +91,7 @@ fn active() -> SubscriptionStatus {
     tag = "organizations",
     params(OrgsQuery),
     responses(
-        (status = 200, description = "Organizations, ordered by slug", body = Vec<schema::Organization>),
+        (status = 200, description = "Organizations, ordered by slug", body = Vec<Organization>),
         (status = 422, description = "Invalid filter; `details.field` names it", body = ErrorBody),
     )
 )]
@@ -124,7 +121,7 @@ pub(crate) async fn list_orgs(
     tag = "organizations",
     request_body = CreateOrg,
     responses(
-        (status = 201, description = "Created", body = schema::Organization),
+        (status = 201, description = "Created", body = Organization),
         (status = 403, description = "Only platform administrators may name another owner", body = ErrorBody),
         (status = 404, description = "No such owner", body = ErrorBody),
         (status = 409, description = "The slug is taken", body = ErrorBody),
@@ -149,7 +146,7 @@ pub(crate) async fn create_org(
     tag = "organizations",
     params(OrgPath),
     responses(
-        (status = 200, description = "The organization", body = schema::Organization),
+        (status = 200, description = "The organization", body = Organization),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
     )
 )]
@@ -169,7 +166,7 @@ pub(crate) async fn get_org(
     params(OrgPath),
     request_body = OrgPatch,
     responses(
-        (status = 200, description = "The organization after the change", body = schema::Organization),
+        (status = 200, description = "The organization after the change", body = Organization),
         (status = 403, description = "Role too low, or slug/status changed by a non-administrator", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
         (status = 409, description = "The new slug is taken", body = ErrorBody),
@@ -219,7 +216,7 @@ pub(crate) async fn delete_org(
     tag = "organizations",
     params(OrgPath),
     responses(
-        (status = 200, description = "The subscription", body = schema::Subscription),
+        (status = 200, description = "The subscription", body = Subscription),
         (status = 404, description = "No such organization (or not a member), or not subscribed", body = ErrorBody),
     )
 )]
@@ -240,7 +237,7 @@ pub(crate) async fn get_subscription(
     params(OrgPath),
     request_body = PutSubscription,
     responses(
-        (status = 200, description = "The subscription", body = schema::Subscription),
+        (status = 200, description = "The subscription", body = Subscription),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 404, description = "No such organization or plan", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names the field", body = ErrorBody),
@@ -266,7 +263,7 @@ pub(crate) async fn put_subscription(
     tag = "organizations",
     params(OrgPath),
     responses(
-        (status = 200, description = "Usage against the plan", body = schema::UsageSummary),
+        (status = 200, description = "Usage against the plan", body = UsageSummary),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
     )
 )]

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{DeleteQuery, OrgPath, ProjectPath};
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
-use crate::{AppState, schema};
 
 /// A new project.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -28,7 +28,7 @@ pub(crate) struct CreateProject {
     tag = "projects",
     params(OrgPath),
     responses(
-        (status = 200, description = "Projects", body = Vec<schema::Project>),
+        (status = 200, description = "Projects", body = Vec<Project>),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
     )
 )]
@@ -48,7 +48,7 @@ pub(crate) async fn list_projects(
     params(OrgPath),
     request_body = CreateProject,
     responses(
-        (status = 201, description = "Created", body = schema::Project),
+        (status = 201, description = "Created", body = Project),
         (status = 403, description = "Role too low (admin or owner required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),
         (status = 409, description = "The name is taken (`ALREADY_EXISTS`), the plan's project limit is reached (`QUOTA_EXCEEDED`, dimensions in `details`) or the subscription is inactive (`CONFLICT`)", body = ErrorBody),
@@ -75,7 +75,7 @@ pub(crate) async fn create_project(
     tag = "projects",
     params(ProjectPath),
     responses(
-        (status = 200, description = "The project", body = schema::Project),
+        (status = 200, description = "The project", body = Project),
         (status = 404, description = "No such organization (or not a member) or project", body = ErrorBody),
     )
 )]

@@ -8,20 +8,18 @@
 //!   row per service and volume and a total row, as a download named
 //!   `usage-<org>-<from>-<to>.csv` with the times in ISO 8601 basic format
 //!   (`20300301T000000Z`), which every file system accepts.
-//! - Open to viewers. The `*Doc` types only document the answer; the OpenAPI test compares
-//!   them with real answers.
+//! - Open to viewers.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use caas_core::platform::UsageReport;
 use chrono::{DateTime, Datelike, Months, Utc};
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::OrgPath;
-use super::monitoring::ResolutionDoc;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, PathParams, QueryParams};
@@ -52,75 +50,6 @@ pub(crate) struct ReportQuery {
     /// `json` (default) or `csv`.
     #[serde(default)]
     format: Option<ReportFormat>,
-}
-
-/// One service's use in the period.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ServiceUsageRowDoc {
-    /// The service's id.
-    service: Uuid,
-    /// `project/service`, when still known (deleted services are named from the audit log).
-    name: Option<String>,
-    /// Hours its containers ran while measured.
-    container_hours: f64,
-    /// CPU used, core-hours.
-    cpu_core_hours: f64,
-    /// Memory allocated (the limit), GiB-hours.
-    memory_gib_hours: f64,
-}
-
-/// One volume's storage in the period.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct VolumeUsageRowDoc {
-    /// The volume's id.
-    volume: Uuid,
-    /// `project/volume`.
-    name: String,
-    /// Its size, bytes.
-    size_bytes: u64,
-    /// Size × the time it existed in the period, GiB-hours.
-    gib_hours: f64,
-}
-
-/// The sums of a report.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct UsageTotalsDoc {
-    /// Container-hours.
-    container_hours: f64,
-    /// CPU core-hours.
-    cpu_core_hours: f64,
-    /// Memory GiB-hours (allocated).
-    memory_gib_hours: f64,
-    /// Storage GiB-hours.
-    storage_gib_hours: f64,
-    /// Bytes of succeeded backups stored now.
-    backup_bytes_stored: u64,
-    /// Bytes of succeeded backups taken in the period.
-    backup_bytes_created: u64,
-}
-
-/// An organization's usage over `[from, to)`, from the metrics history, its volumes and its
-/// backups.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct UsageReportDoc {
-    /// The organization's slug.
-    org: String,
-    /// Start of the period.
-    from: DateTime<Utc>,
-    /// End of the period (exclusive).
-    to: DateTime<Utc>,
-    /// The metrics resolution it was computed from (`minute` up to six days, `hour` beyond).
-    resolution: ResolutionDoc,
-    /// Sums.
-    totals: UsageTotalsDoc,
-    /// Per service that ran in the period.
-    services: Vec<ServiceUsageRowDoc>,
-    /// Per volume that existed in the period.
-    volumes: Vec<VolumeUsageRowDoc>,
 }
 
 /// The default start of a report ending at `to` (see the module docs).
@@ -158,7 +87,7 @@ fn csv_file_name(org: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     params(OrgPath, ReportQuery),
     responses(
         (status = 200, description = "The report: JSON, or with `format=csv` a CSV download (`kind,id,name,container_hours,cpu_core_hours,memory_gib_hours,storage_gib_hours,backup_bytes`)", content(
-            (UsageReportDoc = "application/json"),
+            (UsageReport = "application/json"),
             (String = "text/csv"),
         )),
         (status = 404, description = "No such organization (or not a member)", body = ErrorBody),

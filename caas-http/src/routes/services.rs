@@ -18,7 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use caas_core::Error;
 use caas_core::model::{DatabaseEngine, ResourceLimits, Service, ServiceSpec};
-use caas_core::platform::{DeployApp, DeployDatabase, LifecycleOutcome};
+use caas_core::platform::{DeployApp, DeployDatabase, DeployedDatabase, LifecycleOutcome};
 use caas_core::ports::runtime::{LogLine, LogOptions};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{DeleteQuery, ProjectPath, ServicePath};
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
-use crate::{AppState, schema};
 
 /// Most lines a JSON log answer holds (the last ones); use `tail` or `follow` for more control.
 pub const MAX_LOG_LINES: usize = 10_000;
@@ -50,14 +50,12 @@ pub(crate) struct CreateService {
 #[serde(deny_unknown_fields)]
 pub(crate) struct DatabaseRequest {
     /// The engine.
-    #[schema(value_type = schema::DatabaseEngine)]
     engine: DatabaseEngine,
     /// Image override (default: the platform's image for the engine).
     #[serde(default)]
     image: Option<String>,
     /// Limits (default: 500 millicores, 512 MiB, 256 pids).
     #[serde(default)]
-    #[schema(value_type = Option<schema::ResourceLimits>)]
     resources: Option<ResourceLimits>,
     /// Size of the data volume counted against the storage quota (default 1 GiB).
     #[serde(default)]
@@ -72,7 +70,7 @@ pub(crate) struct NewApp {
     /// Service name, unique in the project (DNS-label rules); its host name on the network.
     name: String,
     /// What to run.
-    spec: schema::ServiceSpec,
+    spec: ServiceSpec,
 }
 
 /// A managed database to provision.
@@ -99,6 +97,19 @@ pub(crate) enum NewService {
     Database(NewDatabase),
 }
 
+/// The answer to creating a service: the service for an app, the service and its
+/// credentials for a database.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+// Documentation only (handlers answer `Service` or `DeployedDatabase`): never built.
+#[allow(dead_code, clippy::large_enum_variant)]
+pub(crate) enum CreatedService {
+    /// An app.
+    App(Service),
+    /// A database.
+    Database(DeployedDatabase),
+}
+
 /// Which logs to read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -122,7 +133,7 @@ pub(crate) struct LogsQuery {
     tag = "services",
     params(ProjectPath),
     responses(
-        (status = 200, description = "Services (secrets redacted)", body = Vec<schema::Service>),
+        (status = 200, description = "Services (secrets redacted)", body = Vec<Service>),
         (status = 404, description = "No such organization (or not a member) or project", body = ErrorBody),
     )
 )]
@@ -145,7 +156,7 @@ pub(crate) async fn list_services(
     params(ProjectPath),
     request_body = NewService,
     responses(
-        (status = 201, description = "Running: the service for an app; the service and its credentials (shown once) for a database", body = schema::CreatedService),
+        (status = 201, description = "Running: the service for an app; the service and its credentials (shown once) for a database", body = CreatedService),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or image", body = ErrorBody),
         (status = 409, description = "The name is taken (`ALREADY_EXISTS`), the plan's limits would be exceeded (`QUOTA_EXCEEDED`, dimensions in `details`) or the subscription is inactive (`CONFLICT`)", body = ErrorBody),
@@ -209,7 +220,7 @@ fn database_field(e: Error) -> Error {
     tag = "services",
     params(ServicePath),
     responses(
-        (status = 200, description = "The service (secrets redacted)", body = schema::Service),
+        (status = 200, description = "The service (secrets redacted)", body = Service),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
     )
 )]
@@ -257,7 +268,7 @@ pub(crate) async fn delete_service(
     tag = "services",
     params(ServicePath),
     responses(
-        (status = 200, description = "What the operation did", body = schema::LifecycleOutcome),
+        (status = 200, description = "What the operation did", body = LifecycleOutcome),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "The service was never deployed", body = ErrorBody),
@@ -282,7 +293,7 @@ pub(crate) async fn start_service(
     tag = "services",
     params(ServicePath),
     responses(
-        (status = 200, description = "What the operation did", body = schema::LifecycleOutcome),
+        (status = 200, description = "What the operation did", body = LifecycleOutcome),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "The service was never deployed", body = ErrorBody),
@@ -307,7 +318,7 @@ pub(crate) async fn stop_service(
     tag = "services",
     params(ServicePath),
     responses(
-        (status = 200, description = "What the operation did", body = schema::LifecycleOutcome),
+        (status = 200, description = "What the operation did", body = LifecycleOutcome),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),
         (status = 409, description = "The service was never deployed", body = ErrorBody),
@@ -336,7 +347,7 @@ pub(crate) async fn restart_service(
     params(ServicePath, LogsQuery),
     responses(
         (status = 200, description = "Log lines, oldest first", content(
-            (Vec<schema::LogLine> = "application/json"),
+            (Vec<LogLine> = "application/json"),
             (String = "text/event-stream"),
         )),
         (status = 404, description = "No such organization (or not a member), project or service", body = ErrorBody),

@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams};
-use crate::{AppState, schema};
 
 /// Longest validity of a token, in days (ten years).
 const MAX_DAYS: u32 = 3650;
@@ -132,7 +132,6 @@ pub(crate) struct CreatedToken {
     /// When it stops being accepted; never when `null`.
     expires_at: Option<DateTime<Utc>>,
     /// How far it reaches.
-    #[schema(value_type = schema::TokenScope)]
     scope: TokenScope,
     /// When it was created.
     created_at: DateTime<Utc>,
@@ -201,7 +200,7 @@ pub(crate) async fn create_token(
     path = "/v1/tokens",
     tag = "users",
     responses(
-        (status = 200, description = "The caller's tokens (no secrets)", body = Vec<schema::ApiToken>),
+        (status = 200, description = "The caller's tokens (no secrets)", body = Vec<ApiToken>),
     )
 )]
 pub(crate) async fn list_tokens(

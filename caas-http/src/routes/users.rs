@@ -13,23 +13,19 @@
 //!   memberships stay. `POST …/enable` brings them back with their tokens. Both answer the
 //!   user and change nothing when it already was so; administrators cannot disable
 //!   themselves (409).
-//!
-//! The `*Doc` types only document the core types the handlers serialize; the OpenAPI test
-//! compares the two.
 
 use axum::Json;
 use axum::extract::State;
 use caas_core::model::{NewUser, User};
 use caas_core::platform::{Account, AdminUserFilter, UserPage};
-use chrono::{DateTime, Utc};
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
 use crate::routes::tokens::UserPath;
-use crate::{AppState, schema};
 
 /// A user to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,53 +58,13 @@ pub(crate) struct UsersQuery {
     offset: Option<u32>,
 }
 
-/// A page of users.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct UserPageDoc {
-    /// The users, ordered by e-mail address.
-    items: Vec<schema::User>,
-    /// Page size asked for.
-    limit: u32,
-    /// Users skipped.
-    offset: u32,
-    /// Whether more follow this page.
-    more: bool,
-}
-
-/// One of the caller's memberships.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct MembershipDoc {
-    /// The organization's slug.
-    org: String,
-    /// Its display name.
-    org_name: String,
-    /// The caller's role in it.
-    role: schema::Role,
-    /// When set, the only projects the membership covers (names); every project when `null`.
-    projects: Option<Vec<String>>,
-    /// When the caller joined.
-    joined_at: DateTime<Utc>,
-}
-
-/// The caller: their user and every organization they belong to.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct AccountDoc {
-    /// The user.
-    user: schema::User,
-    /// Their memberships, ordered by the organization's slug.
-    memberships: Vec<MembershipDoc>,
-}
-
 /// Who am I: the caller's user and memberships.
 #[utoipa::path(
     get,
     path = "/v1/me",
     tag = "users",
     responses(
-        (status = 200, description = "The caller's user and memberships", body = AccountDoc),
+        (status = 200, description = "The caller's user and memberships", body = Account),
     )
 )]
 pub(crate) async fn me(
@@ -125,7 +81,7 @@ pub(crate) async fn me(
     tag = "users",
     request_body = CreateUser,
     responses(
-        (status = 201, description = "Created", body = schema::User),
+        (status = 201, description = "Created", body = User),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 409, description = "A user with this address exists (`ALREADY_EXISTS`)", body = ErrorBody),
         (status = 422, description = "Invalid input; `details.field` names it (`email`, `display_name`)", body = ErrorBody),
@@ -150,7 +106,7 @@ pub(crate) async fn create_user(
     tag = "users",
     params(UsersQuery),
     responses(
-        (status = 200, description = "A page of users, ordered by e-mail address", body = UserPageDoc),
+        (status = 200, description = "A page of users, ordered by e-mail address", body = UserPage),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 422, description = "Invalid query; `details.field` names the parameter (`limit`, `search`, ...)", body = ErrorBody),
     )
@@ -176,7 +132,7 @@ pub(crate) async fn list_users(
     tag = "users",
     params(UserPath),
     responses(
-        (status = 200, description = "The user, disabled", body = schema::User),
+        (status = 200, description = "The user, disabled", body = User),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "Administrators cannot disable themselves (`CONFLICT`)", body = ErrorBody),
@@ -198,7 +154,7 @@ pub(crate) async fn disable_user(
     tag = "users",
     params(UserPath),
     responses(
-        (status = 200, description = "The user, enabled", body = schema::User),
+        (status = 200, description = "The user, enabled", body = User),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 422, description = "`user` is neither an id nor an e-mail address", body = ErrorBody),

@@ -137,6 +137,7 @@ impl DomainConfig {
 
 /// A domain to add to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewDomain {
@@ -182,6 +183,7 @@ impl NewDomain {
 
 /// How to prove an unproven claim: the TXT record to add, or the URL the platform serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnershipProof {
     /// The name of the TXT record to add (`_caas-challenge.<hostname>`).
     pub txt_name: String,
@@ -196,6 +198,7 @@ pub struct OwnershipProof {
 
 /// A domain as its organization sees it: the route, and the state of the claim it is under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainView {
     /// The domain.
     #[serde(flatten)]

@@ -31,6 +31,7 @@ const ORGS_AT_ONCE: usize = 8;
 
 /// How to prove ownership of a hostname.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationMethod {
     /// The TXT record `_caas-challenge.<hostname>` holds the claim's token.

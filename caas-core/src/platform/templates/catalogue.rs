@@ -240,6 +240,7 @@ pub fn validate_template(t: &Template) -> Result<()> {
 
 /// A catalogue entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateEntry {
     /// Id.
     pub id: String,

@@ -65,6 +65,7 @@ impl DeployTemplate {
 
 /// What a template deploy did (or, for a dry run, would do).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateDeployment {
     /// The plan (secrets redacted).
     pub plan: TemplatePlan,

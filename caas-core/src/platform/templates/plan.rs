@@ -34,6 +34,7 @@ pub const MAX_TEMPLATE_SERVICES: usize = 20;
 
 /// A parameter's value in a plan (secrets shown redacted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlannedParameter {
     /// Name.
     pub name: String,
@@ -47,6 +48,7 @@ pub struct PlannedParameter {
 
 /// One service of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlannedService {
     /// Its name in the template.
     pub template_name: String,
@@ -64,6 +66,7 @@ pub struct PlannedService {
 
 /// What deploying a template would create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplatePlan {
     /// The template's id.
     pub template: String,

@@ -17,7 +17,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::TemplatePath;
-use super::docs::{TemplateDoc, TemplateEntryDoc};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams};
@@ -27,7 +26,6 @@ use crate::extract::{Caller, JsonBody, PathParams};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTemplate {
     /// The definition; its `id` must be the path's `{template}`.
-    #[schema(value_type = TemplateDoc)]
     template: Template,
     /// Deployable by customers (default `true`).
     #[serde(default)]
@@ -44,7 +42,6 @@ pub(crate) struct CreateTemplate {
 pub(crate) struct UpdateTemplate {
     /// A new definition (its `id` must stay the same).
     #[serde(default)]
-    #[schema(value_type = Option<TemplateDoc>)]
     template: Option<Template>,
     /// Deployable by customers.
     #[serde(default)]
@@ -63,7 +60,7 @@ pub(crate) struct UpdateTemplate {
     params(TemplatePath),
     request_body = CreateTemplate,
     responses(
-        (status = 201, description = "Added: the catalogue entry", body = TemplateEntryDoc),
+        (status = 201, description = "Added: the catalogue entry", body = TemplateEntry),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 409, description = "The id is taken (by a built-in too: change that one with `PUT`)", body = ErrorBody),
         (status = 422, description = "Invalid definition; `details.field` names the field (`template.id` when it is not the path's)", body = ErrorBody),
@@ -106,7 +103,7 @@ pub(crate) async fn create_template(
     params(TemplatePath),
     request_body = UpdateTemplate,
     responses(
-        (status = 200, description = "The entry after the change", body = TemplateEntryDoc),
+        (status = 200, description = "The entry after the change", body = TemplateEntry),
         (status = 403, description = "Not a platform administrator", body = ErrorBody),
         (status = 404, description = "No such template", body = ErrorBody),
         (status = 422, description = "Invalid definition; `details.field` names the field (`template.id` when it changes)", body = ErrorBody),

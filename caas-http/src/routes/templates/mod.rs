@@ -14,12 +14,8 @@
 //!   database URL): the only time they are shown. A dry run answers 200 with the plan,
 //!   secrets redacted, and creates nothing.
 //! - Viewers browse and list instances; members and above deploy and delete them.
-//!
-//! The `*Doc` types in [`docs`] only document the core types the handlers serialize; the
-//! OpenAPI test compares the two.
 
 pub(crate) mod admin;
-pub(crate) mod docs;
 
 use std::collections::BTreeMap;
 
@@ -35,7 +31,6 @@ use super::{DeleteQuery, ProjectPath};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
-use docs::{TemplateDeploymentDoc, TemplateEntryDoc, TemplateInstanceDoc, TemplateMinimumDoc};
 
 /// `{template}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -120,7 +115,6 @@ pub(crate) struct TemplateSummary {
     /// Tags.
     tags: Vec<String>,
     /// Least resources it needs.
-    #[schema(value_type = TemplateMinimumDoc)]
     minimum: TemplateMinimum,
     /// Shipped with the platform (an administrator's override of a built-in shows `false`).
     builtin: bool,
@@ -177,7 +171,7 @@ pub(crate) async fn list_templates(
     tag = "templates",
     params(TemplatePath),
     responses(
-        (status = 200, description = "The catalogue entry and its definition", body = TemplateEntryDoc),
+        (status = 200, description = "The catalogue entry and its definition", body = TemplateEntry),
         (status = 404, description = "No such template (or a disabled one, to customers)", body = ErrorBody),
     )
 )]
@@ -199,8 +193,8 @@ pub(crate) async fn get_template(
     params(ProjectTemplatePath, DeployQuery),
     request_body = DeployTemplateRequest,
     responses(
-        (status = 200, description = "Dry run: the plan (secrets redacted); nothing was created", body = TemplateDeploymentDoc),
-        (status = 201, description = "Deployed: the plan, the instance, its services and the outputs with their secret values (shown once, never again)", body = TemplateDeploymentDoc),
+        (status = 200, description = "Dry run: the plan (secrets redacted); nothing was created", body = TemplateDeployment),
+        (status = 201, description = "Deployed: the plan, the instance, its services and the outputs with their secret values (shown once, never again)", body = TemplateDeployment),
         (status = 403, description = "Role too low (member or higher required)", body = ErrorBody),
         (status = 404, description = "No such organization (or not a member), project, template or image", body = ErrorBody),
         (status = 409, description = "The instance, or a service or volume name it needs, is taken (`ALREADY_EXISTS`); the plan's limits would be exceeded by the whole plan (`QUOTA_EXCEEDED`, dimensions in `details`; nothing was created); the subscription is inactive, the template disabled, or a service did not become healthy (`CONFLICT`; everything created was removed)", body = ErrorBody),
@@ -236,7 +230,7 @@ pub(crate) async fn deploy_template(
     tag = "templates",
     params(ProjectPath),
     responses(
-        (status = 200, description = "Instances (secret outputs redacted)", body = Vec<TemplateInstanceDoc>),
+        (status = 200, description = "Instances (secret outputs redacted)", body = Vec<TemplateInstance>),
         (status = 404, description = "No such organization (or not a member) or project", body = ErrorBody),
     )
 )]
