@@ -33,6 +33,7 @@ mod usage_report;
 mod users;
 mod volumes;
 mod watcher;
+mod workers;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -571,18 +571,6 @@ impl Platform {
         Collector::new(self.clone(), config)
     }
 
-    /// Runs the metrics collector until `shutdown` completes and returns its final counters
-    /// (a system worker: no principal). Spawn it on the runtime:
-    /// `tokio::spawn(platform.run_collector(config, shutdown))`; to read the counters while
-    /// it runs, use [`Platform::collector`] and [`Collector::handle`].
-    pub async fn run_collector(
-        self,
-        config: CollectorConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> CollectorStats {
-        Collector::new(self, config).run(shutdown).await
-    }
-
     /// Live stats of a service from two readings [`LIVE_STATS_WINDOW`] apart (see
     /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
     /// `Conflict` (never deployed or not running), `Unavailable`.

@@ -23,7 +23,6 @@
 //!   driver on an XFS file system with project quotas. Users never pass driver options.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -763,28 +762,6 @@ impl Platform {
             tracing::warn!(error = %e, rule, subject, "could not record an alert");
             None
         })
-    }
-
-    /// Runs [`Platform::check_volumes`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it: `tokio::spawn(platform.run_volume_monitor(..))`.
-    pub async fn run_volume_monitor(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.check_volumes().await {
-                        tracing::warn!(error = %e, "volume check failed; retrying next interval");
-                    }
-                }
-            }
-        }
     }
 }
 
