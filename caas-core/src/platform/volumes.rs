@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::deploy::{volume_labels, volume_runtime_name};
 use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
@@ -37,6 +36,7 @@ use crate::model::{
     Alert, AlertState, Organization, Project, Service, ServiceEventKind, ServiceSpec, Volume,
     VolumeMount, VolumeState, VolumeUsage,
 };
+use crate::naming::volume_runtime_name;
 use crate::ports::runtime::{CreateOutcome, Mount, VolumeSpec};
 use crate::units::{MIB, ResourceAmounts};
 use crate::validate::Name;
@@ -171,7 +171,7 @@ fn check_size(field: &str, size: u64) -> Result<()> {
 
 /// Labels of a volume's runtime object: the project's volume labels plus its id.
 fn runtime_labels(project: &Project, volume: &Volume) -> BTreeMap<String, String> {
-    let mut l = volume_labels(project, volume.name.as_str());
+    let mut l = labels::volume_labels(project.org, project.id, volume.name.as_str());
     l.insert(labels::VOLUME_ID.to_string(), volume.id.to_string());
     l
 }
