@@ -696,6 +696,10 @@ impl Platform {
     /// given, at the coarsest resolution giving at least [`MIN_CHART_POINTS`] points
     /// ([`Resolution::for_range`]). Errors: `NotFound` (also for principals who may not see
     /// the service), `InvalidInput` (`from` not before `to`), `Unavailable`.
+    ///
+    /// The core returns the data only: caas-http draws it as an SVG chart
+    /// (`caas_http::render::service_chart`, which replaces the former `Platform::service_chart`
+    /// and `render_chart` of this crate).
     // The service path (org, project, name) plus the range, like every service operation.
     #[allow(clippy::too_many_arguments)]
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
