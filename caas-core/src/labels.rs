@@ -53,3 +53,15 @@ pub fn container_labels(
     l.insert(DEPLOYMENT.to_string(), deployment.to_string());
     l
 }
+
+/// The labels of a project's volume named `volume`.
+pub(crate) fn volume_labels(
+    org: OrgId,
+    project: ProjectId,
+    volume: &str,
+) -> BTreeMap<String, String> {
+    let mut l = network_labels(org, project);
+    l.insert(KIND.to_string(), "volume".to_string());
+    l.insert(VOLUME.to_string(), volume.to_string());
+    l
+}

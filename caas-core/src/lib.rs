@@ -7,6 +7,7 @@ pub mod ids;
 pub mod labels;
 pub mod memory;
 pub mod model;
+pub(crate) mod naming;
 pub mod net;
 pub mod platform;
 pub mod ports;

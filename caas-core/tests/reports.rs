@@ -1,4 +1,5 @@
-//! Usage reports, charts and the live stats stream on the in-memory backends.
+//! Usage reports and the live stats stream on the in-memory backends (charts are drawn, and
+//! tested, in caas-http).
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use caas_core::labels;
 use caas_core::memory::{InMemoryRuntime, InMemoryStore};
 use caas_core::model::{MetricSample, PlanLimits, Resolution, ServiceSpec};
-use caas_core::platform::{ChartMetric, DeleteOptions, DeployApp, NewVolume};
+use caas_core::platform::{DeleteOptions, DeployApp, NewVolume};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
@@ -162,15 +163,7 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     let g = report.services.iter().find(|s| s.service == gone).unwrap();
     assert_eq!(g.name.as_deref(), Some("gone"));
     assert!((g.cpu_core_hours - 1.0).abs() < 1e-9);
-
-    let csv = report.to_csv().unwrap();
-    let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(
-        lines[0],
-        "kind,id,name,container_hours,cpu_core_hours,memory_gib_hours,storage_gib_hours,backup_bytes"
-    );
-    assert_eq!(lines.len(), 1 + 2 + 1 + 1, "{csv}");
-    assert!(lines.last().unwrap().starts_with("total,,"), "{csv}");
+    // Its CSV rendering is tested in caas-http (render::usage), where it moved.
 
     // A week is read from hour points, with the same sums.
     let week = w
@@ -199,35 +192,6 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
             .unwrap_err()
             .is_not_found()
     );
-}
-
-#[tokio::test]
-async fn a_chart_of_a_service_metric_is_svg() {
-    let start = at("2030-03-01T00:00:00Z");
-    let w = world(start + chrono::Duration::hours(1)).await;
-    let (who, org) = (&w.tenant.admin, w.tenant.org.as_str());
-    let web = w.deploy("web").await;
-    w.run(web, start, 60, 30.0).await;
-    let svg = w
-        .platform
-        .service_chart(
-            who,
-            org,
-            "p",
-            "web",
-            ChartMetric::Cpu,
-            start,
-            start + chrono::Duration::hours(1),
-            Some(Resolution::Raw),
-        )
-        .await
-        .unwrap();
-    assert!(
-        svg.starts_with("<svg") && svg.contains("<polyline"),
-        "{}",
-        &svg[..200]
-    );
-    assert!(svg.contains("p/web"));
 }
 
 #[tokio::test]

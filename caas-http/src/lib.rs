@@ -67,7 +67,7 @@
 //! | `POST /v1/admin/orgs/{org}/suspend`, `/reactivate` | `suspend_org`, `reactivate_org` |
 //! | `POST /v1/admin/orgs/bulk` | `bulk_orgs` (one result per organization) |
 //! | `GET /v1/admin/audit` | `audit_log` (`org`, `action`, `actor`, `since`, `before`, `limit`) |
-//! | `GET /v1/orgs/{org}/usage/report` | `usage_report` (`from`, `to`, `format=json\|csv`) |
+//! | `GET /v1/orgs/{org}/usage/report` | `usage_report` (`from`, `to`, `format=json\|csv`; CSV by [`render::usage_report_csv`]) |
 //! | `GET, PUT /v1/orgs/{org}/alerts` | `alerts`, `set_alerts` |
 //! | `GET, POST /v1/orgs/{org}/projects` | `list_projects`, `create_project` |
 //! | `GET, DELETE /v1/orgs/{org}/projects/{project}` | `project`, `delete_project` (`?volumes=true`) |
@@ -78,7 +78,7 @@
 //! | `GET …/services/{service}/stats` | `service_stats` |
 //! | `GET …/services/{service}/stats/stream` | `service_stats_stream` (`interval_ms`; Server-Sent Events) |
 //! | `GET …/services/{service}/metrics` | `service_metrics` (`from`, `to`, `step`) |
-//! | `GET …/services/{service}/metrics.svg` | `service_chart` (`metric`, `from`, `to`, `step`) |
+//! | `GET …/services/{service}/metrics.svg` | `service_metrics` (`metric`, `from`, `to`, `step`), drawn by [`render::service_chart`] |
 //! | `GET …/services/{service}/health` | `service_health` (`window_secs`) |
 //! | `GET …/services/{service}/events` | `service_events` (`limit`) |
 //! | `PATCH …/services/{service}` | `update_service` (`?dry_run=true` previews) |
@@ -181,6 +181,7 @@ mod error;
 mod extract;
 mod health;
 mod limits;
+pub mod render;
 mod routes;
 mod trace;
 

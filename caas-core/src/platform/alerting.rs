@@ -649,30 +649,6 @@ impl Platform {
             tracing::warn!(error = %e, "could not send an alert notification");
         }
     }
-
-    /// Runs [`Platform::evaluate_alerts`] every `interval` until `shutdown` completes; passes
-    /// never overlap. Spawn it: `tokio::spawn(platform.run_alert_evaluator(..))`.
-    pub async fn run_alert_evaluator(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    match self.evaluate_alerts().await {
-                        Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "alert evaluation had problems"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "alert evaluation failed; retrying next interval"),
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

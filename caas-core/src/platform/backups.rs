@@ -1026,32 +1026,6 @@ impl Platform {
         Ok(report)
     }
 
-    /// Runs [`Platform::run_due_backups`] every `interval` until `shutdown` completes; passes
-    /// never overlap. Spawn it: `tokio::spawn(platform.run_backup_scheduler(..))`.
-    pub async fn run_backup_scheduler(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    match self.run_due_backups().await {
-                        Ok(r) if !r.errors.is_empty() => {
-                            tracing::warn!(errors = ?r.errors, "scheduled backups had problems");
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "scheduled backups failed; retrying next interval"),
-                    }
-                }
-            }
-        }
-    }
-
     /// Restores a succeeded backup (see the module docs): into the volume it was taken of by
     /// default, or `request`'s existing or new volume.
     ///

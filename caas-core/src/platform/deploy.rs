@@ -16,7 +16,6 @@
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::tenancy::{network_labels, network_name};
 use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
@@ -26,6 +25,7 @@ use crate::model::{
     Deployment, DeploymentStatus, Project, Service, ServiceEvent, ServiceEventKind, ServiceKind,
     ServiceSpec, ServiceStatus, Volume,
 };
+use crate::naming::{container_name, network_name, volume_runtime_name};
 use crate::ports::runtime::{
     ContainerSpec, CreateOutcome, Mount, NetworkAttachment, NetworkSpec, RemoveOutcome,
 };
@@ -200,8 +200,10 @@ impl Platform {
 
         // The network, the volumes and the image do not depend on one another: they are
         // made ready at the same time (a third of a deploy's own engine time).
-        let network_spec =
-            NetworkSpec::new(network_name(project), self.scoped(network_labels(project)));
+        let network_spec = NetworkSpec::new(
+            network_name(project),
+            self.scoped(labels::network_labels(project.org, project.id)),
+        );
         let image = service.spec.image.normalized();
         let image_ready = async {
             if !runtime.image_present(&image).await? {
@@ -522,26 +524,4 @@ impl Platform {
             tracing::warn!(error = %e, "could not record service event");
         }
     }
-}
-
-/// The runtime name of a service's container for one deployment: unique per deployment, so a
-/// retried create finds its own container instead of making a second one.
-pub(crate) fn container_name(service: &Service, deployment: DeploymentId) -> String {
-    format!("caas-{}-{}", service.name, deployment.as_uuid().simple())
-}
-
-/// The runtime name of a project's volume.
-pub(crate) fn volume_runtime_name(project: &Project, volume: &str) -> String {
-    format!("caas-p-{}-{volume}", project.id.as_uuid().simple())
-}
-
-/// The labels of a project's volume.
-pub(crate) fn volume_labels(
-    project: &Project,
-    volume: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let mut l = labels::network_labels(project.org, project.id);
-    l.insert(labels::KIND.to_string(), "volume".to_string());
-    l.insert(labels::VOLUME.to_string(), volume.to_string());
-    l
 }

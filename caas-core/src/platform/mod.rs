@@ -8,7 +8,6 @@ mod admin;
 mod alerting;
 mod backup_limits;
 mod backups;
-mod charts;
 mod database;
 mod deploy;
 mod domains;
@@ -33,6 +32,7 @@ mod usage_report;
 mod users;
 mod volumes;
 mod watcher;
+mod workers;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -59,7 +59,6 @@ pub use backups::{
     BackupConfig, BackupRequest, MAX_ARCHIVE_ENTRIES, RestoreOutcome, RestoreRequest,
     ScheduleReport, ScheduleRequest, next_run, parse_cron, retention_victims,
 };
-pub use charts::{ChartMetric, render_chart};
 pub use database::{
     DatabaseCredentials, DatabaseImages, DeployDatabase, DeployedDatabase, data_volume_name,
     database_spec, generate_password,

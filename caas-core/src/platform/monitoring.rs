@@ -572,18 +572,6 @@ impl Platform {
         Collector::new(self.clone(), config)
     }
 
-    /// Runs the metrics collector until `shutdown` completes and returns its final counters
-    /// (a system worker: no principal). Spawn it on the runtime:
-    /// `tokio::spawn(platform.run_collector(config, shutdown))`; to read the counters while
-    /// it runs, use [`Platform::collector`] and [`Collector::handle`].
-    pub async fn run_collector(
-        self,
-        config: CollectorConfig,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> CollectorStats {
-        Collector::new(self, config).run(shutdown).await
-    }
-
     /// Live stats of a service from two readings [`LIVE_STATS_WINDOW`] apart (see
     /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
     /// `Conflict` (never deployed or not running), `Unavailable`.
@@ -709,6 +697,10 @@ impl Platform {
     /// given, at the coarsest resolution giving at least [`MIN_CHART_POINTS`] points
     /// ([`Resolution::for_range`]). Errors: `NotFound` (also for principals who may not see
     /// the service), `InvalidInput` (`from` not before `to`), `Unavailable`.
+    ///
+    /// The core returns the data only: caas-http draws it as an SVG chart
+    /// (`caas_http::render::service_chart`, which replaces the former `Platform::service_chart`
+    /// and `render_chart` of this crate).
     // The service path (org, project, name) plus the range, like every service operation.
     #[allow(clippy::too_many_arguments)]
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]

@@ -17,7 +17,6 @@
 //! | a service on a claimed hostname whose routes in the proxy differ from its domains under verified claims (another organization's domains an upgrade left on a hostname; a crash between a change and its routing) | route exactly its verified domains |
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -350,27 +349,5 @@ impl Platform {
             }
         }
         Ok(())
-    }
-
-    /// Runs [`Platform::reconcile`] now and then every `interval` until `shutdown` completes;
-    /// passes never overlap. Spawn it on the runtime: `tokio::spawn(platform.run_reconciler(..))`.
-    pub async fn run_reconciler(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.reconcile().await {
-                        tracing::warn!(error = %e, "reconcile pass failed; retrying next interval");
-                    }
-                }
-            }
-        }
     }
 }

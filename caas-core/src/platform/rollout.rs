@@ -6,12 +6,13 @@
 use std::time::{Duration, Instant};
 
 use super::Platform;
-use super::tenancy::{network_labels, network_name};
 use crate::error::{Error, Result};
 use crate::ids::DeploymentId;
+use crate::labels;
 use crate::model::{
     Deployment, DeploymentStatus, Project, Service, ServiceEventKind, ServiceSpec, ServiceStatus,
 };
+use crate::naming::network_name;
 use crate::ports::proxy::ServiceRoutes;
 use crate::ports::runtime::{ContainerStatus, HealthStatus, NetworkSpec};
 
@@ -64,7 +65,7 @@ impl Platform {
             runtime
                 .create_network(&NetworkSpec::new(
                     network_name(project),
-                    self.scoped(network_labels(project)),
+                    self.scoped(labels::network_labels(project.org, project.id)),
                 ))
                 .await?;
             self.ensure_volumes(project, &next.spec, false, &mut created_volumes)

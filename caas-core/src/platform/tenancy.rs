@@ -14,6 +14,7 @@ use crate::model::{
     Member, NewOrganization, NewPlan, NewUser, Organization, Plan, Project, Role, Subscription,
     SubscriptionStatus, Usage, User,
 };
+use crate::naming::network_name;
 use crate::ports::store::OrgFilter;
 use crate::units::ResourceAmounts;
 use crate::validate::Name;
@@ -402,16 +403,6 @@ impl Platform {
         .await;
         Ok(())
     }
-}
-
-/// The runtime name of a project's network: stable across renames, unique per project.
-pub(crate) fn network_name(project: &Project) -> String {
-    format!("caas-p-{}", project.id.as_uuid().simple())
-}
-
-/// The labels of a project's network.
-pub(crate) fn network_labels(project: &Project) -> std::collections::BTreeMap<String, String> {
-    labels::network_labels(project.org, project.id)
 }
 
 fn add_month(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -87,6 +87,9 @@ pub struct UsageTotals {
 }
 
 /// An organization's usage over `[from, to)`.
+///
+/// The core returns the data only: caas-http renders it as CSV
+/// (`caas_http::render::usage_report_csv`, which replaces the former `UsageReport::to_csv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
@@ -118,70 +121,6 @@ fn overlap_hours(
     to: DateTime<Utc>,
 ) -> f64 {
     hours(end.min(to) - start.max(from))
-}
-
-impl UsageReport {
-    /// The report as CSV: one row per service and volume and a total row, with the columns
-    /// `kind,id,name,container_hours,cpu_core_hours,memory_gib_hours,storage_gib_hours,backup_bytes`.
-    /// Errors: `Backend` (writing failed; not expected in memory).
-    pub fn to_csv(&self) -> Result<String> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let err = |e: csv::Error| Error::backend_source("platform", "writing CSV", e);
-        w.write_record([
-            "kind",
-            "id",
-            "name",
-            "container_hours",
-            "cpu_core_hours",
-            "memory_gib_hours",
-            "storage_gib_hours",
-            "backup_bytes",
-        ])
-        .map_err(err)?;
-        let f = |v: f64| format!("{v:.6}");
-        for s in &self.services {
-            w.write_record([
-                "service",
-                &s.service.to_string(),
-                s.name.as_deref().unwrap_or(""),
-                &f(s.container_hours),
-                &f(s.cpu_core_hours),
-                &f(s.memory_gib_hours),
-                "",
-                "",
-            ])
-            .map_err(err)?;
-        }
-        for v in &self.volumes {
-            w.write_record([
-                "volume",
-                &v.volume.to_string(),
-                &v.name,
-                "",
-                "",
-                "",
-                &f(v.gib_hours),
-                "",
-            ])
-            .map_err(err)?;
-        }
-        let t = &self.totals;
-        w.write_record([
-            "total",
-            "",
-            &self.org,
-            &f(t.container_hours),
-            &f(t.cpu_core_hours),
-            &f(t.memory_gib_hours),
-            &f(t.storage_gib_hours),
-            &t.backup_bytes_stored.to_string(),
-        ])
-        .map_err(err)?;
-        let bytes = w
-            .into_inner()
-            .map_err(|e| Error::backend("platform", format!("writing CSV: {e}")))?;
-        String::from_utf8(bytes).map_err(|e| Error::backend_source("platform", "CSV is UTF-8", e))
-    }
 }
 
 impl Platform {

@@ -23,12 +23,10 @@
 //!   driver on an XFS file system with project quotas. Users never pass driver options.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::deploy::{volume_labels, volume_runtime_name};
 use super::{Platform, json};
 use crate::auth::{Action, Principal};
 use crate::error::{Error, Result};
@@ -38,6 +36,7 @@ use crate::model::{
     Alert, AlertState, Organization, Project, Service, ServiceEventKind, ServiceSpec, Volume,
     VolumeMount, VolumeState, VolumeUsage,
 };
+use crate::naming::volume_runtime_name;
 use crate::ports::runtime::{CreateOutcome, Mount, VolumeSpec};
 use crate::units::{MIB, ResourceAmounts};
 use crate::validate::Name;
@@ -175,7 +174,7 @@ fn check_size(field: &str, size: u64) -> Result<()> {
 
 /// Labels of a volume's runtime object: the project's volume labels plus its id.
 fn runtime_labels(project: &Project, volume: &Volume) -> BTreeMap<String, String> {
-    let mut l = volume_labels(project, volume.name.as_str());
+    let mut l = labels::volume_labels(project.org, project.id, volume.name.as_str());
     l.insert(labels::VOLUME_ID.to_string(), volume.id.to_string());
     l
 }
@@ -781,28 +780,6 @@ impl Platform {
             tracing::warn!(error = %e, rule, subject, "could not record an alert");
             None
         })
-    }
-
-    /// Runs [`Platform::check_volumes`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it: `tokio::spawn(platform.run_volume_monitor(..))`.
-    pub async fn run_volume_monitor(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.check_volumes().await {
-                        tracing::warn!(error = %e, "volume check failed; retrying next interval");
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -350,76 +350,73 @@ pub(super) async fn last_lines(platform: &Platform, container: &str, n: usize) -
     text
 }
 
-impl Platform {
-    /// Watches the engine's events until `shutdown` completes (see the module docs); returns
-    /// its counters. A system worker: spawn it,
-    /// `tokio::spawn(platform.run_event_watcher(WatcherConfig::default(), shutdown))`.
-    pub async fn run_event_watcher(
-        self,
-        config: WatcherConfig,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) -> WatcherStats {
-        let mut w = Watch {
-            platform: self,
-            config,
-            seen: HashMap::new(),
-            pending: Vec::new(),
-            stats: WatcherStats::default(),
+/// Watches the engine's events until `shutdown` completes (see the module docs); returns its
+/// counters. The loop of [`Platform::run_event_watcher`].
+pub(super) async fn watch_events(
+    platform: Platform,
+    config: WatcherConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> WatcherStats {
+    let mut w = Watch {
+        platform,
+        config,
+        seen: HashMap::new(),
+        pending: Vec::new(),
+        stats: WatcherStats::default(),
+    };
+    tokio::pin!(shutdown);
+    let mut backoff = config.initial_backoff;
+    let mut first = true;
+    loop {
+        let selector = w.platform.selector().with(labels::KIND, "service");
+        let runtime = w.platform.runtime();
+        let stream = tokio::select! {
+            () = &mut shutdown => return w.stats,
+            s = runtime.events(&selector) => s,
         };
-        tokio::pin!(shutdown);
-        let mut backoff = config.initial_backoff;
-        let mut first = true;
-        loop {
-            let selector = w.platform.selector().with(labels::KIND, "service");
-            let runtime = w.platform.runtime();
-            let stream = tokio::select! {
-                () = &mut shutdown => return w.stats,
-                s = runtime.events(&selector) => s,
-            };
-            let mut stream = match stream {
-                Ok(s) => s,
-                Err(e) => {
-                    w.stats.errors += 1;
-                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "event stream unavailable; retrying");
-                    tokio::select! {
-                        () = &mut shutdown => return w.stats,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(config.max_backoff);
-                    continue;
-                }
-            };
-            w.stats.connects += 1;
-            backoff = config.initial_backoff;
-            // Subscribed first, then listed: nothing falls between the two.
-            w.relist(!first).await;
-            first = false;
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                w.stats.errors += 1;
+                tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "event stream unavailable; retrying");
                 tokio::select! {
-                    () = &mut shutdown => {
-                        w.flush_due().await;
-                        return w.stats;
-                    }
-                    _ = tick.tick() => w.flush_due().await,
-                    item = stream.next() => match item {
-                        Some(Ok(e)) => w.on_event(e).await,
-                        Some(Err(e)) => {
-                            w.stats.errors += 1;
-                            tracing::warn!(error = %e, "event stream failed; reconnecting");
-                            break;
-                        }
-                        None => {
-                            tracing::info!("event stream ended; reconnecting");
-                            break;
-                        }
-                    },
+                    () = &mut shutdown => return w.stats,
+                    () = tokio::time::sleep(backoff) => {}
                 }
+                backoff = (backoff * 2).min(config.max_backoff);
+                continue;
             }
+        };
+        w.stats.connects += 1;
+        backoff = config.initial_backoff;
+        // Subscribed first, then listed: nothing falls between the two.
+        w.relist(!first).await;
+        first = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
             tokio::select! {
-                () = &mut shutdown => return w.stats,
-                () = tokio::time::sleep(backoff) => {}
+                () = &mut shutdown => {
+                    w.flush_due().await;
+                    return w.stats;
+                }
+                _ = tick.tick() => w.flush_due().await,
+                item = stream.next() => match item {
+                    Some(Ok(e)) => w.on_event(e).await,
+                    Some(Err(e)) => {
+                        w.stats.errors += 1;
+                        tracing::warn!(error = %e, "event stream failed; reconnecting");
+                        break;
+                    }
+                    None => {
+                        tracing::info!("event stream ended; reconnecting");
+                        break;
+                    }
+                },
             }
+        }
+        tokio::select! {
+            () = &mut shutdown => return w.stats,
+            () = tokio::time::sleep(backoff) => {}
         }
     }
 }

@@ -26,7 +26,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use caas_core::Error;
 use caas_core::model::{MetricPoint, Resolution};
-use caas_core::platform::{ChartMetric, StatsSnapshot};
+use caas_core::platform::StatsSnapshot;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -36,6 +36,7 @@ use super::ServicePath;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, PathParams, QueryParams};
+use crate::render::{self, ChartMetric};
 
 /// Time between two snapshots of the stats stream when `interval_ms` is not given.
 const DEFAULT_STREAM_INTERVAL_MS: u64 = 2_000;
@@ -237,11 +238,10 @@ pub(crate) async fn service_chart(
 ) -> Result<Response, ApiError> {
     let (from, to) = range(q.from, q.to);
     let metric = q.metric.unwrap_or(ChartMetric::Cpu);
-    let svg = s
+    let points = s
         .platform
-        .service_chart(
-            &who, &p.org, &p.project, &p.service, metric, from, to, q.step,
-        )
+        .service_metrics(&who, &p.org, &p.project, &p.service, from, to, q.step)
         .await?;
+    let svg = render::service_chart(&p.project, &p.service, metric, &points, from, to)?;
     Ok(([(http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

@@ -106,7 +106,7 @@ pub(crate) async fn usage_report(
     match q.format.unwrap_or_default() {
         ReportFormat::Json => Ok(Json(report).into_response()),
         ReportFormat::Csv => {
-            let csv = report.to_csv()?;
+            let csv = crate::render::usage_report_csv(&report)?;
             let disposition = format!(
                 "attachment; filename=\"{}\"",
                 csv_file_name(&report.org, report.from, report.to)

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -157,29 +156,6 @@ impl Platform {
             })
             .await;
         Ok(verified.into_inner())
-    }
-
-    /// Runs [`Platform::reverify_domains`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it:
-    /// `tokio::spawn(platform.run_domain_verifier(..))`.
-    pub async fn run_domain_verifier(
-        self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.reverify_domains().await {
-                        tracing::warn!(error = %e, "domain re-verification failed; retrying next interval");
-                    }
-                }
-            }
-        }
     }
 
     /// One background check of an unproven claim with every method that may prove it.

@@ -1,16 +1,12 @@
 //! SVG charts of a service's metrics over a range, drawn with `plotters`: the average as a
 //! line and the bucket's minimum and maximum as a band, time on the x axis (UTC).
 
+use caas_core::model::{Aggregate, MetricPoint};
+use caas_core::units::MIB;
+use caas_core::{Error, Result};
 use chrono::{DateTime, Utc};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
-use tracing::instrument;
-
-use super::Platform;
-use crate::auth::Principal;
-use crate::error::{Error, Result};
-use crate::model::{Aggregate, MetricPoint, Resolution};
-use crate::units::MIB;
 
 /// Width and height of a chart, pixels.
 const SIZE: (u32, u32) = (720, 280);
@@ -132,40 +128,32 @@ pub fn render_chart(
     Ok(svg)
 }
 
-impl Platform {
-    /// An SVG chart of one metric of a service over `[from, to)`, at `step` or the
-    /// resolution [`Platform::service_metrics`] would pick. Errors: as
-    /// [`Platform::service_metrics`].
-    #[allow(clippy::too_many_arguments)]
-    #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_chart(
-        &self,
-        who: &Principal,
-        org_slug: &str,
-        project: &str,
-        service: &str,
-        metric: ChartMetric,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        step: Option<Resolution>,
-    ) -> Result<String> {
-        let points = self
-            .service_metrics(who, org_slug, project, service, from, to, step)
-            .await?;
-        render_chart(
-            &format!("{project}/{service} — {}", metric.as_str()),
-            metric,
-            &points,
-            from,
-            to,
-        )
-    }
+/// The chart of one `metric` of a service over `[from, to)` from its metrics history
+/// (`points`, oldest first, as [`Platform::service_metrics`](caas_core::Platform::service_metrics)
+/// returns them), titled `project/service — metric`: what `GET …/metrics.svg` answers.
+/// Errors: `Backend` (drawing failed).
+pub fn service_chart(
+    project: &str,
+    service: &str,
+    metric: ChartMetric,
+    points: &[MetricPoint],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<String> {
+    render_chart(
+        &format!("{project}/{service} — {}", metric.as_str()),
+        metric,
+        points,
+        from,
+        to,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use caas_core::ServiceId;
+
     use super::*;
-    use crate::ids::ServiceId;
 
     fn point(at: DateTime<Utc>, cpu: f64) -> MetricPoint {
         let one = |v: f64| Aggregate {

@@ -1,0 +1,10 @@
+//! What the routes answer besides JSON, drawn from the core's data: SVG charts of a service's
+//! metrics ([`Platform::service_metrics`](caas_core::Platform::service_metrics)) and usage
+//! reports as CSV ([`Platform::usage_report`](caas_core::Platform::usage_report)). The core
+//! returns data; presentation lives here, beside the routes that serve it.
+
+mod chart;
+mod usage;
+
+pub use chart::{ChartMetric, render_chart, service_chart};
+pub use usage::usage_report_csv;
