@@ -320,7 +320,7 @@ pub(crate) struct AppState {
     // does not collect from `IntoParams`.
     components(schemas(
         ErrorBody,
-        caas_core::platform::ChartMetric,
+        render::ChartMetric,
         routes::reports::ReportFormat
     )),
     modifiers(&Conventions),

@@ -9,9 +9,10 @@ use std::time::Duration;
 use caas_core::memory::{InMemoryRuntime, InMemoryStore};
 use caas_core::model::{MetricSample, PlanLimits, Resolution, ServiceSpec};
 use caas_core::platform::DeployApp;
+use caas_core::ports::store::prelude::*;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::ImageRef;
-use caas_core::{ManualClock, Platform, ServiceId, Store};
+use caas_core::{ManualClock, Platform, ServiceId};
 use caas_http::render::{self, ChartMetric};
 use chrono::{DateTime, Utc};
 

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 const SIZE: (u32, u32) = (720, 280);
 
 /// Which metric a chart shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChartMetric {
     /// CPU use, percent of one core.
