@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caas_core::memory::{InMemoryRuntime, InMemoryStore};
-use caas_core::model::{MetricSample, PlanLimits, Resolution, ServiceSpec};
+use caas_core::model::{PlanLimits, Resolution, ServiceSpec};
 use caas_core::platform::DeployApp;
 use caas_core::ports::store::prelude::*;
-use caas_core::units::{GIB, MIB};
+use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
 use caas_core::{ManualClock, Platform, ServiceId};
 use caas_http::render::{self, ChartMetric};
@@ -75,21 +75,7 @@ impl World {
     /// A sample every 10 s for `minutes` from `from`, at `cpu` % of one core, 512 MiB limit.
     async fn run(&self, svc: ServiceId, from: DateTime<Utc>, minutes: i64, cpu: f64) {
         let org = self.store.service(svc).await.unwrap().org;
-        let samples: Vec<MetricSample> = (0..minutes * 6)
-            .map(|i| MetricSample {
-                org,
-                service: svc,
-                at: from + chrono::Duration::seconds(i * 10),
-                cpu_percent: cpu,
-                memory_bytes: 100 * MIB,
-                memory_limit_bytes: 512 * MIB,
-                net_rx_bytes: 0,
-                net_tx_bytes: 0,
-                block_read_bytes: 0,
-                block_write_bytes: 0,
-                pids: 2,
-            })
-            .collect();
+        let samples = caas_testkit::metrics::steady(org, svc, from, minutes, cpu);
         self.store.insert_metrics(&samples).await.unwrap();
     }
 }

@@ -73,6 +73,32 @@ pub fn sample(service: ServiceId, at: DateTime<Utc>, cpu: f64, memory: u64) -> M
     }
 }
 
+/// A service running steadily: a sample every 10 s for `minutes` from `from`, at `cpu` % of
+/// one core, 100 MiB in use of a 512 MiB limit, two processes, no I/O.
+pub fn steady(
+    org: OrgId,
+    service: ServiceId,
+    from: DateTime<Utc>,
+    minutes: i64,
+    cpu: f64,
+) -> Vec<MetricSample> {
+    (0..minutes * 6)
+        .map(|i| MetricSample {
+            org,
+            service,
+            at: from + chrono::Duration::seconds(i * 10),
+            cpu_percent: cpu,
+            memory_bytes: 100 * 1024 * 1024,
+            memory_limit_bytes: 512 * 1024 * 1024,
+            net_rx_bytes: 0,
+            net_tx_bytes: 0,
+            block_read_bytes: 0,
+            block_write_bytes: 0,
+            pids: 2,
+        })
+        .collect()
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }

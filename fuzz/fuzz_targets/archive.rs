@@ -2,7 +2,7 @@
 //! safe to extract into a volume.
 //!
 //! Run: `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run archive -- -max_total_time=300`
-//! (cargo-fuzz from crates.io; `RUSTC_BOOTSTRAP=1` lets the stable toolchain build with the
+//! (cargo-fuzz installed with `cargo install cargo-fuzz`; `RUSTC_BOOTSTRAP=1` lets the stable toolchain build with the
 //! sanitizer flags it needs).
 
 #![no_main]

@@ -48,7 +48,7 @@ use crate::ports::connector::{RuntimeConfig, RuntimeConnector};
 use crate::ports::proxy::Proxy;
 use crate::ports::quota::{QuotaEngine, StoreQuotaEngine};
 use crate::ports::runtime::ContainerRuntime;
-use crate::ports::store::{Directory, DirectoryAdmin, PlanAdmin, PlanSource, Store, StoreParts};
+use crate::ports::store::{Directory, PlanSource, Store, StoreParts};
 
 pub use admin::{OrgUpdate, PlanUpdate};
 pub use alerting::{
@@ -110,16 +110,12 @@ pub use volumes::{
 };
 pub use watcher::{WatcherConfig, WatcherStats};
 
-/// An area the builder takes from elsewhere than the store: its reading part and, when the
-/// platform may change it, its admin part.
-type AreaOverride<R, A> = (Arc<R>, Option<Arc<A>>);
-
 /// Builds a [`Platform`] from its ports.
 #[derive(Debug, Default)]
 pub struct PlatformBuilder {
     store: Option<StoreParts>,
-    directory: Option<AreaOverride<dyn Directory, dyn DirectoryAdmin>>,
-    plans: Option<AreaOverride<dyn PlanSource, dyn PlanAdmin>>,
+    directory: Option<Arc<dyn Directory>>,
+    plans: Option<Arc<dyn PlanSource>>,
     runtime: Option<Arc<dyn ContainerRuntime>>,
     proxy: Option<Arc<dyn Proxy>>,
     quota: Option<Arc<dyn QuotaEngine>>,
@@ -223,17 +219,7 @@ impl PlatformBuilder {
     /// # Ok::<(), caas_core::Error>(())
     /// ```
     pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
-        self.directory = Some((directory, None));
-        self
-    }
-    /// Like [`PlatformBuilder::directory`], with the changes the platform makes (creating
-    /// users and organizations, members, invitations) going to `admin`.
-    pub fn directory_with_admin(
-        mut self,
-        directory: Arc<dyn Directory>,
-        admin: Arc<dyn DirectoryAdmin>,
-    ) -> Self {
-        self.directory = Some((directory, Some(admin)));
+        self.directory = Some(directory);
         self
     }
     /// Plans and subscriptions are read from `plans` and never changed: the platform refuses
@@ -241,16 +227,7 @@ impl PlatformBuilder {
     /// the host application"). Like [`PlatformBuilder::directory`], `plans` must be the store
     /// itself (its quota ledger checks reservations against the plans in its own tables).
     pub fn plans(mut self, plans: Arc<dyn PlanSource>) -> Self {
-        self.plans = Some((plans, None));
-        self
-    }
-    /// Like [`PlatformBuilder::plans`], with plan and subscription changes going to `admin`.
-    pub fn plans_with_admin(
-        mut self,
-        plans: Arc<dyn PlanSource>,
-        admin: Arc<dyn PlanAdmin>,
-    ) -> Self {
-        self.plans = Some((plans, Some(admin)));
+        self.plans = Some(plans);
         self
     }
     /// The container runtime (required).
@@ -371,13 +348,13 @@ impl PlatformBuilder {
         let mut store = self
             .store
             .ok_or_else(|| Error::invalid("store", "a Store is required"))?;
-        if let Some((directory, admin)) = self.directory {
+        if let Some(directory) = self.directory {
             store.directory = directory;
-            store.directory_admin = admin;
+            store.directory_admin = None;
         }
-        if let Some((plans, admin)) = self.plans {
+        if let Some(plans) = self.plans {
             store.plans = plans;
-            store.plan_admin = admin;
+            store.plan_admin = None;
         }
         store.check_shared_tables()?;
         let runtime = self
