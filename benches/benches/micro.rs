@@ -195,7 +195,7 @@ fn quota(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let mut g = c.benchmark_group("quota");
     for (name, store) in &stores {
         let org = rt.block_on(subscribed_org(store.clone()));
-        let engine = StoreQuotaEngine::new(store.clone(), Arc::new(SystemClock));
+        let engine = StoreQuotaEngine::over(store.clone(), Arc::new(SystemClock));
         g.bench_function(BenchmarkId::new("reserve_release", name), |b| {
             b.to_async(rt).iter(|| async {
                 let r = engine.reserve(org, amounts).await.unwrap();

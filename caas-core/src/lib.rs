@@ -21,7 +21,7 @@ pub use ids::*;
 pub use platform::{Platform, PlatformBuilder};
 pub use ports::clock::{Clock, ManualClock, SystemClock};
 pub use ports::proxy::Proxy;
-pub use ports::quota::{QuotaEngine, StoreQuotaEngine};
+pub use ports::quota::{QuotaEngine, QuotaGrant, StoreQuotaEngine};
 pub use ports::runtime::ContainerRuntime;
 pub use ports::store::{
     Directory, DirectoryAdmin, DomainStore, HistoryStore, InvitationStore, MetricStore, PlanAdmin,

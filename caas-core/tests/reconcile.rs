@@ -79,7 +79,7 @@ async fn world() -> World {
     runtime.add_image(IMAGE);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let quota = Arc::new(SlowCommit {
-        inner: StoreQuotaEngine::new(store.clone(), clock.clone()),
+        inner: StoreQuotaEngine::over(store.clone(), clock.clone()),
         delay: std::sync::Mutex::new(None),
     });
     let platform = Platform::builder()

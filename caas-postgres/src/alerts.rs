@@ -69,7 +69,8 @@ pub(crate) async fn put(pool: &PgPool, a: &Alert) -> Result<()> {
     .await
     .map_err(|e| {
         on_violation(e, |v| match v {
-            Violation::ForeignKey(_) => Some(Error::not_found("organization", a.org)),
+            // No foreign key: the organization may be a host application's.
+            Violation::ForeignKey(_) => None,
             Violation::Unique("alerts_one_firing") => Some(firing_already(a)),
             Violation::Unique(_) => Some(Error::already_exists("alert", a.id)),
         })

@@ -44,6 +44,39 @@ pub(crate) async fn finish<T>(tx: Transaction<'_, Postgres>, result: Result<T>) 
     }
 }
 
+/// What a per-organization transaction lock serializes: each kind of work has its own lock, so
+/// reservations never wait for domains.
+#[derive(Debug, Clone, Copy)]
+#[repr(i32)]
+pub(crate) enum OrgLock {
+    /// Quota reservations and their increases.
+    Quota = 1,
+    /// Domains (their count against the plan).
+    Domains = 2,
+}
+
+/// Takes the transaction-level advisory lock `kind` of organization `org`, held until the
+/// transaction ends. The organization is a host application's as much as ours, so there may
+/// be no row of ours to lock: the lock is on the id itself (its 128 bits folded to 32; two
+/// organizations that fold alike only wait for each other). With READ COMMITTED, every
+/// statement after the lock sees what the previous holder committed.
+pub(crate) async fn lock_org(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: OrgLock,
+    org: caas_core::OrgId,
+) -> Result<()> {
+    let bits = org.0.as_u128();
+    let folded =
+        (bits as u32) ^ ((bits >> 32) as u32) ^ ((bits >> 64) as u32) ^ ((bits >> 96) as u32);
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(kind as i32)
+        .bind(i32::from_ne_bytes(folded.to_ne_bytes()))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Text form of an organization status.
 pub(crate) fn org_status(s: OrgStatus) -> &'static str {
     match s {

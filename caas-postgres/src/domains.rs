@@ -7,7 +7,7 @@
 //! is described on [`create`].
 
 use caas_core::model::{Domain, HostClaim, Readiness, VerificationStatus};
-use caas_core::ports::quota::{check_domain_limit, foreign_host_error};
+use caas_core::ports::quota::{QuotaGrant, foreign_host_error};
 use caas_core::validate::HostPattern;
 use caas_core::{DomainId, Error, OrgId, Result, ServiceId};
 use chrono::{DateTime, Utc};
@@ -15,9 +15,8 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::codec::{finish, get};
+use crate::codec::{OrgLock, finish, get, lock_org};
 use crate::error::{SERVICE, Violation, corrupt, db_error, from_bigint, on_violation};
-use crate::plans::{PLAN_COLUMNS, plan_from_row};
 
 const DOMAIN_COLUMNS: &str =
     "id, org_id, service_id, hostname, path_prefix, strip_prefix, target_port, created_at";
@@ -104,9 +103,10 @@ async fn remember_if_verified(conn: &mut PgConnection, host: &str) -> Result<()>
 
 /// Adds a domain under its organization's claim, in one READ COMMITTED transaction:
 ///
-/// - The organization row is locked (`FOR NO KEY UPDATE`, which leaves foreign-key checks of
-///   other inserts alone): an organization's domains are added one at a time, so the count
-///   checked against the plan sees every earlier one.
+/// - The organization's domain lock is taken (a transaction-level advisory lock on its id;
+///   the organization may be a host application's, with no row of ours): an organization's
+///   domains are added one at a time, so the count checked against the grant's plan sees
+///   every earlier one.
 /// - The hostname is taken with `INSERT … ON CONFLICT (hostname) DO NOTHING` on the claims'
 ///   primary key: of several organizations inserting at once, one inserts and the others
 ///   wait for its transaction. They then lock the existing row (`FOR UPDATE`) and, in a
@@ -116,9 +116,14 @@ async fn remember_if_verified(conn: &mut PgConnection, host: &str) -> Result<()>
 ///   or serialization failure is left to surface as an error.
 /// - The claim is taken before the path and plan checks (the order of the port's errors is
 ///   ownership first); when they refuse, the rollback gives the name back.
-pub(crate) async fn create(pool: &PgPool, d: &Domain, new: &HostClaim) -> Result<HostClaim> {
+pub(crate) async fn create(
+    pool: &PgPool,
+    d: &Domain,
+    new: &HostClaim,
+    grant: &QuotaGrant,
+) -> Result<HostClaim> {
     let mut tx = pool.begin_with(BEGIN).await.map_err(db_error)?;
-    let result = create_in(&mut tx, d, new).await;
+    let result = create_in(&mut tx, d, new, grant).await;
     finish(tx, result).await
 }
 
@@ -126,14 +131,10 @@ async fn create_in(
     tx: &mut Transaction<'_, Postgres>,
     d: &Domain,
     new: &HostClaim,
+    grant: &QuotaGrant,
 ) -> Result<HostClaim> {
-    let slug: String =
-        sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(d.org.0)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| Error::not_found("organization", d.org))?;
+    grant.check_org(d.org)?;
+    lock_org(tx, OrgLock::Domains, d.org).await?;
     let owner: Option<uuid::Uuid> = sqlx::query_scalar("SELECT org_id FROM services WHERE id = $1")
         .bind(d.service.0)
         .fetch_optional(&mut **tx)
@@ -171,24 +172,12 @@ async fn create_in(
     if path_taken {
         return Err(Error::already_exists("domain", &taken));
     }
-    let plan = sqlx::query(&format!(
-        "SELECT {PLAN_COLUMNS} FROM plans \
-         WHERE id = (SELECT plan_id FROM subscriptions WHERE org_id = $1)"
-    ))
-    .bind(d.org.0)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?
-    .map(|row| plan_from_row(&row))
-    .transpose()?;
-    if let Some(plan) = plan {
-        let used: i64 = sqlx::query_scalar("SELECT count(*) FROM domains WHERE org_id = $1")
-            .bind(d.org.0)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        check_domain_limit(&slug, &plan, from_bigint("count", used)?)?;
-    }
+    let used: i64 = sqlx::query_scalar("SELECT count(*) FROM domains WHERE org_id = $1")
+        .bind(d.org.0)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    grant.check_domain(from_bigint("count", used)?)?;
     sqlx::query(&format!(
         "INSERT INTO domains ({DOMAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))

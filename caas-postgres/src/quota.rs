@@ -1,26 +1,29 @@
 //! Quota reservations.
 //!
-//! `quota_reserve` runs in one READ COMMITTED transaction that first locks the organization's
-//! subscription row (`SELECT … FOR UPDATE`). Every reservation of one organization therefore
-//! queues on that lock; each statement after it takes a fresh snapshot, so the holder sees
-//! every reservation committed by the previous holder before it sums usage, checks the plan
-//! and inserts. Organizations without a subscription row cannot reserve at all, so there is
-//! always a row to lock. Reservations of different organizations never wait for each other.
+//! `quota_reserve` runs in one READ COMMITTED transaction that first takes the
+//! organization's quota lock (a transaction-level advisory lock on its id: the organization
+//! and its plan may live in a host application's tables, so there is no row of ours to lock).
+//! Every reservation of one organization therefore queues on that lock; each statement after
+//! it takes a fresh snapshot, so the holder sees every reservation committed by the previous
+//! holder before it sums usage, checks the grant and inserts. Reservations of different
+//! organizations do not wait for each other.
 //!
-//! Refusal wording and arithmetic come from `caas_core::ports::quota` (`check_subscription`,
-//! `check_limits`, `sum_usage`), so every backend refuses with the same words.
+//! The plan comes with the call (a [`QuotaGrant`] the engine read from the plan source), and
+//! refusal wording and arithmetic come from `caas_core::ports::quota`, so every backend
+//! refuses with the same words.
 
 use caas_core::model::{Reservation, ReservationState, Usage};
-use caas_core::ports::quota::{check_limits, check_subscription, sum_usage};
+use caas_core::ports::quota::{QuotaGrant, sum_usage};
 use caas_core::units::ResourceAmounts;
 use caas_core::{Error, OrgId, ReservationId, Result};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::codec::{finish, get, get_u64, parse_reservation_state, reservation_state};
-use crate::error::{Violation, db_error, on_violation, to_bigint};
-use crate::plans::{SUBSCRIPTION_COLUMNS, plan_from_row, plan_on, subscription_from_row};
+use crate::codec::{
+    OrgLock, finish, get, get_u64, lock_org, parse_reservation_state, reservation_state,
+};
+use crate::error::{db_error, to_bigint};
 
 const RESERVATION_COLUMNS: &str = "id, org_id, cpu_millis, memory_bytes, storage_bytes, \
      containers, projects, state, owner, expires_at, created_at";
@@ -41,16 +44,6 @@ fn reservation_from_row(row: &PgRow) -> Result<Reservation> {
         expires_at: get(row, "expires_at")?,
         created_at: get(row, "created_at")?,
     })
-}
-
-/// The organization's slug, or `NotFound`.
-async fn org_slug(conn: &mut PgConnection, org: OrgId) -> Result<String> {
-    sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
-        .bind(org.0)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| Error::not_found("organization", org))
 }
 
 /// The reservations that count at `now`: committed ones and unexpired pending ones.
@@ -77,43 +70,27 @@ async fn live_reservations(
 
 pub(crate) async fn reserve(
     pool: &PgPool,
-    org: OrgId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Reservation> {
     let mut tx = pool.begin().await.map_err(db_error)?;
-    let result = reserve_in(&mut tx, org, amounts, now, expires_at).await;
+    let result = reserve_in(&mut tx, grant, amounts, now, expires_at).await;
     finish(tx, result).await
 }
 
 async fn reserve_in(
     tx: &mut Transaction<'_, Postgres>,
-    org: OrgId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Reservation> {
-    let slug = org_slug(tx, org).await?;
-    // The lock every reservation of this organization queues on, held until commit.
-    let sub = sqlx::query(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE org_id = $1 FOR UPDATE"
-    ))
-    .bind(org.0)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?
-    .map(|row| subscription_from_row(&row))
-    .transpose()?;
-    check_subscription(&slug, sub.as_ref())?;
-    let Some(sub) = sub else {
-        // check_subscription refuses a missing subscription; this is only for the compiler.
-        return Err(Error::not_found("subscription", org));
-    };
-    // The subscription's foreign key (RESTRICT) keeps its plan alive while we hold the row.
-    let plan = plan_on(tx, sub.plan).await?;
+    let org = grant.org;
+    lock_org(tx, OrgLock::Quota, org).await?;
     let (committed, pending) = sum_usage(&live_reservations(tx, org, now).await?, now);
-    check_limits(&slug, &plan, &committed.plus(&pending), &amounts)?;
+    grant.check(&committed.plus(&pending), &amounts)?;
 
     let reservation = Reservation {
         id: ReservationId::new(),
@@ -141,12 +118,7 @@ async fn reserve_in(
     .bind(now)
     .execute(&mut **tx)
     .await
-    .map_err(|e| {
-        on_violation(e, |v| match v {
-            Violation::ForeignKey(_) => Some(Error::not_found("organization", org)),
-            Violation::Unique(_) => None,
-        })
-    })?;
+    .map_err(db_error)?;
     Ok(reservation)
 }
 
@@ -186,17 +158,19 @@ pub(crate) async fn commit(
 pub(crate) async fn resize(
     pool: &PgPool,
     id: ReservationId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
 ) -> Result<Reservation> {
     let mut tx = pool.begin().await.map_err(db_error)?;
-    let result = resize_in(&mut tx, id, amounts, now).await;
+    let result = resize_in(&mut tx, id, grant, amounts, now).await;
     finish(tx, result).await
 }
 
 async fn resize_in(
     tx: &mut Transaction<'_, Postgres>,
     id: ReservationId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
 ) -> Result<Reservation> {
@@ -207,17 +181,9 @@ async fn resize_in(
             .await
             .map_err(db_error)?;
     let org = OrgId(org.ok_or_else(|| Error::not_found("reservation", id))?);
-    let slug = org_slug(tx, org).await?;
+    grant.check_org(org)?;
     // Same lock as quota_reserve: increases and new reservations of an org are serialized.
-    let sub = sqlx::query(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE org_id = $1 FOR UPDATE"
-    ))
-    .bind(org.0)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?
-    .map(|row| subscription_from_row(&row))
-    .transpose()?;
+    lock_org(tx, OrgLock::Quota, org).await?;
     let mut r = sqlx::query(&format!(
         "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1 FOR UPDATE"
     ))
@@ -233,13 +199,8 @@ async fn resize_in(
     }
     let increase = amounts.minus(&r.amounts);
     if !increase.is_zero() {
-        check_subscription(&slug, sub.as_ref())?;
-        let Some(sub) = sub else {
-            return Err(Error::not_found("subscription", org));
-        };
-        let plan = plan_on(tx, sub.plan).await?;
         let (committed, pending) = sum_usage(&live_reservations(tx, org, now).await?, now);
-        check_limits(&slug, &plan, &committed.plus(&pending), &increase)?;
+        grant.check(&committed.plus(&pending), &increase)?;
     }
     sqlx::query(
         "UPDATE reservations SET cpu_millis = $2, memory_bytes = $3, storage_bytes = $4, \
@@ -283,27 +244,10 @@ pub(crate) async fn reservation(pool: &PgPool, id: ReservationId) -> Result<Rese
     .ok_or_else(|| Error::not_found("reservation", id))
 }
 
-pub(crate) async fn usage(pool: &PgPool, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+pub(crate) async fn usage(pool: &PgPool, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
-    org_slug(&mut conn, org).await?;
-    // p.*: plan_from_row reads its columns by name.
-    let plan = sqlx::query(
-        "SELECT p.* FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.org_id = $1",
-    )
-    .bind(org.0)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?
-    .map(|row| plan_from_row(&row))
-    .transpose()?;
-    let (committed, pending) = sum_usage(&live_reservations(&mut conn, org, now).await?, now);
-    Ok(Usage {
-        org,
-        plan: plan.as_ref().map(|p| p.name.to_string()),
-        limits: plan.map(|p| p.limits),
-        committed,
-        pending,
-    })
+    let (committed, pending) = sum_usage(&live_reservations(&mut conn, grant.org, now).await?, now);
+    Ok(grant.usage(committed, pending))
 }
 
 pub(crate) async fn expire(pool: &PgPool, now: DateTime<Utc>) -> Result<u64> {

@@ -47,7 +47,8 @@ pub(crate) async fn create_project(pool: &PgPool, project: &Project) -> Result<(
     .map_err(|e| {
         on_violation(e, |v| match v {
             Violation::Unique(_) => Some(Error::already_exists("project", &project.name)),
-            Violation::ForeignKey(_) => Some(Error::not_found("organization", project.org)),
+            // No foreign key: the organization may be a host application's.
+            Violation::ForeignKey(_) => None,
         })
     })?;
     Ok(())

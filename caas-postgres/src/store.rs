@@ -6,6 +6,7 @@ use caas_core::model::{
     MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use caas_core::ports::quota::QuotaGrant;
 use caas_core::ports::store::prelude::*;
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
@@ -216,8 +217,13 @@ impl ServiceStore for PgStore {
 
 #[async_trait]
 impl DomainStore for PgStore {
-    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
-        domains::create(&self.pool, domain, claim).await
+    async fn create_domain(
+        &self,
+        domain: &Domain,
+        claim: &HostClaim,
+        grant: &QuotaGrant,
+    ) -> Result<HostClaim> {
+        domains::create(&self.pool, domain, claim, grant).await
     }
     async fn domain(&self, id: DomainId) -> Result<Domain> {
         domains::by_id(&self.pool, id).await
@@ -384,12 +390,12 @@ impl TemplateStore for PgStore {
 impl QuotaLedger for PgStore {
     async fn quota_reserve(
         &self,
-        org: OrgId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Reservation> {
-        quota::reserve(&self.pool, org, amounts, now, expires_at).await
+        quota::reserve(&self.pool, grant, amounts, now, expires_at).await
     }
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         quota::commit(&self.pool, id, owner, now).await
@@ -397,10 +403,11 @@ impl QuotaLedger for PgStore {
     async fn quota_resize(
         &self,
         id: ReservationId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
-        quota::resize(&self.pool, id, amounts, now).await
+        quota::resize(&self.pool, id, grant, amounts, now).await
     }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         quota::release(&self.pool, id).await
@@ -408,8 +415,8 @@ impl QuotaLedger for PgStore {
     async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
         quota::reservation(&self.pool, id).await
     }
-    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
-        quota::usage(&self.pool, org, now).await
+    async fn quota_usage(&self, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage> {
+        quota::usage(&self.pool, grant, now).await
     }
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         quota::expire(&self.pool, now).await

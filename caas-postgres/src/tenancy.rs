@@ -5,9 +5,10 @@ use caas_core::ports::store::{OrgFilter, UserFilter};
 use caas_core::validate::Slug;
 use caas_core::{Error, OrgId, ProjectId, Result, UserId};
 use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::codec::{get, org_status, parse_org_status, parse_role, role};
+use crate::codec::{finish, get, org_status, parse_org_status, parse_role, role};
 use crate::error::{Violation, corrupt, db_error, on_violation};
 
 /// Most organizations (or users) one `list_orgs` (`list_users`) call returns.
@@ -215,16 +216,48 @@ pub(crate) async fn update_org(pool: &PgPool, org: &Organization) -> Result<()> 
     Ok(())
 }
 
+/// The organization's rows in caas-rs's own tables, which reference no directory table (so
+/// a host application's directory can stand in for ours): deleted explicitly, children first.
+/// Deleting projects cascades to their services, volumes and template instances, and
+/// services to their deployments, events and domains; the statements for those tables catch
+/// rows a cascade would not reach. Claims, released claims, metrics and the audit log are
+/// history that outlives the organization.
+const ORG_TABLES: [&str; 10] = [
+    "domains",
+    "service_events",
+    "deployments",
+    "template_instances",
+    "services",
+    "volumes",
+    "projects",
+    "backups",
+    "alerts",
+    "reservations",
+];
+
 pub(crate) async fn delete_org(pool: &PgPool, id: OrgId) -> Result<()> {
-    // The foreign keys cascade: members, subscription, projects → services → deployments and
-    // events, and reservations go in this one statement. The audit log has no foreign keys.
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let result = delete_org_in(&mut tx, id).await;
+    finish(tx, result).await
+}
+
+async fn delete_org_in(tx: &mut Transaction<'_, Postgres>, id: OrgId) -> Result<()> {
+    // The organization row first: a concurrent delete of the same organization waits here and
+    // then finds nothing. Members, the subscription and invitations cascade from it.
     let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
         .bind(id.0)
-        .execute(pool)
+        .execute(&mut **tx)
         .await
         .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("organization", id));
+    }
+    for table in ORG_TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1"))
+            .bind(id.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
     }
     Ok(())
 }

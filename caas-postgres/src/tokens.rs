@@ -45,7 +45,8 @@ pub(crate) async fn create(pool: &PgPool, t: &ApiToken) -> Result<()> {
     .map_err(|e| {
         on_violation(e, |v| match v {
             Violation::Unique(_) => Some(Error::already_exists("api token", t.id)),
-            Violation::ForeignKey(_) => Some(Error::not_found("user", t.user)),
+            // No foreign key: the user may be a host application's.
+            Violation::ForeignKey(_) => None,
         })
     })?;
     Ok(())

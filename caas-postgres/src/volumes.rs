@@ -306,7 +306,8 @@ pub(crate) async fn create_backup(pool: &PgPool, b: &Backup) -> Result<()> {
     .map_err(|e| {
         on_violation(e, |v| match v {
             Violation::Unique(_) => Some(Error::already_exists("backup", b.id)),
-            Violation::ForeignKey(_) => Some(Error::not_found("organization", b.org)),
+            // No foreign key on the organization (it may be a host application's).
+            Violation::ForeignKey(_) => None,
         })
     })?;
     Ok(())

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use caas_core::Store;
 use caas_core::model::{Service, VerificationStatus};
+use caas_testkit::quota::GrantedLedger;
 use caas_testkit::store::{
     add_domain, claim_of, domain_of, now, seed_org, seed_project, seed_service, unique,
 };
@@ -60,7 +61,7 @@ async fn sixteen_organizations_racing_for_a_dead_claim_leave_one_owner_and_remem
     for (i, svc) in tenants.iter().enumerate() {
         let store = Arc::clone(&store);
         let d = domain_of(svc, &host, &format!("/p{i}"));
-        race.spawn(async move { (d.org, store.create_domain(&d, &claim_of(&d)).await) });
+        race.spawn(async move { (d.org, store.create_domain_for(&d, &claim_of(&d)).await) });
     }
     let outcomes = race.join_all().await;
     let winners: Vec<_> = outcomes.iter().filter(|(_, r)| r.is_ok()).collect();
@@ -100,7 +101,7 @@ async fn removing_a_last_domain_while_domains_are_added_never_orphans_one() {
             let store = Arc::clone(&store);
             let d = domain_of(svc, &host, path);
             race.spawn(async move {
-                match store.create_domain(&d, &claim_of(&d)).await {
+                match store.create_domain_for(&d, &claim_of(&d)).await {
                     Ok(c) => Ok(Some(c)),
                     // The rival loses while the owner still holds the name.
                     Err(e) if e.is_conflict() => Ok(None),

@@ -17,6 +17,7 @@ use caas_core::Result;
 use caas_core::model::NewOrganization;
 use caas_core::units::ResourceAmounts;
 use caas_postgres::PgStore;
+use caas_testkit::quota::GrantedLedger;
 use caas_testkit::store::{generous_limits, now, seed_subscribed_org};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -127,7 +128,7 @@ async fn operations_fail_fast_while_the_database_is_down_and_work_again_when_it_
     let (a, b, c) = tokio::join!(
         store.org(org.id),
         store.ping(),
-        store.quota_usage(org.id, now())
+        store.usage_for(org.id, now())
     );
     a.unwrap();
     b.unwrap();
@@ -147,7 +148,7 @@ async fn operations_fail_fast_while_the_database_is_down_and_work_again_when_it_
             assert_fails_fast("create_org", store.create_org(&newcomer)),
             assert_fails_fast(
                 "quota_reserve",
-                store.quota_reserve(
+                store.reserve_for(
                     org.id,
                     ResourceAmounts::one_project(),
                     at,
@@ -165,7 +166,7 @@ async fn operations_fail_fast_while_the_database_is_down_and_work_again_when_it_
         assert_eq!(store.org(org.id).await.unwrap(), org);
         store.create_org(&newcomer).await.unwrap();
         let r = store
-            .quota_reserve(
+            .reserve_for(
                 org.id,
                 ResourceAmounts::one_project(),
                 now(),

@@ -9,7 +9,7 @@
 //! plan, are decided one after the other. The semantics are `InMemoryStore`'s.
 
 use caas_core::model::{Domain, HostClaim};
-use caas_core::ports::quota::{check_domain_limit, foreign_host_error};
+use caas_core::ports::quota::{QuotaGrant, foreign_host_error};
 use caas_core::validate::HostPattern;
 use caas_core::{DomainId, Error, OrgId, Result, ServiceId};
 use chrono::{DateTime, Utc};
@@ -19,8 +19,6 @@ use sqlx::sqlite::SqliteRow;
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
 use crate::errors::{corrupt, db, on_unique};
-use crate::plans::{PLAN_COLUMNS, plan};
-use crate::quota::org_slug;
 
 /// Whether the `host_claims` row at hand is proven, in SQL (the serde tag of
 /// `VerificationStatus::Verified`; see the test below).
@@ -140,13 +138,18 @@ async fn retire(conn: &mut SqliteConnection, host: &str, org: Option<OrgId>) -> 
     Ok(())
 }
 
-pub(crate) async fn create(s: &SqliteStore, d: &Domain, new: &HostClaim) -> Result<HostClaim> {
+pub(crate) async fn create(
+    s: &SqliteStore,
+    d: &Domain,
+    new: &HostClaim,
+    grant: &QuotaGrant,
+) -> Result<HostClaim> {
     let created_at = ts("created_at", d.created_at)?;
     let values = ClaimValues::of(new)?;
     let host = d.hostname.as_str();
+    grant.check_org(d.org)?;
 
     let mut tx = s.write().await?;
-    let slug = org_slug(tx.conn(), d.org).await?;
     let owner: Option<uuid::Uuid> = sqlx::query_scalar("SELECT org_id FROM services WHERE id = ?")
         .bind(d.service.as_uuid())
         .fetch_optional(tx.conn())
@@ -187,24 +190,12 @@ pub(crate) async fn create(s: &SqliteStore, d: &Domain, new: &HostClaim) -> Resu
     if path_taken {
         return Err(Error::already_exists("domain", &taken));
     }
-    let subscribed = sqlx::query(&format!(
-        "SELECT {PLAN_COLUMNS} FROM plans
-         WHERE id = (SELECT plan_id FROM subscriptions WHERE org_id = ?)"
-    ))
-    .bind(d.org.as_uuid())
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db)?
-    .map(|r| plan(&r))
-    .transpose()?;
-    if let Some(plan) = subscribed {
-        let used: u64 = sqlx::query_scalar("SELECT count(*) FROM domains WHERE org_id = ?")
-            .bind(d.org.as_uuid())
-            .fetch_one(tx.conn())
-            .await
-            .map_err(db)?;
-        check_domain_limit(&slug, &plan, used)?;
-    }
+    let used: u64 = sqlx::query_scalar("SELECT count(*) FROM domains WHERE org_id = ?")
+        .bind(d.org.as_uuid())
+        .fetch_one(tx.conn())
+        .await
+        .map_err(db)?;
+    grant.check_domain(used)?;
 
     let claim = match held {
         Some(c) => c,

@@ -1,16 +1,17 @@
 //! Quota reservations.
 //!
-//! `quota_reserve` reads the organization, its subscription and plan and its live reservations
-//! and inserts the new pending reservation inside one `BEGIN IMMEDIATE` transaction: SQLite
+//! `quota_reserve` sums the organization's live reservations, checks them against the
+//! [`QuotaGrant`] the engine read from the plan source, and inserts the new pending
+//! reservation inside one `BEGIN IMMEDIATE` transaction: SQLite
 //! takes the database's single write lock at `BEGIN`, so no other reservation (from this or
 //! any other process) can be summed or inserted between our sum and our insert. Within this
 //! process the write transactions also queue on [`SqliteStore`]'s write gate, so they wait in
 //! FIFO order instead of polling SQLite's busy handler. The decisions themselves are
-//! `caas_core`'s shared `check_subscription`, `sum_usage` and `check_limits`, so every store
-//! refuses with the same words.
+//! `caas_core`'s shared `sum_usage` and [`QuotaGrant::check`], so every store refuses with the
+//! same words.
 
 use caas_core::model::{Reservation, ReservationState, Usage};
-use caas_core::ports::quota::{check_limits, check_subscription, sum_usage};
+use caas_core::ports::quota::{QuotaGrant, sum_usage};
 use caas_core::units::ResourceAmounts;
 use caas_core::{Error, OrgId, ReservationId, Result};
 use chrono::{DateTime, Utc};
@@ -20,7 +21,6 @@ use sqlx::sqlite::SqliteRow;
 use crate::SqliteStore;
 use crate::codec::{Cols, all, int, ts};
 use crate::errors::db;
-use crate::plans::{PLAN_COLUMNS, plan, subscription};
 
 fn reservation(row: &SqliteRow) -> Result<Reservation> {
     let c = Cols::new(row, "reservations");
@@ -56,19 +56,9 @@ async fn live(conn: &mut SqliteConnection, org: OrgId, now: &str) -> Result<Vec<
     all(&rows, reservation)
 }
 
-/// The organization's slug. Errors: `NotFound`.
-pub(crate) async fn org_slug(conn: &mut SqliteConnection, org: OrgId) -> Result<String> {
-    sqlx::query_scalar::<_, String>("SELECT slug FROM organizations WHERE id = ?")
-        .bind(org.as_uuid())
-        .fetch_optional(conn)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| Error::not_found("organization", org))
-}
-
 pub(crate) async fn reserve(
     s: &SqliteStore,
-    org: OrgId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -83,28 +73,11 @@ pub(crate) async fn reserve(
         int("amounts.projects", amounts.projects)?,
     ];
 
+    let org = grant.org;
     let mut tx = s.write().await?;
-    let slug = org_slug(tx.conn(), org).await?;
-    let sub = sqlx::query("SELECT * FROM subscriptions WHERE org_id = ?")
-        .bind(org.as_uuid())
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(db)?
-        .map(|r| subscription(&r))
-        .transpose()?;
-    check_subscription(&slug, sub.as_ref())?;
-    let Some(sub) = sub else {
-        return Err(Error::not_found("subscription", org));
-    };
-    let plan = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?"))
-        .bind(sub.plan.as_uuid())
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(db)?
-        .map_or_else(|| Err(Error::not_found("plan", sub.plan)), |r| plan(&r))?;
     let held = live(tx.conn(), org, &now_text).await?;
     let (committed, pending) = sum_usage(&held, now);
-    check_limits(&slug, &plan, &committed.plus(&pending), &amounts)?;
+    grant.check(&committed.plus(&pending), &amounts)?;
 
     let r = Reservation {
         id: ReservationId::new(),
@@ -172,6 +145,7 @@ pub(crate) async fn commit(
 pub(crate) async fn resize(
     s: &SqliteStore,
     id: ReservationId,
+    grant: &QuotaGrant,
     amounts: ResourceAmounts,
     now: DateTime<Utc>,
 ) -> Result<Reservation> {
@@ -198,29 +172,12 @@ pub(crate) async fn resize(
             "reservation {id} was already released"
         )));
     }
+    grant.check_org(r.org)?;
     let increase = amounts.minus(&r.amounts);
     if !increase.is_zero() {
-        let slug = org_slug(tx.conn(), r.org).await?;
-        let sub = sqlx::query("SELECT * FROM subscriptions WHERE org_id = ?")
-            .bind(r.org.as_uuid())
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(db)?
-            .map(|row| subscription(&row))
-            .transpose()?;
-        check_subscription(&slug, sub.as_ref())?;
-        let Some(sub) = sub else {
-            return Err(Error::not_found("subscription", r.org));
-        };
-        let plan = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?"))
-            .bind(sub.plan.as_uuid())
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(db)?
-            .map_or_else(|| Err(Error::not_found("plan", sub.plan)), |row| plan(&row))?;
         let held = live(tx.conn(), r.org, &now_text).await?;
         let (committed, pending) = sum_usage(&held, now);
-        check_limits(&slug, &plan, &committed.plus(&pending), &increase)?;
+        grant.check(&committed.plus(&pending), &increase)?;
     }
     let [cpu, mem, storage, containers, projects] = numbers;
     sqlx::query(
@@ -266,31 +223,16 @@ pub(crate) async fn by_id(s: &SqliteStore, id: ReservationId) -> Result<Reservat
         )
 }
 
-pub(crate) async fn usage(s: &SqliteStore, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+pub(crate) async fn usage(
+    s: &SqliteStore,
+    grant: &QuotaGrant,
+    now: DateTime<Utc>,
+) -> Result<Usage> {
     let now_text = ts("now", now)?;
-    // A read transaction: plan and reservations come from one snapshot.
-    let mut tx = s.pool().begin().await.map_err(db)?;
-    org_slug(&mut tx, org).await?;
-    let plan = sqlx::query(&format!(
-        "SELECT {PLAN_COLUMNS} FROM plans
-         WHERE id = (SELECT plan_id FROM subscriptions WHERE org_id = ?)"
-    ))
-    .bind(org.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?
-    .map(|r| plan(&r))
-    .transpose()?;
-    let held = live(&mut tx, org, &now_text).await?;
-    tx.commit().await.map_err(db)?;
+    let mut conn = s.pool().acquire().await.map_err(db)?;
+    let held = live(&mut conn, grant.org, &now_text).await?;
     let (committed, pending) = sum_usage(&held, now);
-    Ok(Usage {
-        org,
-        plan: plan.as_ref().map(|p| p.name.to_string()),
-        limits: plan.map(|p| p.limits),
-        committed,
-        pending,
-    })
+    Ok(grant.usage(committed, pending))
 }
 
 pub(crate) async fn expire(s: &SqliteStore, now: DateTime<Utc>) -> Result<u64> {

@@ -6,6 +6,7 @@ use caas_core::model::{
     MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use caas_core::ports::quota::QuotaGrant;
 use caas_core::ports::store::prelude::*;
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
@@ -216,8 +217,13 @@ impl ServiceStore for SqliteStore {
 
 #[async_trait]
 impl DomainStore for SqliteStore {
-    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
-        domains::create(self, domain, claim).await
+    async fn create_domain(
+        &self,
+        domain: &Domain,
+        claim: &HostClaim,
+        grant: &QuotaGrant,
+    ) -> Result<HostClaim> {
+        domains::create(self, domain, claim, grant).await
     }
     async fn domain(&self, id: DomainId) -> Result<Domain> {
         domains::by_id(self, id).await
@@ -384,12 +390,12 @@ impl TemplateStore for SqliteStore {
 impl QuotaLedger for SqliteStore {
     async fn quota_reserve(
         &self,
-        org: OrgId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Reservation> {
-        quota::reserve(self, org, amounts, now, expires_at).await
+        quota::reserve(self, grant, amounts, now, expires_at).await
     }
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
         quota::commit(self, id, owner, now).await
@@ -397,10 +403,11 @@ impl QuotaLedger for SqliteStore {
     async fn quota_resize(
         &self,
         id: ReservationId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
-        quota::resize(self, id, amounts, now).await
+        quota::resize(self, id, grant, amounts, now).await
     }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         quota::release(self, id).await
@@ -408,8 +415,8 @@ impl QuotaLedger for SqliteStore {
     async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
         quota::by_id(self, id).await
     }
-    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
-        quota::usage(self, org, now).await
+    async fn quota_usage(&self, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage> {
+        quota::usage(self, grant, now).await
     }
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         quota::expire(self, now).await

@@ -12,6 +12,7 @@ use caas_core::model::{
     MetricPoint, MetricSample, Organization, Plan, Project, Reservation, Resolution, Service,
     ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use caas_core::ports::quota::QuotaGrant;
 use caas_core::ports::store::{AuditFilter, OrgFilter, UserFilter};
 use caas_core::units::ResourceAmounts;
 use caas_core::{
@@ -289,8 +290,13 @@ impl ServiceStore for FileStore {
 
 #[async_trait]
 impl DomainStore for FileStore {
-    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
-        self.store.create_domain(domain, claim).await
+    async fn create_domain(
+        &self,
+        domain: &Domain,
+        claim: &HostClaim,
+        grant: &QuotaGrant,
+    ) -> Result<HostClaim> {
+        self.store.create_domain(domain, claim, grant).await
     }
     async fn domain(&self, id: DomainId) -> Result<Domain> {
         self.store.domain(id).await
@@ -458,13 +464,13 @@ impl TemplateStore for FileStore {
 impl QuotaLedger for FileStore {
     async fn quota_reserve(
         &self,
-        org: OrgId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Reservation> {
         self.store
-            .quota_reserve(org, amounts, now, expires_at)
+            .quota_reserve(grant, amounts, now, expires_at)
             .await
     }
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()> {
@@ -473,10 +479,11 @@ impl QuotaLedger for FileStore {
     async fn quota_resize(
         &self,
         id: ReservationId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
-        self.store.quota_resize(id, amounts, now).await
+        self.store.quota_resize(id, grant, amounts, now).await
     }
     async fn quota_release(&self, id: ReservationId) -> Result<()> {
         self.store.quota_release(id).await
@@ -484,8 +491,8 @@ impl QuotaLedger for FileStore {
     async fn reservation(&self, id: ReservationId) -> Result<Reservation> {
         self.store.reservation(id).await
     }
-    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
-        self.store.quota_usage(org, now).await
+    async fn quota_usage(&self, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage> {
+        self.store.quota_usage(grant, now).await
     }
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {
         self.store.quota_expire(now).await

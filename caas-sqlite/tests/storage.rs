@@ -14,6 +14,7 @@ use caas_core::units::ResourceAmounts;
 use caas_core::{Error, OrgId, PlanId, ProjectId, ServiceId, Store, TemplateInstanceId, UserId};
 use caas_sqlite::SqliteStore;
 use caas_testkit::metrics;
+use caas_testkit::quota::GrantedLedger;
 use caas_testkit::store::{
     LegacyDomain, deployment_of, event_of, generous_limits, now, project_of, rich_template,
     seed_org, seed_plan, seed_project, seed_service, seed_subscribed_org, seed_template_instance,
@@ -271,7 +272,7 @@ async fn data_survives_reopening_the_file() {
     let (org, plan) = seed_subscribed_org(&store, "durable", generous_limits()).await;
     let at = now();
     let r = store
-        .quota_reserve(
+        .reserve_for(
             org.id,
             ResourceAmounts::one_project(),
             at,
@@ -318,7 +319,7 @@ async fn two_stores_on_one_file_never_admit_past_the_limit() {
                     barrier.wait().await;
                     let at = now();
                     store
-                        .quota_reserve(org.id, one, at, at + chrono::Duration::minutes(15))
+                        .reserve_for(org.id, one, at, at + chrono::Duration::minutes(15))
                         .await
                 })
             })
@@ -353,7 +354,7 @@ async fn a_database_locked_past_the_busy_timeout_is_unavailable() {
 
     let at = now();
     let e = store
-        .quota_reserve(
+        .reserve_for(
             org.id,
             ResourceAmounts::one_project(),
             at,
@@ -366,7 +367,7 @@ async fn a_database_locked_past_the_busy_timeout_is_unavailable() {
     sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
     let at = now();
     store
-        .quota_reserve(
+        .reserve_for(
             org.id,
             ResourceAmounts::one_project(),
             at,

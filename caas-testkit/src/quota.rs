@@ -13,7 +13,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_core::model::Usage;
 use caas_core::model::{PlanLimits, Reservation, ReservationState, SubscriptionStatus};
+use caas_core::ports::quota::QuotaGrant;
 use caas_core::units::{GIB, MIB, ResourceAmounts};
 use caas_core::{Clock, ManualClock, OrgId, QuotaEngine, ReservationId, Store, StoreQuotaEngine};
 use chrono::{DateTime, Utc};
@@ -22,6 +24,54 @@ use crate::store::{
     assert_conflict, assert_not_found, assert_quota_exceeded, generous_limits, now, seed_org,
     seed_plan, seed_subscribed_org, subscription_of,
 };
+
+/// The ledger's calls as the default engine makes them: the organization's [`QuotaGrant`] read
+/// from the same store's directory and plans first. The suites call these, so a missing
+/// organization is `NotFound` as it is through the engine.
+#[async_trait::async_trait]
+pub trait GrantedLedger: Store {
+    /// [`caas_core::QuotaLedger::quota_reserve`] under `org`'s grant.
+    async fn reserve_for(
+        &self,
+        org: OrgId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> caas_core::Result<Reservation> {
+        let grant = QuotaGrant::load(self, self, org).await?;
+        self.quota_reserve(&grant, amounts, now, expires_at).await
+    }
+
+    /// [`caas_core::QuotaLedger::quota_resize`] under the reservation's organization's grant.
+    async fn resize_for(
+        &self,
+        id: ReservationId,
+        amounts: ResourceAmounts,
+        now: DateTime<Utc>,
+    ) -> caas_core::Result<Reservation> {
+        let org = self.reservation(id).await?.org;
+        let grant = QuotaGrant::load(self, self, org).await?;
+        self.quota_resize(id, &grant, amounts, now).await
+    }
+
+    /// [`caas_core::DomainStore::create_domain`] under the domain's organization's grant.
+    async fn create_domain_for(
+        &self,
+        domain: &caas_core::model::Domain,
+        claim: &caas_core::model::HostClaim,
+    ) -> caas_core::Result<caas_core::model::HostClaim> {
+        let grant = QuotaGrant::load(self, self, domain.org).await?;
+        self.create_domain(domain, claim, &grant).await
+    }
+
+    /// [`caas_core::QuotaLedger::quota_usage`] under `org`'s grant.
+    async fn usage_for(&self, org: OrgId, now: DateTime<Utc>) -> caas_core::Result<Usage> {
+        let grant = QuotaGrant::load(self, self, org).await?;
+        self.quota_usage(&grant, now).await
+    }
+}
+
+impl<S: Store + ?Sized> GrantedLedger for S {}
 
 /// Expands into one `#[tokio::test]` per quota behaviour of [`crate::quota`].
 ///
@@ -128,7 +178,7 @@ async fn reserve_now(
     amounts: ResourceAmounts,
 ) -> caas_core::Result<Reservation> {
     let at = now();
-    store.quota_reserve(org, amounts, at, at + TTL).await
+    store.reserve_for(org, amounts, at, at + TTL).await
 }
 
 async fn state_of(store: &dyn Store, id: ReservationId) -> ReservationState {
@@ -152,7 +202,7 @@ pub async fn reserve_refuses_without_subscription(store: Arc<dyn Store>) {
         "quota_reserve(no subscription)",
     );
     assert!(e.to_string().contains(org.slug.as_str()), "{e}");
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert!(usage.total().is_zero(), "{usage:?}");
 }
 
@@ -177,7 +227,7 @@ pub async fn reserve_refuses_suspended_and_cancelled_subscriptions(store: Arc<dy
             "{msg}"
         );
     }
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert!(usage.total().is_zero(), "{usage:?}");
 
     let sub = subscription_of(&org, &plan, SubscriptionStatus::Active);
@@ -253,7 +303,7 @@ pub async fn reserve_names_every_exceeded_dimension(store: Arc<dyn Store>) {
     );
 
     // The refusal held nothing.
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.total(), held);
 }
 
@@ -273,7 +323,7 @@ pub async fn reserve_admits_up_to_exactly_the_limit(store: Arc<dyn Store>) {
     let d = &e.quota().expect("quota details").dimensions;
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!((d[0].used, d[0].requested, d[0].limit), (4, 1, 4));
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.total().containers, 4);
 }
 
@@ -312,7 +362,7 @@ pub async fn reservations_start_pending_and_read_back(store: Arc<dyn Store>) {
     let (org, _) = seed_subscribed_org(&*store, "fresh", small_limits()).await;
     let at = now();
     let r = store
-        .quota_reserve(org.id, small_app(), at, at + TTL)
+        .reserve_for(org.id, small_app(), at, at + TTL)
         .await
         .expect("quota_reserve");
     assert_eq!(r.org, org.id);
@@ -335,7 +385,7 @@ pub async fn commit_records_the_owner_and_keeps_counting_after_expiry(store: Arc
     let (org, _) = seed_subscribed_org(&*store, "keep", small_limits()).await;
     let t0 = now();
     let r = store
-        .quota_reserve(org.id, small_app(), t0, t0 + chrono::Duration::minutes(1))
+        .reserve_for(org.id, small_app(), t0, t0 + chrono::Duration::minutes(1))
         .await
         .expect("quota_reserve");
     store
@@ -349,12 +399,12 @@ pub async fn commit_records_the_owner_and_keeps_counting_after_expiry(store: Arc
     assert_eq!(committed.amounts, small_app());
 
     let later = t0 + chrono::Duration::hours(2);
-    let usage = store.quota_usage(org.id, later).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, later).await.expect("quota_usage");
     assert_eq!(usage.committed, small_app());
     assert!(usage.pending.is_zero(), "{usage:?}");
     assert_quota_exceeded(
         store
-            .quota_reserve(org.id, containers(4), later, later + TTL)
+            .reserve_for(org.id, containers(4), later, later + TTL)
             .await,
         "quota_reserve(committed still counts)",
     );
@@ -378,7 +428,7 @@ pub async fn commit_twice_is_a_noop(store: Arc<dyn Store>) {
     assert_eq!(store.reservation(r.id).await.expect("reservation"), first);
     assert_eq!(first.state, ReservationState::Committed);
 
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.committed, small_app(), "counted once");
     assert!(usage.pending.is_zero(), "{usage:?}");
 }
@@ -405,7 +455,7 @@ pub async fn release_twice_is_a_noop(store: Arc<dyn Store>) {
         store.quota_release(id).await.expect("quota_release(again)");
         assert_eq!(state_of(&*store, id).await, ReservationState::Released);
     }
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert!(usage.committed.is_zero(), "{usage:?}");
     assert_eq!(
         usage.pending,
@@ -429,7 +479,7 @@ pub async fn commit_after_release_is_a_conflict(store: Arc<dyn Store>) {
     let after = store.reservation(r.id).await.expect("reservation");
     assert_eq!(after.state, ReservationState::Released);
     assert_eq!(after.owner, None);
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert!(usage.total().is_zero(), "{usage:?}");
 }
 
@@ -438,7 +488,7 @@ pub async fn commit_after_expiry_is_a_conflict(store: Arc<dyn Store>) {
     let (org, _) = seed_subscribed_org(&*store, "expired", small_limits()).await;
     let t0 = now();
     let r = store
-        .quota_reserve(org.id, small_app(), t0, t0 + chrono::Duration::minutes(1))
+        .reserve_for(org.id, small_app(), t0, t0 + chrono::Duration::minutes(1))
         .await
         .expect("quota_reserve");
     assert_conflict(
@@ -451,7 +501,7 @@ pub async fn commit_after_expiry_is_a_conflict(store: Arc<dyn Store>) {
     assert_ne!(after.state, ReservationState::Committed);
     assert_eq!(after.owner, None);
     let usage = store
-        .quota_usage(org.id, t0 + chrono::Duration::minutes(2))
+        .usage_for(org.id, t0 + chrono::Duration::minutes(2))
         .await
         .expect("quota_usage");
     assert!(usage.total().is_zero(), "{usage:?}");
@@ -479,12 +529,12 @@ pub async fn expired_pending_reservations_stop_counting(store: Arc<dyn Store>) {
     let t0 = now();
     let min = chrono::Duration::minutes;
     let stale = store
-        .quota_reserve(org.id, containers(4), t0, t0 + min(1))
+        .reserve_for(org.id, containers(4), t0, t0 + min(1))
         .await
         .expect("quota_reserve(all containers)");
     assert_quota_exceeded(
         store
-            .quota_reserve(
+            .reserve_for(
                 org.id,
                 containers(1),
                 t0 + chrono::Duration::seconds(30),
@@ -494,23 +544,23 @@ pub async fn expired_pending_reservations_stop_counting(store: Arc<dyn Store>) {
         "quota_reserve(before expiry)",
     );
     let usage = store
-        .quota_usage(org.id, t0 + chrono::Duration::seconds(30))
+        .usage_for(org.id, t0 + chrono::Duration::seconds(30))
         .await
         .expect("quota_usage(before expiry)");
     assert_eq!(usage.pending, containers(4));
 
     let after = t0 + min(2);
     let usage = store
-        .quota_usage(org.id, after)
+        .usage_for(org.id, after)
         .await
         .expect("quota_usage(after expiry)");
     assert!(usage.total().is_zero(), "{usage:?}");
     let fresh = store
-        .quota_reserve(org.id, containers(4), after, after + min(15))
+        .reserve_for(org.id, containers(4), after, after + min(15))
         .await
         .expect("quota_reserve(after expiry)");
     assert_ne!(fresh.id, stale.id);
-    let usage = store.quota_usage(org.id, after).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, after).await.expect("quota_usage");
     assert_eq!(usage.pending, containers(4));
 }
 
@@ -524,7 +574,7 @@ pub async fn quota_expire_releases_only_expired_pending(store: Arc<dyn Store>) {
         let store = store.clone();
         async move {
             store
-                .quota_reserve(org.id, containers(1), t0, expires)
+                .reserve_for(org.id, containers(1), t0, expires)
                 .await
                 .expect("quota_reserve")
         }
@@ -566,7 +616,7 @@ pub async fn quota_expire_releases_only_expired_pending(store: Arc<dyn Store>) {
     );
 
     let usage = store
-        .quota_usage(org.id, t0 + hours(2))
+        .usage_for(org.id, t0 + hours(2))
         .await
         .expect("quota_usage");
     assert_eq!(usage.committed, containers(1));
@@ -599,7 +649,7 @@ pub async fn usage_sums_committed_and_pending(store: Arc<dyn Store>) {
         .expect("commit(p)");
     store.quota_release(gone.id).await.expect("release(gone)");
 
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.org, org.id);
     assert_eq!(usage.plan.as_deref(), Some(plan.name.as_str()));
     assert_eq!(usage.limits, Some(plan.limits));
@@ -621,7 +671,7 @@ pub async fn usage_sums_committed_and_pending(store: Arc<dyn Store>) {
 /// Usage of an organization without a subscription names no plan and holds nothing.
 pub async fn usage_of_an_unsubscribed_org_has_no_plan(store: Arc<dyn Store>) {
     let org = seed_org(&*store, "planless").await;
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.org, org.id);
     assert_eq!(usage.plan, None);
     assert_eq!(usage.limits, None);
@@ -634,7 +684,7 @@ pub async fn usage_of_an_unsubscribed_org_has_no_plan(store: Arc<dyn Store>) {
 /// Usage of an organization that does not exist fails with `NotFound`.
 pub async fn usage_of_a_missing_org_is_not_found(store: Arc<dyn Store>) {
     assert_not_found(
-        store.quota_usage(OrgId::new(), now()).await,
+        store.usage_for(OrgId::new(), now()).await,
         "quota_usage(missing org)",
     );
 }
@@ -655,10 +705,7 @@ pub async fn reservations_of_one_org_do_not_count_against_another(store: Arc<dyn
     reserve_now(&*store, empty.id, containers(4))
         .await
         .expect("quota_reserve(empty) is not affected by full");
-    let usage = store
-        .quota_usage(empty.id, now())
-        .await
-        .expect("quota_usage");
+    let usage = store.usage_for(empty.id, now()).await.expect("quota_usage");
     assert_eq!(usage.pending, containers(4));
 }
 
@@ -682,7 +729,7 @@ pub async fn lowering_a_plan_limit_keeps_existing_reservations_but_refuses_new_o
     plan.limits.max_containers = 2;
     store.update_plan(&plan).await.expect("update_plan");
 
-    let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+    let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
     assert_eq!(usage.committed, containers(3));
     assert_eq!(usage.limits.map(|l| l.max_containers), Some(2));
     let e = assert_quota_exceeded(
@@ -715,7 +762,7 @@ pub async fn engine_reserves_commits_and_releases_through_the_store(store: Arc<d
     let (org, plan) = seed_subscribed_org(&*store, "engine", small_limits()).await;
     let t0 = now();
     let clock = Arc::new(ManualClock::new(t0));
-    let engine = StoreQuotaEngine::new(store.clone(), clock.clone() as Arc<dyn Clock>);
+    let engine = StoreQuotaEngine::over(store.clone(), clock.clone() as Arc<dyn Clock>);
 
     let r = engine.reserve(org.id, small_app()).await.expect("reserve");
     assert_eq!(r.created_at, t0);
@@ -746,7 +793,7 @@ pub async fn engine_reserves_commits_and_releases_through_the_store(store: Arc<d
 pub async fn engine_pending_reservations_expire_after_the_ttl(store: Arc<dyn Store>) {
     let (org, _) = seed_subscribed_org(&*store, "ttl", small_limits()).await;
     let clock = Arc::new(ManualClock::new(now()));
-    let engine = StoreQuotaEngine::new(store.clone(), clock.clone() as Arc<dyn Clock>)
+    let engine = StoreQuotaEngine::over(store.clone(), clock.clone() as Arc<dyn Clock>)
         .with_ttl(Duration::from_secs(60));
 
     let r = engine
@@ -794,7 +841,7 @@ pub async fn fifty_concurrent_reservations_against_a_limit_of_ten_admit_exactly_
                 tokio::spawn(async move {
                     barrier.wait().await;
                     let at = now();
-                    store.quota_reserve(org.id, small_app(), at, at + TTL).await
+                    store.reserve_for(org.id, small_app(), at, at + TTL).await
                 })
             })
             .collect();
@@ -827,7 +874,7 @@ pub async fn fifty_concurrent_reservations_against_a_limit_of_ten_admit_exactly_
             "round {round}: refused"
         );
 
-        let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+        let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
         assert!(
             usage.total().containers <= LIMIT,
             "round {round}: usage {usage:?} exceeds the limit"
@@ -837,7 +884,7 @@ pub async fn fifty_concurrent_reservations_against_a_limit_of_ten_admit_exactly_
         for r in &admitted {
             store.quota_release(r.id).await.expect("quota_release");
         }
-        let usage = store.quota_usage(org.id, now()).await.expect("quota_usage");
+        let usage = store.usage_for(org.id, now()).await.expect("quota_usage");
         assert!(
             usage.total().is_zero(),
             "round {round}: after release {usage:?}"
@@ -866,7 +913,7 @@ pub async fn resize_checks_only_increases_against_the_plan(store: Arc<dyn Store>
         .await
         .expect("commit");
     let err = store
-        .quota_resize(r.id, containers(5), now())
+        .resize_for(r.id, containers(5), now())
         .await
         .expect_err("5 > 4 containers");
     let q = err
@@ -879,12 +926,12 @@ pub async fn resize_checks_only_increases_against_the_plan(store: Arc<dyn Store>
         ("containers", 3, 2, 4)
     );
     let grown = store
-        .quota_resize(r.id, containers(4), now())
+        .resize_for(r.id, containers(4), now())
         .await
         .expect("up to the limit");
     assert_eq!(grown.amounts.containers, 4);
     assert_eq!(grown.state, ReservationState::Committed);
-    let usage = store.quota_usage(org.id, now()).await.expect("usage");
+    let usage = store.usage_for(org.id, now()).await.expect("usage");
     assert_eq!(usage.committed.containers, 4);
 
     let mut sub = store
@@ -896,23 +943,23 @@ pub async fn resize_checks_only_increases_against_the_plan(store: Arc<dyn Store>
     store.put_subscription(&sub).await.expect("suspend");
     assert_conflict(
         store
-            .quota_resize(r.id, containers(4).plus(&small_app()), now())
+            .resize_for(r.id, containers(4).plus(&small_app()), now())
             .await,
         "increase while suspended",
     );
     let shrunk = store
-        .quota_resize(r.id, containers(1), now())
+        .resize_for(r.id, containers(1), now())
         .await
         .expect("decreases always work");
     assert_eq!(shrunk.amounts, containers(1));
     store.quota_release(r.id).await.expect("release");
     assert_conflict(
-        store.quota_resize(r.id, containers(1), now()).await,
+        store.resize_for(r.id, containers(1), now()).await,
         "resize after release",
     );
     assert_not_found(
         store
-            .quota_resize(ReservationId::new(), containers(1), now())
+            .resize_for(ReservationId::new(), containers(1), now())
             .await,
         "missing reservation",
     );
@@ -942,7 +989,7 @@ pub async fn concurrent_resizes_never_exceed_the_limit(store: Arc<dyn Store>) {
             let (store, barrier, id) = (store.clone(), barrier.clone(), *id);
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.quota_resize(id, containers(2), now()).await
+                store.resize_for(id, containers(2), now()).await
             })
         })
         .collect();
@@ -954,6 +1001,6 @@ pub async fn concurrent_resizes_never_exceed_the_limit(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(grown, 5);
-    let usage = store.quota_usage(org.id, now()).await.expect("usage");
+    let usage = store.usage_for(org.id, now()).await.expect("usage");
     assert_eq!(usage.total().containers, 15);
 }

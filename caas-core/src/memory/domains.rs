@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::ids::{DomainId, OrgId, ServiceId};
-use crate::model::{Domain, HostClaim, Plan};
-use crate::ports::quota::{check_domain_limit, foreign_host_error};
+use crate::model::{Domain, HostClaim};
+use crate::ports::quota::{QuotaGrant, foreign_host_error};
 
 /// Domains and the claims on their hostnames, with the same constraints as the SQL stores.
 #[derive(Debug, Default)]
@@ -22,12 +22,10 @@ pub(super) struct Tables {
 
 /// What [`Tables::create`] needs to know of the rest of the store.
 pub(super) struct Context<'a> {
-    /// Whether the domain's organization exists.
-    pub(super) org_exists: bool,
     /// The organization owning the domain's service, when the service exists.
     pub(super) service_org: Option<OrgId>,
-    /// The organization's slug and subscribed plan, when it has a subscription.
-    pub(super) plan: Option<(&'a str, &'a Plan)>,
+    /// What the organization may hold.
+    pub(super) grant: &'a QuotaGrant,
 }
 
 impl Tables {
@@ -58,9 +56,7 @@ impl Tables {
         claim: &HostClaim,
         cx: Context<'_>,
     ) -> Result<HostClaim> {
-        if !cx.org_exists {
-            return Err(Error::not_found("organization", domain.org));
-        }
+        cx.grant.check_org(domain.org)?;
         if cx.service_org != Some(domain.org) {
             return Err(Error::not_found("service", domain.service));
         }
@@ -90,14 +86,12 @@ impl Tables {
                 format!("{}{}", domain.hostname, domain.path_prefix),
             ));
         }
-        if let Some((slug, plan)) = cx.plan {
-            let used = self
-                .domains
-                .values()
-                .filter(|d| d.org == domain.org)
-                .count();
-            check_domain_limit(slug, plan, used as u64)?;
-        }
+        let used = self
+            .domains
+            .values()
+            .filter(|d| d.org == domain.org)
+            .count();
+        cx.grant.check_domain(used as u64)?;
         let claim = match held {
             Some(c) => c,
             None => {

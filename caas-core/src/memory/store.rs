@@ -17,7 +17,7 @@ use crate::model::{
     Resolution, Service, ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User,
     Volume,
 };
-use crate::ports::quota::{check_limits, check_subscription, sum_usage};
+use crate::ports::quota::{QuotaGrant, sum_usage};
 use crate::ports::store::{
     AuditFilter, Directory, DirectoryAdmin, DomainStore, HistoryStore, InvitationStore,
     MetricStore, OrgFilter, PlanAdmin, PlanSource, QuotaLedger, ServiceStore, SettingStore,
@@ -279,9 +279,6 @@ impl DirectoryAdmin for InMemoryStore {
 impl TokenStore for InMemoryStore {
     async fn create_api_token(&self, token: &ApiToken) -> Result<()> {
         let mut s = self.lock();
-        if !s.users.contains_key(&token.user) {
-            return Err(Error::not_found("user", token.user));
-        }
         if s.tokens.contains_key(&token.id)
             || s.tokens
                 .values()
@@ -455,9 +452,6 @@ impl PlanAdmin for InMemoryStore {
 impl ServiceStore for InMemoryStore {
     async fn create_project(&self, project: &Project) -> Result<()> {
         let mut s = self.lock();
-        if !s.orgs.contains_key(&project.org) {
-            return Err(Error::not_found("organization", project.org));
-        }
         if s.projects.contains_key(&project.id)
             || s.projects
                 .values()
@@ -580,9 +574,6 @@ impl ServiceStore for InMemoryStore {
 
     async fn create_deployment(&self, deployment: &Deployment) -> Result<()> {
         let mut s = self.lock();
-        if !s.orgs.contains_key(&deployment.org) {
-            return Err(Error::not_found("organization", deployment.org));
-        }
         if !s.services.contains_key(&deployment.service) {
             return Err(Error::not_found("service", deployment.service));
         }
@@ -624,19 +615,17 @@ impl ServiceStore for InMemoryStore {
 
 #[async_trait]
 impl DomainStore for InMemoryStore {
-    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim> {
+    async fn create_domain(
+        &self,
+        domain: &Domain,
+        claim: &HostClaim,
+        grant: &QuotaGrant,
+    ) -> Result<HostClaim> {
         let mut guard = self.lock();
         let s = &mut *guard;
-        let plan = s
-            .subscriptions
-            .get(&domain.org)
-            .and_then(|sub| s.plans.get(&sub.plan))
-            .zip(s.orgs.get(&domain.org))
-            .map(|(plan, org)| (org.slug.as_str(), plan));
         let cx = super::domains::Context {
-            org_exists: s.orgs.contains_key(&domain.org),
             service_org: s.services.get(&domain.service).map(|svc| svc.org),
-            plan,
+            grant,
         };
         s.domains.create(domain, claim, cx)
     }
@@ -729,9 +718,6 @@ impl VolumeStore for InMemoryStore {
     }
     async fn create_backup(&self, backup: &Backup) -> Result<()> {
         let mut s = self.lock();
-        if !s.orgs.contains_key(&backup.org) {
-            return Err(Error::not_found("organization", backup.org));
-        }
         s.storage.create_backup(backup)
     }
     async fn backup(&self, id: BackupId) -> Result<Backup> {
@@ -755,9 +741,6 @@ impl VolumeStore for InMemoryStore {
 impl HistoryStore for InMemoryStore {
     async fn put_alert(&self, alert: &Alert) -> Result<()> {
         let mut s = self.lock();
-        if !s.orgs.contains_key(&alert.org) {
-            return Err(Error::not_found("organization", alert.org));
-        }
         s.storage.put_alert(alert)
     }
     async fn firing_alert_opt(
@@ -777,9 +760,6 @@ impl HistoryStore for InMemoryStore {
 
     async fn append_event(&self, event: &ServiceEvent) -> Result<()> {
         let mut s = self.lock();
-        if !s.orgs.contains_key(&event.org) {
-            return Err(Error::not_found("organization", event.org));
-        }
         if !s.services.contains_key(&event.service) {
             return Err(Error::not_found("service", event.service));
         }
@@ -865,21 +845,15 @@ impl TemplateStore for InMemoryStore {
 impl QuotaLedger for InMemoryStore {
     async fn quota_reserve(
         &self,
-        org: OrgId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<Reservation> {
         let mut s = self.lock();
-        let o = found(s.orgs.get(&org), "organization", org)?;
-        let sub = s.subscriptions.get(&org);
-        check_subscription(o.slug.as_str(), sub)?;
-        let plan = match sub {
-            Some(sub) => found(s.plans.get(&sub.plan), "plan", sub.plan)?,
-            None => return Err(Error::not_found("subscription", org)),
-        };
+        let org = grant.org;
         let (committed, pending) = sum_usage(s.reservations.values().filter(|r| r.org == org), now);
-        check_limits(o.slug.as_str(), &plan, &committed.plus(&pending), &amounts)?;
+        grant.check(&committed.plus(&pending), &amounts)?;
         let r = Reservation {
             id: ReservationId::new(),
             org,
@@ -922,6 +896,7 @@ impl QuotaLedger for InMemoryStore {
     async fn quota_resize(
         &self,
         id: ReservationId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
     ) -> Result<Reservation> {
@@ -936,18 +911,12 @@ impl QuotaLedger for InMemoryStore {
                 "reservation {id} was already released"
             )));
         }
+        grant.check_org(r.org)?;
         let increase = amounts.minus(&r.amounts);
         if !increase.is_zero() {
-            let o = found(s.orgs.get(&r.org), "organization", r.org)?;
-            let sub = s.subscriptions.get(&r.org);
-            check_subscription(o.slug.as_str(), sub)?;
-            let plan = match sub {
-                Some(sub) => found(s.plans.get(&sub.plan), "plan", sub.plan)?,
-                None => return Err(Error::not_found("subscription", r.org)),
-            };
             let (committed, pending) =
                 sum_usage(s.reservations.values().filter(|x| x.org == r.org), now);
-            check_limits(o.slug.as_str(), &plan, &committed.plus(&pending), &increase)?;
+            grant.check(&committed.plus(&pending), &increase)?;
         }
         let entry = s
             .reservations
@@ -979,23 +948,11 @@ impl QuotaLedger for InMemoryStore {
         )
     }
 
-    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage> {
+    async fn quota_usage(&self, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage> {
         let s = self.lock();
-        if !s.orgs.contains_key(&org) {
-            return Err(Error::not_found("organization", org));
-        }
-        let plan = s
-            .subscriptions
-            .get(&org)
-            .and_then(|sub| s.plans.get(&sub.plan));
-        let (committed, pending) = sum_usage(s.reservations.values().filter(|r| r.org == org), now);
-        Ok(Usage {
-            org,
-            plan: plan.map(|p| p.name.to_string()),
-            limits: plan.map(|p| p.limits),
-            committed,
-            pending,
-        })
+        let (committed, pending) =
+            sum_usage(s.reservations.values().filter(|r| r.org == grant.org), now);
+        Ok(grant.usage(committed, pending))
     }
 
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64> {

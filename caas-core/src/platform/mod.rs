@@ -361,9 +361,14 @@ impl PlatformBuilder {
             .runtime
             .ok_or_else(|| Error::invalid("runtime", "a ContainerRuntime is required"))?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let quota = self
-            .quota
-            .unwrap_or_else(|| Arc::new(StoreQuotaEngine::new(store.quota.clone(), clock.clone())));
+        let quota = self.quota.unwrap_or_else(|| {
+            Arc::new(StoreQuotaEngine::new(
+                store.quota.clone(),
+                store.directory.clone(),
+                store.plans.clone(),
+                clock.clone(),
+            ))
+        });
         let instance = self.instance.unwrap_or_else(|| "default".to_string());
         crate::validate::dns_label("instance", &instance)?;
         let token_lifetime = self.token_lifetime.unwrap_or_default();
@@ -519,6 +524,12 @@ impl Platform {
     fn selector(&self) -> crate::ports::runtime::LabelSelector {
         crate::ports::runtime::LabelSelector::managed()
             .with(crate::labels::INSTANCE, &self.inner.instance)
+    }
+
+    /// What `org` may hold now, from the directory and the plan source.
+    async fn quota_grant(&self, org: OrgId) -> Result<crate::ports::quota::QuotaGrant> {
+        let store = &self.inner.store;
+        crate::ports::quota::QuotaGrant::load(&*store.directory, &*store.plans, org).await
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -23,6 +23,7 @@ use crate::ids::{OrgId, ServiceId};
 use crate::model::{
     AuditEntry, OrgStatus, Organization, Role, ServiceEventKind, ServiceStatus, SubscriptionStatus,
 };
+use crate::ports::quota::QuotaGrant;
 use crate::ports::store::{AuditFilter, OrgFilter};
 
 /// Most organizations in one page or one bulk call.
@@ -263,7 +264,13 @@ impl Platform {
                 Some(s) => Some(store.plans.plan(s.plan).await?),
                 None => None,
             };
-            let usage = store.quota.quota_usage(org.id, self.now()).await?;
+            let grant = QuotaGrant {
+                org: org.id,
+                org_slug: org.slug.to_string(),
+                subscription: sub.clone(),
+                plan: plan.clone(),
+            };
+            let usage = store.quota.quota_usage(&grant, self.now()).await?;
             items.push(OrgOverview {
                 members: store.directory.members(org.id).await?.len() as u64,
                 containers: store.services.list_services(org.id, None).await?.len() as u64,

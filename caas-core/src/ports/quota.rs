@@ -1,4 +1,10 @@
-//! The quota engine port and its default implementation over the [`crate::Store`].
+//! The quota engine port and its default implementation over the store's [`QuotaLedger`].
+//!
+//! The plan an organization's reservations are checked against comes from the
+//! [`PlanSource`], and the organization itself from the [`Directory`]: the engine reads them
+//! into a [`QuotaGrant`] just before each reservation, and the ledger checks the grant under
+//! its own per-organization lock. So a host application that keeps its own plans (and
+//! changes a plan row) limits the very next deploy, and no plan is copied into the ledger.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +13,9 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{OrgId, ReservationId};
-use crate::model::{Reservation, Usage};
+use crate::model::{Plan, Reservation, Subscription, Usage};
 use crate::ports::clock::Clock;
-use crate::ports::store::QuotaLedger;
+use crate::ports::store::{Directory, PlanSource, QuotaLedger};
 use crate::units::ResourceAmounts;
 
 /// Reserves resources against an organization's plan before anything is created.
@@ -34,10 +40,97 @@ pub trait QuotaEngine: Send + Sync + std::fmt::Debug + 'static {
     async fn usage(&self, org: OrgId) -> Result<Usage>;
 }
 
-/// The default [`QuotaEngine`]: enforces the organization's plan atomically through the store.
+/// What an organization may hold: its slug (for the refusal's words), its subscription and the
+/// subscribed plan, as the directory and the plan source tell them at one moment. The ledger
+/// checks reservations and domains against it under its per-organization lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaGrant {
+    /// The organization.
+    pub org: OrgId,
+    /// Its slug, named in refusals.
+    pub org_slug: String,
+    /// Its subscription, if any.
+    pub subscription: Option<Subscription>,
+    /// The subscribed plan (present whenever `subscription` is).
+    pub plan: Option<Plan>,
+}
+
+impl QuotaGrant {
+    /// Reads the grant of `org`. Errors: `NotFound` (organization, or the subscription's plan).
+    pub async fn load<D, P>(directory: &D, plans: &P, org: OrgId) -> Result<Self>
+    where
+        D: Directory + ?Sized,
+        P: PlanSource + ?Sized,
+    {
+        let organization = directory.org(org).await?;
+        let subscription = plans.subscription_opt(org).await?;
+        let plan = match &subscription {
+            Some(sub) => Some(plans.plan(sub.plan).await?),
+            None => None,
+        };
+        Ok(Self {
+            org,
+            org_slug: organization.slug.to_string(),
+            subscription,
+            plan,
+        })
+    }
+
+    /// Checks `requested` on top of `used`: the subscription must be active and every
+    /// requested dimension must fit the plan. Errors: `Conflict` (no or inactive
+    /// subscription), `QuotaExceeded`.
+    pub fn check(&self, used: &ResourceAmounts, requested: &ResourceAmounts) -> Result<()> {
+        check_subscription(&self.org_slug, self.subscription.as_ref())?;
+        match &self.plan {
+            Some(plan) => check_limits(&self.org_slug, plan, used, requested),
+            None => Err(crate::Error::not_found(
+                "plan of the subscription",
+                self.org,
+            )),
+        }
+    }
+
+    /// Checks one more domain on top of `used` against the plan's `max_domains`; without a
+    /// subscription nothing bounds domains. Errors: `QuotaExceeded` (dimension `domains`).
+    pub fn check_domain(&self, used: u64) -> Result<()> {
+        match &self.plan {
+            Some(plan) => check_domain_limit(&self.org_slug, plan, used),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that the grant is for `org` (a ledger is handed the grant of the reservation's
+    /// own organization). Errors: `InvalidInput`.
+    pub fn check_org(&self, org: OrgId) -> Result<()> {
+        if self.org == org {
+            Ok(())
+        } else {
+            Err(crate::Error::invalid(
+                "grant",
+                "the grant is for another organization than the reservation's",
+            ))
+        }
+    }
+
+    /// The organization's usage: what it holds against the granted plan.
+    pub fn usage(&self, committed: ResourceAmounts, pending: ResourceAmounts) -> Usage {
+        Usage {
+            org: self.org,
+            plan: self.plan.as_ref().map(|p| p.name.to_string()),
+            limits: self.plan.as_ref().map(|p| p.limits),
+            committed,
+            pending,
+        }
+    }
+}
+
+/// The default [`QuotaEngine`]: reads the organization's [`QuotaGrant`] from the directory and
+/// the plan source, and has the ledger check and record reservations against it atomically.
 #[derive(Debug, Clone)]
 pub struct StoreQuotaEngine {
-    store: Arc<dyn QuotaLedger>,
+    ledger: Arc<dyn QuotaLedger>,
+    directory: Arc<dyn Directory>,
+    plans: Arc<dyn PlanSource>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
 }
@@ -47,13 +140,31 @@ impl StoreQuotaEngine {
     /// reservation stops counting by itself).
     pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
-    /// An engine over `store`'s quota ledger (any [`crate::Store`] is one).
-    pub fn new(store: Arc<dyn QuotaLedger>, clock: Arc<dyn Clock>) -> Self {
+    /// An engine recording reservations in `ledger`, against the plans `plans` gives the
+    /// organizations `directory` knows. With one [`crate::Store`] all three are the store
+    /// (see [`StoreQuotaEngine::over`]).
+    pub fn new(
+        ledger: Arc<dyn QuotaLedger>,
+        directory: Arc<dyn Directory>,
+        plans: Arc<dyn PlanSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            store,
+            ledger,
+            directory,
+            plans,
             clock,
             ttl: Self::DEFAULT_TTL,
         }
+    }
+
+    /// An engine over one store that is its own ledger, directory and plan source.
+    pub fn over(store: Arc<dyn crate::Store>, clock: Arc<dyn Clock>) -> Self {
+        Self::new(store.clone(), store.clone(), store, clock)
+    }
+
+    async fn grant(&self, org: OrgId) -> Result<QuotaGrant> {
+        QuotaGrant::load(&*self.directory, &*self.plans, org).await
     }
 
     /// Sets how long pending reservations live.
@@ -68,11 +179,14 @@ impl QuotaEngine for StoreQuotaEngine {
     async fn reserve(&self, org: OrgId, amounts: ResourceAmounts) -> Result<Reservation> {
         let now = self.clock.now();
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(15));
-        self.store.quota_reserve(org, amounts, now, now + ttl).await
+        let grant = self.grant(org).await?;
+        self.ledger
+            .quota_reserve(&grant, amounts, now, now + ttl)
+            .await
     }
 
     async fn commit(&self, reservation: ReservationId, owner: &str) -> Result<()> {
-        self.store
+        self.ledger
             .quota_commit(reservation, owner, self.clock.now())
             .await
     }
@@ -82,17 +196,20 @@ impl QuotaEngine for StoreQuotaEngine {
         reservation: ReservationId,
         amounts: ResourceAmounts,
     ) -> Result<Reservation> {
-        self.store
-            .quota_resize(reservation, amounts, self.clock.now())
+        let org = self.ledger.reservation(reservation).await?.org;
+        let grant = self.grant(org).await?;
+        self.ledger
+            .quota_resize(reservation, &grant, amounts, self.clock.now())
             .await
     }
 
     async fn release(&self, reservation: ReservationId) -> Result<()> {
-        self.store.quota_release(reservation).await
+        self.ledger.quota_release(reservation).await
     }
 
     async fn usage(&self, org: OrgId) -> Result<Usage> {
-        self.store.quota_usage(org, self.clock.now()).await
+        let grant = self.grant(org).await?;
+        self.ledger.quota_usage(&grant, self.clock.now()).await
     }
 }
 

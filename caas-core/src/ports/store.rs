@@ -16,6 +16,7 @@ use crate::model::{
     MetricPoint, MetricSample, OrgStatus, Organization, Plan, Project, Reservation, Resolution,
     Service, ServiceEvent, StoredTemplate, Subscription, TemplateInstance, Usage, User, Volume,
 };
+use crate::ports::quota::QuotaGrant;
 use crate::units::ResourceAmounts;
 
 /// Filter and page for listing organizations.
@@ -386,15 +387,22 @@ pub trait DomainStore: Send + Sync + std::fmt::Debug + 'static {
     /// transaction: when no organization holds the hostname, `claim` (of the domain's
     /// organization and hostname) becomes its claim; when the domain's organization already
     /// holds it, that claim is kept and `claim` is ignored. A claim whose organization has no
-    /// domain left on the hostname counts as released. When the organization has a
-    /// subscription, its plan's `max_domains` bounds how many domains it has (the domain
-    /// being added included). Returns the claim the domain is under.
+    /// domain left on the hostname counts as released. When `grant` has a plan, its
+    /// `max_domains` bounds how many domains the organization has (the domain being added
+    /// included); an organization's domains are added one at a time so the count holds.
+    /// Returns the claim the domain is under.
     ///
     /// Errors: `Conflict` (another organization holds the hostname; the message does not
     /// name it), `QuotaExceeded` (dimension `domains`), `AlreadyExists` (the organization
-    /// already has this hostname and path prefix, or the id is taken), `NotFound` (service,
-    /// or organization), `InvalidInput` (`claim` is for another organization or hostname).
-    async fn create_domain(&self, domain: &Domain, claim: &HostClaim) -> Result<HostClaim>;
+    /// already has this hostname and path prefix, or the id is taken), `NotFound` (service),
+    /// `InvalidInput` (`claim` or `grant` is for another organization, or `claim` for
+    /// another hostname).
+    async fn create_domain(
+        &self,
+        domain: &Domain,
+        claim: &HostClaim,
+        grant: &QuotaGrant,
+    ) -> Result<HostClaim>;
     /// A domain by id. Errors: `NotFound`.
     async fn domain(&self, id: DomainId) -> Result<Domain>;
     /// Domains of a service, oldest first.
@@ -550,14 +558,16 @@ pub trait TemplateStore: Send + Sync + std::fmt::Debug + 'static {
 #[async_trait]
 pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
     // --- quota ---
-    /// Atomically checks `amounts` against the organization's active plan (counting committed
-    /// and unexpired pending reservations) and, if they fit, records a pending reservation
-    /// expiring at `expires_at`. Concurrent calls never together exceed a limit.
-    /// Errors: `QuotaExceeded` naming every exceeded dimension; `Conflict` when the organization
-    /// has no subscription or it is not active; `NotFound` (org).
+    /// Atomically checks `amounts` against `grant` (counting the organization's committed and
+    /// unexpired pending reservations) and, if they fit, records a pending reservation of
+    /// `grant.org` expiring at `expires_at`. Reservations of one organization are serialized,
+    /// so concurrent calls never together exceed a limit. The ledger does not look the
+    /// organization or its plan up: the grant says what it may hold.
+    /// Errors: `QuotaExceeded` naming every exceeded dimension; `Conflict` when the grant has
+    /// no subscription or it is not active.
     async fn quota_reserve(
         &self,
-        org: OrgId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
@@ -566,13 +576,15 @@ pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
     /// reservation again is a no-op. Errors: `NotFound`, `Conflict` (released or expired).
     async fn quota_commit(&self, id: ReservationId, owner: &str, now: DateTime<Utc>) -> Result<()>;
     /// Changes the amounts a live (pending or committed) reservation holds, atomically like
-    /// [`QuotaLedger::quota_reserve`]: increases are checked against the plan (only the dimensions that
-    /// grow, and only with an active subscription); decreases always succeed. Returns the
-    /// updated reservation. Errors: `QuotaExceeded`, `Conflict` (released, or subscription not
-    /// active for an increase), `NotFound`.
+    /// [`QuotaLedger::quota_reserve`]: increases are checked against `grant` (only the
+    /// dimensions that grow, and only with an active subscription); decreases always succeed.
+    /// Returns the updated reservation. Errors: `QuotaExceeded`, `Conflict` (released, or
+    /// subscription not active for an increase), `NotFound`, `InvalidInput` (the grant is not
+    /// the reservation's organization's).
     async fn quota_resize(
         &self,
         id: ReservationId,
+        grant: &QuotaGrant,
         amounts: ResourceAmounts,
         now: DateTime<Utc>,
     ) -> Result<Reservation>;
@@ -581,8 +593,8 @@ pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
     async fn quota_release(&self, id: ReservationId) -> Result<()>;
     /// A reservation by id. Errors: `NotFound`.
     async fn reservation(&self, id: ReservationId) -> Result<Reservation>;
-    /// What the organization holds now. Errors: `NotFound` (org).
-    async fn quota_usage(&self, org: OrgId, now: DateTime<Utc>) -> Result<Usage>;
+    /// What `grant.org` holds now, against the granted plan.
+    async fn quota_usage(&self, grant: &QuotaGrant, now: DateTime<Utc>) -> Result<Usage>;
     /// Releases pending reservations that expired before `now`; returns how many.
     async fn quota_expire(&self, now: DateTime<Utc>) -> Result<u64>;
 }

@@ -14,6 +14,7 @@ use super::{
     assert_already_exists, assert_conflict, assert_not_found, assert_quota_exceeded,
     generous_limits, now, seed_org, seed_project, seed_service, seed_subscribed_org, unique,
 };
+use crate::quota::GrantedLedger;
 
 /// A domain of `service` (unsaved).
 pub fn domain_of(service: &Service, host: &str, path: &str) -> Domain {
@@ -47,7 +48,7 @@ pub fn claim_of(domain: &Domain) -> HostClaim {
 /// Stores `domain` under a fresh claim of its organization, returning the claim it is under.
 pub async fn add_domain(store: &dyn Store, domain: &Domain) -> HostClaim {
     store
-        .create_domain(domain, &claim_of(domain))
+        .create_domain_for(domain, &claim_of(domain))
         .await
         .expect("create_domain")
 }
@@ -70,12 +71,12 @@ pub async fn domains_roundtrip_and_list_per_service_org_and_host(store: Arc<dyn 
     let a = domain_of(&svc, &host, "/");
     let b = domain_of(&api, &host, "/api");
     let first = claim_of(&a);
-    let claim = store.create_domain(&a, &first).await.expect("create");
+    let claim = store.create_domain_for(&a, &first).await.expect("create");
     assert_eq!(claim, first, "the first domain's claim is stored as given");
     let mut second = claim_of(&b);
     second.token = unique("other-token");
     assert_eq!(
-        store.create_domain(&b, &second).await.expect("create"),
+        store.create_domain_for(&b, &second).await.expect("create"),
         first,
         "a later domain of the same organization is under the existing claim"
     );
@@ -114,21 +115,23 @@ pub async fn domains_roundtrip_and_list_per_service_org_and_host(store: Arc<dyn 
     let mut stranger = domain_of(&svc, &format!("x{host}"), "/");
     stranger.service = caas_core::ServiceId::new();
     assert_not_found(
-        store.create_domain(&stranger, &claim_of(&stranger)).await,
+        store
+            .create_domain_for(&stranger, &claim_of(&stranger))
+            .await,
         "domain of a missing service",
     );
     let other = tenant(&*store, "dom-other").await;
     let mut foreign = domain_of(&other, &format!("y{host}"), "/");
     foreign.service = svc.id;
     assert_not_found(
-        store.create_domain(&foreign, &claim_of(&foreign)).await,
+        store.create_domain_for(&foreign, &claim_of(&foreign)).await,
         "domain on another organization's service",
     );
     let c = domain_of(&svc, &format!("z{host}"), "/");
     let mut wrong = claim_of(&c);
     wrong.org = other.org;
     let e = store
-        .create_domain(&c, &wrong)
+        .create_domain_for(&c, &wrong)
         .await
         .expect_err("a claim of another organization");
     assert!(
@@ -148,7 +151,7 @@ pub async fn a_hostname_belongs_to_one_organization_with_every_path(store: Arc<d
     for path in ["/login", "/", "/a/b/c"] {
         let e = assert_conflict(
             store
-                .create_domain(
+                .create_domain_for(
                     &domain_of(&rival, &host, path),
                     &claim_of(&domain_of(&rival, &host, path)),
                 )
@@ -165,7 +168,7 @@ pub async fn a_hostname_belongs_to_one_organization_with_every_path(store: Arc<d
     }
     assert_already_exists(
         store
-            .create_domain(
+            .create_domain_for(
                 &domain_of(&owner, &host, "/"),
                 &claim_of(&domain_of(&owner, &host, "/")),
             )
@@ -200,7 +203,7 @@ pub async fn sixteen_organizations_claiming_one_hostname_at_once_leave_one_owner
         let d = domain_of(svc, &host, &format!("/p{i}"));
         async move {
             let claim = claim_of(&d);
-            (d.org, store.create_domain(&d, &claim).await)
+            (d.org, store.create_domain_for(&d, &claim).await)
         }
     });
     let outcomes = futures::future::join_all(attempts).await;
@@ -246,7 +249,7 @@ pub async fn a_claim_ends_with_its_last_domain(store: Arc<dyn Store>) {
     );
     assert_conflict(
         store
-            .create_domain(
+            .create_domain_for(
                 &domain_of(&next, &host, "/"),
                 &claim_of(&domain_of(&next, &host, "/")),
             )
@@ -265,7 +268,10 @@ pub async fn a_claim_ends_with_its_last_domain(store: Arc<dyn Store>) {
     let d = domain_of(&next, &host, "/");
     let fresh = claim_of(&d);
     assert_eq!(
-        store.create_domain(&d, &fresh).await.expect("free again"),
+        store
+            .create_domain_for(&d, &fresh)
+            .await
+            .expect("free again"),
         fresh
     );
     assert_not_found(store.delete_domain(a.id).await, "deleted domain");
@@ -287,7 +293,7 @@ pub async fn domains_go_with_their_service(store: Arc<dyn Store>) {
     let again = seed_service(&*store, &project, "web2").await;
     assert_conflict(
         store
-            .create_domain(
+            .create_domain_for(
                 &domain_of(&again, &host, "/"),
                 &claim_of(&domain_of(&again, &host, "/")),
             )
@@ -361,7 +367,7 @@ pub async fn expired_unproven_claims_are_released_with_their_domains(store: Arc<
     let b = domain_of(&svc, &host, "/b");
     let mut claim = claim_of(&a);
     claim.expires_at = now() - Duration::seconds(1);
-    store.create_domain(&a, &claim).await.expect("create");
+    store.create_domain_for(&a, &claim).await.expect("create");
     add_domain(&*store, &b).await;
     let other = tenant(&*store, "exp-other").await;
     assert!(
@@ -398,7 +404,7 @@ pub async fn expired_unproven_claims_are_released_with_their_domains(store: Arc<
     let c = domain_of(&svc, &verified_host, "/");
     let mut kept = claim_of(&c);
     kept.expires_at = now() - Duration::seconds(1);
-    store.create_domain(&c, &kept).await.expect("create");
+    store.create_domain_for(&c, &kept).await.expect("create");
     kept.verification = VerificationStatus::Verified { at: now() };
     store.update_host_claim(&kept).await.expect("verify");
     assert!(
@@ -496,7 +502,7 @@ pub async fn the_plan_bounds_an_organizations_domains(store: Arc<dyn Store>) {
     let attempts = (0..16).map(|i| {
         let store = store.clone();
         let d = domain_of(&svc, &format!("h{i}.{base}.example.com"), "/");
-        async move { store.create_domain(&d, &claim_of(&d)).await }
+        async move { store.create_domain_for(&d, &claim_of(&d)).await }
     });
     let outcomes = futures::future::join_all(attempts).await;
     let ok = outcomes.iter().filter(|r| r.is_ok()).count();
@@ -693,7 +699,7 @@ pub async fn upgrading_gives_each_hostname_one_owner(
     // The hostname is the owner's, every path of it.
     let late = domain_of(&a, &shared, "/late");
     assert_conflict(
-        store.create_domain(&late, &claim_of(&late)).await,
+        store.create_domain_for(&late, &claim_of(&late)).await,
         "another organization's path on the kept hostname",
     );
     let more = domain_of(&b, &shared, "/more");

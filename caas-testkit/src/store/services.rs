@@ -7,7 +7,7 @@ use caas_core::model::{
 };
 use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
-use caas_core::{OrgId, ProjectId, ReservationId, ServiceId, Store};
+use caas_core::{ProjectId, ReservationId, ServiceId, Store};
 
 use super::{
     assert_already_exists, assert_conflict, assert_not_found, deployment_of, event_of, now,
@@ -82,15 +82,87 @@ pub async fn project_names_are_unique_per_org_not_globally(store: Arc<dyn Store>
     );
 }
 
-/// A project of a missing organization is refused with `NotFound`.
-pub async fn create_project_requires_an_existing_org(store: Arc<dyn Store>) {
-    let mut project = project_of(&seed_org(&*store, "anchor").await, "web");
-    project.org = OrgId::new();
-    assert_not_found(
-        store.create_project(&project).await,
-        "create_project(missing org)",
+/// The store's own tables do not depend on its directory: an organization a host
+/// application's directory holds (and this store does not) owns projects, services,
+/// deployments, volumes, backups, alerts and reservations here like any other, and its
+/// projects still cascade. (The platform checks organizations through the directory before it
+/// creates anything; the store only keeps the records.)
+pub async fn an_organization_of_a_host_directory_owns_records_here(store: Arc<dyn Store>) {
+    use crate::store::storage::{alert_of, backup_of, seed_volume};
+    let host_org = caas_core::model::NewOrganization::new(super::unique("panel-org"))
+        .build(now())
+        .expect("fixture organization is valid");
+    assert_not_found(store.org(host_org.id).await, "org (the host's, not ours)");
+
+    let project = seed_project(&*store, &host_org, "web").await;
+    let service = seed_service(&*store, &project, "api").await;
+    let deployment = seed_deployment(&*store, &service).await;
+    let volume = seed_volume(&*store, &project, "data").await;
+    let backup = backup_of(&volume, now());
+    store.create_backup(&backup).await.expect("create_backup");
+    let alert = alert_of(host_org.id, "service_down", "service:api", now());
+    store.put_alert(&alert).await.expect("put_alert");
+    let grant = caas_core::QuotaGrant {
+        org: host_org.id,
+        org_slug: host_org.slug.to_string(),
+        subscription: None,
+        plan: None,
+    };
+    assert_conflict(
+        store
+            .quota_reserve(
+                &grant,
+                caas_core::units::ResourceAmounts::one_project(),
+                now(),
+                now() + chrono::Duration::minutes(1),
+            )
+            .await,
+        "quota_reserve(the host's organization, no subscription in the grant)",
     );
-    assert_not_found(store.project(project.id).await, "project(refused)");
+
+    assert_eq!(
+        store
+            .list_projects(host_org.id)
+            .await
+            .expect("list_projects"),
+        vec![project.clone()]
+    );
+    assert_eq!(
+        store.service(service.id).await.expect("service").org,
+        host_org.id
+    );
+    assert_eq!(
+        store
+            .list_deployments(service.id)
+            .await
+            .expect("list_deployments"),
+        vec![deployment]
+    );
+    assert_eq!(
+        store.backup(backup.id).await.expect("backup").org,
+        host_org.id
+    );
+    assert_eq!(store.alert(alert.id).await.expect("alert").org, host_org.id);
+
+    store
+        .delete_service(service.id)
+        .await
+        .expect("delete_service");
+    store
+        .delete_project(project.id)
+        .await
+        .expect("delete_project");
+    assert_not_found(
+        store.volume(volume.id).await,
+        "volume(of the deleted project)",
+    );
+    assert!(
+        store
+            .list_projects(host_org.id)
+            .await
+            .expect("list_projects")
+            .is_empty()
+    );
 }
 
 /// `list_projects` returns one organization's projects in creation order.

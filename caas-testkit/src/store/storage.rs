@@ -965,33 +965,6 @@ pub async fn list_alerts_caps_the_limit_at_1000(store: Arc<dyn Store>) {
     );
 }
 
-/// Alerts and backups belong to an existing organization.
-pub async fn put_alert_and_create_backup_require_an_existing_org(store: Arc<dyn Store>) {
-    let org = seed_org(&*store, "ghost-owner").await;
-    let project = seed_project(&*store, &org, "web").await;
-    let volume = seed_volume(&*store, &project, "data").await;
-    let ghost = OrgId::new();
-
-    let alert = alert_of(ghost, "service_down", "service:x", now());
-    assert_not_found(store.put_alert(&alert).await, "put_alert(missing org)");
-    assert_not_found(store.alert(alert.id).await, "alert(refused)");
-
-    let mut backup = backup_of(&volume, now());
-    backup.org = ghost;
-    assert_not_found(
-        store.create_backup(&backup).await,
-        "create_backup(missing org)",
-    );
-    assert_not_found(store.backup(backup.id).await, "backup(refused)");
-    assert!(
-        store
-            .list_backups(volume.id)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-}
-
 /// Look-ups, updates and deletes of volumes, backups and alerts that never existed are
 /// `NotFound` and create nothing; `_opt` look-ups and lists return nothing.
 pub async fn missing_volumes_backups_and_alerts_are_not_found(store: Arc<dyn Store>) {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::quota::GrantedLedger;
 use caas_core::model::{
     Member, NewOrganization, NewUser, OrgStatus, Organization, Role, ServiceEventKind,
 };
@@ -391,14 +392,14 @@ pub async fn deleting_an_org_cascades_to_projects_services_and_members(store: Ar
         .expect("append_event");
     let at = now();
     let reservation = store
-        .quota_reserve(
+        .reserve_for(
             org.id,
             caas_core::units::ResourceAmounts::one_project(),
             at,
             at + chrono::Duration::minutes(15),
         )
         .await
-        .expect("quota_reserve");
+        .expect("reserve_for");
 
     // A neighbour that must survive.
     let other = seed_org(&*store, "neighbour").await;

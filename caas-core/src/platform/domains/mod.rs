@@ -144,19 +144,11 @@ impl Platform {
             created_at: now,
         };
         let fresh = claim.token.clone();
-        let claim = match self
-            .inner
-            .store
-            .domains
-            .create_domain(&domain, &claim)
-            .await
-        {
+        let grant = self.quota_grant(org.id).await?;
+        let domains = &self.inner.store.domains;
+        let claim = match domains.create_domain(&domain, &claim, &grant).await {
             Err(e) if e.is_conflict() && self.expire_foreign_claim(&hostname, org.id).await? => {
-                self.inner
-                    .store
-                    .domains
-                    .create_domain(&domain, &claim)
-                    .await?
+                domains.create_domain(&domain, &claim, &grant).await?
             }
             other => other?,
         };
