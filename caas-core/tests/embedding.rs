@@ -8,9 +8,12 @@
 use std::sync::Arc;
 
 use caas_core::memory::{InMemoryRuntime, InMemoryStore, RuntimeOp};
-use caas_core::model::{NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus};
+use caas_core::model::{
+    NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus,
+};
 use caas_core::platform::{
-    DeleteOptions, DeployApp, MemberUpdate, NewInvitation, NewMember, OrgUpdate, PlanUpdate,
+    DeleteOptions, DeployApp, MemberUpdate, NewInvitation, NewMember, NewProject, OrgUpdate,
+    PlanUpdate,
 };
 use caas_core::validate::ImageRef;
 use caas_core::{Error, Platform, Principal, Store};
@@ -276,29 +279,78 @@ async fn plans_and_subscriptions_are_changed_by_the_host_only() {
     assert_eq!(sub.status, SubscriptionStatus::Active);
 }
 
+/// The directory and the plans in one store (the host application's tables), everything else
+/// in another: members of the host's organizations deploy, the host's plan bounds them, a
+/// change of the host's plan bounds the next deploy, and the platform's own store holds no
+/// user, organization, member, plan or subscription.
 #[tokio::test]
-async fn a_directory_or_plan_source_apart_from_the_store_is_refused_naming_it() {
-    let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
-    let elsewhere: Arc<dyn Store> = Arc::new(InMemoryStore::new());
-    let build = |directory: Arc<dyn Store>, plans: Arc<dyn Store>| {
-        Platform::builder()
-            .store(store.clone())
-            .directory(directory)
-            .plans(plans)
-            .runtime(Arc::new(InMemoryRuntime::new()))
-            .build()
-    };
-    for (directory, plans, field) in [
-        (elsewhere.clone(), store.clone(), "directory"),
-        (store.clone(), elsewhere.clone(), "plans"),
-    ] {
-        match build(directory, plans) {
-            Err(Error::InvalidInput { field: f, reason }) => {
-                assert_eq!(f, field);
-                assert!(reason.contains("same store object"), "{reason}");
-            }
-            other => panic!("expected {field} to be refused, got {other:?}"),
-        }
+async fn a_directory_and_plans_apart_from_the_store_bound_deploys_and_leave_no_copy() {
+    let host: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    let ours: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    let runtime = Arc::new(InMemoryRuntime::new());
+    runtime.add_image(IMAGE);
+    // The host application's sign-up and billing, played by a platform over its store.
+    let host_side = Platform::builder()
+        .store(host.clone())
+        .runtime(runtime.clone())
+        .build()
+        .unwrap();
+    let mut limits = test_limits();
+    limits.max_containers = 2;
+    let tenant = seed_tenant(&host_side, limits, "web").await;
+
+    let hosted = Platform::builder()
+        .store(ours.clone())
+        .directory(host.clone())
+        .plans(host.clone())
+        .runtime(runtime.clone())
+        .build()
+        .unwrap();
+    let admin = hosted.principal_for(tenant.admin.user).await.unwrap();
+    let org_id = host.org_by_slug_opt(&tenant.org).await.unwrap().unwrap().id;
+    hosted
+        .create_project(&admin, &tenant.org, NewProject::new("shop"))
+        .await
+        .unwrap();
+    for name in ["api", "worker"] {
+        hosted
+            .deploy_app(&admin, &tenant.org, "shop", app(name))
+            .await
+            .unwrap();
     }
-    assert!(build(store.clone(), store.clone()).is_ok());
+    let refused = hosted
+        .deploy_app(&admin, &tenant.org, "shop", app("third"))
+        .await;
+    assert!(
+        matches!(refused, Err(Error::QuotaExceeded { .. })),
+        "the host's plan allows two containers: {refused:?}"
+    );
+
+    // The host raises its plan's limit: the next deploy sees it.
+    let sub = host
+        .subscription_opt(org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut plan = host.plan(sub.plan).await.unwrap();
+    plan.limits.max_containers = 3;
+    host.update_plan(&plan).await.unwrap();
+    hosted
+        .deploy_app(&admin, &tenant.org, "shop", app("third"))
+        .await
+        .unwrap();
+    let usage = hosted.usage(&admin, &tenant.org).await.unwrap();
+    assert_eq!(usage.limits.map(|l| l.max_containers), Some(3));
+
+    // No copy of the host's tenancy in our store.
+    assert!(ours.list_orgs(&Default::default()).await.unwrap().is_empty());
+    assert!(ours.list_users(&Default::default()).await.unwrap().is_empty());
+    assert!(ours.list_plans().await.unwrap().is_empty());
+    assert!(ours.org(org_id).await.is_err());
+    assert!(ours.members(org_id).await.unwrap().is_empty());
+    assert!(ours.subscription_opt(org_id).await.unwrap().is_none());
+    assert_eq!(
+        ours.list_services(org_id, None).await.unwrap().len(),
+        3
+    );
 }

@@ -356,7 +356,6 @@ impl PlatformBuilder {
             store.plans = plans;
             store.plan_admin = None;
         }
-        store.check_shared_tables()?;
         let runtime = self
             .runtime
             .ok_or_else(|| Error::invalid("runtime", "a ContainerRuntime is required"))?;

@@ -744,28 +744,6 @@ impl StoreParts {
         }
     }
 
-    /// Checks that the directory and plan parts are the same object as the services and
-    /// quota parts: the store's projects, services and reservations refer to organizations
-    /// and plans in its own tables. Errors: `InvalidInput` naming the part.
-    pub fn check_shared_tables(&self) -> Result<()> {
-        let tables = Arc::as_ptr(&self.services) as *const ();
-        let same = |part: *const ()| {
-            std::ptr::eq(part, tables) && std::ptr::eq(part, Arc::as_ptr(&self.quota) as *const ())
-        };
-        for (name, part) in [
-            ("directory", Arc::as_ptr(&self.directory) as *const ()),
-            ("plans", Arc::as_ptr(&self.plans) as *const ()),
-        ] {
-            if !same(part) {
-                return Err(crate::Error::invalid(
-                    name,
-                    "must be the same store object as the services and quota parts (their rows refer to organizations and plans in its own tables); pass the store itself",
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The directory's admin part. Errors: `Conflict` when the host application manages
     /// users, organizations and members.
     pub fn directory_admin(&self) -> Result<&Arc<dyn DirectoryAdmin>> {
