@@ -156,9 +156,8 @@ pub(crate) async fn create_instance(
                 Some(Error::already_exists("template instance", i.id))
             }
             Violation::Unique(_) => Some(Error::already_exists("template instance", &i.name)),
-            Violation::ForeignKey("template_instances_org_fkey") => {
-                Some(Error::not_found("organization", i.org))
-            }
+            // The one key left is (project, org): the organization itself may be a host
+            // application's.
             Violation::ForeignKey(_) => Some(Error::not_found("project", i.project)),
         })
     })?;

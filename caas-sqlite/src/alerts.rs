@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts, ts_opt};
-use crate::errors::{db, on_write};
+use crate::errors::{db, on_unique};
 
 /// Most alerts one `list_alerts` call returns.
 const MAX_ALERT_PAGE: u32 = 1000;
@@ -49,14 +49,13 @@ pub(crate) async fn put(s: &SqliteStore, a: &Alert) -> Result<()> {
     .bind(ts_opt("resolved_at", a.resolved_at)?)
     .execute(s.pool())
     .await;
-    if let Err(e) = result {
-        let parents = [("organization", "organizations", a.org.as_uuid())];
-        // The only unique constraint an upsert by id can break: `alerts_one_firing`.
-        return Err(on_write(s.pool(), e, &parents, |_| {
+    // No foreign key: the organization may be a host application's (0014_foreign_directory.sql).
+    // The only unique constraint an upsert by id can break: `alerts_one_firing`.
+    result.map_err(|e| {
+        on_unique(e, |_| {
             Error::already_exists("firing alert", format!("{} about {}", a.rule, a.subject))
         })
-        .await);
-    }
+    })?;
     Ok(())
 }
 

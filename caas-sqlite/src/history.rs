@@ -52,10 +52,7 @@ pub(crate) async fn append_event(s: &SqliteStore, e: &ServiceEvent) -> Result<()
     .execute(s.pool())
     .await;
     if let Err(err) = result {
-        let parents = [
-            ("service", "services", e.service.as_uuid()),
-            ("organization", "organizations", e.org.as_uuid()),
-        ];
+        let parents = [("service", "services", e.service.as_uuid())];
         return Err(on_write(s.pool(), err, &parents, |_| {
             Error::already_exists("event", e.id)
         })

@@ -38,20 +38,29 @@
 //!
 //! The schema keeps its invariants itself: unique e-mails, slugs, plan names, project names
 //! per organization and service names per project; a service's `(project, organization)` must
-//! name an existing project of that organization; deleting an organization cascades to
-//! everything it owns (members, invitations, subscription, projects, services, deployments,
-//! reservations, events) while the audit log, which has no foreign keys, outlives it; deleting a service
-//! cascades to its deployments and events; a project with services and a plan with
-//! subscriptions cannot be deleted (the store checks first, in the same write transaction, to
-//! say how many remain).
+//! name an existing project of that organization; deleting a service cascades to its
+//! deployments, events and domains; a project with services and a plan with subscriptions
+//! cannot be deleted (the store checks first, in the same write transaction, to say how many
+//! remain).
+//!
+//! caas-rs's own tables do not reference the directory's
+//! (`migrations/0014_foreign_directory.sql`): projects, services, deployments, reservations,
+//! events, domains, volumes, backups, alerts and template instances keep their `org_id`, and
+//! API tokens their `user_id`, without a foreign key, so a host application can supply the
+//! organizations, users and plans from its own tables and keep everything else here. Only the directory's own tables (members,
+//! subscriptions, invitations) require their organization (and user, and plan) to exist in
+//! this store. Deleting an organization deletes, in one write transaction, its row (members,
+//! invitations and the subscription cascade from it) and its rows in caas-rs's tables
+//! (`delete_org`, children first); hostname claims, released claims, metrics and the audit
+//! log, which have no foreign keys, outlive it.
 //!
 //! Volumes, backups and alerts (`migrations/0004_volumes.sql`): a volume's `(project,
 //! organization)` must name an existing project of that organization (checked first, so the
 //! error names the project) and its name is unique in the project; its usage is two nullable
 //! columns (`usage_bytes`, `usage_at`: both or neither), its backup schedule JSON text.
-//! Deleting a project (one without services) or an organization cascades to its volume
-//! records. Backups keep `volume_id` and `project_id` without foreign keys, so they outlive
-//! the volume and its project and go only with their organization; alerts go with their
+//! Deleting a project (one without services) cascades to its volume records, and deleting
+//! the organization deletes them. Backups keep `volume_id` and `project_id` without foreign
+//! keys, so they outlive the volume and its project and go only with their organization; alerts go with their
 //! organization and keep `service_id` without a key. Backups list newest first by
 //! `created_at`, then id; alerts by `since`, then id, at most 1000 per `list_alerts`.
 //! `firing_alert_opt` reads through the `(org_id, rule, subject)` index; should two alerts of
@@ -66,8 +75,8 @@
 //! first, so the error names the project) and its name is unique in the project; its services
 //! (ids in dependency order) and outputs are JSON arrays, and its template id is not a key
 //! (built-in templates are not stored, and instances outlive a saved template and their
-//! services). Deleting a project (one without services) or an organization cascades to its
-//! instance records; instances list in creation order (by id).
+//! services). Deleting a project (one without services) cascades to its instance records, and
+//! deleting the organization deletes them; instances list in creation order (by id).
 //!
 //! Invitations (`migrations/0006_invitations.sql`): one row per invitation, its role by its
 //! serde name, the projects it grants (`projects`, from `0010_tenant_isolation.sql`: a JSON
@@ -92,8 +101,8 @@
 //! the organization (no foreign key, like the audit log), the site (registrable domain), the
 //! token, the verification and readiness (JSON text), the expiry and the creation time.
 //! A claim is live while its organization has a domain row on the hostname: rows left behind
-//! when a service or an organization is deleted (the cascade removes their domains, never a
-//! claim) are dead, invisible to `host_claim_opt`, `list_host_claims` and
+//! when a service or an organization is deleted (their domains go with them, never a claim)
+//! are dead, invisible to `host_claim_opt`, `list_host_claims` and
 //! `update_host_claim`, and replaced by the next claim on the name. Verified claims that are
 //! released — with their organization's last domain there, or replaced when dead — are
 //! remembered in `released_host_claims` (site, organization, hostname, time), which
@@ -130,10 +139,15 @@
 //! one owner: the organization of its oldest verified domain (by creation, then id), else of
 //! its oldest domain; the claim takes that domain's verification and token and a fresh week
 //! to be proven. Other organizations' domains on the name are kept, under no claim of theirs,
-//! so the platform never routes them. The tables an upgrade reshapes (`domains`, `plans`,
-//! `invitations`, `users`, `api_tokens`) are read by named columns, never `*`: a pooled connection that knew the old
-//! schema re-prepares its statements, but sqlx would keep the column list of the first
-//! preparation.
+//! so the platform never routes them. The upgrade to a foreign directory
+//! (`0014_foreign_directory.sql`) removes foreign keys without rebuilding a table: it edits the
+//! stored `CREATE TABLE` text in its transaction (`PRAGMA writable_schema`, the procedure
+//! SQLite documents for removing constraints), which makes every connection reload the
+//! schema, and refuses to commit unless only the directory's tables still reference
+//! organizations or users and `PRAGMA integrity_check` passes. The tables an upgrade reshapes
+//! (`domains`, `plans`, `invitations`, `users`, `api_tokens`) are read by named columns, never
+//! `*`: a pooled connection that knew the old schema re-prepares its statements, but sqlx
+//! would keep the column list of the first preparation.
 //!
 //! # Secrets at rest
 //!

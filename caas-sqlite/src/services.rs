@@ -69,17 +69,16 @@ pub(crate) async fn create_project(s: &SqliteStore, p: &Project) -> Result<()> {
     .bind(ts("created_at", p.created_at)?)
     .execute(s.pool())
     .await;
-    if let Err(e) = result {
-        let parents = [("organization", "organizations", p.org.as_uuid())];
-        return Err(on_write(s.pool(), e, &parents, |cols| {
+    // No foreign key: the organization may be a host application's (0014_foreign_directory.sql).
+    result.map_err(|e| {
+        on_unique(e, |cols| {
             if cols == "projects.id" {
                 Error::already_exists("project", p.id)
             } else {
                 Error::already_exists("project", &p.name)
             }
         })
-        .await);
-    }
+    })?;
     Ok(())
 }
 
@@ -307,10 +306,7 @@ pub(crate) async fn create_deployment(s: &SqliteStore, d: &Deployment) -> Result
     .execute(s.pool())
     .await;
     if let Err(e) = result {
-        let parents = [
-            ("service", "services", d.service.as_uuid()),
-            ("organization", "organizations", d.org.as_uuid()),
-        ];
+        let parents = [("service", "services", d.service.as_uuid())];
         return Err(on_write(s.pool(), e, &parents, |_| {
             Error::already_exists("deployment", d.id)
         })

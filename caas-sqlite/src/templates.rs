@@ -124,10 +124,7 @@ pub(crate) async fn create_instance(s: &SqliteStore, i: &TemplateInstance) -> Re
     .execute(s.pool())
     .await;
     if let Err(e) = result {
-        let parents = [
-            ("project", "projects", i.project.as_uuid()),
-            ("organization", "organizations", i.org.as_uuid()),
-        ];
+        let parents = [("project", "projects", i.project.as_uuid())];
         return Err(on_write(s.pool(), e, &parents, |cols| {
             if cols == "template_instances.id" {
                 Error::already_exists("template instance", i.id)

@@ -220,18 +220,46 @@ pub(crate) async fn update_org(s: &SqliteStore, o: &Organization) -> Result<()> 
     Ok(())
 }
 
+/// The organization's rows in caas-rs's own tables, which reference no directory table
+/// (`0014_foreign_directory.sql`, so a host application's directory can stand in for ours):
+/// deleted explicitly, children first. Services go before their projects, whose key refuses
+/// to lose a project with services; deleting services cascades to their deployments, events
+/// and domains, and projects to their volumes and template instances, while the statements
+/// for those tables take the rows a cascade would not reach. Hostname claims, released
+/// claims, metrics and the audit log are history that outlives the organization, as before.
+const ORG_TABLES: [&str; 10] = [
+    "domains",
+    "service_events",
+    "deployments",
+    "template_instances",
+    "services",
+    "volumes",
+    "projects",
+    "backups",
+    "alerts",
+    "reservations",
+];
+
 pub(crate) async fn delete_org(s: &SqliteStore, id: OrgId) -> Result<()> {
-    // Foreign keys cascade to members, the subscription, projects, services, deployments,
-    // reservations and events in this one statement; the audit log has no keys and stays.
+    let mut tx = s.write().await?;
+    // Members, the subscription and invitations cascade from the organization's row.
     let done = sqlx::query("DELETE FROM organizations WHERE id = ?")
         .bind(id.as_uuid())
-        .execute(s.pool())
+        .execute(tx.conn())
         .await
         .map_err(db)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("organization", id));
     }
-    Ok(())
+    for table in ORG_TABLES {
+        // `table` is one of our own table names, never input.
+        sqlx::query(&format!("DELETE FROM {table} WHERE org_id = ?"))
+            .bind(id.as_uuid())
+            .execute(tx.conn())
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await
 }
 
 // --- members ---

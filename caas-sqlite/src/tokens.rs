@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{Cols, all, json_opt, ts, ts_opt};
-use crate::errors::{db, on_write};
+use crate::errors::{db, on_unique};
 
 /// The columns [`token`] reads (named, not `*`: `0011_token_scopes.sql` added the scope; see
 /// [`crate::plans::PLAN_COLUMNS`]).
@@ -42,13 +42,8 @@ pub(crate) async fn create(s: &SqliteStore, t: &ApiToken) -> Result<()> {
     .bind(ts("created_at", t.created_at)?)
     .execute(s.pool())
     .await;
-    if let Err(err) = result {
-        let parents = [("user", "users", t.user.as_uuid())];
-        return Err(on_write(s.pool(), err, &parents, |_| {
-            Error::already_exists("api token", t.id)
-        })
-        .await);
-    }
+    // No foreign key: the user may be a host application's (0014_foreign_directory.sql).
+    result.map_err(|e| on_unique(e, |_| Error::already_exists("api token", t.id)))?;
     Ok(())
 }
 

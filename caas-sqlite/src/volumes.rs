@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, int, ts, ts_opt};
-use crate::errors::{corrupt, db, on_write};
+use crate::errors::{corrupt, db, on_unique, on_write};
 
 /// A nullable amount column (`Cols` reads only non-null ones).
 fn u64_opt(row: &SqliteRow, table: &'static str, col: &str) -> Result<Option<u64>> {
@@ -111,10 +111,7 @@ pub(crate) async fn create_volume(s: &SqliteStore, v: &Volume) -> Result<()> {
     .execute(s.pool())
     .await;
     if let Err(e) = result {
-        let parents = [
-            ("project", "projects", v.project.as_uuid()),
-            ("organization", "organizations", v.org.as_uuid()),
-        ];
+        let parents = [("project", "projects", v.project.as_uuid())];
         return Err(on_write(s.pool(), e, &parents, |cols| {
             if cols == "volumes.id" {
                 Error::already_exists("volume", v.id)
@@ -249,13 +246,9 @@ pub(crate) async fn create_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
     .bind(ts_opt("finished_at", b.finished_at)?)
     .execute(s.pool())
     .await;
-    if let Err(e) = result {
-        let parents = [("organization", "organizations", b.org.as_uuid())];
-        return Err(on_write(s.pool(), e, &parents, |_| {
-            Error::already_exists("backup", b.id)
-        })
-        .await);
-    }
+    // No foreign key: backups outlive their volume and project, and the organization may be a
+    // host application's (0014_foreign_directory.sql).
+    result.map_err(|e| on_unique(e, |_| Error::already_exists("backup", b.id)))?;
     Ok(())
 }
 

@@ -136,13 +136,14 @@ async fn foreign_key_violations_are_not_found_of_the_missing_row() {
         ("service", ev.service.to_string().as_str())
     );
 
+    // caas-rs's own tables do not reference the directory's (it may be a host
+    // application's): a project of an organization this store does not hold is kept.
     let mut p = project_of(&org, "jobs");
     p.org = OrgId::new();
-    let e = store.create_project(&p).await.unwrap_err();
-    assert_eq!(
-        kind_and_id(&e),
-        ("organization", p.org.to_string().as_str())
-    );
+    store
+        .create_project(&p)
+        .await
+        .expect("a project of another directory's organization");
 }
 
 #[tokio::test]
