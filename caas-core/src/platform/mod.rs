@@ -200,20 +200,20 @@ impl PlatformBuilder {
     /// Users, organizations and members are read from `directory` and never changed: the
     /// platform refuses to create users or organizations, change members, or send
     /// invitations, answering `Conflict` ("managed by the host application"), before anything
-    /// else happens. For a host application that keeps these rows itself.
-    ///
-    /// `directory` must be the store given to [`PlatformBuilder::store`] (the same object):
-    /// the store's projects, services and quota ledger refer to organizations in its own
-    /// tables, so [`PlatformBuilder::build`] refuses another object.
+    /// else happens. For a host application that keeps these rows itself, in its own tables
+    /// (see `docs/embedding.md`): the store's own records (projects, services, reservations,
+    /// …) refer to organizations and users by id only, so `directory` may be any object.
     ///
     /// ```
     /// # use std::sync::Arc;
     /// # use caas_core::{Platform, Store};
     /// # use caas_core::memory::{InMemoryRuntime, InMemoryStore};
-    /// let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    /// // Here another in-memory store plays the host application's tables.
+    /// let host: Arc<dyn Store> = Arc::new(InMemoryStore::new());
     /// let platform = Platform::builder()
-    ///     .store(store.clone())
-    ///     .directory(store)
+    ///     .store(Arc::new(InMemoryStore::new()))
+    ///     .directory(host.clone())
+    ///     .plans(host)
     ///     .runtime(Arc::new(InMemoryRuntime::new()))
     ///     .build()?;
     /// # Ok::<(), caas_core::Error>(())
@@ -224,8 +224,8 @@ impl PlatformBuilder {
     }
     /// Plans and subscriptions are read from `plans` and never changed: the platform refuses
     /// to create, change or delete plans and subscriptions, answering `Conflict` ("managed by
-    /// the host application"). Like [`PlatformBuilder::directory`], `plans` must be the store
-    /// itself (its quota ledger checks reservations against the plans in its own tables).
+    /// the host application"). The quota engine reads each organization's plan from `plans`
+    /// just before it reserves, so a change of the host's plan bounds the very next deploy.
     pub fn plans(mut self, plans: Arc<dyn PlanSource>) -> Self {
         self.plans = Some(plans);
         self

@@ -203,6 +203,27 @@ impl AuditFilter {
 }
 
 /// Platform-wide settings, and whether the database answers.
+///
+/// # Example
+///
+/// A platform-wide setting, as the runtime configuration is kept:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// let store = InMemoryStore::new();
+/// store.put_setting("banner", &serde_json::json!({"text": "maintenance at 02:00"})).await?;
+/// assert_eq!(
+///     store.setting_opt("banner").await?.unwrap()["text"],
+///     "maintenance at 02:00"
+/// );
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SettingStore: Send + Sync + std::fmt::Debug + 'static {
@@ -218,6 +239,46 @@ pub trait SettingStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// Who is who: users, organizations and memberships, read. A hosting panel that owns its
 /// tenancy supplies this over its own tables (see the embedding guide, `docs/embedding.md`).
+///
+/// # Example
+///
+/// Mocking only the directory (feature `mock`): a test of a host application's wiring where
+/// users and organizations come from the host and everything else from an in-memory store.
+/// The platform asks the directory who the user is and which organization a slug names.
+///
+/// ```
+/// # #[cfg(feature = "mock")] {
+/// # use std::sync::Arc;
+/// use caas_core::memory::{InMemoryRuntime, InMemoryStore};
+/// use caas_core::model::{Member, NewOrganization, NewUser, Role};
+/// use caas_core::ports::store::MockDirectory;
+/// use caas_core::Platform;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// let now = chrono::Utc::now();
+/// let user = NewUser::new("dev@panel.example").build(now)?;
+/// let org = NewOrganization::new("acme").build(now)?;
+/// let member = Member { org: org.id, user: user.id, role: Role::Member, projects: None, created_at: now };
+///
+/// let mut directory = MockDirectory::new();
+/// let (u, m) = (user.clone(), member.clone());
+/// directory.expect_user().returning(move |_| Ok(u.clone()));
+/// directory.expect_memberships().returning(move |_| Ok(vec![m.clone()]));
+/// let o = org.clone();
+/// directory.expect_org_by_slug_opt().returning(move |_| Ok(Some(o.clone())));
+///
+/// let platform = Platform::builder()
+///     .store(Arc::new(InMemoryStore::new()))
+///     .directory(Arc::new(directory))
+///     .runtime(Arc::new(InMemoryRuntime::new()))
+///     .build()?;
+/// let who = platform.principal_for(user.id).await?;
+/// // The member sees the host's organization; it has no projects in caas-rs yet.
+/// assert!(platform.list_projects(&who, "acme").await?.is_empty());
+/// # Ok(())
+/// # }
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
@@ -242,6 +303,27 @@ pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
 /// Changes to the directory. Absent when the host application owns its users,
 /// organizations and members: the platform then refuses such changes ("managed by the host
 /// application").
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::{Member, NewOrganization, NewUser, Role};
+/// let store = InMemoryStore::new();
+/// let user = NewUser::new("ops@acme.example").build(now)?;
+/// let org = NewOrganization::new("acme").build(now)?;
+/// store.create_user(&user).await?;
+/// store.create_org(&org).await?;
+/// store.put_member(&Member { org: org.id, user: user.id, role: Role::Owner, projects: None, created_at: now }).await?;
+/// assert_eq!(store.members(org.id).await?.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait DirectoryAdmin: Send + Sync + std::fmt::Debug + 'static {
@@ -269,6 +351,36 @@ pub trait DirectoryAdmin: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// API tokens of users (only their hashes are stored).
+///
+/// # Example
+///
+/// Tokens are kept by the hash of their secret only:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::{ApiToken, NewUser, TokenScope};
+/// use caas_core::ApiTokenId;
+/// let store = InMemoryStore::new();
+/// let user = NewUser::new("ci@acme.example").build(now)?;
+/// let token = ApiToken {
+///     id: ApiTokenId::new(),
+///     user: user.id,
+///     name: "ci".into(),
+///     token_sha256: "ab".repeat(32),
+///     expires_at: None,
+///     scope: TokenScope::default(),
+///     created_at: now,
+/// };
+/// store.create_api_token(&token).await?;
+/// assert_eq!(store.api_token_by_hash_opt(&"ab".repeat(32)).await?, Some(token));
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
@@ -286,6 +398,39 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Pending invitations to organizations.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::{Invitation, NewOrganization, NewUser, Role};
+/// use caas_core::InvitationId;
+/// let store = InMemoryStore::new();
+/// let org = NewOrganization::new("acme").build(now)?;
+/// let inviter = NewUser::new("owner@acme.example").build(now)?;
+/// store.create_org(&org).await?;
+/// store.create_user(&inviter).await?;
+/// let invitation = Invitation {
+///     id: InvitationId::new(),
+///     org: org.id,
+///     email: "new@acme.example".into(),
+///     role: Role::Member,
+///     projects: None,
+///     token_sha256: "cd".repeat(32),
+///     invited_by: inviter.id,
+///     expires_at: now + chrono::Duration::days(7),
+///     created_at: now,
+/// };
+/// store.create_invitation(&invitation).await?;
+/// assert_eq!(store.list_invitations(org.id).await?, vec![invitation]);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait InvitationStore: Send + Sync + std::fmt::Debug + 'static {
@@ -304,6 +449,51 @@ pub trait InvitationStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// Plans and the organizations' subscriptions to them, read: where quotas come from. A hosting
 /// panel that sells plans supplies this over its own tables.
+///
+/// # Example
+///
+/// A host application with one plan for everybody, kept in its configuration rather than a
+/// table, is a plan source of a few lines:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use caas_core::model::{NewPlan, Plan, PlanLimits, Subscription, SubscriptionStatus};
+/// use caas_core::ports::store::PlanSource;
+/// use caas_core::{OrgId, PlanId, Result, SubscriptionId};
+///
+/// #[derive(Debug)]
+/// struct OnePlan(Plan);
+///
+/// #[async_trait]
+/// impl PlanSource for OnePlan {
+///     async fn plan(&self, id: PlanId) -> Result<Plan> {
+///         if id == self.0.id { Ok(self.0.clone()) } else { Err(caas_core::Error::not_found("plan", id)) }
+///     }
+///     async fn plan_by_name_opt(&self, name: &str) -> Result<Option<Plan>> {
+///         Ok((self.0.name.as_str() == name).then(|| self.0.clone()))
+///     }
+///     async fn list_plans(&self) -> Result<Vec<Plan>> {
+///         Ok(vec![self.0.clone()])
+///     }
+///     async fn subscription_opt(&self, org: OrgId) -> Result<Option<Subscription>> {
+///         let now = chrono::Utc::now();
+///         Ok(Some(Subscription {
+///             id: SubscriptionId(org.0), // one per organization, stable
+///             org,
+///             plan: self.0.id,
+///             status: SubscriptionStatus::Active,
+///             period_start: self.0.created_at,
+///             period_end: now + chrono::Duration::days(30),
+///             created_at: self.0.created_at,
+///         }))
+///     }
+/// }
+///
+/// let limits = PlanLimits { cpu_millis: 2_000, memory_bytes: 4 << 30, storage_bytes: 20 << 30,
+///     max_containers: 10, max_projects: 3, ..PlanLimits::default() };
+/// let plans = OnePlan(NewPlan::new("standard", limits).build(chrono::Utc::now()).unwrap());
+/// # let _ = plans;
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PlanSource: Send + Sync + std::fmt::Debug + 'static {
@@ -318,6 +508,36 @@ pub trait PlanSource: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Changes to plans and subscriptions. Absent when the host application owns its plans.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::{NewOrganization, NewPlan, PlanLimits, Subscription, SubscriptionStatus};
+/// use caas_core::SubscriptionId;
+/// let store = InMemoryStore::new();
+/// let org = NewOrganization::new("acme").build(now)?;
+/// store.create_org(&org).await?;
+/// let plan = NewPlan::new("starter", PlanLimits { max_containers: 5, ..PlanLimits::default() }).build(now)?;
+/// store.create_plan(&plan).await?;
+/// store.put_subscription(&Subscription {
+///     id: SubscriptionId::new(),
+///     org: org.id,
+///     plan: plan.id,
+///     status: SubscriptionStatus::Active,
+///     period_start: now,
+///     period_end: now + chrono::Duration::days(30),
+///     created_at: now,
+/// }).await?;
+/// assert_eq!(store.subscription_opt(org.id).await?.map(|s| s.plan), Some(plan.id));
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PlanAdmin: Send + Sync + std::fmt::Debug + 'static {
@@ -334,6 +554,30 @@ pub trait PlanAdmin: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Projects, their services and the services' deployments.
+///
+/// # Example
+///
+/// Projects (and services) belong to an organization by id only: the organization may be a
+/// host application's, which this store does not hold.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::Project;
+/// use caas_core::validate::Name;
+/// use caas_core::{OrgId, ProjectId};
+/// let store = InMemoryStore::new();
+/// let org = OrgId::new(); // the host application's
+/// let project = Project { id: ProjectId::new(), org, name: Name::parse("web")?, reservation: None, created_at: now };
+/// store.create_project(&project).await?;
+/// assert_eq!(store.project_by_name_opt(org, "web").await?, Some(project));
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ServiceStore: Send + Sync + std::fmt::Debug + 'static {
@@ -379,6 +623,23 @@ pub trait ServiceStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Custom domains of services and the organizations' claims on hostnames.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::OrgId;
+/// let store = InMemoryStore::new();
+/// assert!(store.list_org_domains(OrgId::new()).await?.is_empty());
+/// assert_eq!(store.host_claim_opt("shop.example.com").await?, None);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait DomainStore: Send + Sync + std::fmt::Debug + 'static {
@@ -448,6 +709,23 @@ pub trait DomainStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Persistent volumes and their backups.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::OrgId;
+/// let store = InMemoryStore::new();
+/// assert!(store.list_volumes(OrgId::new(), None).await?.is_empty());
+/// assert!(store.list_all_volumes().await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait VolumeStore: Send + Sync + std::fmt::Debug + 'static {
@@ -487,6 +765,39 @@ pub trait VolumeStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// What happened: service events, the audit log and alerts.
+///
+/// # Example
+///
+/// The audit log, newest first:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::AuditEntry;
+/// use caas_core::ports::store::AuditFilter;
+/// use caas_core::{AuditId, OrgId};
+/// let store = InMemoryStore::new();
+/// let org = OrgId::new();
+/// store.append_audit(&AuditEntry {
+///     id: AuditId::new(),
+///     at: now,
+///     actor: None,
+///     org: Some(org),
+///     action: "service.deploy".into(),
+///     target: "service:api".into(),
+///     before: None,
+///     after: None,
+/// }).await?;
+/// let mut filter = AuditFilter::default();
+/// filter.org = Some(org);
+/// assert_eq!(store.list_audit(&filter).await?.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait HistoryStore: Send + Sync + std::fmt::Debug + 'static {
@@ -520,6 +831,22 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Administrators' application templates and the instances deployed from templates.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// let store = InMemoryStore::new();
+/// // A fresh store holds no template of its own; the platform seeds the built-in catalogue.
+/// assert!(store.template_opt("wordpress").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TemplateStore: Send + Sync + std::fmt::Debug + 'static {
@@ -554,6 +881,42 @@ pub trait TemplateStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Quota reservations: what each organization holds against its plan.
+///
+/// # Example
+///
+/// The ledger checks what it is handed: the organization's [`QuotaGrant`] (its plan, read
+/// from the plan source by the engine).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::{NewPlan, PlanLimits, Subscription, SubscriptionStatus};
+/// use caas_core::units::ResourceAmounts;
+/// use caas_core::{OrgId, QuotaGrant, SubscriptionId};
+/// let store = InMemoryStore::new();
+/// let org = OrgId::new();
+/// let plan = NewPlan::new("one", PlanLimits { max_containers: 1, ..PlanLimits::default() }).build(now)?;
+/// let grant = QuotaGrant {
+///     org,
+///     org_slug: "acme".into(),
+///     subscription: Some(Subscription {
+///         id: SubscriptionId::new(), org, plan: plan.id, status: SubscriptionStatus::Active,
+///         period_start: now, period_end: now + chrono::Duration::days(30), created_at: now,
+///     }),
+///     plan: Some(plan),
+/// };
+/// let one = ResourceAmounts { containers: 1, ..ResourceAmounts::ZERO };
+/// let expires = now + chrono::Duration::minutes(15);
+/// store.quota_reserve(&grant, one, now, expires).await?;
+/// let second = store.quota_reserve(&grant, one, now, expires).await;
+/// assert!(second.unwrap_err().is_quota_exceeded());
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
@@ -600,6 +963,26 @@ pub trait QuotaLedger: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Resource-usage history: raw samples and their roll-ups.
+///
+/// # Example
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use caas_core::memory::InMemoryStore;
+/// # use caas_core::ports::store::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> caas_core::Result<()> {
+/// # let now = chrono::Utc::now();
+/// use caas_core::model::Resolution;
+/// use caas_core::ServiceId;
+/// let store = InMemoryStore::new();
+/// let points = store
+///     .query_metrics(ServiceId::new(), Resolution::Minute, now - chrono::Duration::hours(1), now)
+///     .await?;
+/// assert!(points.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait MetricStore: Send + Sync + std::fmt::Debug + 'static {
