@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod codec;
 pub mod error;
 pub mod ids;
 pub mod labels;

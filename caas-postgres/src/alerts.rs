@@ -1,32 +1,18 @@
 //! Alerts: put by id, found by rule and subject while firing, listed newest first.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Alert, AlertState};
 use caas_core::{AlertId, Error, OrgId, Result, ServiceId};
 use sqlx::postgres::{PgPool, PgRow};
 use uuid::Uuid;
 
-use crate::codec::get;
-use crate::error::{Violation, corrupt, db_error, on_violation};
+use crate::codec::{get, read_name};
+use crate::error::{Violation, db_error, on_violation};
 
 /// Most alerts one `list_alerts` call returns.
 const MAX_ALERT_PAGE: u32 = 1000;
 
 const COLUMNS: &str = "id, org_id, service_id, subject, rule, state, message, since, resolved_at";
-
-fn alert_state(s: AlertState) -> &'static str {
-    match s {
-        AlertState::Firing => "firing",
-        AlertState::Resolved => "resolved",
-    }
-}
-
-fn parse_alert_state(s: &str) -> Result<AlertState> {
-    match s {
-        "firing" => Ok(AlertState::Firing),
-        "resolved" => Ok(AlertState::Resolved),
-        other => Err(corrupt("alerts.state", other)),
-    }
-}
 
 fn alert_from_row(row: &PgRow) -> Result<Alert> {
     Ok(Alert {
@@ -35,7 +21,7 @@ fn alert_from_row(row: &PgRow) -> Result<Alert> {
         service: get::<Option<Uuid>>(row, "service_id")?.map(ServiceId),
         subject: get(row, "subject")?,
         rule: get(row, "rule")?,
-        state: parse_alert_state(&get::<String>(row, "state")?)?,
+        state: read_name(row, "state", "alerts.state")?,
         message: get(row, "message")?,
         since: get(row, "since")?,
         resolved_at: get(row, "resolved_at")?,
@@ -61,7 +47,7 @@ pub(crate) async fn put(pool: &PgPool, a: &Alert) -> Result<()> {
     .bind(a.service.map(|s| s.0))
     .bind(&a.subject)
     .bind(&a.rule)
-    .bind(alert_state(a.state))
+    .bind(a.state.name())
     .bind(&a.message)
     .bind(a.since)
     .bind(a.resolved_at)
@@ -92,7 +78,7 @@ pub(crate) async fn firing_opt(
     .bind(org.0)
     .bind(rule)
     .bind(subject)
-    .bind(alert_state(AlertState::Firing))
+    .bind(AlertState::Firing.name())
     .fetch_optional(pool)
     .await
     .map_err(db_error)?
@@ -113,7 +99,7 @@ pub(crate) async fn list(
     ))
     .bind(org.0)
     .bind(firing_only)
-    .bind(alert_state(AlertState::Firing))
+    .bind(AlertState::Firing.name())
     .bind(i64::from(limit.min(MAX_ALERT_PAGE)))
     .fetch_all(pool)
     .await
@@ -133,18 +119,4 @@ pub(crate) async fn by_id(pool: &PgPool, id: AlertId) -> Result<Alert> {
         .map(alert_from_row)
         .transpose()?
         .ok_or_else(|| Error::not_found("alert", id))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn alert_states_roundtrip_and_match_serde() {
-        for s in [AlertState::Firing, AlertState::Resolved] {
-            assert_eq!(parse_alert_state(alert_state(s)).unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), alert_state(s));
-        }
-        assert!(parse_alert_state("pending").unwrap_err().is_backend());
-    }
 }

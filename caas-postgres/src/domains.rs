@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::codec::{OrgLock, finish, get, lock_org};
-use crate::error::{SERVICE, Violation, corrupt, db_error, from_bigint, on_violation};
+use crate::error::{SERVICE, Violation, corrupt, db_error, from_i64, on_violation};
 
 const DOMAIN_COLUMNS: &str =
     "id, org_id, service_id, hostname, path_prefix, strip_prefix, target_port, created_at";
@@ -177,7 +177,7 @@ async fn create_in(
         .fetch_one(&mut **tx)
         .await
         .map_err(db_error)?;
-    grant.check_domain(from_bigint("count", used)?)?;
+    grant.check_domain(from_i64("count", used)?)?;
     sqlx::query(&format!(
         "INSERT INTO domains ({DOMAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))

@@ -192,29 +192,18 @@ fn field_of(table: Option<&str>, constraint: Option<&str>, column: Option<&str>)
     }
 }
 
-/// Converts an unsigned amount for a BIGINT column, refusing values above `i64::MAX` with
-/// `InvalidInput` naming `field`.
-pub(crate) fn to_bigint(field: &str, v: u64) -> caas_core::Result<i64> {
-    i64::try_from(v).map_err(|_| {
-        Error::invalid(
-            field,
-            format!("{v} is too large to store; at most {}", i64::MAX),
-        )
-    })
-}
+/// An unsigned amount for a BIGINT column: `caas_core::codec::to_i64` (`InvalidInput` naming
+/// `field` above `i64::MAX`).
+pub(crate) use caas_core::codec::to_i64;
 
-/// Converts a BIGINT column back to an unsigned amount (the schema's checks keep it
-/// non-negative, so a negative value means the row was written around the store).
-pub(crate) fn from_bigint(column: &str, v: i64) -> caas_core::Result<u64> {
-    u64::try_from(v).map_err(|_| corrupt(column, v))
+/// A BIGINT column back as an unsigned amount (`Backend` naming the column when negative).
+pub(crate) fn from_i64(column: &str, v: i64) -> caas_core::Result<u64> {
+    caas_core::codec::from_i64(SERVICE, column, v)
 }
 
 /// A `Backend` error for a stored value the store cannot read back.
 pub(crate) fn corrupt(column: &str, value: impl fmt::Display) -> Error {
-    Error::backend(
-        SERVICE,
-        format!("column {column} holds '{value}', which this version of caas cannot read"),
-    )
+    caas_core::codec::corrupt(SERVICE, column, value)
 }
 
 #[cfg(test)]
@@ -275,9 +264,9 @@ mod tests {
 
     #[test]
     fn amounts_above_bigint_are_invalid_input_naming_the_field() {
-        assert_eq!(to_bigint("limits.cpu_millis", 7).unwrap(), 7);
-        let e = to_bigint("limits.cpu_millis", u64::MAX).unwrap_err();
+        assert_eq!(to_i64("limits.cpu_millis", 7).unwrap(), 7);
+        let e = to_i64("limits.cpu_millis", u64::MAX).unwrap_err();
         assert_eq!(e.field(), Some("limits.cpu_millis"));
-        assert!(from_bigint("cpu_millis", -1).unwrap_err().is_backend());
+        assert!(from_i64("cpu_millis", -1).unwrap_err().is_backend());
     }
 }

@@ -1,13 +1,14 @@
 //! Invitations to join an organization, found by id or by the SHA-256 of their token, going
 //! with their organization.
 
+use caas_core::codec::StoredName;
 use caas_core::model::Invitation;
 use caas_core::{Error, InvitationId, OrgId, ProjectId, Result, UserId};
 use sqlx::postgres::{PgPool, PgRow};
 use uuid::Uuid;
 
-use crate::codec::{get, parse_role, role};
-use crate::error::{Violation, corrupt, db_error, on_violation};
+use crate::codec::{get, read_name};
+use crate::error::{Violation, db_error, on_violation};
 
 const COLUMNS: &str =
     "id, org_id, email, role, projects, token_sha256, invited_by, expires_at, created_at";
@@ -23,13 +24,12 @@ fn storable(sha256: &str) -> bool {
 }
 
 fn invitation_from_row(row: &PgRow) -> Result<Invitation> {
-    let role_text: String = get(row, "role")?;
     let projects: Option<Vec<Uuid>> = get(row, "projects")?;
     Ok(Invitation {
         id: InvitationId(get(row, "id")?),
         org: OrgId(get(row, "org_id")?),
         email: get(row, "email")?,
-        role: parse_role(&role_text).map_err(|_| corrupt("invitations.role", &role_text))?,
+        role: read_name(row, "role", "invitations.role")?,
         projects: projects.map(|ps| ps.into_iter().map(ProjectId).collect()),
         token_sha256: get(row, "token_sha256")?,
         invited_by: UserId(get(row, "invited_by")?),
@@ -45,7 +45,7 @@ pub(crate) async fn create(pool: &PgPool, i: &Invitation) -> Result<()> {
     .bind(i.id.0)
     .bind(i.org.0)
     .bind(&i.email)
-    .bind(role(i.role))
+    .bind(i.role.name())
     .bind(
         i.projects
             .as_ref()

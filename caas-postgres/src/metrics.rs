@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::codec::{finish, get, get_u64};
-use crate::error::{SERVICE, db_error, from_bigint};
+use crate::error::{SERVICE, db_error, from_i64};
 
 /// At most this many points per query.
 const QUERY_LIMIT: i64 = 10_000;
@@ -538,7 +538,7 @@ async fn drop_partitions_before(store: &PgStore, before: DateTime<Utc>) -> Resul
                 .fetch_one(&store.pool)
                 .await
                 .map_err(db_error)?;
-            from_bigint("count", n)?
+            from_i64("count", n)?
         };
         doomed.push(qualified);
         days.insert(day);

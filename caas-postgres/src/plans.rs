@@ -1,13 +1,14 @@
 //! Plans and subscriptions.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Plan, PlanLimits, Subscription};
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, PlanId, Result, SubscriptionId};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::codec::{finish, get, get_u64, parse_subscription_status, subscription_status};
-use crate::error::{Violation, corrupt, db_error, on_violation, to_bigint};
+use crate::codec::{finish, get, get_u64, read_name};
+use crate::error::{Violation, corrupt, db_error, on_violation, to_i64};
 
 /// The columns [`plan_from_row`] reads, for queries in other modules.
 pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
@@ -46,7 +47,7 @@ pub(crate) fn subscription_from_row(row: &PgRow) -> Result<Subscription> {
         id: SubscriptionId(get(row, "id")?),
         org: OrgId(get(row, "org_id")?),
         plan: PlanId(get(row, "plan_id")?),
-        status: parse_subscription_status(&get::<String>(row, "status")?)?,
+        status: read_name(row, "status", "subscriptions.status")?,
         period_start: get(row, "period_start")?,
         period_end: get(row, "period_end")?,
         created_at: get(row, "created_at")?,
@@ -57,15 +58,15 @@ pub(crate) fn subscription_from_row(row: &PgRow) -> Result<Subscription> {
 fn plan_amounts(plan: &Plan) -> Result<[i64; 9]> {
     let l = &plan.limits;
     Ok([
-        to_bigint("limits.cpu_millis", l.cpu_millis)?,
-        to_bigint("limits.memory_bytes", l.memory_bytes)?,
-        to_bigint("limits.storage_bytes", l.storage_bytes)?,
-        to_bigint("limits.max_containers", l.max_containers)?,
-        to_bigint("limits.max_projects", l.max_projects)?,
-        to_bigint("limits.max_domains", l.max_domains)?,
-        to_bigint("limits.max_pids", l.max_pids)?,
-        to_bigint("limits.backup_storage_bytes", l.backup_storage_bytes)?,
-        to_bigint("monthly_price_cents", plan.monthly_price_cents)?,
+        to_i64("limits.cpu_millis", l.cpu_millis)?,
+        to_i64("limits.memory_bytes", l.memory_bytes)?,
+        to_i64("limits.storage_bytes", l.storage_bytes)?,
+        to_i64("limits.max_containers", l.max_containers)?,
+        to_i64("limits.max_projects", l.max_projects)?,
+        to_i64("limits.max_domains", l.max_domains)?,
+        to_i64("limits.max_pids", l.max_pids)?,
+        to_i64("limits.backup_storage_bytes", l.backup_storage_bytes)?,
+        to_i64("monthly_price_cents", plan.monthly_price_cents)?,
     ])
 }
 
@@ -247,7 +248,7 @@ pub(crate) async fn put_subscription(pool: &PgPool, sub: &Subscription) -> Resul
     .bind(sub.id.0)
     .bind(sub.org.0)
     .bind(sub.plan.0)
-    .bind(subscription_status(sub.status))
+    .bind(sub.status.name())
     .bind(sub.period_start)
     .bind(sub.period_end)
     .bind(sub.created_at)

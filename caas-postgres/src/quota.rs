@@ -12,6 +12,7 @@
 //! refusal wording and arithmetic come from `caas_core::ports::quota`, so every backend
 //! refuses with the same words.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Reservation, ReservationState, Usage};
 use caas_core::ports::quota::{QuotaGrant, sum_usage};
 use caas_core::units::ResourceAmounts;
@@ -20,10 +21,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::codec::{
-    OrgLock, finish, get, get_u64, lock_org, parse_reservation_state, reservation_state,
-};
-use crate::error::{db_error, to_bigint};
+use crate::codec::{OrgLock, finish, get, get_u64, lock_org, read_name};
+use crate::error::{db_error, to_i64};
 
 const RESERVATION_COLUMNS: &str = "id, org_id, cpu_millis, memory_bytes, storage_bytes, \
      containers, projects, state, owner, expires_at, created_at";
@@ -39,7 +38,7 @@ fn reservation_from_row(row: &PgRow) -> Result<Reservation> {
             containers: get_u64(row, "containers")?,
             projects: get_u64(row, "projects")?,
         },
-        state: parse_reservation_state(&get::<String>(row, "state")?)?,
+        state: read_name(row, "state", "reservations.state")?,
         owner: get(row, "owner")?,
         expires_at: get(row, "expires_at")?,
         created_at: get(row, "created_at")?,
@@ -108,12 +107,12 @@ async fn reserve_in(
     )
     .bind(reservation.id.0)
     .bind(org.0)
-    .bind(to_bigint("amounts.cpu_millis", amounts.cpu_millis)?)
-    .bind(to_bigint("amounts.memory_bytes", amounts.memory_bytes)?)
-    .bind(to_bigint("amounts.storage_bytes", amounts.storage_bytes)?)
-    .bind(to_bigint("amounts.containers", amounts.containers)?)
-    .bind(to_bigint("amounts.projects", amounts.projects)?)
-    .bind(reservation_state(ReservationState::Pending))
+    .bind(to_i64("amounts.cpu_millis", amounts.cpu_millis)?)
+    .bind(to_i64("amounts.memory_bytes", amounts.memory_bytes)?)
+    .bind(to_i64("amounts.storage_bytes", amounts.storage_bytes)?)
+    .bind(to_i64("amounts.containers", amounts.containers)?)
+    .bind(to_i64("amounts.projects", amounts.projects)?)
+    .bind(ReservationState::Pending.name())
     .bind(expires_at)
     .bind(now)
     .execute(&mut **tx)
@@ -207,11 +206,11 @@ async fn resize_in(
          containers = $5, projects = $6 WHERE id = $1",
     )
     .bind(id.0)
-    .bind(to_bigint("amounts.cpu_millis", amounts.cpu_millis)?)
-    .bind(to_bigint("amounts.memory_bytes", amounts.memory_bytes)?)
-    .bind(to_bigint("amounts.storage_bytes", amounts.storage_bytes)?)
-    .bind(to_bigint("amounts.containers", amounts.containers)?)
-    .bind(to_bigint("amounts.projects", amounts.projects)?)
+    .bind(to_i64("amounts.cpu_millis", amounts.cpu_millis)?)
+    .bind(to_i64("amounts.memory_bytes", amounts.memory_bytes)?)
+    .bind(to_i64("amounts.storage_bytes", amounts.storage_bytes)?)
+    .bind(to_i64("amounts.containers", amounts.containers)?)
+    .bind(to_i64("amounts.projects", amounts.projects)?)
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;

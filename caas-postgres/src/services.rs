@@ -1,5 +1,6 @@
 //! Projects, services and deployments.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Deployment, Project, Service, ServiceKind};
 use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
@@ -9,9 +10,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::codec::{
-    deployment_status, finish, get, parse_deployment_status, parse_service_status, service_status,
-};
+use crate::codec::{finish, get, read_name};
 use crate::error::{Violation, corrupt, db_error, on_violation};
 
 fn name_column(table_column: &'static str, value: String) -> Result<Name> {
@@ -147,7 +146,7 @@ fn service_from_row(row: &PgRow, sealer: &Sealer) -> Result<Service> {
         name: name_column("services.name", get(row, "name")?)?,
         kind: get::<Json<ServiceKind>>(row, "kind")?.0,
         spec: sealer.open_spec(org, get::<Json<serde_json::Value>>(row, "spec")?.0)?,
-        status: parse_service_status(&get::<String>(row, "status")?)?,
+        status: read_name(row, "status", "services.status")?,
         current_deployment: get::<Option<Uuid>>(row, "current_deployment")?.map(DeploymentId),
         reservation: get::<Option<Uuid>>(row, "reservation_id")?.map(ReservationId),
         created_at: get(row, "created_at")?,
@@ -171,7 +170,7 @@ pub(crate) async fn create_service(
     .bind(service.name.as_str())
     .bind(Json(&service.kind))
     .bind(Json(sealer.seal_spec(service.org, &service.spec)?))
-    .bind(service_status(service.status))
+    .bind(service.status.name())
     .bind(service.current_deployment.map(|d| d.0))
     .bind(service.reservation.map(|r| r.0))
     .bind(service.created_at)
@@ -266,7 +265,7 @@ pub(crate) async fn update_service(
     .bind(service.name.as_str())
     .bind(Json(&service.kind))
     .bind(Json(sealer.seal_spec(service.org, &service.spec)?))
-    .bind(service_status(service.status))
+    .bind(service.status.name())
     .bind(service.current_deployment.map(|d| d.0))
     .bind(service.reservation.map(|r| r.0))
     .bind(service.updated_at)
@@ -310,7 +309,7 @@ fn deployment_from_row(row: &PgRow, sealer: &Sealer) -> Result<Deployment> {
         org,
         project: ProjectId(get(row, "project_id")?),
         spec: sealer.open_spec(org, get::<Json<serde_json::Value>>(row, "spec")?.0)?,
-        status: parse_deployment_status(&get::<String>(row, "status")?)?,
+        status: read_name(row, "status", "deployments.status")?,
         container_id: get(row, "container_id")?,
         error: get(row, "error")?,
         created_at: get(row, "created_at")?,
@@ -333,7 +332,7 @@ pub(crate) async fn create_deployment(
     .bind(deployment.org.0)
     .bind(deployment.project.0)
     .bind(Json(sealer.seal_spec(deployment.org, &deployment.spec)?))
-    .bind(deployment_status(deployment.status))
+    .bind(deployment.status.name())
     .bind(deployment.container_id.as_deref())
     .bind(deployment.error.as_deref())
     .bind(deployment.created_at)
@@ -373,7 +372,7 @@ pub(crate) async fn update_deployment(pool: &PgPool, deployment: &Deployment) ->
          WHERE id = $1",
     )
     .bind(deployment.id.0)
-    .bind(deployment_status(deployment.status))
+    .bind(deployment.status.name())
     .bind(deployment.container_id.as_deref())
     .bind(deployment.error.as_deref())
     .bind(deployment.finished_at)

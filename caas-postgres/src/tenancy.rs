@@ -1,5 +1,6 @@
 //! Users, organizations and members.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Member, Organization, User};
 use caas_core::ports::store::{OrgFilter, UserFilter};
 use caas_core::validate::Slug;
@@ -8,7 +9,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::codec::{finish, get, org_status, parse_org_status, parse_role, role};
+use crate::codec::{finish, get, read_name};
 use crate::error::{Violation, corrupt, db_error, on_violation};
 
 /// Most organizations (or users) one `list_orgs` (`list_users`) call returns.
@@ -122,7 +123,7 @@ fn org_from_row(row: &PgRow) -> Result<Organization> {
         id: OrgId(get(row, "id")?),
         slug: Slug::parse(slug.as_str()).map_err(|_| corrupt("organizations.slug", &slug))?,
         display_name: get(row, "display_name")?,
-        status: parse_org_status(&get::<String>(row, "status")?)?,
+        status: read_name(row, "status", "organizations.status")?,
         created_at: get(row, "created_at")?,
     })
 }
@@ -142,7 +143,7 @@ pub(crate) async fn create_org(pool: &PgPool, org: &Organization) -> Result<()> 
     .bind(org.id.0)
     .bind(org.slug.as_str())
     .bind(&org.display_name)
-    .bind(org_status(org.status))
+    .bind(org.status.name())
     .bind(org.created_at)
     .execute(pool)
     .await
@@ -187,7 +188,7 @@ pub(crate) async fn list_orgs(pool: &PgPool, filter: &OrgFilter) -> Result<Vec<O
          ORDER BY slug \
          LIMIT $3 OFFSET $4",
     )
-    .bind(filter.status.map(org_status))
+    .bind(filter.status.map(StoredName::name))
     .bind(filter.search.as_deref())
     .bind(i64::from(filter.limit.min(MAX_ORG_PAGE)))
     .bind(i64::from(filter.offset))
@@ -206,7 +207,7 @@ pub(crate) async fn update_org(pool: &PgPool, org: &Organization) -> Result<()> 
     .bind(org.id.0)
     .bind(org.slug.as_str())
     .bind(&org.display_name)
-    .bind(org_status(org.status))
+    .bind(org.status.name())
     .execute(pool)
     .await
     .map_err(|e| on_violation(e, org_slug_taken(org)))?;
@@ -269,7 +270,7 @@ fn member_from_row(row: &PgRow) -> Result<Member> {
     Ok(Member {
         org: OrgId(get(row, "org_id")?),
         user: UserId(get(row, "user_id")?),
-        role: parse_role(&get::<String>(row, "role")?)?,
+        role: read_name(row, "role", "members.role")?,
         projects: projects.map(|ps| ps.into_iter().map(ProjectId).collect()),
         created_at: get(row, "created_at")?,
     })
@@ -288,7 +289,7 @@ pub(crate) async fn put_member(pool: &PgPool, member: &Member) -> Result<()> {
     )
     .bind(member.org.0)
     .bind(member.user.0)
-    .bind(role(member.role))
+    .bind(member.role.name())
     .bind(projects)
     .bind(member.created_at)
     .execute(pool)

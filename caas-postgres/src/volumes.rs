@@ -1,10 +1,8 @@
 //! Volumes (unique by name per project, going with their project) and their backups (which
 //! outlive the volume and its project, and go with the organization).
 
-use caas_core::model::{
-    Backup, BackupFormat, BackupSchedule, BackupStatus, BackupTrigger, Volume, VolumeState,
-    VolumeUsage,
-};
+use caas_core::codec::StoredName;
+use caas_core::model::{Backup, BackupSchedule, Volume, VolumeUsage};
 use caas_core::validate::Name;
 use caas_core::{BackupId, Error, OrgId, ProjectId, ReservationId, Result, VolumeId};
 use chrono::{DateTime, Utc};
@@ -12,63 +10,8 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::codec::{get, get_u64};
-use crate::error::{Violation, corrupt, db_error, from_bigint, on_violation, to_bigint};
-
-// --- encodings (exhaustive, so a new variant fails to compile here, not a CHECK at runtime) ---
-
-fn volume_state(s: VolumeState) -> &'static str {
-    match s {
-        VolumeState::Ok => "ok",
-        VolumeState::Warning => "warning",
-        VolumeState::Full => "full",
-    }
-}
-
-fn parse_volume_state(s: &str) -> Result<VolumeState> {
-    match s {
-        "ok" => Ok(VolumeState::Ok),
-        "warning" => Ok(VolumeState::Warning),
-        "full" => Ok(VolumeState::Full),
-        other => Err(corrupt("volumes.state", other)),
-    }
-}
-
-fn backup_status(s: BackupStatus) -> &'static str {
-    match s {
-        BackupStatus::Running => "running",
-        BackupStatus::Succeeded => "succeeded",
-        BackupStatus::Failed => "failed",
-    }
-}
-
-fn parse_backup_status(s: &str) -> Result<BackupStatus> {
-    match s {
-        "running" => Ok(BackupStatus::Running),
-        "succeeded" => Ok(BackupStatus::Succeeded),
-        "failed" => Ok(BackupStatus::Failed),
-        other => Err(corrupt("backups.status", other)),
-    }
-}
-
-fn backup_trigger(t: BackupTrigger) -> &'static str {
-    match t {
-        BackupTrigger::Manual => "manual",
-        BackupTrigger::Scheduled => "scheduled",
-    }
-}
-
-fn parse_backup_trigger(s: &str) -> Result<BackupTrigger> {
-    match s {
-        "manual" => Ok(BackupTrigger::Manual),
-        "scheduled" => Ok(BackupTrigger::Scheduled),
-        other => Err(corrupt("backups.triggered_by", other)),
-    }
-}
-
-fn parse_backup_format(s: &str) -> Result<BackupFormat> {
-    s.parse().map_err(|_| corrupt("backups.format", s))
-}
+use crate::codec::{get, get_u64, read_name};
+use crate::error::{Violation, corrupt, db_error, from_i64, on_violation, to_i64};
 
 fn name_column(table_column: &'static str, value: String) -> Result<Name> {
     Name::parse(value.as_str()).map_err(|_| corrupt(table_column, &value))
@@ -77,13 +20,13 @@ fn name_column(table_column: &'static str, value: String) -> Result<Name> {
 /// Reads a nullable BIGINT column holding an unsigned amount.
 fn get_u64_opt(row: &PgRow, col: &str) -> Result<Option<u64>> {
     get::<Option<i64>>(row, col)?
-        .map(|v| from_bigint(col, v))
+        .map(|v| from_i64(col, v))
         .transpose()
 }
 
 /// An optional amount for a BIGINT column. Errors: `InvalidInput` (`field`) above `i64::MAX`.
 fn to_bigint_opt(field: &str, v: Option<u64>) -> Result<Option<i64>> {
-    v.map(|v| to_bigint(field, v)).transpose()
+    v.map(|v| to_i64(field, v)).transpose()
 }
 
 // --- volumes ---
@@ -113,7 +56,7 @@ fn volume_from_row(row: &PgRow) -> Result<Volume> {
         size_bytes: get_u64(row, "size_bytes")?,
         runtime_name: get(row, "runtime_name")?,
         reservation: get::<Option<Uuid>>(row, "reservation_id")?.map(ReservationId),
-        state: parse_volume_state(&get::<String>(row, "state")?)?,
+        state: read_name(row, "state", "volumes.state")?,
         usage,
         backup_schedule: get::<Option<Json<BackupSchedule>>>(row, "backup_schedule")?
             .map(|Json(s)| s),
@@ -140,10 +83,10 @@ pub(crate) async fn create_volume(pool: &PgPool, v: &Volume) -> Result<()> {
     .bind(v.org.0)
     .bind(v.project.0)
     .bind(v.name.as_str())
-    .bind(to_bigint("size_bytes", v.size_bytes)?)
+    .bind(to_i64("size_bytes", v.size_bytes)?)
     .bind(&v.runtime_name)
     .bind(v.reservation.map(|r| r.0))
-    .bind(volume_state(v.state))
+    .bind(v.state.name())
     .bind(to_bigint_opt("usage.bytes", v.usage.map(|u| u.bytes))?)
     .bind(v.usage.map(|u| u.at))
     .bind(v.backup_schedule.as_ref().map(Json))
@@ -222,10 +165,10 @@ pub(crate) async fn update_volume(pool: &PgPool, v: &Volume) -> Result<()> {
          state = $5, usage_bytes = $6, usage_at = $7, backup_schedule = $8 WHERE id = $1",
     )
     .bind(v.id.0)
-    .bind(to_bigint("size_bytes", v.size_bytes)?)
+    .bind(to_i64("size_bytes", v.size_bytes)?)
     .bind(&v.runtime_name)
     .bind(v.reservation.map(|r| r.0))
-    .bind(volume_state(v.state))
+    .bind(v.state.name())
     .bind(to_bigint_opt("usage.bytes", v.usage.map(|u| u.bytes))?)
     .bind(v.usage.map(|u| u.at))
     .bind(v.backup_schedule.as_ref().map(Json))
@@ -264,11 +207,11 @@ fn backup_from_row(row: &PgRow) -> Result<Backup> {
         volume: VolumeId(get(row, "volume_id")?),
         project: ProjectId(get(row, "project_id")?),
         volume_name: name_column("backups.volume_name", get(row, "volume_name")?)?,
-        status: parse_backup_status(&get::<String>(row, "status")?)?,
-        trigger: parse_backup_trigger(&get::<String>(row, "triggered_by")?)?,
+        status: read_name(row, "status", "backups.status")?,
+        trigger: read_name(row, "triggered_by", "backups.triggered_by")?,
         consistent: get(row, "consistent")?,
         paused: get(row, "paused")?,
-        format: parse_backup_format(&get::<String>(row, "format")?)?,
+        format: read_name(row, "format", "backups.format")?,
         archive_bytes: get_u64_opt(row, "archive_bytes")?,
         size_bytes: get_u64_opt(row, "size_bytes")?,
         sha256: get(row, "sha256")?,
@@ -289,11 +232,11 @@ pub(crate) async fn create_backup(pool: &PgPool, b: &Backup) -> Result<()> {
     .bind(b.volume.0)
     .bind(b.project.0)
     .bind(b.volume_name.as_str())
-    .bind(backup_status(b.status))
-    .bind(backup_trigger(b.trigger))
+    .bind(b.status.name())
+    .bind(b.trigger.name())
     .bind(b.consistent)
     .bind(b.paused)
-    .bind(b.format.as_str())
+    .bind(b.format.name())
     .bind(to_bigint_opt("archive_bytes", b.archive_bytes)?)
     .bind(to_bigint_opt("size_bytes", b.size_bytes)?)
     .bind(b.sha256.as_deref())
@@ -356,7 +299,7 @@ pub(crate) async fn update_backup(pool: &PgPool, b: &Backup) -> Result<()> {
          location = $6, error = $7, finished_at = $8 WHERE id = $1",
     )
     .bind(b.id.0)
-    .bind(backup_status(b.status))
+    .bind(b.status.name())
     .bind(to_bigint_opt("archive_bytes", b.archive_bytes)?)
     .bind(to_bigint_opt("size_bytes", b.size_bytes)?)
     .bind(b.sha256.as_deref())
@@ -382,30 +325,4 @@ pub(crate) async fn delete_backup(pool: &PgPool, id: BackupId) -> Result<()> {
         return Err(Error::not_found("backup", id));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn enum_texts_roundtrip_and_match_serde() {
-        for s in [VolumeState::Ok, VolumeState::Warning, VolumeState::Full] {
-            assert_eq!(parse_volume_state(volume_state(s)).unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), volume_state(s));
-        }
-        for s in [
-            BackupStatus::Running,
-            BackupStatus::Succeeded,
-            BackupStatus::Failed,
-        ] {
-            assert_eq!(parse_backup_status(backup_status(s)).unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), backup_status(s));
-        }
-        for t in [BackupTrigger::Manual, BackupTrigger::Scheduled] {
-            assert_eq!(parse_backup_trigger(backup_trigger(t)).unwrap(), t);
-            assert_eq!(serde_json::to_value(t).unwrap(), backup_trigger(t));
-        }
-        assert!(parse_volume_state("empty").unwrap_err().is_backend());
-    }
 }

@@ -1,12 +1,13 @@
 //! Alerts: put by id, found by rule and subject while firing, listed newest first.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Alert, AlertState};
 use caas_core::{AlertId, Error, OrgId, Result};
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{self, Cols, all, ts, ts_opt};
-use crate::errors::{db, on_unique};
+use crate::codec::{Cols, all, ts, ts_opt};
+use crate::error::{db_error, on_unique};
 
 /// Most alerts one `list_alerts` call returns.
 const MAX_ALERT_PAGE: u32 = 1000;
@@ -43,7 +44,7 @@ pub(crate) async fn put(s: &SqliteStore, a: &Alert) -> Result<()> {
     .bind(a.service.map(|sv| sv.as_uuid()))
     .bind(&a.subject)
     .bind(&a.rule)
-    .bind(codec::name(&a.state)?)
+    .bind(a.state.name())
     .bind(&a.message)
     .bind(ts("since", a.since)?)
     .bind(ts_opt("resolved_at", a.resolved_at)?)
@@ -73,10 +74,10 @@ pub(crate) async fn firing_opt(
     .bind(org.as_uuid())
     .bind(rule)
     .bind(subject)
-    .bind(codec::name(&AlertState::Firing)?)
+    .bind(AlertState::Firing.name())
     .fetch_optional(s.pool())
     .await
-    .map_err(db)?
+    .map_err(db_error)?
     .map(|r| alert(&r))
     .transpose()
 }
@@ -93,11 +94,11 @@ pub(crate) async fn list(
     )
     .bind(org.as_uuid())
     .bind(firing_only)
-    .bind(codec::name(&AlertState::Firing)?)
+    .bind(AlertState::Firing.name())
     .bind(limit.min(MAX_ALERT_PAGE))
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, alert)
 }
 
@@ -106,6 +107,6 @@ pub(crate) async fn by_id(s: &SqliteStore, id: AlertId) -> Result<Alert> {
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("alert", id)), |r| alert(&r))
 }

@@ -9,7 +9,11 @@
 //!   `DateTime<Utc>` fits, sub-microsecond digits are truncated (towards the past).
 //! - Amounts: `u64` in the model, `INTEGER` (`i64`) here; values above `i64::MAX` are refused
 //!   with `InvalidInput` naming the field.
-//! - Enums: their serde (snake_case) names. Structured values: JSON text.
+//! - Enums: their stored names (`caas_core::codec::StoredName`, the serde names, exhaustive in
+//!   caas-core). Structured values: JSON text.
+//!
+//! The PostgreSQL store follows the same convention (`codec.rs` and `error.rs`, `db_error`,
+//! `to_i64`, stored names from caas-core).
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
@@ -18,11 +22,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
 
+use caas_core::codec::StoredName;
 use caas_core::model::{InstanceOutput, ServiceSpec};
 use caas_core::secrets::Sealer;
 use caas_core::{Error, OrgId, Result};
 
-use crate::errors::{SERVICE, corrupt};
+use crate::error::{SERVICE, corrupt};
 
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
@@ -48,34 +53,9 @@ pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-/// An amount as stored. Errors: `InvalidInput` (`field`) above `i64::MAX`.
-pub(crate) fn int(field: &str, value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| {
-        Error::invalid(
-            field,
-            format!(
-                "{value} is larger than the largest value the store can keep ({})",
-                i64::MAX
-            ),
-        )
-    })
-}
-
-/// An enum's serde name (`snake_case`), e.g. `active`.
-pub(crate) fn name<T: Serialize>(value: &T) -> Result<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        Ok(other) => Err(Error::backend(
-            SERVICE,
-            format!("expected an enum that serializes to a name, got {other}"),
-        )),
-        Err(e) => Err(Error::backend_source(
-            SERVICE,
-            "cannot serialize a value",
-            e,
-        )),
-    }
-}
+/// An amount as stored: `caas_core::codec::to_i64` (`InvalidInput` naming `field` above
+/// `i64::MAX`).
+pub(crate) use caas_core::codec::to_i64;
 
 /// A value as JSON text.
 pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
@@ -202,10 +182,10 @@ impl<'r> Cols<'r> {
         }
     }
 
-    /// An enum stored as its serde name.
-    pub(crate) fn name<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
-        serde_json::from_value(serde_json::Value::String(self.text(col)?))
-            .map_err(|e| self.bad(col, e))
+    /// An enum stored by its name.
+    pub(crate) fn name<T: StoredName>(&self, col: &str) -> Result<T> {
+        let text = self.text(col)?;
+        T::from_name(&text).ok_or_else(|| self.bad(col, format!("'{text}' is not a known name")))
     }
 
     /// A JSON column.
@@ -294,17 +274,8 @@ mod tests {
 
     #[test]
     fn amounts_above_i64_are_refused_naming_the_field() {
-        assert_eq!(int("limits.cpu_millis", 5).unwrap(), 5);
-        let e = int("limits.cpu_millis", u64::MAX).unwrap_err();
+        assert_eq!(to_i64("limits.cpu_millis", 5).unwrap(), 5);
+        let e = to_i64("limits.cpu_millis", u64::MAX).unwrap_err();
         assert_eq!(e.field(), Some("limits.cpu_millis"));
-    }
-
-    #[test]
-    fn enums_are_stored_by_their_serde_names() {
-        assert_eq!(
-            name(&caas_core::model::OrgStatus::Suspended).unwrap(),
-            "suspended"
-        );
-        assert!(name(&caas_core::model::ServiceKind::App).is_err());
     }
 }

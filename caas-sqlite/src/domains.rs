@@ -18,7 +18,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
-use crate::errors::{corrupt, db, on_unique};
+use crate::error::{corrupt, db_error, on_unique};
 
 /// Whether the `host_claims` row at hand is proven, in SQL (the serde tag of
 /// `VerificationStatus::Verified`; see the test below).
@@ -100,7 +100,7 @@ async fn live_claim(conn: &mut SqliteConnection, host: &str) -> Result<Option<Ho
     .bind(host)
     .fetch_optional(conn)
     .await
-    .map_err(db)?
+    .map_err(db_error)?
     .map(|r| claim(&r))
     .transpose()
 }
@@ -111,7 +111,7 @@ async fn has_domains(conn: &mut SqliteConnection, org: OrgId, host: &str) -> Res
         .bind(org.as_uuid())
         .fetch_one(conn)
         .await
-        .map_err(db)
+        .map_err(db_error)
 }
 
 /// Drops the claim on `host` (only `org`'s, when given), first remembering it in the history
@@ -128,13 +128,13 @@ async fn retire(conn: &mut SqliteConnection, host: &str, org: Option<OrgId>) -> 
     .bind(org)
     .execute(&mut *conn)
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     sqlx::query("DELETE FROM host_claims WHERE hostname = ?1 AND (?2 IS NULL OR org_id = ?2)")
         .bind(host)
         .bind(org)
         .execute(conn)
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     Ok(())
 }
 
@@ -154,7 +154,7 @@ pub(crate) async fn create(
         .bind(d.service.as_uuid())
         .fetch_optional(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if owner != Some(d.org.as_uuid()) {
         return Err(Error::not_found("service", d.service));
     }
@@ -168,7 +168,7 @@ pub(crate) async fn create(
         .bind(d.id.as_uuid())
         .fetch_one(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if id_taken {
         return Err(Error::already_exists("domain", d.id));
     }
@@ -186,7 +186,7 @@ pub(crate) async fn create(
     .bind(&d.path_prefix)
     .fetch_one(tx.conn())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if path_taken {
         return Err(Error::already_exists("domain", &taken));
     }
@@ -194,7 +194,7 @@ pub(crate) async fn create(
         .bind(d.org.as_uuid())
         .fetch_one(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     grant.check_domain(used)?;
 
     let claim = match held {
@@ -215,7 +215,7 @@ pub(crate) async fn create(
             .bind(&values.created_at)
             .execute(tx.conn())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
             new.clone()
         }
     };
@@ -253,7 +253,7 @@ pub(crate) async fn by_id(s: &SqliteStore, id: DomainId) -> Result<Domain> {
     .bind(id.as_uuid())
     .fetch_optional(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     row.as_ref()
         .map(domain)
         .transpose()?
@@ -267,7 +267,7 @@ pub(crate) async fn list_by_service(s: &SqliteStore, service: ServiceId) -> Resu
     .bind(service.as_uuid())
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, domain)
 }
 
@@ -278,7 +278,7 @@ pub(crate) async fn list_by_org(s: &SqliteStore, org: OrgId) -> Result<Vec<Domai
     .bind(org.as_uuid())
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, domain)
 }
 
@@ -289,7 +289,7 @@ pub(crate) async fn list_by_host(s: &SqliteStore, host: &str) -> Result<Vec<Doma
     .bind(host)
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, domain)
 }
 
@@ -301,7 +301,7 @@ pub(crate) async fn list_under(s: &SqliteStore, base: &str) -> Result<Vec<Domain
     .bind(format!("%.{}", base.to_ascii_lowercase()))
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, domain)
 }
 
@@ -312,7 +312,7 @@ pub(crate) async fn update(s: &SqliteStore, d: &Domain) -> Result<()> {
         .bind(d.id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("domain", d.id));
     }
@@ -326,7 +326,7 @@ pub(crate) async fn delete(s: &SqliteStore, id: DomainId) -> Result<()> {
             .bind(id.as_uuid())
             .fetch_optional(tx.conn())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
     let Some((org, host)) = gone else {
         return Err(Error::not_found("domain", id));
     };
@@ -338,7 +338,7 @@ pub(crate) async fn delete(s: &SqliteStore, id: DomainId) -> Result<()> {
 }
 
 pub(crate) async fn claim_opt(s: &SqliteStore, host: &str) -> Result<Option<HostClaim>> {
-    let mut conn = s.pool().acquire().await.map_err(db)?;
+    let mut conn = s.pool().acquire().await.map_err(db_error)?;
     live_claim(&mut conn, host).await
 }
 
@@ -350,7 +350,7 @@ pub(crate) async fn list_claims(s: &SqliteStore, org: Option<OrgId>) -> Result<V
     .bind(org.map(|o| o.as_uuid()))
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, claim)
 }
 
@@ -365,7 +365,7 @@ pub(crate) async fn update_claim(s: &SqliteStore, c: &HostClaim) -> Result<()> {
     .bind(c.org.as_uuid())
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("hostname claim", &c.hostname));
     }
@@ -386,7 +386,7 @@ pub(crate) async fn release_expired(
     .bind(org.as_uuid())
     .fetch_optional(tx.conn())
     .await
-    .map_err(db)?
+    .map_err(db_error)?
     .map(|r| claim(&r))
     .transpose()?;
     if !held.is_some_and(|c| c.is_expired(now)) {
@@ -399,20 +399,20 @@ pub(crate) async fn release_expired(
     .bind(org.as_uuid())
     .fetch_all(tx.conn())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     let gone = all(&rows, domain)?;
     sqlx::query("DELETE FROM domains WHERE hostname = ? AND org_id = ?")
         .bind(host)
         .bind(org.as_uuid())
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     // Unproven, so there is nothing to remember.
     sqlx::query("DELETE FROM host_claims WHERE hostname = ?")
         .bind(host)
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     tx.commit().await?;
     Ok(gone)
 }
@@ -432,7 +432,7 @@ pub(crate) async fn site_verified_by_others(
     .bind(org.as_uuid())
     .fetch_one(s.pool())
     .await
-    .map_err(db)
+    .map_err(db_error)
 }
 
 /// Fills in the site of claims the migration made (SQL cannot read the public suffix list).
@@ -446,7 +446,7 @@ pub(crate) async fn backfill_sites(s: &SqliteStore) -> Result<()> {
         ))
         .fetch_all(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
         for host in &hosts {
             let site = HostPattern::parse_field("hostname", host.as_str(), true)?.site();
             sqlx::query(&format!(
@@ -456,7 +456,7 @@ pub(crate) async fn backfill_sites(s: &SqliteStore) -> Result<()> {
             .bind(host)
             .execute(tx.conn())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
         }
     }
     tx.commit().await

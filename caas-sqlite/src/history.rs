@@ -10,7 +10,7 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
-use crate::errors::{db, on_write};
+use crate::error::{db_error, on_write};
 
 fn event(row: &SqliteRow) -> Result<ServiceEvent> {
     let c = Cols::new(row, "service_events");
@@ -73,7 +73,7 @@ pub(crate) async fn list_events(
     .bind(limit)
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, event)
 }
 
@@ -92,7 +92,7 @@ pub(crate) async fn append_audit(s: &SqliteStore, a: &AuditEntry) -> Result<()> 
     .bind(codec::json_opt(a.after.as_ref())?)
     .execute(s.pool())
     .await
-    .map_err(|e| crate::errors::on_unique(e, |_| Error::already_exists("audit entry", a.id)))?;
+    .map_err(|e| crate::error::on_unique(e, |_| Error::already_exists("audit entry", a.id)))?;
     Ok(())
 }
 
@@ -143,7 +143,7 @@ pub(crate) async fn list_audit(s: &SqliteStore, f: &AuditFilter) -> Result<Vec<A
     }
     q.push(" ORDER BY at DESC, id DESC LIMIT ")
         .push_bind(f.limit.min(MAX_AUDIT_PAGE));
-    let rows = q.build().fetch_all(s.pool()).await.map_err(db)?;
+    let rows = q.build().fetch_all(s.pool()).await.map_err(db_error)?;
     all(&rows, audit)
 }
 
@@ -193,7 +193,7 @@ pub(crate) async fn setting_opt(s: &SqliteStore, key: &str) -> Result<Option<ser
         .bind(key)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     row.map(|(v,)| {
         let value = serde_json::from_str(&v).map_err(|e| {
             Error::backend_source("sqlite", format!("setting '{key}' holds invalid JSON"), e)
@@ -222,7 +222,7 @@ pub(crate) async fn put_setting(
     .bind(ts("updated_at", chrono::Utc::now())?)
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     Ok(())
 }
 

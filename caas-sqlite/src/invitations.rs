@@ -1,13 +1,14 @@
 //! Invitations to join an organization, found by id or by the SHA-256 of their token, going
 //! with their organization.
 
+use caas_core::codec::StoredName;
 use caas_core::model::Invitation;
 use caas_core::{Error, InvitationId, OrgId, Result};
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
-use crate::errors::{db, on_write};
+use crate::error::{db_error, on_write};
 
 /// The columns [`invitation`] reads (named, not `*`: see [`crate::plans::PLAN_COLUMNS`]).
 const COLUMNS: &str =
@@ -35,7 +36,7 @@ pub(crate) async fn create(s: &SqliteStore, i: &Invitation) -> Result<()> {
     .bind(i.id.as_uuid())
     .bind(i.org.as_uuid())
     .bind(&i.email)
-    .bind(codec::name(&i.role)?)
+    .bind(i.role.name())
     .bind(codec::json_opt(i.projects.as_ref())?)
     .bind(&i.token_sha256)
     .bind(i.invited_by.as_uuid())
@@ -59,7 +60,7 @@ pub(crate) async fn by_id(s: &SqliteStore, id: InvitationId) -> Result<Invitatio
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("invitation", id)),
             |r| invitation(&r),
@@ -73,7 +74,7 @@ pub(crate) async fn by_hash_opt(s: &SqliteStore, sha256: &str) -> Result<Option<
     .bind(sha256)
     .fetch_optional(s.pool())
     .await
-    .map_err(db)?
+    .map_err(db_error)?
     .map(|r| invitation(&r))
     .transpose()
 }
@@ -85,7 +86,7 @@ pub(crate) async fn list(s: &SqliteStore, org: OrgId) -> Result<Vec<Invitation>>
     .bind(org.as_uuid())
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, invitation)
 }
 
@@ -94,7 +95,7 @@ pub(crate) async fn delete(s: &SqliteStore, id: InvitationId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("invitation", id));
     }

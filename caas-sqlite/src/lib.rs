@@ -265,7 +265,7 @@
 mod alerts;
 mod codec;
 mod domains;
-mod errors;
+mod error;
 mod history;
 mod invitations;
 mod metrics;
@@ -291,7 +291,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, RwLock};
 
-use crate::errors::{SERVICE, db};
+use crate::error::{SERVICE, db_error};
 
 /// The embedded migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -364,7 +364,11 @@ impl SqliteStore {
         // The gate is taken before the connection, so waiting writers do not hold connections
         // that readers need (a `:memory:` pool has only one).
         let gate = self.write_gate.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)?;
         Ok(WriteTx { tx, _gate: gate })
     }
 }
@@ -384,6 +388,6 @@ impl WriteTx {
 
     /// Commits. Errors: `Unavailable`, `Backend`.
     pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await.map_err(db)
+        self.tx.commit().await.map_err(db_error)
     }
 }

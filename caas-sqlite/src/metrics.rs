@@ -14,7 +14,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{Cols, all, micros};
-use crate::errors::db;
+use crate::error::db_error;
 
 /// Columns of `metric_samples`, in insert order.
 const SAMPLE_COLUMNS: [&str; 11] = [
@@ -147,7 +147,11 @@ pub(crate) async fn insert(s: &SqliteStore, samples: &[MetricSample]) -> Result<
                     q = q.bind(v);
                 }
             }
-            written += q.execute(tx.conn()).await.map_err(db)?.rows_affected();
+            written += q
+                .execute(tx.conn())
+                .await
+                .map_err(db_error)?
+                .rows_affected();
         }
     }
     tx.commit().await?;
@@ -229,7 +233,11 @@ pub(crate) async fn rollup(
         q = q.bind(source.as_str());
     }
     let mut tx = s.write().await?;
-    let written = q.execute(tx.conn()).await.map_err(db)?.rows_affected();
+    let written = q
+        .execute(tx.conn())
+        .await
+        .map_err(db_error)?
+        .rows_affected();
     tx.commit().await?;
     Ok(written)
 }
@@ -295,7 +303,7 @@ pub(crate) async fn query(
         .bind(QUERY_LIMIT)
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
         all(&rows, raw_point)
     } else {
         let rows = sqlx::query(
@@ -310,7 +318,7 @@ pub(crate) async fn query(
         .bind(QUERY_LIMIT)
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
         all(&rows, rollup_point)
     }
 }
@@ -329,7 +337,11 @@ pub(crate) async fn delete_before(
             .bind(before)
     };
     let mut tx = s.write().await?;
-    let deleted = q.execute(tx.conn()).await.map_err(db)?.rows_affected();
+    let deleted = q
+        .execute(tx.conn())
+        .await
+        .map_err(db_error)?
+        .rows_affected();
     tx.commit().await?;
     Ok(deleted)
 }

@@ -1,13 +1,14 @@
 //! Plans and subscriptions.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Plan, PlanLimits, Subscription};
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, PlanId, Result};
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{self, Cols, all, int, ts};
-use crate::errors::{db, on_unique, on_write};
+use crate::codec::{Cols, all, to_i64, ts};
+use crate::error::{db_error, on_unique, on_write};
 
 /// The columns [`plan`] reads. Named rather than `*`: a statement prepared on a connection
 /// that has not seen the latest migration yet then still yields exactly these columns (with
@@ -58,15 +59,15 @@ impl PlanNumbers {
     fn of(p: &Plan) -> Result<Self> {
         let l = &p.limits;
         Ok(Self([
-            int("limits.cpu_millis", l.cpu_millis)?,
-            int("limits.memory_bytes", l.memory_bytes)?,
-            int("limits.storage_bytes", l.storage_bytes)?,
-            int("limits.max_containers", l.max_containers)?,
-            int("limits.max_projects", l.max_projects)?,
-            int("limits.max_domains", l.max_domains)?,
-            int("limits.max_pids", l.max_pids)?,
-            int("limits.backup_storage_bytes", l.backup_storage_bytes)?,
-            int("monthly_price_cents", p.monthly_price_cents)?,
+            to_i64("limits.cpu_millis", l.cpu_millis)?,
+            to_i64("limits.memory_bytes", l.memory_bytes)?,
+            to_i64("limits.storage_bytes", l.storage_bytes)?,
+            to_i64("limits.max_containers", l.max_containers)?,
+            to_i64("limits.max_projects", l.max_projects)?,
+            to_i64("limits.max_domains", l.max_domains)?,
+            to_i64("limits.max_pids", l.max_pids)?,
+            to_i64("limits.backup_storage_bytes", l.backup_storage_bytes)?,
+            to_i64("monthly_price_cents", p.monthly_price_cents)?,
         ]))
     }
 }
@@ -122,7 +123,7 @@ pub(crate) async fn plan_by_id(s: &SqliteStore, id: PlanId) -> Result<Plan> {
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("plan", id)), |r| plan(&r))
 }
 
@@ -131,7 +132,7 @@ pub(crate) async fn plan_by_name_opt(s: &SqliteStore, name: &str) -> Result<Opti
         .bind(name)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| plan(&r))
         .transpose()
 }
@@ -140,7 +141,7 @@ pub(crate) async fn list_plans(s: &SqliteStore) -> Result<Vec<Plan>> {
     let rows = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM plans ORDER BY name"))
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, plan)
 }
 
@@ -193,7 +194,7 @@ pub(crate) async fn delete_plan(s: &SqliteStore, id: PlanId) -> Result<()> {
         .bind(id.as_uuid())
         .fetch_optional(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     let Some(name) = name else {
         return Err(Error::not_found("plan", id));
     };
@@ -201,7 +202,7 @@ pub(crate) async fn delete_plan(s: &SqliteStore, id: PlanId) -> Result<()> {
         .bind(id.as_uuid())
         .fetch_one(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if users > 0 {
         return Err(Error::conflict(format!(
             "plan '{name}' is used by {users} subscription(s); move them to another plan first"
@@ -211,7 +212,7 @@ pub(crate) async fn delete_plan(s: &SqliteStore, id: PlanId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     tx.commit().await
 }
 
@@ -228,7 +229,7 @@ pub(crate) async fn put_subscription(s: &SqliteStore, sub: &Subscription) -> Res
     .bind(sub.id.as_uuid())
     .bind(sub.org.as_uuid())
     .bind(sub.plan.as_uuid())
-    .bind(codec::name(&sub.status)?)
+    .bind(sub.status.name())
     .bind(ts("period_start", sub.period_start)?)
     .bind(ts("period_end", sub.period_end)?)
     .bind(ts("created_at", sub.created_at)?)
@@ -252,7 +253,7 @@ pub(crate) async fn subscription_opt(s: &SqliteStore, org: OrgId) -> Result<Opti
         .bind(org.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| subscription(&r))
         .transpose()
 }

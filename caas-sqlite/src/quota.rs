@@ -19,8 +19,8 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{Cols, all, int, ts};
-use crate::errors::db;
+use crate::codec::{Cols, all, to_i64, ts};
+use crate::error::db_error;
 
 fn reservation(row: &SqliteRow) -> Result<Reservation> {
     let c = Cols::new(row, "reservations");
@@ -52,7 +52,7 @@ async fn live(conn: &mut SqliteConnection, org: OrgId, now: &str) -> Result<Vec<
     .bind(now)
     .fetch_all(conn)
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, reservation)
 }
 
@@ -66,11 +66,11 @@ pub(crate) async fn reserve(
     let now_text = ts("now", now)?;
     let expires_text = ts("expires_at", expires_at)?;
     let numbers = [
-        int("amounts.cpu_millis", amounts.cpu_millis)?,
-        int("amounts.memory_bytes", amounts.memory_bytes)?,
-        int("amounts.storage_bytes", amounts.storage_bytes)?,
-        int("amounts.containers", amounts.containers)?,
-        int("amounts.projects", amounts.projects)?,
+        to_i64("amounts.cpu_millis", amounts.cpu_millis)?,
+        to_i64("amounts.memory_bytes", amounts.memory_bytes)?,
+        to_i64("amounts.storage_bytes", amounts.storage_bytes)?,
+        to_i64("amounts.containers", amounts.containers)?,
+        to_i64("amounts.projects", amounts.projects)?,
     ];
 
     let org = grant.org;
@@ -105,7 +105,7 @@ pub(crate) async fn reserve(
     .bind(&now_text)
     .execute(tx.conn())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     tx.commit().await?;
     Ok(r)
 }
@@ -126,7 +126,7 @@ pub(crate) async fn commit(
     .bind(ts("now", now)?)
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if done.rows_affected() > 0 {
         return Ok(());
     }
@@ -151,18 +151,18 @@ pub(crate) async fn resize(
 ) -> Result<Reservation> {
     let now_text = ts("now", now)?;
     let numbers = [
-        int("amounts.cpu_millis", amounts.cpu_millis)?,
-        int("amounts.memory_bytes", amounts.memory_bytes)?,
-        int("amounts.storage_bytes", amounts.storage_bytes)?,
-        int("amounts.containers", amounts.containers)?,
-        int("amounts.projects", amounts.projects)?,
+        to_i64("amounts.cpu_millis", amounts.cpu_millis)?,
+        to_i64("amounts.memory_bytes", amounts.memory_bytes)?,
+        to_i64("amounts.storage_bytes", amounts.storage_bytes)?,
+        to_i64("amounts.containers", amounts.containers)?,
+        to_i64("amounts.projects", amounts.projects)?,
     ];
     let mut tx = s.write().await?;
     let mut r = sqlx::query("SELECT * FROM reservations WHERE id = ?")
         .bind(id.as_uuid())
         .fetch_optional(tx.conn())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("reservation", id)),
             |row| reservation(&row),
@@ -193,7 +193,7 @@ pub(crate) async fn resize(
     .bind(id.as_uuid())
     .execute(tx.conn())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     tx.commit().await?;
     r.amounts = amounts;
     Ok(r)
@@ -204,7 +204,7 @@ pub(crate) async fn release(s: &SqliteStore, id: ReservationId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("reservation", id));
     }
@@ -216,7 +216,7 @@ pub(crate) async fn by_id(s: &SqliteStore, id: ReservationId) -> Result<Reservat
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("reservation", id)),
             |r| reservation(&r),
@@ -229,7 +229,7 @@ pub(crate) async fn usage(
     now: DateTime<Utc>,
 ) -> Result<Usage> {
     let now_text = ts("now", now)?;
-    let mut conn = s.pool().acquire().await.map_err(db)?;
+    let mut conn = s.pool().acquire().await.map_err(db_error)?;
     let held = live(&mut conn, grant.org, &now_text).await?;
     let (committed, pending) = sum_usage(&held, now);
     Ok(grant.usage(committed, pending))
@@ -242,24 +242,24 @@ pub(crate) async fn expire(s: &SqliteStore, now: DateTime<Utc>) -> Result<u64> {
     .bind(ts("now", now)?)
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec;
+    use caas_core::codec::StoredName;
 
     #[test]
-    fn state_names_in_sql_are_the_serde_names() {
+    fn state_names_in_sql_are_the_stored_names() {
         // The SQL above spells states literally.
         for (state, text) in [
             (ReservationState::Pending, "pending"),
             (ReservationState::Committed, "committed"),
             (ReservationState::Released, "released"),
         ] {
-            assert_eq!(codec::name(&state).unwrap(), text);
+            assert_eq!(state.name(), text);
         }
     }
 }

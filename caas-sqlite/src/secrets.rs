@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::codec::ts;
-use crate::errors::{SERVICE, db};
+use crate::error::{SERVICE, db_error};
 
 /// Rows read, resealed and written back at a time.
 const PAGE: i64 = 200;
@@ -80,7 +80,7 @@ impl SqliteStore {
                 .bind(ts("created_at", chrono::Utc::now())?)
                 .execute(tx.conn())
                 .await
-                .map_err(db)?;
+                .map_err(db_error)?;
             }
         }
         let keyed = Sealer::new(key);
@@ -135,7 +135,7 @@ impl SqliteStore {
         .bind(ts("rotated_at", chrono::Utc::now())?)
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
         tx.commit().await?;
         tracing::info!(resealed, key = new_key.id(), "rotated the secret key");
         *sealer = rotated;
@@ -153,7 +153,7 @@ async fn key_check(conn: &mut SqliteConnection) -> Result<Option<(String, String
                 "secret_key",
                 "the schema has no key check table: call migrate() before with_secret_key()",
             ),
-            e => db(e),
+            e => db_error(e),
         })
 }
 
@@ -176,7 +176,7 @@ async fn reseal_all(
                 .bind(*prefix)
                 .fetch_all(&mut *conn)
                 .await
-                .map_err(db)?;
+                .map_err(db_error)?;
         for (key, text) in rows {
             let mut value = parse(&text, "settings.value")?;
             let doc = SecretDoc::Setting(&key);
@@ -190,7 +190,7 @@ async fn reseal_all(
                     .bind(&key)
                     .execute(&mut *conn)
                     .await
-                    .map_err(db)?;
+                    .map_err(db_error)?;
                 total += n as u64;
             }
         }
@@ -229,7 +229,7 @@ async fn reseal_column(
                 .bind(i64::try_from(SEALED_PREFIX.len()).unwrap_or(i64::MAX))
                 .bind(SEALED_PREFIX);
         }
-        let rows = query.fetch_all(&mut *conn).await.map_err(db)?;
+        let rows = query.fetch_all(&mut *conn).await.map_err(db_error)?;
         let Some(last) = rows.last().map(|r| r.0) else {
             break;
         };
@@ -242,7 +242,7 @@ async fn reseal_column(
                     .bind(id)
                     .execute(&mut *conn)
                     .await
-                    .map_err(db)?;
+                    .map_err(db_error)?;
                 total += n as u64;
             }
         }

@@ -1,5 +1,6 @@
 //! Projects, services and deployments.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Deployment, Project, Service};
 use caas_core::secrets::Sealer;
 use caas_core::validate::Name;
@@ -8,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts, ts_opt};
-use crate::errors::{db, is_foreign_key, on_unique, on_write};
+use crate::error::{db_error, is_foreign_key, on_unique, on_write};
 
 fn project(row: &SqliteRow) -> Result<Project> {
     let c = Cols::new(row, "projects");
@@ -87,7 +88,7 @@ pub(crate) async fn project_by_id(s: &SqliteStore, id: ProjectId) -> Result<Proj
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("project", id)), |r| project(&r))
 }
 
@@ -101,7 +102,7 @@ pub(crate) async fn project_by_name_opt(
         .bind(name)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| project(&r))
         .transpose()
 }
@@ -111,7 +112,7 @@ pub(crate) async fn list_projects(s: &SqliteStore, org: OrgId) -> Result<Vec<Pro
         .bind(org.as_uuid())
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, project)
 }
 
@@ -123,7 +124,7 @@ pub(crate) async fn delete_project(s: &SqliteStore, id: ProjectId) -> Result<()>
         .bind(id.as_uuid())
         .fetch_optional(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     let Some(name) = name else {
         return Err(Error::not_found("project", id));
     };
@@ -131,7 +132,7 @@ pub(crate) async fn delete_project(s: &SqliteStore, id: ProjectId) -> Result<()>
         .bind(id.as_uuid())
         .fetch_one(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if remaining > 0 {
         return Err(Error::conflict(format!(
             "project '{name}' still has {remaining} service(s); delete them first"
@@ -141,7 +142,7 @@ pub(crate) async fn delete_project(s: &SqliteStore, id: ProjectId) -> Result<()>
         .bind(id.as_uuid())
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     tx.commit().await
 }
 
@@ -160,7 +161,7 @@ pub(crate) async fn create_service(s: &SqliteStore, sv: &Service) -> Result<()> 
     .bind(sv.name.as_str())
     .bind(codec::json(&sv.kind)?)
     .bind(codec::sealed_spec(&sealer, sv.org, &sv.spec)?)
-    .bind(codec::name(&sv.status)?)
+    .bind(sv.status.name())
     .bind(sv.current_deployment.map(|d| d.as_uuid()))
     .bind(sv.reservation.map(|r| r.as_uuid()))
     .bind(ts("created_at", sv.created_at)?)
@@ -188,7 +189,7 @@ pub(crate) async fn service_by_id(s: &SqliteStore, id: ServiceId) -> Result<Serv
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("service", id)),
             |r| service(&r, &sealer),
@@ -206,7 +207,7 @@ pub(crate) async fn service_by_name_opt(
         .bind(name)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| service(&r, &sealer))
         .transpose()
 }
@@ -232,7 +233,7 @@ pub(crate) async fn list_services(
                 .await
         }
     }
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, |r| service(r, &sealer))
 }
 
@@ -241,7 +242,7 @@ pub(crate) async fn list_all_services(s: &SqliteStore) -> Result<Vec<Service>> {
     let rows = sqlx::query("SELECT * FROM services ORDER BY id")
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, |r| service(r, &sealer))
 }
 
@@ -257,7 +258,7 @@ pub(crate) async fn update_service(s: &SqliteStore, sv: &Service) -> Result<()> 
     .bind(sv.name.as_str())
     .bind(codec::json(&sv.kind)?)
     .bind(codec::sealed_spec(&sealer, sv.org, &sv.spec)?)
-    .bind(codec::name(&sv.status)?)
+    .bind(sv.status.name())
     .bind(sv.current_deployment.map(|d| d.as_uuid()))
     .bind(sv.reservation.map(|r| r.as_uuid()))
     .bind(ts("updated_at", sv.updated_at)?)
@@ -277,7 +278,7 @@ pub(crate) async fn delete_service(s: &SqliteStore, id: ServiceId) -> Result<()>
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("service", id));
     }
@@ -298,7 +299,7 @@ pub(crate) async fn create_deployment(s: &SqliteStore, d: &Deployment) -> Result
     .bind(d.org.as_uuid())
     .bind(d.project.as_uuid())
     .bind(codec::sealed_spec(&sealer, d.org, &d.spec)?)
-    .bind(codec::name(&d.status)?)
+    .bind(d.status.name())
     .bind(d.container_id.as_deref())
     .bind(d.error.as_deref())
     .bind(ts("created_at", d.created_at)?)
@@ -321,7 +322,7 @@ pub(crate) async fn deployment_by_id(s: &SqliteStore, id: DeploymentId) -> Resul
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("deployment", id)),
             |r| deployment(&r, &sealer),
@@ -334,14 +335,14 @@ pub(crate) async fn update_deployment(s: &SqliteStore, d: &Deployment) -> Result
         "UPDATE deployments SET status = ?, container_id = ?, error = ?, finished_at = ?
          WHERE id = ?",
     )
-    .bind(codec::name(&d.status)?)
+    .bind(d.status.name())
     .bind(d.container_id.as_deref())
     .bind(d.error.as_deref())
     .bind(ts_opt("finished_at", d.finished_at)?)
     .bind(d.id.as_uuid())
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("deployment", d.id));
     }
@@ -357,6 +358,6 @@ pub(crate) async fn list_deployments(
         .bind(service.as_uuid())
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, |r| deployment(r, &sealer))
 }

@@ -16,7 +16,7 @@ use caas_core::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::errors::db;
+use crate::error::db_error;
 use crate::{
     SqliteStore, alerts, domains, history, invitations, metrics, plans, quota, services, templates,
     tenancy, tokens, volumes,
@@ -28,7 +28,7 @@ impl SettingStore for SqliteStore {
         sqlx::query("SELECT 1")
             .execute(self.pool())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
-use crate::errors::{db, on_write};
+use crate::error::{db_error, on_write};
 
 fn template(row: &SqliteRow) -> Result<StoredTemplate> {
     let c = Cols::new(row, "templates");
@@ -59,7 +59,7 @@ pub(crate) async fn put_template(s: &SqliteStore, t: &StoredTemplate) -> Result<
     .bind(ts("updated_at", t.updated_at)?)
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -68,7 +68,7 @@ pub(crate) async fn template_opt(s: &SqliteStore, id: &str) -> Result<Option<Sto
         .bind(id)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| template(&r))
         .transpose()
 }
@@ -77,7 +77,7 @@ pub(crate) async fn list_templates(s: &SqliteStore) -> Result<Vec<StoredTemplate
     let rows = sqlx::query("SELECT * FROM templates ORDER BY position, id")
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, template)
 }
 
@@ -87,7 +87,7 @@ pub(crate) async fn delete_template(s: &SqliteStore, id: &str) -> Result<()> {
         .bind(id)
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("template", id));
     }
@@ -104,7 +104,7 @@ pub(crate) async fn create_instance(s: &SqliteStore, i: &TemplateInstance) -> Re
         .bind(i.project.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if owner != Some(i.org.as_uuid()) {
         return Err(Error::not_found("project", i.project));
     }
@@ -146,7 +146,7 @@ pub(crate) async fn instance_by_id(
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(
             || Err(Error::not_found("template instance", id)),
             |r| instance(&r, &sealer),
@@ -164,7 +164,7 @@ pub(crate) async fn instance_by_name_opt(
         .bind(name)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| instance(&r, &sealer))
         .transpose()
 }
@@ -191,7 +191,7 @@ pub(crate) async fn list_instances(
             .fetch_all(s.pool())
             .await,
         }
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, |r| instance(r, &sealer))
 }
 
@@ -201,7 +201,7 @@ pub(crate) async fn delete_instance(s: &SqliteStore, id: TemplateInstanceId) -> 
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("template instance", id));
     }

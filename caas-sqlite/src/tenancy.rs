@@ -1,5 +1,6 @@
 //! Users, organizations and members.
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Member, Organization, User};
 use caas_core::ports::store::{OrgFilter, UserFilter};
 use caas_core::validate::Slug;
@@ -8,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{self, Cols, all, ts};
-use crate::errors::{db, on_unique, on_write};
+use crate::error::{db_error, on_unique, on_write};
 
 /// The columns [`user`] reads (named, not `*`: `0011_token_scopes.sql` added `disabled`; see
 /// [`crate::plans::PLAN_COLUMNS`]).
@@ -85,7 +86,7 @@ pub(crate) async fn user_by_id(s: &SqliteStore, id: UserId) -> Result<User> {
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("user", id)), |r| user(&r))
 }
 
@@ -95,7 +96,7 @@ pub(crate) async fn user_by_email_opt(s: &SqliteStore, email: &str) -> Result<Op
         .bind(email.to_ascii_lowercase())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| user(&r))
         .transpose()
 }
@@ -115,7 +116,7 @@ pub(crate) async fn list_users(s: &SqliteStore, f: &UserFilter) -> Result<Vec<Us
     .bind(f.offset)
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, user)
 }
 
@@ -125,7 +126,7 @@ pub(crate) async fn set_user_disabled(s: &SqliteStore, id: UserId, disabled: boo
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("user", id));
     }
@@ -143,7 +144,7 @@ pub(crate) async fn create_org(s: &SqliteStore, o: &Organization) -> Result<()> 
     .bind(o.slug.as_str())
     .bind(&o.display_name)
     .bind(fold(&o.display_name))
-    .bind(codec::name(&o.status)?)
+    .bind(o.status.name())
     .bind(ts("created_at", o.created_at)?)
     .execute(s.pool())
     .await
@@ -164,7 +165,7 @@ pub(crate) async fn org_by_id(s: &SqliteStore, id: OrgId) -> Result<Organization
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("organization", id)), |r| org(&r))
 }
 
@@ -173,7 +174,7 @@ pub(crate) async fn org_by_slug_opt(s: &SqliteStore, slug: &str) -> Result<Optio
         .bind(slug)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| org(&r))
         .transpose()
 }
@@ -181,7 +182,7 @@ pub(crate) async fn org_by_slug_opt(s: &SqliteStore, slug: &str) -> Result<Optio
 pub(crate) async fn list_orgs(s: &SqliteStore, f: &OrgFilter) -> Result<Vec<Organization>> {
     // `instr` is a plain substring test: no LIKE wildcards to escape in the needle. Slugs are
     // lowercase ASCII by validation; display names are matched through their folded copy.
-    let status = f.status.as_ref().map(codec::name).transpose()?;
+    let status = f.status.map(StoredName::name);
     let needle = f.search.as_deref().map(fold);
     let rows = sqlx::query(
         "SELECT * FROM organizations
@@ -196,7 +197,7 @@ pub(crate) async fn list_orgs(s: &SqliteStore, f: &OrgFilter) -> Result<Vec<Orga
     .bind(f.offset)
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, org)
 }
 
@@ -209,7 +210,7 @@ pub(crate) async fn update_org(s: &SqliteStore, o: &Organization) -> Result<()> 
     .bind(o.slug.as_str())
     .bind(&o.display_name)
     .bind(fold(&o.display_name))
-    .bind(codec::name(&o.status)?)
+    .bind(o.status.name())
     .bind(o.id.as_uuid())
     .execute(s.pool())
     .await
@@ -247,7 +248,7 @@ pub(crate) async fn delete_org(s: &SqliteStore, id: OrgId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(tx.conn())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("organization", id));
     }
@@ -257,7 +258,7 @@ pub(crate) async fn delete_org(s: &SqliteStore, id: OrgId) -> Result<()> {
             .bind(id.as_uuid())
             .execute(tx.conn())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
     }
     tx.commit().await
 }
@@ -273,7 +274,7 @@ pub(crate) async fn put_member(s: &SqliteStore, m: &Member) -> Result<()> {
     )
     .bind(m.org.as_uuid())
     .bind(m.user.as_uuid())
-    .bind(codec::name(&m.role)?)
+    .bind(m.role.name())
     .bind(codec::json_opt(m.projects.as_ref())?)
     .bind(ts("created_at", m.created_at)?)
     .execute(s.pool())
@@ -297,7 +298,7 @@ pub(crate) async fn remove_member(s: &SqliteStore, org: OrgId, user: UserId) -> 
         .bind(user.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -306,7 +307,7 @@ pub(crate) async fn members(s: &SqliteStore, org: OrgId) -> Result<Vec<Member>> 
         .bind(org.as_uuid())
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, member)
 }
 
@@ -315,6 +316,6 @@ pub(crate) async fn memberships(s: &SqliteStore, user: UserId) -> Result<Vec<Mem
         .bind(user.as_uuid())
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, member)
 }

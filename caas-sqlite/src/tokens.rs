@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
 use crate::codec::{Cols, all, json_opt, ts, ts_opt};
-use crate::errors::{db, on_unique};
+use crate::error::{db_error, on_unique};
 
 /// The columns [`token`] reads (named, not `*`: `0011_token_scopes.sql` added the scope; see
 /// [`crate::plans::PLAN_COLUMNS`]).
@@ -54,7 +54,7 @@ pub(crate) async fn by_hash_opt(s: &SqliteStore, sha256: &str) -> Result<Option<
     .bind(sha256)
     .fetch_optional(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     row.as_ref().map(token).transpose()
 }
 
@@ -65,7 +65,7 @@ pub(crate) async fn list(s: &SqliteStore, user: UserId) -> Result<Vec<ApiToken>>
     .bind(user.as_uuid())
     .fetch_all(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, token)
 }
 
@@ -74,7 +74,7 @@ pub(crate) async fn delete(s: &SqliteStore, id: ApiTokenId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("api token", id));
     }

@@ -1,6 +1,7 @@
 //! Volumes (unique by name per project, going with their project) and their backups (which
 //! outlive the volume and its project, and go with the organization).
 
+use caas_core::codec::StoredName;
 use caas_core::model::{Backup, Volume, VolumeUsage};
 use caas_core::validate::Name;
 use caas_core::{BackupId, Error, OrgId, ProjectId, Result, VolumeId};
@@ -8,8 +9,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{self, Cols, all, int, ts, ts_opt};
-use crate::errors::{corrupt, db, on_unique, on_write};
+use crate::codec::{self, Cols, all, to_i64, ts, ts_opt};
+use crate::error::{corrupt, db_error, on_unique, on_write};
 
 /// A nullable amount column (`Cols` reads only non-null ones).
 fn u64_opt(row: &SqliteRow, table: &'static str, col: &str) -> Result<Option<u64>> {
@@ -20,7 +21,7 @@ fn u64_opt(row: &SqliteRow, table: &'static str, col: &str) -> Result<Option<u64
 
 /// An optional amount as stored. Errors: `InvalidInput` (`field`) above `i64::MAX`.
 fn int_opt(field: &str, value: Option<u64>) -> Result<Option<i64>> {
-    value.map(|v| int(field, v)).transpose()
+    value.map(|v| to_i64(field, v)).transpose()
 }
 
 fn volume(row: &SqliteRow) -> Result<Volume> {
@@ -86,7 +87,7 @@ pub(crate) async fn create_volume(s: &SqliteStore, v: &Volume) -> Result<()> {
         .bind(v.project.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if owner != Some(v.org.as_uuid()) {
         return Err(Error::not_found("project", v.project));
     }
@@ -100,10 +101,10 @@ pub(crate) async fn create_volume(s: &SqliteStore, v: &Volume) -> Result<()> {
     .bind(v.org.as_uuid())
     .bind(v.project.as_uuid())
     .bind(v.name.as_str())
-    .bind(int("size_bytes", v.size_bytes)?)
+    .bind(to_i64("size_bytes", v.size_bytes)?)
     .bind(&v.runtime_name)
     .bind(v.reservation.map(|r| r.as_uuid()))
-    .bind(codec::name(&v.state)?)
+    .bind(v.state.name())
     .bind(int_opt("usage.bytes", v.usage.map(|u| u.bytes))?)
     .bind(ts_opt("usage.at", v.usage.map(|u| u.at))?)
     .bind(codec::json_opt(v.backup_schedule.as_ref())?)
@@ -129,7 +130,7 @@ pub(crate) async fn volume_by_id(s: &SqliteStore, id: VolumeId) -> Result<Volume
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("volume", id)), |r| volume(&r))
 }
 
@@ -143,7 +144,7 @@ pub(crate) async fn volume_by_name_opt(
         .bind(name)
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map(|r| volume(&r))
         .transpose()
 }
@@ -168,7 +169,7 @@ pub(crate) async fn list_volumes(
                 .await
         }
     }
-    .map_err(db)?;
+    .map_err(db_error)?;
     all(&rows, volume)
 }
 
@@ -176,7 +177,7 @@ pub(crate) async fn list_all_volumes(s: &SqliteStore) -> Result<Vec<Volume>> {
     let rows = sqlx::query("SELECT * FROM volumes ORDER BY id")
         .fetch_all(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     all(&rows, volume)
 }
 
@@ -188,17 +189,17 @@ pub(crate) async fn update_volume(s: &SqliteStore, v: &Volume) -> Result<()> {
              usage_at = ?, backup_schedule = ?
          WHERE id = ?",
     )
-    .bind(int("size_bytes", v.size_bytes)?)
+    .bind(to_i64("size_bytes", v.size_bytes)?)
     .bind(&v.runtime_name)
     .bind(v.reservation.map(|r| r.as_uuid()))
-    .bind(codec::name(&v.state)?)
+    .bind(v.state.name())
     .bind(int_opt("usage.bytes", v.usage.map(|u| u.bytes))?)
     .bind(ts_opt("usage.at", v.usage.map(|u| u.at))?)
     .bind(codec::json_opt(v.backup_schedule.as_ref())?)
     .bind(v.id.as_uuid())
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("volume", v.id));
     }
@@ -211,7 +212,7 @@ pub(crate) async fn delete_volume(s: &SqliteStore, id: VolumeId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("volume", id));
     }
@@ -232,8 +233,8 @@ pub(crate) async fn create_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
     .bind(b.volume.as_uuid())
     .bind(b.project.as_uuid())
     .bind(b.volume_name.as_str())
-    .bind(codec::name(&b.status)?)
-    .bind(codec::name(&b.trigger)?)
+    .bind(b.status.name())
+    .bind(b.trigger.name())
     .bind(b.consistent)
     .bind(b.paused)
     .bind(b.format.as_str())
@@ -257,7 +258,7 @@ pub(crate) async fn backup_by_id(s: &SqliteStore, id: BackupId) -> Result<Backup
         .bind(id.as_uuid())
         .fetch_optional(s.pool())
         .await
-        .map_err(db)?
+        .map_err(db_error)?
         .map_or_else(|| Err(Error::not_found("backup", id)), |r| backup(&r))
 }
 
@@ -267,7 +268,7 @@ pub(crate) async fn list_backups(s: &SqliteStore, volume: VolumeId) -> Result<Ve
             .bind(volume.as_uuid())
             .fetch_all(s.pool())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
     all(&rows, backup)
 }
 
@@ -277,7 +278,7 @@ pub(crate) async fn list_org_backups(s: &SqliteStore, org: OrgId) -> Result<Vec<
             .bind(org.as_uuid())
             .fetch_all(s.pool())
             .await
-            .map_err(db)?;
+            .map_err(db_error)?;
     all(&rows, backup)
 }
 
@@ -289,7 +290,7 @@ pub(crate) async fn update_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
              finished_at = ?
          WHERE id = ?",
     )
-    .bind(codec::name(&b.status)?)
+    .bind(b.status.name())
     .bind(int_opt("archive_bytes", b.archive_bytes)?)
     .bind(int_opt("size_bytes", b.size_bytes)?)
     .bind(b.sha256.as_deref())
@@ -299,7 +300,7 @@ pub(crate) async fn update_backup(s: &SqliteStore, b: &Backup) -> Result<()> {
     .bind(b.id.as_uuid())
     .execute(s.pool())
     .await
-    .map_err(db)?;
+    .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("backup", b.id));
     }
@@ -311,7 +312,7 @@ pub(crate) async fn delete_backup(s: &SqliteStore, id: BackupId) -> Result<()> {
         .bind(id.as_uuid())
         .execute(s.pool())
         .await
-        .map_err(db)?;
+        .map_err(db_error)?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found("backup", id));
     }

@@ -19,7 +19,7 @@ const SQLITE_BUSY: i32 = 5;
 const SQLITE_LOCKED: i32 = 6;
 
 /// Maps an error no caller-specific rule claimed.
-pub(crate) fn db(e: sqlx::Error) -> Error {
+pub(crate) fn db_error(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::PoolTimedOut => Error::Unavailable {
             service: SERVICE,
@@ -88,11 +88,11 @@ pub(crate) fn unique_columns(e: &sqlx::Error) -> Option<&str> {
 }
 
 /// Maps a unique violation with `already_exists` (given the violated columns), anything
-/// else with [`db`].
+/// else with [`db_error`].
 pub(crate) fn on_unique(e: sqlx::Error, already_exists: impl FnOnce(&str) -> Error) -> Error {
     match unique_columns(&e) {
         Some(cols) => already_exists(cols),
-        None => db(e),
+        None => db_error(e),
     }
 }
 
@@ -115,7 +115,7 @@ pub(crate) async fn missing_parent(pool: &SqlitePool, parents: &[Parent]) -> Err
         match sqlx::query(&sql).bind(id).fetch_optional(pool).await {
             Ok(None) => return Error::not_found(kind, id),
             Ok(Some(_)) => {}
-            Err(e) => return db(e),
+            Err(e) => return db_error(e),
         }
     }
     Error::conflict("a row this change refers to was removed concurrently; retry")
