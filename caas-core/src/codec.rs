@@ -94,6 +94,37 @@ pub fn to_i64(field: &str, value: u64) -> Result<i64> {
     })
 }
 
+/// A plan's numbers as signed 64-bit columns, in the order the SQL stores keep them: CPU,
+/// memory, storage, containers, projects, domains, processes, backup storage, monthly price.
+/// Errors: `InvalidInput` naming the field above `i64::MAX`.
+pub fn plan_numbers(plan: &crate::model::Plan) -> Result<[i64; 9]> {
+    let l = &plan.limits;
+    Ok([
+        to_i64("limits.cpu_millis", l.cpu_millis)?,
+        to_i64("limits.memory_bytes", l.memory_bytes)?,
+        to_i64("limits.storage_bytes", l.storage_bytes)?,
+        to_i64("limits.max_containers", l.max_containers)?,
+        to_i64("limits.max_projects", l.max_projects)?,
+        to_i64("limits.max_domains", l.max_domains)?,
+        to_i64("limits.max_pids", l.max_pids)?,
+        to_i64("limits.backup_storage_bytes", l.backup_storage_bytes)?,
+        to_i64("monthly_price_cents", plan.monthly_price_cents)?,
+    ])
+}
+
+/// Reserved amounts as signed 64-bit columns, in the order the SQL stores keep them: CPU,
+/// memory, storage, containers, projects. Errors: `InvalidInput` naming the field above
+/// `i64::MAX`.
+pub fn amount_numbers(amounts: &crate::units::ResourceAmounts) -> Result<[i64; 5]> {
+    Ok([
+        to_i64("amounts.cpu_millis", amounts.cpu_millis)?,
+        to_i64("amounts.memory_bytes", amounts.memory_bytes)?,
+        to_i64("amounts.storage_bytes", amounts.storage_bytes)?,
+        to_i64("amounts.containers", amounts.containers)?,
+        to_i64("amounts.projects", amounts.projects)?,
+    ])
+}
+
 /// A signed 64-bit column back as an unsigned amount (the schemas keep amounts non-negative,
 /// so a negative value means the row was written around the store). Errors: `Backend` of
 /// `service` naming the column.

@@ -1,6 +1,7 @@
 //! Plans and subscriptions.
 
 use caas_core::codec::StoredName;
+use caas_core::codec::plan_numbers;
 use caas_core::model::{Plan, PlanLimits, Subscription};
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, PlanId, Result, SubscriptionId};
@@ -8,7 +9,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::codec::{finish, get, get_u64, read_name};
-use crate::error::{Violation, corrupt, db_error, on_violation, to_i64};
+use crate::error::{Violation, corrupt, db_error, on_violation};
 
 /// The columns [`plan_from_row`] reads, for queries in other modules.
 pub(crate) const PLAN_COLUMNS: &str = "id, name, display_name, cpu_millis, memory_bytes, \
@@ -54,22 +55,6 @@ pub(crate) fn subscription_from_row(row: &PgRow) -> Result<Subscription> {
     })
 }
 
-/// A plan's amounts as BIGINTs, in column order; refuses values above `i64::MAX`.
-fn plan_amounts(plan: &Plan) -> Result<[i64; 9]> {
-    let l = &plan.limits;
-    Ok([
-        to_i64("limits.cpu_millis", l.cpu_millis)?,
-        to_i64("limits.memory_bytes", l.memory_bytes)?,
-        to_i64("limits.storage_bytes", l.storage_bytes)?,
-        to_i64("limits.max_containers", l.max_containers)?,
-        to_i64("limits.max_projects", l.max_projects)?,
-        to_i64("limits.max_domains", l.max_domains)?,
-        to_i64("limits.max_pids", l.max_pids)?,
-        to_i64("limits.backup_storage_bytes", l.backup_storage_bytes)?,
-        to_i64("monthly_price_cents", plan.monthly_price_cents)?,
-    ])
-}
-
 fn plan_name_taken(plan: &Plan) -> impl FnOnce(Violation<'_>) -> Option<Error> + '_ {
     |v| match v {
         Violation::Unique(_) => Some(Error::already_exists("plan", &plan.name)),
@@ -88,7 +73,7 @@ pub(crate) async fn create_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
         pids,
         backups,
         price,
-    ] = plan_amounts(plan)?;
+    ] = plan_numbers(plan)?;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes, \
          max_containers, max_projects, max_domains, max_pids, backup_storage_bytes, \
@@ -163,7 +148,7 @@ pub(crate) async fn update_plan(pool: &PgPool, plan: &Plan) -> Result<()> {
         pids,
         backups,
         price,
-    ] = plan_amounts(plan)?;
+    ] = plan_numbers(plan)?;
     let done = sqlx::query(
         "UPDATE plans SET name = $2, display_name = $3, cpu_millis = $4, memory_bytes = $5, \
          storage_bytes = $6, max_containers = $7, max_projects = $8, max_domains = $9, \

@@ -13,6 +13,7 @@
 //! refuses with the same words.
 
 use caas_core::codec::StoredName;
+use caas_core::codec::amount_numbers;
 use caas_core::model::{Reservation, ReservationState, Usage};
 use caas_core::ports::quota::{QuotaGrant, sum_usage};
 use caas_core::units::ResourceAmounts;
@@ -22,7 +23,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::codec::{OrgLock, finish, get, get_u64, lock_org, read_name};
-use crate::error::{db_error, to_i64};
+use crate::error::db_error;
 
 const RESERVATION_COLUMNS: &str = "id, org_id, cpu_millis, memory_bytes, storage_bytes, \
      containers, projects, state, owner, expires_at, created_at";
@@ -91,6 +92,7 @@ async fn reserve_in(
     let (committed, pending) = sum_usage(&live_reservations(tx, org, now).await?, now);
     grant.check(&committed.plus(&pending), &amounts)?;
 
+    let [cpu, memory, storage, containers, projects] = amount_numbers(&amounts)?;
     let reservation = Reservation {
         id: ReservationId::new(),
         org,
@@ -107,11 +109,11 @@ async fn reserve_in(
     )
     .bind(reservation.id.0)
     .bind(org.0)
-    .bind(to_i64("amounts.cpu_millis", amounts.cpu_millis)?)
-    .bind(to_i64("amounts.memory_bytes", amounts.memory_bytes)?)
-    .bind(to_i64("amounts.storage_bytes", amounts.storage_bytes)?)
-    .bind(to_i64("amounts.containers", amounts.containers)?)
-    .bind(to_i64("amounts.projects", amounts.projects)?)
+    .bind(cpu)
+    .bind(memory)
+    .bind(storage)
+    .bind(containers)
+    .bind(projects)
     .bind(ReservationState::Pending.name())
     .bind(expires_at)
     .bind(now)
@@ -183,6 +185,7 @@ async fn resize_in(
     grant.check_org(org)?;
     // Same lock as quota_reserve: increases and new reservations of an org are serialized.
     lock_org(tx, OrgLock::Quota, org).await?;
+    let [cpu, memory, storage, containers, projects] = amount_numbers(&amounts)?;
     let mut r = sqlx::query(&format!(
         "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1 FOR UPDATE"
     ))
@@ -206,11 +209,11 @@ async fn resize_in(
          containers = $5, projects = $6 WHERE id = $1",
     )
     .bind(id.0)
-    .bind(to_i64("amounts.cpu_millis", amounts.cpu_millis)?)
-    .bind(to_i64("amounts.memory_bytes", amounts.memory_bytes)?)
-    .bind(to_i64("amounts.storage_bytes", amounts.storage_bytes)?)
-    .bind(to_i64("amounts.containers", amounts.containers)?)
-    .bind(to_i64("amounts.projects", amounts.projects)?)
+    .bind(cpu)
+    .bind(memory)
+    .bind(storage)
+    .bind(containers)
+    .bind(projects)
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;

@@ -1,13 +1,14 @@
 //! Plans and subscriptions.
 
 use caas_core::codec::StoredName;
+use caas_core::codec::plan_numbers;
 use caas_core::model::{Plan, PlanLimits, Subscription};
 use caas_core::validate::Name;
 use caas_core::{Error, OrgId, PlanId, Result};
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{Cols, all, to_i64, ts};
+use crate::codec::{Cols, all, ts};
 use crate::error::{db_error, on_unique, on_write};
 
 /// The columns [`plan`] reads. Named rather than `*`: a statement prepared on a connection
@@ -52,26 +53,6 @@ pub(crate) fn subscription(row: &SqliteRow) -> Result<Subscription> {
     })
 }
 
-/// The plan's numbers as stored. Errors: `InvalidInput` naming the field above `i64::MAX`.
-struct PlanNumbers([i64; 9]);
-
-impl PlanNumbers {
-    fn of(p: &Plan) -> Result<Self> {
-        let l = &p.limits;
-        Ok(Self([
-            to_i64("limits.cpu_millis", l.cpu_millis)?,
-            to_i64("limits.memory_bytes", l.memory_bytes)?,
-            to_i64("limits.storage_bytes", l.storage_bytes)?,
-            to_i64("limits.max_containers", l.max_containers)?,
-            to_i64("limits.max_projects", l.max_projects)?,
-            to_i64("limits.max_domains", l.max_domains)?,
-            to_i64("limits.max_pids", l.max_pids)?,
-            to_i64("limits.backup_storage_bytes", l.backup_storage_bytes)?,
-            to_i64("monthly_price_cents", p.monthly_price_cents)?,
-        ]))
-    }
-}
-
 pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
     let [
         cpu,
@@ -83,7 +64,7 @@ pub(crate) async fn create_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
         pids,
         backups,
         price,
-    ] = PlanNumbers::of(p)?.0;
+    ] = plan_numbers(p)?;
     sqlx::query(
         "INSERT INTO plans (id, name, display_name, cpu_millis, memory_bytes, storage_bytes,
                             max_containers, max_projects, max_domains, max_pids,
@@ -156,7 +137,7 @@ pub(crate) async fn update_plan(s: &SqliteStore, p: &Plan) -> Result<()> {
         pids,
         backups,
         price,
-    ] = PlanNumbers::of(p)?.0;
+    ] = plan_numbers(p)?;
     let done = sqlx::query(
         "UPDATE plans
          SET name = ?, display_name = ?, cpu_millis = ?, memory_bytes = ?, storage_bytes = ?,

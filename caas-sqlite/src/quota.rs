@@ -10,6 +10,7 @@
 //! `caas_core`'s shared `sum_usage` and [`QuotaGrant::check`], so every store refuses with the
 //! same words.
 
+use caas_core::codec::amount_numbers;
 use caas_core::model::{Reservation, ReservationState, Usage};
 use caas_core::ports::quota::{QuotaGrant, sum_usage};
 use caas_core::units::ResourceAmounts;
@@ -19,7 +20,7 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::codec::{Cols, all, to_i64, ts};
+use crate::codec::{Cols, all, ts};
 use crate::error::db_error;
 
 fn reservation(row: &SqliteRow) -> Result<Reservation> {
@@ -65,13 +66,7 @@ pub(crate) async fn reserve(
 ) -> Result<Reservation> {
     let now_text = ts("now", now)?;
     let expires_text = ts("expires_at", expires_at)?;
-    let numbers = [
-        to_i64("amounts.cpu_millis", amounts.cpu_millis)?,
-        to_i64("amounts.memory_bytes", amounts.memory_bytes)?,
-        to_i64("amounts.storage_bytes", amounts.storage_bytes)?,
-        to_i64("amounts.containers", amounts.containers)?,
-        to_i64("amounts.projects", amounts.projects)?,
-    ];
+    let numbers = amount_numbers(&amounts)?;
 
     let org = grant.org;
     let mut tx = s.write().await?;
@@ -150,13 +145,7 @@ pub(crate) async fn resize(
     now: DateTime<Utc>,
 ) -> Result<Reservation> {
     let now_text = ts("now", now)?;
-    let numbers = [
-        to_i64("amounts.cpu_millis", amounts.cpu_millis)?,
-        to_i64("amounts.memory_bytes", amounts.memory_bytes)?,
-        to_i64("amounts.storage_bytes", amounts.storage_bytes)?,
-        to_i64("amounts.containers", amounts.containers)?,
-        to_i64("amounts.projects", amounts.projects)?,
-    ];
+    let numbers = amount_numbers(&amounts)?;
     let mut tx = s.write().await?;
     let mut r = sqlx::query("SELECT * FROM reservations WHERE id = ?")
         .bind(id.as_uuid())
