@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use caas_core::memory::{InMemoryRuntime, InMemoryStore, RuntimeOp};
-use caas_core::model::{
-    NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus,
-};
+use caas_core::model::{NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus};
 use caas_core::platform::{
     DeleteOptions, DeployApp, MemberUpdate, NewInvitation, NewMember, NewProject, OrgUpdate,
     PlanUpdate,
@@ -327,11 +325,7 @@ async fn a_directory_and_plans_apart_from_the_store_bound_deploys_and_leave_no_c
     );
 
     // The host raises its plan's limit: the next deploy sees it.
-    let sub = host
-        .subscription_opt(org_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let sub = host.subscription_opt(org_id).await.unwrap().unwrap();
     let mut plan = host.plan(sub.plan).await.unwrap();
     plan.limits.max_containers = 3;
     host.update_plan(&plan).await.unwrap();
@@ -343,14 +337,21 @@ async fn a_directory_and_plans_apart_from_the_store_bound_deploys_and_leave_no_c
     assert_eq!(usage.limits.map(|l| l.max_containers), Some(3));
 
     // No copy of the host's tenancy in our store.
-    assert!(ours.list_orgs(&Default::default()).await.unwrap().is_empty());
-    assert!(ours.list_users(&Default::default()).await.unwrap().is_empty());
+    assert!(
+        ours.list_orgs(&Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ours.list_users(&Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(ours.list_plans().await.unwrap().is_empty());
     assert!(ours.org(org_id).await.is_err());
     assert!(ours.members(org_id).await.unwrap().is_empty());
     assert!(ours.subscription_opt(org_id).await.unwrap().is_none());
-    assert_eq!(
-        ours.list_services(org_id, None).await.unwrap().len(),
-        3
-    );
+    assert_eq!(ours.list_services(org_id, None).await.unwrap().len(), 3);
 }

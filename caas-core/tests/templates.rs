@@ -537,12 +537,12 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
         .unwrap()
         .unwrap();
     let member = Principal::user(caas_core::UserId::new()).with_role(org.id, Role::Member);
-    let all = w.platform.templates(&member, None).await.unwrap();
+    let all = w.platform.list_templates(&member, None).await.unwrap();
     assert!(all.len() >= 10);
     assert!(all.iter().all(|e| e.builtin && e.enabled));
     let dbs = w
         .platform
-        .templates(&member, Some("database"))
+        .list_templates(&member, Some("database"))
         .await
         .unwrap();
     assert!(dbs.iter().all(|e| e.category == "database") && dbs.len() >= 4);
@@ -563,7 +563,7 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
         .unwrap();
     assert!(!created.builtin);
     assert_eq!(
-        w.platform.templates(&member, None).await.unwrap()[0].id,
+        w.platform.list_templates(&member, None).await.unwrap()[0].id,
         "hello"
     );
     let err = w

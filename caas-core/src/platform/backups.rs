@@ -414,14 +414,19 @@ fn store_error(what: &str, e: object_store::Error) -> Error {
 }
 
 impl Platform {
-    fn backups(&self) -> Result<&Backups> {
+    fn backup_destination(&self) -> Result<&Backups> {
         self.inner.backups.as_ref().ok_or_else(|| {
             Error::unsupported("backups: no backup destination is configured on this platform")
         })
     }
 
     fn object_key(&self, backup: &Backup) -> Result<ObjectPath> {
-        let prefix = self.backups()?.config.prefix.trim_matches('/').to_string();
+        let prefix = self
+            .backup_destination()?
+            .config
+            .prefix
+            .trim_matches('/')
+            .to_string();
         let extension = if backup.format.is_logical() {
             "sql"
         } else {
@@ -495,7 +500,7 @@ impl Platform {
         let (org, v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
-        self.backups()?;
+        self.backup_destination()?;
         request.check()?;
         let (p, who) = (self.clone(), who.clone());
         let in_background = recorded.is_some();
@@ -564,7 +569,7 @@ impl Platform {
         trigger: BackupTrigger,
         recorded: Option<tokio::sync::oneshot::Sender<Backup>>,
     ) -> Result<Backup> {
-        let backups = self.backups()?;
+        let backups = self.backup_destination()?;
         // The volume is claimed now; the platform-wide permit is waited for once the record
         // exists, so that a background backup answers at once even while others run.
         let _busy = self.volume_busy(v.id)?;
@@ -903,7 +908,7 @@ impl Platform {
     /// Removes a backup's object (missing is fine) and record.
     pub(super) async fn remove_backup(&self, b: &Backup) -> Result<()> {
         if let Some(location) = &b.location {
-            let store = &self.backups()?.config.store;
+            let store = &self.backup_destination()?.config.store;
             match store.delete(&ObjectPath::from(location.as_str())).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(store_error("deleting the backup archive", e)),
@@ -926,13 +931,17 @@ impl Platform {
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
         if schedule.is_some() {
-            self.backups()?;
+            self.backup_destination()?;
         }
         let before = v.backup_schedule.clone();
         v.backup_schedule = match schedule {
             None => None,
             Some(s) => {
-                super::backup_limits::check_schedule(&self.backups()?.config, &s, self.now())?;
+                super::backup_limits::check_schedule(
+                    &self.backup_destination()?.config,
+                    &s,
+                    self.now(),
+                )?;
                 s.how().check()?;
                 if s.logical {
                     // The volume must be a database's; that it runs is checked at each run.
@@ -1051,7 +1060,7 @@ impl Platform {
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
-        self.backups()?;
+        self.backup_destination()?;
         if b.status != BackupStatus::Succeeded {
             return Err(Error::conflict(format!(
                 "backup {} is {:?}; only succeeded backups can be restored",
@@ -1116,7 +1125,7 @@ impl Platform {
         };
         let (p, who) = (self.clone(), who.clone());
         let task = self.inner.copies.spawn(async move {
-            let backups = p.backups()?;
+            let backups = p.backup_destination()?;
             let result = if b.format.is_logical() {
                 p.restore_dump_into(backups, &b, &location, &target).await
             } else {
@@ -1498,7 +1507,7 @@ impl Platform {
                     continue;
                 }
                 if let Ok(key) = self.object_key(&b)
-                    && let Ok(backups) = self.backups()
+                    && let Ok(backups) = self.backup_destination()
                 {
                     let _ = backups.config.store.delete(&key).await;
                 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod alerting;
+mod api;
 mod backup_limits;
 mod backups;
 mod database;
@@ -53,6 +54,10 @@ use crate::ports::store::{Directory, PlanSource, Store, StoreParts};
 pub use admin::{OrgUpdate, PlanUpdate};
 pub use alerting::{
     AlertCondition, AlertReport, AlertRule, AlertSettings, AlertsView, MAX_ALERT_RULES,
+};
+pub use api::{
+    Admin, Backups, Domains, Members, Monitoring, Orgs, Plans, ProjectRef, Projects, ServiceRef,
+    Services, Templates, Tokens, Users, Volumes,
 };
 pub use backup_limits::archive_read_cap;
 pub use backups::{

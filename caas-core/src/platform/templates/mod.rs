@@ -124,7 +124,7 @@ impl Platform {
 
     /// The catalogue (of one category when given): enabled templates, or every one for
     /// platform administrators. Any authenticated principal may browse it.
-    pub async fn templates(
+    pub async fn list_templates(
         &self,
         who: &Principal,
         category: Option<&str>,
@@ -140,7 +140,7 @@ impl Platform {
 
     /// One catalogue entry. Errors: `NotFound` (also for a disabled one, to non-admins).
     pub async fn template(&self, who: &Principal, id: &str) -> Result<TemplateEntry> {
-        self.templates(who, None)
+        self.list_templates(who, None)
             .await?
             .into_iter()
             .find(|e| e.id == id)

@@ -157,7 +157,10 @@ pub(crate) async fn list_templates(
     Caller(who): Caller,
     QueryParams(q): QueryParams<CategoryQuery>,
 ) -> Result<Json<Vec<TemplateSummary>>, ApiError> {
-    let entries = s.platform.templates(&who, q.category.as_deref()).await?;
+    let entries = s
+        .platform
+        .list_templates(&who, q.category.as_deref())
+        .await?;
     Ok(Json(
         entries.into_iter().map(TemplateSummary::from).collect(),
     ))
