@@ -40,6 +40,7 @@ use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{ImageRef, Name};
 use caas_core::{ContainerRuntime, Platform, Principal, Store};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::DockerRuntime;
 use caas_sqlite::SqliteStore;
 
@@ -89,7 +90,8 @@ impl Bench {
         let app = self.app(name);
         let t = Instant::now();
         self.platform
-            .deploy_app(&self.admin, &self.org, "p", app)
+            .services()
+            .deploy_app(&self.admin, &ProjectRef::new(&self.org, "p"), app)
             .await
             .unwrap_or_else(|e| panic!("deploy {name}: {e}"));
         t.elapsed()
@@ -171,16 +173,16 @@ impl Bench {
     async fn clear(&self) {
         for s in self
             .platform
-            .list_services(&self.admin, &self.org, "p")
+            .services()
+            .list(&self.admin, &ProjectRef::new(&self.org, "p"))
             .await
             .unwrap()
         {
             self.platform
-                .delete_service(
+                .services()
+                .delete(
                     &self.admin,
-                    &self.org,
-                    "p",
-                    s.name.as_str(),
+                    &ServiceRef::new(&self.org, "p", s.name.as_str()),
                     DeleteOptions::with_volumes(),
                 )
                 .await

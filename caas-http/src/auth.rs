@@ -42,7 +42,7 @@ impl Authenticator for BearerTokenAuthenticator {
         platform: &Platform,
     ) -> Result<Option<Principal>> {
         match bearer_token(parts) {
-            Some(secret) => platform.authenticate_token(secret).await,
+            Some(secret) => platform.tokens().authenticate(secret).await,
             None => Ok(None),
         }
     }

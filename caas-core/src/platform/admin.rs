@@ -60,7 +60,7 @@ pub struct OrgUpdate {
 impl Platform {
     /// A plan by name (any principal may read plans: they are the price list).
     /// Errors: `NotFound`.
-    pub async fn plan(&self, _who: &Principal, name: &str) -> Result<Plan> {
+    pub(crate) async fn plan(&self, _who: &Principal, name: &str) -> Result<Plan> {
         self.inner
             .store
             .plans
@@ -72,7 +72,7 @@ impl Platform {
     /// Changes a plan's display name, limits, price or currency (platform admin only).
     /// Errors: `PermissionDenied`, `NotFound`, `InvalidInput` naming the field.
     #[instrument(skip_all, fields(caas.plan = %name))]
-    pub async fn update_plan(
+    pub(crate) async fn update_plan(
         &self,
         who: &Principal,
         name: &str,
@@ -124,7 +124,7 @@ impl Platform {
     /// Deletes a plan (platform admin only). Errors: `PermissionDenied`, `NotFound`,
     /// `Conflict` while a subscription uses it.
     #[instrument(skip_all, fields(caas.plan = %name))]
-    pub async fn delete_plan(&self, who: &Principal, name: &str) -> Result<()> {
+    pub(crate) async fn delete_plan(&self, who: &Principal, name: &str) -> Result<()> {
         who.require_admin(Action::PlanManage)?;
         let plan = self.plan(who, name).await?;
         self.inner.store.plan_admin()?.delete_plan(plan.id).await?;
@@ -144,7 +144,7 @@ impl Platform {
     /// status (platform admins only). Errors: `NotFound` (also for non-members),
     /// `PermissionDenied`, `InvalidInput` naming the field, `AlreadyExists` (slug).
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn update_org(
+    pub(crate) async fn update_org(
         &self,
         who: &Principal,
         slug: &str,
@@ -198,7 +198,7 @@ impl Platform {
     /// Errors: `NotFound` (also for non-members), `PermissionDenied`, `Unavailable` (what was
     /// removed before the failure stays removed; repeating the call finishes the job).
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn delete_org(
+    pub(crate) async fn delete_org(
         &self,
         who: &Principal,
         slug: &str,

@@ -448,7 +448,7 @@ impl Platform {
     /// volume is running; `logical` and the database is not running), `NotFound`,
     /// `PermissionDenied` (member or higher).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn backup_volume(
+    pub(crate) async fn backup_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -469,7 +469,7 @@ impl Platform {
     ///
     /// Errors: those of [`Platform::backup_volume`] that come before the record exists.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn start_backup(
+    pub(crate) async fn start_backup(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -534,7 +534,12 @@ impl Platform {
 
     /// One backup of the organization. Errors: `NotFound` (also for one the principal may
     /// not see).
-    pub async fn backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<Backup> {
+    pub(crate) async fn backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+    ) -> Result<Backup> {
         let (_, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
@@ -545,7 +550,7 @@ impl Platform {
     /// [`Platform::start_backup`] too) have finished, at most `within`. A process calls it
     /// when it shuts down, after it stopped taking requests, so that their records do not stay
     /// `running`. Returns whether none is left.
-    pub async fn wait_for_copies(&self, within: Duration) -> bool {
+    pub(crate) async fn wait_for_copies(&self, within: Duration) -> bool {
         // Polled rather than `TaskTracker::wait`, which needs the tracker closed: callers at
         // the same time would reopen it under each other.
         let deadline = tokio::time::Instant::now() + within;
@@ -832,7 +837,7 @@ impl Platform {
     }
 
     /// The backups of a volume, newest first. Errors: `NotFound`, `PermissionDenied`.
-    pub async fn list_backups(
+    pub(crate) async fn list_backups(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -846,7 +851,11 @@ impl Platform {
 
     /// Every backup of the organization the principal may see (of deleted volumes too),
     /// newest first. Errors: `NotFound`.
-    pub async fn list_org_backups(&self, who: &Principal, org_slug: &str) -> Result<Vec<Backup>> {
+    pub(crate) async fn list_org_backups(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Vec<Backup>> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         Ok(self
             .inner
@@ -885,7 +894,12 @@ impl Platform {
 
     /// Deletes a backup and its stored archive. Errors: `Conflict` (still running),
     /// `NotFound`, `PermissionDenied`, `Unavailable` (the store; the record stays).
-    pub async fn delete_backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<()> {
+    pub(crate) async fn delete_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+    ) -> Result<()> {
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::VolumeDelete)
             .await?;
@@ -920,7 +934,7 @@ impl Platform {
     /// Sets (or with `None` removes) a volume's backup schedule and retention.
     /// Errors: `InvalidInput` naming the field, `NotFound`, `PermissionDenied`,
     /// `Unsupported` (no backup destination).
-    pub async fn set_backup_schedule(
+    pub(crate) async fn set_backup_schedule(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -977,7 +991,7 @@ impl Platform {
     /// Takes every scheduled backup that is due and applies retention (a system operation:
     /// no principal). Errors: `Unavailable` (the store); a failing volume lands in the report.
     #[instrument(skip_all)]
-    pub async fn run_due_backups(&self) -> Result<ScheduleReport> {
+    pub(crate) async fn run_due_backups(&self) -> Result<ScheduleReport> {
         let mut report = ScheduleReport::default();
         if self.inner.backups.is_none() {
             return Ok(report);
@@ -1050,7 +1064,7 @@ impl Platform {
     /// refused the dump; the message says what was left changed), `Unsupported`,
     /// `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.backup = %backup))]
-    pub async fn restore_backup(
+    pub(crate) async fn restore_backup(
         &self,
         who: &Principal,
         org_slug: &str,

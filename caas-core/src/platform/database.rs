@@ -323,7 +323,7 @@ impl Platform {
     ///
     /// Errors: as [`Platform::deploy_app`].
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %db.name, caas.engine = db.engine.as_str()))]
-    pub async fn deploy_database(
+    pub(crate) async fn deploy_database(
         &self,
         who: &Principal,
         org_slug: &str,

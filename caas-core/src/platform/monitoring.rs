@@ -568,7 +568,7 @@ async fn maintain(platform: &Platform, config: &CollectorConfig, state: &mut Cyc
 
 impl Platform {
     /// The metrics collector of this platform (see [`Collector`]).
-    pub fn collector(&self, config: CollectorConfig) -> Collector {
+    pub(crate) fn collector(&self, config: CollectorConfig) -> Collector {
         Collector::new(self.clone(), config)
     }
 
@@ -576,7 +576,7 @@ impl Platform {
     /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
     /// `Conflict` (never deployed or not running), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_stats(
+    pub(crate) async fn service_stats(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -604,7 +604,7 @@ impl Platform {
     /// on; it ends when the service is deleted or the caller loses access, and counts against
     /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
     /// [`Platform::service_stats`], and `RateLimited` (too many streams open).
-    pub async fn service_stats_stream(
+    pub(crate) async fn service_stats_stream(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -704,7 +704,7 @@ impl Platform {
     // The service path (org, project, name) plus the range, like every service operation.
     #[allow(clippy::too_many_arguments)]
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_metrics(
+    pub(crate) async fn service_metrics(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -218,7 +218,7 @@ impl Platform {
     /// scope wider than the token in use, another user's token without being a platform
     /// administrator), `NotFound` (user; an organization or project the principal cannot
     /// see).
-    pub async fn create_api_token(
+    pub(crate) async fn create_api_token(
         &self,
         who: &Principal,
         user: Option<UserId>,
@@ -440,7 +440,7 @@ impl Platform {
     /// the whole of the administrator's rights and never expires, whatever the platform's
     /// [`TokenLifetime`]: whoever prints it should say so, and advise revoking it once other
     /// tokens exist. Errors: `Unavailable` (store).
-    pub async fn ensure_bootstrap_token(&self, admin: &User) -> Result<Option<String>> {
+    pub(crate) async fn ensure_bootstrap_token(&self, admin: &User) -> Result<Option<String>> {
         if !self
             .inner
             .store
@@ -475,7 +475,7 @@ impl Platform {
     /// The principal a token secret stands for: its user's, narrowed to the token's scope
     /// ([`Principal::narrowed`]); `None` for unknown, malformed or expired tokens, and for
     /// tokens of disabled users. Errors: `Unavailable` (store).
-    pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
+    pub(crate) async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
             return Ok(None);
         }
@@ -499,14 +499,14 @@ impl Platform {
     }
 
     /// The principal's own tokens (secrets are never returned).
-    pub async fn list_api_tokens(&self, who: &Principal) -> Result<Vec<ApiToken>> {
+    pub(crate) async fn list_api_tokens(&self, who: &Principal) -> Result<Vec<ApiToken>> {
         self.inner.store.tokens.list_api_tokens(who.user).await
     }
 
     /// Revokes one of the principal's tokens (administrators: anyone's).
     /// Errors: `NotFound` (also for another user's token), `PermissionDenied` (a read-only
     /// token).
-    pub async fn revoke_api_token(&self, who: &Principal, id: ApiTokenId) -> Result<()> {
+    pub(crate) async fn revoke_api_token(&self, who: &Principal, id: ApiTokenId) -> Result<()> {
         who.require_writable("token.revoke")?;
         let mine = self
             .inner

@@ -128,7 +128,7 @@ impl Platform {
     /// `InvalidInput` (`from` not before `to`, or a period over a year), `NotFound`,
     /// `PermissionDenied`, `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn usage_report(
+    pub(crate) async fn usage_report(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -185,7 +185,7 @@ impl Platform {
     /// project), `QuotaExceeded`, `NotFound`, `PermissionDenied`, `Unavailable` (nothing is
     /// left behind).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %new.project))]
-    pub async fn create_volume(
+    pub(crate) async fn create_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -312,7 +312,7 @@ impl Platform {
 
     /// The volumes of an organization (of one project when given) the principal may see.
     /// Errors: `NotFound`, `PermissionDenied`.
-    pub async fn list_volumes(
+    pub(crate) async fn list_volumes(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -347,7 +347,7 @@ impl Platform {
 
     /// One volume, by id or by name (a name must be unique in the organization; otherwise
     /// use the id). Errors: `NotFound`, `Conflict` (ambiguous name), `PermissionDenied`.
-    pub async fn volume(
+    pub(crate) async fn volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -367,7 +367,7 @@ impl Platform {
     /// Errors: `Conflict` (mounted, not forced; or the runtime still uses it), `NotFound`,
     /// `PermissionDenied`, `Unavailable` (the record stays until the runtime object is gone).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn delete_volume(
+    pub(crate) async fn delete_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -641,7 +641,7 @@ impl Platform {
     /// that mount a volume whose state got worse. A system operation (no principal).
     /// Errors: `Unavailable` (the store); a volume the runtime cannot measure is reported.
     #[instrument(skip_all)]
-    pub async fn check_volumes(&self) -> Result<VolumeCheckReport> {
+    pub(crate) async fn check_volumes(&self) -> Result<VolumeCheckReport> {
         let mut report = VolumeCheckReport::default();
         let runtime = self.runtime();
         for mut v in self.inner.store.volumes.list_all_volumes().await? {
