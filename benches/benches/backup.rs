@@ -1,4 +1,4 @@
-//! P8 backup of a 1 GiB volume: `Platform::backup_volume` (the runtime's whole-volume
+//! P8 backup of a 1 GiB volume: `platform.backups().create` (the runtime's whole-volume
 //! archive — read from the volume's directory on the host when the engine is local, through
 //! the engine's archive API otherwise — zstd, SHA-256, written to a local-directory object
 //! store) next to a plain host `tar -cf` of the same volume directory into a file on the same

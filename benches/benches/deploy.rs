@@ -1,6 +1,6 @@
 //! P1 deploy p50 and P7 twenty parallel deploys per second, on the real Docker engine.
 //!
-//! Ours is `Platform::deploy_app` of a busybox app (`sleep`) with a volume of its own, over a
+//! Ours is `platform.services().deploy_app` of a busybox app (`sleep`) with a volume of its own, over a
 //! SQLite file store (the reference server's default; `CAAS_BENCH_STORE=memory` for the
 //! in-memory one): permission check, quota reserved in the store, service and deployment
 //! records, the project network ensured, the volume created, image present, container created

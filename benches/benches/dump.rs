@@ -1,4 +1,4 @@
-//! Logical dump of a PostgreSQL database: `Platform::backup_volume` with `logical` (pg_dump in
+//! Logical dump of a PostgreSQL database: `platform.backups().create` with `logical` (pg_dump in
 //! the database's container through the runtime's `exec`, zstd, SHA-256, written to a
 //! local-directory object store) next to the same pg_dump through `docker exec`, piped into
 //! the `zstd` command into a file on the same disk. Not one of the benchmark issue's goals: a

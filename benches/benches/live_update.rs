@@ -1,4 +1,4 @@
-//! P4 live limit update: `Platform::update_service` changing only a running app's resources
+//! P4 live limit update: `platform.services().update` changing only a running app's resources
 //! (memory, CPU, pids) — permission check, diff, quota resize in the store, the engine's live
 //! `update`, records — next to a raw bollard `update_container` of a plain container with
 //! the same limits. Goal: no restart, p50 < 100 ms.

@@ -3,7 +3,7 @@
 //!
 //! A busybox httpd app answering `v<VERSION>` is routed through Traefik's file provider
 //! (`TraefikProxy`); 8 concurrent clients on loopback request it over and over (one
-//! connection per request) while `Platform::update_service` changes `VERSION` ten times —
+//! connection per request) while `platform.services().update` changes `VERSION` ten times —
 //! each a rolling update: start the new container, wait until ready, route to both, route to
 //! the new one only, drain, stop the old one. The baseline is the same ten updates done the
 //! plain way, with the same runtime and proxy, on a second host under the same load: stop the

@@ -17,7 +17,7 @@ pub trait Authenticator: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// API tokens in `Authorization: Bearer <secret>`, checked with
-/// [`Platform::authenticate_token`] (stored hashed; unknown, malformed or expired tokens are
+/// [`Tokens::authenticate`](caas_core::platform::Tokens::authenticate) (stored hashed; unknown, malformed or expired tokens are
 /// refused). The reference server uses it; embedders may too.
 ///
 /// ```

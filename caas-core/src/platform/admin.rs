@@ -2,7 +2,7 @@
 //! delete it; change or delete an organization.
 //!
 //! Deleting an organization goes through the platform, never the store alone: every project is
-//! deleted as [`Platform::delete_project`] does it (containers, routes, network, quota, and
+//! deleted as [`Projects::delete`](crate::platform::Projects::delete) does it (containers, routes, network, quota, and
 //! volumes when asked), then whatever the runtime still holds labelled with the organization is
 //! swept, and only then is the store row removed — so no container outlives its tenant.
 
@@ -190,7 +190,7 @@ impl Platform {
     }
 
     /// Deletes an organization with everything it owns: each project as
-    /// [`Platform::delete_project`] deletes it (services, containers, routes, network, quota;
+    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers, routes, network, quota;
     /// volumes when `options.volumes` is set), then any container or network still labelled
     /// with the organization, then its store records (members, subscription, reservations).
     /// Owners and platform admins only.

@@ -20,14 +20,14 @@
 //!   services mounting the target are recreated onto it (running ones start again, stopped
 //!   ones stay stopped) and the old runtime volume is removed. Until that switch the old data
 //!   is untouched, so a failed restore loses nothing.
-//! - **Schedules**: a five-field cron expression (UTC) per volume; [`Platform::run_due_backups`]
+//! - **Schedules**: a five-field cron expression (UTC) per volume; [`Backups::run_due`](crate::platform::Backups::run_due)
 //!   (run by [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime,
 //!   one catch-up run, not one per missed slot — and applies retention to the volume's
 //!   scheduled backups (manual backups are kept until deleted): see
 //!   [`BackupSchedule`](crate::model::BackupSchedule) and [`retention_victims`].
-//! - **In the background**: [`Platform::start_backup`] answers with the `running` record as
-//!   soon as it exists and the copy goes on; [`Platform::backup`] shows how it ended and
-//!   [`Platform::wait_for_copies`] lets a process that shuts down finish the copies under way.
+//! - **In the background**: [`Backups::start`](crate::platform::Backups::start) answers with the `running` record as
+//!   soon as it exists and the copy goes on; [`Backups::get`](crate::platform::Backups::get) shows how it ended and
+//!   [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a process that shuts down finish the copies under way.
 //! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
 //!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
 //!
@@ -333,7 +333,7 @@ impl ScheduleRequest {
     }
 }
 
-/// What one pass of [`Platform::run_due_backups`] did.
+/// What one pass of [`Backups::run_due`](crate::platform::Backups::run_due) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleReport {
     /// Backups taken (succeeded or failed; see each).
@@ -463,11 +463,11 @@ impl Platform {
 
     /// Starts a backup of a volume and answers as soon as its record exists, `running`; the
     /// copy goes on in the background (for a large volume, longer than an HTTP client or a
-    /// proxy waits). [`Platform::backup`] and the lists show how it ends; an interrupted one
-    /// (the process stopped) is marked `failed` by the reconciler. [`Platform::wait_for_copies`]
+    /// proxy waits). [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an interrupted one
+    /// (the process stopped) is marked `failed` by the reconciler. [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies)
     /// lets a shutting-down process finish it first.
     ///
-    /// Errors: those of [`Platform::backup_volume`] that come before the record exists.
+    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the record exists.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
     pub(crate) async fn start_backup(
         &self,
@@ -547,7 +547,7 @@ impl Platform {
     }
 
     /// Waits until the manual backups and restores in progress (those started with
-    /// [`Platform::start_backup`] too) have finished, at most `within`. A process calls it
+    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A process calls it
     /// when it shuts down, after it stopped taking requests, so that their records do not stay
     /// `running`. Returns whether none is left.
     pub(crate) async fn wait_for_copies(&self, within: Duration) -> bool {

@@ -77,7 +77,7 @@ impl Platform {
     }
 
     /// Stops a running service gracefully (killed after the platform's stop timeout); a
-    /// stopped one is left alone. Errors: as [`Platform::start_service`].
+    /// stopped one is left alone. Errors: as [`Services::start`](crate::platform::Services::start).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
     pub(crate) async fn stop_service(
         &self,
@@ -91,7 +91,7 @@ impl Platform {
     }
 
     /// Restarts a service (starting it if it was stopped). Errors: as
-    /// [`Platform::start_service`].
+    /// [`Services::start`](crate::platform::Services::start).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
     pub(crate) async fn restart_service(
         &self,

@@ -846,7 +846,7 @@ impl Platform {
     }
 
     /// Declines an invitation for the calling user; the token is used up. Errors: as
-    /// [`Platform::accept_invitation`].
+    /// [`Members::accept_invitation`](crate::platform::Members::accept_invitation).
     pub(crate) async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
         who.require_unrestricted("invitation.decline")?;
         let (inv, _) = self.own_invitation(who, token).await?;

@@ -23,7 +23,7 @@ use crate::labels;
 use crate::model::{MetricPoint, MetricSample, Resolution, ResourceLimits};
 use crate::ports::runtime::{ContainerStatus, RawStats};
 
-/// How far apart the two readings of [`Platform::service_stats`] are.
+/// How far apart the two readings of [`Monitoring::stats`](crate::platform::Monitoring::stats) are.
 pub const LIVE_STATS_WINDOW: Duration = Duration::from_millis(500);
 
 /// The fewest points a metrics range query aims for when no step is given (see
@@ -75,7 +75,7 @@ pub fn percent_of(value: f64, limit: f64) -> Option<f64> {
 /// - **Pids**, and their percentage of the pids limit; network and block IO counters with
 ///   their rates over the window.
 ///
-/// [`Platform::service_stats`] always measures its own window ([`LIVE_STATS_WINDOW`], two
+/// [`Monitoring::stats`](crate::platform::Monitoring::stats) always measures its own window ([`LIVE_STATS_WINDOW`], two
 /// readings 500 ms apart) rather than reusing the collector's last reading: the collector may
 /// not run in this process, and its readings are up to an interval old, while live stats must
 /// say what happens now. Docker samples containers on a one-second tick and a one-shot read
@@ -603,7 +603,7 @@ impl Platform {
     /// new container after an update. A failed reading is an `Err` item and the stream goes
     /// on; it ends when the service is deleted or the caller loses access, and counts against
     /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
-    /// [`Platform::service_stats`], and `RateLimited` (too many streams open).
+    /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many streams open).
     pub(crate) async fn service_stats_stream(
         &self,
         who: &Principal,

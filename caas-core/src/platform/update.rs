@@ -441,7 +441,7 @@ impl Platform {
 
     /// Rolls a service back to the spec of an earlier deployment (the one before the current
     /// when `to` is `None`), the same way an update is applied.
-    /// Errors: as [`Platform::update_service`]; `NotFound` for an unknown deployment.
+    /// Errors: as [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown deployment.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
     pub(crate) async fn rollback_service(
         &self,

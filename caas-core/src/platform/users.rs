@@ -1,7 +1,7 @@
 //! Users: the administrators' list (searched and paged), look-ups by e-mail address or id,
 //! disabling and re-enabling, and the caller's own account with its memberships ("who am I").
 //!
-//! A disabled user's credentials stop working at once: [`Platform::authenticate_token`]
+//! A disabled user's credentials stop working at once: [`Tokens::authenticate`](crate::platform::Tokens::authenticate)
 //! refuses every token of theirs and [`Platform::principal_for`] answers `NotFound`, which also
 //! ends their open log and stats streams at the next check. Nothing else changes: their
 //! memberships, tokens and audit entries stay, and re-enabling them brings every token back
@@ -149,7 +149,7 @@ impl Platform {
     }
 
     /// Re-enables a disabled user (platform administrators only): their tokens work again.
-    /// Enabling an enabled user changes nothing. Errors: as [`Platform::disable_user`], but
+    /// Enabling an enabled user changes nothing. Errors: as [`Users::disable`](crate::platform::Users::disable), but
     /// `Conflict`.
     #[instrument(skip_all)]
     pub(crate) async fn enable_user(&self, who: &Principal, user: &str) -> Result<User> {

@@ -9,7 +9,7 @@
 //!   undone with it. A full volume cannot be mounted writable by a new deploy.
 //! - **Delete** is refused while a service mounts the volume, unless forced: then each such
 //!   service is recreated without the mount first. Backups of a deleted volume are kept.
-//! - **Usage**: [`Platform::check_volumes`] measures every volume through the runtime. At
+//! - **Usage**: [`Volumes::check`](crate::platform::Volumes::check) measures every volume through the runtime. At
 //!   [`VOLUME_WARNING_PERCENT`] of its size a volume is `warning` (an alert fires and each
 //!   service mounting it gets a `volume_almost_full` event); at its size it is `full` (another
 //!   alert, `volume_full` events) and from then on it is mounted read-only whenever a container
@@ -136,7 +136,7 @@ pub struct VolumeView {
     pub mounted_by: Vec<MountedBy>,
 }
 
-/// What one pass of [`Platform::check_volumes`] did.
+/// What one pass of [`Volumes::check`](crate::platform::Volumes::check) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeCheckReport {
     /// Volumes measured.

@@ -2,26 +2,10 @@
 //!
 //! A handle borrows the platform and adds nothing but addressing: `platform.services()`
 //! holds every operation on services, `platform.volumes()` every operation on volumes, and so
-//! on. Operations that address a project or a service take a [`ProjectRef`] or a
-//! [`ServiceRef`] instead of loose strings. The work itself lives in the layer files next to
-//! this module (`deploy.rs`, `lifecycle.rs`, `volumes.rs`, …); each handle method delegates to
-//! one of them.
-//!
-//! | Handle | Area |
-//! |---|---|
-//! | [`Platform::orgs`] | organizations, subscriptions, usage |
-//! | [`Platform::projects`] | projects of an organization |
-//! | [`Platform::members`] | members and invitations |
-//! | [`Platform::users`] | user accounts |
-//! | [`Platform::tokens`] | API tokens and authentication |
-//! | [`Platform::plans`] | plans (the price list) |
-//! | [`Platform::services`] | apps and databases: deploy, lifecycle, updates, logs |
-//! | [`Platform::volumes`] | persistent volumes |
-//! | [`Platform::backups`] | volume backups, schedules, restores |
-//! | [`Platform::domains`] | domains, verification, certificates |
-//! | [`Platform::templates`] | the template catalogue and template instances |
-//! | [`Platform::monitoring`] | live stats, metrics, service health and events, alerts |
-//! | [`Platform::admin`] | platform administration: organizations, audit log, runtime |
+//! on (the list is on [`Platform`]). Operations that address a project or a service take a
+//! [`ProjectRef`] or a [`ServiceRef`] instead of loose strings. The work itself lives in the
+//! layer files next to this module (`deploy.rs`, `lifecycle.rs`, `volumes.rs`, …); each handle
+//! method delegates to one of them.
 
 use std::fmt;
 

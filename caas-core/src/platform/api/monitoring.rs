@@ -82,7 +82,7 @@ impl Platform {
 }
 
 impl Monitoring<'_> {
-    /// Live stats of a service from two readings [`LIVE_STATS_WINDOW`] apart (see
+    /// Live stats of a service from two readings [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW) apart (see
     /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
     /// `Conflict` (never deployed or not running), `Unavailable`.
     pub async fn stats(self, who: &Principal, service: &ServiceRef) -> Result<StatsSnapshot> {
@@ -92,10 +92,10 @@ impl Monitoring<'_> {
     }
 
     /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
-    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
+    /// [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW)), each from the reading before it, following the service onto a
     /// new container after an update. A failed reading is an `Err` item and the stream goes
     /// on; it ends when the service is deleted or the caller loses access, and counts against
-    /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
+    /// the [`StreamLimits`](crate::platform::StreamLimits). Errors (of the call): as
     /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many streams open).
     pub async fn stats_stream(
         self,

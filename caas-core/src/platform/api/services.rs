@@ -193,7 +193,7 @@ impl Services<'_> {
     }
 
     /// The logs of a service's current container; a followed stream counts against the
-    /// [`StreamLimits`](super::StreamLimits) and ends when the caller loses access. Errors:
+    /// [`StreamLimits`](crate::platform::StreamLimits) and ends when the caller loses access. Errors:
     /// `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `RateLimited` (too many
     /// streams open), `Unavailable`.
     pub async fn logs(
