@@ -80,7 +80,7 @@ impl Admin<'_> {
         self.platform.admin_orgs(who, filter).await
     }
 
-    /// Suspends an organization (see the module docs); `false` when it already was.
+    /// Suspends an organization (see `platform/org_admin.rs`); `false` when it already was.
     /// Errors: `NotFound`, `PermissionDenied` (platform administrators only), `Unavailable`.
     pub async fn suspend_org(self, who: &Principal, slug: &str) -> Result<bool> {
         self.platform.suspend_org(who, slug).await

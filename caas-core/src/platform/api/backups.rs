@@ -21,6 +21,7 @@ use std::time::Duration;
 /// # use caas_core::platform::NewProject;
 /// # use caas_core::units::GIB;
 /// # use caas_core::Platform;
+/// # use caas_core::platform::BackupConfig;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> caas_core::Result<()> {
 /// # let runtime = InMemoryRuntime::new();
@@ -28,6 +29,7 @@ use std::time::Duration;
 /// # let platform = Platform::builder()
 /// #     .store(Arc::new(InMemoryStore::new()))
 /// #     .runtime(Arc::new(runtime))
+/// #     .backups(BackupConfig::new(Arc::new(object_store::memory::InMemory::new())))
 /// #     .build()?;
 /// # let admin = platform.users().ensure_platform_admin("ops@example.com").await?;
 /// # let admin = platform.principal_for(admin.id).await?;
@@ -48,10 +50,17 @@ use std::time::Duration;
 /// #     .set_subscription(&admin, "acme", "starter", SubscriptionStatus::Active)
 /// #     .await?;
 /// # platform.projects().create(&admin, "acme", NewProject::new("shop")).await?;
-/// // A platform built with `.backups(BackupConfig::new(object_store))` takes backups;
-/// // without a destination, taking one is refused and there is nothing to list.
-/// let taken = platform.backups().list_org(&admin, "acme").await;
-/// assert!(taken.is_err() || taken?.is_empty());
+/// use caas_core::platform::{BackupRequest, NewVolume};
+/// use caas_core::units::GIB;
+///
+/// // The platform was built with `.backups(BackupConfig::new(object_store))`.
+/// platform.volumes().create(&admin, "acme", NewVolume::new("shop", "uploads", GIB)).await?;
+/// let backup = platform
+///     .backups()
+///     .create(&admin, "acme", "uploads", BackupRequest::default())
+///     .await?;
+/// assert_eq!(platform.backups().get(&admin, "acme", &backup.id.to_string()).await?.id, backup.id);
+/// assert_eq!(platform.backups().list(&admin, "acme", "uploads").await?.len(), 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -68,7 +77,7 @@ impl Platform {
 }
 
 impl Backups<'_> {
-    /// Takes a backup of a volume now (see the module docs). Returns the backup record,
+    /// Takes a backup of a volume now (see `docs/backups.md`). Returns the backup record,
     /// `succeeded` or `failed` with the reason, once the copy is over. The copy runs as a task
     /// of its own: a caller that goes away (a closed HTTP connection) does not stop it.
     ///
@@ -142,11 +151,11 @@ impl Backups<'_> {
             .await
     }
 
-    /// Restores a succeeded backup (see the module docs): into the volume it was taken of by
+    /// Restores a succeeded backup (see `docs/backups.md`): into the volume it was taken of by
     /// default, or `request`'s existing or new volume.
     ///
     /// A logical dump is restored through the running database whose data volume the target
-    /// is (see the module docs), never into a new volume.
+    /// is (see `docs/backups.md`), never into a new volume.
     ///
     /// Errors: `InvalidInput` (field `archive`: the archive failed validation — nothing was
     /// written; or a field of `request`: `new_volume` for a logical dump, `volume` when the

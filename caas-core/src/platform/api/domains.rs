@@ -73,7 +73,7 @@ impl Platform {
 
 impl Domains<'_> {
     /// Adds a domain to a service. The first domain of the organization on a hostname claims
-    /// it (pending until proved, see the module docs); on a hostname the organization has
+    /// it (pending until proved, see `docs/domains.md`); on a hostname the organization has
     /// already proved, the domain is routed at once. The service's container is untouched.
     ///
     /// Errors: `NotFound`, `PermissionDenied` (member or higher), `InvalidInput` naming the

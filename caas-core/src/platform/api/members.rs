@@ -53,7 +53,7 @@ use crate::platform::{
 /// let ann = platform.users().create(&admin, NewUser::new("ann@example.com")).await?;
 /// platform
 ///     .members()
-///     .add(&admin, "acme", NewMember::new(ann.id.to_string(), Role::Developer))
+///     .add(&admin, "acme", NewMember::new(ann.id.to_string(), Role::Member))
 ///     .await?;
 /// assert!(platform.members().list(&admin, "acme").await?.iter().any(|m| m.user == ann.id));
 /// # Ok(())

@@ -149,7 +149,7 @@ impl Orgs<'_> {
         self.platform.usage_summary(who, org).await
     }
 
-    /// An organization's usage over `[from, to)` (see the module docs). Errors:
+    /// An organization's usage over `[from, to)` (see `platform/usage_report.rs`). Errors:
     /// `InvalidInput` (`from` not before `to`, or a period over a year), `NotFound`,
     /// `PermissionDenied`, `Unavailable`.
     pub async fn usage_report(

@@ -51,7 +51,7 @@ use crate::platform::{DeleteOptions, NewProject, Platform};
 ///
 /// platform.projects().create(&admin, "acme", NewProject::new("blog")).await?;
 /// let blog = ProjectRef::new("acme", "blog");
-/// assert_eq!(platform.projects().get(&admin, &blog).await?.name, "blog");
+/// assert_eq!(platform.projects().get(&admin, &blog).await?.name.as_str(), "blog");
 /// assert_eq!(platform.projects().list(&admin, "acme").await?.len(), 2);
 /// # Ok(())
 /// # }

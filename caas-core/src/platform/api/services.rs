@@ -213,7 +213,7 @@ impl Services<'_> {
             .await
     }
 
-    /// Previews (`dry_run`) or applies a configuration update. See the module docs for how
+    /// Previews (`dry_run`) or applies a configuration update. See `platform/update.rs` for how
     /// each kind of change is applied.
     ///
     /// Errors: `InvalidInput` naming the field (when not a dry run; a dry run lists the

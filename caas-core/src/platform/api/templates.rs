@@ -84,7 +84,7 @@ impl Templates<'_> {
     }
 
     /// Deploys a template into a project as one instance, or with `dry_run` only returns the
-    /// plan (see the module docs). Errors: `InvalidInput` naming the parameter or field,
+    /// plan (see `platform/templates/`). Errors: `InvalidInput` naming the parameter or field,
     /// `AlreadyExists` (the instance, or a service or volume name it needs), `QuotaExceeded`
     /// (the whole plan, before anything is created), `NotFound` (template, project),
     /// `PermissionDenied`, `Conflict`/`Unavailable` (a service did not come up; everything
