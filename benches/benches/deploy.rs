@@ -1,13 +1,13 @@
 //! P1 deploy p50 and P7 twenty parallel deploys per second, on the real Docker engine.
 //!
-//! Ours is `platform.services().deploy_app` of a busybox app (`sleep`) with a volume of its own, over a
-//! SQLite file store (the reference server's default; `CAAS_BENCH_STORE=memory` for the
-//! in-memory one): permission check, quota reserved in the store, service and deployment
-//! records, the project network ensured, the volume created, image present, container created
-//! and started, quota committed, records updated, event written. The baseline is raw bollard
-//! `create_container` + `start_container` of the same image and command with the same
-//! limits, capabilities, restart policy and a user-defined network — what a program talking to
-//! the engine directly does to run the same container.
+//! Ours is `platform.services().deploy_app` of a busybox app (`sleep`) with a volume of its own,
+//! over a SQLite file store (the reference server's default; `CAAS_BENCH_STORE=memory` for the
+//! in-memory one): permission check, quota reserved in the store, service and deployment records,
+//! the project network ensured, the volume created, image present, container created and started,
+//! quota committed, records updated, event written. The baseline is raw bollard
+//! `create_container` + `start_container` of the same image and command with the same limits,
+//! capabilities, restart policy and a user-defined network — what a program talking to the engine
+//! directly does to run the same container.
 //!
 //! ```text
 //! cargo bench -p caas-benches --bench deploy              # about two minutes

@@ -17,8 +17,8 @@ pub trait Authenticator: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// API tokens in `Authorization: Bearer <secret>`, checked with
-/// [`Tokens::authenticate`](caas_core::platform::Tokens::authenticate) (stored hashed; unknown, malformed or expired tokens are
-/// refused). The reference server uses it; embedders may too.
+/// [`Tokens::authenticate`](caas_core::platform::Tokens::authenticate) (stored hashed; unknown,
+/// malformed or expired tokens are refused). The reference server uses it; embedders may too.
 ///
 /// ```
 /// # use std::sync::Arc;

@@ -2,9 +2,10 @@
 //! delete it; change or delete an organization.
 //!
 //! Deleting an organization goes through the platform, never the store alone: every project is
-//! deleted as [`Projects::delete`](crate::platform::Projects::delete) does it (containers, routes, network, quota, and
-//! volumes when asked), then whatever the runtime still holds labelled with the organization is
-//! swept, and only then is the store row removed — so no container outlives its tenant.
+//! deleted as [`Projects::delete`](crate::platform::Projects::delete) does it (containers, routes,
+//! network, quota, and volumes when asked), then whatever the runtime still holds labelled with the
+//! organization is swept, and only then is the store row removed — so no container outlives its
+//! tenant.
 
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -190,10 +191,10 @@ impl Platform {
     }
 
     /// Deletes an organization with everything it owns: each project as
-    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers, routes, network, quota;
-    /// volumes when `options.volumes` is set), then any container or network still labelled
-    /// with the organization, then its store records (members, subscription, reservations).
-    /// Owners and platform admins only.
+    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers,
+    /// routes, network, quota; volumes when `options.volumes` is set), then any container or
+    /// network still labelled with the organization, then its store records (members, subscription,
+    /// reservations). Owners and platform admins only.
     ///
     /// Errors: `NotFound` (also for non-members), `PermissionDenied`, `Unavailable` (what was
     /// removed before the failure stays removed; repeating the call finishes the job).

@@ -1,33 +1,36 @@
 //! Backups of volumes: archives read through the runtime, compressed, stored in an object
 //! store; restores validated entry by entry before anything is written.
 //!
-//! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API
-//!   (it works while services use the volume; `consistent` stops the running services that
-//!   mount it for the copy and starts them again, whatever happens, or with `pause` freezes
-//!   and thaws them, which is quicker and keeps their connections). The tar is compressed
-//!   with zstd on the fly and streamed to the [`BackupConfig`]'s object store (multipart for
-//!   large archives); the stored size, the archive size and the SHA-256 of the stored object
-//!   are recorded. A failed backup is recorded `failed` with the reason and leaves no object.
-//! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or
-//!   mariadb service, the database's own tool writes a dump inside its container (the
-//!   commands are in `docs/backups.md`), stored like an archive; it restores through the
-//!   running database into the same or another service of the same engine.
-//! - **Restore** into the same volume, another volume of the organization, or a new one: the
-//!   object is downloaded and checked against its SHA-256, decompressed into a staging file
-//!   (refused beyond a size cap), and the archive is validated by [`crate::archive::validate`]
-//!   (no `..`, absolute paths, escaping links, devices; contents at most 110 % of the target
-//!   volume's size). Only then is it written, uncompressed, into a *new* runtime volume; the
-//!   services mounting the target are recreated onto it (running ones start again, stopped
-//!   ones stay stopped) and the old runtime volume is removed. Until that switch the old data
-//!   is untouched, so a failed restore loses nothing.
-//! - **Schedules**: a five-field cron expression (UTC) per volume; [`Backups::run_due`](crate::platform::Backups::run_due)
-//!   (run by [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime,
-//!   one catch-up run, not one per missed slot — and applies retention to the volume's
-//!   scheduled backups (manual backups are kept until deleted): see
-//!   [`BackupSchedule`](crate::model::BackupSchedule) and [`retention_victims`].
-//! - **In the background**: [`Backups::start`](crate::platform::Backups::start) answers with the `running` record as
-//!   soon as it exists and the copy goes on; [`Backups::get`](crate::platform::Backups::get) shows how it ended and
-//!   [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a process that shuts down finish the copies under way.
+//! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API (it
+//!   works while services use the volume; `consistent` stops the running services that mount it for
+//!   the copy and starts them again, whatever happens, or with `pause` freezes and thaws them,
+//!   which is quicker and keeps their connections). The tar is compressed with zstd on the fly and
+//!   streamed to the [`BackupConfig`]'s object store (multipart for large archives); the stored
+//!   size, the archive size and the SHA-256 of the stored object are recorded. A failed backup is
+//!   recorded `failed` with the reason and leaves no object.
+//! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or mariadb
+//!   service, the database's own tool writes a dump inside its container (the commands are in
+//!   `docs/backups.md`), stored like an archive; it restores through the running database into the
+//!   same or another service of the same engine.
+//! - **Restore** into the same volume, another volume of the organization, or a new one: the object
+//!   is downloaded and checked against its SHA-256, decompressed into a staging file (refused
+//!   beyond a size cap), and the archive is validated by [`crate::archive::validate`] (no `..`,
+//!   absolute paths, escaping links, devices; contents at most 110 % of the target volume's size).
+//!   Only then is it written, uncompressed, into a *new* runtime volume; the services mounting the
+//!   target are recreated onto it (running ones start again, stopped ones stay stopped) and the old
+//!   runtime volume is removed. Until that switch the old data is untouched, so a failed restore
+//!   loses nothing.
+//! - **Schedules**: a five-field cron expression (UTC) per volume;
+//!   [`Backups::run_due`](crate::platform::Backups::run_due) (run by
+//!   [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime, one catch-up
+//!   run, not one per missed slot — and applies retention to the volume's scheduled backups (manual
+//!   backups are kept until deleted): see [`BackupSchedule`](crate::model::BackupSchedule) and
+//!   [`retention_victims`].
+//! - **In the background**: [`Backups::start`](crate::platform::Backups::start) answers with the
+//!   `running` record as soon as it exists and the copy goes on;
+//!   [`Backups::get`](crate::platform::Backups::get) shows how it ended and
+//!   [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a process that
+//!   shuts down finish the copies under way.
 //! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
 //!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
 //!
@@ -461,13 +464,15 @@ impl Platform {
         finished("backup", task).await
     }
 
-    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the
-    /// copy goes on in the background (for a large volume, longer than an HTTP client or a
-    /// proxy waits). [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an interrupted one
-    /// (the process stopped) is marked `failed` by the reconciler. [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies)
-    /// lets a shutting-down process finish it first.
+    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the copy
+    /// goes on in the background (for a large volume, longer than an HTTP client or a proxy waits).
+    /// [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an
+    /// interrupted one (the process stopped) is marked `failed` by the reconciler.
+    /// [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a shutting-down
+    /// process finish it first.
     ///
-    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the record exists.
+    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the
+    /// record exists.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
     pub(crate) async fn start_backup(
         &self,
@@ -547,9 +552,9 @@ impl Platform {
     }
 
     /// Waits until the manual backups and restores in progress (those started with
-    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A process calls it
-    /// when it shuts down, after it stopped taking requests, so that their records do not stay
-    /// `running`. Returns whether none is left.
+    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A
+    /// process calls it when it shuts down, after it stopped taking requests, so that their records
+    /// do not stay `running`. Returns whether none is left.
     pub(crate) async fn wait_for_copies(&self, within: Duration) -> bool {
         // Polled rather than `TaskTracker::wait`, which needs the tracker closed: callers at
         // the same time would reopen it under each other.

@@ -75,13 +75,13 @@ pub fn percent_of(value: f64, limit: f64) -> Option<f64> {
 /// - **Pids**, and their percentage of the pids limit; network and block IO counters with
 ///   their rates over the window.
 ///
-/// [`Monitoring::stats`](crate::platform::Monitoring::stats) always measures its own window ([`LIVE_STATS_WINDOW`], two
-/// readings 500 ms apart) rather than reusing the collector's last reading: the collector may
-/// not run in this process, and its readings are up to an interval old, while live stats must
-/// say what happens now. Docker samples containers on a one-second tick and a one-shot read
-/// waits for the next tick, so on Docker the two readings are one tick (≈1 s) apart and the call
-/// takes 1–1.5 s; the computation uses each reading's own timestamp and counters, so the result
-/// is exact for whatever window the engine delivers.
+/// [`Monitoring::stats`](crate::platform::Monitoring::stats) always measures its own window
+/// ([`LIVE_STATS_WINDOW`], two readings 500 ms apart) rather than reusing the collector's last
+/// reading: the collector may not run in this process, and its readings are up to an interval old,
+/// while live stats must say what happens now. Docker samples containers on a one-second tick and a
+/// one-shot read waits for the next tick, so on Docker the two readings are one tick (≈1 s) apart
+/// and the call takes 1–1.5 s; the computation uses each reading's own timestamp and counters, so
+/// the result is exact for whatever window the engine delivers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsSnapshot {
@@ -599,11 +599,12 @@ impl Platform {
     }
 
     /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
-    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
-    /// new container after an update. A failed reading is an `Err` item and the stream goes
-    /// on; it ends when the service is deleted or the caller loses access, and counts against
-    /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
-    /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many streams open).
+    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a new
+    /// container after an update. A failed reading is an `Err` item and the stream goes on; it ends
+    /// when the service is deleted or the caller loses access, and counts against the
+    /// [`StreamLimits`](super::StreamLimits). Errors (of the call): as
+    /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many
+    /// streams open).
     pub(crate) async fn service_stats_stream(
         &self,
         who: &Principal,

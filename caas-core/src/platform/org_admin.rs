@@ -354,8 +354,8 @@ impl Platform {
         Ok(true)
     }
 
-    /// Reactivates a suspended organization and starts the services its suspension stopped;
-    /// `false` when it was active. Errors: as [`Admin::suspend_org`](crate::platform::Admin::suspend_org).
+    /// Reactivates a suspended organization and starts the services its suspension stopped; `false`
+    /// when it was active. Errors: as [`Admin::suspend_org`](crate::platform::Admin::suspend_org).
     #[instrument(skip_all, fields(caas.org = %slug))]
     pub(crate) async fn reactivate_org(&self, who: &Principal, slug: &str) -> Result<bool> {
         who.require_admin(Action::OrgAdminister)?;

@@ -1,7 +1,7 @@
-//! API tokens: created with a random secret shown once, stored as its SHA-256, and turned back
-//! into a [`Principal`] by [`Tokens::authenticate`](crate::platform::Tokens::authenticate). A token's [`TokenScope`] narrows
-//! its user's rights (see [`crate::auth`], "API tokens"); its lifetime follows the platform's
-//! [`TokenLifetime`] and never passes the token that created it.
+//! API tokens: created with a random secret shown once, stored as its SHA-256, and turned back into
+//! a [`Principal`] by [`Tokens::authenticate`](crate::platform::Tokens::authenticate). A token's
+//! [`TokenScope`] narrows its user's rights (see [`crate::auth`], "API tokens"); its lifetime
+//! follows the platform's [`TokenLifetime`] and never passes the token that created it.
 
 use std::time::Duration;
 
@@ -39,9 +39,9 @@ fn new_secret() -> String {
 }
 
 /// How long API tokens live: the platform's policy (see
-/// [`PlatformBuilder::token_lifetime`](super::PlatformBuilder::token_lifetime)). The default
-/// is no policy at all: tokens live until revoked unless their creator says otherwise. The
-/// bootstrap token ([`Tokens::ensure_bootstrap`](crate::platform::Tokens::ensure_bootstrap)) is exempt.
+/// [`PlatformBuilder::token_lifetime`](super::PlatformBuilder::token_lifetime)). The default is no
+/// policy at all: tokens live until revoked unless their creator says otherwise. The bootstrap
+/// token ([`Tokens::ensure_bootstrap`](crate::platform::Tokens::ensure_bootstrap)) is exempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenLifetime {

@@ -439,9 +439,10 @@ impl Platform {
         .await
     }
 
-    /// Rolls a service back to the spec of an earlier deployment (the one before the current
-    /// when `to` is `None`), the same way an update is applied.
-    /// Errors: as [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown deployment.
+    /// Rolls a service back to the spec of an earlier deployment (the one before the current when
+    /// `to` is `None`), the same way an update is applied. Errors: as
+    /// [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown
+    /// deployment.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
     pub(crate) async fn rollback_service(
         &self,

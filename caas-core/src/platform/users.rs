@@ -1,12 +1,12 @@
 //! Users: the administrators' list (searched and paged), look-ups by e-mail address or id,
 //! disabling and re-enabling, and the caller's own account with its memberships ("who am I").
 //!
-//! A disabled user's credentials stop working at once: [`Tokens::authenticate`](crate::platform::Tokens::authenticate)
-//! refuses every token of theirs and [`Platform::principal_for`] answers `NotFound`, which also
-//! ends their open log and stats streams at the next check. Nothing else changes: their
-//! memberships, tokens and audit entries stay, and re-enabling them brings every token back
-//! (unless it expired meanwhile). Administrators cannot disable themselves, so an enabled
-//! administrator always remains.
+//! A disabled user's credentials stop working at once:
+//! [`Tokens::authenticate`](crate::platform::Tokens::authenticate) refuses every token of theirs
+//! and [`Platform::principal_for`] answers `NotFound`, which also ends their open log and stats
+//! streams at the next check. Nothing else changes: their memberships, tokens and audit entries
+//! stay, and re-enabling them brings every token back (unless it expired meanwhile). Administrators
+//! cannot disable themselves, so an enabled administrator always remains.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -148,9 +148,9 @@ impl Platform {
         self.set_disabled(who, user, true).await
     }
 
-    /// Re-enables a disabled user (platform administrators only): their tokens work again.
-    /// Enabling an enabled user changes nothing. Errors: as [`Users::disable`](crate::platform::Users::disable), but
-    /// `Conflict`.
+    /// Re-enables a disabled user (platform administrators only): their tokens work again. Enabling
+    /// an enabled user changes nothing. Errors: as
+    /// [`Users::disable`](crate::platform::Users::disable), but `Conflict`.
     #[instrument(skip_all)]
     pub(crate) async fn enable_user(&self, who: &Principal, user: &str) -> Result<User> {
         self.set_disabled(who, user, false).await

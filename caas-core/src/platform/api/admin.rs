@@ -8,7 +8,8 @@ use crate::ports::connector::{RuntimeConfig, RuntimeDetection};
 use crate::ports::runtime::ConnectionReport;
 use crate::ports::store::AuditFilter;
 
-/// Platform administration: the organizations overview, suspension, bulk actions, the audit log and the runtime connection.
+/// Platform administration: the organizations overview, suspension, bulk actions, the audit log and
+/// the runtime connection.
 ///
 /// Borrowed from the platform with [`Platform::admin`]; cheap to copy.
 ///
@@ -86,8 +87,8 @@ impl Admin<'_> {
         self.platform.suspend_org(who, slug).await
     }
 
-    /// Reactivates a suspended organization and starts the services its suspension stopped;
-    /// `false` when it was active. Errors: as [`Admin::suspend_org`](crate::platform::Admin::suspend_org).
+    /// Reactivates a suspended organization and starts the services its suspension stopped; `false`
+    /// when it was active. Errors: as [`Admin::suspend_org`](crate::platform::Admin::suspend_org).
     pub async fn reactivate_org(self, who: &Principal, slug: &str) -> Result<bool> {
         self.platform.reactivate_org(who, slug).await
     }

@@ -96,13 +96,15 @@ impl Backups<'_> {
         self.platform.backup_volume(who, org, volume, request).await
     }
 
-    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the
-    /// copy goes on in the background (for a large volume, longer than an HTTP client or a
-    /// proxy waits). [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an interrupted one
-    /// (the process stopped) is marked `failed` by the reconciler. [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies)
-    /// lets a shutting-down process finish it first.
+    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the copy
+    /// goes on in the background (for a large volume, longer than an HTTP client or a proxy waits).
+    /// [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an
+    /// interrupted one (the process stopped) is marked `failed` by the reconciler.
+    /// [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a shutting-down
+    /// process finish it first.
     ///
-    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the record exists.
+    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the
+    /// record exists.
     pub async fn start(
         self,
         who: &Principal,
@@ -184,9 +186,9 @@ impl Backups<'_> {
     }
 
     /// Waits until the manual backups and restores in progress (those started with
-    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A process calls it
-    /// when it shuts down, after it stopped taking requests, so that their records do not stay
-    /// `running`. Returns whether none is left.
+    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A
+    /// process calls it when it shuts down, after it stopped taking requests, so that their records
+    /// do not stay `running`. Returns whether none is left.
     pub async fn wait_for_copies(self, within: Duration) -> bool {
         self.platform.wait_for_copies(within).await
     }

@@ -141,10 +141,11 @@ impl Domains<'_> {
     /// hostname once verified. Returns the caller's domains on the hostname afterwards.
     ///
     /// Errors: `NotFound`, `PermissionDenied` (member or higher on the domains' projects),
-    /// `Conflict` (another organization owns the hostname), `InvalidInput` naming `method`
-    /// (HTTP for a wildcard), `Unsupported` (HTTP without [`DomainConfig::http_challenge`](crate::platform::DomainConfig::http_challenge);
-    /// a resolver that cannot read TXT records), `Unavailable` (the resolver or the proxy
-    /// failed; the status is unchanged).
+    /// `Conflict` (another organization owns the hostname), `InvalidInput` naming `method` (HTTP
+    /// for a wildcard), `Unsupported` (HTTP without
+    /// [`DomainConfig::http_challenge`](crate::platform::DomainConfig::http_challenge); a resolver
+    /// that cannot read TXT records), `Unavailable` (the resolver or the proxy failed; the status
+    /// is unchanged).
     pub async fn verify(
         self,
         who: &Principal,
@@ -167,10 +168,11 @@ impl Domains<'_> {
     }
 
     /// Re-checks every unproven claim (a system operation: no principal), TXT first, then HTTP
-    /// where it may prove ownership, at most [`DomainConfig::checks_per_org`](crate::platform::DomainConfig::checks_per_org) checks of
-    /// one organization at a time; releases unproven claims past their expiry with their
-    /// domains; routes the domains of claims that became verified. Returns how many became
-    /// verified. Errors: `Unavailable` (the store).
+    /// where it may prove ownership, at most
+    /// [`DomainConfig::checks_per_org`](crate::platform::DomainConfig::checks_per_org) checks of
+    /// one organization at a time; releases unproven claims past their expiry with their domains;
+    /// routes the domains of claims that became verified. Returns how many became verified. Errors:
+    /// `Unavailable` (the store).
     pub async fn reverify(self) -> Result<usize> {
         self.platform.reverify_domains().await
     }

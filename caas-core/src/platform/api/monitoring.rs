@@ -82,9 +82,10 @@ impl Platform {
 }
 
 impl Monitoring<'_> {
-    /// Live stats of a service from two readings [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW) apart (see
-    /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
-    /// `Conflict` (never deployed or not running), `Unavailable`.
+    /// Live stats of a service from two readings
+    /// [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW) apart (see [`StatsSnapshot`]).
+    /// Errors: `NotFound` (also for principals who may not see the service), `Conflict` (never
+    /// deployed or not running), `Unavailable`.
     pub async fn stats(self, who: &Principal, service: &ServiceRef) -> Result<StatsSnapshot> {
         self.platform
             .service_stats(who, &service.org, &service.project, &service.service)
@@ -92,11 +93,12 @@ impl Monitoring<'_> {
     }
 
     /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
-    /// [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW)), each from the reading before it, following the service onto a
-    /// new container after an update. A failed reading is an `Err` item and the stream goes
-    /// on; it ends when the service is deleted or the caller loses access, and counts against
-    /// the [`StreamLimits`](crate::platform::StreamLimits). Errors (of the call): as
-    /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many streams open).
+    /// [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW)), each from the reading before it,
+    /// following the service onto a new container after an update. A failed reading is an `Err`
+    /// item and the stream goes on; it ends when the service is deleted or the caller loses access,
+    /// and counts against the [`StreamLimits`](crate::platform::StreamLimits). Errors (of the
+    /// call): as [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too
+    /// many streams open).
     pub async fn stats_stream(
         self,
         who: &Principal,

@@ -108,10 +108,10 @@ impl Orgs<'_> {
     }
 
     /// Deletes an organization with everything it owns: each project as
-    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers, routes, network, quota;
-    /// volumes when `options.volumes` is set), then any container or network still labelled
-    /// with the organization, then its store records (members, subscription, reservations).
-    /// Owners and platform admins only.
+    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers,
+    /// routes, network, quota; volumes when `options.volumes` is set), then any container or
+    /// network still labelled with the organization, then its store records (members, subscription,
+    /// reservations). Owners and platform admins only.
     ///
     /// Errors: `NotFound` (also for non-members), `PermissionDenied`, `Unavailable` (what was
     /// removed before the failure stays removed; repeating the call finishes the job).

@@ -193,8 +193,8 @@ impl Services<'_> {
     }
 
     /// The logs of a service's current container; a followed stream counts against the
-    /// [`StreamLimits`](crate::platform::StreamLimits) and ends when the caller loses access. Errors:
-    /// `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `RateLimited` (too many
+    /// [`StreamLimits`](crate::platform::StreamLimits) and ends when the caller loses access.
+    /// Errors: `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `RateLimited` (too many
     /// streams open), `Unavailable`.
     pub async fn logs(
         self,
@@ -238,9 +238,10 @@ impl Services<'_> {
             .await
     }
 
-    /// Rolls a service back to the spec of an earlier deployment (the one before the current
-    /// when `to` is `None`), the same way an update is applied.
-    /// Errors: as [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown deployment.
+    /// Rolls a service back to the spec of an earlier deployment (the one before the current when
+    /// `to` is `None`), the same way an update is applied. Errors: as
+    /// [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown
+    /// deployment.
     pub async fn rollback(
         self,
         who: &Principal,

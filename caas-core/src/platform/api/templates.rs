@@ -8,7 +8,8 @@ use crate::platform::{
     DeleteOptions, DeployTemplate, Platform, TemplateDeployment, TemplateEntry, TemplateUpdate,
 };
 
-/// The template catalogue (built-in and administrators' templates) and the template instances of projects.
+/// The template catalogue (built-in and administrators' templates) and the template instances of
+/// projects.
 ///
 /// Borrowed from the platform with [`Platform::templates`]; cheap to copy.
 ///

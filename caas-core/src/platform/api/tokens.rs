@@ -113,11 +113,11 @@ impl Tokens<'_> {
         self.platform.authenticate_token(secret).await
     }
 
-    /// The first token of a bootstrap administrator: created (and its secret returned) only
-    /// when the user has no token yet, so a server prints it once, on its first start. It has
-    /// the whole of the administrator's rights and never expires, whatever the platform's
-    /// [`TokenLifetime`](crate::platform::TokenLifetime): whoever prints it should say so, and advise revoking it once other
-    /// tokens exist. Errors: `Unavailable` (store).
+    /// The first token of a bootstrap administrator: created (and its secret returned) only when
+    /// the user has no token yet, so a server prints it once, on its first start. It has the whole
+    /// of the administrator's rights and never expires, whatever the platform's
+    /// [`TokenLifetime`](crate::platform::TokenLifetime): whoever prints it should say so, and
+    /// advise revoking it once other tokens exist. Errors: `Unavailable` (store).
     pub async fn ensure_bootstrap(self, admin: &User) -> Result<Option<String>> {
         self.platform.ensure_bootstrap_token(admin).await
     }

@@ -93,9 +93,9 @@ impl Users<'_> {
         self.platform.disable_user(who, user).await
     }
 
-    /// Re-enables a disabled user (platform administrators only): their tokens work again.
-    /// Enabling an enabled user changes nothing. Errors: as [`Users::disable`](crate::platform::Users::disable), but
-    /// `Conflict`.
+    /// Re-enables a disabled user (platform administrators only): their tokens work again. Enabling
+    /// an enabled user changes nothing. Errors: as
+    /// [`Users::disable`](crate::platform::Users::disable), but `Conflict`.
     pub async fn enable(self, who: &Principal, user: &str) -> Result<User> {
         self.platform.enable_user(who, user).await
     }
