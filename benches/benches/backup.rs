@@ -1,4 +1,4 @@
-//! P8 backup of a 1 GiB volume: `Platform::backup_volume` (the runtime's whole-volume
+//! P8 backup of a 1 GiB volume: `platform.backups().create` (the runtime's whole-volume
 //! archive — read from the volume's directory on the host when the engine is local, through
 //! the engine's archive API otherwise — zstd, SHA-256, written to a local-directory object
 //! store) next to a plain host `tar -cf` of the same volume directory into a file on the same
@@ -142,7 +142,7 @@ fn main() {
         .await;
         let (who, org) = (&tenant.admin, tenant.org.as_str());
         let v = platform
-            .create_volume(who, org, NewVolume::new("p", "data", 2 * mib * MIB))
+            .volumes().create(who, org, NewVolume::new("p", "data", 2 * mib * MIB))
             .await
             .unwrap()
             .volume;
@@ -182,14 +182,14 @@ fn main() {
         for run in 0..=RUNS {
             let t = Instant::now();
             let b = platform
-                .backup_volume(who, org, "data", BackupRequest::default())
+                .backups().create(who, org, "data", BackupRequest::default())
                 .await
                 .unwrap();
             let d = t.elapsed();
             assert!(b.error.is_none(), "{:?}", b.error);
             stored = b.size_bytes.unwrap();
             platform
-                .delete_backup(who, org, &b.id.to_string())
+                .backups().delete(who, org, &b.id.to_string())
                 .await
                 .unwrap();
             let h = host_tar(&mountpoint, &tar_out);
@@ -222,7 +222,7 @@ fn main() {
             h.as_secs_f64() / engine.as_secs_f64()
         );
         platform
-            .delete_volume(who, org, "data", true)
+            .volumes().delete(who, org, "data", true)
             .await
             .unwrap();
         let sel = LabelSelector::managed().with(labels::INSTANCE, &instance);

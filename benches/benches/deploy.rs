@@ -1,13 +1,13 @@
 //! P1 deploy p50 and P7 twenty parallel deploys per second, on the real Docker engine.
 //!
-//! Ours is `Platform::deploy_app` of a busybox app (`sleep`) with a volume of its own, over a
-//! SQLite file store (the reference server's default; `CAAS_BENCH_STORE=memory` for the
-//! in-memory one): permission check, quota reserved in the store, service and deployment
-//! records, the project network ensured, the volume created, image present, container created
-//! and started, quota committed, records updated, event written. The baseline is raw bollard
-//! `create_container` + `start_container` of the same image and command with the same
-//! limits, capabilities, restart policy and a user-defined network — what a program talking to
-//! the engine directly does to run the same container.
+//! Ours is `platform.services().deploy_app` of a busybox app (`sleep`) with a volume of its own,
+//! over a SQLite file store (the reference server's default; `CAAS_BENCH_STORE=memory` for the
+//! in-memory one): permission check, quota reserved in the store, service and deployment records,
+//! the project network ensured, the volume created, image present, container created and started,
+//! quota committed, records updated, event written. The baseline is raw bollard
+//! `create_container` + `start_container` of the same image and command with the same limits,
+//! capabilities, restart policy and a user-defined network — what a program talking to the engine
+//! directly does to run the same container.
 //!
 //! ```text
 //! cargo bench -p caas-benches --bench deploy              # about two minutes
@@ -40,6 +40,7 @@ use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{ImageRef, Name};
 use caas_core::{ContainerRuntime, Platform, Principal, Store};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::DockerRuntime;
 use caas_sqlite::SqliteStore;
 
@@ -89,7 +90,8 @@ impl Bench {
         let app = self.app(name);
         let t = Instant::now();
         self.platform
-            .deploy_app(&self.admin, &self.org, "p", app)
+            .services()
+            .deploy_app(&self.admin, &ProjectRef::new(&self.org, "p"), app)
             .await
             .unwrap_or_else(|e| panic!("deploy {name}: {e}"));
         t.elapsed()
@@ -171,16 +173,16 @@ impl Bench {
     async fn clear(&self) {
         for s in self
             .platform
-            .list_services(&self.admin, &self.org, "p")
+            .services()
+            .list(&self.admin, &ProjectRef::new(&self.org, "p"))
             .await
             .unwrap()
         {
             self.platform
-                .delete_service(
+                .services()
+                .delete(
                     &self.admin,
-                    &self.org,
-                    "p",
-                    s.name.as_str(),
+                    &ServiceRef::new(&self.org, "p", s.name.as_str()),
                     DeleteOptions::with_volumes(),
                 )
                 .await

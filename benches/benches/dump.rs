@@ -1,4 +1,4 @@
-//! Logical dump of a PostgreSQL database: `Platform::backup_volume` with `logical` (pg_dump in
+//! Logical dump of a PostgreSQL database: `platform.backups().create` with `logical` (pg_dump in
 //! the database's container through the runtime's `exec`, zstd, SHA-256, written to a
 //! local-directory object store) next to the same pg_dump through `docker exec`, piped into
 //! the `zstd` command into a file on the same disk. Not one of the benchmark issue's goals: a
@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caas_benches::{Figure, Goal, median};
+use caas_core::ProjectRef;
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::DatabaseEngine;
@@ -82,10 +83,10 @@ fn main() {
         .await;
         let (who, org) = (&tenant.admin, tenant.org.as_str());
         let db = platform
+            .services()
             .deploy_database(
                 who,
-                org,
-                "p",
+                &ProjectRef::new(org, "p"),
                 DeployDatabase::new("orders", DatabaseEngine::Postgres),
             )
             .await
@@ -141,14 +142,16 @@ fn main() {
         for run in 0..=RUNS {
             let t = Instant::now();
             let b = platform
-                .backup_volume(who, org, &volume, BackupRequest::logical())
+                .backups()
+                .create(who, org, &volume, BackupRequest::logical())
                 .await
                 .unwrap();
             let d = t.elapsed();
             assert!(b.error.is_none(), "{:?}", b.error);
             (dumped, stored) = (b.archive_bytes.unwrap(), b.size_bytes.unwrap());
             platform
-                .delete_backup(who, org, &b.id.to_string())
+                .backups()
+                .delete(who, org, &b.id.to_string())
                 .await
                 .unwrap();
             let h = baseline();
@@ -180,7 +183,12 @@ fn main() {
         }
         .print();
         platform
-            .delete_project(who, org, "p", DeleteOptions::with_volumes())
+            .projects()
+            .delete(
+                who,
+                &ProjectRef::new(org, "p"),
+                DeleteOptions::with_volumes(),
+            )
             .await
             .unwrap();
     });

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::routing::get;
 use caas_benches::{Figure, Goal, median_f64};
+use caas_core::ProjectRef;
 use caas_core::memory::{InMemoryRuntime, InMemoryStore};
 use caas_core::model::{NewUser, Role, Service, ServiceSpec};
 use caas_core::platform::{DeployApp, NewMember};
@@ -124,10 +125,10 @@ async fn platform(store: Arc<dyn Store>) -> (Platform, String, String) {
         spec.resources.cpu_millis = 100;
         spec.resources.memory_bytes = 64 * caas_core::units::MIB;
         platform
+            .services()
             .deploy_app(
                 &t.admin,
-                &t.org,
-                "web",
+                &ProjectRef::new(&t.org, "web"),
                 DeployApp::new(format!("app{i}"), spec),
             )
             .await
@@ -135,16 +136,19 @@ async fn platform(store: Arc<dyn Store>) -> (Platform, String, String) {
     }
     let email = format!("member-{}@example.com", caas_testkit::env::run_id());
     let user = platform
-        .create_user(&t.admin, NewUser::new(email.clone()))
+        .users()
+        .create(&t.admin, NewUser::new(email.clone()))
         .await
         .unwrap();
     platform
-        .add_member(&t.admin, &t.org, NewMember::new(email, Role::Member))
+        .members()
+        .add(&t.admin, &t.org, NewMember::new(email, Role::Member))
         .await
         .unwrap();
     let member = platform.principal_for(user.id).await.unwrap();
     let (_, token) = platform
-        .create_api_token(
+        .tokens()
+        .create(
             &member,
             None,
             caas_core::platform::NewApiToken::new("bench"),
@@ -179,13 +183,19 @@ async fn measure(store: Arc<dyn Store>, store_name: &str, goal: bool) {
     .await;
     // The bare handler answers what ours answers: the same services, serialized per request.
     let member = platform
-        .authenticate_token(&token)
+        .tokens()
+        .authenticate(&token)
         .await
         .unwrap()
         .expect("the token authenticates");
     let org = path.split('/').nth(3).unwrap().to_string();
-    let services: Arc<Vec<Service>> =
-        Arc::new(platform.list_services(&member, &org, "web").await.unwrap());
+    let services: Arc<Vec<Service>> = Arc::new(
+        platform
+            .services()
+            .list(&member, &ProjectRef::new(&org, "web"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(services.len(), SERVICES);
     let bare = serve(axum::Router::new().route(
         "/v1/orgs/{org}/projects/{project}/services",

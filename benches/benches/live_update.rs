@@ -1,4 +1,4 @@
-//! P4 live limit update: `Platform::update_service` changing only a running app's resources
+//! P4 live limit update: `platform.services().update` changing only a running app's resources
 //! (memory, CPU, pids) — permission check, diff, quota resize in the store, the engine's live
 //! `update`, records — next to a raw bollard `update_container` of a plain container with
 //! the same limits. Goal: no restart, p50 < 100 ms.
@@ -30,6 +30,7 @@ use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
 use caas_core::{ContainerRuntime, Platform, Store};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_sqlite::SqliteStore;
 
 const RUNS: usize = 30;
@@ -89,7 +90,8 @@ fn main() {
         spec.command = Some(vec!["sleep".into(), "3600".into()]);
         spec.resources = limits(1);
         let svc = platform
-            .deploy_app(who, org, "p", DeployApp::new("app", spec))
+            .services()
+            .deploy_app(who, &ProjectRef::new(org, "p"), DeployApp::new("app", spec))
             .await
             .unwrap();
         let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
@@ -140,7 +142,8 @@ fn main() {
             u.resources = Some(limits(i));
             let t = Instant::now();
             let r = platform
-                .update_service(who, org, "p", "app", u, false)
+                .services()
+                .update(who, &ServiceRef::new(org, "p", "app"), u, false)
                 .await
                 .unwrap();
             let o = t.elapsed();

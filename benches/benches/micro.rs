@@ -151,7 +151,12 @@ async fn subscribed_org(store: Arc<dyn Store>) -> OrgId {
     limits.cpu_millis = u64::MAX / 2;
     limits.memory_bytes = u64::MAX / 2;
     let tenant = caas_testkit::platform::seed_tenant(&platform, limits, "p").await;
-    platform.org(&tenant.admin, &tenant.org).await.unwrap().id
+    platform
+        .orgs()
+        .get(&tenant.admin, &tenant.org)
+        .await
+        .unwrap()
+        .id
 }
 
 fn quota(c: &mut Criterion, rt: &tokio::runtime::Runtime) {

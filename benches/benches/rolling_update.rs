@@ -3,7 +3,7 @@
 //!
 //! A busybox httpd app answering `v<VERSION>` is routed through Traefik's file provider
 //! (`TraefikProxy`); 8 concurrent clients on loopback request it over and over (one
-//! connection per request) while `Platform::update_service` changes `VERSION` ten times —
+//! connection per request) while `platform.services().update` changes `VERSION` ten times —
 //! each a rolling update: start the new container, wait until ready, route to both, route to
 //! the new one only, drain, stop the old one. The baseline is the same ten updates done the
 //! plain way, with the same runtime and proxy, on a second host under the same load: stop the
@@ -41,6 +41,7 @@ use caas_core::ports::runtime::{ContainerSpec, LabelSelector, NetworkAttachment,
 use caas_core::units::GIB;
 use caas_core::validate::{Hostname, ImageRef};
 use caas_core::{ContainerRuntime, Platform, Proxy};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_testkit::load::HttpLoad;
 use caas_traefik::{Entrypoints, TraefikProxy};
 
@@ -229,7 +230,12 @@ fn main() {
             protocol: Protocol::Tcp,
         });
         let svc = platform
-            .deploy_app(who, org, "web", DeployApp::new("site", spec))
+            .services()
+            .deploy_app(
+                who,
+                &ProjectRef::new(org, "web"),
+                DeployApp::new("site", spec),
+            )
             .await
             .unwrap();
         let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
@@ -253,7 +259,8 @@ fn main() {
                 .push(EnvVar::plain("VERSION", v.to_string()).unwrap());
             let t = Instant::now();
             let r = platform
-                .update_service(who, org, "web", "site", u, false)
+                .services()
+                .update(who, &ServiceRef::new(org, "web", "site"), u, false)
                 .await
                 .unwrap_or_else(|e| panic!("update {v}: {e}"));
             durations.push(t.elapsed());

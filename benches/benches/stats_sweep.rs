@@ -75,7 +75,9 @@ fn main() {
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
         for _ in 0..RUNS {
-            let collector = platform.collector(CollectorConfig::new(Duration::from_secs(3600), 8));
+            let collector = platform
+                .monitoring()
+                .collector(CollectorConfig::new(Duration::from_secs(3600), 8));
             let handle = collector.handle();
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(collector.run(async {

@@ -47,7 +47,7 @@
 //! # API tokens
 //!
 //! A token acts as its user, narrowed by its [`TokenScope`]
-//! ([`Platform::authenticate_token`](crate::Platform::authenticate_token) builds the principal
+//! ([`Tokens::authenticate`](crate::platform::Tokens::authenticate) builds the principal
 //! with [`Principal::narrowed`]); it never reaches more than its user does at the time it is
 //! used, so a membership removed or a role lowered takes effect on every token at once.
 //!
@@ -71,7 +71,7 @@
 //!   read-only administrator's token without a list reads everything an administrator
 //!   reads, and changes nothing.
 //! - **Minting**: a token creates only tokens of an equal or narrower scope that expire no
-//!   later than itself (see [`Platform::create_api_token`](crate::Platform::create_api_token)):
+//!   later than itself (see [`Tokens::create`](crate::platform::Tokens::create)):
 //!   a read-only token creates none; a restricted token must list organizations, within its
 //!   own list, and projects within its own per organization (what it cannot see is
 //!   `NotFound`, what would be wider is `PermissionDenied`); a later expiry is `InvalidInput`

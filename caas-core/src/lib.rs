@@ -19,7 +19,7 @@ pub mod validate;
 pub use auth::{Action, Principal};
 pub use error::{Error, Result};
 pub use ids::*;
-pub use platform::{Platform, PlatformBuilder};
+pub use platform::{Platform, PlatformBuilder, ProjectRef, ServiceRef};
 pub use ports::clock::{Clock, ManualClock, SystemClock};
 pub use ports::proxy::Proxy;
 pub use ports::quota::{QuotaEngine, QuotaGrant, StoreQuotaEngine};

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
@@ -53,23 +54,28 @@ async fn world() -> World {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let admin = platform.principal_for(admin.id).await.unwrap();
     let owner = platform
-        .create_user(&admin, NewUser::new("owner@acme.example"))
+        .users()
+        .create(&admin, NewUser::new("owner@acme.example"))
         .await
         .unwrap();
     platform
-        .create_plan(&admin, NewPlan::new("starter", limits()))
+        .plans()
+        .create(&admin, NewPlan::new("starter", limits()))
         .await
         .unwrap();
     platform
-        .create_org(&admin, NewOrganization::new("acme"), Some(owner.id))
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), Some(owner.id))
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&admin, "acme", "starter", SubscriptionStatus::Active)
         .await
         .unwrap();
@@ -88,10 +94,11 @@ impl World {
     async fn user(&self, email: &str, role: Option<Role>) -> Principal {
         let user = self
             .platform
-            .create_user(&self.admin, NewUser::new(email))
+            .users()
+            .create(&self.admin, NewUser::new(email))
             .await
             .unwrap();
-        let org = self.platform.org(&self.admin, "acme").await.unwrap();
+        let org = self.platform.orgs().get(&self.admin, "acme").await.unwrap();
         match role {
             Some(role) => Principal::user(user.id).with_role(org.id, role),
             None => Principal::user(user.id),
@@ -129,10 +136,10 @@ fn plan_update() -> PlanUpdate {
 #[tokio::test]
 async fn a_plan_is_read_by_name_by_anyone_and_unknown_plans_are_not_found() {
     let w = world().await;
-    let plan = w.platform.plan(&w.owner, "starter").await.unwrap();
+    let plan = w.platform.plans().get(&w.owner, "starter").await.unwrap();
     assert_eq!(plan.name.as_str(), "starter");
     assert_eq!(plan.limits, limits());
-    let err = w.platform.plan(&w.admin, "gold").await.unwrap_err();
+    let err = w.platform.plans().get(&w.admin, "gold").await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
 }
 
@@ -149,16 +156,20 @@ async fn an_administrator_updates_a_plans_display_name_limits_and_price_with_an_
     update.currency = Some("EUR".into());
     let plan = w
         .platform
-        .update_plan(&w.admin, "starter", update)
+        .plans()
+        .update(&w.admin, "starter", update)
         .await
         .unwrap();
     assert_eq!(plan.display_name, "Starter (2025)");
     assert_eq!(plan.limits.max_projects, 5);
     assert_eq!(plan.monthly_price_cents, 1900);
     assert_eq!(plan.currency, "EUR");
-    assert_eq!(w.platform.plan(&w.owner, "starter").await.unwrap(), plan);
+    assert_eq!(
+        w.platform.plans().get(&w.owner, "starter").await.unwrap(),
+        plan
+    );
     // The new limits govern the organization's usage at once.
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.limits.unwrap().max_projects, 5);
     assert!(w.audit_actions().await.contains(&"plan.update".to_string()));
 
@@ -167,7 +178,8 @@ async fn an_administrator_updates_a_plans_display_name_limits_and_price_with_an_
     update.display_name = Some(" ".into());
     let plan = w
         .platform
-        .update_plan(&w.admin, "starter", update)
+        .plans()
+        .update(&w.admin, "starter", update)
         .await
         .unwrap();
     assert_eq!(plan.display_name, "starter");
@@ -177,13 +189,14 @@ async fn an_administrator_updates_a_plans_display_name_limits_and_price_with_an_
 #[tokio::test]
 async fn plan_updates_name_the_invalid_field_and_change_nothing() {
     let w = world().await;
-    let before = w.platform.plan(&w.admin, "starter").await.unwrap();
+    let before = w.platform.plans().get(&w.admin, "starter").await.unwrap();
     let mut update = plan_update();
     update.currency = Some("euro".into());
     update.monthly_price_cents = Some(5);
     let err = w
         .platform
-        .update_plan(&w.admin, "starter", update)
+        .plans()
+        .update(&w.admin, "starter", update)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("currency"), "{err}");
@@ -191,11 +204,15 @@ async fn plan_updates_name_the_invalid_field_and_change_nothing() {
     update.display_name = Some("x".repeat(201));
     let err = w
         .platform
-        .update_plan(&w.admin, "starter", update)
+        .plans()
+        .update(&w.admin, "starter", update)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("display_name"), "{err}");
-    assert_eq!(w.platform.plan(&w.admin, "starter").await.unwrap(), before);
+    assert_eq!(
+        w.platform.plans().get(&w.admin, "starter").await.unwrap(),
+        before
+    );
 }
 
 #[tokio::test]
@@ -205,19 +222,22 @@ async fn only_platform_administrators_change_or_delete_plans() {
     update.monthly_price_cents = Some(0);
     let err = w
         .platform
-        .update_plan(&w.owner, "starter", update)
+        .plans()
+        .update(&w.owner, "starter", update)
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let err = w
         .platform
-        .delete_plan(&w.owner, "starter")
+        .plans()
+        .delete(&w.owner, "starter")
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let err = w
         .platform
-        .update_plan(&w.admin, "gold", plan_update())
+        .plans()
+        .update(&w.admin, "gold", plan_update())
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
@@ -228,25 +248,29 @@ async fn a_plan_in_use_cannot_be_deleted_and_an_unused_one_can() {
     let w = world().await;
     let err = w
         .platform
-        .delete_plan(&w.admin, "starter")
+        .plans()
+        .delete(&w.admin, "starter")
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     w.platform
-        .create_plan(&w.admin, NewPlan::new("spare", limits()))
+        .plans()
+        .create(&w.admin, NewPlan::new("spare", limits()))
         .await
         .unwrap();
-    w.platform.delete_plan(&w.admin, "spare").await.unwrap();
+    w.platform.plans().delete(&w.admin, "spare").await.unwrap();
     assert!(
         w.platform
-            .plan(&w.admin, "spare")
+            .plans()
+            .get(&w.admin, "spare")
             .await
             .unwrap_err()
             .is_not_found()
     );
     assert!(
         w.platform
-            .delete_plan(&w.admin, "spare")
+            .plans()
+            .delete(&w.admin, "spare")
             .await
             .unwrap_err()
             .is_not_found()
@@ -261,7 +285,8 @@ async fn owners_rename_their_organization_but_only_administrators_change_slug_or
     update.display_name = Some("ACME Corp.".into());
     let org = w
         .platform
-        .update_org(&w.owner, "acme", update)
+        .orgs()
+        .update(&w.owner, "acme", update)
         .await
         .unwrap();
     assert_eq!(org.display_name, "ACME Corp.");
@@ -271,7 +296,8 @@ async fn owners_rename_their_organization_but_only_administrators_change_slug_or
     update.slug = Some("acme-corp".into());
     let err = w
         .platform
-        .update_org(&w.owner, "acme", update.clone())
+        .orgs()
+        .update(&w.owner, "acme", update.clone())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
@@ -279,33 +305,42 @@ async fn owners_rename_their_organization_but_only_administrators_change_slug_or
     status.status = Some(OrgStatus::Suspended);
     let err = w
         .platform
-        .update_org(&w.owner, "acme", status.clone())
+        .orgs()
+        .update(&w.owner, "acme", status.clone())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
 
     let org = w
         .platform
-        .update_org(&w.admin, "acme", update)
+        .orgs()
+        .update(&w.admin, "acme", update)
         .await
         .unwrap();
     assert_eq!(org.slug.as_str(), "acme-corp");
     assert_eq!(org.display_name, "ACME Corp.", "kept");
     let org = w
         .platform
-        .update_org(&w.admin, "acme-corp", status)
+        .orgs()
+        .update(&w.admin, "acme-corp", status)
         .await
         .unwrap();
     assert_eq!(org.status, OrgStatus::Suspended);
     assert!(
         w.platform
-            .org(&w.owner, "acme")
+            .orgs()
+            .get(&w.owner, "acme")
             .await
             .unwrap_err()
             .is_not_found()
     );
     assert_eq!(
-        w.platform.org(&w.owner, "acme-corp").await.unwrap().status,
+        w.platform
+            .orgs()
+            .get(&w.owner, "acme-corp")
+            .await
+            .unwrap()
+            .status,
         OrgStatus::Suspended
     );
 }
@@ -318,14 +353,16 @@ async fn org_updates_are_refused_to_strangers_and_lesser_roles_and_name_bad_fiel
     let stranger = w.user("eve@evil.example", None).await;
     let err = w
         .platform
-        .update_org(&stranger, "acme", rename.clone())
+        .orgs()
+        .update(&stranger, "acme", rename.clone())
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "strangers learn nothing: {err}");
     let admin_member = w.user("adm@acme.example", Some(Role::Admin)).await;
     let err = w
         .platform
-        .update_org(&admin_member, "acme", rename)
+        .orgs()
+        .update(&admin_member, "acme", rename)
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
@@ -334,7 +371,8 @@ async fn org_updates_are_refused_to_strangers_and_lesser_roles_and_name_bad_fiel
     bad.slug = Some("Not A Slug".into());
     let err = w
         .platform
-        .update_org(&w.admin, "acme", bad)
+        .orgs()
+        .update(&w.admin, "acme", bad)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("slug"), "{err}");
@@ -342,20 +380,23 @@ async fn org_updates_are_refused_to_strangers_and_lesser_roles_and_name_bad_fiel
     bad.display_name = Some("tab\tbell\u{7}".into());
     let err = w
         .platform
-        .update_org(&w.owner, "acme", bad)
+        .orgs()
+        .update(&w.owner, "acme", bad)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("display_name"), "{err}");
 
     w.platform
-        .create_org(&w.admin, NewOrganization::new("globex"), None)
+        .orgs()
+        .create(&w.admin, NewOrganization::new("globex"), None)
         .await
         .unwrap();
     let mut taken = OrgUpdate::default();
     taken.slug = Some("globex".into());
     let err = w
         .platform
-        .update_org(&w.admin, "acme", taken)
+        .orgs()
+        .update(&w.admin, "acme", taken)
         .await
         .unwrap_err();
     assert!(err.is_already_exists(), "{err}");
@@ -366,15 +407,21 @@ async fn deleting_an_organization_removes_its_projects_services_containers_and_n
     let w = world().await;
     for project in ["shop", "blog"] {
         w.platform
-            .create_project(&w.owner, "acme", NewProject::new(project))
+            .projects()
+            .create(&w.owner, "acme", NewProject::new(project))
             .await
             .unwrap();
         w.platform
-            .deploy_app(&w.owner, "acme", project, app("web", Some("data")))
+            .services()
+            .deploy_app(
+                &w.owner,
+                &ProjectRef::new("acme", project),
+                app("web", Some("data")),
+            )
             .await
             .unwrap();
     }
-    let org = w.platform.org(&w.owner, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.owner, "acme").await.unwrap();
     // A leftover of an interrupted deploy: labelled with the organization, unknown to the store.
     let mut leftover = ContainerSpec::new("caas-leftover", IMAGE);
     leftover.labels = labels::container_labels(
@@ -389,24 +436,33 @@ async fn deleting_an_organization_removes_its_projects_services_containers_and_n
     w.runtime.create_container(&leftover).await.unwrap();
     // Another tenant's service must survive.
     w.platform
-        .create_org(&w.admin, NewOrganization::new("globex"), None)
+        .orgs()
+        .create(&w.admin, NewOrganization::new("globex"), None)
         .await
         .unwrap();
     w.platform
+        .orgs()
         .set_subscription(&w.admin, "globex", "starter", SubscriptionStatus::Active)
         .await
         .unwrap();
     w.platform
-        .create_project(&w.admin, "globex", NewProject::new("site"))
+        .projects()
+        .create(&w.admin, "globex", NewProject::new("site"))
         .await
         .unwrap();
     w.platform
-        .deploy_app(&w.admin, "globex", "site", app("web", None))
+        .services()
+        .deploy_app(
+            &w.admin,
+            &ProjectRef::new("globex", "site"),
+            app("web", None),
+        )
         .await
         .unwrap();
 
     w.platform
-        .delete_org(&w.owner, "acme", DeleteOptions::default())
+        .orgs()
+        .delete(&w.owner, "acme", DeleteOptions::default())
         .await
         .unwrap();
 
@@ -423,14 +479,16 @@ async fn deleting_an_organization_removes_its_projects_services_containers_and_n
     assert!(w.store.subscription_opt(org.id).await.unwrap().is_none());
     assert!(
         w.platform
-            .org(&w.admin, "acme")
+            .orgs()
+            .get(&w.admin, "acme")
             .await
             .unwrap_err()
             .is_not_found()
     );
     let globex = w
         .platform
-        .list_services(&w.admin, "globex", "site")
+        .services()
+        .list(&w.admin, &ProjectRef::new("globex", "site"))
         .await
         .unwrap();
     assert_eq!(globex.len(), 1, "other tenants are untouched");
@@ -446,16 +504,23 @@ async fn deleting_an_organization_removes_its_projects_services_containers_and_n
 async fn deleting_an_organization_with_volumes_removes_them_too() {
     let w = world().await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     w.platform
-        .deploy_app(&w.owner, "acme", "shop", app("web", Some("data")))
+        .services()
+        .deploy_app(
+            &w.owner,
+            &ProjectRef::new("acme", "shop"),
+            app("web", Some("data")),
+        )
         .await
         .unwrap();
-    let org = w.platform.org(&w.owner, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.owner, "acme").await.unwrap();
     w.platform
-        .delete_org(&w.admin, "acme", DeleteOptions::with_volumes())
+        .orgs()
+        .delete(&w.admin, "acme", DeleteOptions::with_volumes())
         .await
         .unwrap();
     let acme = LabelSelector::managed().with(labels::ORG, org.id);
@@ -468,33 +533,41 @@ async fn deleting_an_organization_with_volumes_removes_them_too() {
             .is_empty()
     );
     // Its subscription is gone with it, so the plan is free to be deleted.
-    w.platform.delete_plan(&w.admin, "starter").await.unwrap();
+    w.platform
+        .plans()
+        .delete(&w.admin, "starter")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn only_owners_and_administrators_delete_an_organization() {
     let w = world().await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let stranger = w.user("eve@evil.example", None).await;
     let err = w
         .platform
-        .delete_org(&stranger, "acme", DeleteOptions::default())
+        .orgs()
+        .delete(&stranger, "acme", DeleteOptions::default())
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let admin_member = w.user("adm@acme.example", Some(Role::Admin)).await;
     let err = w
         .platform
-        .delete_org(&admin_member, "acme", DeleteOptions::default())
+        .orgs()
+        .delete(&admin_member, "acme", DeleteOptions::default())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     assert_eq!(
         w.platform
-            .list_projects(&w.owner, "acme")
+            .projects()
+            .list(&w.owner, "acme")
             .await
             .unwrap()
             .len(),
@@ -503,7 +576,8 @@ async fn only_owners_and_administrators_delete_an_organization() {
     );
     let err = w
         .platform
-        .delete_org(&w.admin, "nope", DeleteOptions::default())
+        .orgs()
+        .delete(&w.admin, "nope", DeleteOptions::default())
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");

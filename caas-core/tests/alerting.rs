@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +72,12 @@ async fn world() -> World {
     spec.resources.cpu_millis = 500;
     spec.resources.memory_bytes = 100 * MIB;
     let svc = platform
-        .deploy_app(&tenant.admin, &tenant.org, "p", DeployApp::new("web", spec))
+        .services()
+        .deploy_app(
+            &tenant.admin,
+            &ProjectRef::new(&tenant.org, "p"),
+            DeployApp::new("web", spec),
+        )
         .await
         .unwrap();
     World {
@@ -108,6 +114,7 @@ impl World {
 
     async fn set(&self, rules: Vec<AlertRule>) {
         self.platform
+            .monitoring()
             .set_alerts(
                 &self.tenant.admin,
                 &self.tenant.org,
@@ -178,13 +185,19 @@ async fn settings_are_validated_admin_only_and_the_secret_never_shown() {
         ),
     ];
     for (s, field) in cases {
-        let err = w.platform.set_alerts(who, org, s).await.unwrap_err();
+        let err = w
+            .platform
+            .monitoring()
+            .set_alerts(who, org, s)
+            .await
+            .unwrap_err();
         assert_eq!(err.field(), Some(field), "{err}");
     }
     let org_id = w.store.org_by_slug_opt(org).await.unwrap().unwrap().id;
     let member = Principal::user(caas_core::UserId::new()).with_role(org_id, Role::Member);
     let err = w
         .platform
+        .monitoring()
         .set_alerts(&member, org, AlertSettings::default())
         .await
         .unwrap_err();
@@ -195,18 +208,19 @@ async fn settings_are_validated_admin_only_and_the_secret_never_shown() {
         AlertCondition::CpuAbove { percent: 80.0 },
     )])
     .await;
-    let view = w.platform.alerts(&member, org).await.unwrap();
+    let view = w.platform.monitoring().alerts(&member, org).await.unwrap();
     assert_eq!(view.settings.rules.len(), 1);
     let shown = view.settings.webhook.clone().unwrap();
     assert_eq!(shown.secret, "********");
     assert!(!serde_json::to_string(&view).unwrap().contains(SECRET));
     // Sending the placeholder back keeps the stored secret.
     w.platform
+        .monitoring()
         .set_alerts(who, org, view.settings.clone())
         .await
         .unwrap();
     w.samples(400, 90.0, 10).await;
-    w.platform.evaluate_alerts().await.unwrap();
+    w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!(w.notifier.sent()[0].target.secret, SECRET);
 }
 
@@ -219,15 +233,16 @@ async fn cpu_above_fires_once_over_a_covered_window_and_resolves_with_notificati
     .await;
     // 45 % of one core under a 0.5 CPU limit is 90 % of the limit — but only for 2 minutes.
     w.samples(120, 45.0, 10).await;
-    let r = w.platform.evaluate_alerts().await.unwrap();
+    let r = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!((r.evaluated, r.fired), (1, 0), "{r:?}");
     w.samples(400, 45.0, 10).await;
-    let r = w.platform.evaluate_alerts().await.unwrap();
+    let r = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!((r.fired, r.notified), (1, 1), "{r:?}");
-    let r = w.platform.evaluate_alerts().await.unwrap();
+    let r = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!((r.fired, r.notified), (0, 0), "deduplicated: {r:?}");
     let view = w
         .platform
+        .monitoring()
         .alerts(&w.tenant.admin, &w.tenant.org)
         .await
         .unwrap();
@@ -243,7 +258,7 @@ async fn cpu_above_fires_once_over_a_covered_window_and_resolves_with_notificati
     // Load drops: one sample below the threshold in the window resolves it.
     w.clock.advance(chrono::Duration::seconds(10));
     w.samples(0, 5.0, 10).await;
-    let r = w.platform.evaluate_alerts().await.unwrap();
+    let r = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!((r.resolved, r.notified), (1, 1), "{r:?}");
     let sent = w.notifier.sent();
     assert_eq!(sent[1].alert.state, AlertState::Resolved);
@@ -266,10 +281,11 @@ async fn memory_restarts_unhealthy_and_storage_rules() {
     for ago in [500, 300, 100] {
         w.event(ServiceEventKind::EngineRestart, ago).await;
     }
-    let r = w.platform.evaluate_alerts().await.unwrap();
+    let r = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!(r.evaluated, 4, "{r:?}");
     let firing: Vec<String> = w
         .platform
+        .monitoring()
         .alerts(&w.tenant.admin, &w.tenant.org)
         .await
         .unwrap()
@@ -286,9 +302,10 @@ async fn memory_restarts_unhealthy_and_storage_rules() {
     );
     // Restarts age out of the window.
     w.clock.advance(chrono::Duration::seconds(400));
-    w.platform.evaluate_alerts().await.unwrap();
+    w.platform.monitoring().evaluate_alerts().await.unwrap();
     let firing: Vec<String> = w
         .platform
+        .monitoring()
         .alerts(&w.tenant.admin, &w.tenant.org)
         .await
         .unwrap()

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use caas_core::ProjectRef;
 use caas_core::memory::{InMemoryRuntime, InMemoryStore, RuntimeOp};
 use caas_core::model::{NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus};
 use caas_core::platform::{
@@ -43,11 +44,13 @@ async fn world() -> World {
     limits.max_containers = 5;
     let tenant = seed_tenant(&owner, limits, "web").await;
     let user = owner
-        .create_user(&tenant.admin, NewUser::new("dev@acme.example"))
+        .users()
+        .create(&tenant.admin, NewUser::new("dev@acme.example"))
         .await
         .unwrap();
     owner
-        .add_member(
+        .members()
+        .add(
             &tenant.admin,
             &tenant.org,
             NewMember::new("dev@acme.example", Role::Member),
@@ -56,7 +59,8 @@ async fn world() -> World {
         .unwrap();
     // A user of the host who is not a member.
     owner
-        .create_user(&tenant.admin, NewUser::new("ops@acme.example"))
+        .users()
+        .create(&tenant.admin, NewUser::new("ops@acme.example"))
         .await
         .unwrap();
     let hosted = Platform::builder()
@@ -98,20 +102,35 @@ async fn members_of_the_hosts_organizations_deploy_against_the_hosts_plans() {
     let w = world().await;
     let svc = w
         .hosted
-        .deploy_app(&w.member, &w.tenant.org, "web", app("api"))
+        .services()
+        .deploy_app(
+            &w.member,
+            &ProjectRef::new(&w.tenant.org, "web"),
+            app("api"),
+        )
         .await
         .unwrap();
     assert_eq!(svc.name.as_str(), "api");
     // The plan read through the plan part bounds the organization: five containers.
     for i in 1..5 {
         w.hosted
-            .deploy_app(&w.member, &w.tenant.org, "web", app(&format!("api{i}")))
+            .services()
+            .deploy_app(
+                &w.member,
+                &ProjectRef::new(&w.tenant.org, "web"),
+                app(&format!("api{i}")),
+            )
             .await
             .unwrap();
     }
     let refused = w
         .hosted
-        .deploy_app(&w.member, &w.tenant.org, "web", app("one-too-many"))
+        .services()
+        .deploy_app(
+            &w.member,
+            &ProjectRef::new(&w.tenant.org, "web"),
+            app("one-too-many"),
+        )
         .await;
     assert!(
         matches!(refused, Err(Error::QuotaExceeded { .. })),
@@ -119,7 +138,8 @@ async fn members_of_the_hosts_organizations_deploy_against_the_hosts_plans() {
     );
     let members = w
         .hosted
-        .list_members(&w.tenant.admin, &w.tenant.org)
+        .members()
+        .list(&w.tenant.admin, &w.tenant.org)
         .await
         .unwrap();
     assert_eq!(members.len(), 2, "{members:?}");
@@ -131,25 +151,29 @@ async fn users_organizations_and_members_are_changed_by_the_host_only() {
     let (admin, org) = (&w.tenant.admin, w.tenant.org.as_str());
     managed_by_host(
         w.hosted
-            .create_user(admin, NewUser::new("new@acme.example"))
+            .users()
+            .create(admin, NewUser::new("new@acme.example"))
             .await,
         "users, organizations and members",
     );
     managed_by_host(
         w.hosted
-            .create_org(admin, NewOrganization::new("another"), None)
+            .orgs()
+            .create(admin, NewOrganization::new("another"), None)
             .await,
         "users, organizations and members",
     );
     managed_by_host(
         w.hosted
-            .add_member(admin, org, NewMember::new("ops@acme.example", Role::Viewer))
+            .members()
+            .add(admin, org, NewMember::new("ops@acme.example", Role::Viewer))
             .await,
         "users, organizations and members",
     );
     managed_by_host(
         w.hosted
-            .update_member(
+            .members()
+            .update(
                 admin,
                 org,
                 "dev@acme.example",
@@ -159,11 +183,15 @@ async fn users_organizations_and_members_are_changed_by_the_host_only() {
         "users, organizations and members",
     );
     managed_by_host(
-        w.hosted.remove_member(admin, org, "dev@acme.example").await,
+        w.hosted
+            .members()
+            .remove(admin, org, "dev@acme.example")
+            .await,
         "users, organizations and members",
     );
     managed_by_host(
         w.hosted
+            .members()
             .invite(
                 admin,
                 org,
@@ -173,19 +201,22 @@ async fn users_organizations_and_members_are_changed_by_the_host_only() {
         "users, organizations and members",
     );
     managed_by_host(
-        w.hosted.disable_user(admin, "dev@acme.example").await,
+        w.hosted.users().disable(admin, "dev@acme.example").await,
         "users, organizations and members",
     );
     managed_by_host(
-        w.hosted.update_org(admin, org, OrgUpdate::default()).await,
+        w.hosted
+            .orgs()
+            .update(admin, org, OrgUpdate::default())
+            .await,
         "users, organizations and members",
     );
     managed_by_host(
-        w.hosted.suspend_org(admin, org).await,
+        w.hosted.admin().suspend_org(admin, org).await,
         "users, organizations and members",
     );
     // Nothing changed: the member is still there with the same role, nobody was invited.
-    let members = w.hosted.list_members(admin, org).await.unwrap();
+    let members = w.hosted.members().list(admin, org).await.unwrap();
     let dev = members
         .iter()
         .find(|m| m.email == "dev@acme.example")
@@ -193,7 +224,8 @@ async fn users_organizations_and_members_are_changed_by_the_host_only() {
     assert_eq!(dev.role, Role::Member);
     assert!(
         w.hosted
-            .list_invitations(admin, org)
+            .members()
+            .invitations(admin, org)
             .await
             .unwrap()
             .is_empty()
@@ -204,12 +236,18 @@ async fn users_organizations_and_members_are_changed_by_the_host_only() {
 async fn deleting_a_hosts_organization_is_refused_before_anything_is_torn_down() {
     let w = world().await;
     w.hosted
-        .deploy_app(&w.member, &w.tenant.org, "web", app("api"))
+        .services()
+        .deploy_app(
+            &w.member,
+            &ProjectRef::new(&w.tenant.org, "web"),
+            app("api"),
+        )
         .await
         .unwrap();
     managed_by_host(
         w.hosted
-            .delete_org(
+            .orgs()
+            .delete(
                 &w.tenant.admin,
                 &w.tenant.org,
                 DeleteOptions::with_volumes(),
@@ -222,7 +260,8 @@ async fn deleting_a_hosts_organization_is_refused_before_anything_is_torn_down()
     }
     let services = w
         .hosted
-        .list_services(&w.member, &w.tenant.org, "web")
+        .services()
+        .list(&w.member, &ProjectRef::new(&w.tenant.org, "web"))
         .await
         .unwrap();
     assert_eq!(services.len(), 1);
@@ -234,19 +273,22 @@ async fn plans_and_subscriptions_are_changed_by_the_host_only() {
     let admin = &w.tenant.admin;
     managed_by_host(
         w.hosted
-            .create_plan(admin, NewPlan::new("gold", test_limits()))
+            .plans()
+            .create(admin, NewPlan::new("gold", test_limits()))
             .await,
         "plans and subscriptions",
     );
     let plan = w
         .hosted
+        .orgs()
         .subscription(admin, &w.tenant.org)
         .await
         .unwrap()
         .plan;
     let plan = w
         .hosted
-        .list_plans(admin)
+        .plans()
+        .list(admin)
         .await
         .unwrap()
         .into_iter()
@@ -254,16 +296,18 @@ async fn plans_and_subscriptions_are_changed_by_the_host_only() {
         .unwrap();
     managed_by_host(
         w.hosted
-            .update_plan(admin, plan.name.as_str(), PlanUpdate::default())
+            .plans()
+            .update(admin, plan.name.as_str(), PlanUpdate::default())
             .await,
         "plans and subscriptions",
     );
     managed_by_host(
-        w.hosted.delete_plan(admin, plan.name.as_str()).await,
+        w.hosted.plans().delete(admin, plan.name.as_str()).await,
         "plans and subscriptions",
     );
     managed_by_host(
         w.hosted
+            .orgs()
             .set_subscription(
                 admin,
                 &w.tenant.org,
@@ -273,7 +317,12 @@ async fn plans_and_subscriptions_are_changed_by_the_host_only() {
             .await,
         "plans and subscriptions",
     );
-    let sub = w.hosted.subscription(admin, &w.tenant.org).await.unwrap();
+    let sub = w
+        .hosted
+        .orgs()
+        .subscription(admin, &w.tenant.org)
+        .await
+        .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::Active);
 }
 
@@ -307,17 +356,20 @@ async fn a_directory_and_plans_apart_from_the_store_bound_deploys_and_leave_no_c
     let admin = hosted.principal_for(tenant.admin.user).await.unwrap();
     let org_id = host.org_by_slug_opt(&tenant.org).await.unwrap().unwrap().id;
     hosted
-        .create_project(&admin, &tenant.org, NewProject::new("shop"))
+        .projects()
+        .create(&admin, &tenant.org, NewProject::new("shop"))
         .await
         .unwrap();
     for name in ["api", "worker"] {
         hosted
-            .deploy_app(&admin, &tenant.org, "shop", app(name))
+            .services()
+            .deploy_app(&admin, &ProjectRef::new(&tenant.org, "shop"), app(name))
             .await
             .unwrap();
     }
     let refused = hosted
-        .deploy_app(&admin, &tenant.org, "shop", app("third"))
+        .services()
+        .deploy_app(&admin, &ProjectRef::new(&tenant.org, "shop"), app("third"))
         .await;
     assert!(
         matches!(refused, Err(Error::QuotaExceeded { .. })),
@@ -330,10 +382,11 @@ async fn a_directory_and_plans_apart_from_the_store_bound_deploys_and_leave_no_c
     plan.limits.max_containers = 3;
     host.update_plan(&plan).await.unwrap();
     hosted
-        .deploy_app(&admin, &tenant.org, "shop", app("third"))
+        .services()
+        .deploy_app(&admin, &ProjectRef::new(&tenant.org, "shop"), app("third"))
         .await
         .unwrap();
-    let usage = hosted.usage(&admin, &tenant.org).await.unwrap();
+    let usage = hosted.orgs().usage(&admin, &tenant.org).await.unwrap();
     assert_eq!(usage.limits.map(|l| l.max_containers), Some(3));
 
     // No copy of the host's tenancy in our store.

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +57,7 @@ async fn world() -> World {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -75,7 +77,7 @@ async fn world() -> World {
             },
         );
         plan.monthly_price_cents = price;
-        platform.create_plan(&admin, plan).await.unwrap();
+        platform.plans().create(&admin, plan).await.unwrap();
     }
     World {
         platform,
@@ -92,7 +94,8 @@ impl World {
             Some(u) => u,
             None => self
                 .platform
-                .create_user(&self.admin, NewUser::new(email))
+                .users()
+                .create(&self.admin, NewUser::new(email))
                 .await
                 .unwrap(),
         };
@@ -103,10 +106,12 @@ impl World {
     async fn org(&self, slug: &str, plan: &str) -> Principal {
         let owner = self.user(&format!("owner@{slug}.example")).await;
         self.platform
-            .create_org(&self.admin, NewOrganization::new(slug), Some(owner.user))
+            .orgs()
+            .create(&self.admin, NewOrganization::new(slug), Some(owner.user))
             .await
             .unwrap();
         self.platform
+            .orgs()
             .set_subscription(&self.admin, slug, plan, SubscriptionStatus::Active)
             .await
             .unwrap();
@@ -125,7 +130,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     let bob = w.user("bob@example.com").await;
     let carol = w.user("carol@example.com").await;
     w.platform
-        .add_member(
+        .members()
+        .add(
             &owner,
             "acme",
             NewMember::new("Bob@Example.com", Role::Admin),
@@ -136,7 +142,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     // An admin manages members, but not owners.
     let err = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &bob,
             "acme",
             NewMember::new("carol@example.com", Role::Owner),
@@ -145,7 +152,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     w.platform
-        .add_member(
+        .members()
+        .add(
             &bob,
             "acme",
             NewMember::new(carol.user.to_string(), Role::Viewer),
@@ -154,7 +162,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
         .unwrap();
     let err = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &bob,
             "acme",
             NewMember::new("carol@example.com", Role::Member),
@@ -164,7 +173,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     assert!(err.is_already_exists(), "{err}");
     let err = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &bob,
             "acme",
             NewMember::new("nobody@example.com", Role::Member),
@@ -175,7 +185,8 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     let carol = w.fresh(&carol).await;
     let err = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &carol,
             "acme",
             NewMember::new("x@example.com", Role::Member),
@@ -186,26 +197,29 @@ async fn members_roles_last_owner_and_ownership_transfer() {
         err.is_permission_denied(),
         "viewers do not manage members: {err}"
     );
-    let listed = w.platform.list_members(&carol, "acme").await.unwrap();
+    let listed = w.platform.members().list(&carol, "acme").await.unwrap();
     assert_eq!(listed.len(), 3);
 
     // The last owner is neither demoted nor removed, not even by itself.
     let owner_email = "owner@acme.example";
     let err = w
         .platform
-        .update_member(&owner, "acme", owner_email, MemberUpdate::role(Role::Admin))
+        .members()
+        .update(&owner, "acme", owner_email, MemberUpdate::role(Role::Admin))
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     let err = w
         .platform
-        .remove_member(&owner, "acme", owner_email)
+        .members()
+        .remove(&owner, "acme", owner_email)
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     let err = w
         .platform
-        .update_member(&bob, "acme", owner_email, MemberUpdate::role(Role::Admin))
+        .members()
+        .update(&bob, "acme", owner_email, MemberUpdate::role(Role::Admin))
         .await
         .unwrap_err();
     assert!(
@@ -216,13 +230,15 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     // Transfer: bob becomes owner, the old owner admin; now the old owner can leave.
     let t = w
         .platform
+        .members()
         .transfer_ownership(&owner, "acme", "bob@example.com")
         .await
         .unwrap();
     assert_eq!(t.role, Role::Owner);
     let roles: Vec<(String, Role)> = w
         .platform
-        .list_members(&carol, "acme")
+        .members()
+        .list(&carol, "acme")
         .await
         .unwrap()
         .into_iter()
@@ -234,17 +250,20 @@ async fn members_roles_last_owner_and_ownership_transfer() {
     );
     let old = w.fresh(&owner).await;
     w.platform
-        .remove_member(&old, "acme", owner_email)
+        .members()
+        .remove(&old, "acme", owner_email)
         .await
         .unwrap();
     // A viewer leaves on their own.
     w.platform
-        .remove_member(&carol, "acme", "carol@example.com")
+        .members()
+        .remove(&carol, "acme", "carol@example.com")
         .await
         .unwrap();
     assert_eq!(
         w.platform
-            .list_members(&w.fresh(&bob).await, "acme")
+            .members()
+            .list(&w.fresh(&bob).await, "acme")
             .await
             .unwrap()
             .len(),
@@ -259,7 +278,8 @@ async fn viewers_removing_others_are_refused_whether_the_address_has_an_account_
     w.user("bob@example.com").await;
     w.user("carol@example.com").await;
     w.platform
-        .add_member(
+        .members()
+        .add(
             &owner,
             "acme",
             NewMember::new("carol@example.com", Role::Viewer),
@@ -275,7 +295,8 @@ async fn viewers_removing_others_are_refused_whether_the_address_has_an_account_
     ] {
         let err = w
             .platform
-            .remove_member(&carol, "acme", address)
+            .members()
+            .remove(&carol, "acme", address)
             .await
             .unwrap_err();
         assert!(err.is_permission_denied(), "{address}: {err}");
@@ -284,7 +305,8 @@ async fn viewers_removing_others_are_refused_whether_the_address_has_an_account_
     assert!(answers.windows(2).all(|a| a[0] == a[1]), "{answers:?}");
     // Leaving stays open to everyone.
     w.platform
-        .remove_member(&carol, "acme", "carol@example.com")
+        .members()
+        .remove(&carol, "acme", "carol@example.com")
         .await
         .unwrap();
 }
@@ -295,6 +317,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     let owner = w.org("acme", "small").await;
     let created = w
         .platform
+        .members()
         .invite(
             &owner,
             "acme",
@@ -310,11 +333,17 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
         !format!("{mail:?}").contains(&created.token),
         "Debug hides the token"
     );
-    let listed = w.platform.list_invitations(&owner, "acme").await.unwrap();
+    let listed = w
+        .platform
+        .members()
+        .invitations(&owner, "acme")
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert_ne!(listed[0].token_sha256, created.token, "stored hashed");
     let err = w
         .platform
+        .members()
         .invite(
             &owner,
             "acme",
@@ -327,6 +356,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     let eve = w.user("eve@example.com").await;
     let err = w
         .platform
+        .members()
         .accept_invitation(&eve, &created.token)
         .await
         .unwrap_err();
@@ -334,19 +364,22 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     let dave = w.user("dave@example.com").await;
     let m = w
         .platform
+        .members()
         .accept_invitation(&dave, &created.token)
         .await
         .unwrap();
     assert_eq!(m.role, Role::Member);
     let err = w
         .platform
+        .members()
         .accept_invitation(&dave, &created.token)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "used up: {err}");
     assert!(
         w.platform
-            .list_invitations(&owner, "acme")
+            .members()
+            .invitations(&owner, "acme")
             .await
             .unwrap()
             .is_empty()
@@ -355,6 +388,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     // Expiry.
     let late = w
         .platform
+        .members()
         .invite(
             &owner,
             "acme",
@@ -366,6 +400,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     let frank = w.user("frank@example.com").await;
     let err = w
         .platform
+        .members()
         .accept_invitation(&frank, &late.token)
         .await
         .unwrap_err();
@@ -375,6 +410,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     );
     assert!(
         w.platform
+            .members()
             .accept_invitation(&frank, &late.token)
             .await
             .unwrap_err()
@@ -384,6 +420,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     // Decline and revoke.
     let d = w
         .platform
+        .members()
         .invite(
             &owner,
             "acme",
@@ -392,11 +429,13 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
         .await
         .unwrap();
     w.platform
+        .members()
         .decline_invitation(&frank, &d.token)
         .await
         .unwrap();
     assert!(
         w.platform
+            .members()
             .accept_invitation(&frank, &d.token)
             .await
             .unwrap_err()
@@ -404,6 +443,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     );
     let r = w
         .platform
+        .members()
         .invite(
             &owner,
             "acme",
@@ -412,11 +452,13 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
         .await
         .unwrap();
     w.platform
+        .members()
         .revoke_invitation(&owner, "acme", &r.invitation.id.to_string())
         .await
         .unwrap();
     assert!(
         w.platform
+            .members()
             .accept_invitation(&frank, &r.token)
             .await
             .unwrap_err()
@@ -428,6 +470,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     ] {
         assert!(
             w.platform
+                .members()
                 .invite(&owner, "acme", bad)
                 .await
                 .unwrap_err()
@@ -437,6 +480,7 @@ async fn invitations_are_mailed_accepted_once_expire_and_belong_to_their_address
     let viewer = w.fresh(&frank).await;
     let err = w
         .platform
+        .members()
         .invite(
             &viewer,
             "acme",
@@ -454,17 +498,24 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
     w.org("globex", "big").await;
     w.org("initech", "big").await;
     w.platform
-        .create_project(&acme, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&acme, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
     w.platform
-        .deploy_app(&acme, "acme", "shop", DeployApp::new("web", spec))
+        .services()
+        .deploy_app(
+            &acme,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("web", spec),
+        )
         .await
         .unwrap();
     let page = w
         .platform
-        .admin_orgs(&w.admin, &AdminOrgFilter::default())
+        .admin()
+        .orgs(&w.admin, &AdminOrgFilter::default())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 3);
@@ -486,7 +537,8 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
 
     let big = w
         .platform
-        .admin_orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 0))
+        .admin()
+        .orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 0))
         .await
         .unwrap();
     assert_eq!(big.items.len(), 1);
@@ -494,7 +546,8 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
     assert_eq!(big.total, 2, "the count covers every page");
     let next = w
         .platform
-        .admin_orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 1))
+        .admin()
+        .orgs(&w.admin, &AdminOrgFilter::default().plan("big").page(1, 1))
         .await
         .unwrap();
     assert_eq!((next.items.len(), next.total, next.more), (1, 2, false));
@@ -504,7 +557,8 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
     for offset in [3, u32::MAX] {
         let past = w
             .platform
-            .admin_orgs(&w.admin, &AdminOrgFilter::default().page(500, offset))
+            .admin()
+            .orgs(&w.admin, &AdminOrgFilter::default().page(500, offset))
             .await
             .unwrap();
         assert!(past.items.is_empty() && !past.more, "{offset}");
@@ -513,13 +567,15 @@ async fn administrators_list_organizations_with_members_usage_and_billing() {
     assert_eq!(big.items[0].plan.as_deref(), Some("big"));
     let searched = w
         .platform
-        .admin_orgs(&w.admin, &AdminOrgFilter::default().search("GLO"))
+        .admin()
+        .orgs(&w.admin, &AdminOrgFilter::default().search("GLO"))
         .await
         .unwrap();
     assert_eq!(searched.items.len(), 1);
     let err = w
         .platform
-        .admin_orgs(&acme, &AdminOrgFilter::default())
+        .admin()
+        .orgs(&acme, &AdminOrgFilter::default())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
@@ -530,41 +586,69 @@ async fn suspension_stops_services_blocks_deploys_and_reactivation_restarts_them
     let w = world().await;
     let acme = w.org("acme", "small").await;
     w.platform
-        .create_project(&acme, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&acme, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
     w.platform
-        .deploy_app(&acme, "acme", "shop", DeployApp::new("web", spec.clone()))
+        .services()
+        .deploy_app(
+            &acme,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("web", spec.clone()),
+        )
         .await
         .unwrap();
     w.platform
-        .deploy_app(&acme, "acme", "shop", DeployApp::new("idle", spec.clone()))
+        .services()
+        .deploy_app(
+            &acme,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("idle", spec.clone()),
+        )
         .await
         .unwrap();
     w.platform
-        .stop_service(&acme, "acme", "shop", "idle")
+        .services()
+        .stop(&acme, &ServiceRef::new("acme", "shop", "idle"))
         .await
         .unwrap();
 
-    assert!(w.platform.suspend_org(&w.admin, "acme").await.unwrap());
     assert!(
-        !w.platform.suspend_org(&w.admin, "acme").await.unwrap(),
+        w.platform
+            .admin()
+            .suspend_org(&w.admin, "acme")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.platform
+            .admin()
+            .suspend_org(&w.admin, "acme")
+            .await
+            .unwrap(),
         "idempotent"
     );
     assert_eq!(
-        w.platform.org(&acme, "acme").await.unwrap().status,
+        w.platform.orgs().get(&acme, "acme").await.unwrap().status,
         OrgStatus::Suspended
     );
     let web = w
         .platform
-        .service(&acme, "acme", "shop", "web")
+        .services()
+        .get(&acme, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(web.status, ServiceStatus::Stopped);
     let err = w
         .platform
-        .deploy_app(&acme, "acme", "shop", DeployApp::new("more", spec.clone()))
+        .services()
+        .deploy_app(
+            &acme,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("more", spec.clone()),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -573,31 +657,47 @@ async fn suspension_stops_services_blocks_deploys_and_reactivation_restarts_them
     );
     let err = w
         .platform
-        .start_service(&acme, "acme", "shop", "web")
+        .services()
+        .start(&acme, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     // Reading still works.
     assert_eq!(
         w.platform
-            .list_services(&acme, "acme", "shop")
+            .services()
+            .list(&acme, &ProjectRef::new("acme", "shop"))
             .await
             .unwrap()
             .len(),
         2
     );
 
-    assert!(w.platform.reactivate_org(&w.admin, "acme").await.unwrap());
-    assert!(!w.platform.reactivate_org(&w.admin, "acme").await.unwrap());
+    assert!(
+        w.platform
+            .admin()
+            .reactivate_org(&w.admin, "acme")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.platform
+            .admin()
+            .reactivate_org(&w.admin, "acme")
+            .await
+            .unwrap()
+    );
     let web = w
         .platform
-        .service(&acme, "acme", "shop", "web")
+        .services()
+        .get(&acme, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(web.status, ServiceStatus::Running, "started again");
     let idle = w
         .platform
-        .service(&acme, "acme", "shop", "idle")
+        .services()
+        .get(&acme, &ServiceRef::new("acme", "shop", "idle"))
         .await
         .unwrap();
     assert_eq!(
@@ -606,10 +706,20 @@ async fn suspension_stops_services_blocks_deploys_and_reactivation_restarts_them
         "was stopped before: stays stopped"
     );
     w.platform
-        .deploy_app(&acme, "acme", "shop", DeployApp::new("more", spec))
+        .services()
+        .deploy_app(
+            &acme,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("more", spec),
+        )
         .await
         .unwrap();
-    let err = w.platform.suspend_org(&acme, "acme").await.unwrap_err();
+    let err = w
+        .platform
+        .admin()
+        .suspend_org(&acme, "acme")
+        .await
+        .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
 }
 
@@ -623,6 +733,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     let orgs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let r = w
         .platform
+        .admin()
         .bulk_orgs(
             &w.admin,
             BulkRequest::new(BulkAction::Suspend, orgs(&["acme", "nope", "globex"])),
@@ -636,6 +747,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     assert_eq!(r[1].code.as_deref(), Some("NOT_FOUND"));
     let again = w
         .platform
+        .admin()
         .bulk_orgs(
             &w.admin,
             BulkRequest::new(BulkAction::Suspend, orgs(&["acme", "globex"])),
@@ -646,6 +758,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
 
     let plan = w
         .platform
+        .admin()
         .bulk_orgs(
             &w.admin,
             BulkRequest::new(
@@ -665,6 +778,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     );
     assert!(
         w.platform
+            .admin()
             .bulk_orgs(&w.admin, add.clone())
             .await
             .unwrap()
@@ -673,6 +787,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     );
     assert!(
         w.platform
+            .admin()
             .bulk_orgs(&w.admin, add)
             .await
             .unwrap()
@@ -680,12 +795,20 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
             .all(|i| i.ok && !i.changed)
     );
     let del = BulkRequest::new(BulkAction::Delete { volumes: true }, orgs(&["initech"]));
-    assert!(w.platform.bulk_orgs(&w.admin, del.clone()).await.unwrap()[0].changed);
-    let repeat = w.platform.bulk_orgs(&w.admin, del).await.unwrap();
+    assert!(
+        w.platform
+            .admin()
+            .bulk_orgs(&w.admin, del.clone())
+            .await
+            .unwrap()[0]
+            .changed
+    );
+    let repeat = w.platform.admin().bulk_orgs(&w.admin, del).await.unwrap();
     assert!(repeat[0].ok && !repeat[0].changed, "{repeat:?}");
     for bad in [orgs(&[]), orgs(&["acme", "acme"])] {
         let err = w
             .platform
+            .admin()
             .bulk_orgs(&w.admin, BulkRequest::new(BulkAction::Reactivate, bad))
             .await
             .unwrap_err();
@@ -695,6 +818,7 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     // The audit log has who, what, when, before and after.
     let entries = w
         .platform
+        .admin()
         .audit_log(
             &w.admin,
             &AuditFilter::default().action_prefix("org.suspend"),
@@ -710,12 +834,14 @@ async fn bulk_operations_report_each_item_and_repeat_harmlessly() {
     let owner = w.user("owner@acme.example").await;
     let own = w
         .platform
+        .admin()
         .audit_log(&owner, &AuditFilter::default().org(acme.id))
         .await
         .unwrap();
     assert!(!own.is_empty() && own.iter().all(|e| e.org == Some(acme.id)));
     assert!(
         w.platform
+            .admin()
             .audit_log(&owner, &AuditFilter::default())
             .await
             .unwrap_err()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,16 +44,19 @@ async fn world() -> World {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let admin = platform.principal_for(admin.id).await.unwrap();
     let owner = platform
-        .create_user(&admin, NewUser::new("owner@acme.example"))
+        .users()
+        .create(&admin, NewUser::new("owner@acme.example"))
         .await
         .unwrap();
     let stranger = platform
-        .create_user(&admin, NewUser::new("eve@evil.example"))
+        .users()
+        .create(&admin, NewUser::new("eve@evil.example"))
         .await
         .unwrap();
     let limits = PlanLimits {
@@ -66,20 +70,24 @@ async fn world() -> World {
         backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
-        .create_plan(&admin, NewPlan::new("big", limits))
+        .plans()
+        .create(&admin, NewPlan::new("big", limits))
         .await
         .unwrap();
     platform
-        .create_org(&admin, NewOrganization::new("acme"), Some(owner.id))
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), Some(owner.id))
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&admin, "acme", "big", SubscriptionStatus::Active)
         .await
         .unwrap();
     let owner = platform.principal_for(owner.id).await.unwrap();
     platform
-        .create_project(&owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let stranger = platform.principal_for(stranger.id).await.unwrap();
@@ -99,7 +107,12 @@ impl World {
         spec.resources = limits;
         let svc = self
             .platform
-            .deploy_app(&self.owner, "acme", "shop", DeployApp::new(name, spec))
+            .services()
+            .deploy_app(
+                &self.owner,
+                &ProjectRef::new("acme", "shop"),
+                DeployApp::new(name, spec),
+            )
             .await
             .unwrap();
         let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
@@ -199,7 +212,8 @@ async fn live_stats_read_the_load_against_the_limits_and_memory_without_cache() 
     w.runtime.set_memory_usage(&id, 64 * MIB).unwrap();
     let s = w
         .platform
-        .service_stats(&w.owner, "acme", "shop", "web")
+        .monitoring()
+        .stats(&w.owner, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     let cpu = s.cpu_percent.unwrap();
@@ -225,30 +239,53 @@ async fn strangers_get_not_found_for_stats_and_metrics_viewers_may_read() {
     let hour_ago = now - chrono::Duration::hours(1);
     let err = w
         .platform
-        .service_stats(&w.stranger, "acme", "shop", "web")
+        .monitoring()
+        .stats(&w.stranger, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = w
         .platform
-        .service_metrics(&w.stranger, "acme", "shop", "web", hour_ago, now, None)
+        .monitoring()
+        .metrics(
+            &w.stranger,
+            &ServiceRef::new("acme", "shop", "web"),
+            hour_ago,
+            now,
+            None,
+        )
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
 
-    let org = w.platform.org(&w.owner, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.owner, "acme").await.unwrap();
     let viewer = Principal::user(w.stranger.user).with_role(org.id, Role::Viewer);
     w.platform
-        .service_metrics(&viewer, "acme", "shop", "web", hour_ago, now, None)
+        .monitoring()
+        .metrics(
+            &viewer,
+            &ServiceRef::new("acme", "shop", "web"),
+            hour_ago,
+            now,
+            None,
+        )
         .await
         .unwrap();
     w.platform
-        .service_stats(&viewer, "acme", "shop", "web")
+        .monitoring()
+        .stats(&viewer, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     let err = w
         .platform
-        .service_metrics(&viewer, "acme", "shop", "web", now, hour_ago, None)
+        .monitoring()
+        .metrics(
+            &viewer,
+            &ServiceRef::new("acme", "shop", "web"),
+            now,
+            hour_ago,
+            None,
+        )
         .await
         .unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
@@ -268,6 +305,7 @@ async fn a_slow_engine_skips_ticks_instead_of_overlapping_and_concurrency_stays_
         .set_latency(RuntimeOp::Stats, Duration::from_millis(100));
     let collector = w
         .platform
+        .monitoring()
         .collector(CollectorConfig::new(Duration::from_millis(200), 4));
     let handle = collector.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -315,6 +353,7 @@ async fn samples_carry_the_load_and_land_in_one_batch_per_cycle() {
     w.runtime.set_memory_usage(&busy_id, 10 * MIB).unwrap();
     let collector = w
         .platform
+        .monitoring()
         .collector(CollectorConfig::new(Duration::from_millis(300), 8));
     let handle = collector.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -336,11 +375,10 @@ async fn samples_carry_the_load_and_land_in_one_batch_per_cycle() {
     let now = Utc::now();
     let points = w
         .platform
-        .service_metrics(
+        .monitoring()
+        .metrics(
             &w.owner,
-            "acme",
-            "shop",
-            "busy",
+            &ServiceRef::new("acme", "shop", "busy"),
             now - chrono::Duration::minutes(5),
             now + chrono::Duration::minutes(1),
             None,
@@ -392,7 +430,7 @@ async fn the_collector_stops_promptly_even_in_the_middle_of_a_slow_cycle() {
 async fn maintenance_rolls_up_applies_retention_and_range_queries_pick_the_resolution() {
     let w = world().await;
     let (svc, _) = w.deploy("web", small()).await;
-    let org = w.platform.org(&w.owner, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.owner, "acme").await.unwrap();
     let now = Utc::now();
     let sample = |minutes_ago: i64, cpu: f64| MetricSample {
         org: org.id,
@@ -418,6 +456,7 @@ async fn maintenance_rolls_up_applies_retention_and_range_queries_pick_the_resol
 
     let collector = w
         .platform
+        .monitoring()
         .collector(CollectorConfig::new(Duration::from_secs(3600), 8));
     let handle = collector.handle();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -452,7 +491,14 @@ async fn maintenance_rolls_up_applies_retention_and_range_queries_pick_the_resol
     let from = now - chrono::Duration::hours(3);
     let points = w
         .platform
-        .service_metrics(&w.owner, "acme", "shop", "web", from, now, None)
+        .monitoring()
+        .metrics(
+            &w.owner,
+            &ServiceRef::new("acme", "shop", "web"),
+            from,
+            now,
+            None,
+        )
         .await
         .unwrap();
     assert!(points.len() >= 170, "{} minute points", points.len());
@@ -473,11 +519,10 @@ async fn maintenance_rolls_up_applies_retention_and_range_queries_pick_the_resol
     // An explicit step wins; ten minutes pick raw samples.
     let hours = w
         .platform
-        .service_metrics(
+        .monitoring()
+        .metrics(
             &w.owner,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             from,
             now,
             Some(Resolution::Hour),
@@ -487,11 +532,10 @@ async fn maintenance_rolls_up_applies_retention_and_range_queries_pick_the_resol
     assert!((2..=3).contains(&hours.len()), "{hours:?}");
     let recent = w
         .platform
-        .service_metrics(
+        .monitoring()
+        .metrics(
             &w.owner,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             now - chrono::Duration::minutes(10),
             now,
             None,

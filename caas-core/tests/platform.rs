@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 
 use caas_core::labels;
@@ -39,23 +40,28 @@ async fn world(limits: PlanLimits) -> World {
         .build()
         .unwrap();
     let admin_user = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let admin = platform.principal_for(admin_user.id).await.unwrap();
     let owner_user = platform
-        .create_user(&admin, NewUser::new("owner@acme.example"))
+        .users()
+        .create(&admin, NewUser::new("owner@acme.example"))
         .await
         .unwrap();
     platform
-        .create_plan(&admin, NewPlan::new("starter", limits))
+        .plans()
+        .create(&admin, NewPlan::new("starter", limits))
         .await
         .unwrap();
     platform
-        .create_org(&admin, NewOrganization::new("acme"), Some(owner_user.id))
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), Some(owner_user.id))
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&admin, "acme", "starter", SubscriptionStatus::Active)
         .await
         .unwrap();
@@ -107,12 +113,14 @@ async fn managed_containers(rt: &InMemoryRuntime) -> usize {
 async fn deploy_creates_a_labelled_hardened_running_container_and_delete_removes_it() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let svc = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap();
     assert_eq!(svc.status, ServiceStatus::Running);
@@ -151,30 +159,41 @@ async fn deploy_creates_a_labelled_hardened_running_container_and_delete_removes
     assert_eq!(info.limits.memory_bytes, 256 * MIB);
     assert!(!info.ip_addresses.is_empty(), "joined the project network");
 
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.committed.containers, 1);
     assert_eq!(usage.committed.cpu_millis, 500);
     assert_eq!(usage.committed.projects, 1);
     assert!(usage.pending.is_zero());
 
     w.platform
-        .delete_service(&w.owner, "acme", "shop", "web", DeleteOptions::default())
+        .services()
+        .delete(
+            &w.owner,
+            &ServiceRef::new("acme", "shop", "web"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(managed_containers(&w.runtime).await, 0);
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.committed.containers, 0);
     assert_eq!(usage.committed.cpu_millis, 0);
     assert!(
         w.platform
-            .service(&w.owner, "acme", "shop", "web")
+            .services()
+            .get(&w.owner, &ServiceRef::new("acme", "shop", "web"))
             .await
             .unwrap_err()
             .is_not_found()
     );
 
     w.platform
-        .delete_project(&w.owner, "acme", "shop", DeleteOptions::default())
+        .projects()
+        .delete(
+            &w.owner,
+            &ProjectRef::new("acme", "shop"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
     assert!(
@@ -210,16 +229,19 @@ async fn deploy_over_the_memory_limit_is_refused_naming_plan_and_numbers_and_cre
     limits.memory_bytes = 300 * MIB;
     let w = world(limits).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     w.platform
-        .deploy_app(&w.owner, "acme", "shop", app("one"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("one"))
         .await
         .unwrap();
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("two"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("two"))
         .await
         .unwrap_err();
     let q = err.quota().expect("quota exceeded");
@@ -233,7 +255,8 @@ async fn deploy_over_the_memory_limit_is_refused_naming_plan_and_numbers_and_cre
     assert_eq!(managed_containers(&w.runtime).await, 1);
     assert_eq!(
         w.platform
-            .list_services(&w.owner, "acme", "shop")
+            .services()
+            .list(&w.owner, &ProjectRef::new("acme", "shop"))
             .await
             .unwrap()
             .len(),
@@ -247,12 +270,14 @@ async fn project_limit_is_enforced() {
     limits.max_projects = 1;
     let w = world(limits).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("a"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("a"))
         .await
         .unwrap();
     let err = w
         .platform
-        .create_project(&w.owner, "acme", NewProject::new("b"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("b"))
         .await
         .unwrap_err();
     assert_eq!(err.quota().unwrap().dimensions[0].dimension, "projects");
@@ -262,16 +287,19 @@ async fn project_limit_is_enforced() {
 async fn suspended_subscription_blocks_deploys_with_a_clear_reason() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     w.platform
+        .orgs()
         .set_subscription(&w.admin, "acme", "starter", SubscriptionStatus::Suspended)
         .await
         .unwrap();
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -292,32 +320,36 @@ async fn a_failure_at_any_runtime_step_leaves_nothing_behind() {
     ] {
         let w = world(roomy()).await;
         w.platform
-            .create_project(&w.owner, "acme", NewProject::new("shop"))
+            .projects()
+            .create(&w.owner, "acme", NewProject::new("shop"))
             .await
             .unwrap();
         w.runtime.fail_next(op, fault.clone());
         let err = w
             .platform
-            .deploy_app(&w.owner, "acme", "shop", app("web"))
+            .services()
+            .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
             .await
             .unwrap_err();
         assert!(err.is_unavailable(), "{op:?}/{fault:?}: {err}");
         assert_eq!(managed_containers(&w.runtime).await, 0, "{op:?}/{fault:?}");
         assert!(
             w.platform
-                .list_services(&w.owner, "acme", "shop")
+                .services()
+                .list(&w.owner, &ProjectRef::new("acme", "shop"))
                 .await
                 .unwrap()
                 .is_empty(),
             "{op:?}/{fault:?}"
         );
-        let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+        let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
         assert_eq!(usage.committed.containers, 0, "{op:?}/{fault:?}");
         assert!(usage.pending.is_zero(), "{op:?}/{fault:?}: {usage:?}");
 
         // And the same deploy succeeds once the engine behaves again.
         w.platform
-            .deploy_app(&w.owner, "acme", "shop", app("web"))
+            .services()
+            .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
             .await
             .unwrap();
         assert_eq!(managed_containers(&w.runtime).await, 1);
@@ -329,14 +361,16 @@ async fn a_missing_image_is_refused_naming_the_image() {
     let w = world(roomy()).await;
     w.runtime.restrict_registry(&[]);
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let mut a = app("web");
     a.spec.image = ImageRef::parse("example/missing:1").unwrap();
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", a)
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), a)
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -348,20 +382,23 @@ async fn a_missing_image_is_refused_naming_the_image() {
 async fn permissions_are_checked_in_the_platform() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
-    let org = w.platform.org(&w.owner, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.owner, "acme").await.unwrap();
 
     let stranger_user = w
         .platform
-        .create_user(&w.admin, NewUser::new("eve@evil.example"))
+        .users()
+        .create(&w.admin, NewUser::new("eve@evil.example"))
         .await
         .unwrap();
     let stranger = w.platform.principal_for(stranger_user.id).await.unwrap();
     let err = w
         .platform
-        .deploy_app(&stranger, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&stranger, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "strangers learn nothing: {err}");
@@ -369,14 +406,16 @@ async fn permissions_are_checked_in_the_platform() {
     let viewer = Principal::user(stranger_user.id).with_role(org.id, Role::Viewer);
     let err = w
         .platform
-        .deploy_app(&viewer, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&viewer, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
 
     let err = w
         .platform
-        .create_plan(&w.owner, NewPlan::new("free", roomy()))
+        .plans()
+        .create(&w.owner, NewPlan::new("free", roomy()))
         .await
         .unwrap_err();
     assert!(err.is_permission_denied());
@@ -387,12 +426,14 @@ async fn permissions_are_checked_in_the_platform() {
 async fn invalid_input_names_the_field() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("Bad_Name"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("Bad_Name"))
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("name"));
@@ -403,7 +444,8 @@ async fn invalid_input_names_the_field() {
         .insert("caas.org".into(), "someone-else".into());
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", a)
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), a)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("spec.labels.caas.org"));
@@ -414,20 +456,23 @@ async fn invalid_input_names_the_field() {
 async fn duplicate_service_names_are_refused_without_touching_quota() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     w.platform
-        .deploy_app(&w.owner, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap();
     let err = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap_err();
     assert!(err.is_already_exists());
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.committed.containers, 1);
     assert!(usage.pending.is_zero());
 }
@@ -440,43 +485,50 @@ async fn lifecycle_operations_are_idempotent_and_recorded() {
 
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let svc = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", app("web"))
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app("web"))
         .await
         .unwrap();
     let started = w
         .platform
-        .start_service(&w.owner, "acme", "shop", "web")
+        .services()
+        .start(&w.owner, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert!(!started.changed, "already running");
     let stopped = w
         .platform
-        .stop_service(&w.owner, "acme", "shop", "web")
+        .services()
+        .stop(&w.owner, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert!(stopped.changed);
     assert_eq!(stopped.service.status, ServiceStatus::Stopped);
     assert!(
         !w.platform
-            .stop_service(&w.owner, "acme", "shop", "web")
+            .services()
+            .stop(&w.owner, &ServiceRef::new("acme", "shop", "web"))
             .await
             .unwrap()
             .changed
     );
     let again = w
         .platform
-        .start_service(&w.owner, "acme", "shop", "web")
+        .services()
+        .start(&w.owner, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert!(again.changed);
     assert_eq!(again.service.status, ServiceStatus::Running);
     w.platform
-        .restart_service(&w.owner, "acme", "shop", "web")
+        .services()
+        .restart(&w.owner, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
 
@@ -504,7 +556,12 @@ async fn lifecycle_operations_are_idempotent_and_recorded() {
         .unwrap();
     let lines: Vec<_> = w
         .platform
-        .service_logs(&w.owner, "acme", "shop", "web", &LogOptions::tail(10))
+        .services()
+        .logs(
+            &w.owner,
+            &ServiceRef::new("acme", "shop", "web"),
+            &LogOptions::tail(10),
+        )
         .await
         .unwrap()
         .collect()
@@ -520,15 +577,16 @@ async fn databases_get_a_data_volume_secret_credentials_and_count_storage() {
 
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let db = w
         .platform
+        .services()
         .deploy_database(
             &w.owner,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             DeployDatabase::new("orders", DatabaseEngine::Postgres),
         )
         .await
@@ -547,7 +605,8 @@ async fn databases_get_a_data_volume_secret_credentials_and_count_storage() {
     // The password is never returned again.
     let again = w
         .platform
-        .service(&w.owner, "acme", "shop", "orders")
+        .services()
+        .get(&w.owner, &ServiceRef::new("acme", "shop", "orders"))
         .await
         .unwrap();
     assert!(
@@ -582,17 +641,16 @@ async fn databases_get_a_data_volume_secret_credentials_and_count_storage() {
             .contains(&format!("POSTGRES_PASSWORD={}", creds.password))
     );
 
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.committed.storage_bytes, GIB);
     assert_eq!(usage.committed.memory_bytes, 512 * MIB);
 
     // Deleting keeps the data unless asked.
     w.platform
-        .delete_service(
+        .services()
+        .delete(
             &w.owner,
-            "acme",
-            "shop",
-            "orders",
+            &ServiceRef::new("acme", "shop", "orders"),
             DeleteOptions::keep_volumes(),
         )
         .await
@@ -605,7 +663,12 @@ async fn databases_get_a_data_volume_secret_credentials_and_count_storage() {
             .is_some()
     );
     w.platform
-        .delete_project(&w.owner, "acme", "shop", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            &w.owner,
+            &ProjectRef::new("acme", "shop"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
     assert!(
@@ -621,23 +684,35 @@ async fn databases_get_a_data_volume_secret_credentials_and_count_storage() {
 async fn deleting_a_project_removes_its_services_and_releases_everything() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     for name in ["a", "b"] {
         w.platform
-            .deploy_app(&w.owner, "acme", "shop", app(name))
+            .services()
+            .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), app(name))
             .await
             .unwrap();
     }
     w.platform
-        .delete_project(&w.owner, "acme", "shop", DeleteOptions::default())
+        .projects()
+        .delete(
+            &w.owner,
+            &ProjectRef::new("acme", "shop"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(managed_containers(&w.runtime).await, 0);
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert!(usage.total().is_zero(), "{usage:?}");
-    let summary = w.platform.usage_summary(&w.owner, "acme").await.unwrap();
+    let summary = w
+        .platform
+        .orgs()
+        .usage_summary(&w.owner, "acme")
+        .await
+        .unwrap();
     assert!(summary.warnings.is_empty());
     assert_eq!(summary.plan.as_deref(), Some("starter"));
 }
@@ -649,16 +724,17 @@ async fn recreate_keeps_volumes_replaces_the_container_and_rolls_back_on_failure
 
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     w.runtime.add_image("postgres:16");
     let db = w
         .platform
+        .services()
         .deploy_database(
             &w.owner,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             DeployDatabase::new("db", DatabaseEngine::Postgres),
         )
         .await
@@ -679,7 +755,8 @@ async fn recreate_keeps_volumes_replaces_the_container_and_rolls_back_on_failure
 
     let svc = w
         .platform
-        .recreate_service(&w.owner, "acme", "shop", "db")
+        .services()
+        .recreate(&w.owner, &ServiceRef::new("acme", "shop", "db"))
         .await
         .unwrap();
     assert_ne!(svc.current_deployment, db.service.current_deployment);
@@ -705,7 +782,8 @@ async fn recreate_keeps_volumes_replaces_the_container_and_rolls_back_on_failure
     );
     let err = w
         .platform
-        .recreate_service(&w.owner, "acme", "shop", "db")
+        .services()
+        .recreate(&w.owner, &ServiceRef::new("acme", "shop", "db"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("exec format error"));
@@ -736,14 +814,16 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
     let admin_user = w.store.user(w.admin.user).await.unwrap();
     let first = w
         .platform
-        .ensure_bootstrap_token(&admin_user)
+        .tokens()
+        .ensure_bootstrap(&admin_user)
         .await
         .unwrap();
     let secret = first.expect("created on first start");
     assert!(secret.starts_with("caas_") && secret.len() == 45);
     assert!(
         w.platform
-            .ensure_bootstrap_token(&admin_user)
+            .tokens()
+            .ensure_bootstrap(&admin_user)
             .await
             .unwrap()
             .is_none(),
@@ -751,7 +831,8 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
     );
     let p = w
         .platform
-        .authenticate_token(&secret)
+        .tokens()
+        .authenticate(&secret)
         .await
         .unwrap()
         .unwrap();
@@ -759,7 +840,8 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
 
     let (token, owner_secret) = w
         .platform
-        .create_api_token(
+        .tokens()
+        .create(
             &w.owner,
             None,
             caas_core::platform::NewApiToken::new("ci").valid_for(chrono::Duration::hours(1)),
@@ -768,17 +850,18 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
         .unwrap();
     let p = w
         .platform
-        .authenticate_token(&owner_secret)
+        .tokens()
+        .authenticate(&owner_secret)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(p.user, w.owner.user);
     assert_eq!(
-        p.role_in(w.platform.org(&w.owner, "acme").await.unwrap().id),
+        p.role_in(w.platform.orgs().get(&w.owner, "acme").await.unwrap().id),
         Some(Role::Owner)
     );
     // The store holds only the hash.
-    let listed = w.platform.list_api_tokens(&w.owner).await.unwrap();
+    let listed = w.platform.tokens().list(&w.owner).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_ne!(listed[0].token_sha256, owner_secret);
     assert!(
@@ -789,25 +872,33 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
 
     for bad in ["", "caas_nope", "Bearer x", &format!("{owner_secret}x")] {
         assert!(
-            w.platform.authenticate_token(bad).await.unwrap().is_none(),
+            w.platform
+                .tokens()
+                .authenticate(bad)
+                .await
+                .unwrap()
+                .is_none(),
             "{bad}"
         );
     }
     // Another user cannot revoke it; its owner can.
     assert!(
         w.platform
-            .revoke_api_token(&Principal::user(caas_core::UserId::new()), token.id)
+            .tokens()
+            .revoke(&Principal::user(caas_core::UserId::new()), token.id)
             .await
             .unwrap_err()
             .is_not_found()
     );
     w.platform
-        .revoke_api_token(&w.owner, token.id)
+        .tokens()
+        .revoke(&w.owner, token.id)
         .await
         .unwrap();
     assert!(
         w.platform
-            .authenticate_token(&owner_secret)
+            .tokens()
+            .authenticate(&owner_secret)
             .await
             .unwrap()
             .is_none()
@@ -815,10 +906,11 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
     // Only admins mint tokens for others.
     assert!(
         w.platform
-            .create_api_token(
+            .tokens()
+            .create(
                 &w.owner,
                 Some(w.admin.user),
-                caas_core::platform::NewApiToken::new("x"),
+                caas_core::platform::NewApiToken::new("x")
             )
             .await
             .unwrap_err()
@@ -830,14 +922,16 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
 async fn replicas_beyond_the_runtime_capability_are_refused_naming_the_field_and_the_fix() {
     let w = world(roomy()).await;
     w.platform
-        .create_project(&w.owner, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&w.owner, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     let mut three = app("web");
     three.spec.replicas = 3;
     let e = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", three.clone())
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), three.clone())
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("spec.replicas"), "{e}");
@@ -846,18 +940,19 @@ async fn replicas_beyond_the_runtime_capability_are_refused_naming_the_field_and
     assert!(text.contains("set replicas to 1"), "{text}");
     assert!(text.contains("SwarmRuntime"), "{text}");
     assert_eq!(managed_containers(&w.runtime).await, 0);
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert!(usage.pending.is_zero() && usage.committed.containers == 0);
 
     // A runtime that runs replicas gets them, and each replica holds its quota.
     w.runtime.set_max_replicas(3);
     let svc = w
         .platform
-        .deploy_app(&w.owner, "acme", "shop", three)
+        .services()
+        .deploy_app(&w.owner, &ProjectRef::new("acme", "shop"), three)
         .await
         .unwrap();
     assert_eq!(svc.spec.replicas, 3);
-    let usage = w.platform.usage(&w.owner, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.owner, "acme").await.unwrap();
     assert_eq!(usage.committed.containers, 3);
     assert_eq!(usage.committed.cpu_millis, 1500);
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +92,7 @@ async fn world() -> World {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -106,19 +108,23 @@ async fn world() -> World {
         backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
-        .create_plan(&admin, NewPlan::new("p", limits))
+        .plans()
+        .create(&admin, NewPlan::new("p", limits))
         .await
         .unwrap();
     platform
-        .create_org(&admin, NewOrganization::new("acme"), None)
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), None)
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&admin, "acme", "p", SubscriptionStatus::Active)
         .await
         .unwrap();
     platform
-        .create_project(&admin, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&admin, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     World {
@@ -150,8 +156,8 @@ async fn assert_consistent(w: &World, when: &str) {
         .await
         .unwrap();
     let services = w.store.list_all_services().await.unwrap();
-    let org = w.platform.org(&w.admin, "acme").await.unwrap();
-    let usage = w.platform.usage(&w.admin, "acme").await.unwrap();
+    let org = w.platform.orgs().get(&w.admin, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.admin, "acme").await.unwrap();
     match services.as_slice() {
         [] => {
             assert!(
@@ -203,7 +209,11 @@ async fn crash_during(op: Option<RuntimeOp>, slow_commit: bool) {
     }
     let p = w.platform.clone();
     let admin = w.admin.clone();
-    let task = tokio::spawn(async move { p.deploy_app(&admin, "acme", "shop", app()).await });
+    let task = tokio::spawn(async move {
+        p.services()
+            .deploy_app(&admin, &ProjectRef::new("acme", "shop"), app())
+            .await
+    });
     // Let the deploy run up to the slow step, then kill it.
     tokio::time::sleep(Duration::from_millis(100)).await;
     task.abort();
@@ -235,7 +245,8 @@ async fn crash_during(op: Option<RuntimeOp>, slow_commit: bool) {
     // And the service can be deployed again afterwards.
     if w.store.list_all_services().await.unwrap().is_empty() {
         w.platform
-            .deploy_app(&w.admin, "acme", "shop", app())
+            .services()
+            .deploy_app(&w.admin, &ProjectRef::new("acme", "shop"), app())
             .await
             .unwrap();
         assert_consistent(&w, &format!("{when}, redeployed")).await;
@@ -262,7 +273,8 @@ async fn a_deploy_that_recorded_its_container_but_not_its_service_is_completed()
     let w = world().await;
     let svc = w
         .platform
-        .deploy_app(&w.admin, "acme", "shop", app())
+        .services()
+        .deploy_app(&w.admin, &ProjectRef::new("acme", "shop"), app())
         .await
         .unwrap();
     // Simulate a crash after the deployment became active but before the service record and
@@ -289,7 +301,8 @@ async fn lost_containers_and_orphans_are_handled() {
     let w = world().await;
     let svc = w
         .platform
-        .deploy_app(&w.admin, "acme", "shop", app())
+        .services()
+        .deploy_app(&w.admin, &ProjectRef::new("acme", "shop"), app())
         .await
         .unwrap();
     // An orphan of this instance (a deployment the store never heard of) and a container of
@@ -350,12 +363,18 @@ async fn lost_containers_and_orphans_are_handled() {
 async fn networks_of_deleted_projects_are_removed_and_their_volumes_reported() {
     let w = world().await;
     w.platform
-        .deploy_app(&w.admin, "acme", "shop", app())
+        .services()
+        .deploy_app(&w.admin, &ProjectRef::new("acme", "shop"), app())
         .await
         .unwrap();
     // The project disappears from the store without the runtime side being cleaned (a crash
     // in the middle of a project delete).
-    let project = w.platform.project(&w.admin, "acme", "shop").await.unwrap();
+    let project = w
+        .platform
+        .projects()
+        .get(&w.admin, &ProjectRef::new("acme", "shop"))
+        .await
+        .unwrap();
     for s in w
         .store
         .list_services(project.org, Some(project.id))

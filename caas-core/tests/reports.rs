@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,10 +69,10 @@ impl World {
     async fn deploy(&self, name: &str) -> ServiceId {
         let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
         self.platform
+            .services()
             .deploy_app(
                 &self.tenant.admin,
-                &self.tenant.org,
-                "p",
+                &ProjectRef::new(&self.tenant.org, "p"),
                 DeployApp::new(name, spec),
             )
             .await
@@ -102,12 +103,18 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     w.run(web, start, 120, 50.0).await;
     w.run(gone, start, 60, 100.0).await;
     w.platform
-        .create_volume(who, org, NewVolume::new("p", "data", 2 * GIB))
+        .volumes()
+        .create(who, org, NewVolume::new("p", "data", 2 * GIB))
         .await
         .unwrap();
     w.clock.advance(chrono::Duration::hours(3));
     w.platform
-        .delete_service(who, org, "p", "gone", DeleteOptions::keep_volumes())
+        .services()
+        .delete(
+            who,
+            &ServiceRef::new(org, "p", "gone"),
+            DeleteOptions::keep_volumes(),
+        )
         .await
         .unwrap();
     // A busy log: more than a page of other entries after the deletion.
@@ -129,6 +136,7 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     }
     let report = w
         .platform
+        .orgs()
         .usage_report(who, org, start, start + chrono::Duration::hours(3))
         .await
         .unwrap();
@@ -154,6 +162,7 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     // A week is read from hour points, with the same sums.
     let week = w
         .platform
+        .orgs()
         .usage_report(who, org, start, start + chrono::Duration::days(7))
         .await
         .unwrap();
@@ -165,6 +174,7 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     ] {
         let err = w
             .platform
+            .orgs()
             .usage_report(who, org, from, to)
             .await
             .unwrap_err();
@@ -173,6 +183,7 @@ async fn a_usage_report_sums_container_cpu_memory_and_storage_hours() {
     let stranger = caas_core::Principal::user(caas_core::UserId::new());
     assert!(
         w.platform
+            .orgs()
             .usage_report(&stranger, org, start, start + chrono::Duration::hours(1))
             .await
             .unwrap_err()
@@ -196,7 +207,12 @@ async fn the_stats_stream_yields_snapshots_at_the_interval() {
     let started = std::time::Instant::now();
     let got: Vec<_> = w
         .platform
-        .service_stats_stream(who, org, "p", "web", Duration::from_millis(600))
+        .monitoring()
+        .stats_stream(
+            who,
+            &ServiceRef::new(org, "p", "web"),
+            Duration::from_millis(600),
+        )
         .await
         .unwrap()
         .take(3)
@@ -224,11 +240,10 @@ async fn recent_metrics_not_rolled_up_yet_come_from_the_raw_samples() {
         .await;
     let points = w
         .platform
-        .service_metrics(
+        .monitoring()
+        .metrics(
             who,
-            org,
-            "p",
-            "web",
+            &ServiceRef::new(org, "p", "web"),
             now - chrono::Duration::hours(1),
             now,
             None,
@@ -255,11 +270,10 @@ async fn recent_metrics_not_rolled_up_yet_come_from_the_raw_samples() {
         .unwrap();
     let again = w
         .platform
-        .service_metrics(
+        .monitoring()
+        .metrics(
             who,
-            org,
-            "p",
-            "web",
+            &ServiceRef::new(org, "p", "web"),
             now - chrono::Duration::hours(1),
             now,
             None,

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ async fn world() -> World {
         .build()
         .unwrap();
     let root = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -57,25 +59,30 @@ async fn world() -> World {
         backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
-        .create_plan(&root, NewPlan::new("p", limits))
+        .plans()
+        .create(&root, NewPlan::new("p", limits))
         .await
         .unwrap();
     let owner = platform
-        .create_user(&root, NewUser::new("owner@acme.example"))
+        .users()
+        .create(&root, NewUser::new("owner@acme.example"))
         .await
         .unwrap();
     platform
-        .create_org(&root, NewOrganization::new("acme"), Some(owner.id))
+        .orgs()
+        .create(&root, NewOrganization::new("acme"), Some(owner.id))
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&root, "acme", "p", SubscriptionStatus::Active)
         .await
         .unwrap();
     let owner = platform.principal_for(owner.id).await.unwrap();
     for p in ["shop", "blog", "lab"] {
         platform
-            .create_project(&owner, "acme", NewProject::new(p))
+            .projects()
+            .create(&owner, "acme", NewProject::new(p))
             .await
             .unwrap();
     }
@@ -92,7 +99,8 @@ async fn world() -> World {
     ];
     for (email, role, projects) in members {
         let u = platform
-            .create_user(&root, NewUser::new(email))
+            .users()
+            .create(&root, NewUser::new(email))
             .await
             .unwrap();
         if email == "new@example.com" {
@@ -102,7 +110,7 @@ async fn world() -> World {
         if let Some(p) = projects {
             m = m.projects(p.iter().map(ToString::to_string).collect());
         }
-        platform.add_member(&owner, "acme", m).await.unwrap();
+        platform.members().add(&owner, "acme", m).await.unwrap();
     }
     let scoped = store
         .user_by_email_opt("scoped@acme.example")
@@ -122,7 +130,8 @@ async fn world() -> World {
 impl World {
     async fn member(&self, email: &str) -> caas_core::platform::MemberView {
         self.platform
-            .list_members(&self.owner, "acme")
+            .members()
+            .list(&self.owner, "acme")
             .await
             .unwrap()
             .into_iter()
@@ -154,7 +163,8 @@ async fn a_scoped_admin_cannot_widen_or_change_its_own_membership() {
     ] {
         denied(
             w.platform
-                .update_member(&w.scoped, "acme", me, update.clone())
+                .members()
+                .update(&w.scoped, "acme", me, update.clone())
                 .await,
             &format!("{update:?}"),
         );
@@ -163,7 +173,8 @@ async fn a_scoped_admin_cannot_widen_or_change_its_own_membership() {
     assert_eq!((m.role, m.projects), (Role::Admin, Some(names(&["shop"]))));
     // It may still leave.
     w.platform
-        .remove_member(&w.scoped, "acme", me)
+        .members()
+        .remove(&w.scoped, "acme", me)
         .await
         .unwrap();
 }
@@ -174,7 +185,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     // No project list is the whole organization: wider.
     denied(
         w.platform
-            .add_member(
+            .members()
+            .add(
                 &w.scoped,
                 "acme",
                 NewMember::new("new@example.com", Role::Viewer),
@@ -184,6 +196,7 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     );
     denied(
         w.platform
+            .members()
             .invite(
                 &w.scoped,
                 "acme",
@@ -194,7 +207,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     );
     denied(
         w.platform
-            .add_member(
+            .members()
+            .add(
                 &w.scoped,
                 "acme",
                 NewMember::new("new@example.com", Role::Owner).projects(names(&["shop"])),
@@ -206,7 +220,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     for projects in [vec!["blog"], vec!["shop", "lab"], vec!["nope"]] {
         let e = w
             .platform
-            .add_member(
+            .members()
+            .add(
                 &w.scoped,
                 "acme",
                 NewMember::new("new@example.com", Role::Viewer).projects(names(&projects)),
@@ -217,6 +232,7 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
         assert!(e.field().is_some_and(|f| f.starts_with("projects[")), "{e}");
         let e = w
             .platform
+            .members()
             .invite(
                 &w.scoped,
                 "acme",
@@ -230,7 +246,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     // Within its scope, as much as its own role.
     let added = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &w.scoped,
             "acme",
             NewMember::new("new@example.com", Role::Admin).projects(names(&["shop"])),
@@ -240,6 +257,7 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     assert_eq!(added.projects, Some(names(&["shop"])));
     let inv = w
         .platform
+        .members()
         .invite(
             &w.scoped,
             "acme",
@@ -257,12 +275,14 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     let root = w.platform.principal_for(root.id).await.unwrap();
     let guest = w
         .platform
-        .create_user(&root, NewUser::new("guest@example.com"))
+        .users()
+        .create(&root, NewUser::new("guest@example.com"))
         .await
         .unwrap();
     let guest = w.platform.principal_for(guest.id).await.unwrap();
     let joined = w
         .platform
+        .members()
         .accept_invitation(&guest, &inv.token)
         .await
         .unwrap();
@@ -273,7 +293,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     let guest = w.platform.principal_for(guest.user).await.unwrap();
     assert!(
         w.platform
-            .project(&guest, "acme", "blog")
+            .projects()
+            .get(&guest, &ProjectRef::new("acme", "blog"))
             .await
             .unwrap_err()
             .is_not_found()
@@ -281,7 +302,8 @@ async fn a_scoped_admin_grants_nothing_wider_than_its_own_scope_and_role() {
     // Owners are never scoped.
     let e = w
         .platform
-        .add_member(
+        .members()
+        .add(
             &w.owner,
             "acme",
             NewMember::new("x-owner@example.com", Role::Owner).projects(names(&["shop"])),
@@ -301,19 +323,21 @@ async fn a_scoped_admin_cannot_touch_members_wider_than_itself() {
     ] {
         denied(
             w.platform
-                .update_member(&w.scoped, "acme", target, MemberUpdate::role(Role::Viewer))
+                .members()
+                .update(&w.scoped, "acme", target, MemberUpdate::role(Role::Viewer))
                 .await,
             &format!("change {target}"),
         );
         denied(
-            w.platform.remove_member(&w.scoped, "acme", target).await,
+            w.platform.members().remove(&w.scoped, "acme", target).await,
             &format!("remove {target}"),
         );
     }
     // Nor widen one inside its scope.
     denied(
         w.platform
-            .update_member(
+            .members()
+            .update(
                 &w.scoped,
                 "acme",
                 "mate@acme.example",
@@ -325,7 +349,8 @@ async fn a_scoped_admin_cannot_touch_members_wider_than_itself() {
     // Within its scope it manages members.
     let m = w
         .platform
-        .update_member(
+        .members()
+        .update(
             &w.scoped,
             "acme",
             "mate@acme.example",
@@ -335,12 +360,14 @@ async fn a_scoped_admin_cannot_touch_members_wider_than_itself() {
         .unwrap();
     assert_eq!(m.role, Role::Viewer);
     w.platform
-        .remove_member(&w.scoped, "acme", "mate@acme.example")
+        .members()
+        .remove(&w.scoped, "acme", "mate@acme.example")
         .await
         .unwrap();
     // Invitations wider than its scope are not its to see or revoke.
     let wide = w
         .platform
+        .members()
         .invite(
             &w.owner,
             "acme",
@@ -350,20 +377,23 @@ async fn a_scoped_admin_cannot_touch_members_wider_than_itself() {
         .unwrap();
     assert!(
         w.platform
-            .list_invitations(&w.scoped, "acme")
+            .members()
+            .invitations(&w.scoped, "acme")
             .await
             .unwrap()
             .is_empty()
     );
     let e = w
         .platform
+        .members()
         .revoke_invitation(&w.scoped, "acme", &wide.invitation.id.to_string())
         .await
         .unwrap_err();
     assert!(e.is_not_found(), "{e}");
     assert_eq!(
         w.platform
-            .list_invitations(&w.owner, "acme")
+            .members()
+            .invitations(&w.owner, "acme")
             .await
             .unwrap()
             .len(),
@@ -372,6 +402,7 @@ async fn a_scoped_admin_cannot_touch_members_wider_than_itself() {
     // And it cannot hand the organization over.
     denied(
         w.platform
+            .members()
             .transfer_ownership(&w.scoped, "acme", "scoped@acme.example")
             .await,
         "transfer",
@@ -387,13 +418,17 @@ async fn a_scoped_admin_changes_no_organization_wide_setting() {
     )])
     .webhook("https://hooks.example.com/x", "0123456789abcdef");
     let e = denied(
-        w.platform.set_alerts(&w.scoped, "acme", hook.clone()).await,
+        w.platform
+            .monitoring()
+            .set_alerts(&w.scoped, "acme", hook.clone())
+            .await,
         "set the alert webhook",
     );
     assert!(e.to_string().contains("scoped to projects"), "{e}");
     denied(
         w.platform
-            .update_org(
+            .orgs()
+            .update(
                 &w.scoped,
                 "acme",
                 serde_json::from_value::<OrgUpdate>(serde_json::json!({"display_name": "Mine"}))
@@ -404,13 +439,15 @@ async fn a_scoped_admin_changes_no_organization_wide_setting() {
     );
     denied(
         w.platform
-            .create_project(&w.scoped, "acme", NewProject::new("mine"))
+            .projects()
+            .create(&w.scoped, "acme", NewProject::new("mine"))
             .await,
         "create a project",
     );
     let now = chrono::Utc::now();
     denied(
         w.platform
+            .orgs()
             .usage_report(&w.scoped, "acme", now - chrono::Duration::days(1), now)
             .await,
         "read the usage report",
@@ -423,8 +460,13 @@ async fn a_scoped_admin_changes_no_organization_wide_setting() {
         .unwrap()
         .unwrap();
     let wide = w.platform.principal_for(wide.id).await.unwrap();
-    w.platform.set_alerts(&wide, "acme", hook).await.unwrap();
     w.platform
+        .monitoring()
+        .set_alerts(&wide, "acme", hook)
+        .await
+        .unwrap();
+    w.platform
+        .orgs()
         .usage_report(&wide, "acme", now - chrono::Duration::days(1), now)
         .await
         .unwrap();
@@ -465,11 +507,17 @@ async fn a_scoped_member_reads_organization_wide_data_only_for_its_projects() {
     ])
     .webhook("https://hooks.example.com/x", "0123456789abcdef");
     w.platform
+        .monitoring()
         .set_alerts(&w.owner, "acme", settings)
         .await
         .unwrap();
 
-    let view = w.platform.alerts(&w.scoped, "acme").await.unwrap();
+    let view = w
+        .platform
+        .monitoring()
+        .alerts(&w.scoped, "acme")
+        .await
+        .unwrap();
     assert_eq!(
         view.firing.iter().map(|a| a.id).collect::<Vec<_>>(),
         vec![ids[0]]
@@ -483,14 +531,20 @@ async fn a_scoped_member_reads_organization_wide_data_only_for_its_projects() {
         .map(|r| r.name.as_str())
         .collect();
     assert_eq!(rules, ["every", "shop-web"]);
-    let all = w.platform.alerts(&w.owner, "acme").await.unwrap();
+    let all = w
+        .platform
+        .monitoring()
+        .alerts(&w.owner, "acme")
+        .await
+        .unwrap();
     assert_eq!(all.firing.len(), 2);
     assert!(all.settings.webhook.is_some());
 
     // Members: everyone is listed, but only the project names it may see.
     let both = w
         .platform
-        .list_members(&w.scoped, "acme")
+        .members()
+        .list(&w.scoped, "acme")
         .await
         .unwrap()
         .into_iter()
@@ -498,7 +552,7 @@ async fn a_scoped_member_reads_organization_wide_data_only_for_its_projects() {
         .unwrap();
     assert_eq!(both.projects, Some(names(&["shop"])));
     // Projects: its own; usage totals: yes.
-    let projects = w.platform.list_projects(&w.scoped, "acme").await.unwrap();
+    let projects = w.platform.projects().list(&w.scoped, "acme").await.unwrap();
     assert_eq!(
         projects
             .iter()
@@ -506,11 +560,16 @@ async fn a_scoped_member_reads_organization_wide_data_only_for_its_projects() {
             .collect::<Vec<_>>(),
         ["shop"]
     );
-    w.platform.usage(&w.scoped, "acme").await.unwrap();
-    w.platform.usage_summary(&w.scoped, "acme").await.unwrap();
+    w.platform.orgs().usage(&w.scoped, "acme").await.unwrap();
+    w.platform
+        .orgs()
+        .usage_summary(&w.scoped, "acme")
+        .await
+        .unwrap();
     // The organization's audit log is its owners' (and platform administrators').
     denied(
         w.platform
+            .admin()
             .audit_log(
                 &w.scoped,
                 &caas_core::ports::store::AuditFilter::default().org(org.id),
@@ -525,6 +584,7 @@ async fn ownership_transfer_makes_an_organization_wide_owner() {
     let w = world().await;
     let m = w
         .platform
+        .members()
         .transfer_ownership(&w.owner, "acme", "mate@acme.example")
         .await
         .unwrap();

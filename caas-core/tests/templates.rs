@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -315,10 +316,10 @@ async fn a_dry_run_shows_the_plan_and_a_deploy_creates_the_instance_in_order() {
     let (who, org) = (&w.tenant.admin, w.tenant.org.as_str());
     let dry = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "wordpress",
             DeployTemplate::new("blog"),
             true,
@@ -329,7 +330,8 @@ async fn a_dry_run_shows_the_plan_and_a_deploy_creates_the_instance_in_order() {
     assert_eq!(dry.plan.services.len(), 2);
     assert!(
         w.platform
-            .list_services(who, org, "p")
+            .services()
+            .list(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
@@ -342,10 +344,10 @@ async fn a_dry_run_shows_the_plan_and_a_deploy_creates_the_instance_in_order() {
 
     let done = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "wordpress",
             DeployTemplate::new("blog"),
             false,
@@ -362,24 +364,25 @@ async fn a_dry_run_shows_the_plan_and_a_deploy_creates_the_instance_in_order() {
     // Stored redacted: shown once.
     let listed = w
         .platform
-        .list_template_instances(who, org, "p")
+        .templates()
+        .instances(who, &ProjectRef::new(org, "p"))
         .await
         .unwrap();
     assert_eq!(
         listed[0].outputs.iter().find(|o| o.secret).unwrap().value,
         REDACTED
     );
-    let usage = w.platform.usage(who, org).await.unwrap();
+    let usage = w.platform.orgs().usage(who, org).await.unwrap();
     assert_eq!(usage.committed.containers, 2);
     assert_eq!(usage.committed.storage_bytes, 2 * GIB);
     assert!(usage.pending.is_zero(), "{usage:?}");
 
     let err = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "wordpress",
             DeployTemplate::new("blog"),
             false,
@@ -389,24 +392,32 @@ async fn a_dry_run_shows_the_plan_and_a_deploy_creates_the_instance_in_order() {
     assert!(err.is_already_exists(), "{err}");
 
     w.platform
-        .delete_template_instance(who, org, "p", "blog", DeleteOptions::with_volumes())
+        .templates()
+        .delete_instance(
+            who,
+            &ProjectRef::new(org, "p"),
+            "blog",
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
     assert!(
         w.platform
-            .list_services(who, org, "p")
+            .services()
+            .list(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         w.platform
-            .list_template_instances(who, org, "p")
+            .templates()
+            .instances(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
     );
-    let usage = w.platform.usage(who, org).await.unwrap();
+    let usage = w.platform.orgs().usage(who, org).await.unwrap();
     assert_eq!(
         (usage.committed.containers, usage.committed.storage_bytes),
         (0, 0)
@@ -424,10 +435,10 @@ async fn the_whole_plan_is_checked_against_the_quota_before_anything_is_created(
     // A dry run says so too, without reserving anything.
     let dry = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "wordpress",
             DeployTemplate::new("blog"),
             true,
@@ -438,14 +449,14 @@ async fn the_whole_plan_is_checked_against_the_quota_before_anything_is_created(
         dry.quota().expect("quota exceeded").dimensions[0].requested,
         768 * MIB
     );
-    let usage = w.platform.usage(who, org).await.unwrap();
+    let usage = w.platform.orgs().usage(who, org).await.unwrap();
     assert_eq!(usage.pending.memory_bytes, 0, "a dry run reserves nothing");
     let err = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "wordpress",
             DeployTemplate::new("blog"),
             false,
@@ -461,7 +472,8 @@ async fn the_whole_plan_is_checked_against_the_quota_before_anything_is_created(
     );
     assert!(
         w.platform
-            .list_services(who, org, "p")
+            .services()
+            .list(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
@@ -477,7 +489,14 @@ async fn a_deploy_that_fails_halfway_leaves_nothing_behind() {
     w.runtime.restrict_registry(IMAGES);
     let err = w
         .platform
-        .deploy_template(who, org, "p", "gitea", DeployTemplate::new("git"), false)
+        .templates()
+        .deploy(
+            who,
+            &ProjectRef::new(org, "p"),
+            "gitea",
+            DeployTemplate::new("git"),
+            false,
+        )
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
@@ -489,21 +508,24 @@ async fn a_deploy_that_fails_halfway_leaves_nothing_behind() {
     );
     assert!(
         w.platform
-            .list_services(who, org, "p")
+            .services()
+            .list(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         w.platform
-            .list_volumes(who, org, None)
+            .volumes()
+            .list(who, org, None)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         w.platform
-            .list_template_instances(who, org, "p")
+            .templates()
+            .instances(who, &ProjectRef::new(org, "p"))
             .await
             .unwrap()
             .is_empty()
@@ -520,7 +542,7 @@ async fn a_deploy_that_fails_halfway_leaves_nothing_behind() {
         .await
         .unwrap();
     assert!(volumes.is_empty(), "{volumes:?}");
-    let usage = w.platform.usage(who, org).await.unwrap();
+    let usage = w.platform.orgs().usage(who, org).await.unwrap();
     assert_eq!(usage.committed.containers, 0);
     assert_eq!(usage.committed.storage_bytes, 0);
     assert!(usage.pending.is_zero(), "{usage:?}");
@@ -537,12 +559,13 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
         .unwrap()
         .unwrap();
     let member = Principal::user(caas_core::UserId::new()).with_role(org.id, Role::Member);
-    let all = w.platform.templates(&member, None).await.unwrap();
+    let all = w.platform.templates().list(&member, None).await.unwrap();
     assert!(all.len() >= 10);
     assert!(all.iter().all(|e| e.builtin && e.enabled));
     let dbs = w
         .platform
-        .templates(&member, Some("database"))
+        .templates()
+        .list(&member, Some("database"))
         .await
         .unwrap();
     assert!(dbs.iter().all(|e| e.category == "database") && dbs.len() >= 4);
@@ -552,23 +575,26 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
     );
     let err = w
         .platform
-        .create_template(&member, mine.clone(), true, None)
+        .templates()
+        .create(&member, mine.clone(), true, None)
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let created = w
         .platform
-        .create_template(admin, mine.clone(), true, Some(-5))
+        .templates()
+        .create(admin, mine.clone(), true, Some(-5))
         .await
         .unwrap();
     assert!(!created.builtin);
     assert_eq!(
-        w.platform.templates(&member, None).await.unwrap()[0].id,
+        w.platform.templates().list(&member, None).await.unwrap()[0].id,
         "hello"
     );
     let err = w
         .platform
-        .create_template(admin, mine.clone(), true, None)
+        .templates()
+        .create(admin, mine.clone(), true, None)
         .await
         .unwrap_err();
     assert!(err.is_already_exists(), "{err}");
@@ -576,31 +602,39 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
     broken.services[0].image = Some("Not An Image".into());
     let err = w
         .platform
-        .update_template(admin, "hello", TemplateUpdate::default().template(broken))
+        .templates()
+        .update(admin, "hello", TemplateUpdate::default().template(broken))
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("template.services[0].image"), "{err}");
 
     // Disabled: gone for customers, still there for admins; not deployable.
     w.platform
-        .update_template(admin, "wordpress", TemplateUpdate::default().enabled(false))
+        .templates()
+        .update(admin, "wordpress", TemplateUpdate::default().enabled(false))
         .await
         .unwrap();
     assert!(
         w.platform
-            .template(&member, "wordpress")
+            .templates()
+            .get(&member, "wordpress")
             .await
             .unwrap_err()
             .is_not_found()
     );
-    let e = w.platform.template(admin, "wordpress").await.unwrap();
+    let e = w
+        .platform
+        .templates()
+        .get(admin, "wordpress")
+        .await
+        .unwrap();
     assert!(!e.enabled && !e.builtin, "an override of the built-in");
     let err = w
         .platform
-        .deploy_template(
+        .templates()
+        .deploy(
             &member,
-            &w.tenant.org,
-            "p",
+            &ProjectRef::new(&w.tenant.org, "p"),
             "wordpress",
             DeployTemplate::new("x"),
             true,
@@ -610,27 +644,31 @@ async fn administrators_manage_the_catalogue_and_customers_see_enabled_templates
     assert!(err.is_not_found(), "{err}");
     // Deleting the override brings the built-in back; a built-in itself cannot be deleted.
     w.platform
-        .delete_template(admin, "wordpress")
+        .templates()
+        .delete(admin, "wordpress")
         .await
         .unwrap();
     assert!(
         w.platform
-            .template(&member, "wordpress")
+            .templates()
+            .get(&member, "wordpress")
             .await
             .unwrap()
             .builtin
     );
     assert!(
         w.platform
-            .delete_template(admin, "wordpress")
+            .templates()
+            .delete(admin, "wordpress")
             .await
             .unwrap_err()
             .is_conflict()
     );
-    w.platform.delete_template(admin, "hello").await.unwrap();
+    w.platform.templates().delete(admin, "hello").await.unwrap();
     assert!(
         w.platform
-            .delete_template(admin, "hello")
+            .templates()
+            .delete(admin, "hello")
             .await
             .unwrap_err()
             .is_not_found()

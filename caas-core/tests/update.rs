@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +56,7 @@ async fn world(memory_limit: u64) -> World {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -70,19 +72,23 @@ async fn world(memory_limit: u64) -> World {
         backup_storage_bytes: 10 * 1024 * 1024 * 1024,
     };
     platform
-        .create_plan(&who, NewPlan::new("p", limits))
+        .plans()
+        .create(&who, NewPlan::new("p", limits))
         .await
         .unwrap();
     platform
-        .create_org(&who, NewOrganization::new("acme"), None)
+        .orgs()
+        .create(&who, NewOrganization::new("acme"), None)
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&who, "acme", "p", SubscriptionStatus::Active)
         .await
         .unwrap();
     platform
-        .create_project(&who, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&who, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     World {
@@ -102,7 +108,12 @@ async fn deploy_web(w: &World) -> ServiceId {
         protocol: Protocol::Tcp,
     });
     w.platform
-        .deploy_app(&w.who, "acme", "shop", DeployApp::new("web", spec))
+        .services()
+        .deploy_app(
+            &w.who,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("web", spec),
+        )
         .await
         .unwrap()
         .id
@@ -140,7 +151,8 @@ async fn a_dry_run_previews_and_touches_nothing() {
     });
     let r = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", u, true)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "web"), u, true)
         .await
         .unwrap();
     assert!(!r.applied);
@@ -157,13 +169,20 @@ async fn a_dry_run_previews_and_touches_nothing() {
     bad.env_unset.push("NOPE".into());
     let r = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", bad.clone(), true)
+        .services()
+        .update(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            bad.clone(),
+            true,
+        )
         .await
         .unwrap();
     assert_eq!(r.preview.errors[0].field, "env_unset.NOPE");
     let err = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", bad, false)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "web"), bad, false)
         .await
         .unwrap_err();
     assert_eq!(err.field(), Some("env_unset.NOPE"));
@@ -182,7 +201,8 @@ async fn limits_change_live_without_a_restart_and_quota_follows() {
     });
     let r = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", u, false)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "web"), u, false)
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Live);
@@ -190,7 +210,7 @@ async fn limits_change_live_without_a_restart_and_quota_follows() {
     assert_eq!(after.id, before.id);
     assert_eq!(after.started_at, before.started_at);
     assert_eq!(after.limits.memory_bytes, 512 * MIB);
-    let usage = w.platform.usage(&w.who, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.who, "acme").await.unwrap();
     assert_eq!(usage.committed.memory_bytes, 512 * MIB);
     assert_eq!(usage.committed.cpu_millis, 750);
 }
@@ -207,13 +227,14 @@ async fn growth_beyond_the_plan_is_refused_and_nothing_changes() {
     });
     let err = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", u, false)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "web"), u, false)
         .await
         .unwrap_err();
     let q = err.quota().unwrap();
     assert_eq!(q.dimensions[0].dimension, "memory_bytes");
     assert_eq!(container(&w, svc).await.limits, before.limits);
-    let usage = w.platform.usage(&w.who, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.who, "acme").await.unwrap();
     assert_eq!(usage.committed.memory_bytes, 256 * MIB);
 }
 
@@ -237,7 +258,13 @@ async fn env_changes_roll_a_stateless_app_and_move_its_routes() {
 
     let r = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", env_update("2"), false)
+        .services()
+        .update(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            env_update("2"),
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Rolling);
@@ -251,7 +278,8 @@ async fn env_changes_roll_a_stateless_app_and_move_its_routes() {
 
     let history = w
         .platform
-        .list_deployments(&w.who, "acme", "shop", "web")
+        .services()
+        .deployments(&w.who, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(history.len(), 2);
@@ -261,7 +289,8 @@ async fn env_changes_roll_a_stateless_app_and_move_its_routes() {
     // And back to the first version.
     let r = w
         .platform
-        .rollback_service(&w.who, "acme", "shop", "web", None)
+        .services()
+        .rollback(&w.who, &ServiceRef::new("acme", "shop", "web"), None)
         .await
         .unwrap();
     assert!(r.applied);
@@ -298,7 +327,8 @@ async fn a_new_version_that_never_becomes_healthy_is_rolled_back() {
     });
     let err = w
         .platform
-        .update_service(&w.who, "acme", "shop", "web", u, false)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "web"), u, false)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("unhealthy"), "{err}");
@@ -323,7 +353,7 @@ async fn a_new_version_that_never_becomes_healthy_is_rolled_back() {
         events[0].kind,
         ServiceEventKind::DeployFailed { .. }
     ));
-    let usage = w.platform.usage(&w.who, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.who, "acme").await.unwrap();
     assert_eq!(usage.committed.containers, 1);
 }
 
@@ -332,10 +362,10 @@ async fn databases_are_recreated_stop_then_start_and_the_preview_says_so() {
     let w = world(4 * GIB).await;
     let db = w
         .platform
+        .services()
         .deploy_database(
             &w.who,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             DeployDatabase::new("db", DatabaseEngine::Postgres),
         )
         .await
@@ -346,7 +376,13 @@ async fn databases_are_recreated_stop_then_start_and_the_preview_says_so() {
     u.env_set.push(EnvVar::plain("TZ", "UTC").unwrap());
     let preview = w
         .platform
-        .update_service(&w.who, "acme", "shop", "db", u.clone(), true)
+        .services()
+        .update(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "db"),
+            u.clone(),
+            true,
+        )
         .await
         .unwrap()
         .preview;
@@ -358,7 +394,8 @@ async fn databases_are_recreated_stop_then_start_and_the_preview_says_so() {
     );
     let r = w
         .platform
-        .update_service(&w.who, "acme", "shop", "db", u, false)
+        .services()
+        .update(&w.who, &ServiceRef::new("acme", "shop", "db"), u, false)
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Recreate);

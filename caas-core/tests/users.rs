@@ -17,6 +17,7 @@ async fn platform() -> (Platform, Principal) {
         .build()
         .expect("platform");
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .expect("admin");
@@ -33,19 +34,22 @@ async fn administrators_page_through_users_by_address_and_search_them() {
         "bob@other.example",
     ] {
         platform
-            .create_user(&admin, NewUser::new(email))
+            .users()
+            .create(&admin, NewUser::new(email))
             .await
             .expect("create_user");
     }
     let page = platform
-        .list_users(&admin, &AdminUserFilter::default().page(2, 0))
+        .users()
+        .list(&admin, &AdminUserFilter::default().page(2, 0))
         .await
         .expect("first page");
     let emails: Vec<_> = page.items.iter().map(|u| u.email.as_str()).collect();
     assert_eq!(emails, ["alice@example.com", "bob@other.example"]);
     assert!(page.more);
     let page = platform
-        .list_users(&admin, &AdminUserFilter::default().page(2, 2))
+        .users()
+        .list(&admin, &AdminUserFilter::default().page(2, 2))
         .await
         .expect("second page");
     let emails: Vec<_> = page.items.iter().map(|u| u.email.as_str()).collect();
@@ -54,12 +58,14 @@ async fn administrators_page_through_users_by_address_and_search_them() {
     // The largest page still tells whether another follows.
     for i in 0..500 {
         platform
-            .create_user(&admin, NewUser::new(format!("u{i:03}@many.example")))
+            .users()
+            .create(&admin, NewUser::new(format!("u{i:03}@many.example")))
             .await
             .expect("create_user");
     }
     let page = platform
-        .list_users(
+        .users()
+        .list(
             &admin,
             &AdminUserFilter::default().search("many").page(500, 0),
         )
@@ -68,24 +74,28 @@ async fn administrators_page_through_users_by_address_and_search_them() {
     assert_eq!(page.items.len(), 500);
     assert!(!page.more, "exactly 500");
     let page = platform
-        .list_users(&admin, &AdminUserFilter::default().page(500, 0))
+        .users()
+        .list(&admin, &AdminUserFilter::default().page(500, 0))
         .await
         .expect("a full page");
     assert!(page.more, "504 users");
     let page = platform
-        .list_users(&admin, &AdminUserFilter::default().page(500, u32::MAX))
+        .users()
+        .list(&admin, &AdminUserFilter::default().page(500, u32::MAX))
         .await
         .expect("far past the end");
     assert!(page.items.is_empty() && !page.more);
     let found = platform
-        .list_users(&admin, &AdminUserFilter::default().search("OTHER"))
+        .users()
+        .list(&admin, &AdminUserFilter::default().search("OTHER"))
         .await
         .expect("search");
     assert_eq!(found.items.len(), 1);
     assert_eq!(found.items[0].email, "bob@other.example");
 
     let bad = platform
-        .list_users(&admin, &AdminUserFilter::default().page(0, 0))
+        .users()
+        .list(&admin, &AdminUserFilter::default().page(0, 0))
         .await
         .unwrap_err();
     assert!(
@@ -93,7 +103,8 @@ async fn administrators_page_through_users_by_address_and_search_them() {
         "{bad}"
     );
     let bad = platform
-        .list_users(&admin, &AdminUserFilter::default().search("x".repeat(101)))
+        .users()
+        .list(&admin, &AdminUserFilter::default().search("x".repeat(101)))
         .await
         .unwrap_err();
     assert!(
@@ -106,54 +117,64 @@ async fn administrators_page_through_users_by_address_and_search_them() {
 async fn only_administrators_list_and_look_up_users_but_everyone_knows_themselves() {
     let (platform, admin) = platform().await;
     let bob = platform
-        .create_user(&admin, NewUser::new("bob@example.com"))
+        .users()
+        .create(&admin, NewUser::new("bob@example.com"))
         .await
         .expect("create_user");
     let org = platform
-        .create_org(&admin, NewOrganization::new("acme"), Some(bob.id))
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), Some(bob.id))
         .await
         .expect("create_org");
     let who = platform.principal_for(bob.id).await.expect("principal");
 
     let denied = platform
-        .list_users(&who, &AdminUserFilter::default())
+        .users()
+        .list(&who, &AdminUserFilter::default())
         .await
         .unwrap_err();
     assert!(denied.is_permission_denied(), "{denied}");
     // Refused before the look-up: the answer does not tell which addresses exist.
     for user in ["bob@example.com", "nobody@example.com", "not an address"] {
-        let denied = platform.user(&who, user).await.unwrap_err();
+        let denied = platform.users().get(&who, user).await.unwrap_err();
         assert!(denied.is_permission_denied(), "{user}: {denied}");
     }
     assert_eq!(
         platform
-            .user(&admin, "BOB@example.com")
+            .users()
+            .get(&admin, "BOB@example.com")
             .await
             .expect("by address"),
         bob
     );
     assert_eq!(
         platform
-            .user(&admin, &bob.id.to_string())
+            .users()
+            .get(&admin, &bob.id.to_string())
             .await
             .expect("by id"),
         bob
     );
     assert!(
         platform
-            .user(&admin, "nobody@example.com")
+            .users()
+            .get(&admin, "nobody@example.com")
             .await
             .unwrap_err()
             .is_not_found()
     );
 
-    let me = platform.me(&who).await.expect("me");
+    let me = platform.users().me(&who).await.expect("me");
     assert_eq!(me.user, bob);
     assert_eq!(me.memberships.len(), 1);
     assert_eq!(me.memberships[0].org, org.slug.as_str());
     assert_eq!(me.memberships[0].role, Role::Owner);
     assert_eq!(me.memberships[0].projects, None);
-    let mine = platform.me(&admin).await.expect("admin's own account");
+    let mine = platform
+        .users()
+        .me(&admin)
+        .await
+        .expect("admin's own account");
     assert!(mine.user.platform_admin);
     assert!(mine.memberships.is_empty());
 }
@@ -168,7 +189,8 @@ async fn a_token_is_valid_for_a_positive_time_that_a_calendar_can_hold() {
         (chrono::Duration::MAX, false),
     ] {
         let got = platform
-            .create_api_token(
+            .tokens()
+            .create(
                 &admin,
                 None,
                 caas_core::platform::NewApiToken::new("ci").valid_for(valid_for),
@@ -188,6 +210,6 @@ async fn a_token_is_valid_for_a_positive_time_that_a_calendar_can_hold() {
             }
         }
     }
-    let tokens = platform.list_api_tokens(&admin).await.unwrap();
+    let tokens = platform.tokens().list(&admin).await.unwrap();
     assert_eq!(tokens.len(), 1, "refused tokens are not stored: {tokens:?}");
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,10 +84,10 @@ impl World {
         let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
         let svc = self
             .platform
+            .services()
             .deploy_app(
                 &self.tenant.admin,
-                &self.tenant.org,
-                "p",
+                &ProjectRef::new(&self.tenant.org, "p"),
                 DeployApp::new(name, spec),
             )
             .await
@@ -179,9 +180,14 @@ async fn a_stop_asked_for_is_not_a_crash() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (svc, _) = w.deploy("web").await;
     let (who, org) = (&w.tenant.admin, w.tenant.org.as_str());
-    w.platform.stop_service(who, org, "p", "web").await.unwrap();
     w.platform
-        .start_service(who, org, "p", "web")
+        .services()
+        .stop(who, &ServiceRef::new(org, "p", "web"))
+        .await
+        .unwrap();
+    w.platform
+        .services()
+        .start(who, &ServiceRef::new(org, "p", "web"))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -233,7 +239,12 @@ async fn health_shows_state_restarts_uptime_and_the_logs_of_an_unwell_service() 
     tokio::time::sleep(Duration::from_millis(50)).await;
     let h = w
         .platform
-        .service_health(who, org, "p", "web", Duration::from_secs(3600))
+        .monitoring()
+        .health(
+            who,
+            &ServiceRef::new(org, "p", "web"),
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     assert!(h.last_logs.is_empty());
@@ -250,7 +261,12 @@ async fn health_shows_state_restarts_uptime_and_the_logs_of_an_unwell_service() 
     w.runtime.set_health(&c, HealthStatus::Unhealthy).unwrap();
     let h = w
         .platform
-        .service_health(who, org, "p", "web", Duration::from_secs(3600))
+        .monitoring()
+        .health(
+            who,
+            &ServiceRef::new(org, "p", "web"),
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     let container = h.container.unwrap();
@@ -272,14 +288,20 @@ async fn health_shows_state_restarts_uptime_and_the_logs_of_an_unwell_service() 
     );
     let events = w
         .platform
-        .service_events(who, org, "p", "web", 10)
+        .monitoring()
+        .events(who, &ServiceRef::new(org, "p", "web"), 10)
         .await
         .unwrap();
     assert!(!events.is_empty());
     let stranger = caas_core::Principal::user(caas_core::UserId::new());
     let err = w
         .platform
-        .service_health(&stranger, org, "p", "web", Duration::from_secs(60))
+        .monitoring()
+        .health(
+            &stranger,
+            &ServiceRef::new(org, "p", "web"),
+            Duration::from_secs(60),
+        )
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");

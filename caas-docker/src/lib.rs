@@ -30,7 +30,7 @@
 //! ```
 //!
 //! - [`DockerConnector`]: lets `Platform` switch engines at run time from a stored
-//!   configuration (`Platform::update_runtime_config`).
+//!   configuration (`platform.admin().update_runtime_config`).
 //! - [`detect`]: tries `DOCKER_HOST`, the default sockets, rootless Docker, Podman and
 //!   `tcp://localhost:2375`, and returns every candidate with what answered.
 //! - [`test_connection`]: a [`ConnectionReport`](caas_core::ports::runtime::ConnectionReport)

@@ -9,6 +9,7 @@
 mod common;
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -210,7 +211,8 @@ impl World {
     async fn runtime_name(&self, volume: &str) -> String {
         let (who, org) = self.admin();
         self.platform
-            .volume(who, org, volume)
+            .volumes()
+            .get(who, org, volume)
             .await
             .unwrap()
             .volume
@@ -222,7 +224,12 @@ impl World {
     async fn app_with_tree(&self, more: &str) -> (String, String) {
         let (who, org) = self.admin();
         self.platform
-            .deploy_app(who, org, "p", DeployApp::new("app", self.sleeper("data")))
+            .services()
+            .deploy_app(
+                who,
+                &ProjectRef::new(org, "p"),
+                DeployApp::new("app", self.sleeper("data")),
+            )
             .await
             .unwrap();
         let name = self.runtime_name("data").await;
@@ -261,7 +268,8 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
     for round in 0..20 {
         let b = w
             .platform
-            .backup_volume(who, org, "data", BackupRequest::default())
+            .backups()
+            .create(who, org, "data", BackupRequest::default())
             .await
             .unwrap();
         assert_eq!(
@@ -283,7 +291,8 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
         );
         let restored = w
             .platform
-            .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+            .backups()
+            .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
             .await
             .unwrap();
         assert_eq!(restored.services.len(), 1);
@@ -301,7 +310,7 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
     }
     eprintln!("20 rounds identical; stored sizes {:?} bytes", &sizes[..3]);
     // The stored objects are zstd archives of the recorded size and digest.
-    let b = &w.platform.list_backups(who, org, "data").await.unwrap()[0];
+    let b = &w.platform.backups().list(who, org, "data").await.unwrap()[0];
     let bytes = w
         .objects
         .get(&object_store::path::Path::from(b.location.clone().unwrap()))
@@ -318,19 +327,20 @@ async fn backup_wipe_restore_gives_an_identical_tree_twenty_times() {
 
     // The engine measures usage: 300 KiB of random data in a 1 GiB volume is fine; in a
     // 400 KiB volume it is a warning.
-    let report = w.platform.check_volumes().await.unwrap();
+    let report = w.platform.volumes().check().await.unwrap();
     assert_eq!(report.measured, 1, "{report:?}");
-    let v = w.platform.volume(who, org, "data").await.unwrap();
+    let v = w.platform.volumes().get(who, org, "data").await.unwrap();
     let used = v.volume.usage.unwrap().bytes;
     assert!((300 * 1024..700 * 1024).contains(&used), "{used}");
     assert_eq!(v.volume.state, VolumeState::Ok);
     let mut small = v.volume.clone();
     small.size_bytes = used + used / 10;
     w.store.update_volume(&small).await.unwrap();
-    w.platform.check_volumes().await.unwrap();
+    w.platform.volumes().check().await.unwrap();
     assert_eq!(
         w.platform
-            .volume(who, org, "data")
+            .volumes()
+            .get(who, org, "data")
             .await
             .unwrap()
             .volume
@@ -350,14 +360,15 @@ async fn a_backup_started_in_the_background_finishes_on_the_engine_and_restores_
         .await;
     let running = w
         .platform
-        .start_backup(who, org, "data", BackupRequest::consistent(true))
+        .backups()
+        .start(who, org, "data", BackupRequest::consistent(true))
         .await
         .unwrap();
     assert_eq!(running.status, BackupStatus::Running);
     let id = running.id.to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     let done = loop {
-        let b = w.platform.backup(who, org, &id).await.unwrap();
+        let b = w.platform.backups().get(who, org, &id).await.unwrap();
         if b.status != BackupStatus::Running {
             break b;
         }
@@ -366,7 +377,12 @@ async fn a_backup_started_in_the_background_finishes_on_the_engine_and_restores_
     };
     assert_eq!(done.status, BackupStatus::Succeeded, "{:?}", done.error);
     assert!(done.archive_bytes.unwrap() > 64 << 20, "{done:?}");
-    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    assert!(
+        w.platform
+            .backups()
+            .wait_for_copies(Duration::from_secs(10))
+            .await
+    );
     let bytes = w
         .objects
         .get(&object_store::path::Path::from(
@@ -381,7 +397,12 @@ async fn a_backup_started_in_the_background_finishes_on_the_engine_and_restores_
         done.sha256.clone().unwrap(),
         hex::encode(sha2::Sha256::digest(&bytes))
     );
-    let app = w.platform.service(who, org, "p", "app").await.unwrap();
+    let app = w
+        .platform
+        .services()
+        .get(who, &ServiceRef::new(org, "p", "app"))
+        .await
+        .unwrap();
     assert_eq!(
         app.status,
         ServiceStatus::Running,
@@ -390,7 +411,8 @@ async fn a_backup_started_in_the_background_finishes_on_the_engine_and_restores_
     let (code, out) = w.run_on(&name, "rm -rf /data/*").await;
     assert_eq!(code, 0, "{out}");
     w.platform
-        .restore_backup(who, org, &id, RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &id, RestoreRequest::same_volume())
         .await
         .unwrap();
     assert_eq!(w.digest(&w.runtime_name("data").await).await, original);
@@ -405,10 +427,10 @@ async fn postgres_world() -> Option<(World, caas_core::platform::DeployedDatabas
     let (who, org) = w.admin();
     let db = w
         .platform
+        .services()
         .deploy_database(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             DeployDatabase::new("orders", DatabaseEngine::Postgres),
         )
         .await
@@ -447,7 +469,8 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
     let volume = db.service.spec.volumes[0].volume.to_string();
     let b = w
         .platform
-        .backup_volume(who, org, &volume, BackupRequest::consistent(true))
+        .backups()
+        .create(who, org, &volume, BackupRequest::consistent(true))
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
@@ -461,7 +484,8 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
 
     let out = w
         .platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap();
     assert_eq!(out.services[0].as_str(), "orders");
@@ -476,7 +500,8 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
     // And into a new volume, mounted by nobody.
     let copy = w
         .platform
-        .restore_backup(
+        .backups()
+        .restore(
             who,
             org,
             &b.id.to_string(),
@@ -492,7 +517,12 @@ async fn a_running_postgres_is_backed_up_consistently_and_restored_with_its_rows
         .await;
     assert_eq!((code, out.trim()), (0, "15"), "{out}");
     w.platform
-        .delete_project(who, org, "p", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
 }
@@ -555,7 +585,8 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
     let volume = db.service.spec.volumes[0].volume.to_string();
     let b = w
         .platform
-        .backup_volume(who, org, &volume, BackupRequest::logical())
+        .backups()
+        .create(who, org, &volume, BackupRequest::logical())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
@@ -603,7 +634,8 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
         .unwrap();
     let e = w
         .platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(e.is_backend(), "{e:?}");
@@ -634,7 +666,8 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
         .unwrap();
     let out = w
         .platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap();
     assert_eq!(out.services[0].as_str(), "orders");
@@ -657,7 +690,8 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
     // A dump is not restored into a new volume, nor dumped together with a stop.
     let e = w
         .platform
-        .restore_backup(
+        .backups()
+        .restore(
             who,
             org,
             &b.id.to_string(),
@@ -670,29 +704,38 @@ async fn a_running_postgres_is_dumped_logically_and_restored_whole_or_not_at_all
     both.consistent = true;
     let e = w
         .platform
-        .backup_volume(who, org, &volume, both)
+        .backups()
+        .create(who, org, &volume, both)
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("consistent"), "{e}");
     // A stopped database can be neither dumped nor restored into.
     w.platform
-        .stop_service(who, org, "p", "orders")
+        .services()
+        .stop(who, &ServiceRef::new(org, "p", "orders"))
         .await
         .unwrap();
     let e = w
         .platform
-        .backup_volume(who, org, &volume, BackupRequest::logical())
+        .backups()
+        .create(who, org, &volume, BackupRequest::logical())
         .await
         .unwrap_err();
     assert!(e.is_conflict(), "{e:?}");
     let e = w
         .platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(e.is_conflict(), "{e:?}");
     w.platform
-        .delete_project(who, org, "p", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
 }
@@ -771,7 +814,12 @@ async fn mysql_family_dump_roundtrip(
     let (who, org) = w.admin();
     let db = w
         .platform
-        .deploy_database(who, org, "p", DeployDatabase::new("shop", engine))
+        .services()
+        .deploy_database(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeployDatabase::new("shop", engine),
+        )
         .await
         .unwrap();
     let id = db.service.id;
@@ -789,7 +837,8 @@ async fn mysql_family_dump_roundtrip(
     let volume = db.service.spec.volumes[0].volume.to_string();
     let b = w
         .platform
-        .backup_volume(who, org, &volume, BackupRequest::logical())
+        .backups()
+        .create(who, org, &volume, BackupRequest::logical())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
@@ -819,7 +868,8 @@ async fn mysql_family_dump_roundtrip(
     let before = container_of(&w, id).await;
     let out = w
         .platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap();
     assert_eq!(out.services[0].as_str(), "shop");
@@ -846,7 +896,12 @@ async fn mysql_family_dump_roundtrip(
         "restored in place"
     );
     w.platform
-        .delete_project(who, org, "p", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
 }
@@ -879,7 +934,12 @@ async fn a_paused_consistent_backup_freezes_the_service_without_stopping_it() {
     let (who, org) = w.admin();
     let app = w
         .platform
-        .deploy_app(who, org, "p", DeployApp::new("app", w.sleeper("data")))
+        .services()
+        .deploy_app(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeployApp::new("app", w.sleeper("data")),
+        )
         .await
         .unwrap();
     let name = w.runtime_name("data").await;
@@ -889,7 +949,8 @@ async fn a_paused_consistent_backup_freezes_the_service_without_stopping_it() {
     let before = container_of(&w, app.id).await;
     let b = w
         .platform
-        .backup_volume(who, org, "data", BackupRequest::paused())
+        .backups()
+        .create(who, org, "data", BackupRequest::paused())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
@@ -904,7 +965,8 @@ async fn a_paused_consistent_backup_freezes_the_service_without_stopping_it() {
     assert_eq!(after.started_at, before.started_at);
     let kinds: Vec<ServiceEventKind> = w
         .platform
-        .service_events(who, org, "p", "app", 20)
+        .monitoring()
+        .events(who, &ServiceRef::new(org, "p", "app"), 20)
         .await
         .unwrap()
         .into_iter()
@@ -917,7 +979,8 @@ async fn a_paused_consistent_backup_freezes_the_service_without_stopping_it() {
     let (code, out) = w.run_on(&name, "rm -rf /data/*").await;
     assert_eq!(code, 0, "{out}");
     w.platform
-        .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+        .backups()
+        .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
         .await
         .unwrap();
     assert_eq!(w.digest(&w.runtime_name("data").await).await, original);
@@ -926,14 +989,16 @@ async fn a_paused_consistent_backup_freezes_the_service_without_stopping_it() {
     pause_alone.pause = true;
     let e = w
         .platform
-        .backup_volume(who, org, "data", pause_alone)
+        .backups()
+        .create(who, org, "data", pause_alone)
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("pause"), "{e}");
     // A volume that is not a database's has no logical dump.
     let e = w
         .platform
-        .backup_volume(who, org, "data", BackupRequest::logical())
+        .backups()
+        .create(who, org, "data", BackupRequest::logical())
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("logical"), "{e}");
@@ -986,7 +1051,8 @@ async fn hostile_archives_are_refused_and_nothing_is_written_on_the_engine() {
     let (who, org) = w.admin();
     let v = w
         .platform
-        .create_volume(who, org, NewVolume::new("p", "data", MIB))
+        .volumes()
+        .create(who, org, NewVolume::new("p", "data", MIB))
         .await
         .unwrap();
     let name = v.volume.runtime_name.clone();
@@ -995,7 +1061,8 @@ async fn hostile_archives_are_refused_and_nothing_is_written_on_the_engine() {
     let before = w.digest(&name).await;
     let b = w
         .platform
-        .backup_volume(who, org, "data", BackupRequest::default())
+        .backups()
+        .create(who, org, "data", BackupRequest::default())
         .await
         .unwrap();
     let key = object_store::path::Path::from(b.location.clone().unwrap());
@@ -1038,7 +1105,8 @@ async fn hostile_archives_are_refused_and_nothing_is_written_on_the_engine() {
         w.store.update_backup(&forged).await.unwrap();
         let err = w
             .platform
-            .restore_backup(who, org, &b.id.to_string(), RestoreRequest::same_volume())
+            .backups()
+            .restore(who, org, &b.id.to_string(), RestoreRequest::same_volume())
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some("archive"), "{what}: {err}");
@@ -1066,7 +1134,8 @@ async fn a_tmpfs_volume_driver_enforces_the_size_as_a_hard_limit() {
     let (who, org) = w.admin();
     let v = w
         .platform
-        .create_volume(who, org, NewVolume::new("p", "scratch", 2 * MIB))
+        .volumes()
+        .create(who, org, NewVolume::new("p", "scratch", 2 * MIB))
         .await
         .unwrap();
     let (code, out) = w
@@ -1090,7 +1159,8 @@ async fn a_backup_reads_no_more_of_a_volume_than_its_size_allows() {
     // reason, and nothing is left in the destination.
     let v = w
         .platform
-        .create_volume(who, org, NewVolume::new("p", "stuffed", MIB))
+        .volumes()
+        .create(who, org, NewVolume::new("p", "stuffed", MIB))
         .await
         .unwrap();
     let cap = caas_core::platform::archive_read_cap(MIB);
@@ -1104,7 +1174,8 @@ async fn a_backup_reads_no_more_of_a_volume_than_its_size_allows() {
     let started = Instant::now();
     let b = w
         .platform
-        .backup_volume(who, org, "stuffed", BackupRequest::default())
+        .backups()
+        .create(who, org, "stuffed", BackupRequest::default())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Failed, "{b:?}");
@@ -1124,7 +1195,8 @@ async fn a_backup_reads_no_more_of_a_volume_than_its_size_allows() {
     assert_eq!(code, 0, "{out}");
     let b = w
         .platform
-        .backup_volume(who, org, "stuffed", BackupRequest::default())
+        .backups()
+        .create(who, org, "stuffed", BackupRequest::default())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{b:?}");

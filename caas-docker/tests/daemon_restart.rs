@@ -14,6 +14,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_core::ProjectRef;
 use caas_core::labels;
 use caas_core::memory::{InMemoryStore, RuntimeOp};
 use caas_core::model::{PlanLimits, ServiceSpec};
@@ -145,10 +146,11 @@ async fn assert_consistent(h: &Harness, case: &str) {
         .unwrap();
     let services = h
         .platform
-        .list_services(&h.admin, &h.slug, "web")
+        .services()
+        .list(&h.admin, &ProjectRef::new(&h.slug, "web"))
         .await
         .unwrap();
-    let usage = h.platform.usage(&h.admin, &h.slug).await.unwrap();
+    let usage = h.platform.orgs().usage(&h.admin, &h.slug).await.unwrap();
     match services.as_slice() {
         [] => {
             assert!(containers.is_empty(), "{case}: orphans {containers:?}");
@@ -204,7 +206,11 @@ async fn a_dockerd_restart_in_the_middle_of_a_deploy_leaves_nothing_unexplained(
         .await;
         let p = h.platform.clone();
         let (admin, slug) = (h.admin.clone(), h.slug.clone());
-        let deploy = tokio::spawn(async move { p.deploy_app(&admin, &slug, "web", app).await });
+        let deploy = tokio::spawn(async move {
+            p.services()
+                .deploy_app(&admin, &ProjectRef::new(&slug, "web"), app)
+                .await
+        });
         prx.recv().await.expect("deploy reached start");
         tokio::task::spawn_blocking(|| {
             stop_dockerd();
@@ -232,7 +238,11 @@ async fn a_dockerd_restart_in_the_middle_of_a_deploy_leaves_nothing_unexplained(
         .await;
         let p = h.platform.clone();
         let (admin, slug) = (h.admin.clone(), h.slug.clone());
-        let deploy = tokio::spawn(async move { p.deploy_app(&admin, &slug, "web", app).await });
+        let deploy = tokio::spawn(async move {
+            p.services()
+                .deploy_app(&admin, &ProjectRef::new(&slug, "web"), app)
+                .await
+        });
         prx.recv().await.expect("deploy reached start");
         tokio::task::spawn_blocking(stop_dockerd).await.unwrap();
         rtx.send(()).await.unwrap();

@@ -16,6 +16,7 @@ use caas_core::platform::{
 };
 use caas_core::units::GIB;
 use caas_core::{ContainerRuntime, Platform};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_testkit::env;
 
 #[tokio::test]
@@ -53,10 +54,10 @@ async fn postgres_rows_survive_recreating_the_container() {
     let (admin, slug) = (tenant.admin.clone(), tenant.org.clone());
 
     let db = platform
+        .services()
         .deploy_database(
             &admin,
-            &slug,
-            "data",
+            &ProjectRef::new(&slug, "data"),
             DeployDatabase::new("orders", DatabaseEngine::Postgres),
         )
         .await
@@ -82,7 +83,8 @@ async fn postgres_rows_survive_recreating_the_container() {
     pool.close().await;
 
     platform
-        .recreate_service(&admin, &slug, "data", "orders")
+        .services()
+        .recreate(&admin, &ServiceRef::new(&slug, "data", "orders"))
         .await
         .unwrap();
     let ip = common::container_ip(&*runtime, db.service.id, &instance).await;
@@ -98,13 +100,25 @@ async fn postgres_rows_survive_recreating_the_container() {
     let mut update = ServiceUpdate::default();
     update.env_set.push(EnvVar::plain("TZ", "UTC").unwrap());
     let preview = platform
-        .update_service(&admin, &slug, "data", "orders", update.clone(), true)
+        .services()
+        .update(
+            &admin,
+            &ServiceRef::new(&slug, "data", "orders"),
+            update.clone(),
+            true,
+        )
         .await
         .unwrap()
         .preview;
     assert_eq!(preview.mode, ApplyMode::Recreate);
     let done = platform
-        .update_service(&admin, &slug, "data", "orders", update, false)
+        .services()
+        .update(
+            &admin,
+            &ServiceRef::new(&slug, "data", "orders"),
+            update,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(done.mode, ApplyMode::Recreate);
@@ -118,7 +132,12 @@ async fn postgres_rows_survive_recreating_the_container() {
     pool.close().await;
 
     platform
-        .delete_project(&admin, &slug, "data", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            &admin,
+            &ProjectRef::new(&slug, "data"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
     let left = runtime

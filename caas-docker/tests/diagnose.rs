@@ -129,17 +129,26 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
     };
     let platform = build();
     let admin_user = platform
+        .users()
         .ensure_platform_admin("ops@example.com")
         .await
         .unwrap();
     let admin = platform.principal_for(admin_user.id).await.unwrap();
-    assert_eq!(platform.runtime_config(&admin).await.unwrap(), good);
-    assert!(platform.test_runtime(&admin, None).await.unwrap().reachable);
+    assert_eq!(platform.admin().runtime_config(&admin).await.unwrap(), good);
+    assert!(
+        platform
+            .admin()
+            .test_runtime(&admin, None)
+            .await
+            .unwrap()
+            .reachable
+    );
 
     // Non-admins may do none of it.
     let someone = Principal::user(caas_core::UserId::new());
     assert!(
         platform
+            .admin()
             .runtime_config(&someone)
             .await
             .unwrap_err()
@@ -147,6 +156,7 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
     );
     assert!(
         platform
+            .admin()
             .detect_runtime(&someone)
             .await
             .unwrap_err()
@@ -159,6 +169,7 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
         settings: serde_json::json!({"type": "tcp", "url": "localhost"}),
     };
     let err = platform
+        .admin()
         .update_runtime_config(&admin, bad)
         .await
         .unwrap_err();
@@ -170,6 +181,7 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
         path: dir.path().join("nope.sock"),
     });
     let report = platform
+        .admin()
         .update_runtime_config(&admin, nowhere.clone())
         .await
         .unwrap();
@@ -179,7 +191,7 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
     // A new platform over the same store picks the stored configuration up at start.
     let restarted = build();
     assert_eq!(
-        restarted.load_runtime_config().await.unwrap(),
+        restarted.admin().load_runtime_config().await.unwrap(),
         Some(nowhere)
     );
     assert_eq!(restarted.health().await.status, "degraded");
@@ -187,13 +199,14 @@ async fn administrators_switch_the_runtime_through_the_platform_and_it_persists(
     // And back.
     assert!(
         platform
+            .admin()
             .update_runtime_config(&admin, good.clone())
             .await
             .unwrap()
             .reachable
     );
     assert_eq!(platform.health().await.status, "ok");
-    let detected = platform.detect_runtime(&admin).await.unwrap();
+    let detected = platform.admin().detect_runtime(&admin).await.unwrap();
     assert_eq!(
         detected.chosen.map(|c| c.backend),
         Some("docker".to_string())

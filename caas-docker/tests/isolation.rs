@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_core::ProjectRef;
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{PlanLimits, PortSpec, Protocol, ResourceLimits, ServiceSpec};
@@ -103,14 +104,20 @@ async fn a_container_cannot_reach_other_projects_of_its_organization_or_other_or
         let a = caas_testkit::platform::seed_tenant(&platform, limits(), "shop").await;
         let b = caas_testkit::platform::seed_tenant(&platform, limits(), "shop").await;
         platform
-            .create_project(&a.admin, &a.org, NewProject::new("blog"))
+            .projects()
+            .create(&a.admin, &a.org, NewProject::new("blog"))
             .await
             .unwrap();
         let deploy = |org: String, project: &'static str, name: &'static str, spec| {
             let (platform, who) = (platform.clone(), a.admin.clone());
             async move {
                 platform
-                    .deploy_app(&who, &org, project, DeployApp::new(name, spec))
+                    .services()
+                    .deploy_app(
+                        &who,
+                        &ProjectRef::new(&org, project),
+                        DeployApp::new(name, spec),
+                    )
                     .await
                     .unwrap()
             }
@@ -343,14 +350,19 @@ async fn containers_run_as_the_user_their_spec_names() {
         let mut named = small(&image, "exec sleep 3600");
         named.user = Some("1234:2345".into());
         let named = platform
-            .deploy_app(&t.admin, &t.org, "p", DeployApp::new("named", named))
+            .services()
+            .deploy_app(
+                &t.admin,
+                &ProjectRef::new(&t.org, "p"),
+                DeployApp::new("named", named),
+            )
             .await
             .unwrap();
         let default = platform
+            .services()
             .deploy_app(
                 &t.admin,
-                &t.org,
-                "p",
+                &ProjectRef::new(&t.org, "p"),
                 DeployApp::new("default", small(&image, "exec sleep 3600")),
             )
             .await
@@ -370,7 +382,12 @@ async fn containers_run_as_the_user_their_spec_names() {
         let mut bad = small(&image, "exec sleep 3600");
         bad.user = Some("root;id".into());
         let e = platform
-            .deploy_app(&t.admin, &t.org, "p", DeployApp::new("bad", bad))
+            .services()
+            .deploy_app(
+                &t.admin,
+                &ProjectRef::new(&t.org, "p"),
+                DeployApp::new("bad", bad),
+            )
             .await
             .unwrap_err();
         assert_eq!(e.field(), Some("spec.user"), "{e}");

@@ -15,6 +15,7 @@ use caas_core::ports::runtime::HealthStatus;
 use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
 use caas_core::{Platform, ServiceId};
+use caas_core::{ProjectRef, ServiceRef};
 
 /// Polls the service's events until one matches `want` (within 60 s); all of them.
 async fn wait_event(
@@ -73,7 +74,12 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
         pids: 64,
     };
     let hog = platform
-        .deploy_app(&who, &org, "p", DeployApp::new("hog", hog))
+        .services()
+        .deploy_app(
+            &who,
+            &ProjectRef::new(&org, "p"),
+            DeployApp::new("hog", hog),
+        )
         .await
         .unwrap();
     let events = wait_event(&platform, hog.id, |k| *k == ServiceEventKind::EngineRestart).await;
@@ -83,7 +89,12 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
         .unwrap_or_else(|| panic!("an OOM kill: {events:?}"));
     assert!(oom.message.contains("allocating"), "{}", oom.message);
     let health = platform
-        .service_health(&who, &org, "p", "hog", Duration::from_secs(3600))
+        .monitoring()
+        .health(
+            &who,
+            &ServiceRef::new(&org, "p", "hog"),
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     assert!(health.container.unwrap().restart_count >= 1);
@@ -96,7 +107,12 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
         health.restarts
     );
     platform
-        .delete_service(&who, &org, "p", "hog", DeleteOptions::default())
+        .services()
+        .delete(
+            &who,
+            &ServiceRef::new(&org, "p", "hog"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
 
@@ -117,7 +133,12 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
         start_period: Duration::ZERO,
     });
     let sick = platform
-        .deploy_app(&who, &org, "p", DeployApp::new("sick", sick))
+        .services()
+        .deploy_app(
+            &who,
+            &ProjectRef::new(&org, "p"),
+            DeployApp::new("sick", sick),
+        )
         .await
         .unwrap();
     let events = wait_event(&platform, sick.id, |k| {
@@ -132,7 +153,12 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
         .unwrap();
     assert!(e.message.contains("still serving, honest"), "{}", e.message);
     let health = platform
-        .service_health(&who, &org, "p", "sick", Duration::from_secs(3600))
+        .monitoring()
+        .health(
+            &who,
+            &ServiceRef::new(&org, "p", "sick"),
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -148,7 +174,8 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
 
     // Stopped on request: no crash recorded.
     platform
-        .stop_service(&who, &org, "p", "sick")
+        .services()
+        .stop(&who, &ServiceRef::new(&org, "p", "sick"))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -172,7 +199,8 @@ async fn oom_kills_unhealthy_containers_and_asked_for_stops_on_the_engine() {
     let stats = watcher.await.unwrap();
     assert_eq!(stats.connects, 1, "{stats:?}");
     platform
-        .delete_project(&who, &org, "p", DeleteOptions::default())
+        .projects()
+        .delete(&who, &ProjectRef::new(&org, "p"), DeleteOptions::default())
         .await
         .unwrap();
 }

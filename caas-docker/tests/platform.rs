@@ -17,6 +17,7 @@ use caas_core::ports::runtime::{ALLOWED_CAPABILITIES, LabelSelector};
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
 use caas_core::{ContainerRuntime, Platform};
+use caas_core::{ProjectRef, ServiceRef};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn http_get(addr: &str) -> std::io::Result<String> {
@@ -71,7 +72,12 @@ async fn platform_deploys_busybox_httpd_reachable_hardened_and_deletes_it_cleanl
         protocol: Protocol::Tcp,
     });
     let svc = platform
-        .deploy_app(&admin, &slug, "web", DeployApp::new("site", spec))
+        .services()
+        .deploy_app(
+            &admin,
+            &ProjectRef::new(&slug, "web"),
+            DeployApp::new("site", spec),
+        )
         .await
         .unwrap();
 
@@ -126,11 +132,21 @@ async fn platform_deploys_busybox_httpd_reachable_hardened_and_deletes_it_cleanl
     );
 
     platform
-        .delete_service(&admin, &slug, "web", "site", DeleteOptions::default())
+        .services()
+        .delete(
+            &admin,
+            &ServiceRef::new(&slug, "web", "site"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
     platform
-        .delete_project(&admin, &slug, "web", DeleteOptions::default())
+        .projects()
+        .delete(
+            &admin,
+            &ProjectRef::new(&slug, "web"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
     assert!(runtime.list_containers(&selector).await.unwrap().is_empty());

@@ -11,6 +11,7 @@ use caas_core::model::{ResourceLimits, ServiceSpec};
 use caas_core::platform::{DeleteOptions, DeployApp};
 use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
+use caas_core::{ProjectRef, ServiceRef};
 
 #[tokio::test]
 async fn a_busy_loop_limited_to_half_a_cpu_reads_fifty_percent() {
@@ -26,19 +27,34 @@ async fn a_busy_loop_limited_to_half_a_cpu_reads_fifty_percent() {
         pids: 64,
     };
     platform
-        .deploy_app(&admin, &slug, "p", DeployApp::new("busy", spec))
+        .services()
+        .deploy_app(
+            &admin,
+            &ProjectRef::new(&slug, "p"),
+            DeployApp::new("busy", spec),
+        )
         .await
         .unwrap();
     // Let the loop settle into its CFS quota.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut readings = Vec::new();
     for _ in 0..3 {
-        readings.push(platform.service_stats(&admin, &slug, "p", "busy").await);
+        readings.push(
+            platform
+                .monitoring()
+                .stats(&admin, &ServiceRef::new(&slug, "p", "busy"))
+                .await,
+        );
     }
 
     // Clean up before asserting, so a failure leaves nothing behind.
     platform
-        .delete_project(&admin, &slug, "p", DeleteOptions::default())
+        .projects()
+        .delete(
+            &admin,
+            &ProjectRef::new(&slug, "p"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
 

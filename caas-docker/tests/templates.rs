@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
+use caas_core::ProjectRef;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{DatabaseEngine, PlanLimits};
 use caas_core::platform::{DatabaseImages, DeleteOptions, DeployTemplate};
@@ -58,10 +59,10 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
 
     // PostgreSQL: the connection string is an output, shown once.
     let done = platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "p",
+            &ProjectRef::new(org, "p"),
             "postgresql",
             DeployTemplate::new("pg"),
             false,
@@ -94,7 +95,14 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
 
     // Redis: AUTH with the generated password, then PING.
     let done = platform
-        .deploy_template(who, org, "p", "redis", DeployTemplate::new("kv"), false)
+        .templates()
+        .deploy(
+            who,
+            &ProjectRef::new(org, "p"),
+            "redis",
+            DeployTemplate::new("kv"),
+            false,
+        )
         .await
         .unwrap();
     let url = done.outputs[0].value.clone();
@@ -129,12 +137,23 @@ async fn postgres_and_redis_templates_answer_with_their_generated_credentials() 
 
     for name in ["pg", "kv"] {
         platform
-            .delete_template_instance(who, org, "p", name, DeleteOptions::with_volumes())
+            .templates()
+            .delete_instance(
+                who,
+                &ProjectRef::new(org, "p"),
+                name,
+                DeleteOptions::with_volumes(),
+            )
             .await
             .unwrap();
     }
     platform
-        .delete_project(who, org, "p", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            who,
+            &ProjectRef::new(org, "p"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
 }

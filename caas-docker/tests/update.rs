@@ -10,6 +10,7 @@ use caas_core::platform::{ApplyMode, DeleteOptions, DeployApp, ServiceUpdate};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::MIB;
 use caas_core::validate::ImageRef;
+use caas_core::{ProjectRef, ServiceRef};
 
 #[tokio::test]
 async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
@@ -20,7 +21,12 @@ async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
     let mut spec = ServiceSpec::new(ImageRef::parse(image).unwrap());
     spec.command = Some(vec!["sleep".into(), "3600".into()]);
     let svc = platform
-        .deploy_app(&admin, &slug, "p", DeployApp::new("app", spec))
+        .services()
+        .deploy_app(
+            &admin,
+            &ProjectRef::new(&slug, "p"),
+            DeployApp::new("app", spec),
+        )
         .await
         .unwrap();
     let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
@@ -34,7 +40,8 @@ async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
         pids: 200,
     });
     let r = platform
-        .update_service(&admin, &slug, "p", "app", u, false)
+        .services()
+        .update(&admin, &ServiceRef::new(&slug, "p", "app"), u, false)
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Live);
@@ -47,7 +54,12 @@ async fn a_live_memory_change_keeps_the_container_and_its_start_time() {
     assert_eq!(after.limits.pids, 200);
 
     platform
-        .delete_project(&admin, &slug, "p", DeleteOptions::default())
+        .projects()
+        .delete(
+            &admin,
+            &ProjectRef::new(&slug, "p"),
+            DeleteOptions::default(),
+        )
         .await
         .unwrap();
 }

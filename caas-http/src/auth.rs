@@ -17,8 +17,8 @@ pub trait Authenticator: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// API tokens in `Authorization: Bearer <secret>`, checked with
-/// [`Platform::authenticate_token`] (stored hashed; unknown, malformed or expired tokens are
-/// refused). The reference server uses it; embedders may too.
+/// [`Tokens::authenticate`](caas_core::platform::Tokens::authenticate) (stored hashed; unknown,
+/// malformed or expired tokens are refused). The reference server uses it; embedders may too.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -42,7 +42,7 @@ impl Authenticator for BearerTokenAuthenticator {
         platform: &Platform,
     ) -> Result<Option<Principal>> {
         match bearer_token(parts) {
-            Some(secret) => platform.authenticate_token(secret).await,
+            Some(secret) => platform.tokens().authenticate(secret).await,
             None => Ok(None),
         }
     }

@@ -111,11 +111,13 @@ async fn a_platform_without_a_runtime_connector_answers_501() {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let token = platform
-        .ensure_bootstrap_token(&admin)
+        .tokens()
+        .ensure_bootstrap(&admin)
         .await
         .unwrap()
         .unwrap();

@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use caas_core::ProjectRef;
 use caas_core::memory::RuntimeOp;
 use caas_core::model::Role;
 use caas_core::platform::StreamLimits;
@@ -27,17 +28,18 @@ const LOGS: &str = "/v1/orgs/acme/projects/shop/services/web/logs?follow=true";
 async fn deploy_web(w: &World) {
     let owner = w
         .platform
-        .authenticate_token(&w.owner)
+        .tokens()
+        .authenticate(&w.owner)
         .await
         .unwrap()
         .unwrap();
     let body = common::web_app("web");
     let spec: caas_core::model::ServiceSpec = serde_json::from_value(body["spec"].clone()).unwrap();
     w.platform
+        .services()
         .deploy_app(
             &owner,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             caas_core::platform::DeployApp::new("web", spec),
         )
         .await

@@ -709,7 +709,7 @@ async fn a_firing_alert_shows_in_the_view() {
         samples.push(sample(&w, &id, now - chrono::Duration::seconds(s), 90.0).await);
     }
     w.store.insert_metrics(&samples).await.unwrap();
-    let report = w.platform.evaluate_alerts().await.unwrap();
+    let report = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert_eq!(report.fired, 1, "{report:?}");
     let (_, view) = w.get("/v1/orgs/acme/alerts", &w.viewer).await;
     let firing = view["firing"].as_array().unwrap();

@@ -581,7 +581,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     w.runtime
         .put_file(data["runtime_name"].as_str().unwrap(), "a/b.txt", b"hello")
         .unwrap();
-    w.platform.check_volumes().await.unwrap();
+    w.platform.volumes().check().await.unwrap();
     v.json(
         Method::GET,
         volumes,
@@ -671,6 +671,7 @@ async fn real_answers_and_requests_match_their_documented_schemas() {
     v.json(Method::POST, &backups, (status, running), None);
     assert!(
         w.platform
+            .backups()
             .wait_for_copies(std::time::Duration::from_secs(10))
             .await
     );
@@ -977,7 +978,7 @@ async fn monitoring_answers_match_their_documented_schemas() {
             .await,
         Some(&settings),
     );
-    let report = w.platform.evaluate_alerts().await.unwrap();
+    let report = w.platform.monitoring().evaluate_alerts().await.unwrap();
     assert!(report.fired >= 1, "{report:?}");
     let (status, view) = w.get("/v1/orgs/acme/alerts", &w.viewer).await;
     assert!(!view["firing"].as_array().unwrap().is_empty(), "{view}");

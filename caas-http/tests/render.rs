@@ -13,6 +13,7 @@ use caas_core::ports::store::prelude::*;
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
 use caas_core::{ManualClock, Platform, ServiceId};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_http::render::{self, ChartMetric};
 use chrono::{DateTime, Utc};
 
@@ -61,10 +62,10 @@ impl World {
     async fn deploy(&self, name: &str) -> ServiceId {
         let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
         self.platform
+            .services()
             .deploy_app(
                 &self.tenant.admin,
-                &self.tenant.org,
-                "p",
+                &ProjectRef::new(&self.tenant.org, "p"),
                 DeployApp::new(name, spec),
             )
             .await
@@ -94,7 +95,14 @@ async fn a_chart_of_a_service_metric_is_svg() {
     let (from, to) = (start, start + chrono::Duration::hours(1));
     let points = w
         .platform
-        .service_metrics(who, org, "p", "web", from, to, Some(Resolution::Raw))
+        .monitoring()
+        .metrics(
+            who,
+            &ServiceRef::new(org, "p", "web"),
+            from,
+            to,
+            Some(Resolution::Raw),
+        )
         .await
         .unwrap();
     let svg = render::service_chart("p", "web", ChartMetric::Cpu, &points, from, to).unwrap();

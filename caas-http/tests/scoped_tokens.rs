@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use caas_core::ProjectRef;
 use caas_core::model::Role;
 use caas_core::platform::{StreamLimits, TokenLifetime};
 use caas_http::HttpLimits;
@@ -342,17 +343,18 @@ async fn a_disabled_users_open_stream_ends() {
     .await;
     let owner = w
         .platform
-        .authenticate_token(&w.owner)
+        .tokens()
+        .authenticate(&w.owner)
         .await
         .unwrap()
         .unwrap();
     let body = web_app("web");
     let spec: caas_core::model::ServiceSpec = serde_json::from_value(body["spec"].clone()).unwrap();
     w.platform
+        .services()
         .deploy_app(
             &owner,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             caas_core::platform::DeployApp::new("web", spec),
         )
         .await

@@ -3,6 +3,7 @@
 //! as two processes would have) on one file.
 #![allow(clippy::unwrap_used)]
 
+use caas_core::ServiceRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -746,6 +747,7 @@ async fn after_the_upgrade_another_organizations_domain_on_a_hostname_is_conflic
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -771,7 +773,8 @@ async fn after_the_upgrade_another_organizations_domain_on_a_hostname_is_conflic
         let (platform, admin, slug) = (platform.clone(), admin.clone(), org.slug.to_string());
         async move {
             platform
-                .list_domains(&admin, &slug, "p", "web")
+                .domains()
+                .list(&admin, &ServiceRef::new(&slug, "p", "web"))
                 .await
                 .unwrap()
         }

@@ -35,6 +35,7 @@ use caas_core::ports::runtime::{ContainerStatus, LabelSelector};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{Hostname, ImageRef, Name};
 use caas_core::{ContainerRuntime, Error, Platform, Proxy};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::DockerRuntime;
 use caas_testkit::env;
 use caas_testkit::load::{HttpLoad, get};
@@ -478,19 +479,19 @@ async fn scenario(
 
     let t = Instant::now();
     let site = platform
+        .services()
         .deploy_app(
             admin,
-            org,
-            "shop",
+            &ProjectRef::new(org, "shop"),
             DeployApp::new("site", site_spec(&c.image)),
         )
         .await
         .unwrap();
     let notes = platform
+        .services()
         .deploy_app(
             admin,
-            org,
-            "shop",
+            &ProjectRef::new(org, "shop"),
             DeployApp::new("notes", notes_spec(&c.image)),
         )
         .await
@@ -689,7 +690,8 @@ async fn scenario(
     let mut u = ServiceUpdate::default();
     u.env_set.push(EnvVar::plain("VERSION", "2").unwrap());
     let r = platform
-        .update_service(admin, org, "shop", "site", u, false)
+        .services()
+        .update(admin, &ServiceRef::new(org, "shop", "site"), u, false)
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Rolling);
@@ -704,7 +706,8 @@ async fn scenario(
         pids: 48,
     });
     let r = platform
-        .update_service(admin, org, "shop", "site", u, false)
+        .services()
+        .update(admin, &ServiceRef::new(org, "shop", "site"), u, false)
         .await
         .unwrap();
     assert_eq!(r.mode, ApplyMode::Rolling, "rolled by Swarm: {r:?}");

@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_core::ProjectRef;
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{PlanLimits, PortSpec, Protocol, ResourceLimits, ServiceSpec};
@@ -99,7 +100,8 @@ async fn a_task_cannot_reach_other_projects_of_its_organization_or_other_organiz
         let a = caas_testkit::platform::seed_tenant(&platform, limits(), "shop").await;
         let b = caas_testkit::platform::seed_tenant(&platform, limits(), "shop").await;
         platform
-            .create_project(&a.admin, &a.org, NewProject::new("blog"))
+            .projects()
+            .create(&a.admin, &a.org, NewProject::new("blog"))
             .await
             .unwrap();
         let mut target = small(&image, "httpd -f -p 8080 -h / & trap 'exit 0' TERM; wait");
@@ -108,7 +110,12 @@ async fn a_task_cannot_reach_other_projects_of_its_organization_or_other_organiz
             protocol: Protocol::Tcp,
         });
         let target = platform
-            .deploy_app(&a.admin, &a.org, "shop", DeployApp::new("target", target))
+            .services()
+            .deploy_app(
+                &a.admin,
+                &ProjectRef::new(&a.org, "shop"),
+                DeployApp::new("target", target),
+            )
             .await
             .unwrap();
         let target = container_of(&*runtime, target.id, &instance).await;
@@ -128,7 +135,12 @@ async fn a_task_cannot_reach_other_projects_of_its_organization_or_other_organiz
             let (platform, who) = (platform.clone(), a.admin.clone());
             async move {
                 platform
-                    .deploy_app(&who, &org, project, DeployApp::new(name, spec))
+                    .services()
+                    .deploy_app(
+                        &who,
+                        &ProjectRef::new(&org, project),
+                        DeployApp::new(name, spec),
+                    )
                     .await
                     .unwrap()
             }

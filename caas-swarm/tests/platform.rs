@@ -17,6 +17,7 @@ use caas_core::ports::runtime::{ContainerStatus, LabelSelector, LogOptions};
 use caas_core::units::{GIB, MIB};
 use caas_core::validate::{ImageRef, Name};
 use caas_core::{ContainerRuntime, Platform};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_testkit::env;
 use futures::TryStreamExt;
 
@@ -65,11 +66,16 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
     let mut web = small(&image, "echo hello from $(hostname); exec sleep 3600");
     web.replicas = 2;
     let svc = platform
-        .deploy_app(admin, org, "p", DeployApp::new("web", web))
+        .services()
+        .deploy_app(
+            admin,
+            &ProjectRef::new(org, "p"),
+            DeployApp::new("web", web),
+        )
         .await
         .unwrap();
     assert_eq!(svc.status, ServiceStatus::Running);
-    let usage = platform.usage(admin, org).await.unwrap();
+    let usage = platform.orgs().usage(admin, org).await.unwrap();
     assert_eq!(
         usage.committed.containers, 2,
         "each replica holds its quota"
@@ -79,7 +85,12 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
     let mut more = small(&image, "exec sleep 3600");
     more.replicas = 3;
     let e = platform
-        .deploy_app(admin, org, "p", DeployApp::new("more", more))
+        .services()
+        .deploy_app(
+            admin,
+            &ProjectRef::new(org, "p"),
+            DeployApp::new("more", more),
+        )
         .await
         .unwrap_err();
     assert!(e.is_quota_exceeded(), "{e}");
@@ -92,7 +103,12 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
         size_bytes: 16 * MIB,
     });
     platform
-        .deploy_app(admin, org, "p", DeployApp::new("notes", notes))
+        .services()
+        .deploy_app(
+            admin,
+            &ProjectRef::new(org, "p"),
+            DeployApp::new("notes", notes),
+        )
         .await
         .unwrap();
 
@@ -104,7 +120,12 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
     assert!(report.removed_containers.is_empty(), "{report:?}");
 
     let logs: Vec<_> = platform
-        .service_logs(admin, org, "p", "web", &LogOptions::default())
+        .services()
+        .logs(
+            admin,
+            &ServiceRef::new(org, "p", "web"),
+            &LogOptions::default(),
+        )
         .await
         .unwrap()
         .try_collect()
@@ -116,20 +137,26 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
         .count();
     assert_eq!(hellos, 2, "one line per replica: {logs:?}");
 
-    let stopped = platform.stop_service(admin, org, "p", "web").await.unwrap();
+    let stopped = platform
+        .services()
+        .stop(admin, &ServiceRef::new(org, "p", "web"))
+        .await
+        .unwrap();
     assert!(stopped.changed);
     let sel = LabelSelector::managed().with(labels::SERVICE, svc.id);
     let c = &runtime.list_containers(&sel).await.unwrap()[0];
     assert_eq!(c.status, ContainerStatus::Exited);
     let started = platform
-        .start_service(admin, org, "p", "web")
+        .services()
+        .start(admin, &ServiceRef::new(org, "p", "web"))
         .await
         .unwrap();
     assert!(started.changed);
     let before = runtime.inspect_container_opt(&c.id).await.unwrap().unwrap();
     assert_eq!(before.status, ContainerStatus::Running);
     platform
-        .restart_service(admin, org, "p", "web")
+        .services()
+        .restart(admin, &ServiceRef::new(org, "p", "web"))
         .await
         .unwrap();
     let after = runtime.inspect_container_opt(&c.id).await.unwrap().unwrap();
@@ -142,12 +169,22 @@ async fn platform_operations_run_replicated_services_on_swarm_and_leave_nothing(
 
     for name in ["web", "notes"] {
         platform
-            .delete_service(admin, org, "p", name, DeleteOptions::with_volumes())
+            .services()
+            .delete(
+                admin,
+                &ServiceRef::new(org, "p", name),
+                DeleteOptions::with_volumes(),
+            )
             .await
             .unwrap();
     }
     platform
-        .delete_project(admin, org, "p", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            admin,
+            &ProjectRef::new(org, "p"),
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
     let all = LabelSelector::managed().with(labels::INSTANCE, &instance);

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use caas_core::ProjectRef;
 use caas_core::memory::InMemoryRuntime;
 use caas_core::model::{
     NewOrganization, NewPlan, PlanLimits, ServiceSpec, SubscriptionStatus, VolumeMount,
@@ -62,7 +63,8 @@ pub struct Tenant {
 pub async fn seed_tenant(platform: &Platform, limits: PlanLimits, project: &str) -> Tenant {
     let (admin, org) = subscribed_org(platform, limits).await;
     platform
-        .create_project(&admin, &org, NewProject::new(project))
+        .projects()
+        .create(&admin, &org, NewProject::new(project))
         .await
         .expect("project");
     Tenant {
@@ -75,21 +77,25 @@ pub async fn seed_tenant(platform: &Platform, limits: PlanLimits, project: &str)
 /// An administrator and an organization subscribed to a fresh plan with `limits`.
 async fn subscribed_org(platform: &Platform, limits: PlanLimits) -> (Principal, String) {
     let admin = platform
+        .users()
         .ensure_platform_admin(&format!("{}@example.com", unique("admin")))
         .await
         .expect("admin");
     let admin = platform.principal_for(admin.id).await.expect("principal");
     let plan = unique("plan");
     platform
-        .create_plan(&admin, NewPlan::new(plan.clone(), limits))
+        .plans()
+        .create(&admin, NewPlan::new(plan.clone(), limits))
         .await
         .expect("plan");
     let org = unique("org");
     platform
-        .create_org(&admin, NewOrganization::new(org.clone()), None)
+        .orgs()
+        .create(&admin, NewOrganization::new(org.clone()), None)
         .await
         .expect("org");
     platform
+        .orgs()
         .set_subscription(&admin, &org, &plan, SubscriptionStatus::Active)
         .await
         .expect("subscription");
@@ -220,21 +226,33 @@ pub async fn every_quota_dimension_is_refused_naming_plan_and_numbers(store: Arc
     for (dimension, limits, used, requested, limit, storage) in cases {
         let (platform, admin, slug) = platform_with_plan(store.clone(), limits).await;
         platform
-            .create_project(&admin, &slug, NewProject::new("p1"))
+            .projects()
+            .create(&admin, &slug, NewProject::new("p1"))
             .await
             .expect("first project");
         let err = if dimension == "projects" {
             platform
-                .create_project(&admin, &slug, NewProject::new("p2"))
+                .projects()
+                .create(&admin, &slug, NewProject::new("p2"))
                 .await
                 .expect_err("second project over the limit")
         } else {
             platform
-                .deploy_app(&admin, &slug, "p1", app("one", 500, 256 * MIB, storage))
+                .services()
+                .deploy_app(
+                    &admin,
+                    &ProjectRef::new(&slug, "p1"),
+                    app("one", 500, 256 * MIB, storage),
+                )
                 .await
                 .expect("first deploy fits");
             platform
-                .deploy_app(&admin, &slug, "p1", app("two", 500, 256 * MIB, storage))
+                .services()
+                .deploy_app(
+                    &admin,
+                    &ProjectRef::new(&slug, "p1"),
+                    app("two", 500, 256 * MIB, storage),
+                )
                 .await
                 .expect_err("second deploy over the limit")
         };
@@ -255,7 +273,8 @@ pub async fn every_quota_dimension_is_refused_naming_plan_and_numbers(store: Arc
         assert!(msg.contains(dimension) && msg.contains(&q.plan), "{msg}");
         if dimension != "projects" {
             let services = platform
-                .list_services(&admin, &slug, "p1")
+                .services()
+                .list(&admin, &ProjectRef::new(&slug, "p1"))
                 .await
                 .expect("list");
             assert_eq!(
@@ -279,7 +298,8 @@ pub async fn concurrent_deploys_never_exceed_the_container_limit(store: Arc<dyn 
     )
     .await;
     platform
-        .create_project(&admin, &slug, NewProject::new("p"))
+        .projects()
+        .create(&admin, &slug, NewProject::new("p"))
         .await
         .expect("project");
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
@@ -294,7 +314,12 @@ pub async fn concurrent_deploys_never_exceed_the_container_limit(store: Arc<dyn 
             tokio::spawn(async move {
                 barrier.wait().await;
                 platform
-                    .deploy_app(&admin, &slug, "p", app(&format!("s{i}"), 100, 64 * MIB, 0))
+                    .services()
+                    .deploy_app(
+                        &admin,
+                        &ProjectRef::new(&slug, "p"),
+                        app(&format!("s{i}"), 100, 64 * MIB, 0),
+                    )
                     .await
             })
         })
@@ -310,12 +335,13 @@ pub async fn concurrent_deploys_never_exceed_the_container_limit(store: Arc<dyn 
         }
     }
     assert_eq!(ok, 5);
-    let usage = platform.usage(&admin, &slug).await.expect("usage");
+    let usage = platform.orgs().usage(&admin, &slug).await.expect("usage");
     assert_eq!(usage.committed.containers, 5);
     assert!(usage.pending.is_zero(), "{usage:?}");
     assert_eq!(
         platform
-            .list_services(&admin, &slug, "p")
+            .services()
+            .list(&admin, &ProjectRef::new(&slug, "p"))
             .await
             .expect("list")
             .len(),

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use caas_core::ProjectRef;
 use caas_core::secrets::SecretKey;
 
 use caas_core::memory::InMemoryRuntime;
@@ -75,15 +76,20 @@ pub async fn plant_secrets(store: Arc<dyn Store>) -> Planted {
     spec.env
         .push(EnvVar::secret("API_TOKEN", app_secret.clone()).expect("env"));
     let app = platform
-        .deploy_app(admin, org_slug, "shop", DeployApp::new("web", spec))
+        .services()
+        .deploy_app(
+            admin,
+            &ProjectRef::new(org_slug, "shop"),
+            DeployApp::new("web", spec),
+        )
         .await
         .expect("deploy the app");
 
     let db = platform
+        .services()
         .deploy_database(
             admin,
-            org_slug,
-            "shop",
+            &ProjectRef::new(org_slug, "shop"),
             DeployDatabase::new("orders", DatabaseEngine::Postgres),
         )
         .await
@@ -91,6 +97,7 @@ pub async fn plant_secrets(store: Arc<dyn Store>) -> Planted {
 
     let webhook_secret = format!("whsec-{}", unique("webhook"));
     platform
+        .monitoring()
         .set_alerts(
             admin,
             org_slug,

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use caas_core::ProjectRef;
 use caas_core::memory::InMemoryRuntime;
 use caas_core::model::{
     NewOrganization, NewPlan, NewUser, Role, ServiceSpec, SubscriptionStatus, User,
@@ -79,18 +80,21 @@ async fn world(store: Arc<dyn Store>) -> World {
     let t = seed_tenant(&platform, test_limits(), "shop").await;
     let admin = t.admin;
     platform
-        .create_project(&admin, &t.org, NewProject::new("side"))
+        .projects()
+        .create(&admin, &t.org, NewProject::new("side"))
         .await
         .expect("side");
     let user = platform
-        .create_user(
+        .users()
+        .create(
             &admin,
             NewUser::new(format!("{}@example.com", unique("dana"))),
         )
         .await
         .expect("user");
     platform
-        .add_member(
+        .members()
+        .add(
             &admin,
             &t.org,
             NewMember::new(user.email.clone(), Role::Member),
@@ -99,20 +103,24 @@ async fn world(store: Arc<dyn Store>) -> World {
         .expect("member");
     let globex = unique("globex");
     platform
-        .create_org(&admin, NewOrganization::new(globex.clone()), Some(user.id))
+        .orgs()
+        .create(&admin, NewOrganization::new(globex.clone()), Some(user.id))
         .await
         .expect("globex");
     let plan = unique("plan");
     platform
-        .create_plan(&admin, NewPlan::new(plan.clone(), test_limits()))
+        .plans()
+        .create(&admin, NewPlan::new(plan.clone(), test_limits()))
         .await
         .expect("plan");
     platform
+        .orgs()
         .set_subscription(&admin, &globex, &plan, SubscriptionStatus::Active)
         .await
         .expect("subscription");
     let (_, full) = platform
-        .create_api_token(&admin, Some(user.id), NewApiToken::new("full"))
+        .tokens()
+        .create(&admin, Some(user.id), NewApiToken::new("full"))
         .await
         .expect("token");
     World {
@@ -130,7 +138,8 @@ impl World {
     /// The principal of a token secret, which must be accepted.
     async fn principal(&self, secret: &str) -> Principal {
         self.platform
-            .authenticate_token(secret)
+            .tokens()
+            .authenticate(secret)
             .await
             .expect("authenticate")
             .expect("the token is accepted")
@@ -140,7 +149,8 @@ impl World {
     async fn mint(&self, who: &Principal, new: NewApiToken) -> Principal {
         let (_, secret) = self
             .platform
-            .create_api_token(who, None, new)
+            .tokens()
+            .create(who, None, new)
             .await
             .expect("create_api_token");
         self.principal(&secret).await
@@ -180,73 +190,98 @@ pub async fn a_read_only_token_reads_and_changes_nothing(store: Arc<dyn Store>) 
     let w = world(store).await;
     let full = w.principal(&w.full).await;
     w.platform
-        .create_project(&full, &w.globex, NewProject::new("lab"))
+        .projects()
+        .create(&full, &w.globex, NewProject::new("lab"))
         .await
         .expect("the full token changes things");
     let (token, secret) = w
         .platform
-        .create_api_token(&full, None, NewApiToken::new("ro").read_only())
+        .tokens()
+        .create(&full, None, NewApiToken::new("ro").read_only())
         .await
         .expect("a narrower token");
     assert!(token.scope.read_only);
     let ro = w.principal(&secret).await;
 
-    let org = w.platform.org(&ro, &w.globex).await.expect("reads");
+    let org = w.platform.orgs().get(&ro, &w.globex).await.expect("reads");
     assert_eq!(org.slug.as_str(), w.globex);
     assert_eq!(
         w.platform
-            .list_projects(&ro, &w.acme)
+            .projects()
+            .list(&ro, &w.acme)
             .await
             .expect("reads")
             .len(),
         2
     );
-    assert_eq!(w.platform.me(&ro).await.expect("me").memberships.len(), 2);
+    assert_eq!(
+        w.platform
+            .users()
+            .me(&ro)
+            .await
+            .expect("me")
+            .memberships
+            .len(),
+        2
+    );
 
     let spec = ServiceSpec::new(ImageRef::parse(IMAGE).expect("image"));
     denied_by_scope(
         w.platform
-            .deploy_app(&ro, &w.globex, "lab", DeployApp::new("web", spec))
+            .services()
+            .deploy_app(
+                &ro,
+                &ProjectRef::new(&w.globex, "lab"),
+                DeployApp::new("web", spec),
+            )
             .await,
         "deploy as the owner",
     );
     denied_by_scope(
         w.platform
-            .create_project(&ro, &w.globex, NewProject::new("more"))
+            .projects()
+            .create(&ro, &w.globex, NewProject::new("more"))
             .await,
         "create_project",
     );
     denied_by_scope(
         w.platform
-            .create_org(&ro, NewOrganization::new(unique("mine")), None)
+            .orgs()
+            .create(&ro, NewOrganization::new(unique("mine")), None)
             .await,
         "create_org",
     );
     denied_by_scope(
         w.platform
-            .create_api_token(&ro, None, NewApiToken::new("again").read_only())
+            .tokens()
+            .create(&ro, None, NewApiToken::new("again").read_only())
             .await,
         "a read-only token creates no token, read-only or not",
     );
-    denied_by_scope(w.platform.revoke_api_token(&ro, token.id).await, "revoke");
+    denied_by_scope(w.platform.tokens().revoke(&ro, token.id).await, "revoke");
     denied_by_scope(
-        w.platform.remove_member(&ro, &w.acme, &w.user.email).await,
+        w.platform
+            .members()
+            .remove(&ro, &w.acme, &w.user.email)
+            .await,
         "leave",
     );
     denied_by_scope(
         w.platform
+            .members()
             .transfer_ownership(&ro, &w.globex, &w.user.email)
             .await,
         "transfer_ownership",
     );
     // What it cannot see stays unknown.
     not_found(
-        w.platform.org(&ro, &unique("nobody")).await,
+        w.platform.orgs().get(&ro, &unique("nobody")).await,
         "another organization",
     );
     assert!(
         w.platform
-            .authenticate_token(&secret)
+            .tokens()
+            .authenticate(&secret)
             .await
             .expect("authenticate")
             .is_some(),
@@ -262,16 +297,17 @@ pub async fn a_token_restricted_to_organizations_sees_no_other(store: Arc<dyn St
     let full = w.principal(&w.full).await;
     let only_acme = w.mint(&full, NewApiToken::new("acme").org(&w.acme)).await;
     not_found(
-        w.platform.org(&only_acme, &w.globex).await,
+        w.platform.orgs().get(&only_acme, &w.globex).await,
         "the organization the user owns",
     );
     not_found(
-        w.platform.list_projects(&only_acme, &w.globex).await,
+        w.platform.projects().list(&only_acme, &w.globex).await,
         "its projects",
     );
     let listed = w
         .platform
-        .list_orgs(&only_acme, &Default::default())
+        .orgs()
+        .list(&only_acme, &Default::default())
         .await
         .expect("list_orgs");
     assert_eq!(
@@ -281,7 +317,7 @@ pub async fn a_token_restricted_to_organizations_sees_no_other(store: Arc<dyn St
             .collect::<Vec<_>>(),
         vec![w.acme.clone()]
     );
-    let me = w.platform.me(&only_acme).await.expect("me");
+    let me = w.platform.users().me(&only_acme).await.expect("me");
     assert_eq!(me.memberships.len(), 1, "{me:?}");
     assert_eq!(me.memberships[0].org, w.acme);
     assert_eq!(
@@ -290,12 +326,14 @@ pub async fn a_token_restricted_to_organizations_sees_no_other(store: Arc<dyn St
     );
     denied_by_scope(
         w.platform
-            .create_org(&only_acme, NewOrganization::new(unique("mine")), None)
+            .orgs()
+            .create(&only_acme, NewOrganization::new(unique("mine")), None)
             .await,
         "create_org",
     );
     denied_by_scope(
         w.platform
+            .members()
             .accept_invitation(&only_acme, "caas_inv_whatever")
             .await,
         "accept_invitation",
@@ -305,16 +343,21 @@ pub async fn a_token_restricted_to_organizations_sees_no_other(store: Arc<dyn St
         .mint(&full, NewApiToken::new("shop").projects(&w.acme, ["shop"]))
         .await;
     w.platform
-        .project(&only_shop, &w.acme, "shop")
+        .projects()
+        .get(&only_shop, &ProjectRef::new(&w.acme, "shop"))
         .await
         .expect("its project");
     not_found(
-        w.platform.project(&only_shop, &w.acme, "side").await,
+        w.platform
+            .projects()
+            .get(&only_shop, &ProjectRef::new(&w.acme, "side"))
+            .await,
         "a project outside its scope",
     );
     assert_eq!(
         w.platform
-            .list_projects(&only_shop, &w.acme)
+            .projects()
+            .list(&only_shop, &w.acme)
             .await
             .expect("list")
             .len(),
@@ -333,13 +376,15 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
     let only_acme = w.mint(&full, NewApiToken::new("acme").org(&w.acme)).await;
     denied_by_scope(
         w.platform
-            .create_api_token(&only_acme, None, NewApiToken::new("everything"))
+            .tokens()
+            .create(&only_acme, None, NewApiToken::new("everything"))
             .await,
         "no organization list is every organization",
     );
     not_found(
         w.platform
-            .create_api_token(&only_acme, None, NewApiToken::new("g").org(&w.globex))
+            .tokens()
+            .create(&only_acme, None, NewApiToken::new("g").org(&w.globex))
             .await,
         "an organization outside its list",
     );
@@ -355,13 +400,15 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
         .await;
     denied_by_scope(
         w.platform
-            .create_api_token(&only_shop, None, NewApiToken::new("acme").org(&w.acme))
+            .tokens()
+            .create(&only_shop, None, NewApiToken::new("acme").org(&w.acme))
             .await,
         "the whole organization from a project token",
     );
     not_found(
         w.platform
-            .create_api_token(
+            .tokens()
+            .create(
                 &only_shop,
                 None,
                 NewApiToken::new("side").projects(&w.acme, ["side"]),
@@ -372,7 +419,8 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
 
     invalid(
         w.platform
-            .create_api_token(
+            .tokens()
+            .create(
                 &full,
                 None,
                 NewApiToken::new("longer").valid_for(chrono::Duration::days(45)),
@@ -383,7 +431,8 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
     );
     let (child, _) = w
         .platform
-        .create_api_token(&full, None, NewApiToken::new("unasked"))
+        .tokens()
+        .create(&full, None, NewApiToken::new("unasked"))
         .await
         .expect("unasked lifetime");
     assert_eq!(
@@ -393,7 +442,8 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
     );
     let (short, _) = w
         .platform
-        .create_api_token(
+        .tokens()
+        .create(
             &full,
             None,
             NewApiToken::new("short").valid_for(chrono::Duration::days(1)),
@@ -402,7 +452,7 @@ pub async fn a_token_creates_nothing_wider_or_longer_lived_than_itself(store: Ar
         .expect("shorter");
     assert!(short.expires_at.is_some_and(|t| t < parent_expiry));
     // Scopes survive the store: what was minted reads back.
-    let listed = w.platform.list_api_tokens(&full).await.expect("list");
+    let listed = w.platform.tokens().list(&full).await.expect("list");
     let shop = listed
         .iter()
         .find(|t| t.name == "shop")
@@ -419,23 +469,30 @@ pub async fn an_administrators_restricted_token_is_no_administrator(store: Arc<d
         .await;
     assert!(!admin.platform_admin);
     w.platform
-        .create_project(&admin, &w.acme, NewProject::new("extra"))
+        .projects()
+        .create(&admin, &w.acme, NewProject::new("extra"))
         .await
         .expect("as the owner of acme");
     not_found(
-        w.platform.org(&admin, &w.globex).await,
+        w.platform.orgs().get(&admin, &w.globex).await,
         "another organization",
     );
     for got in [
         w.platform
-            .create_user(&admin, NewUser::new(format!("{}@example.com", unique("x"))))
+            .users()
+            .create(&admin, NewUser::new(format!("{}@example.com", unique("x"))))
             .await
             .map(|_| ()),
         w.platform
-            .disable_user(&admin, &w.user.email)
+            .users()
+            .disable(&admin, &w.user.email)
             .await
             .map(|_| ()),
-        w.platform.suspend_org(&admin, &w.acme).await.map(|_| ()),
+        w.platform
+            .admin()
+            .suspend_org(&admin, &w.acme)
+            .await
+            .map(|_| ()),
     ] {
         match got {
             Err(Error::PermissionDenied { .. }) => {}
@@ -445,28 +502,38 @@ pub async fn an_administrators_restricted_token_is_no_administrator(store: Arc<d
     let read_only = w.mint(&w.admin, NewApiToken::new("ro").read_only()).await;
     assert!(read_only.platform_admin, "an unrestricted read-only admin");
     w.platform
-        .org(&read_only, &w.globex)
+        .orgs()
+        .get(&read_only, &w.globex)
         .await
         .expect("reads every organization");
     w.platform
+        .admin()
         .audit_log(&read_only, &AuditFilter::default())
         .await
         .expect("reads the audit log");
-    denied_by_scope(w.platform.suspend_org(&read_only, &w.acme).await, "suspend");
+    denied_by_scope(
+        w.platform.admin().suspend_org(&read_only, &w.acme).await,
+        "suspend",
+    );
 }
 
 /// New tokens live the platform's default unless asked otherwise, and never longer than its
 /// maximum (`InvalidInput` on `valid_for`, naming it); the bootstrap token is exempt.
 pub async fn the_platform_lifetime_policy_bounds_new_tokens(store: Arc<dyn Store>) {
     let w = world(store).await;
-    let admin_user = w.platform.user(&w.admin, &w.admin.user.to_string()).await;
+    let admin_user = w
+        .platform
+        .users()
+        .get(&w.admin, &w.admin.user.to_string())
+        .await;
     let admin_user = admin_user.expect("admin");
     // A principal of no token (a session, say): only the policy applies.
     // The platform's clock keeps whole microseconds.
     let before = chrono::Utc::now() - chrono::Duration::milliseconds(1);
     let (token, _) = w
         .platform
-        .create_api_token(&w.admin, None, NewApiToken::new("default"))
+        .tokens()
+        .create(&w.admin, None, NewApiToken::new("default"))
         .await
         .expect("default lifetime");
     let expires = token.expires_at.expect("the default applies");
@@ -474,7 +541,8 @@ pub async fn the_platform_lifetime_policy_bounds_new_tokens(store: Arc<dyn Store
     assert!(expires <= chrono::Utc::now() + chrono::Duration::days(30));
     let err = w
         .platform
-        .create_api_token(
+        .tokens()
+        .create(
             &w.admin,
             None,
             NewApiToken::new("long").valid_for(chrono::Duration::days(91)),
@@ -484,7 +552,8 @@ pub async fn the_platform_lifetime_policy_bounds_new_tokens(store: Arc<dyn Store
     assert_eq!(err.field(), Some("valid_for"), "{err}");
     assert!(err.to_string().contains("90 days"), "{err}");
     w.platform
-        .create_api_token(
+        .tokens()
+        .create(
             &w.admin,
             None,
             NewApiToken::new("max").valid_for(chrono::Duration::days(90)),
@@ -494,12 +563,14 @@ pub async fn the_platform_lifetime_policy_bounds_new_tokens(store: Arc<dyn Store
     // The bootstrap token of a fresh administrator never expires.
     let fresh = w
         .platform
+        .users()
         .ensure_platform_admin(&format!("{}@example.com", unique("root")))
         .await
         .expect("admin");
     let secret = w
         .platform
-        .ensure_bootstrap_token(&fresh)
+        .tokens()
+        .ensure_bootstrap(&fresh)
         .await
         .expect("bootstrap")
         .expect("first");
@@ -516,12 +587,14 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
     let full = w.principal(&w.full).await;
     let (_, narrow) = w
         .platform
-        .create_api_token(&full, None, NewApiToken::new("ro").read_only())
+        .tokens()
+        .create(&full, None, NewApiToken::new("ro").read_only())
         .await
         .expect("second token");
     match w
         .platform
-        .disable_user(&full, &w.admin.user.to_string())
+        .users()
+        .disable(&full, &w.admin.user.to_string())
         .await
     {
         Err(Error::PermissionDenied { .. }) => {}
@@ -529,12 +602,13 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
     }
     let ro_admin = w.mint(&w.admin, NewApiToken::new("ro").read_only()).await;
     denied_by_scope(
-        w.platform.disable_user(&ro_admin, &w.user.email).await,
+        w.platform.users().disable(&ro_admin, &w.user.email).await,
         "a read-only administrator's token",
     );
     match w
         .platform
-        .disable_user(&w.admin, &w.admin.user.to_string())
+        .users()
+        .disable(&w.admin, &w.admin.user.to_string())
         .await
     {
         Err(Error::Conflict { .. }) => {}
@@ -543,14 +617,16 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
 
     let user = w
         .platform
-        .disable_user(&w.admin, &w.user.email)
+        .users()
+        .disable(&w.admin, &w.user.email)
         .await
         .expect("disable");
     assert!(user.disabled);
     for secret in [&w.full, &narrow] {
         assert!(
             w.platform
-                .authenticate_token(secret)
+                .tokens()
+                .authenticate(secret)
                 .await
                 .expect("authenticate")
                 .is_none(),
@@ -569,7 +645,8 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
     );
     assert_eq!(
         w.platform
-            .disable_user(&w.admin, &w.user.email)
+            .users()
+            .disable(&w.admin, &w.user.email)
             .await
             .expect("again"),
         user,
@@ -578,7 +655,8 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
 
     let user = w
         .platform
-        .enable_user(&w.admin, &w.user.id.to_string())
+        .users()
+        .enable(&w.admin, &w.user.id.to_string())
         .await
         .expect("enable");
     assert!(!user.disabled);
@@ -590,6 +668,7 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
     filter.actor = Some(w.admin.user);
     let actions: Vec<String> = w
         .platform
+        .admin()
         .audit_log(&w.admin, &filter)
         .await
         .expect("audit")
@@ -606,6 +685,11 @@ pub async fn a_disabled_users_tokens_stop_until_enabled_again(store: Arc<dyn Sto
 
 impl World {
     async fn org_id(&self, slug: &str) -> caas_core::OrgId {
-        self.platform.org(&self.admin, slug).await.expect("org").id
+        self.platform
+            .orgs()
+            .get(&self.admin, slug)
+            .await
+            .expect("org")
+            .id
     }
 }

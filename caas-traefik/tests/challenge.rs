@@ -18,6 +18,7 @@ use caas_core::platform::{DeployApp, DomainConfig, NewDomain, VerificationMethod
 use caas_core::ports::dns::InMemoryDns;
 use caas_core::validate::ImageRef;
 use caas_core::{Platform, Proxy};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_testkit::env;
 use caas_traefik::{Entrypoints, TraefikProxy, router_name};
 
@@ -86,18 +87,22 @@ async fn the_platform_answers_its_http_challenge_through_traefik_and_the_claim_i
         protocol: Protocol::Tcp,
     });
     let svc = platform
-        .deploy_app(&t.admin, &t.org, "web", DeployApp::new("site", spec))
+        .services()
+        .deploy_app(
+            &t.admin,
+            &ProjectRef::new(&t.org, "web"),
+            DeployApp::new("site", spec),
+        )
         .await
         .unwrap();
     let host = format!("shop.{}.test", env::run_id());
     dns.set_ips(&host, [localhost]);
 
     let d = platform
-        .add_domain(
+        .domains()
+        .add(
             &t.admin,
-            &t.org,
-            "web",
-            "site",
+            &ServiceRef::new(&t.org, "web", "site"),
             NewDomain::new(host.clone()),
         )
         .await
@@ -149,7 +154,8 @@ async fn the_platform_answers_its_http_challenge_through_traefik_and_the_claim_i
 
     // The platform fetches it through Traefik: the claim is proven and the service routed.
     let out = platform
-        .verify_domain(&t.admin, &t.org, &host, None, VerificationMethod::Http)
+        .domains()
+        .verify(&t.admin, &t.org, &host, None, VerificationMethod::Http)
         .await
         .unwrap();
     assert!(

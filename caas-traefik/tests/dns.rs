@@ -15,6 +15,7 @@ use caas_core::model::{PortSpec, Protocol, ServiceSpec, VerificationStatus};
 use caas_core::platform::{DeployApp, DomainConfig, NewDomain, VerificationMethod};
 use caas_core::ports::dns::DnsResolver;
 use caas_core::validate::ImageRef;
+use caas_core::{ProjectRef, ServiceRef};
 use caas_testkit::env;
 use caas_traefik::HickoryDns;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -217,14 +218,24 @@ async fn platform_txt_verification_through_hickory() {
         protocol: Protocol::Tcp,
     });
     platform
-        .deploy_app(&t.admin, &t.org, "web", DeployApp::new("site", spec))
+        .services()
+        .deploy_app(
+            &t.admin,
+            &ProjectRef::new(&t.org, "web"),
+            DeployApp::new("site", spec),
+        )
         .await
         .unwrap();
     let (good, bad) = (format!("good.{run}.test"), format!("bad.{run}.test"));
     let mut tokens = Vec::new();
     for h in [&good, &bad] {
         let d = platform
-            .add_domain(&t.admin, &t.org, "web", "site", NewDomain::new(h.clone()))
+            .domains()
+            .add(
+                &t.admin,
+                &ServiceRef::new(&t.org, "web", "site"),
+                NewDomain::new(h.clone()),
+            )
             .await
             .unwrap();
         tokens.push(d.ownership.unwrap().txt_value);
@@ -239,7 +250,8 @@ async fn platform_txt_verification_through_hickory() {
     srv.add_a(&bad, &["203.0.113.10"]).await;
 
     let d = platform
-        .verify_domain(&t.admin, &t.org, &good, None, VerificationMethod::Dns)
+        .domains()
+        .verify(&t.admin, &t.org, &good, None, VerificationMethod::Dns)
         .await
         .unwrap();
     assert_eq!(d.len(), 1);
@@ -253,7 +265,8 @@ async fn platform_txt_verification_through_hickory() {
     assert!(ready.detail.contains("10.9.8.7"), "{ready:?}");
 
     let d = platform
-        .verify_domain(&t.admin, &t.org, &bad, None, VerificationMethod::Dns)
+        .domains()
+        .verify(&t.admin, &t.org, &bad, None, VerificationMethod::Dns)
         .await
         .unwrap();
     match &d[0].verification {

@@ -23,6 +23,7 @@ use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::validate::ImageRef;
 use caas_core::{ContainerRuntime, Error, Platform, Principal, Proxy, ServiceId};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_testkit::env;
 use caas_traefik::{Entrypoints, TraefikProxy, router_name};
@@ -95,7 +96,11 @@ async fn add(
     service: &str,
     new: NewDomain,
 ) {
-    let d = p.add_domain(who, org, "web", service, new).await.unwrap();
+    let d = p
+        .domains()
+        .add(who, &ServiceRef::new(org, "web", service), new)
+        .await
+        .unwrap();
     if let Some(proof) = d.ownership {
         dns.set_txt(&proof.txt_name, [proof.txt_value]);
     }
@@ -103,7 +108,8 @@ async fn add(
 
 async fn verify(p: &Platform, who: &Principal, org: &str, host: &str, path: Option<&str>) {
     let d = p
-        .verify_domain(who, org, host, path, VerificationMethod::Dns)
+        .domains()
+        .verify(who, org, host, path, VerificationMethod::Dns)
         .await
         .unwrap();
     assert!(!d.is_empty());
@@ -186,19 +192,19 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
     .await;
     let (who, org) = (&t.admin, t.org.as_str());
     let one = platform
+        .services()
         .deploy_app(
             who,
-            org,
-            "web",
+            &ProjectRef::new(org, "web"),
             DeployApp::new("one", app(&image, "app-one")),
         )
         .await
         .unwrap();
     let two = platform
+        .services()
         .deploy_app(
             who,
-            org,
-            "web",
+            &ProjectRef::new(org, "web"),
             DeployApp::new("two", app(&image, "app-two")),
         )
         .await
@@ -355,7 +361,12 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
     };
     for host in &corpus {
         let err = platform
-            .add_domain(who, org, "web", "one", NewDomain::new(host.clone()))
+            .domains()
+            .add(
+                who,
+                &ServiceRef::new(org, "web", "one"),
+                NewDomain::new(host.clone()),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -389,7 +400,8 @@ async fn host_and_path_routing_to_two_apps_through_traefik() {
     }
     assert_eq!(
         platform
-            .list_domains(who, org, "web", "one")
+            .domains()
+            .list(who, &ServiceRef::new(org, "web", "one"))
             .await
             .unwrap()
             .len(),

@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caas_core::ProjectRef;
 use caas_core::labels;
 use caas_core::memory::InMemoryStore;
 use caas_core::model::{PortSpec, Protocol, ResourceLimits, ServiceSpec};
@@ -118,10 +119,10 @@ async fn a_tenant_container_cannot_read_traefiks_api_while_the_platform_can() {
         )
         .await;
         let svc = platform
+            .services()
             .deploy_app(
                 &t.admin,
-                &t.org,
-                "p",
+                &ProjectRef::new(&t.org, "p"),
                 DeployApp::new("tenant", small(&image, "exec sleep 3600")),
             )
             .await
@@ -295,7 +296,12 @@ async fn an_image_shipping_traefik_labels_gets_no_route_from_the_docker_provider
             protocol: Protocol::Tcp,
         });
         let svc = platform
-            .deploy_app(&t.admin, &t.org, "p", DeployApp::new("evil", spec))
+            .services()
+            .deploy_app(
+                &t.admin,
+                &ProjectRef::new(&t.org, "p"),
+                DeployApp::new("evil", spec),
+            )
             .await
             .unwrap();
         let evil = container_of(&*runtime, svc.id, &instance).await;

@@ -21,6 +21,7 @@ use caas_core::ports::dns::InMemoryDns;
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::{ContainerRuntime, Platform};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_testkit::env;
 use caas_traefik::{Entrypoints, TraefikProxy};
@@ -100,10 +101,10 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
 
     let started = Instant::now();
     let done = platform
-        .deploy_template(
+        .templates()
+        .deploy(
             who,
-            org,
-            "site",
+            &ProjectRef::new(org, "site"),
             "wordpress",
             DeployTemplate::new("blog"),
             false,
@@ -118,13 +119,19 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
     assert_eq!(names, ["blog-db", "blog-web"]);
 
     let added = platform
-        .add_domain(who, org, "site", "blog-web", NewDomain::new(host.clone()))
+        .domains()
+        .add(
+            who,
+            &ServiceRef::new(org, "site", "blog-web"),
+            NewDomain::new(host.clone()),
+        )
         .await
         .unwrap();
     let proof = added.ownership.unwrap();
     dns.set_txt(&proof.txt_name, [proof.txt_value]);
     let verified = platform
-        .verify_domain(who, org, &host, None, VerificationMethod::Dns)
+        .domains()
+        .verify(who, org, &host, None, VerificationMethod::Dns)
         .await
         .unwrap();
     assert!(matches!(
@@ -160,11 +167,22 @@ async fn wordpress_from_its_template_answers_its_install_page_through_traefik() 
     );
 
     platform
-        .delete_template_instance(who, org, "site", "blog", DeleteOptions::with_volumes())
+        .templates()
+        .delete_instance(
+            who,
+            &ProjectRef::new(org, "site"),
+            "blog",
+            DeleteOptions::with_volumes(),
+        )
         .await
         .unwrap();
     let _ = platform
-        .delete_project(who, org, "site", DeleteOptions::with_volumes())
+        .projects()
+        .delete(
+            who,
+            &ProjectRef::new(org, "site"),
+            DeleteOptions::with_volumes(),
+        )
         .await;
     let sel = LabelSelector::managed().with(labels::INSTANCE, &instance);
     for c in runtime.list_containers(&sel).await.unwrap_or_default() {

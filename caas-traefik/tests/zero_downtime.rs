@@ -20,6 +20,7 @@ use caas_core::ports::runtime::LabelSelector;
 use caas_core::units::GIB;
 use caas_core::validate::{Hostname, ImageRef};
 use caas_core::{ContainerRuntime, Platform, Principal, Proxy, ServiceId};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_testkit::env;
 use caas_testkit::load::HttpLoad;
@@ -101,7 +102,12 @@ async fn setup() -> Option<Setup> {
         protocol: Protocol::Tcp,
     });
     let svc = platform
-        .deploy_app(&admin, &slug, "web", DeployApp::new("site", spec))
+        .services()
+        .deploy_app(
+            &admin,
+            &ProjectRef::new(&slug, "web"),
+            DeployApp::new("site", spec),
+        )
         .await
         .unwrap();
 
@@ -191,7 +197,8 @@ async fn ten_env_updates_under_load_lose_no_request() {
             .push(EnvVar::plain("VERSION", v.to_string()).unwrap());
         let r = s
             .platform
-            .update_service(&s.admin, &s.slug, "web", "site", u, false)
+            .services()
+            .update(&s.admin, &ServiceRef::new(&s.slug, "web", "site"), u, false)
             .await
             .unwrap_or_else(|e| panic!("update {v}: {e}"));
         assert_eq!(r.mode, ApplyMode::Rolling);
@@ -245,7 +252,8 @@ async fn a_version_that_never_gets_healthy_is_rolled_back_without_failed_request
     });
     let err = s
         .platform
-        .update_service(&s.admin, &s.slug, "web", "site", u, false)
+        .services()
+        .update(&s.admin, &ServiceRef::new(&s.slug, "web", "site"), u, false)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("unhealthy"), "{err}");

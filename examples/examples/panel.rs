@@ -24,6 +24,7 @@ use caas_core::model::ServiceSpec;
 use caas_core::platform::{DeleteOptions, DeployApp, NewProject};
 use caas_core::ports::store::Directory;
 use caas_core::validate::ImageRef;
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_examples::panel::PanelTenancy;
 use caas_examples::panel::panel_side::{self, PanelPlan};
@@ -135,21 +136,24 @@ async fn main() -> anyhow::Result<()> {
     let owner = platform.principal_for(owner_id).await?;
     let member = platform.principal_for(member_id).await?;
     // Projects are the organization owner's to create; members deploy in them.
-    if platform.list_projects(&owner, DEMO_ORG).await?.is_empty() {
+    if platform.projects().list(&owner, DEMO_ORG).await?.is_empty() {
         platform
-            .create_project(&owner, DEMO_ORG, NewProject::new("web"))
+            .projects()
+            .create(&owner, DEMO_ORG, NewProject::new("web"))
             .await?;
     }
 
-    let services = platform.list_services(&member, DEMO_ORG, "web").await?;
+    let services = platform
+        .services()
+        .list(&member, &ProjectRef::new(DEMO_ORG, "web"))
+        .await?;
     if args.clean_up {
         for s in services {
             platform
-                .delete_service(
+                .services()
+                .delete(
                     &member,
-                    DEMO_ORG,
-                    "web",
-                    s.name.as_str(),
+                    &ServiceRef::new(DEMO_ORG, "web", s.name.as_str()),
                     DeleteOptions::default(),
                 )
                 .await?;
@@ -163,13 +167,18 @@ async fn main() -> anyhow::Result<()> {
     spec.resources.memory_bytes = 32 * caas_core::units::MIB;
     let name = format!("app{}", services.len() + 1);
     match platform
-        .deploy_app(&member, DEMO_ORG, "web", DeployApp::new(&name, spec))
+        .services()
+        .deploy_app(
+            &member,
+            &ProjectRef::new(DEMO_ORG, "web"),
+            DeployApp::new(&name, spec),
+        )
         .await
     {
         Ok(svc) => println!("deployed {} ({:?})", svc.name, svc.status),
         Err(e) => println!("refused: {e}"),
     }
-    let usage = platform.usage(&member, DEMO_ORG).await?;
+    let usage = platform.orgs().usage(&member, DEMO_ORG).await?;
     if let Some(limits) = usage.limits {
         println!(
             "plan {}: {} of {} containers, {} of {} millicores",

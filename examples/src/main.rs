@@ -734,7 +734,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let platform = builder.domains(domains).build()?;
     if !explicit {
-        if let Some(stored) = platform.load_runtime_config().await? {
+        if let Some(stored) = platform.admin().load_runtime_config().await? {
             tracing::info!(settings = %stored.settings, "runtime configuration");
         }
     }
@@ -742,8 +742,11 @@ async fn main() -> anyhow::Result<()> {
         Ok(info) => tracing::info!(version = %info.version, os = %info.os, "Docker engine answers"),
         Err(e) => tracing::warn!(error = %e, "Docker engine unavailable; serving anyway"),
     }
-    let admin = platform.ensure_platform_admin(&args.admin_email).await?;
-    if let Some(secret) = platform.ensure_bootstrap_token(&admin).await? {
+    let admin = platform
+        .users()
+        .ensure_platform_admin(&args.admin_email)
+        .await?;
+    if let Some(secret) = platform.tokens().ensure_bootstrap(&admin).await? {
         hand_over_bootstrap_token(&secret, args.bootstrap_token_file.as_deref());
     }
     tracing::info!(admin = %admin.email, store = %store_desc, backups = %backup_target(&args), instance = %args.instance, "platform ready");
@@ -806,6 +809,7 @@ async fn main() -> anyhow::Result<()> {
     // Backups and restores asked for over HTTP run on their own (a background backup answered
     // at once): let them finish, so that their records do not stay `running`.
     if !platform
+        .backups()
         .wait_for_copies(std::time::Duration::from_secs(60))
         .await
     {

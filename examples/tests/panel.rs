@@ -18,6 +18,7 @@ use caas_core::platform::{DeleteOptions, DeployApp, NewProject};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::validate::ImageRef;
 use caas_core::{ContainerRuntime, Error, Platform, Principal, UserId, labels};
+use caas_core::{ProjectRef, ServiceRef};
 use caas_docker::{DockerConnection, DockerRuntime};
 use caas_examples::panel::PanelTenancy;
 use caas_examples::panel::panel_side::{self, PanelPlan};
@@ -160,7 +161,8 @@ async fn world(max_containers: i32) -> Option<World> {
     let owner = platform.principal_for(UserId(owner)).await.unwrap();
     let member = platform.principal_for(UserId(member)).await.unwrap();
     platform
-        .create_project(&owner, &slug, NewProject::new("web"))
+        .projects()
+        .create(&owner, &slug, NewProject::new("web"))
         .await
         .unwrap();
     Some(World {
@@ -190,7 +192,12 @@ impl World {
 
     async fn deploy(&self, name: &str) -> caas_core::Result<caas_core::model::Service> {
         self.platform
-            .deploy_app(&self.member, &self.org, "web", self.app(name))
+            .services()
+            .deploy_app(
+                &self.member,
+                &ProjectRef::new(&self.org, "web"),
+                self.app(name),
+            )
             .await
     }
 
@@ -214,17 +221,16 @@ impl World {
     async fn clean_up(&self) {
         let services = self
             .platform
-            .list_services(&self.owner, &self.org, "web")
+            .services()
+            .list(&self.owner, &ProjectRef::new(&self.org, "web"))
             .await
             .unwrap();
-        let deletes = services.iter().map(|s| {
-            self.platform.delete_service(
-                &self.owner,
-                &self.org,
-                "web",
-                s.name.as_str(),
-                DeleteOptions::default(),
-            )
+        let deletes = services.iter().map(|s| async move {
+            let service = ServiceRef::new(&self.org, "web", s.name.as_str());
+            self.platform
+                .services()
+                .delete(&self.owner, &service, DeleteOptions::default())
+                .await
         });
         for result in futures::future::join_all(deletes).await {
             result.unwrap();
@@ -277,7 +283,7 @@ async fn a_panel_member_deploys_under_the_panels_plan_and_nothing_is_copied() {
     assert_eq!(w.containers().await, 1);
 
     // The panel's plan, converted: 2.5 cores, 1.5 GB, 10 GB of storage.
-    let usage = w.platform.usage(&w.member, &w.org).await.unwrap();
+    let usage = w.platform.orgs().usage(&w.member, &w.org).await.unwrap();
     let limits = usage.limits.expect("the panel's plan");
     assert_eq!(limits.cpu_millis, 2_500);
     assert_eq!(limits.memory_bytes, 1_536 * caas_core::units::MIB);
@@ -302,7 +308,7 @@ async fn a_panel_member_deploys_under_the_panels_plan_and_nothing_is_copied() {
     .await
     .unwrap();
     w.set_plan("max_containers", 10).await;
-    let org = w.platform.org(&w.member, &w.org).await.unwrap();
+    let org = w.platform.orgs().get(&w.member, &w.org).await.unwrap();
     assert_eq!(org.status, OrgStatus::Suspended);
     let refused = w.deploy("cron").await.unwrap_err();
     assert!(refused.to_string().contains("suspended"), "{refused}");
@@ -310,7 +316,8 @@ async fn a_panel_member_deploys_under_the_panels_plan_and_nothing_is_copied() {
     // Changes to the panel's tenancy are the panel's.
     let e = w
         .platform
-        .remove_member(&w.owner, &w.org, &w.member_email)
+        .members()
+        .remove(&w.owner, &w.org, &w.member_email)
         .await
         .unwrap_err();
     assert!(
@@ -355,7 +362,7 @@ async fn fifty_concurrent_deploys_against_ten_containers_leave_exactly_ten_twent
             10,
             "round {round}: ten containers on the engine"
         );
-        let usage = w.platform.usage(&w.member, &w.org).await.unwrap();
+        let usage = w.platform.orgs().usage(&w.member, &w.org).await.unwrap();
         assert_eq!(usage.total().containers, 10, "round {round}: {usage:?}");
         w.clean_up().await;
     }

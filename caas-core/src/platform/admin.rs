@@ -2,9 +2,10 @@
 //! delete it; change or delete an organization.
 //!
 //! Deleting an organization goes through the platform, never the store alone: every project is
-//! deleted as [`Platform::delete_project`] does it (containers, routes, network, quota, and
-//! volumes when asked), then whatever the runtime still holds labelled with the organization is
-//! swept, and only then is the store row removed — so no container outlives its tenant.
+//! deleted as [`Projects::delete`](crate::platform::Projects::delete) does it (containers, routes,
+//! network, quota, and volumes when asked), then whatever the runtime still holds labelled with the
+//! organization is swept, and only then is the store row removed — so no container outlives its
+//! tenant.
 
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -60,7 +61,7 @@ pub struct OrgUpdate {
 impl Platform {
     /// A plan by name (any principal may read plans: they are the price list).
     /// Errors: `NotFound`.
-    pub async fn plan(&self, _who: &Principal, name: &str) -> Result<Plan> {
+    pub(crate) async fn plan(&self, _who: &Principal, name: &str) -> Result<Plan> {
         self.inner
             .store
             .plans
@@ -72,7 +73,7 @@ impl Platform {
     /// Changes a plan's display name, limits, price or currency (platform admin only).
     /// Errors: `PermissionDenied`, `NotFound`, `InvalidInput` naming the field.
     #[instrument(skip_all, fields(caas.plan = %name))]
-    pub async fn update_plan(
+    pub(crate) async fn update_plan(
         &self,
         who: &Principal,
         name: &str,
@@ -124,7 +125,7 @@ impl Platform {
     /// Deletes a plan (platform admin only). Errors: `PermissionDenied`, `NotFound`,
     /// `Conflict` while a subscription uses it.
     #[instrument(skip_all, fields(caas.plan = %name))]
-    pub async fn delete_plan(&self, who: &Principal, name: &str) -> Result<()> {
+    pub(crate) async fn delete_plan(&self, who: &Principal, name: &str) -> Result<()> {
         who.require_admin(Action::PlanManage)?;
         let plan = self.plan(who, name).await?;
         self.inner.store.plan_admin()?.delete_plan(plan.id).await?;
@@ -144,7 +145,7 @@ impl Platform {
     /// status (platform admins only). Errors: `NotFound` (also for non-members),
     /// `PermissionDenied`, `InvalidInput` naming the field, `AlreadyExists` (slug).
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn update_org(
+    pub(crate) async fn update_org(
         &self,
         who: &Principal,
         slug: &str,
@@ -190,15 +191,15 @@ impl Platform {
     }
 
     /// Deletes an organization with everything it owns: each project as
-    /// [`Platform::delete_project`] deletes it (services, containers, routes, network, quota;
-    /// volumes when `options.volumes` is set), then any container or network still labelled
-    /// with the organization, then its store records (members, subscription, reservations).
-    /// Owners and platform admins only.
+    /// [`Projects::delete`](crate::platform::Projects::delete) deletes it (services, containers,
+    /// routes, network, quota; volumes when `options.volumes` is set), then any container or
+    /// network still labelled with the organization, then its store records (members, subscription,
+    /// reservations). Owners and platform admins only.
     ///
     /// Errors: `NotFound` (also for non-members), `PermissionDenied`, `Unavailable` (what was
     /// removed before the failure stays removed; repeating the call finishes the job).
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn delete_org(
+    pub(crate) async fn delete_org(
         &self,
         who: &Principal,
         slug: &str,

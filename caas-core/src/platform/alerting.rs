@@ -284,7 +284,7 @@ impl Platform {
     /// An organization's alert settings (webhook secret hidden) and its alerts. A member
     /// scoped to projects sees the alerts about its projects' services and volumes, the rules
     /// for every service or for its projects' services, and no webhook. Errors: `NotFound`.
-    pub async fn alerts(&self, who: &Principal, org_slug: &str) -> Result<AlertsView> {
+    pub(crate) async fn alerts(&self, who: &Principal, org_slug: &str) -> Result<AlertsView> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let mut settings = self.stored_alert_settings(org.id).await?.redacted();
         let store = &self.inner.store;
@@ -350,7 +350,7 @@ impl Platform {
     /// Replaces an organization's alert rules and webhook. Errors: `InvalidInput` naming the
     /// field, `NotFound`, `PermissionDenied` (admin or higher).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn set_alerts(
+    pub(crate) async fn set_alerts(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -388,7 +388,7 @@ impl Platform {
     /// Evaluates every organization's rules once (a system operation: no principal), fires
     /// and resolves alerts and sends their notifications. Errors: `Unavailable` (the store).
     #[instrument(skip_all)]
-    pub async fn evaluate_alerts(&self) -> Result<AlertReport> {
+    pub(crate) async fn evaluate_alerts(&self) -> Result<AlertReport> {
         let mut report = AlertReport::default();
         let mut filter = crate::ports::store::OrgFilter {
             limit: 500,

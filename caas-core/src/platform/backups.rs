@@ -1,33 +1,36 @@
 //! Backups of volumes: archives read through the runtime, compressed, stored in an object
 //! store; restores validated entry by entry before anything is written.
 //!
-//! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API
-//!   (it works while services use the volume; `consistent` stops the running services that
-//!   mount it for the copy and starts them again, whatever happens, or with `pause` freezes
-//!   and thaws them, which is quicker and keeps their connections). The tar is compressed
-//!   with zstd on the fly and streamed to the [`BackupConfig`]'s object store (multipart for
-//!   large archives); the stored size, the archive size and the SHA-256 of the stored object
-//!   are recorded. A failed backup is recorded `failed` with the reason and leaves no object.
-//! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or
-//!   mariadb service, the database's own tool writes a dump inside its container (the
-//!   commands are in `docs/backups.md`), stored like an archive; it restores through the
-//!   running database into the same or another service of the same engine.
-//! - **Restore** into the same volume, another volume of the organization, or a new one: the
-//!   object is downloaded and checked against its SHA-256, decompressed into a staging file
-//!   (refused beyond a size cap), and the archive is validated by [`crate::archive::validate`]
-//!   (no `..`, absolute paths, escaping links, devices; contents at most 110 % of the target
-//!   volume's size). Only then is it written, uncompressed, into a *new* runtime volume; the
-//!   services mounting the target are recreated onto it (running ones start again, stopped
-//!   ones stay stopped) and the old runtime volume is removed. Until that switch the old data
-//!   is untouched, so a failed restore loses nothing.
-//! - **Schedules**: a five-field cron expression (UTC) per volume; [`Platform::run_due_backups`]
-//!   (run by [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime,
-//!   one catch-up run, not one per missed slot — and applies retention to the volume's
-//!   scheduled backups (manual backups are kept until deleted): see
-//!   [`BackupSchedule`](crate::model::BackupSchedule) and [`retention_victims`].
-//! - **In the background**: [`Platform::start_backup`] answers with the `running` record as
-//!   soon as it exists and the copy goes on; [`Platform::backup`] shows how it ended and
-//!   [`Platform::wait_for_copies`] lets a process that shuts down finish the copies under way.
+//! - **Backup**: the volume is read as an uncompressed tar through the runtime's archive API (it
+//!   works while services use the volume; `consistent` stops the running services that mount it for
+//!   the copy and starts them again, whatever happens, or with `pause` freezes and thaws them,
+//!   which is quicker and keeps their connections). The tar is compressed with zstd on the fly and
+//!   streamed to the [`BackupConfig`]'s object store (multipart for large archives); the stored
+//!   size, the archive size and the SHA-256 of the stored object are recorded. A failed backup is
+//!   recorded `failed` with the reason and leaves no object.
+//! - **Logical dumps** (`logical`): for the data volume of a running postgres, mysql or mariadb
+//!   service, the database's own tool writes a dump inside its container (the commands are in
+//!   `docs/backups.md`), stored like an archive; it restores through the running database into the
+//!   same or another service of the same engine.
+//! - **Restore** into the same volume, another volume of the organization, or a new one: the object
+//!   is downloaded and checked against its SHA-256, decompressed into a staging file (refused
+//!   beyond a size cap), and the archive is validated by [`crate::archive::validate`] (no `..`,
+//!   absolute paths, escaping links, devices; contents at most 110 % of the target volume's size).
+//!   Only then is it written, uncompressed, into a *new* runtime volume; the services mounting the
+//!   target are recreated onto it (running ones start again, stopped ones stay stopped) and the old
+//!   runtime volume is removed. Until that switch the old data is untouched, so a failed restore
+//!   loses nothing.
+//! - **Schedules**: a five-field cron expression (UTC) per volume;
+//!   [`Backups::run_due`](crate::platform::Backups::run_due) (run by
+//!   [`Platform::run_backup_scheduler`]) takes each due backup once — after downtime, one catch-up
+//!   run, not one per missed slot — and applies retention to the volume's scheduled backups (manual
+//!   backups are kept until deleted): see [`BackupSchedule`](crate::model::BackupSchedule) and
+//!   [`retention_victims`].
+//! - **In the background**: [`Backups::start`](crate::platform::Backups::start) answers with the
+//!   `running` record as soon as it exists and the copy goes on;
+//!   [`Backups::get`](crate::platform::Backups::get) shows how it ended and
+//!   [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a process that
+//!   shuts down finish the copies under way.
 //! - One backup, restore or delete at a time per volume (`Conflict` otherwise), and at most
 //!   [`BackupConfig::max_concurrent`] backups and restores at once on the platform.
 //!
@@ -333,7 +336,7 @@ impl ScheduleRequest {
     }
 }
 
-/// What one pass of [`Platform::run_due_backups`] did.
+/// What one pass of [`Backups::run_due`](crate::platform::Backups::run_due) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleReport {
     /// Backups taken (succeeded or failed; see each).
@@ -414,14 +417,19 @@ fn store_error(what: &str, e: object_store::Error) -> Error {
 }
 
 impl Platform {
-    fn backups(&self) -> Result<&Backups> {
+    fn backup_destination(&self) -> Result<&Backups> {
         self.inner.backups.as_ref().ok_or_else(|| {
             Error::unsupported("backups: no backup destination is configured on this platform")
         })
     }
 
     fn object_key(&self, backup: &Backup) -> Result<ObjectPath> {
-        let prefix = self.backups()?.config.prefix.trim_matches('/').to_string();
+        let prefix = self
+            .backup_destination()?
+            .config
+            .prefix
+            .trim_matches('/')
+            .to_string();
         let extension = if backup.format.is_logical() {
             "sql"
         } else {
@@ -443,7 +451,7 @@ impl Platform {
     /// volume is running; `logical` and the database is not running), `NotFound`,
     /// `PermissionDenied` (member or higher).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn backup_volume(
+    pub(crate) async fn backup_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -456,15 +464,17 @@ impl Platform {
         finished("backup", task).await
     }
 
-    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the
-    /// copy goes on in the background (for a large volume, longer than an HTTP client or a
-    /// proxy waits). [`Platform::backup`] and the lists show how it ends; an interrupted one
-    /// (the process stopped) is marked `failed` by the reconciler. [`Platform::wait_for_copies`]
-    /// lets a shutting-down process finish it first.
+    /// Starts a backup of a volume and answers as soon as its record exists, `running`; the copy
+    /// goes on in the background (for a large volume, longer than an HTTP client or a proxy waits).
+    /// [`Backups::get`](crate::platform::Backups::get) and the lists show how it ends; an
+    /// interrupted one (the process stopped) is marked `failed` by the reconciler.
+    /// [`Backups::wait_for_copies`](crate::platform::Backups::wait_for_copies) lets a shutting-down
+    /// process finish it first.
     ///
-    /// Errors: those of [`Platform::backup_volume`] that come before the record exists.
+    /// Errors: those of [`Backups::create`](crate::platform::Backups::create) that come before the
+    /// record exists.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn start_backup(
+    pub(crate) async fn start_backup(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -495,7 +505,7 @@ impl Platform {
         let (org, v) = self
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
-        self.backups()?;
+        self.backup_destination()?;
         request.check()?;
         let (p, who) = (self.clone(), who.clone());
         let in_background = recorded.is_some();
@@ -529,7 +539,12 @@ impl Platform {
 
     /// One backup of the organization. Errors: `NotFound` (also for one the principal may
     /// not see).
-    pub async fn backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<Backup> {
+    pub(crate) async fn backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+    ) -> Result<Backup> {
         let (_, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
@@ -537,10 +552,10 @@ impl Platform {
     }
 
     /// Waits until the manual backups and restores in progress (those started with
-    /// [`Platform::start_backup`] too) have finished, at most `within`. A process calls it
-    /// when it shuts down, after it stopped taking requests, so that their records do not stay
-    /// `running`. Returns whether none is left.
-    pub async fn wait_for_copies(&self, within: Duration) -> bool {
+    /// [`Backups::start`](crate::platform::Backups::start) too) have finished, at most `within`. A
+    /// process calls it when it shuts down, after it stopped taking requests, so that their records
+    /// do not stay `running`. Returns whether none is left.
+    pub(crate) async fn wait_for_copies(&self, within: Duration) -> bool {
         // Polled rather than `TaskTracker::wait`, which needs the tracker closed: callers at
         // the same time would reopen it under each other.
         let deadline = tokio::time::Instant::now() + within;
@@ -564,7 +579,7 @@ impl Platform {
         trigger: BackupTrigger,
         recorded: Option<tokio::sync::oneshot::Sender<Backup>>,
     ) -> Result<Backup> {
-        let backups = self.backups()?;
+        let backups = self.backup_destination()?;
         // The volume is claimed now; the platform-wide permit is waited for once the record
         // exists, so that a background backup answers at once even while others run.
         let _busy = self.volume_busy(v.id)?;
@@ -827,7 +842,7 @@ impl Platform {
     }
 
     /// The backups of a volume, newest first. Errors: `NotFound`, `PermissionDenied`.
-    pub async fn list_backups(
+    pub(crate) async fn list_backups(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -841,7 +856,11 @@ impl Platform {
 
     /// Every backup of the organization the principal may see (of deleted volumes too),
     /// newest first. Errors: `NotFound`.
-    pub async fn list_org_backups(&self, who: &Principal, org_slug: &str) -> Result<Vec<Backup>> {
+    pub(crate) async fn list_org_backups(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Vec<Backup>> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         Ok(self
             .inner
@@ -880,7 +899,12 @@ impl Platform {
 
     /// Deletes a backup and its stored archive. Errors: `Conflict` (still running),
     /// `NotFound`, `PermissionDenied`, `Unavailable` (the store; the record stays).
-    pub async fn delete_backup(&self, who: &Principal, org_slug: &str, backup: &str) -> Result<()> {
+    pub(crate) async fn delete_backup(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        backup: &str,
+    ) -> Result<()> {
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::VolumeDelete)
             .await?;
@@ -903,7 +927,7 @@ impl Platform {
     /// Removes a backup's object (missing is fine) and record.
     pub(super) async fn remove_backup(&self, b: &Backup) -> Result<()> {
         if let Some(location) = &b.location {
-            let store = &self.backups()?.config.store;
+            let store = &self.backup_destination()?.config.store;
             match store.delete(&ObjectPath::from(location.as_str())).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(store_error("deleting the backup archive", e)),
@@ -915,7 +939,7 @@ impl Platform {
     /// Sets (or with `None` removes) a volume's backup schedule and retention.
     /// Errors: `InvalidInput` naming the field, `NotFound`, `PermissionDenied`,
     /// `Unsupported` (no backup destination).
-    pub async fn set_backup_schedule(
+    pub(crate) async fn set_backup_schedule(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -926,13 +950,17 @@ impl Platform {
             .authorize_volume(who, org_slug, volume, Action::VolumeManage)
             .await?;
         if schedule.is_some() {
-            self.backups()?;
+            self.backup_destination()?;
         }
         let before = v.backup_schedule.clone();
         v.backup_schedule = match schedule {
             None => None,
             Some(s) => {
-                super::backup_limits::check_schedule(&self.backups()?.config, &s, self.now())?;
+                super::backup_limits::check_schedule(
+                    &self.backup_destination()?.config,
+                    &s,
+                    self.now(),
+                )?;
                 s.how().check()?;
                 if s.logical {
                     // The volume must be a database's; that it runs is checked at each run.
@@ -968,7 +996,7 @@ impl Platform {
     /// Takes every scheduled backup that is due and applies retention (a system operation:
     /// no principal). Errors: `Unavailable` (the store); a failing volume lands in the report.
     #[instrument(skip_all)]
-    pub async fn run_due_backups(&self) -> Result<ScheduleReport> {
+    pub(crate) async fn run_due_backups(&self) -> Result<ScheduleReport> {
         let mut report = ScheduleReport::default();
         if self.inner.backups.is_none() {
             return Ok(report);
@@ -1041,7 +1069,7 @@ impl Platform {
     /// refused the dump; the message says what was left changed), `Unsupported`,
     /// `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.backup = %backup))]
-    pub async fn restore_backup(
+    pub(crate) async fn restore_backup(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -1051,7 +1079,7 @@ impl Platform {
         let (org, b) = self
             .authorize_backup(who, org_slug, backup, Action::ServiceView)
             .await?;
-        self.backups()?;
+        self.backup_destination()?;
         if b.status != BackupStatus::Succeeded {
             return Err(Error::conflict(format!(
                 "backup {} is {:?}; only succeeded backups can be restored",
@@ -1116,7 +1144,7 @@ impl Platform {
         };
         let (p, who) = (self.clone(), who.clone());
         let task = self.inner.copies.spawn(async move {
-            let backups = p.backups()?;
+            let backups = p.backup_destination()?;
             let result = if b.format.is_logical() {
                 p.restore_dump_into(backups, &b, &location, &target).await
             } else {
@@ -1498,7 +1526,7 @@ impl Platform {
                     continue;
                 }
                 if let Ok(key) = self.object_key(&b)
-                    && let Ok(backups) = self.backups()
+                    && let Ok(backups) = self.backup_destination()
                 {
                     let _ = backups.config.store.delete(&key).await;
                 }

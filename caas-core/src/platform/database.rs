@@ -321,9 +321,9 @@ impl Platform {
     /// generated and passed through the engine's documented environment variables. The
     /// credentials are in the result and never returned again.
     ///
-    /// Errors: as [`Platform::deploy_app`].
+    /// Errors: as [`Services::deploy_app`](crate::platform::Services::deploy_app).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %db.name, caas.engine = db.engine.as_str()))]
-    pub async fn deploy_database(
+    pub(crate) async fn deploy_database(
         &self,
         who: &Principal,
         org_slug: &str,

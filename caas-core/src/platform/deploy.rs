@@ -89,7 +89,7 @@ impl Platform {
     /// `QuotaExceeded`, `Conflict` (inactive subscription), `NotFound` (project, image),
     /// `PermissionDenied`, `Unavailable` (runtime or store; nothing is left behind).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %app.name))]
-    pub async fn deploy_app(
+    pub(crate) async fn deploy_app(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -384,7 +384,7 @@ impl Platform {
     }
 
     /// A service by name (secrets redacted). Errors: `NotFound`.
-    pub async fn service(
+    pub(crate) async fn service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -398,7 +398,7 @@ impl Platform {
     }
 
     /// Services of a project (secrets redacted). Errors: `NotFound`.
-    pub async fn list_services(
+    pub(crate) async fn list_services(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -426,7 +426,7 @@ impl Platform {
     /// Errors: `NotFound`, `PermissionDenied`, `Unavailable` (nothing is deleted from the store
     /// until the runtime confirmed the containers are gone).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn delete_service(
+    pub(crate) async fn delete_service(
         &self,
         who: &Principal,
         org_slug: &str,

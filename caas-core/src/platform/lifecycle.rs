@@ -65,7 +65,7 @@ impl Platform {
     /// Starts a stopped service; a running one is left alone (`changed: false`).
     /// Errors: `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn start_service(
+    pub(crate) async fn start_service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -77,9 +77,9 @@ impl Platform {
     }
 
     /// Stops a running service gracefully (killed after the platform's stop timeout); a
-    /// stopped one is left alone. Errors: as [`Platform::start_service`].
+    /// stopped one is left alone. Errors: as [`Services::start`](crate::platform::Services::start).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn stop_service(
+    pub(crate) async fn stop_service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -91,9 +91,9 @@ impl Platform {
     }
 
     /// Restarts a service (starting it if it was stopped). Errors: as
-    /// [`Platform::start_service`].
+    /// [`Services::start`](crate::platform::Services::start).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn restart_service(
+    pub(crate) async fn restart_service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -169,7 +169,7 @@ impl Platform {
     /// [`StreamLimits`](super::StreamLimits) and ends when the caller loses access. Errors:
     /// `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `RateLimited` (too many
     /// streams open), `Unavailable`.
-    pub async fn service_logs(
+    pub(crate) async fn service_logs(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -218,7 +218,11 @@ impl Platform {
     }
 
     /// The members of an organization. Errors: `NotFound`.
-    pub async fn list_members(&self, who: &Principal, org_slug: &str) -> Result<Vec<MemberView>> {
+    pub(crate) async fn list_members(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Vec<MemberView>> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         let mut out = Vec::new();
         for m in self.inner.store.directory.members(org.id).await? {
@@ -348,7 +352,7 @@ impl Platform {
     /// (already a member), `InvalidInput` (a project), `PermissionDenied` (admin or higher;
     /// owner to add an owner).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn add_member(
+    pub(crate) async fn add_member(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -418,7 +422,7 @@ impl Platform {
     /// the last owner), `InvalidInput`, `PermissionDenied` (admin or higher; owner for
     /// anything about the owner role).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn update_member(
+    pub(crate) async fn update_member(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -473,7 +477,12 @@ impl Platform {
     /// Removes a member (a member may always remove themselves, but not with a read-only
     /// token). Errors: `NotFound`, `Conflict` (the last owner), `PermissionDenied`.
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn remove_member(&self, who: &Principal, org_slug: &str, user: &str) -> Result<()> {
+    pub(crate) async fn remove_member(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        user: &str,
+    ) -> Result<()> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         // Permission before the lookup's outcome: a viewer must not learn which addresses
         // have an account from a 404 versus a 403.
@@ -522,7 +531,7 @@ impl Platform {
     /// Makes `to` (a member) an owner and the calling owner an admin. Errors: `NotFound`,
     /// `PermissionDenied` (owners and platform administrators only).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn transfer_ownership(
+    pub(crate) async fn transfer_ownership(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -573,7 +582,7 @@ impl Platform {
     /// expired), `PermissionDenied` (admin or higher; owner to invite an owner),
     /// `Unavailable` (the mailer; nothing is kept).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn invite(
+    pub(crate) async fn invite(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -689,7 +698,7 @@ impl Platform {
 
     /// The organization's pending invitations (expired ones included until used up or
     /// revoked). Errors: `NotFound`, `PermissionDenied` (admin or higher).
-    pub async fn list_invitations(
+    pub(crate) async fn list_invitations(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -709,7 +718,12 @@ impl Platform {
     }
 
     /// Revokes an invitation. Errors: `NotFound`, `PermissionDenied`.
-    pub async fn revoke_invitation(&self, who: &Principal, org_slug: &str, id: &str) -> Result<()> {
+    pub(crate) async fn revoke_invitation(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        id: &str,
+    ) -> Result<()> {
         let org = self
             .authorize_org(who, org_slug, Action::MemberManage)
             .await?;
@@ -784,7 +798,11 @@ impl Platform {
     /// (unknown or used token), `Conflict` (expired), `PermissionDenied` (another address; a
     /// read-only token, or one restricted to organizations).
     #[instrument(skip_all)]
-    pub async fn accept_invitation(&self, who: &Principal, token: &str) -> Result<MemberView> {
+    pub(crate) async fn accept_invitation(
+        &self,
+        who: &Principal,
+        token: &str,
+    ) -> Result<MemberView> {
         who.require_unrestricted("invitation.accept")?;
         let (inv, user) = self.own_invitation(who, token).await?;
         let org = self.inner.store.directory.org(inv.org).await?;
@@ -828,8 +846,8 @@ impl Platform {
     }
 
     /// Declines an invitation for the calling user; the token is used up. Errors: as
-    /// [`Platform::accept_invitation`].
-    pub async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
+    /// [`Members::accept_invitation`](crate::platform::Members::accept_invitation).
+    pub(crate) async fn decline_invitation(&self, who: &Principal, token: &str) -> Result<()> {
         who.require_unrestricted("invitation.decline")?;
         let (inv, _) = self.own_invitation(who, token).await?;
         self.inner

@@ -1,11 +1,16 @@
 //! [`Platform`]: the orchestrator holding all business logic over the ports.
 //!
+//! Its operations are reached through one handle per area ([`Platform::orgs`],
+//! [`Platform::services`], [`Platform::volumes`], … listed on [`Platform`]); a project or a
+//! service is addressed by a [`ProjectRef`] or a [`ServiceRef`].
+//!
 //! Every public operation takes a [`Principal`] and checks its permissions first (see
 //! [`crate::auth`]), validates its input, then acts. Operations open one tracing span each,
 //! with stable dotted fields (`caas.org`, `caas.project`, `caas.service`) and never secrets.
 
 mod admin;
 mod alerting;
+mod api;
 mod backup_limits;
 mod backups;
 mod database;
@@ -53,6 +58,10 @@ use crate::ports::store::{Directory, PlanSource, Store, StoreParts};
 pub use admin::{OrgUpdate, PlanUpdate};
 pub use alerting::{
     AlertCondition, AlertReport, AlertRule, AlertSettings, AlertsView, MAX_ALERT_RULES,
+};
+pub use api::{
+    Admin, Backups, Domains, Members, Monitoring, Orgs, Plans, ProjectRef, Projects, ServiceRef,
+    Services, Templates, Tokens, Users, Volumes,
 };
 pub use backup_limits::archive_read_cap;
 pub use backups::{
@@ -450,11 +459,30 @@ struct Inner {
     // Checks of one organization's hostname claims run a few at a time.
     domain_checks: domains::CheckPermits,
     // Manual backups and restores run as tasks of their own (a caller that goes away does not
-    // stop them half way); `Platform::wait_for_copies` waits for them at shutdown.
+    // stop them half way); `platform.backups().wait_for_copies` waits for them at shutdown.
     copies: tokio_util::task::TaskTracker,
 }
 
 /// The containers-as-a-service platform: cheap to clone, shareable across tasks.
+///
+/// Its operations are grouped by area, one borrowed handle each (in the manner of kube's
+/// `Api<K>`); operations on a project or a service take a [`ProjectRef`] or a [`ServiceRef`]:
+///
+/// | Handle | Area |
+/// |---|---|
+/// | [`Platform::orgs`] | organizations, subscriptions, usage |
+/// | [`Platform::projects`] | projects of an organization |
+/// | [`Platform::members`] | members and invitations |
+/// | [`Platform::users`] | user accounts |
+/// | [`Platform::tokens`] | API tokens and authentication |
+/// | [`Platform::plans`] | plans (the price list) |
+/// | [`Platform::services`] | apps and databases: deploy, lifecycle, updates, logs |
+/// | [`Platform::volumes`] | persistent volumes |
+/// | [`Platform::backups`] | volume backups, schedules, restores |
+/// | [`Platform::domains`] | domains, verification, certificates |
+/// | [`Platform::templates`] | the template catalogue and template instances |
+/// | [`Platform::monitoring`] | live stats, metrics, service health and events, alerts |
+/// | [`Platform::admin`] | platform administration: organizations, audit log, runtime |
 ///
 /// ```
 /// # use std::sync::Arc;

@@ -23,7 +23,7 @@ use crate::labels;
 use crate::model::{MetricPoint, MetricSample, Resolution, ResourceLimits};
 use crate::ports::runtime::{ContainerStatus, RawStats};
 
-/// How far apart the two readings of [`Platform::service_stats`] are.
+/// How far apart the two readings of [`Monitoring::stats`](crate::platform::Monitoring::stats) are.
 pub const LIVE_STATS_WINDOW: Duration = Duration::from_millis(500);
 
 /// The fewest points a metrics range query aims for when no step is given (see
@@ -75,13 +75,13 @@ pub fn percent_of(value: f64, limit: f64) -> Option<f64> {
 /// - **Pids**, and their percentage of the pids limit; network and block IO counters with
 ///   their rates over the window.
 ///
-/// [`Platform::service_stats`] always measures its own window ([`LIVE_STATS_WINDOW`], two
-/// readings 500 ms apart) rather than reusing the collector's last reading: the collector may
-/// not run in this process, and its readings are up to an interval old, while live stats must
-/// say what happens now. Docker samples containers on a one-second tick and a one-shot read
-/// waits for the next tick, so on Docker the two readings are one tick (≈1 s) apart and the call
-/// takes 1–1.5 s; the computation uses each reading's own timestamp and counters, so the result
-/// is exact for whatever window the engine delivers.
+/// [`Monitoring::stats`](crate::platform::Monitoring::stats) always measures its own window
+/// ([`LIVE_STATS_WINDOW`], two readings 500 ms apart) rather than reusing the collector's last
+/// reading: the collector may not run in this process, and its readings are up to an interval old,
+/// while live stats must say what happens now. Docker samples containers on a one-second tick and a
+/// one-shot read waits for the next tick, so on Docker the two readings are one tick (≈1 s) apart
+/// and the call takes 1–1.5 s; the computation uses each reading's own timestamp and counters, so
+/// the result is exact for whatever window the engine delivers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsSnapshot {
@@ -568,7 +568,7 @@ async fn maintain(platform: &Platform, config: &CollectorConfig, state: &mut Cyc
 
 impl Platform {
     /// The metrics collector of this platform (see [`Collector`]).
-    pub fn collector(&self, config: CollectorConfig) -> Collector {
+    pub(crate) fn collector(&self, config: CollectorConfig) -> Collector {
         Collector::new(self.clone(), config)
     }
 
@@ -576,7 +576,7 @@ impl Platform {
     /// [`StatsSnapshot`]). Errors: `NotFound` (also for principals who may not see the service),
     /// `Conflict` (never deployed or not running), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_stats(
+    pub(crate) async fn service_stats(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -599,12 +599,13 @@ impl Platform {
     }
 
     /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
-    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a
-    /// new container after an update. A failed reading is an `Err` item and the stream goes
-    /// on; it ends when the service is deleted or the caller loses access, and counts against
-    /// the [`StreamLimits`](super::StreamLimits). Errors (of the call): as
-    /// [`Platform::service_stats`], and `RateLimited` (too many streams open).
-    pub async fn service_stats_stream(
+    /// [`LIVE_STATS_WINDOW`]), each from the reading before it, following the service onto a new
+    /// container after an update. A failed reading is an `Err` item and the stream goes on; it ends
+    /// when the service is deleted or the caller loses access, and counts against the
+    /// [`StreamLimits`](super::StreamLimits). Errors (of the call): as
+    /// [`Monitoring::stats`](crate::platform::Monitoring::stats), and `RateLimited` (too many
+    /// streams open).
+    pub(crate) async fn service_stats_stream(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -704,7 +705,7 @@ impl Platform {
     // The service path (org, project, name) plus the range, like every service operation.
     #[allow(clippy::too_many_arguments)]
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_metrics(
+    pub(crate) async fn service_metrics(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -197,7 +197,11 @@ impl Platform {
     /// filtered and paged, with the count of all that match (platform administrators only).
     /// Errors: `PermissionDenied`,
     /// `InvalidInput` (`limit`).
-    pub async fn admin_orgs(&self, who: &Principal, filter: &AdminOrgFilter) -> Result<OrgPage> {
+    pub(crate) async fn admin_orgs(
+        &self,
+        who: &Principal,
+        filter: &AdminOrgFilter,
+    ) -> Result<OrgPage> {
         who.require_admin(Action::OrgListAll)?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {
@@ -296,7 +300,7 @@ impl Platform {
     /// Suspends an organization (see the module docs); `false` when it already was.
     /// Errors: `NotFound`, `PermissionDenied` (platform administrators only), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn suspend_org(&self, who: &Principal, slug: &str) -> Result<bool> {
+    pub(crate) async fn suspend_org(&self, who: &Principal, slug: &str) -> Result<bool> {
         who.require_admin(Action::OrgAdminister)?;
         let mut org = self
             .inner
@@ -350,10 +354,10 @@ impl Platform {
         Ok(true)
     }
 
-    /// Reactivates a suspended organization and starts the services its suspension stopped;
-    /// `false` when it was active. Errors: as [`Platform::suspend_org`].
+    /// Reactivates a suspended organization and starts the services its suspension stopped; `false`
+    /// when it was active. Errors: as [`Admin::suspend_org`](crate::platform::Admin::suspend_org).
     #[instrument(skip_all, fields(caas.org = %slug))]
-    pub async fn reactivate_org(&self, who: &Principal, slug: &str) -> Result<bool> {
+    pub(crate) async fn reactivate_org(&self, who: &Principal, slug: &str) -> Result<bool> {
         who.require_admin(Action::OrgAdminister)?;
         let mut org = self
             .inner
@@ -414,7 +418,11 @@ impl Platform {
     /// administrators only). Errors (of the call): `PermissionDenied`, `InvalidInput`
     /// (`orgs`: empty, too many, or twice the same).
     #[instrument(skip_all)]
-    pub async fn bulk_orgs(&self, who: &Principal, request: BulkRequest) -> Result<Vec<BulkItem>> {
+    pub(crate) async fn bulk_orgs(
+        &self,
+        who: &Principal,
+        request: BulkRequest,
+    ) -> Result<Vec<BulkItem>> {
         who.require_admin(Action::OrgAdminister)?;
         if request.orgs.is_empty() || request.orgs.len() > MAX_PAGE as usize {
             return Err(Error::invalid("orgs", "between 1 and 500 organizations"));
@@ -526,7 +534,7 @@ impl Platform {
 
     /// The audit log, newest first (platform administrators; organization owners for their
     /// organization's entries when `filter.org` is theirs). Errors: `PermissionDenied`.
-    pub async fn audit_log(
+    pub(crate) async fn audit_log(
         &self,
         who: &Principal,
         filter: &AuditFilter,

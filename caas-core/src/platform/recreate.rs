@@ -17,7 +17,7 @@ impl Platform {
     ///
     /// Errors: `NotFound`, `PermissionDenied`, `Conflict` (never deployed), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn recreate_service(
+    pub(crate) async fn recreate_service(
         &self,
         who: &Principal,
         org_slug: &str,

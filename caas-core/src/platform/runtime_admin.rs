@@ -36,7 +36,7 @@ impl Platform {
 
     /// The runtime configuration in use. Errors: `PermissionDenied`, `Unsupported` (no
     /// connector).
-    pub async fn runtime_config(&self, who: &Principal) -> Result<RuntimeConfig> {
+    pub(crate) async fn runtime_config(&self, who: &Principal) -> Result<RuntimeConfig> {
         who.require_admin(Action::RuntimeView)?;
         self.connector()?;
         self.inner
@@ -50,7 +50,7 @@ impl Platform {
     /// Switches to the runtime configuration stored by an administrator, if any (call at
     /// start-up). Returns the configuration now in use. Errors: `InvalidInput` (a stored
     /// configuration no longer valid), `Unavailable` (store).
-    pub async fn load_runtime_config(&self) -> Result<Option<RuntimeConfig>> {
+    pub(crate) async fn load_runtime_config(&self) -> Result<Option<RuntimeConfig>> {
         let Some(connector) = self.inner.connector.clone() else {
             return Ok(None);
         };
@@ -99,7 +99,7 @@ impl Platform {
     /// Errors: `PermissionDenied`, `InvalidInput` naming the field, `Unsupported`, `Unavailable`
     /// (store).
     #[instrument(skip_all, fields(caas.runtime = %config.backend))]
-    pub async fn update_runtime_config(
+    pub(crate) async fn update_runtime_config(
         &self,
         who: &Principal,
         config: RuntimeConfig,
@@ -138,7 +138,7 @@ impl Platform {
 
     /// Tests a configuration (the one in use when `config` is `None`) without switching.
     /// Errors: `PermissionDenied`, `InvalidInput`, `Unsupported`.
-    pub async fn test_runtime(
+    pub(crate) async fn test_runtime(
         &self,
         who: &Principal,
         config: Option<RuntimeConfig>,
@@ -153,7 +153,7 @@ impl Platform {
     }
 
     /// Looks for engines in the usual places. Errors: `PermissionDenied`, `Unsupported`.
-    pub async fn detect_runtime(&self, who: &Principal) -> Result<RuntimeDetection> {
+    pub(crate) async fn detect_runtime(&self, who: &Principal) -> Result<RuntimeDetection> {
         who.require_admin(Action::RuntimeView)?;
         Ok(self.connector()?.detect().await)
     }

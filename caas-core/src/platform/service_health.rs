@@ -116,7 +116,7 @@ impl Platform {
     /// A service's health over the last `window` (see [`ServiceHealth`]). Errors: `NotFound`,
     /// `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn service_health(
+    pub(crate) async fn service_health(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -186,7 +186,7 @@ impl Platform {
 
     /// A service's events, newest first, at most `limit` (capped at 1000). Errors:
     /// `NotFound`, `Unavailable`.
-    pub async fn service_events(
+    pub(crate) async fn service_events(
         &self,
         who: &Principal,
         org_slug: &str,

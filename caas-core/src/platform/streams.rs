@@ -174,7 +174,7 @@ impl Platform {
     }
 
     /// How many streams `user` has open now.
-    pub fn open_streams(&self, user: UserId) -> usize {
+    pub(crate) fn open_streams(&self, user: UserId) -> usize {
         self.inner.open_streams.of_user(user)
     }
 }

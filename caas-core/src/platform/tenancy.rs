@@ -38,7 +38,7 @@ impl Platform {
     /// Creates the first platform administrator, or returns the existing user with that
     /// e-mail after making sure they are an administrator. A trusted bootstrap call for servers
     /// at start-up: it takes no principal. Errors: `InvalidInput`.
-    pub async fn ensure_platform_admin(&self, email: &str) -> Result<User> {
+    pub(crate) async fn ensure_platform_admin(&self, email: &str) -> Result<User> {
         let mut new = NewUser::new(email);
         new.platform_admin = true;
         let user = new.build(self.now())?;
@@ -77,7 +77,7 @@ impl Platform {
     /// Creates a user (platform admin only). Errors: `PermissionDenied`, `InvalidInput`,
     /// `AlreadyExists` (e-mail).
     #[instrument(skip_all)]
-    pub async fn create_user(&self, who: &Principal, new: NewUser) -> Result<User> {
+    pub(crate) async fn create_user(&self, who: &Principal, new: NewUser) -> Result<User> {
         who.require_admin(Action::UserManage)?;
         let user = new.build(self.now())?;
         self.inner
@@ -100,7 +100,7 @@ impl Platform {
     /// Creates a plan (platform admin only). Errors: `PermissionDenied`, `InvalidInput`,
     /// `AlreadyExists`.
     #[instrument(skip_all, fields(caas.plan = %new.name))]
-    pub async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Plan> {
+    pub(crate) async fn create_plan(&self, who: &Principal, new: NewPlan) -> Result<Plan> {
         who.require_admin(Action::PlanManage)?;
         let plan = new.build(self.now())?;
         self.inner.store.plan_admin()?.create_plan(&plan).await?;
@@ -117,7 +117,7 @@ impl Platform {
     }
 
     /// All plans (any authenticated principal may read them: they are the price list).
-    pub async fn list_plans(&self, _who: &Principal) -> Result<Vec<Plan>> {
+    pub(crate) async fn list_plans(&self, _who: &Principal) -> Result<Vec<Plan>> {
         self.inner.store.plans.list_plans().await
     }
 
@@ -125,7 +125,7 @@ impl Platform {
     /// else becomes the owner of the organization they create. Errors: `InvalidInput`,
     /// `AlreadyExists` (slug), `NotFound` (owner), `PermissionDenied`.
     #[instrument(skip_all, fields(caas.org = %new.slug))]
-    pub async fn create_org(
+    pub(crate) async fn create_org(
         &self,
         who: &Principal,
         new: NewOrganization,
@@ -174,12 +174,12 @@ impl Platform {
     }
 
     /// An organization by slug. Errors: `NotFound` (also for non-members).
-    pub async fn org(&self, who: &Principal, slug: &str) -> Result<Organization> {
+    pub(crate) async fn org(&self, who: &Principal, slug: &str) -> Result<Organization> {
         self.authorize_org(who, slug, Action::OrgView).await
     }
 
     /// Organizations the principal can see: all for platform admins, their own otherwise.
-    pub async fn list_orgs(
+    pub(crate) async fn list_orgs(
         &self,
         who: &Principal,
         filter: &OrgFilter,
@@ -197,7 +197,7 @@ impl Platform {
     /// Subscribes an organization to a plan, or changes its plan or status (platform admin
     /// only). The period runs a month from now. Errors: `PermissionDenied`, `NotFound`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.plan = %plan_name))]
-    pub async fn set_subscription(
+    pub(crate) async fn set_subscription(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -248,7 +248,11 @@ impl Platform {
     }
 
     /// The organization's subscription. Errors: `NotFound`.
-    pub async fn subscription(&self, who: &Principal, org_slug: &str) -> Result<Subscription> {
+    pub(crate) async fn subscription(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Subscription> {
         let org = self.authorize_org(who, org_slug, Action::OrgView).await?;
         self.inner
             .store
@@ -259,7 +263,7 @@ impl Platform {
     }
 
     /// What the organization uses against its plan. Errors: `NotFound`.
-    pub async fn usage(&self, who: &Principal, org_slug: &str) -> Result<Usage> {
+    pub(crate) async fn usage(&self, who: &Principal, org_slug: &str) -> Result<Usage> {
         let org = self.authorize_org(who, org_slug, Action::UsageView).await?;
         self.inner.quota.usage(org.id).await
     }
@@ -268,7 +272,7 @@ impl Platform {
     /// Errors: `QuotaExceeded`, `Conflict` (subscription inactive), `AlreadyExists`,
     /// `InvalidInput`, `PermissionDenied`, `NotFound`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %new.name))]
-    pub async fn create_project(
+    pub(crate) async fn create_project(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -326,7 +330,11 @@ impl Platform {
     }
 
     /// Projects of an organization that the principal may see.
-    pub async fn list_projects(&self, who: &Principal, org_slug: &str) -> Result<Vec<Project>> {
+    pub(crate) async fn list_projects(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<Vec<Project>> {
         let org = self
             .authorize_org(who, org_slug, Action::ProjectView)
             .await?;
@@ -342,7 +350,12 @@ impl Platform {
     }
 
     /// A project by name. Errors: `NotFound`.
-    pub async fn project(&self, who: &Principal, org_slug: &str, name: &str) -> Result<Project> {
+    pub(crate) async fn project(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+        name: &str,
+    ) -> Result<Project> {
         Ok(self
             .authorize_project(who, org_slug, name, Action::ProjectView)
             .await?
@@ -354,7 +367,7 @@ impl Platform {
     /// `Unavailable` (what was removed before the failure stays removed; repeating the call
     /// finishes the job).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %name))]
-    pub async fn delete_project(
+    pub(crate) async fn delete_project(
         &self,
         who: &Principal,
         org_slug: &str,

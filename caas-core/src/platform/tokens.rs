@@ -1,7 +1,7 @@
-//! API tokens: created with a random secret shown once, stored as its SHA-256, and turned back
-//! into a [`Principal`] by [`Platform::authenticate_token`]. A token's [`TokenScope`] narrows
-//! its user's rights (see [`crate::auth`], "API tokens"); its lifetime follows the platform's
-//! [`TokenLifetime`] and never passes the token that created it.
+//! API tokens: created with a random secret shown once, stored as its SHA-256, and turned back into
+//! a [`Principal`] by [`Tokens::authenticate`](crate::platform::Tokens::authenticate). A token's
+//! [`TokenScope`] narrows its user's rights (see [`crate::auth`], "API tokens"); its lifetime
+//! follows the platform's [`TokenLifetime`] and never passes the token that created it.
 
 use std::time::Duration;
 
@@ -39,9 +39,9 @@ fn new_secret() -> String {
 }
 
 /// How long API tokens live: the platform's policy (see
-/// [`PlatformBuilder::token_lifetime`](super::PlatformBuilder::token_lifetime)). The default
-/// is no policy at all: tokens live until revoked unless their creator says otherwise. The
-/// bootstrap token ([`Platform::ensure_bootstrap_token`]) is exempt.
+/// [`PlatformBuilder::token_lifetime`](super::PlatformBuilder::token_lifetime)). The default is no
+/// policy at all: tokens live until revoked unless their creator says otherwise. The bootstrap
+/// token ([`Tokens::ensure_bootstrap`](crate::platform::Tokens::ensure_bootstrap)) is exempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenLifetime {
@@ -90,7 +90,7 @@ impl TokenLifetime {
     }
 }
 
-/// A token to create (see [`Platform::create_api_token`]).
+/// A token to create (see [`Tokens::create`](crate::platform::Tokens::create)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NewApiToken {
@@ -218,7 +218,7 @@ impl Platform {
     /// scope wider than the token in use, another user's token without being a platform
     /// administrator), `NotFound` (user; an organization or project the principal cannot
     /// see).
-    pub async fn create_api_token(
+    pub(crate) async fn create_api_token(
         &self,
         who: &Principal,
         user: Option<UserId>,
@@ -440,7 +440,7 @@ impl Platform {
     /// the whole of the administrator's rights and never expires, whatever the platform's
     /// [`TokenLifetime`]: whoever prints it should say so, and advise revoking it once other
     /// tokens exist. Errors: `Unavailable` (store).
-    pub async fn ensure_bootstrap_token(&self, admin: &User) -> Result<Option<String>> {
+    pub(crate) async fn ensure_bootstrap_token(&self, admin: &User) -> Result<Option<String>> {
         if !self
             .inner
             .store
@@ -475,7 +475,7 @@ impl Platform {
     /// The principal a token secret stands for: its user's, narrowed to the token's scope
     /// ([`Principal::narrowed`]); `None` for unknown, malformed or expired tokens, and for
     /// tokens of disabled users. Errors: `Unavailable` (store).
-    pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
+    pub(crate) async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
             return Ok(None);
         }
@@ -499,14 +499,14 @@ impl Platform {
     }
 
     /// The principal's own tokens (secrets are never returned).
-    pub async fn list_api_tokens(&self, who: &Principal) -> Result<Vec<ApiToken>> {
+    pub(crate) async fn list_api_tokens(&self, who: &Principal) -> Result<Vec<ApiToken>> {
         self.inner.store.tokens.list_api_tokens(who.user).await
     }
 
     /// Revokes one of the principal's tokens (administrators: anyone's).
     /// Errors: `NotFound` (also for another user's token), `PermissionDenied` (a read-only
     /// token).
-    pub async fn revoke_api_token(&self, who: &Principal, id: ApiTokenId) -> Result<()> {
+    pub(crate) async fn revoke_api_token(&self, who: &Principal, id: ApiTokenId) -> Result<()> {
         who.require_writable("token.revoke")?;
         let mine = self
             .inner

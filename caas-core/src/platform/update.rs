@@ -413,7 +413,7 @@ impl Platform {
     /// problems in the preview), `QuotaExceeded`, `NotFound`, `PermissionDenied`, `Conflict`
     /// (the new container never became ready; the old one keeps serving), `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name, dry_run))]
-    pub async fn update_service(
+    pub(crate) async fn update_service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -439,11 +439,12 @@ impl Platform {
         .await
     }
 
-    /// Rolls a service back to the spec of an earlier deployment (the one before the current
-    /// when `to` is `None`), the same way an update is applied.
-    /// Errors: as [`Platform::update_service`]; `NotFound` for an unknown deployment.
+    /// Rolls a service back to the spec of an earlier deployment (the one before the current when
+    /// `to` is `None`), the same way an update is applied. Errors: as
+    /// [`Services::update`](crate::platform::Services::update); `NotFound` for an unknown
+    /// deployment.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %name))]
-    pub async fn rollback_service(
+    pub(crate) async fn rollback_service(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -488,7 +489,7 @@ impl Platform {
 
     /// Deployments of a service, newest first (secrets redacted).
     /// Errors: `NotFound`, `PermissionDenied`.
-    pub async fn list_deployments(
+    pub(crate) async fn list_deployments(
         &self,
         who: &Principal,
         org_slug: &str,

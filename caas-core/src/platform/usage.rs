@@ -91,7 +91,11 @@ pub fn summarise(org: &str, status: Option<SubscriptionStatus>, usage: Usage) ->
 impl Platform {
     /// The organization's usage per dimension with percentages and warnings at 80 %.
     /// Errors: `NotFound`, `PermissionDenied`.
-    pub async fn usage_summary(&self, who: &Principal, org_slug: &str) -> Result<UsageSummary> {
+    pub(crate) async fn usage_summary(
+        &self,
+        who: &Principal,
+        org_slug: &str,
+    ) -> Result<UsageSummary> {
         let org = self.authorize_org(who, org_slug, Action::UsageView).await?;
         let usage = self.inner.quota.usage(org.id).await?;
         let status = self

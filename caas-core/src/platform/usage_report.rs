@@ -1,14 +1,15 @@
 //! Usage reports for billing: per organization and period, what its services and volumes
 //! used, from the metrics history, the volumes and the backups.
 //!
-//! - **container-hours**: samples × the collector's interval ([`PlatformBuilder::metrics_interval`](super::PlatformBuilder::metrics_interval)),
-//!   i.e. the time containers ran while measured;
+//! - **container-hours**: samples × the collector's interval
+//!   ([`PlatformBuilder::metrics_interval`](super::PlatformBuilder::metrics_interval)), i.e. the
+//!   time containers ran while measured;
 //! - **CPU-core-hours**: CPU used (percent of one core) integrated over that time;
 //! - **memory GiB-hours**: the memory *limit* (what was allocated) integrated over that time;
-//! - **storage GiB-hours**: each volume's size over the part of the period it existed
-//!   (volumes deleted since are found in the audit log);
-//! - **backup bytes**: stored bytes of the organization's succeeded backups now, and of those
-//!   taken in the period.
+//! - **storage GiB-hours**: each volume's size over the part of the period it existed (volumes
+//!   deleted since are found in the audit log);
+//! - **backup bytes**: stored bytes of the organization's succeeded backups now, and of those taken
+//!   in the period.
 //!
 //! Metrics come from minute points for periods of up to six days and hour points beyond,
 //! counting whole buckets that start in the period (rollups equal the raw data they sum up,
@@ -128,7 +129,7 @@ impl Platform {
     /// `InvalidInput` (`from` not before `to`, or a period over a year), `NotFound`,
     /// `PermissionDenied`, `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn usage_report(
+    pub(crate) async fn usage_report(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -1,12 +1,12 @@
 //! Users: the administrators' list (searched and paged), look-ups by e-mail address or id,
 //! disabling and re-enabling, and the caller's own account with its memberships ("who am I").
 //!
-//! A disabled user's credentials stop working at once: [`Platform::authenticate_token`]
-//! refuses every token of theirs and [`Platform::principal_for`] answers `NotFound`, which also
-//! ends their open log and stats streams at the next check. Nothing else changes: their
-//! memberships, tokens and audit entries stay, and re-enabling them brings every token back
-//! (unless it expired meanwhile). Administrators cannot disable themselves, so an enabled
-//! administrator always remains.
+//! A disabled user's credentials stop working at once:
+//! [`Tokens::authenticate`](crate::platform::Tokens::authenticate) refuses every token of theirs
+//! and [`Platform::principal_for`] answers `NotFound`, which also ends their open log and stats
+//! streams at the next check. Nothing else changes: their memberships, tokens and audit entries
+//! stay, and re-enabling them brings every token back (unless it expired meanwhile). Administrators
+//! cannot disable themselves, so an enabled administrator always remains.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,11 @@ impl Platform {
     /// Users whose e-mail address or display name contains the search, ordered by address,
     /// one page at a time (platform administrators only). Errors: `PermissionDenied`,
     /// `InvalidInput` (`limit`, `search`).
-    pub async fn list_users(&self, who: &Principal, filter: &AdminUserFilter) -> Result<UserPage> {
+    pub(crate) async fn list_users(
+        &self,
+        who: &Principal,
+        filter: &AdminUserFilter,
+    ) -> Result<UserPage> {
         who.require_admin(Action::UserView)?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {
@@ -130,7 +134,7 @@ impl Platform {
 
     /// A user by e-mail address or id (platform administrators only). Errors:
     /// `PermissionDenied`, `NotFound`, `InvalidInput` (`user`: neither an id nor an address).
-    pub async fn user(&self, who: &Principal, user: &str) -> Result<User> {
+    pub(crate) async fn user(&self, who: &Principal, user: &str) -> Result<User> {
         who.require_admin(Action::UserView)?;
         self.find_user("user", user).await
     }
@@ -140,15 +144,15 @@ impl Platform {
     /// nothing. Errors: `PermissionDenied`, `NotFound`, `InvalidInput` (`user`), `Conflict`
     /// (the caller themselves).
     #[instrument(skip_all)]
-    pub async fn disable_user(&self, who: &Principal, user: &str) -> Result<User> {
+    pub(crate) async fn disable_user(&self, who: &Principal, user: &str) -> Result<User> {
         self.set_disabled(who, user, true).await
     }
 
-    /// Re-enables a disabled user (platform administrators only): their tokens work again.
-    /// Enabling an enabled user changes nothing. Errors: as [`Platform::disable_user`], but
-    /// `Conflict`.
+    /// Re-enables a disabled user (platform administrators only): their tokens work again. Enabling
+    /// an enabled user changes nothing. Errors: as
+    /// [`Users::disable`](crate::platform::Users::disable), but `Conflict`.
     #[instrument(skip_all)]
-    pub async fn enable_user(&self, who: &Principal, user: &str) -> Result<User> {
+    pub(crate) async fn enable_user(&self, who: &Principal, user: &str) -> Result<User> {
         self.set_disabled(who, user, false).await
     }
 
@@ -191,7 +195,7 @@ impl Platform {
     /// The calling user and their memberships (with a token restricted to organizations, only
     /// those it reaches). Errors: `NotFound` (the user was removed after the credential was
     /// checked).
-    pub async fn me(&self, who: &Principal) -> Result<Account> {
+    pub(crate) async fn me(&self, who: &Principal) -> Result<Account> {
         let store = &self.inner.store;
         let user = store.directory.user(who.user).await?;
         let mut memberships = Vec::new();

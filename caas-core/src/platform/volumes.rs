@@ -1,26 +1,26 @@
 //! Persistent volumes: created on their own or with the service that first mounts them, each
 //! holding its size against the organization's storage quota until it is deleted.
 //!
-//! - **Create** reserves the size (storage quota), records the volume, creates it in the
-//!   runtime with the managed labels and the configured [`VolumeDriver`], then commits the
-//!   reservation; any failure undoes the earlier steps.
-//! - **Mounting**: a service's spec mounts volumes of its project by name. A mount of a volume
-//!   that does not exist yet creates it (size from the mount) as part of the deploy and is
-//!   undone with it. A full volume cannot be mounted writable by a new deploy.
-//! - **Delete** is refused while a service mounts the volume, unless forced: then each such
-//!   service is recreated without the mount first. Backups of a deleted volume are kept.
-//! - **Usage**: [`Platform::check_volumes`] measures every volume through the runtime. At
-//!   [`VOLUME_WARNING_PERCENT`] of its size a volume is `warning` (an alert fires and each
-//!   service mounting it gets a `volume_almost_full` event); at its size it is `full` (another
-//!   alert, `volume_full` events) and from then on it is mounted read-only whenever a container
-//!   of a service mounting it is created, and deploys that would add to it are refused. Alerts
-//!   resolve once usage falls back.
-//! - **Hard limits**: the size is a quota and a soft limit measured by the platform; the
-//!   local driver of Docker does not enforce sizes. Where the host can, configure a
-//!   [`VolumeDriver`] whose options carry the size (`{size}` is replaced by the volume's size
-//!   in bytes): e.g. the local driver with `type=tmpfs`, `device=tmpfs`, `o=size={size}`
-//!   (hard limit, memory-backed, not persistent), a size-aware volume plugin, or the local
-//!   driver on an XFS file system with project quotas. Users never pass driver options.
+//! - **Create** reserves the size (storage quota), records the volume, creates it in the runtime
+//!   with the managed labels and the configured [`VolumeDriver`], then commits the reservation; any
+//!   failure undoes the earlier steps.
+//! - **Mounting**: a service's spec mounts volumes of its project by name. A mount of a volume that
+//!   does not exist yet creates it (size from the mount) as part of the deploy and is undone with
+//!   it. A full volume cannot be mounted writable by a new deploy.
+//! - **Delete** is refused while a service mounts the volume, unless forced: then each such service
+//!   is recreated without the mount first. Backups of a deleted volume are kept.
+//! - **Usage**: [`Volumes::check`](crate::platform::Volumes::check) measures every volume through
+//!   the runtime. At [`VOLUME_WARNING_PERCENT`] of its size a volume is `warning` (an alert fires
+//!   and each service mounting it gets a `volume_almost_full` event); at its size it is `full`
+//!   (another alert, `volume_full` events) and from then on it is mounted read-only whenever a
+//!   container of a service mounting it is created, and deploys that would add to it are refused.
+//!   Alerts resolve once usage falls back.
+//! - **Hard limits**: the size is a quota and a soft limit measured by the platform; the local
+//!   driver of Docker does not enforce sizes. Where the host can, configure a [`VolumeDriver`]
+//!   whose options carry the size (`{size}` is replaced by the volume's size in bytes): e.g. the
+//!   local driver with `type=tmpfs`, `device=tmpfs`, `o=size={size}` (hard limit, memory-backed,
+//!   not persistent), a size-aware volume plugin, or the local driver on an XFS file system with
+//!   project quotas. Users never pass driver options.
 
 use std::collections::BTreeMap;
 
@@ -136,7 +136,7 @@ pub struct VolumeView {
     pub mounted_by: Vec<MountedBy>,
 }
 
-/// What one pass of [`Platform::check_volumes`] did.
+/// What one pass of [`Volumes::check`](crate::platform::Volumes::check) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeCheckReport {
     /// Volumes measured.
@@ -185,7 +185,7 @@ impl Platform {
     /// project), `QuotaExceeded`, `NotFound`, `PermissionDenied`, `Unavailable` (nothing is
     /// left behind).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %new.project))]
-    pub async fn create_volume(
+    pub(crate) async fn create_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -312,7 +312,7 @@ impl Platform {
 
     /// The volumes of an organization (of one project when given) the principal may see.
     /// Errors: `NotFound`, `PermissionDenied`.
-    pub async fn list_volumes(
+    pub(crate) async fn list_volumes(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -347,7 +347,7 @@ impl Platform {
 
     /// One volume, by id or by name (a name must be unique in the organization; otherwise
     /// use the id). Errors: `NotFound`, `Conflict` (ambiguous name), `PermissionDenied`.
-    pub async fn volume(
+    pub(crate) async fn volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -367,7 +367,7 @@ impl Platform {
     /// Errors: `Conflict` (mounted, not forced; or the runtime still uses it), `NotFound`,
     /// `PermissionDenied`, `Unavailable` (the record stays until the runtime object is gone).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.volume = %volume))]
-    pub async fn delete_volume(
+    pub(crate) async fn delete_volume(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -641,7 +641,7 @@ impl Platform {
     /// that mount a volume whose state got worse. A system operation (no principal).
     /// Errors: `Unavailable` (the store); a volume the runtime cannot measure is reported.
     #[instrument(skip_all)]
-    pub async fn check_volumes(&self) -> Result<VolumeCheckReport> {
+    pub(crate) async fn check_volumes(&self) -> Result<VolumeCheckReport> {
         let mut report = VolumeCheckReport::default();
         let runtime = self.runtime();
         for mut v in self.inner.store.volumes.list_all_volumes().await? {
@@ -728,10 +728,10 @@ impl Platform {
         }
     }
 
-    /// Makes `rule` about `subject` fire (deduplicated: one firing alert at a time, which the
-    /// store enforces, so that of two evaluators raising it at once only one gets it back and
-    /// notifies) or resolves it; returns the alert when its state changed. Failures are logged: alerts
-    /// never fail the operation that raised them.
+    /// Makes `rule` about `subject` fire (deduplicated: one firing alert at a time, which the store
+    /// enforces, so that of two evaluators raising it at once only one gets it back and notifies)
+    /// or resolves it; returns the alert when its state changed. Failures are logged: alerts never
+    /// fail the operation that raised them.
     pub(super) async fn set_alert(
         &self,
         org: OrgId,

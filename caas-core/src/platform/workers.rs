@@ -18,10 +18,10 @@
 //! | worker | one pass | every |
 //! |---|---|---|
 //! | [`Platform::run_reconciler`] | [`Platform::reconcile`] | `interval` |
-//! | [`Platform::run_alert_evaluator`] | [`Platform::evaluate_alerts`] | `interval` |
-//! | [`Platform::run_backup_scheduler`] | [`Platform::run_due_backups`] | `interval` |
-//! | [`Platform::run_volume_monitor`] | [`Platform::check_volumes`] | `interval` |
-//! | [`Platform::run_domain_verifier`] | [`Platform::reverify_domains`] | `interval` |
+//! | [`Platform::run_alert_evaluator`] | [`Monitoring::evaluate_alerts`](crate::platform::Monitoring::evaluate_alerts) | `interval` |
+//! | [`Platform::run_backup_scheduler`] | [`Backups::run_due`](crate::platform::Backups::run_due) | `interval` |
+//! | [`Platform::run_volume_monitor`] | [`Volumes::check`](crate::platform::Volumes::check) | `interval` |
+//! | [`Platform::run_domain_verifier`] | [`Domains::reverify`](crate::platform::Domains::reverify) | `interval` |
 //! | [`Platform::run_collector`] | a metrics cycle (see [`Collector`]) | [`CollectorConfig::interval`] |
 //! | [`Platform::run_event_watcher`] | each engine event (see [`WatcherConfig`]) | as events come |
 //!
@@ -87,8 +87,8 @@ impl Platform {
         .await;
     }
 
-    /// Runs [`Platform::evaluate_alerts`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it:
+    /// Runs [`Monitoring::evaluate_alerts`](crate::platform::Monitoring::evaluate_alerts) now and
+    /// then every `interval` until `shutdown` completes; passes never overlap. Spawn it:
     /// `tokio::spawn(platform.run_alert_evaluator(..))`.
     pub async fn run_alert_evaluator(
         self,
@@ -101,8 +101,8 @@ impl Platform {
         .await;
     }
 
-    /// Runs [`Platform::run_due_backups`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it:
+    /// Runs [`Backups::run_due`](crate::platform::Backups::run_due) now and then every `interval`
+    /// until `shutdown` completes; passes never overlap. Spawn it:
     /// `tokio::spawn(platform.run_backup_scheduler(..))`.
     pub async fn run_backup_scheduler(
         self,
@@ -115,8 +115,9 @@ impl Platform {
         .await;
     }
 
-    /// Runs [`Platform::check_volumes`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it: `tokio::spawn(platform.run_volume_monitor(..))`.
+    /// Runs [`Volumes::check`](crate::platform::Volumes::check) now and then every `interval` until
+    /// `shutdown` completes; passes never overlap. Spawn it:
+    /// `tokio::spawn(platform.run_volume_monitor(..))`.
     pub async fn run_volume_monitor(
         self,
         interval: Duration,
@@ -128,8 +129,8 @@ impl Platform {
         .await;
     }
 
-    /// Runs [`Platform::reverify_domains`] now and then every `interval` until `shutdown`
-    /// completes; passes never overlap. Spawn it:
+    /// Runs [`Domains::reverify`](crate::platform::Domains::reverify) now and then every `interval`
+    /// until `shutdown` completes; passes never overlap. Spawn it:
     /// `tokio::spawn(platform.run_domain_verifier(..))`.
     pub async fn run_domain_verifier(
         self,
@@ -142,10 +143,11 @@ impl Platform {
         .await;
     }
 
-    /// Runs the metrics collector until `shutdown` completes and returns its final counters
-    /// (a system worker: no principal). Spawn it on the runtime:
-    /// `tokio::spawn(platform.run_collector(config, shutdown))`; to read the counters while
-    /// it runs, use [`Platform::collector`] and [`Collector::handle`].
+    /// Runs the metrics collector until `shutdown` completes and returns its final counters (a
+    /// system worker: no principal). Spawn it on the runtime:
+    /// `tokio::spawn(platform.run_collector(config, shutdown))`; to read the counters while it
+    /// runs, use [`Monitoring::collector`](crate::platform::Monitoring::collector) and
+    /// [`Collector::handle`].
     pub async fn run_collector(
         self,
         config: CollectorConfig,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,7 @@ async fn world_on(
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -92,20 +94,24 @@ async fn world_on(
         backup_storage_bytes: 10 * GIB,
     };
     platform
-        .create_plan(&who, NewPlan::new("p", limits))
+        .plans()
+        .create(&who, NewPlan::new("p", limits))
         .await
         .unwrap();
     for org in ["acme", "rival"] {
         platform
-            .create_org(&who, NewOrganization::new(org), None)
+            .orgs()
+            .create(&who, NewOrganization::new(org), None)
             .await
             .unwrap();
         platform
+            .orgs()
             .set_subscription(&who, org, "p", SubscriptionStatus::Active)
             .await
             .unwrap();
         platform
-            .create_project(&who, org, NewProject::new("shop"))
+            .projects()
+            .create(&who, org, NewProject::new("shop"))
             .await
             .unwrap();
     }
@@ -136,7 +142,12 @@ async fn deploy(w: &World, org: &str, name: &str) -> ServiceId {
         protocol: Protocol::Tcp,
     });
     w.platform
-        .deploy_app(&w.who, org, "shop", DeployApp::new(name, spec))
+        .services()
+        .deploy_app(
+            &w.who,
+            &ProjectRef::new(org, "shop"),
+            DeployApp::new(name, spec),
+        )
         .await
         .unwrap()
         .id
@@ -170,12 +181,16 @@ fn rule(host: &str, path: &str, strip: bool) -> RouteRule {
 
 async fn add(w: &World, service: &str, d: NewDomain) -> caas_core::Result<DomainView> {
     w.platform
-        .add_domain(&w.who, "acme", "shop", service, d)
+        .domains()
+        .add(&w.who, &ServiceRef::new("acme", "shop", service), d)
         .await
 }
 
 async fn add_in(w: &World, org: &str, d: NewDomain) -> caas_core::Result<DomainView> {
-    w.platform.add_domain(&w.who, org, "shop", "web", d).await
+    w.platform
+        .domains()
+        .add(&w.who, &ServiceRef::new(org, "shop", "web"), d)
+        .await
 }
 
 async fn verify_in(
@@ -185,7 +200,8 @@ async fn verify_in(
     method: VerificationMethod,
 ) -> caas_core::Result<Vec<DomainView>> {
     w.platform
-        .verify_domain(&w.who, org, host, None, method)
+        .domains()
+        .verify(&w.who, org, host, None, method)
         .await
 }
 
@@ -346,7 +362,13 @@ async fn every_spelling_of_a_hostname_is_the_same_name() {
     assert!(verified(&verify_dns(&w, "BÜCHER.example.").await[0]));
     let removed = w
         .platform
-        .remove_domain(&w.who, "acme", "shop", "web", "xn--BCHER-kva.example", None)
+        .domains()
+        .remove(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            "xn--BCHER-kva.example",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(removed.len(), 1);
@@ -475,7 +497,7 @@ async fn txt_verification_routes_exactly_the_verified_rules() {
 
     // The periodic re-check picks up the record once it is published.
     publish_txt(&w, &c);
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 1);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 1);
     let routes = w.proxy.routes_opt(&svc.to_string()).await.unwrap().unwrap();
     assert_eq!(routes.rules.len(), 4);
 
@@ -494,7 +516,13 @@ async fn txt_verification_routes_exactly_the_verified_rules() {
     // Removal unroutes: one path, then the whole host, then the rest.
     let removed = w
         .platform
-        .remove_domain(&w.who, "acme", "shop", "web", "a.example.com", Some("/two"))
+        .domains()
+        .remove(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            "a.example.com",
+            Some("/two"),
+        )
         .await
         .unwrap();
     assert_eq!(removed.len(), 1);
@@ -502,7 +530,8 @@ async fn txt_verification_routes_exactly_the_verified_rules() {
     assert_eq!(routes.rules.len(), 4);
     for host in ["a.example.com", "b.example.com", "c.example.com"] {
         w.platform
-            .remove_domain(&w.who, "acme", "shop", "web", host, None)
+            .domains()
+            .remove(&w.who, &ServiceRef::new("acme", "shop", "web"), host, None)
             .await
             .unwrap();
     }
@@ -515,7 +544,13 @@ async fn txt_verification_routes_exactly_the_verified_rules() {
     );
     let err = w
         .platform
-        .remove_domain(&w.who, "acme", "shop", "web", "a.example.com", None)
+        .domains()
+        .remove(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            "a.example.com",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -538,7 +573,13 @@ async fn a_suspended_organization_verifies_no_domain_until_it_is_reactivated() {
         .await
         .unwrap();
     publish_txt(&w, &d);
-    assert!(w.platform.suspend_org(&w.who, "acme").await.unwrap());
+    assert!(
+        w.platform
+            .admin()
+            .suspend_org(&w.who, "acme")
+            .await
+            .unwrap()
+    );
     let err = verify_in(&w, "acme", "a.example.com", VerificationMethod::Dns)
         .await
         .unwrap_err();
@@ -553,7 +594,13 @@ async fn a_suspended_organization_verifies_no_domain_until_it_is_reactivated() {
         .unwrap()
         .unwrap();
     assert_eq!(claim.verification, VerificationStatus::Pending, "unchanged");
-    assert!(w.platform.reactivate_org(&w.who, "acme").await.unwrap());
+    assert!(
+        w.platform
+            .admin()
+            .reactivate_org(&w.who, "acme")
+            .await
+            .unwrap()
+    );
     assert!(verified(&verify_dns(&w, "a.example.com").await[0]));
 }
 
@@ -568,7 +615,8 @@ async fn a_recreate_keeps_a_routed_service_routed_to_its_new_container() {
     verify_dns(&w, "a.example.com").await;
     let (old, _) = container(&w, svc).await;
     w.platform
-        .recreate_service(&w.who, "acme", "shop", "web")
+        .services()
+        .recreate(&w.who, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     let (new, ip) = container(&w, svc).await;
@@ -591,11 +639,10 @@ async fn permissions_and_certificates() {
 
     let err = w
         .platform
-        .add_domain(
+        .domains()
+        .add(
             &viewer,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             NewDomain::new("v.example.com"),
         )
         .await
@@ -603,7 +650,8 @@ async fn permissions_and_certificates() {
     assert!(err.is_permission_denied(), "{err}");
     let err = w
         .platform
-        .verify_domain(
+        .domains()
+        .verify(
             &viewer,
             "acme",
             "a.example.com",
@@ -615,13 +663,20 @@ async fn permissions_and_certificates() {
     assert!(err.is_permission_denied(), "{err}");
     let err = w
         .platform
-        .remove_domain(&viewer, "acme", "shop", "web", "a.example.com", None)
+        .domains()
+        .remove(
+            &viewer,
+            &ServiceRef::new("acme", "shop", "web"),
+            "a.example.com",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     assert_eq!(
         w.platform
-            .list_domains(&viewer, "acme", "shop", "web")
+            .domains()
+            .list(&viewer, &ServiceRef::new("acme", "shop", "web"))
             .await
             .unwrap()
             .len(),
@@ -630,11 +685,10 @@ async fn permissions_and_certificates() {
 
     let err = w
         .platform
-        .add_domain(
+        .domains()
+        .add(
             &stranger,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             NewDomain::new("s.example.com"),
         )
         .await
@@ -642,13 +696,15 @@ async fn permissions_and_certificates() {
     assert!(err.is_not_found(), "{err}");
     let err = w
         .platform
-        .list_domains(&stranger, "acme", "shop", "web")
+        .domains()
+        .list(&stranger, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = w
         .platform
-        .verify_domain(
+        .domains()
+        .verify(
             &stranger,
             "acme",
             "a.example.com",
@@ -660,6 +716,7 @@ async fn permissions_and_certificates() {
     assert!(err.is_not_found(), "{err}");
     let err = w
         .platform
+        .domains()
         .certificate_status(&stranger, "acme", "a.example.com")
         .await
         .unwrap_err();
@@ -667,6 +724,7 @@ async fn permissions_and_certificates() {
     // Another tenant's domain is not found either.
     let err = w
         .platform
+        .domains()
         .certificate_status(&w.who, "rival", "a.example.com")
         .await
         .unwrap_err();
@@ -676,6 +734,7 @@ async fn permissions_and_certificates() {
         .set_certificate("a.example.com", CertificateStatus::Pending);
     assert_eq!(
         w.platform
+            .domains()
             .certificate_status(&viewer, "acme", "a.example.com")
             .await
             .unwrap(),

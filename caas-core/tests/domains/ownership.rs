@@ -3,6 +3,7 @@
 //! records, a customer's DNS wildcard), reserved names, expiry, the plan's domain limit, and
 //! one organization's checks not delaying another's.
 
+use caas_core::ServiceRef;
 use caas_core::ports::store::prelude::*;
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -60,7 +61,11 @@ fn emulated_proxy(listener: tokio::net::TcpListener, w: &World) -> Seen {
                     .strip_prefix(caas_core::platform::HTTP_CHALLENGE_PREFIX)
                     .unwrap_or_default();
                 let answer = match routed {
-                    true => platform.challenge_answer(&host, token).await.unwrap(),
+                    true => platform
+                        .domains()
+                        .challenge_answer(&host, token)
+                        .await
+                        .unwrap(),
                     false => None,
                 };
                 let reply = match answer {
@@ -133,7 +138,7 @@ async fn the_platform_answers_the_http_challenge_of_a_pending_claim_through_its_
     // The answer: only this token, only on this host (any case, with a port), only unproven.
     let answer = |host: &'static str, token: String| {
         let p = w.platform.clone();
-        async move { p.challenge_answer(host, &token).await.unwrap() }
+        async move { p.domains().challenge_answer(host, &token).await.unwrap() }
     };
     assert_eq!(
         answer("shop.example.com", token.clone()).await,
@@ -258,7 +263,7 @@ async fn pointing_at_the_platform_proves_nothing() {
         "{out:?}"
     );
     assert!(out[0].readiness.as_ref().unwrap().points_at_platform);
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 0);
     assert!(
         w.proxy
             .routes_opt(&svc.to_string())
@@ -287,7 +292,13 @@ async fn a_dangling_record_or_a_customers_dns_wildcard_cannot_be_claimed_by_http
     assert!(verified(&verify_dns(&w, "shop.victim.example").await[0]));
     w.dns.set_ips("*.victim.example", [LOOPBACK]);
     w.platform
-        .remove_domain(&w.who, "acme", "shop", "web", "shop.victim.example", None)
+        .domains()
+        .remove(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            "shop.victim.example",
+            None,
+        )
         .await
         .unwrap();
     // Another organization claims the dangling name and a sibling: the claims are made (the
@@ -314,7 +325,7 @@ async fn a_dangling_record_or_a_customers_dns_wildcard_cannot_be_claimed_by_http
             .unwrap();
         assert!(!verified(&out[0]), "{out:?}");
     }
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 0);
     assert!(seen.lock().unwrap().is_empty(), "no request was even sent");
     assert!(
         w.proxy
@@ -429,7 +440,7 @@ async fn an_unproven_claim_expires_and_frees_the_hostname_for_another_claimant()
         .await
         .unwrap();
     w.clock.advance(chrono::Duration::minutes(30));
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 0);
     assert!(
         w.store
             .host_claim_opt("forgotten.example.com")
@@ -438,7 +449,7 @@ async fn an_unproven_claim_expires_and_frees_the_hostname_for_another_claimant()
             .is_some()
     );
     w.clock.advance(chrono::Duration::minutes(31));
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 0);
     assert!(
         w.store
             .host_claim_opt("forgotten.example.com")
@@ -447,7 +458,7 @@ async fn an_unproven_claim_expires_and_frees_the_hostname_for_another_claimant()
             .is_none()
     );
     w.clock.advance(chrono::Duration::days(30));
-    w.platform.reverify_domains().await.unwrap();
+    w.platform.domains().reverify().await.unwrap();
     assert!(
         w.store
             .host_claim_opt("wanted.example.com")
@@ -552,7 +563,7 @@ async fn one_organizations_slow_names_do_not_delay_anothers_verification() {
     publish_txt(&w, &quick);
     let pass = tokio::spawn({
         let p = w.platform.clone();
-        async move { p.reverify_domains().await }
+        async move { p.domains().reverify().await }
     });
     // The other organization's claim is verified while all of acme's checks hang...
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

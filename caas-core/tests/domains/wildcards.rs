@@ -3,6 +3,7 @@
 //! below the wildcard, routing and certificates.
 
 use super::*;
+use caas_core::ServiceRef;
 use caas_core::platform::CERTIFICATE_PROBE_LABEL;
 use caas_core::validate::HostPattern;
 
@@ -85,11 +86,10 @@ async fn a_wildcard_and_the_hosts_it_covers_belong_to_one_organization() {
     }
     let err = w
         .platform
-        .add_domain(
+        .domains()
+        .add(
             &w.who,
-            "rival",
-            "shop",
-            "web",
+            &ServiceRef::new("rival", "shop", "web"),
             NewDomain::new("blog.acme.example").path_prefix("/x"),
         )
         .await
@@ -172,6 +172,7 @@ async fn a_wildcard_is_proved_by_the_txt_record_of_its_base_and_routed_as_a_wild
     w.proxy.set_certificate(&probe, CertificateStatus::Pending);
     assert_eq!(
         w.platform
+            .domains()
             .certificate_status(&w.who, "acme", "*.apps.example.com")
             .await
             .unwrap(),
@@ -179,7 +180,13 @@ async fn a_wildcard_is_proved_by_the_txt_record_of_its_base_and_routed_as_a_wild
     );
 
     w.platform
-        .remove_domain(&w.who, "acme", "shop", "web", "*.apps.example.com", None)
+        .domains()
+        .remove(
+            &w.who,
+            &ServiceRef::new("acme", "shop", "web"),
+            "*.apps.example.com",
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -199,10 +206,11 @@ async fn the_verifier_proves_a_wildcard_once_its_txt_record_is_published() {
         .await
         .unwrap();
     w.dns.set_cname("*.cn.example.com", ["edge.caas.example."]);
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 0);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 0);
     let view = &w
         .platform
-        .list_domains(&w.who, "acme", "shop", "web")
+        .domains()
+        .list(&w.who, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap()[0];
     assert!(
@@ -211,10 +219,11 @@ async fn the_verifier_proves_a_wildcard_once_its_txt_record_is_published() {
     );
     assert!(!verified(view));
     publish_txt(&w, &d);
-    assert_eq!(w.platform.reverify_domains().await.unwrap(), 1);
+    assert_eq!(w.platform.domains().reverify().await.unwrap(), 1);
     let view = &w
         .platform
-        .list_domains(&w.who, "acme", "shop", "web")
+        .domains()
+        .list(&w.who, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap()[0];
     assert!(verified(view), "{view:?}");

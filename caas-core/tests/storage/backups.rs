@@ -5,6 +5,7 @@ use super::*;
 use caas_core::model::{BackupStatus, BackupTrigger, ServiceEventKind, ServiceStatus};
 use caas_core::platform::{BackupRequest, NewVolume, RestoreRequest, ScheduleRequest};
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 use object_store::ObjectStore;
 use sha2::Digest;
 
@@ -20,7 +21,8 @@ async fn backed_up(w: &World) -> (caas_core::model::Service, caas_core::model::B
     w.put_files(&name, FILES).await;
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
     (svc, b, name)
@@ -76,7 +78,8 @@ async fn backup_then_wipe_then_restore_gives_the_same_files_on_a_new_runtime_vol
     );
     let after = w
         .platform
-        .service(&w.admin, "acme", "shop", "web")
+        .services()
+        .get(&w.admin, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(after.status, ServiceStatus::Running);
@@ -129,7 +132,8 @@ async fn a_restore_the_target_or_the_staging_disk_cannot_hold_is_refused_before_
     // Nothing changed: the new volume is gone again, the old data is in place.
     assert!(
         w.platform
-            .volume(&w.viewer, "acme", "huge")
+            .volumes()
+            .get(&w.viewer, "acme", "huge")
             .await
             .unwrap_err()
             .is_not_found()
@@ -158,17 +162,20 @@ async fn restores_into_a_new_volume_and_of_a_deleted_volume_need_a_target() {
     assert_eq!(w.storage_used().await, 2 * GIB);
 
     w.platform
-        .delete_volume(&w.admin, "acme", &out.volume.id.to_string(), false)
+        .volumes()
+        .delete(&w.admin, "acme", &out.volume.id.to_string(), false)
         .await
         .unwrap();
     w.platform
-        .delete_volume(&w.admin, "acme", "data", true)
+        .volumes()
+        .delete(&w.admin, "acme", "data", true)
         .await
         .unwrap();
     // The backup outlives its volume.
     let all = w
         .platform
-        .list_org_backups(&w.viewer, "acme")
+        .backups()
+        .list_org(&w.viewer, "acme")
         .await
         .unwrap();
     assert_eq!(all.len(), 1);
@@ -239,7 +246,8 @@ async fn hostile_archives_are_refused_and_nothing_is_written() {
     let before = w.files(&name).await;
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
     let key = object_store::path::Path::from(b.location.clone().unwrap());
@@ -278,7 +286,8 @@ async fn hostile_archives_are_refused_and_nothing_is_written() {
     }
     let after = w
         .platform
-        .service(&w.admin, "acme", "shop", "web")
+        .services()
+        .get(&w.admin, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(
@@ -323,7 +332,8 @@ async fn a_consistent_backup_stops_and_starts_the_services_that_mount_the_volume
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::consistent(true))
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::consistent(true))
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded);
@@ -340,7 +350,8 @@ async fn a_consistent_backup_stops_and_starts_the_services_that_mount_the_volume
     assert_eq!(events[1].0, ServiceEventKind::Stopped, "{events:?}");
     let after = w
         .platform
-        .service(&w.admin, "acme", "shop", "web")
+        .services()
+        .get(&w.admin, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert_eq!(after.status, ServiceStatus::Running);
@@ -356,7 +367,8 @@ async fn a_failed_copy_is_recorded_with_its_reason_and_leaves_no_object() {
     );
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Failed);
@@ -382,14 +394,16 @@ async fn schedules_take_one_backup_per_due_slot_and_retention_keeps_the_newest()
     for bad in ["* * *", "0 25 * * *"] {
         let err = w
             .platform
-            .set_backup_schedule(&w.member, "acme", "data", Some(ScheduleRequest::new(bad)))
+            .backups()
+            .set_schedule(&w.member, "acme", "data", Some(ScheduleRequest::new(bad)))
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some("cron"), "{err}");
     }
     let err = w
         .platform
-        .set_backup_schedule(
+        .backups()
+        .set_schedule(
             &w.member,
             "acme",
             "data",
@@ -401,11 +415,13 @@ async fn schedules_take_one_backup_per_due_slot_and_retention_keeps_the_newest()
     // A manual backup is never touched by retention.
     let manual = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
     w.platform
-        .set_backup_schedule(
+        .backups()
+        .set_schedule(
             &w.member,
             "acme",
             "data",
@@ -414,25 +430,40 @@ async fn schedules_take_one_backup_per_due_slot_and_retention_keeps_the_newest()
         .await
         .unwrap();
     assert!(
-        w.platform.run_due_backups().await.unwrap().taken.is_empty(),
+        w.platform
+            .backups()
+            .run_due()
+            .await
+            .unwrap()
+            .taken
+            .is_empty(),
         "not due yet"
     );
     let mut taken = Vec::new();
     for hour in 0..4 {
         w.clock.advance(chrono::Duration::hours(1));
-        let r = w.platform.run_due_backups().await.unwrap();
+        let r = w.platform.backups().run_due().await.unwrap();
         assert!(r.errors.is_empty(), "{r:?}");
         assert_eq!(r.taken.len(), 1, "hour {hour}: one backup per due slot");
         taken.push(r.taken[0].id);
         // Same slot again: nothing.
-        assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+        assert!(
+            w.platform
+                .backups()
+                .run_due()
+                .await
+                .unwrap()
+                .taken
+                .is_empty()
+        );
         if hour >= 2 {
             assert_eq!(r.removed, vec![taken[hour - 2]], "hour {hour}");
         }
     }
     let left: Vec<_> = w
         .platform
-        .list_backups(&w.viewer, "acme", "data")
+        .backups()
+        .list(&w.viewer, "acme", "data")
         .await
         .unwrap()
         .into_iter()
@@ -445,15 +476,32 @@ async fn schedules_take_one_backup_per_due_slot_and_retention_keeps_the_newest()
 
     // After a long pause, one catch-up run, not one per missed hour.
     w.clock.advance(chrono::Duration::hours(10));
-    assert_eq!(w.platform.run_due_backups().await.unwrap().taken.len(), 1);
-    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+    assert_eq!(w.platform.backups().run_due().await.unwrap().taken.len(), 1);
+    assert!(
+        w.platform
+            .backups()
+            .run_due()
+            .await
+            .unwrap()
+            .taken
+            .is_empty()
+    );
 
     w.platform
-        .set_backup_schedule(&w.member, "acme", "data", None)
+        .backups()
+        .set_schedule(&w.member, "acme", "data", None)
         .await
         .unwrap();
     w.clock.advance(chrono::Duration::hours(2));
-    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+    assert!(
+        w.platform
+            .backups()
+            .run_due()
+            .await
+            .unwrap()
+            .taken
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -463,28 +511,33 @@ async fn only_admins_restore_and_strangers_see_nothing() {
     let id = b.id.to_string();
     let err = w
         .platform
-        .backup_volume(&w.viewer, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.viewer, "acme", "data", BackupRequest::default())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let err = w
         .platform
-        .restore_backup(&w.member, "acme", &id, RestoreRequest::same_volume())
+        .backups()
+        .restore(&w.member, "acme", &id, RestoreRequest::same_volume())
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let stranger = Principal::user(caas_core::UserId::new());
     for err in [
         w.platform
-            .restore_backup(&stranger, "acme", &id, RestoreRequest::same_volume())
+            .backups()
+            .restore(&stranger, "acme", &id, RestoreRequest::same_volume())
             .await
             .unwrap_err(),
         w.platform
-            .delete_backup(&stranger, "acme", &id)
+            .backups()
+            .delete(&stranger, "acme", &id)
             .await
             .unwrap_err(),
         w.platform
-            .delete_backup(&w.admin, "acme", &caas_core::BackupId::new().to_string())
+            .backups()
+            .delete(&w.admin, "acme", &caas_core::BackupId::new().to_string())
             .await
             .unwrap_err(),
     ] {
@@ -492,19 +545,22 @@ async fn only_admins_restore_and_strangers_see_nothing() {
     }
     assert_eq!(
         w.platform
-            .list_backups(&w.viewer, "acme", "data")
+            .backups()
+            .list(&w.viewer, "acme", "data")
             .await
             .unwrap()
             .len(),
         1
     );
     w.platform
-        .delete_backup(&w.member, "acme", &id)
+        .backups()
+        .delete(&w.member, "acme", &id)
         .await
         .unwrap();
     assert!(
         w.platform
-            .list_backups(&w.viewer, "acme", "data")
+            .backups()
+            .list(&w.viewer, "acme", "data")
             .await
             .unwrap()
             .is_empty()
@@ -524,7 +580,8 @@ async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_t
         .await;
     let running = w
         .platform
-        .list_backups(&w.viewer, "acme", "data")
+        .backups()
+        .list(&w.viewer, "acme", "data")
         .await
         .unwrap();
     assert_eq!(running[0].status, BackupStatus::Running);
@@ -537,7 +594,8 @@ async fn an_interrupted_consistent_backup_is_failed_and_its_service_started_by_t
     // A running backup cannot be deleted.
     let err = w
         .platform
-        .delete_backup(&w.member, "acme", &running[0].id.to_string())
+        .backups()
+        .delete(&w.member, "acme", &running[0].id.to_string())
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -594,23 +652,27 @@ async fn without_a_destination_backups_are_unsupported_but_strangers_still_get_n
     )
     .await;
     platform
-        .create_volume(&t.admin, &t.org, NewVolume::new("p", "data", MB))
+        .volumes()
+        .create(&t.admin, &t.org, NewVolume::new("p", "data", MB))
         .await
         .unwrap();
     let err = platform
-        .backup_volume(&t.admin, &t.org, "data", BackupRequest::default())
+        .backups()
+        .create(&t.admin, &t.org, "data", BackupRequest::default())
         .await
         .unwrap_err();
     assert!(err.is_unsupported(), "{err}");
     let stranger = Principal::user(caas_core::UserId::new());
     let err = platform
-        .backup_volume(&stranger, &t.org, "data", BackupRequest::default())
+        .backups()
+        .create(&stranger, &t.org, "data", BackupRequest::default())
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     // Removing a schedule needs no destination.
     platform
-        .set_backup_schedule(&t.admin, &t.org, "data", None)
+        .backups()
+        .set_schedule(&t.admin, &t.org, "data", None)
         .await
         .unwrap();
 }
@@ -631,7 +693,8 @@ async fn an_interrupted_paused_backup_is_failed_and_its_service_thawed_by_the_re
     );
     let running = w
         .platform
-        .list_backups(&w.viewer, "acme", "data")
+        .backups()
+        .list(&w.viewer, "acme", "data")
         .await
         .unwrap();
     assert!(running[0].consistent && running[0].paused);
@@ -673,7 +736,8 @@ async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
     let b = loop {
         let b = w
             .platform
-            .list_backups(&w.viewer, "acme", "data")
+            .backups()
+            .list(&w.viewer, "acme", "data")
             .await
             .unwrap()
             .remove(0);
@@ -687,6 +751,7 @@ async fn a_caller_that_goes_away_does_not_stop_a_paused_copy_half_way() {
     assert_eq!(thawed.status, ContainerStatus::Running);
     let audit = w
         .platform
+        .admin()
         .audit_log(&w.admin, &caas_core::ports::store::AuditFilter::default())
         .await
         .unwrap();
@@ -706,7 +771,8 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let running = w
         .platform
-        .start_backup(&w.member, "acme", "data", BackupRequest::consistent(true))
+        .backups()
+        .start(&w.member, "acme", "data", BackupRequest::consistent(true))
         .await
         .unwrap();
     assert_eq!(running.status, BackupStatus::Running);
@@ -714,7 +780,12 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     let id = running.id.to_string();
     // The answer came before the copy was over: the record still says so. It is there for
     // everyone who may see the volume, and the volume is busy.
-    let seen = w.platform.backup(&w.viewer, "acme", &id).await.unwrap();
+    let seen = w
+        .platform
+        .backups()
+        .get(&w.viewer, "acme", &id)
+        .await
+        .unwrap();
     assert_eq!(
         seen.status,
         BackupStatus::Running,
@@ -722,15 +793,29 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let again = w
         .platform
-        .start_backup(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .start(&w.member, "acme", "data", BackupRequest::default())
         .await;
     assert!(matches!(&again, Err(e) if e.is_conflict()), "{again:?}");
     assert!(
-        !w.platform.wait_for_copies(Duration::from_millis(50)).await,
+        !w.platform
+            .backups()
+            .wait_for_copies(Duration::from_millis(50))
+            .await,
         "the copy is still going"
     );
-    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
-    let done = w.platform.backup(&w.viewer, "acme", &id).await.unwrap();
+    assert!(
+        w.platform
+            .backups()
+            .wait_for_copies(Duration::from_secs(10))
+            .await
+    );
+    let done = w
+        .platform
+        .backups()
+        .get(&w.viewer, "acme", &id)
+        .await
+        .unwrap();
     assert_eq!(done.status, BackupStatus::Succeeded, "{:?}", done.error);
     assert!(done.sha256.is_some() && done.finished_at.is_some());
     let after = w.store.service(svc.id).await.unwrap();
@@ -741,6 +826,7 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let audit = w
         .platform
+        .admin()
         .audit_log(&w.admin, &caas_core::ports::store::AuditFilter::default())
         .await
         .unwrap();
@@ -757,14 +843,26 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let next = w
         .platform
-        .start_backup(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .start(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
-    assert!(!w.platform.wait_for_copies(Duration::from_millis(20)).await);
-    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    assert!(
+        !w.platform
+            .backups()
+            .wait_for_copies(Duration::from_millis(20))
+            .await
+    );
+    assert!(
+        w.platform
+            .backups()
+            .wait_for_copies(Duration::from_secs(10))
+            .await
+    );
     let next = w
         .platform
-        .backup(&w.viewer, "acme", &next.id.to_string())
+        .backups()
+        .get(&w.viewer, "acme", &next.id.to_string())
         .await
         .unwrap();
     assert_eq!(next.status, BackupStatus::Succeeded);
@@ -773,7 +871,8 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     // Refusals that come before the record are errors, as for a backup waited for.
     let not_a_database = w
         .platform
-        .start_backup(&w.member, "acme", "data", BackupRequest::logical())
+        .backups()
+        .start(&w.member, "acme", "data", BackupRequest::logical())
         .await;
     assert!(
         matches!(&not_a_database, Err(caas_core::Error::InvalidInput { field, .. }) if field == "logical"),
@@ -781,7 +880,8 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let viewer = w
         .platform
-        .start_backup(&w.viewer, "acme", "data", BackupRequest::default())
+        .backups()
+        .start(&w.viewer, "acme", "data", BackupRequest::default())
         .await;
     assert!(
         matches!(&viewer, Err(e) if e.is_permission_denied()),
@@ -789,14 +889,16 @@ async fn a_backup_started_in_the_background_answers_running_and_is_waited_for_at
     );
     let listed = w
         .platform
-        .list_backups(&w.viewer, "acme", "data")
+        .backups()
+        .list(&w.viewer, "acme", "data")
         .await
         .unwrap();
     assert_eq!(listed.len(), 2, "no record for the refused ones");
     // No such backup.
     let missing = w
         .platform
-        .backup(&w.viewer, "acme", &uuid::Uuid::new_v4().to_string())
+        .backups()
+        .get(&w.viewer, "acme", &uuid::Uuid::new_v4().to_string())
         .await;
     assert!(
         matches!(missing, Err(ref e) if e.is_not_found()),
@@ -809,7 +911,8 @@ async fn a_background_backup_answers_at_once_even_while_every_copy_permit_is_tak
     let w = world().await;
     for name in ["a", "b", "c"] {
         w.platform
-            .create_volume(&w.member, "acme", NewVolume::new("shop", name, GIB))
+            .volumes()
+            .create(&w.member, "acme", NewVolume::new("shop", name, GIB))
             .await
             .unwrap();
     }
@@ -820,31 +923,40 @@ async fn a_background_backup_answers_at_once_even_while_every_copy_permit_is_tak
     // The platform runs two copies at once (the default); both are taken.
     for name in ["a", "b"] {
         w.platform
-            .start_backup(&w.member, "acme", name, BackupRequest::default())
+            .backups()
+            .start(&w.member, "acme", name, BackupRequest::default())
             .await
             .unwrap();
     }
     let third = w
         .platform
-        .start_backup(&w.member, "acme", "c", BackupRequest::default())
+        .backups()
+        .start(&w.member, "acme", "c", BackupRequest::default())
         .await
         .unwrap();
     assert_eq!(third.status, BackupStatus::Running);
     // Had the third waited for a permit, one of the first two would be over by now.
     let all = w
         .platform
-        .list_org_backups(&w.viewer, "acme")
+        .backups()
+        .list_org(&w.viewer, "acme")
         .await
         .unwrap();
     assert!(
         all.iter().all(|b| b.status == BackupStatus::Running),
         "answered without waiting for a permit: {all:?}"
     );
-    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    assert!(
+        w.platform
+            .backups()
+            .wait_for_copies(Duration::from_secs(10))
+            .await
+    );
     w.runtime.clear_faults();
     let all = w
         .platform
-        .list_org_backups(&w.viewer, "acme")
+        .backups()
+        .list_org(&w.viewer, "acme")
         .await
         .unwrap();
     assert_eq!(all.len(), 3);
@@ -865,7 +977,8 @@ async fn a_paused_copy_on_a_runtime_that_cannot_pause_fails_and_leaves_the_servi
     );
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::paused())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::paused())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Failed);
@@ -885,10 +998,10 @@ async fn postgres_with_dumps(
 ) -> (caas_core::platform::DeployedDatabase, ExecLog) {
     let db = w
         .platform
+        .services()
         .deploy_database(
             &w.admin,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             caas_core::platform::DeployDatabase::new(
                 "db",
                 caas_core::model::DatabaseEngine::Postgres,
@@ -922,7 +1035,8 @@ async fn a_logical_dump_goes_through_the_running_database_and_back() {
     let volume = db.spec.volumes[0].volume.to_string();
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", &volume, BackupRequest::logical())
+        .backups()
+        .create(&w.member, "acme", &volume, BackupRequest::logical())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Succeeded, "{:?}", b.error);
@@ -980,7 +1094,8 @@ async fn a_cut_dump_is_a_failed_backup_and_leaves_no_object() {
     let volume = db.spec.volumes[0].volume.to_string();
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", &volume, BackupRequest::logical())
+        .backups()
+        .create(&w.member, "acme", &volume, BackupRequest::logical())
         .await
         .unwrap();
     assert_eq!(b.status, BackupStatus::Failed);
@@ -1000,13 +1115,15 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
     // Not the data volume of a database.
     let e = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::logical())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::logical())
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("logical"), "{e}");
     let e = w
         .platform
-        .set_backup_schedule(
+        .backups()
+        .set_schedule(
             &w.member,
             "acme",
             "data",
@@ -1021,16 +1138,17 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
     assert_eq!(e.field(), Some("logical"), "{e}");
     let b = w
         .platform
-        .backup_volume(&w.member, "acme", &pg_volume, BackupRequest::logical())
+        .backups()
+        .create(&w.member, "acme", &pg_volume, BackupRequest::logical())
         .await
         .unwrap();
     // Into another engine's database, into a plain volume, into a new volume: refused.
     let maria = w
         .platform
+        .services()
         .deploy_database(
             &w.admin,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             caas_core::platform::DeployDatabase::new(
                 "maria",
                 caas_core::model::DatabaseEngine::Mariadb,
@@ -1055,23 +1173,30 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
         .unwrap_err();
     assert_eq!(e.field(), Some("new_volume"), "{e}");
     assert!(
-        w.platform.volume(&w.admin, "acme", "copy").await.is_err(),
+        w.platform
+            .volumes()
+            .get(&w.admin, "acme", "copy")
+            .await
+            .is_err(),
         "nothing was created"
     );
     // A stopped database: a manual dump is refused, a scheduled one is a failed record
     // (taken once, not again at every pass).
     w.platform
-        .stop_service(&w.admin, "acme", "shop", "db")
+        .services()
+        .stop(&w.admin, &ServiceRef::new("acme", "shop", "db"))
         .await
         .unwrap();
     let e = w
         .platform
-        .backup_volume(&w.member, "acme", &pg_volume, BackupRequest::logical())
+        .backups()
+        .create(&w.member, "acme", &pg_volume, BackupRequest::logical())
         .await
         .unwrap_err();
     assert!(e.is_conflict(), "{e}");
     w.platform
-        .set_backup_schedule(
+        .backups()
+        .set_schedule(
             &w.member,
             "acme",
             &pg_volume,
@@ -1084,7 +1209,7 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
         .await
         .unwrap();
     w.clock.advance(chrono::Duration::hours(1));
-    let report = w.platform.run_due_backups().await.unwrap();
+    let report = w.platform.backups().run_due().await.unwrap();
     assert_eq!(report.taken.len(), 1, "{report:?}");
     assert_eq!(report.taken[0].status, BackupStatus::Failed);
     assert_eq!(
@@ -1100,5 +1225,13 @@ async fn logical_dumps_need_a_database_volume_and_restore_only_through_a_running
             .contains("Stopped"),
         "{report:?}"
     );
-    assert!(w.platform.run_due_backups().await.unwrap().taken.is_empty());
+    assert!(
+        w.platform
+            .backups()
+            .run_due()
+            .await
+            .unwrap()
+            .taken
+            .is_empty()
+    );
 }

@@ -7,6 +7,7 @@ use super::*;
 use caas_core::model::BackupStatus;
 use caas_core::platform::{BackupRequest, ScheduleRequest, ServiceUpdate};
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 
 fn roomy() -> PlanLimits {
     PlanLimits {
@@ -33,7 +34,11 @@ async fn a_schedule_needs_a_bounded_retention_and_runs_at_most_every_fifteen_min
     w.deploy("web", app_with("data", "/data", GIB)).await;
     let set = |s: ScheduleRequest| {
         let (p, who) = (w.platform.clone(), w.member.clone());
-        async move { p.set_backup_schedule(&who, "acme", "data", Some(s)).await }
+        async move {
+            p.backups()
+                .set_schedule(&who, "acme", "data", Some(s))
+                .await
+        }
     };
     for (schedule, field) in [
         (ScheduleRequest::new("0 3 * * *"), "keep_last"),
@@ -89,6 +94,7 @@ async fn the_schedule_floor_and_retention_maxima_are_the_platforms_to_set() {
         .build()
         .unwrap();
     let admin = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
@@ -101,7 +107,8 @@ async fn the_schedule_floor_and_retention_maxima_are_the_platforms_to_set() {
     .await;
     let _ = admin;
     platform
-        .create_volume(
+        .volumes()
+        .create(
             &t.admin,
             &t.org,
             caas_core::platform::NewVolume::new("shop", "data", GIB),
@@ -117,13 +124,15 @@ async fn the_schedule_floor_and_retention_maxima_are_the_platforms_to_set() {
         ),
     ] {
         let err = platform
-            .set_backup_schedule(&t.admin, &t.org, "data", Some(schedule.clone()))
+            .backups()
+            .set_schedule(&t.admin, &t.org, "data", Some(schedule.clone()))
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some(field), "{schedule:?}: {err}");
     }
     platform
-        .set_backup_schedule(
+        .backups()
+        .set_schedule(
             &t.admin,
             &t.org,
             "data",
@@ -149,7 +158,8 @@ async fn a_backup_that_could_pass_the_plans_backup_storage_is_refused_before_it_
     // One backup of a 1 GiB volume fits: what it stores is small.
     let first = w
         .platform
-        .backup_volume(&w.member, "acme", "data", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "data", BackupRequest::default())
         .await
         .unwrap();
     assert_eq!(first.status, BackupStatus::Succeeded);
@@ -162,9 +172,11 @@ async fn a_backup_that_could_pass_the_plans_backup_storage_is_refused_before_it_
     );
     let (a, b) = tokio::join!(
         w.platform
-            .start_backup(&w.member, "acme", "data", BackupRequest::default()),
+            .backups()
+            .start(&w.member, "acme", "data", BackupRequest::default()),
         w.platform
-            .start_backup(&w.member, "acme", "more", BackupRequest::default()),
+            .backups()
+            .start(&w.member, "acme", "more", BackupRequest::default()),
     );
     let outcomes = [a, b];
     let started: Vec<_> = outcomes.iter().filter(|r| r.is_ok()).collect();
@@ -181,13 +193,19 @@ async fn a_backup_that_could_pass_the_plans_backup_storage_is_refused_before_it_
         used >= GIB + stored,
         "the running one counts with its volume's size: {used}"
     );
-    assert!(w.platform.wait_for_copies(Duration::from_secs(10)).await);
+    assert!(
+        w.platform
+            .backups()
+            .wait_for_copies(Duration::from_secs(10))
+            .await
+    );
     // No record was made for the refused one.
     let org = w.store.org_by_slug_opt("acme").await.unwrap().unwrap();
     assert_eq!(w.store.list_org_backups(org.id).await.unwrap().len(), 2);
     // Finished, the two small backups leave room for another.
     w.platform
-        .backup_volume(&w.member, "acme", "more", BackupRequest::default())
+        .backups()
+        .create(&w.member, "acme", "more", BackupRequest::default())
         .await
         .unwrap();
 }
@@ -203,10 +221,10 @@ async fn processes_per_container_are_capped_by_the_plan() {
     spec.resources.pids = 1_000_000;
     let err = w
         .platform
+        .services()
         .deploy_app(
             &w.admin,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             DeployApp::new("fork", spec.clone()),
         )
         .await
@@ -240,13 +258,20 @@ async fn processes_per_container_are_capped_by_the_plan() {
     });
     let err = w
         .platform
-        .update_service(&w.admin, "acme", "shop", "fork", update, false)
+        .services()
+        .update(
+            &w.admin,
+            &ServiceRef::new("acme", "shop", "fork"),
+            update,
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(quota_dimension(&err).0, "pids");
     let svc = w
         .platform
-        .service(&w.admin, "acme", "shop", "fork")
+        .services()
+        .get(&w.admin, &ServiceRef::new("acme", "shop", "fork"))
         .await
         .unwrap();
     assert_eq!(svc.spec.resources.pids, 512);

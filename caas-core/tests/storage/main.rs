@@ -9,6 +9,7 @@ mod backups;
 mod limits;
 mod volumes;
 
+use caas_core::ProjectRef;
 use caas_core::ports::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,25 +63,30 @@ async fn world_with_limits(limits: PlanLimits) -> World {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let platform = platform_on(&store, &runtime, &objects, &clock);
     let admin_user = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let admin = platform.principal_for(admin_user.id).await.unwrap();
     platform
-        .create_plan(&admin, NewPlan::new("p", limits))
+        .plans()
+        .create(&admin, NewPlan::new("p", limits))
         .await
         .unwrap();
     let org = platform
-        .create_org(&admin, caas_core::model::NewOrganization::new("acme"), None)
+        .orgs()
+        .create(&admin, caas_core::model::NewOrganization::new("acme"), None)
         .await
         .unwrap();
     platform
+        .orgs()
         .set_subscription(&admin, "acme", "p", SubscriptionStatus::Active)
         .await
         .unwrap();
     for p in ["shop", "blog"] {
         platform
-            .create_project(&admin, "acme", NewProject::new(p))
+            .projects()
+            .create(&admin, "acme", NewProject::new(p))
             .await
             .unwrap();
     }
@@ -136,7 +142,12 @@ fn app_with(volume: &str, target: &str, size: u64) -> ServiceSpec {
 impl World {
     async fn deploy(&self, name: &str, spec: ServiceSpec) -> caas_core::model::Service {
         self.platform
-            .deploy_app(&self.admin, "acme", "shop", DeployApp::new(name, spec))
+            .services()
+            .deploy_app(
+                &self.admin,
+                &ProjectRef::new("acme", "shop"),
+                DeployApp::new(name, spec),
+            )
             .await
             .unwrap()
     }
@@ -158,7 +169,7 @@ impl World {
             .set_latency(caas_core::memory::RuntimeOp::ReadArchive, read);
         let (p, who) = (self.platform.clone(), self.member.clone());
         let task =
-            tokio::spawn(async move { p.backup_volume(&who, "acme", "data", request).await });
+            tokio::spawn(async move { p.backups().create(&who, "acme", "data", request).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.runtime.clear_faults();
         task
@@ -171,7 +182,8 @@ impl World {
         request: caas_core::platform::RestoreRequest,
     ) -> caas_core::Result<caas_core::platform::RestoreOutcome> {
         self.platform
-            .restore_backup(&self.admin, "acme", &b.id.to_string(), request)
+            .backups()
+            .restore(&self.admin, "acme", &b.id.to_string(), request)
             .await
     }
 
@@ -206,6 +218,7 @@ impl World {
 
     async fn storage_used(&self) -> u64 {
         self.platform
+            .orgs()
             .usage(&self.admin, "acme")
             .await
             .unwrap()
@@ -215,7 +228,8 @@ impl World {
 
     async fn runtime_name(&self, volume: &str) -> String {
         self.platform
-            .volume(&self.admin, "acme", volume)
+            .volumes()
+            .get(&self.admin, "acme", volume)
             .await
             .unwrap()
             .volume

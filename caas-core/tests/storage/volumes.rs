@@ -6,13 +6,15 @@ use caas_core::model::{AlertState, ServiceEventKind, VolumeState};
 use caas_core::platform::{DeleteOptions, NewVolume, RULE_VOLUME_FULL, RULE_VOLUME_WARNING};
 use caas_core::ports::runtime::LabelSelector;
 use caas_core::ports::store::prelude::*;
+use caas_core::{ProjectRef, ServiceRef};
 
 #[tokio::test]
 async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {
     let w = world_with(3 * GIB).await;
     let v = w
         .platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "data", 2 * GIB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "data", 2 * GIB))
         .await
         .unwrap();
     assert_eq!(v.volume.size_bytes, 2 * GIB);
@@ -29,14 +31,16 @@ async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {
 
     let err = w
         .platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "more", 2 * GIB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "more", 2 * GIB))
         .await
         .unwrap_err();
     let q = err.quota().expect("quota exceeded");
     assert_eq!(q.dimensions[0].dimension, "storage_bytes");
     let err = w
         .platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "data", MB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "data", MB))
         .await
         .unwrap_err();
     assert!(err.is_already_exists(), "{err}");
@@ -46,21 +50,24 @@ async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {
     ] {
         let err = w
             .platform
-            .create_volume(&w.member, "acme", new)
+            .volumes()
+            .create(&w.member, "acme", new)
             .await
             .unwrap_err();
         assert_eq!(err.field(), Some(field), "{err}");
     }
     let err = w
         .platform
-        .create_volume(&w.viewer, "acme", NewVolume::new("shop", "v", MB))
+        .volumes()
+        .create(&w.viewer, "acme", NewVolume::new("shop", "v", MB))
         .await
         .unwrap_err();
     assert!(err.is_permission_denied(), "{err}");
     let stranger = Principal::user(caas_core::UserId::new());
     let err = w
         .platform
-        .list_volumes(&stranger, "acme", None)
+        .volumes()
+        .list(&stranger, "acme", None)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
@@ -68,24 +75,28 @@ async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {
     // The same name in another project: then names are ambiguous, ids are not.
     let other = w
         .platform
-        .create_volume(&w.member, "acme", NewVolume::new("blog", "data", MB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("blog", "data", MB))
         .await
         .unwrap();
     let err = w
         .platform
-        .volume(&w.viewer, "acme", "data")
+        .volumes()
+        .get(&w.viewer, "acme", "data")
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     let by_id = w
         .platform
-        .volume(&w.viewer, "acme", &other.volume.id.to_string())
+        .volumes()
+        .get(&w.viewer, "acme", &other.volume.id.to_string())
         .await
         .unwrap();
     assert_eq!(by_id.project_name.as_str(), "blog");
     assert_eq!(
         w.platform
-            .list_volumes(&w.viewer, "acme", Some("shop"))
+            .volumes()
+            .list(&w.viewer, "acme", Some("shop"))
             .await
             .unwrap()
             .len(),
@@ -93,7 +104,8 @@ async fn a_volume_holds_its_size_against_the_storage_quota_until_deleted() {
     );
 
     w.platform
-        .delete_volume(&w.member, "acme", &v.volume.id.to_string(), false)
+        .volumes()
+        .delete(&w.member, "acme", &v.volume.id.to_string(), false)
         .await
         .unwrap();
     assert_eq!(w.storage_used().await, MB);
@@ -113,18 +125,20 @@ async fn a_failed_volume_creation_leaves_nothing() {
         .fail_next(RuntimeOp::CreateVolume, Fault::Unavailable);
     let err = w
         .platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "data", GIB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "data", GIB))
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     assert!(
         w.platform
-            .list_volumes(&w.admin, "acme", None)
+            .volumes()
+            .list(&w.admin, "acme", None)
             .await
             .unwrap()
             .is_empty()
     );
-    let usage = w.platform.usage(&w.admin, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.admin, "acme").await.unwrap();
     assert_eq!(usage.committed.storage_bytes, 0);
     assert!(usage.pending.is_zero(), "{usage:?}");
 }
@@ -135,7 +149,8 @@ async fn a_deploy_creates_missing_volumes_which_outlive_the_service_unless_asked
     let svc = w.deploy("web", app_with("data", "/data", 2 * GIB)).await;
     let views = w
         .platform
-        .list_volumes(&w.admin, "acme", None)
+        .volumes()
+        .list(&w.admin, "acme", None)
         .await
         .unwrap();
     assert_eq!(views.len(), 1);
@@ -148,21 +163,19 @@ async fn a_deploy_creates_missing_volumes_which_outlive_the_service_unless_asked
     assert_eq!(w.storage_used().await, 2 * GIB);
 
     w.platform
-        .delete_service(
+        .services()
+        .delete(
             &w.admin,
-            "acme",
-            "shop",
-            "worker",
+            &ServiceRef::new("acme", "shop", "worker"),
             DeleteOptions::keep_volumes(),
         )
         .await
         .unwrap();
     w.platform
-        .delete_service(
+        .services()
+        .delete(
             &w.admin,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             DeleteOptions::keep_volumes(),
         )
         .await
@@ -176,18 +189,18 @@ async fn a_deploy_creates_missing_volumes_which_outlive_the_service_unless_asked
     assert_ne!(again.id, svc.id);
     assert_eq!(
         w.platform
-            .list_volumes(&w.admin, "acme", None)
+            .volumes()
+            .list(&w.admin, "acme", None)
             .await
             .unwrap()
             .len(),
         1
     );
     w.platform
-        .delete_service(
+        .services()
+        .delete(
             &w.admin,
-            "acme",
-            "shop",
-            "web",
+            &ServiceRef::new("acme", "shop", "web"),
             DeleteOptions::with_volumes(),
         )
         .await
@@ -195,7 +208,8 @@ async fn a_deploy_creates_missing_volumes_which_outlive_the_service_unless_asked
     assert_eq!(w.storage_used().await, 0);
     assert!(
         w.platform
-            .list_volumes(&w.admin, "acme", None)
+            .volumes()
+            .list(&w.admin, "acme", None)
             .await
             .unwrap()
             .is_empty()
@@ -206,7 +220,8 @@ async fn a_deploy_creates_missing_volumes_which_outlive_the_service_unless_asked
 async fn a_deploy_that_fails_removes_the_volumes_it_created_only() {
     let w = world().await;
     w.platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "kept", GIB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "kept", GIB))
         .await
         .unwrap();
     let mut spec = app_with("kept", "/kept", GIB);
@@ -220,13 +235,19 @@ async fn a_deploy_that_fails_removes_the_volumes_it_created_only() {
         .fail_next(RuntimeOp::StartContainer, Fault::Unavailable);
     let err = w
         .platform
-        .deploy_app(&w.admin, "acme", "shop", DeployApp::new("web", spec))
+        .services()
+        .deploy_app(
+            &w.admin,
+            &ProjectRef::new("acme", "shop"),
+            DeployApp::new("web", spec),
+        )
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     let names: Vec<String> = w
         .platform
-        .list_volumes(&w.admin, "acme", None)
+        .volumes()
+        .list(&w.admin, "acme", None)
         .await
         .unwrap()
         .into_iter()
@@ -234,7 +255,7 @@ async fn a_deploy_that_fails_removes_the_volumes_it_created_only() {
         .collect();
     assert_eq!(names, ["kept"]);
     assert_eq!(w.storage_used().await, GIB);
-    let usage = w.platform.usage(&w.admin, "acme").await.unwrap();
+    let usage = w.platform.orgs().usage(&w.admin, "acme").await.unwrap();
     assert!(usage.pending.is_zero(), "{usage:?}");
 }
 
@@ -244,19 +265,22 @@ async fn a_mounted_volume_is_deleted_only_with_force_which_detaches_it_first() {
     let svc = w.deploy("web", app_with("data", "/data", GIB)).await;
     let err = w
         .platform
-        .delete_volume(&w.member, "acme", "data", false)
+        .volumes()
+        .delete(&w.member, "acme", "data", false)
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
     assert!(err.to_string().contains("web"), "{err}");
     let runtime_name = w.runtime_name("data").await;
     w.platform
-        .delete_volume(&w.member, "acme", "data", true)
+        .volumes()
+        .delete(&w.member, "acme", "data", true)
         .await
         .unwrap();
     let after = w
         .platform
-        .service(&w.admin, "acme", "shop", "web")
+        .services()
+        .get(&w.admin, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     assert!(after.spec.volumes.is_empty(), "{:?}", after.spec.volumes);
@@ -282,12 +306,25 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
     let name = w.runtime_name("data").await;
     let org = w.store.org_by_slug_opt("acme").await.unwrap().unwrap();
 
-    assert!(w.platform.check_volumes().await.unwrap().changed.is_empty());
+    assert!(
+        w.platform
+            .volumes()
+            .check()
+            .await
+            .unwrap()
+            .changed
+            .is_empty()
+    );
     w.put_files(&name, &[("a.bin", &vec![1u8; 850 * 1024])])
         .await;
-    let report = w.platform.check_volumes().await.unwrap();
+    let report = w.platform.volumes().check().await.unwrap();
     assert_eq!(report.changed, vec![(name.clone(), VolumeState::Warning)]);
-    let view = w.platform.volume(&w.viewer, "acme", "data").await.unwrap();
+    let view = w
+        .platform
+        .volumes()
+        .get(&w.viewer, "acme", "data")
+        .await
+        .unwrap();
     assert_eq!(view.volume.state, VolumeState::Warning);
     assert_eq!(view.percent_used, Some(83));
     let alerts = w.store.list_alerts(org.id, true, 10).await.unwrap();
@@ -295,7 +332,7 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
     assert_eq!(alerts[0].rule, RULE_VOLUME_WARNING);
     assert_eq!(alerts[0].subject, format!("volume:{}", view.volume.id));
     // Deduplicated: a second pass raises nothing new.
-    w.platform.check_volumes().await.unwrap();
+    w.platform.volumes().check().await.unwrap();
     assert_eq!(
         w.store.list_alerts(org.id, false, 10).await.unwrap().len(),
         1
@@ -303,7 +340,7 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
 
     w.put_files(&name, &[("b.bin", &vec![2u8; 200 * 1024])])
         .await;
-    w.platform.check_volumes().await.unwrap();
+    w.platform.volumes().check().await.unwrap();
     let firing: Vec<String> = w
         .store
         .list_alerts(org.id, true, 10)
@@ -338,10 +375,10 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
     // A new deploy that would write to it is refused; read-only is fine.
     let err = w
         .platform
+        .services()
         .deploy_app(
             &w.admin,
-            "acme",
-            "shop",
+            &ProjectRef::new("acme", "shop"),
             DeployApp::new("writer", app_with("data", "/d", MB)),
         )
         .await
@@ -354,7 +391,8 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
 
     // The next recreate of the service mounts it read-only.
     w.platform
-        .recreate_service(&w.admin, "acme", "shop", "web")
+        .services()
+        .recreate(&w.admin, &ServiceRef::new("acme", "shop", "web"))
         .await
         .unwrap();
     let containers = w
@@ -388,7 +426,7 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
         )
         .await
         .unwrap();
-    w.platform.check_volumes().await.unwrap();
+    w.platform.volumes().check().await.unwrap();
     assert!(
         w.store
             .list_alerts(org.id, true, 10)
@@ -404,7 +442,8 @@ async fn usage_moves_a_volume_to_warning_then_full_with_alerts_events_and_read_o
     );
     assert_eq!(
         w.platform
-            .volume(&w.viewer, "acme", "data")
+            .volumes()
+            .get(&w.viewer, "acme", "data")
             .await
             .unwrap()
             .volume
@@ -421,7 +460,8 @@ async fn an_interrupted_volume_creation_is_rolled_back_by_the_reconciler() {
     let p = w.platform.clone();
     let who = w.member.clone();
     let task = tokio::spawn(async move {
-        p.create_volume(&who, "acme", NewVolume::new("shop", "data", GIB))
+        p.volumes()
+            .create(&who, "acme", NewVolume::new("shop", "data", GIB))
             .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -449,7 +489,8 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     let spec = ServiceSpec::new(ImageRef::parse(IMAGE).unwrap());
     let svc = w.deploy("web", spec).await;
     w.platform
-        .create_volume(&w.member, "acme", NewVolume::new("shop", "media", GIB))
+        .volumes()
+        .create(&w.member, "acme", NewVolume::new("shop", "media", GIB))
         .await
         .unwrap();
     let mut update = ServiceUpdate::default();
@@ -458,7 +499,13 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
         .push(VolumeAttach::new("media", "/srv/media"));
     let preview = w
         .platform
-        .update_service(&w.member, "acme", "shop", "web", update.clone(), true)
+        .services()
+        .update(
+            &w.member,
+            &ServiceRef::new("acme", "shop", "web"),
+            update.clone(),
+            true,
+        )
         .await
         .unwrap()
         .preview;
@@ -474,13 +521,24 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     );
     let done = w
         .platform
-        .update_service(&w.member, "acme", "shop", "web", update, false)
+        .services()
+        .update(
+            &w.member,
+            &ServiceRef::new("acme", "shop", "web"),
+            update,
+            false,
+        )
         .await
         .unwrap();
     assert!(done.applied);
     assert_eq!(done.service.spec.volumes[0].target, "/srv/media");
     assert_ne!(done.service.current_deployment, svc.current_deployment);
-    let view = w.platform.volume(&w.viewer, "acme", "media").await.unwrap();
+    let view = w
+        .platform
+        .volumes()
+        .get(&w.viewer, "acme", "media")
+        .await
+        .unwrap();
     assert_eq!(view.mounted_by.len(), 1);
     let containers = w
         .runtime
@@ -504,7 +562,13 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     bad.volumes_detach.push("other".into());
     let preview = w
         .platform
-        .update_service(&w.member, "acme", "shop", "web", bad.clone(), true)
+        .services()
+        .update(
+            &w.member,
+            &ServiceRef::new("acme", "shop", "web"),
+            bad.clone(),
+            true,
+        )
         .await
         .unwrap()
         .preview;
@@ -514,7 +578,13 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     assert!(fields.contains(&"volumes_attach[0].volume"), "{fields:?}");
     let err = w
         .platform
-        .update_service(&w.member, "acme", "shop", "web", bad, false)
+        .services()
+        .update(
+            &w.member,
+            &ServiceRef::new("acme", "shop", "web"),
+            bad,
+            false,
+        )
         .await
         .unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
@@ -523,13 +593,20 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     detach.volumes_detach.push("media".into());
     let done = w
         .platform
-        .update_service(&w.member, "acme", "shop", "web", detach, false)
+        .services()
+        .update(
+            &w.member,
+            &ServiceRef::new("acme", "shop", "web"),
+            detach,
+            false,
+        )
         .await
         .unwrap();
     assert!(done.service.spec.volumes.is_empty());
     assert!(
         w.platform
-            .volume(&w.viewer, "acme", "media")
+            .volumes()
+            .get(&w.viewer, "acme", "media")
             .await
             .unwrap()
             .mounted_by
@@ -537,7 +614,8 @@ async fn volumes_are_attached_to_and_detached_from_running_services_by_an_update
     );
     // Detached, the volume can be deleted without force.
     w.platform
-        .delete_volume(&w.member, "acme", "media", false)
+        .volumes()
+        .delete(&w.member, "acme", "media", false)
         .await
         .unwrap();
 }

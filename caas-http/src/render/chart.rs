@@ -128,7 +128,7 @@ pub fn render_chart(
 }
 
 /// The chart of one `metric` of a service over `[from, to)` from its metrics history
-/// (`points`, oldest first, as [`Platform::service_metrics`](caas_core::Platform::service_metrics)
+/// (`points`, oldest first, as [`Monitoring::metrics`](caas_core::platform::Monitoring::metrics)
 /// returns them), titled `project/service — metric`: what `GET …/metrics.svg` answers.
 /// Errors: `Backend` (drawing failed).
 pub fn service_chart(

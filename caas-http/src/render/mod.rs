@@ -1,6 +1,6 @@
 //! What the routes answer besides JSON, drawn from the core's data: SVG charts of a service's
-//! metrics ([`Platform::service_metrics`](caas_core::Platform::service_metrics)) and usage
-//! reports as CSV ([`Platform::usage_report`](caas_core::Platform::usage_report)). The core
+//! metrics ([`Monitoring::metrics`](caas_core::platform::Monitoring::metrics)) and usage
+//! reports as CSV ([`Orgs::usage_report`](caas_core::platform::Orgs::usage_report)). The core
 //! returns data; presentation lives here, beside the routes that serve it.
 
 mod chart;

@@ -32,7 +32,7 @@ pub(crate) async fn runtime_config(
     State(s): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<RuntimeConfig>, ApiError> {
-    Ok(Json(s.platform.runtime_config(&who).await?))
+    Ok(Json(s.platform.admin().runtime_config(&who).await?))
 }
 
 /// Validates, tests, stores and switches to a new runtime configuration. The switch happens
@@ -54,7 +54,12 @@ pub(crate) async fn update_runtime_config(
     Caller(who): Caller,
     JsonBody(config): JsonBody<RuntimeConfig>,
 ) -> Result<Json<ConnectionReport>, ApiError> {
-    Ok(Json(s.platform.update_runtime_config(&who, config).await?))
+    Ok(Json(
+        s.platform
+            .admin()
+            .update_runtime_config(&who, config)
+            .await?,
+    ))
 }
 
 /// Tests a runtime configuration without switching to it: the body's, or the one in use when
@@ -77,7 +82,7 @@ pub(crate) async fn test_runtime(
     config: Option<JsonBody<RuntimeConfig>>,
 ) -> Result<Json<ConnectionReport>, ApiError> {
     let config = config.map(|JsonBody(c)| c);
-    Ok(Json(s.platform.test_runtime(&who, config).await?))
+    Ok(Json(s.platform.admin().test_runtime(&who, config).await?))
 }
 
 /// Looks for engines in the usual places and tests each.
@@ -95,7 +100,7 @@ pub(crate) async fn detect_runtime(
     State(s): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<RuntimeDetection>, ApiError> {
-    Ok(Json(s.platform.detect_runtime(&who).await?))
+    Ok(Json(s.platform.admin().detect_runtime(&who).await?))
 }
 
 /// A new plan.
@@ -149,7 +154,7 @@ pub(crate) async fn list_plans(
     State(s): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<Plan>>, ApiError> {
-    Ok(Json(s.platform.list_plans(&who).await?))
+    Ok(Json(s.platform.plans().list(&who).await?))
 }
 
 /// Creates a plan.
@@ -174,7 +179,7 @@ pub(crate) async fn create_plan(
     new.display_name = body.display_name;
     new.monthly_price_cents = body.monthly_price_cents;
     new.currency = body.currency;
-    let plan = s.platform.create_plan(&who, new).await?;
+    let plan = s.platform.plans().create(&who, new).await?;
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
@@ -194,7 +199,7 @@ pub(crate) async fn get_plan(
     Caller(who): Caller,
     PathParams(p): PathParams<PlanPath>,
 ) -> Result<Json<Plan>, ApiError> {
-    Ok(Json(s.platform.plan(&who, &p.plan).await?))
+    Ok(Json(s.platform.plans().get(&who, &p.plan).await?))
 }
 
 /// Changes a plan's display name, limits, price or currency.
@@ -222,7 +227,9 @@ pub(crate) async fn update_plan(
     update.limits = body.limits;
     update.monthly_price_cents = body.monthly_price_cents;
     update.currency = body.currency;
-    Ok(Json(s.platform.update_plan(&who, &p.plan, update).await?))
+    Ok(Json(
+        s.platform.plans().update(&who, &p.plan, update).await?,
+    ))
 }
 
 /// Deletes a plan that no subscription uses.
@@ -243,6 +250,6 @@ pub(crate) async fn delete_plan(
     Caller(who): Caller,
     PathParams(p): PathParams<PlanPath>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.delete_plan(&who, &p.plan).await?;
+    s.platform.plans().delete(&who, &p.plan).await?;
     Ok(StatusCode::NO_CONTENT)
 }

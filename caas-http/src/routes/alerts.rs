@@ -33,7 +33,7 @@ pub(crate) async fn get_alerts(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<AlertsView>, ApiError> {
-    Ok(Json(s.platform.alerts(&who, &p.org).await?))
+    Ok(Json(s.platform.monitoring().alerts(&who, &p.org).await?))
 }
 
 /// Replaces the organization's alert rules and webhook.
@@ -56,5 +56,10 @@ pub(crate) async fn put_alerts(
     PathParams(p): PathParams<OrgPath>,
     JsonBody(settings): JsonBody<AlertSettings>,
 ) -> Result<Json<AlertsView>, ApiError> {
-    Ok(Json(s.platform.set_alerts(&who, &p.org, settings).await?))
+    Ok(Json(
+        s.platform
+            .monitoring()
+            .set_alerts(&who, &p.org, settings)
+            .await?,
+    ))
 }

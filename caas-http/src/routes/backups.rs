@@ -45,7 +45,7 @@ pub(crate) async fn list_volume_backups(
     PathParams(p): PathParams<VolumePath>,
 ) -> Result<Json<Vec<Backup>>, ApiError> {
     Ok(Json(
-        s.platform.list_backups(&who, &p.org, &p.volume).await?,
+        s.platform.backups().list(&who, &p.org, &p.volume).await?,
     ))
 }
 
@@ -89,13 +89,15 @@ pub(crate) async fn create_backup(
     if !prefers_async(&headers) {
         let backup = s
             .platform
-            .backup_volume(&who, &p.org, &p.volume, request)
+            .backups()
+            .create(&who, &p.org, &p.volume, request)
             .await?;
         return Ok((StatusCode::CREATED, Json(backup)).into_response());
     }
     let backup = s
         .platform
-        .start_backup(&who, &p.org, &p.volume, request)
+        .backups()
+        .start(&who, &p.org, &p.volume, request)
         .await?;
     let location = format!("/v1/orgs/{}/backups/{}", p.org, backup.id);
     Ok((
@@ -141,7 +143,9 @@ pub(crate) async fn get_backup(
     Caller(who): Caller,
     PathParams(p): PathParams<BackupPath>,
 ) -> Result<Json<Backup>, ApiError> {
-    Ok(Json(s.platform.backup(&who, &p.org, &p.backup).await?))
+    Ok(Json(
+        s.platform.backups().get(&who, &p.org, &p.backup).await?,
+    ))
 }
 
 /// Sets a volume's backup schedule and retention (replacing the current one); the backup
@@ -169,7 +173,8 @@ pub(crate) async fn put_backup_schedule(
 ) -> Result<Json<Volume>, ApiError> {
     Ok(Json(
         s.platform
-            .set_backup_schedule(&who, &p.org, &p.volume, Some(schedule))
+            .backups()
+            .set_schedule(&who, &p.org, &p.volume, Some(schedule))
             .await?,
     ))
 }
@@ -194,7 +199,8 @@ pub(crate) async fn delete_backup_schedule(
     PathParams(p): PathParams<VolumePath>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .set_backup_schedule(&who, &p.org, &p.volume, None)
+        .backups()
+        .set_schedule(&who, &p.org, &p.volume, None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -215,7 +221,7 @@ pub(crate) async fn list_backups(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Vec<Backup>>, ApiError> {
-    Ok(Json(s.platform.list_org_backups(&who, &p.org).await?))
+    Ok(Json(s.platform.backups().list_org(&who, &p.org).await?))
 }
 
 /// Deletes a backup and its stored archive.
@@ -237,7 +243,7 @@ pub(crate) async fn delete_backup(
     Caller(who): Caller,
     PathParams(p): PathParams<BackupPath>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.delete_backup(&who, &p.org, &p.backup).await?;
+    s.platform.backups().delete(&who, &p.org, &p.backup).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,7 +281,8 @@ pub(crate) async fn restore_backup(
     let new_volume = request.new_volume.is_some();
     let outcome = s
         .platform
-        .restore_backup(&who, &p.org, &p.backup, request)
+        .backups()
+        .restore(&who, &p.org, &p.backup, request)
         .await
         .map_err(|e| if new_volume { new_volume_field(e) } else { e })?;
     Ok(Json(outcome))

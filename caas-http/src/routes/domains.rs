@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use caas_core::ServiceRef;
 use caas_core::platform::{DomainView, NewDomain, VerificationMethod};
 use caas_core::ports::proxy::CertificateStatus;
 use serde::Deserialize;
@@ -79,11 +80,7 @@ pub(crate) async fn list_domains(
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<Vec<DomainView>>, ApiError> {
-    Ok(Json(
-        s.platform
-            .list_domains(&who, &p.org, &p.project, &p.service)
-            .await?,
-    ))
+    Ok(Json(s.platform.domains().list(&who, &p.to_ref()).await?))
 }
 
 /// Adds a domain to a service, pending until verified (nothing is routed before); the
@@ -109,10 +106,7 @@ pub(crate) async fn add_domain(
     PathParams(p): PathParams<ServicePath>,
     JsonBody(new): JsonBody<NewDomain>,
 ) -> Result<(StatusCode, Json<DomainView>), ApiError> {
-    let d = s
-        .platform
-        .add_domain(&who, &p.org, &p.project, &p.service, new)
-        .await?;
+    let d = s.platform.domains().add(&who, &p.to_ref(), new).await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -135,11 +129,10 @@ pub(crate) async fn remove_domain(
     QueryParams(q): QueryParams<PathQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .remove_domain(
+        .domains()
+        .remove(
             &who,
-            &p.org,
-            &p.project,
-            &p.service,
+            &ServiceRef::new(&p.org, &p.project, &p.service),
             &p.domain,
             q.path.as_deref(),
         )
@@ -174,7 +167,8 @@ pub(crate) async fn verify_domain(
 ) -> Result<Json<Vec<DomainView>>, ApiError> {
     Ok(Json(
         s.platform
-            .verify_domain(&who, &p.org, &p.domain, q.path.as_deref(), req.method)
+            .domains()
+            .verify(&who, &p.org, &p.domain, q.path.as_deref(), req.method)
             .await?,
     ))
 }
@@ -197,6 +191,7 @@ pub(crate) async fn certificate(
 ) -> Result<Json<CertificateStatus>, ApiError> {
     Ok(Json(
         s.platform
+            .domains()
             .certificate_status(&who, &p.org, &p.domain)
             .await?,
     ))
@@ -233,7 +228,12 @@ pub(crate) async fn challenge(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    match s.platform.challenge_answer(host, &p.token).await? {
+    match s
+        .platform
+        .domains()
+        .challenge_answer(host, &p.token)
+        .await?
+    {
         Some(token) => {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], token).into_response())
         }

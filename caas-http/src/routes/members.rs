@@ -170,7 +170,7 @@ pub(crate) async fn list_members(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Vec<MemberView>>, ApiError> {
-    Ok(Json(s.platform.list_members(&who, &p.org).await?))
+    Ok(Json(s.platform.members().list(&who, &p.org).await?))
 }
 
 /// Adds an existing user to the organization (admins and owners; owners to add an owner).
@@ -196,7 +196,7 @@ pub(crate) async fn add_member(
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     let mut new = NewMember::new(body.user, body.role);
     new.projects = body.projects;
-    let member = s.platform.add_member(&who, &p.org, new).await?;
+    let member = s.platform.members().add(&who, &p.org, new).await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
@@ -226,7 +226,8 @@ pub(crate) async fn update_member(
     update.projects = body.projects;
     Ok(Json(
         s.platform
-            .update_member(&who, &p.org, &p.user, update)
+            .members()
+            .update(&who, &p.org, &p.user, update)
             .await?,
     ))
 }
@@ -250,7 +251,7 @@ pub(crate) async fn remove_member(
     Caller(who): Caller,
     PathParams(p): PathParams<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.remove_member(&who, &p.org, &p.user).await?;
+    s.platform.members().remove(&who, &p.org, &p.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -277,6 +278,7 @@ pub(crate) async fn transfer_ownership(
 ) -> Result<Json<MemberView>, ApiError> {
     Ok(Json(
         s.platform
+            .members()
             .transfer_ownership(&who, &p.org, &body.to)
             .await?,
     ))
@@ -300,7 +302,7 @@ pub(crate) async fn list_invitations(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
-    let list = s.platform.list_invitations(&who, &p.org).await?;
+    let list = s.platform.members().invitations(&who, &p.org).await?;
     Ok(Json(list.into_iter().map(InvitationView::from).collect()))
 }
 
@@ -337,7 +339,7 @@ pub(crate) async fn create_invitation(
     let mut new = NewInvitation::new(body.email, body.role);
     new.projects = body.projects;
     new.expires_in_days = body.expires_in_days;
-    let created = s.platform.invite(&who, &p.org, new).await?;
+    let created = s.platform.members().invite(&who, &p.org, new).await?;
     Ok((StatusCode::CREATED, Json(created.invitation.into())))
 }
 
@@ -359,6 +361,7 @@ pub(crate) async fn revoke_invitation(
     PathParams(p): PathParams<InvitationPath>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
+        .members()
         .revoke_invitation(&who, &p.org, &p.invitation)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -383,7 +386,12 @@ pub(crate) async fn accept_invitation(
     Caller(who): Caller,
     PathParams(p): PathParams<TokenPath>,
 ) -> Result<Json<MemberView>, ApiError> {
-    Ok(Json(s.platform.accept_invitation(&who, &p.token).await?))
+    Ok(Json(
+        s.platform
+            .members()
+            .accept_invitation(&who, &p.token)
+            .await?,
+    ))
 }
 
 /// Declines an invitation as the invited user; the token is used up.
@@ -404,6 +412,9 @@ pub(crate) async fn decline_invitation(
     Caller(who): Caller,
     PathParams(p): PathParams<TokenPath>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.decline_invitation(&who, &p.token).await?;
+    s.platform
+        .members()
+        .decline_invitation(&who, &p.token)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

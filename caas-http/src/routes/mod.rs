@@ -21,6 +21,7 @@ pub(crate) mod updates;
 pub(crate) mod users;
 pub(crate) mod volumes;
 
+use caas_core::{ProjectRef, ServiceRef};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -50,6 +51,13 @@ pub(crate) struct ProjectPath {
     pub(crate) project: String,
 }
 
+impl ProjectPath {
+    /// The project this path names.
+    pub(crate) fn to_ref(&self) -> ProjectRef {
+        ProjectRef::new(&self.org, &self.project)
+    }
+}
+
 /// `{org}/projects/{project}/services/{service}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -60,6 +68,13 @@ pub(crate) struct ServicePath {
     pub(crate) project: String,
     /// The service's name.
     pub(crate) service: String,
+}
+
+impl ServicePath {
+    /// The service this path names.
+    pub(crate) fn to_ref(&self) -> ServiceRef {
+        ServiceRef::new(&self.org, &self.project, &self.service)
+    }
 }
 
 /// `{org}/volumes/{volume}`.

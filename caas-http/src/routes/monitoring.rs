@@ -140,9 +140,7 @@ pub(crate) async fn service_stats(
     QueryParams(NoQuery {}): QueryParams<NoQuery>,
 ) -> Result<Json<StatsSnapshot>, ApiError> {
     Ok(Json(
-        s.platform
-            .service_stats(&who, &p.org, &p.project, &p.service)
-            .await?,
+        s.platform.monitoring().stats(&who, &p.to_ref()).await?,
     ))
 }
 
@@ -175,7 +173,8 @@ pub(crate) async fn service_stats_stream(
     let interval = stream_interval(q.interval_ms)?;
     let snapshots = s
         .platform
-        .service_stats_stream(&who, &p.org, &p.project, &p.service, interval)
+        .monitoring()
+        .stats_stream(&who, &p.to_ref(), interval)
         .await?;
     let events = snapshots.map(|reading| match reading {
         Ok(snapshot) => Event::default().event("stats").json_data(snapshot),
@@ -210,7 +209,8 @@ pub(crate) async fn service_metrics(
     let (from, to) = range(q.from, q.to);
     Ok(Json(
         s.platform
-            .service_metrics(&who, &p.org, &p.project, &p.service, from, to, q.step)
+            .monitoring()
+            .metrics(&who, &p.to_ref(), from, to, q.step)
             .await?,
     ))
 }
@@ -240,7 +240,8 @@ pub(crate) async fn service_chart(
     let metric = q.metric.unwrap_or(ChartMetric::Cpu);
     let points = s
         .platform
-        .service_metrics(&who, &p.org, &p.project, &p.service, from, to, q.step)
+        .monitoring()
+        .metrics(&who, &p.to_ref(), from, to, q.step)
         .await?;
     let svg = render::service_chart(&p.project, &p.service, metric, &points, from, to)?;
     Ok(([(http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())

@@ -156,7 +156,7 @@ pub(crate) async fn admin_orgs(
     filter.subscription = q.subscription;
     filter.limit = q.limit;
     filter.offset = q.offset;
-    Ok(Json(s.platform.admin_orgs(&who, &filter).await?))
+    Ok(Json(s.platform.admin().orgs(&who, &filter).await?))
 }
 
 /// Suspends an organization: stops its running services and refuses its deploys until it is
@@ -177,7 +177,7 @@ pub(crate) async fn suspend_org(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<OrgStatusChange>, ApiError> {
-    let changed = s.platform.suspend_org(&who, &p.org).await?;
+    let changed = s.platform.admin().suspend_org(&who, &p.org).await?;
     Ok(Json(OrgStatusChange {
         org: p.org,
         status: OrgStatus::Suspended,
@@ -203,7 +203,7 @@ pub(crate) async fn reactivate_org(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<OrgStatusChange>, ApiError> {
-    let changed = s.platform.reactivate_org(&who, &p.org).await?;
+    let changed = s.platform.admin().reactivate_org(&who, &p.org).await?;
     Ok(Json(OrgStatusChange {
         org: p.org,
         status: OrgStatus::Active,
@@ -231,6 +231,7 @@ pub(crate) async fn bulk_orgs(
 ) -> Result<Json<BulkOutcome>, ApiError> {
     let items = s
         .platform
+        .admin()
         .bulk_orgs(&who, BulkRequest::new(body.action, body.orgs))
         .await?;
     let succeeded = items.iter().filter(|i| i.ok).count();
@@ -302,7 +303,7 @@ pub(crate) async fn audit_log(
     filter.before_id = q.before_id.map(caas_core::AuditId);
     if let Some(slug) = &q.org {
         // Resolving the slug is the membership check: strangers get 404, as for any org.
-        filter.org = Some(s.platform.org(&who, slug).await?.id);
+        filter.org = Some(s.platform.orgs().get(&who, slug).await?.id);
     }
-    Ok(Json(s.platform.audit_log(&who, &filter).await?))
+    Ok(Json(s.platform.admin().audit_log(&who, &filter).await?))
 }

@@ -110,7 +110,7 @@ pub(crate) async fn list_orgs(
     filter.offset = q.offset.unwrap_or(0);
     filter.search = q.search;
     filter.status = q.status;
-    Ok(Json(s.platform.list_orgs(&who, &filter).await?))
+    Ok(Json(s.platform.orgs().list(&who, &filter).await?))
 }
 
 /// Creates an organization; the caller becomes its owner (platform administrators may name
@@ -135,7 +135,7 @@ pub(crate) async fn create_org(
 ) -> Result<(StatusCode, Json<Organization>), ApiError> {
     let mut new = NewOrganization::new(body.slug);
     new.display_name = body.display_name;
-    let org = s.platform.create_org(&who, new, body.owner).await?;
+    let org = s.platform.orgs().create(&who, new, body.owner).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
 
@@ -155,7 +155,7 @@ pub(crate) async fn get_org(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Organization>, ApiError> {
-    Ok(Json(s.platform.org(&who, &p.org).await?))
+    Ok(Json(s.platform.orgs().get(&who, &p.org).await?))
 }
 
 /// Changes an organization's display name (owners), slug or status (platform administrators).
@@ -183,7 +183,7 @@ pub(crate) async fn update_org(
     update.display_name = body.display_name;
     update.slug = body.slug;
     update.status = body.status;
-    Ok(Json(s.platform.update_org(&who, &p.org, update).await?))
+    Ok(Json(s.platform.orgs().update(&who, &p.org, update).await?))
 }
 
 /// Deletes an organization with all its projects, services, containers and networks (and
@@ -205,7 +205,7 @@ pub(crate) async fn delete_org(
     PathParams(p): PathParams<OrgPath>,
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.delete_org(&who, &p.org, q.options()).await?;
+    s.platform.orgs().delete(&who, &p.org, q.options()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,7 +225,7 @@ pub(crate) async fn get_subscription(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Subscription>, ApiError> {
-    Ok(Json(s.platform.subscription(&who, &p.org).await?))
+    Ok(Json(s.platform.orgs().subscription(&who, &p.org).await?))
 }
 
 /// Subscribes the organization to a plan, or changes its plan or status (platform
@@ -251,6 +251,7 @@ pub(crate) async fn put_subscription(
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(
         s.platform
+            .orgs()
             .set_subscription(&who, &p.org, &body.plan, body.status)
             .await?,
     ))
@@ -272,5 +273,5 @@ pub(crate) async fn usage(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<UsageSummary>, ApiError> {
-    Ok(Json(s.platform.usage_summary(&who, &p.org).await?))
+    Ok(Json(s.platform.orgs().usage_summary(&who, &p.org).await?))
 }

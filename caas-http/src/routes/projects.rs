@@ -37,7 +37,7 @@ pub(crate) async fn list_projects(
     Caller(who): Caller,
     PathParams(p): PathParams<OrgPath>,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    Ok(Json(s.platform.list_projects(&who, &p.org).await?))
+    Ok(Json(s.platform.projects().list(&who, &p.org).await?))
 }
 
 /// Creates a project, counting it against the plan's project limit.
@@ -63,7 +63,8 @@ pub(crate) async fn create_project(
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let project = s
         .platform
-        .create_project(&who, &p.org, NewProject::new(body.name))
+        .projects()
+        .create(&who, &p.org, NewProject::new(body.name))
         .await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
@@ -84,7 +85,7 @@ pub(crate) async fn get_project(
     Caller(who): Caller,
     PathParams(p): PathParams<ProjectPath>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(s.platform.project(&who, &p.org, &p.project).await?))
+    Ok(Json(s.platform.projects().get(&who, &p.to_ref()).await?))
 }
 
 /// Deletes a project with all its services and its network (and volumes with
@@ -107,7 +108,8 @@ pub(crate) async fn delete_project(
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .delete_project(&who, &p.org, &p.project, q.options())
+        .projects()
+        .delete(&who, &p.to_ref(), q.options())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

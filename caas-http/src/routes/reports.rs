@@ -102,7 +102,11 @@ pub(crate) async fn usage_report(
 ) -> Result<Response, ApiError> {
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or_else(|| default_from(to));
-    let report = s.platform.usage_report(&who, &p.org, from, to).await?;
+    let report = s
+        .platform
+        .orgs()
+        .usage_report(&who, &p.org, from, to)
+        .await?;
     match q.format.unwrap_or_default() {
         ReportFormat::Json => Ok(Json(report).into_response()),
         ReportFormat::Csv => {

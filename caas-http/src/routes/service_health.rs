@@ -85,13 +85,8 @@ pub(crate) async fn service_health(
     }
     Ok(Json(
         s.platform
-            .service_health(
-                &who,
-                &p.org,
-                &p.project,
-                &p.service,
-                Duration::from_secs(secs),
-            )
+            .monitoring()
+            .health(&who, &p.to_ref(), Duration::from_secs(secs))
             .await?,
     ))
 }
@@ -121,7 +116,8 @@ pub(crate) async fn service_events(
     }
     Ok(Json(
         s.platform
-            .service_events(&who, &p.org, &p.project, &p.service, limit)
+            .monitoring()
+            .events(&who, &p.to_ref(), limit)
             .await?,
     ))
 }

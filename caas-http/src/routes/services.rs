@@ -142,9 +142,7 @@ pub(crate) async fn list_services(
     Caller(who): Caller,
     PathParams(p): PathParams<ProjectPath>,
 ) -> Result<Json<Vec<Service>>, ApiError> {
-    Ok(Json(
-        s.platform.list_services(&who, &p.org, &p.project).await?,
-    ))
+    Ok(Json(s.platform.services().list(&who, &p.to_ref()).await?))
 }
 
 /// Deploys an app or provisions a database and starts it. Quota is reserved first; a failure
@@ -173,7 +171,8 @@ pub(crate) async fn create_service(
         (Some(spec), None) => {
             let service = s
                 .platform
-                .deploy_app(&who, &p.org, &p.project, DeployApp::new(body.name, spec))
+                .services()
+                .deploy_app(&who, &p.to_ref(), DeployApp::new(body.name, spec))
                 .await?;
             Ok((StatusCode::CREATED, Json(service)).into_response())
         }
@@ -184,7 +183,8 @@ pub(crate) async fn create_service(
             new.volume_size_bytes = db.volume_size_bytes;
             let deployed = s
                 .platform
-                .deploy_database(&who, &p.org, &p.project, new)
+                .services()
+                .deploy_database(&who, &p.to_ref(), new)
                 .await
                 .map_err(database_field)?;
             Ok((StatusCode::CREATED, Json(deployed)).into_response())
@@ -229,11 +229,7 @@ pub(crate) async fn get_service(
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<Service>, ApiError> {
-    Ok(Json(
-        s.platform
-            .service(&who, &p.org, &p.project, &p.service)
-            .await?,
-    ))
+    Ok(Json(s.platform.services().get(&who, &p.to_ref()).await?))
 }
 
 /// Deletes a service: its containers, routes and record; releases its quota. Volumes are kept
@@ -256,7 +252,8 @@ pub(crate) async fn delete_service(
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .delete_service(&who, &p.org, &p.project, &p.service, q.options())
+        .services()
+        .delete(&who, &p.to_ref(), q.options())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -279,11 +276,7 @@ pub(crate) async fn start_service(
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<LifecycleOutcome>, ApiError> {
-    Ok(Json(
-        s.platform
-            .start_service(&who, &p.org, &p.project, &p.service)
-            .await?,
-    ))
+    Ok(Json(s.platform.services().start(&who, &p.to_ref()).await?))
 }
 
 /// Stops a running service gracefully; a stopped one is left alone (`changed: false`).
@@ -304,11 +297,7 @@ pub(crate) async fn stop_service(
     Caller(who): Caller,
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<LifecycleOutcome>, ApiError> {
-    Ok(Json(
-        s.platform
-            .stop_service(&who, &p.org, &p.project, &p.service)
-            .await?,
-    ))
+    Ok(Json(s.platform.services().stop(&who, &p.to_ref()).await?))
 }
 
 /// Restarts a service (starting it if it was stopped).
@@ -330,9 +319,7 @@ pub(crate) async fn restart_service(
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<LifecycleOutcome>, ApiError> {
     Ok(Json(
-        s.platform
-            .restart_service(&who, &p.org, &p.project, &p.service)
-            .await?,
+        s.platform.services().restart(&who, &p.to_ref()).await?,
     ))
 }
 
@@ -370,7 +357,8 @@ pub(crate) async fn service_logs(
     options.follow = follow;
     let mut lines = s
         .platform
-        .service_logs(&who, &p.org, &p.project, &p.service, &options)
+        .services()
+        .logs(&who, &p.to_ref(), &options)
         .await?;
     if follow {
         let events = crate::limits::until_revoked(&s, &who, parts, sse_events(lines));

@@ -161,7 +161,8 @@ async fn create(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let created = s
         .platform
-        .create_api_token(who, user, body.to_new()?)
+        .tokens()
+        .create(who, user, body.to_new()?)
         .await
         // The platform names the lifetime `valid_for`; this API asks for days.
         .map_err(|e| match e {
@@ -208,7 +209,7 @@ pub(crate) async fn list_tokens(
     Caller(who): Caller,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
     // `ApiToken` never serializes its hash.
-    Ok(Json(s.platform.list_api_tokens(&who).await?))
+    Ok(Json(s.platform.tokens().list(&who).await?))
 }
 
 /// Revokes one of the caller's tokens (platform administrators: anyone's); it stops working
@@ -232,7 +233,7 @@ pub(crate) async fn revoke_token(
     let id: Uuid =
         p.id.parse()
             .map_err(|_| Error::not_found("api token", &p.id))?;
-    s.platform.revoke_api_token(&who, ApiTokenId(id)).await?;
+    s.platform.tokens().revoke(&who, ApiTokenId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,6 +260,6 @@ pub(crate) async fn create_user_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     // The look-up is for administrators only, so it refuses everyone else before it tells
     // whether the address has an account.
-    let user = s.platform.user(&who, &p.user).await?;
+    let user = s.platform.users().get(&who, &p.user).await?;
     create(&s, &who, Some(user.id), &body).await
 }

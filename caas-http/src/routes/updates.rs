@@ -60,14 +60,8 @@ pub(crate) async fn update_service(
 ) -> Result<Json<UpdateResult>, ApiError> {
     Ok(Json(
         s.platform
-            .update_service(
-                &who,
-                &p.org,
-                &p.project,
-                &p.service,
-                update,
-                q.dry_run.unwrap_or(false),
-            )
+            .services()
+            .update(&who, &p.to_ref(), update, q.dry_run.unwrap_or(false))
             .await?,
     ))
 }
@@ -89,9 +83,7 @@ pub(crate) async fn list_deployments(
     PathParams(p): PathParams<ServicePath>,
 ) -> Result<Json<Vec<Deployment>>, ApiError> {
     Ok(Json(
-        s.platform
-            .list_deployments(&who, &p.org, &p.project, &p.service)
-            .await?,
+        s.platform.services().deployments(&who, &p.to_ref()).await?,
     ))
 }
 
@@ -117,7 +109,8 @@ pub(crate) async fn rollback_service(
     let to = body.and_then(|JsonBody(b)| b.to);
     Ok(Json(
         s.platform
-            .rollback_service(&who, &p.org, &p.project, &p.service, to)
+            .services()
+            .rollback(&who, &p.to_ref(), to)
             .await?,
     ))
 }

@@ -71,7 +71,7 @@ pub(crate) async fn me(
     State(s): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<Account>, ApiError> {
-    Ok(Json(s.platform.me(&who).await?))
+    Ok(Json(s.platform.users().me(&who).await?))
 }
 
 /// Creates a user (platform administrators).
@@ -95,7 +95,7 @@ pub(crate) async fn create_user(
     let mut new = NewUser::new(body.email);
     new.display_name = body.display_name.unwrap_or_default();
     new.platform_admin = body.platform_admin.unwrap_or(false);
-    let user = s.platform.create_user(&who, new).await?;
+    let user = s.platform.users().create(&who, new).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -121,7 +121,7 @@ pub(crate) async fn list_users(
     filter.search = q.search;
     filter.limit = q.limit;
     filter.offset = q.offset;
-    Ok(Json(s.platform.list_users(&who, &filter).await?))
+    Ok(Json(s.platform.users().list(&who, &filter).await?))
 }
 
 /// Disables a user (platform administrators): none of their tokens is accepted any more;
@@ -144,7 +144,7 @@ pub(crate) async fn disable_user(
     Caller(who): Caller,
     PathParams(p): PathParams<UserPath>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(s.platform.disable_user(&who, &p.user).await?))
+    Ok(Json(s.platform.users().disable(&who, &p.user).await?))
 }
 
 /// Enables a disabled user again (platform administrators): their tokens work again.
@@ -165,5 +165,5 @@ pub(crate) async fn enable_user(
     Caller(who): Caller,
     PathParams(p): PathParams<UserPath>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(s.platform.enable_user(&who, &p.user).await?))
+    Ok(Json(s.platform.users().enable(&who, &p.user).await?))
 }

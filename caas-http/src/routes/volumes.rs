@@ -56,7 +56,8 @@ pub(crate) async fn list_volumes(
 ) -> Result<Json<Vec<VolumeView>>, ApiError> {
     Ok(Json(
         s.platform
-            .list_volumes(&who, &p.org, q.project.as_deref())
+            .volumes()
+            .list(&who, &p.org, q.project.as_deref())
             .await?,
     ))
 }
@@ -83,7 +84,7 @@ pub(crate) async fn create_volume(
     PathParams(p): PathParams<OrgPath>,
     JsonBody(new): JsonBody<NewVolume>,
 ) -> Result<(StatusCode, Json<VolumeView>), ApiError> {
-    let v = s.platform.create_volume(&who, &p.org, new).await?;
+    let v = s.platform.volumes().create(&who, &p.org, new).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -104,7 +105,9 @@ pub(crate) async fn get_volume(
     Caller(who): Caller,
     PathParams(p): PathParams<VolumePath>,
 ) -> Result<Json<VolumeView>, ApiError> {
-    Ok(Json(s.platform.volume(&who, &p.org, &p.volume).await?))
+    Ok(Json(
+        s.platform.volumes().get(&who, &p.org, &p.volume).await?,
+    ))
 }
 
 /// Deletes a volume and its data and releases its storage quota; its backups are kept.
@@ -129,7 +132,8 @@ pub(crate) async fn delete_volume(
     QueryParams(q): QueryParams<ForceQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .delete_volume(&who, &p.org, &p.volume, q.force.unwrap_or(false))
+        .volumes()
+        .delete(&who, &p.org, &p.volume, q.force.unwrap_or(false))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -108,7 +108,8 @@ pub struct World {
 
 async fn token_for(platform: &Platform, admin: &Principal, user: caas_core::UserId) -> String {
     platform
-        .create_api_token(
+        .tokens()
+        .create(
             admin,
             Some(user),
             caas_core::platform::NewApiToken::new("test"),
@@ -290,17 +291,20 @@ async fn build(setup: Setup) -> World {
         .build()
         .unwrap();
     let admin_user = platform
+        .users()
         .ensure_platform_admin("root@example.com")
         .await
         .unwrap();
     let admin_token = platform
-        .ensure_bootstrap_token(&admin_user)
+        .tokens()
+        .ensure_bootstrap(&admin_user)
         .await
         .unwrap()
         .unwrap();
     let admin = platform.principal_for(admin_user.id).await.unwrap();
     platform
-        .create_plan(&admin, NewPlan::new("starter", limits))
+        .plans()
+        .create(&admin, NewPlan::new("starter", limits))
         .await
         .unwrap();
     let mut tokens = Vec::new();
@@ -312,18 +316,21 @@ async fn build(setup: Setup) -> World {
         "boss@globex.example",
     ] {
         let user = platform
-            .create_user(&admin, NewUser::new(email))
+            .users()
+            .create(&admin, NewUser::new(email))
             .await
             .unwrap();
         tokens.push(token_for(&platform, &admin, user.id).await);
         users.push(user.id);
     }
     let acme = platform
-        .create_org(&admin, NewOrganization::new("acme"), Some(users[0]))
+        .orgs()
+        .create(&admin, NewOrganization::new("acme"), Some(users[0]))
         .await
         .unwrap();
     platform
-        .create_org(&admin, NewOrganization::new("globex"), Some(users[3]))
+        .orgs()
+        .create(&admin, NewOrganization::new("globex"), Some(users[3]))
         .await
         .unwrap();
     for (user, role) in [(users[1], Role::Member), (users[2], Role::Viewer)] {
@@ -340,12 +347,14 @@ async fn build(setup: Setup) -> World {
     }
     for org in ["acme", "globex"] {
         platform
+            .orgs()
             .set_subscription(&admin, org, "starter", SubscriptionStatus::Active)
             .await
             .unwrap();
     }
     platform
-        .create_project(&admin, "acme", NewProject::new("shop"))
+        .projects()
+        .create(&admin, "acme", NewProject::new("shop"))
         .await
         .unwrap();
     // Tests make requests as fast as they can: limits of their own where they test them.
@@ -495,7 +504,8 @@ impl World {
             .unwrap();
         let user = self
             .platform
-            .create_user(&admin, NewUser::new(email))
+            .users()
+            .create(&admin, NewUser::new(email))
             .await
             .unwrap();
         self.store
@@ -520,7 +530,8 @@ impl World {
             .unwrap();
         let user = self
             .platform
-            .create_user(&admin, NewUser::new(email))
+            .users()
+            .create(&admin, NewUser::new(email))
             .await
             .unwrap();
         token_for(&self.platform, &admin, user.id).await
@@ -539,6 +550,7 @@ impl World {
 
     async fn admin_id(&self) -> caas_core::UserId {
         self.platform
+            .users()
             .ensure_platform_admin("root@example.com")
             .await
             .unwrap()

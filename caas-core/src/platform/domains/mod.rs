@@ -93,7 +93,7 @@ impl Platform {
     /// platform), `AlreadyExists` (the organization has this hostname and path already),
     /// `QuotaExceeded` (the plan's `max_domains`), `Unavailable` (the proxy).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn add_domain(
+    pub(crate) async fn add_domain(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -175,7 +175,7 @@ impl Platform {
 
     /// The domains of a service, oldest first. Errors: `NotFound`.
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn list_domains(
+    pub(crate) async fn list_domains(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -196,7 +196,7 @@ impl Platform {
     /// Errors: `NotFound` (service, or no such domain on it), `PermissionDenied`,
     /// `Unavailable` (the proxy).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.service = %service))]
-    pub async fn remove_domain(
+    pub(crate) async fn remove_domain(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -254,7 +254,7 @@ impl Platform {
     /// The certificate state of a domain of the organization (`NotConfigured` without a
     /// proxy). Errors: `NotFound`, `Unavailable`.
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn certificate_status(
+    pub(crate) async fn certificate_status(
         &self,
         who: &Principal,
         org_slug: &str,

@@ -58,7 +58,7 @@ impl Platform {
     /// a resolver that cannot read TXT records), `Unavailable` (the resolver or the proxy
     /// failed; the status is unchanged).
     #[instrument(skip_all, fields(caas.org = %org_slug))]
-    pub async fn verify_domain(
+    pub(crate) async fn verify_domain(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -94,7 +94,7 @@ impl Platform {
     /// a port): the token, when it is the token of an unproven claim on that hostname. No
     /// principal: the proxy forwards these requests from anyone.
     /// Errors: `Unavailable` (the store).
-    pub async fn challenge_answer(&self, host: &str, token: &str) -> Result<Option<String>> {
+    pub(crate) async fn challenge_answer(&self, host: &str, token: &str) -> Result<Option<String>> {
         let name = host.rsplit_once(':').map_or(host, |(name, port)| {
             if port.chars().all(|c| c.is_ascii_digit()) {
                 name
@@ -121,7 +121,7 @@ impl Platform {
     /// domains; routes the domains of claims that became verified. Returns how many became
     /// verified. Errors: `Unavailable` (the store).
     #[instrument(skip_all)]
-    pub async fn reverify_domains(&self) -> Result<usize> {
+    pub(crate) async fn reverify_domains(&self) -> Result<usize> {
         let now = self.now();
         let mut per_org: BTreeMap<OrgId, Vec<HostClaim>> = BTreeMap::new();
         for claim in self.inner.store.domains.list_host_claims(None).await? {

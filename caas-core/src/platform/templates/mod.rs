@@ -124,7 +124,7 @@ impl Platform {
 
     /// The catalogue (of one category when given): enabled templates, or every one for
     /// platform administrators. Any authenticated principal may browse it.
-    pub async fn templates(
+    pub(crate) async fn list_templates(
         &self,
         who: &Principal,
         category: Option<&str>,
@@ -139,8 +139,8 @@ impl Platform {
     }
 
     /// One catalogue entry. Errors: `NotFound` (also for a disabled one, to non-admins).
-    pub async fn template(&self, who: &Principal, id: &str) -> Result<TemplateEntry> {
-        self.templates(who, None)
+    pub(crate) async fn template(&self, who: &Principal, id: &str) -> Result<TemplateEntry> {
+        self.list_templates(who, None)
             .await?
             .into_iter()
             .find(|e| e.id == id)
@@ -154,7 +154,7 @@ impl Platform {
     /// `PermissionDenied`, `Conflict`/`Unavailable` (a service did not come up; everything
     /// created was removed).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.template = %template_id))]
-    pub async fn deploy_template(
+    pub(crate) async fn deploy_template(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -358,7 +358,7 @@ impl Platform {
     }
 
     /// The template instances of a project. Errors: `NotFound`.
-    pub async fn list_template_instances(
+    pub(crate) async fn list_template_instances(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -378,7 +378,7 @@ impl Platform {
     /// `options.volumes`). Errors: `NotFound`, `PermissionDenied`, `Unavailable` (what was
     /// removed stays removed; repeating the call finishes the job).
     #[instrument(skip_all, fields(caas.org = %org_slug, caas.project = %project, caas.instance = %name))]
-    pub async fn delete_template_instance(
+    pub(crate) async fn delete_template_instance(
         &self,
         who: &Principal,
         org_slug: &str,
@@ -423,7 +423,7 @@ impl Platform {
     /// Adds a template to the catalogue (validated first). Errors: `InvalidInput` naming the
     /// field, `AlreadyExists` (the id is taken, by a built-in too: update that one instead),
     /// `PermissionDenied` (platform administrators only).
-    pub async fn create_template(
+    pub(crate) async fn create_template(
         &self,
         who: &Principal,
         template: Template,
@@ -461,7 +461,7 @@ impl Platform {
     /// Changes a catalogue entry: a new definition, enabled or not, its position. A built-in
     /// is overridden by a stored copy. Errors: `InvalidInput` (naming the field; `template.id`
     /// when the definition's id differs), `NotFound`, `PermissionDenied`.
-    pub async fn update_template(
+    pub(crate) async fn update_template(
         &self,
         who: &Principal,
         id: &str,
@@ -519,7 +519,7 @@ impl Platform {
     /// Deletes an administrator's template; for an overridden built-in, the built-in comes
     /// back. Errors: `Conflict` (a built-in without override: disable it instead), `NotFound`,
     /// `PermissionDenied`.
-    pub async fn delete_template(&self, who: &Principal, id: &str) -> Result<()> {
+    pub(crate) async fn delete_template(&self, who: &Principal, id: &str) -> Result<()> {
         who.require_admin(Action::TemplateManage)?;
         match self.inner.store.templates.template_opt(id).await? {
             Some(s) => {

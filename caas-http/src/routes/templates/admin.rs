@@ -84,7 +84,8 @@ pub(crate) async fn create_template(
     }
     let entry = s
         .platform
-        .create_template(
+        .templates()
+        .create(
             &who,
             body.template,
             body.enabled.unwrap_or(true),
@@ -121,7 +122,8 @@ pub(crate) async fn update_template(
     update.position = body.position;
     Ok(Json(
         s.platform
-            .update_template(&who, &p.template, update)
+            .templates()
+            .update(&who, &p.template, update)
             .await?,
     ))
 }
@@ -145,6 +147,6 @@ pub(crate) async fn delete_template(
     Caller(who): Caller,
     PathParams(p): PathParams<TemplatePath>,
 ) -> Result<StatusCode, ApiError> {
-    s.platform.delete_template(&who, &p.template).await?;
+    s.platform.templates().delete(&who, &p.template).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use caas_core::ProjectRef;
 use caas_core::model::{TemplateInstance, TemplateMinimum};
 use caas_core::platform::{DeployTemplate, TemplateDeployment, TemplateEntry};
 use http::StatusCode;
@@ -157,7 +158,11 @@ pub(crate) async fn list_templates(
     Caller(who): Caller,
     QueryParams(q): QueryParams<CategoryQuery>,
 ) -> Result<Json<Vec<TemplateSummary>>, ApiError> {
-    let entries = s.platform.templates(&who, q.category.as_deref()).await?;
+    let entries = s
+        .platform
+        .templates()
+        .list(&who, q.category.as_deref())
+        .await?;
     Ok(Json(
         entries.into_iter().map(TemplateSummary::from).collect(),
     ))
@@ -180,7 +185,7 @@ pub(crate) async fn get_template(
     Caller(who): Caller,
     PathParams(p): PathParams<TemplatePath>,
 ) -> Result<Json<TemplateEntry>, ApiError> {
-    Ok(Json(s.platform.template(&who, &p.template).await?))
+    Ok(Json(s.platform.templates().get(&who, &p.template).await?))
 }
 
 /// Deploys a template into a project as one instance, or with `?dry_run=true` answers the
@@ -213,7 +218,14 @@ pub(crate) async fn deploy_template(
     input.parameters = body.parameters;
     let deployment = s
         .platform
-        .deploy_template(&who, &p.org, &p.project, &p.template, input, dry_run)
+        .templates()
+        .deploy(
+            &who,
+            &ProjectRef::new(&p.org, &p.project),
+            &p.template,
+            input,
+            dry_run,
+        )
         .await?;
     let status = if deployment.applied {
         StatusCode::CREATED
@@ -240,9 +252,7 @@ pub(crate) async fn list_instances(
     PathParams(p): PathParams<ProjectPath>,
 ) -> Result<Json<Vec<TemplateInstance>>, ApiError> {
     Ok(Json(
-        s.platform
-            .list_template_instances(&who, &p.org, &p.project)
-            .await?,
+        s.platform.templates().instances(&who, &p.to_ref()).await?,
     ))
 }
 
@@ -268,7 +278,13 @@ pub(crate) async fn delete_instance(
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     s.platform
-        .delete_template_instance(&who, &p.org, &p.project, &p.instance, q.options())
+        .templates()
+        .delete_instance(
+            &who,
+            &ProjectRef::new(&p.org, &p.project),
+            &p.instance,
+            q.options(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
