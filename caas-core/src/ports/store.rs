@@ -274,7 +274,7 @@ pub trait SettingStore: Send + Sync + std::fmt::Debug + 'static {
 ///     .build()?;
 /// let who = platform.principal_for(user.id).await?;
 /// // The member sees the host's organization; it has no projects in caas-rs yet.
-/// assert!(platform.list_projects(&who, "acme").await?.is_empty());
+/// assert!(platform.projects().list(&who, "acme").await?.is_empty());
 /// # Ok(())
 /// # }
 /// # }
