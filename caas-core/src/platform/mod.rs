@@ -22,6 +22,7 @@ mod lifecycle;
 mod members;
 mod monitoring;
 mod org_admin;
+pub mod policy;
 mod reconcile;
 mod recreate;
 mod rollout;

@@ -613,10 +613,10 @@ impl Platform {
         service: &str,
         interval: Duration,
     ) -> Result<futures::stream::BoxStream<'static, Result<StatsSnapshot>>> {
+        super::policy::check_stream_interval(interval)?;
         let (org, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
-        let interval = interval.max(LIVE_STATS_WINDOW);
         struct State {
             platform: Platform,
             service: ServiceId,

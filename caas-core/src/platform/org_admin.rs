@@ -539,6 +539,10 @@ impl Platform {
         who: &Principal,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>> {
+        super::policy::check_limit(filter.limit, super::policy::MAX_AUDIT_ENTRIES)?;
+        if let Some(action) = &filter.action_prefix {
+            super::policy::check_audit_action(action)?;
+        }
         // The whole organization's log: owners holding every project only.
         let own_org = filter
             .org

@@ -124,6 +124,7 @@ impl Platform {
         service: &str,
         window: Duration,
     ) -> Result<ServiceHealth> {
+        super::policy::check_health_window(window)?;
         let (_, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;
@@ -194,6 +195,7 @@ impl Platform {
         service: &str,
         limit: u32,
     ) -> Result<Vec<ServiceEvent>> {
+        super::policy::check_limit(limit, super::policy::MAX_EVENTS)?;
         let (_, _, svc) = self
             .authorize_service(who, org_slug, project, service, Action::ServiceView)
             .await?;

@@ -24,9 +24,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use caas_core::Error;
 use caas_core::model::{MetricPoint, Resolution};
 use caas_core::platform::StatsSnapshot;
+use caas_core::platform::policy;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -37,13 +37,6 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, PathParams, QueryParams};
 use crate::render::{self, ChartMetric};
-
-/// Time between two snapshots of the stats stream when `interval_ms` is not given.
-const DEFAULT_STREAM_INTERVAL_MS: u64 = 2_000;
-/// The shortest `interval_ms`: a snapshot needs two readings 500 ms apart.
-const MIN_STREAM_INTERVAL_MS: u64 = 500;
-/// The longest `interval_ms`.
-const MAX_STREAM_INTERVAL_MS: u64 = 60_000;
 
 /// `?interval_ms=`: how often the stream sends a snapshot.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -97,27 +90,19 @@ pub(crate) struct ChartQuery {
     step: Option<Resolution>,
 }
 
-/// `[from, to)` with the defaults: `to` now, `from` an hour before `to`.
+/// `[from, to)` with the defaults: `to` now, `from` the platform's default range before `to`.
 fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (DateTime<Utc>, DateTime<Utc>) {
     let to = to.unwrap_or_else(Utc::now);
     let from = from.unwrap_or_else(|| {
-        to.checked_sub_signed(chrono::Duration::hours(1))
+        to.checked_sub_signed(policy::DEFAULT_METRICS_RANGE)
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     });
     (from, to)
 }
 
-/// The stream interval, checked.
-fn stream_interval(interval_ms: Option<u64>) -> Result<Duration, ApiError> {
-    let ms = interval_ms.unwrap_or(DEFAULT_STREAM_INTERVAL_MS);
-    if !(MIN_STREAM_INTERVAL_MS..=MAX_STREAM_INTERVAL_MS).contains(&ms) {
-        return Err(Error::invalid(
-            "interval_ms",
-            format!("must be between {MIN_STREAM_INTERVAL_MS} and {MAX_STREAM_INTERVAL_MS}"),
-        )
-        .into());
-    }
-    Ok(Duration::from_millis(ms))
+/// The stream interval asked for, or the platform's default (the platform checks its bounds).
+fn stream_interval(interval_ms: Option<u64>) -> Duration {
+    interval_ms.map_or(policy::DEFAULT_STREAM_INTERVAL, Duration::from_millis)
 }
 
 /// Live stats of the service's container, from two readings 500 ms apart.
@@ -170,7 +155,7 @@ pub(crate) async fn service_stats_stream(
     PathParams(p): PathParams<ServicePath>,
     QueryParams(q): QueryParams<StreamQuery>,
 ) -> Result<Response, ApiError> {
-    let interval = stream_interval(q.interval_ms)?;
+    let interval = stream_interval(q.interval_ms);
     let snapshots = s
         .platform
         .monitoring()

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use caas_core::Error;
 use caas_core::model::ServiceEvent;
 use caas_core::platform::ServiceHealth;
+use caas_core::platform::policy;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -26,15 +26,6 @@ use super::ServicePath;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, PathParams, QueryParams};
-
-/// Health window when `window_secs` is not given: a day.
-const DEFAULT_HEALTH_WINDOW_SECS: u64 = 86_400;
-/// The longest health window: 30 days.
-const MAX_HEALTH_WINDOW_SECS: u64 = 30 * 86_400;
-/// Events returned when `limit` is not given.
-const DEFAULT_EVENTS: u32 = 100;
-/// Most events one answer holds.
-const MAX_EVENTS: u32 = 1_000;
 
 /// `?window_secs=`: the window health is computed over.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,18 +66,14 @@ pub(crate) async fn service_health(
     PathParams(p): PathParams<ServicePath>,
     QueryParams(q): QueryParams<HealthQuery>,
 ) -> Result<Json<ServiceHealth>, ApiError> {
-    let secs = q.window_secs.unwrap_or(DEFAULT_HEALTH_WINDOW_SECS);
-    if !(1..=MAX_HEALTH_WINDOW_SECS).contains(&secs) {
-        return Err(Error::invalid(
-            "window_secs",
-            format!("must be between 1 and {MAX_HEALTH_WINDOW_SECS} (30 days)"),
-        )
-        .into());
-    }
+    // The window's bounds are the platform's (caas_core::platform::policy).
+    let window = q
+        .window_secs
+        .map_or(policy::DEFAULT_HEALTH_WINDOW, Duration::from_secs);
     Ok(Json(
         s.platform
             .monitoring()
-            .health(&who, &p.to_ref(), Duration::from_secs(secs))
+            .health(&who, &p.to_ref(), window)
             .await?,
     ))
 }
@@ -110,10 +97,7 @@ pub(crate) async fn service_events(
     PathParams(p): PathParams<ServicePath>,
     QueryParams(q): QueryParams<EventsQuery>,
 ) -> Result<Json<Vec<ServiceEvent>>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_EVENTS);
-    if !(1..=MAX_EVENTS).contains(&limit) {
-        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_EVENTS}")).into());
-    }
+    let limit = q.limit.unwrap_or(policy::DEFAULT_EVENTS);
     Ok(Json(
         s.platform
             .monitoring()

@@ -32,7 +32,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, JsonBody, PathParams, QueryParams};
 
 /// Most lines a JSON log answer holds (the last ones); use `tail` or `follow` for more control.
-pub const MAX_LOG_LINES: usize = 10_000;
+pub use caas_core::platform::policy::MAX_LOG_LINES;
 
 /// A new service: exactly one of `spec` (an app) or `database` (a managed database).
 #[derive(Debug, Deserialize)]

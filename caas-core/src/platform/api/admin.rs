@@ -101,7 +101,10 @@ impl Admin<'_> {
     }
 
     /// The audit log, newest first (platform administrators; organization owners for their
-    /// organization's entries when `filter.org` is theirs). Errors: `PermissionDenied`.
+    /// organization's entries when `filter.org` is theirs). `filter.limit` is 1 to
+    /// [`policy::MAX_AUDIT_ENTRIES`](crate::platform::policy::MAX_AUDIT_ENTRIES) and an action
+    /// prefix 1-64 of `a-z0-9._`. Errors: `InvalidInput` (`limit`, `action`),
+    /// `PermissionDenied`.
     pub async fn audit_log(self, who: &Principal, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         self.platform.audit_log(who, filter).await
     }

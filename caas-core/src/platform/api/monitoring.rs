@@ -92,8 +92,10 @@ impl Monitoring<'_> {
             .await
     }
 
-    /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (at least
-    /// [`LIVE_STATS_WINDOW`](crate::platform::LIVE_STATS_WINDOW)), each from the reading before it,
+    /// Live stats of a service as a stream: one [`StatsSnapshot`] every `interval` (between
+    /// [`policy::MIN_STREAM_INTERVAL`](crate::platform::policy::MIN_STREAM_INTERVAL) and
+    /// [`policy::MAX_STREAM_INTERVAL`](crate::platform::policy::MAX_STREAM_INTERVAL), else
+    /// `InvalidInput` naming `interval_ms`), each from the reading before it,
     /// following the service onto a new container after an update. A failed reading is an `Err`
     /// item and the stream goes on; it ends when the service is deleted or the caller loses access,
     /// and counts against the [`StreamLimits`](crate::platform::StreamLimits). Errors (of the
@@ -145,8 +147,9 @@ impl Monitoring<'_> {
             .await
     }
 
-    /// A service's health over the last `window` (see [`ServiceHealth`]). Errors: `NotFound`,
-    /// `Unavailable`.
+    /// A service's health over the last `window` (see [`ServiceHealth`]), from a second to
+    /// [`policy::MAX_HEALTH_WINDOW`](crate::platform::policy::MAX_HEALTH_WINDOW). Errors:
+    /// `InvalidInput` (`window_secs`), `NotFound`, `Unavailable`.
     pub async fn health(
         self,
         who: &Principal,
@@ -164,8 +167,9 @@ impl Monitoring<'_> {
             .await
     }
 
-    /// A service's events, newest first, at most `limit` (capped at 1000). Errors:
-    /// `NotFound`, `Unavailable`.
+    /// A service's events, newest first, at most `limit` (1 to
+    /// [`policy::MAX_EVENTS`](crate::platform::policy::MAX_EVENTS)). Errors: `InvalidInput`
+    /// (`limit`), `NotFound`, `Unavailable`.
     pub async fn events(
         self,
         who: &Principal,
