@@ -554,12 +554,6 @@ impl Platform {
             .with(crate::labels::INSTANCE, &self.inner.instance)
     }
 
-    /// What `org` may hold now, from the directory and the plan source.
-    async fn quota_grant(&self, org: OrgId) -> Result<crate::ports::quota::QuotaGrant> {
-        let store = &self.inner.store;
-        crate::ports::quota::QuotaGrant::load(&*store.directory, &*store.plans, org).await
-    }
-
     fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }

@@ -264,17 +264,9 @@ impl Platform {
         let more = skip.saturating_add(window.len() as u64) < total;
         let mut items = Vec::new();
         for (org, sub) in window {
-            let plan = match &sub {
-                Some(s) => Some(store.plans.plan(s.plan).await?),
-                None => None,
-            };
-            let grant = QuotaGrant {
-                org: org.id,
-                org_slug: org.slug.to_string(),
-                subscription: sub.clone(),
-                plan: plan.clone(),
-            };
+            let grant = QuotaGrant::with_subscription(&org, sub.clone(), &*store.plans).await?;
             let usage = store.quota.quota_usage(&grant, self.now()).await?;
+            let plan = grant.plan;
             items.push(OrgOverview {
                 members: store.directory.members(org.id).await?.len() as u64,
                 containers: store.services.list_services(org.id, None).await?.len() as u64,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{OrgId, ReservationId};
-use crate::model::{Plan, Reservation, Subscription, Usage};
+use crate::model::{Organization, Plan, Reservation, Subscription, Usage};
 use crate::ports::clock::Clock;
 use crate::ports::store::{Directory, PlanSource, QuotaLedger};
 use crate::units::ResourceAmounts;
@@ -62,15 +62,28 @@ impl QuotaGrant {
         D: Directory + ?Sized,
         P: PlanSource + ?Sized,
     {
-        let organization = directory.org(org).await?;
-        let subscription = plans.subscription_opt(org).await?;
+        Self::of(&directory.org(org).await?, plans).await
+    }
+
+    /// The grant of an organization already read. Errors: `NotFound` (the subscription's plan).
+    pub async fn of<P: PlanSource + ?Sized>(org: &Organization, plans: &P) -> Result<Self> {
+        Self::with_subscription(org, plans.subscription_opt(org.id).await?, plans).await
+    }
+
+    /// The grant of an organization and its subscription already read: only the plan is read.
+    /// Errors: `NotFound` (the subscription's plan).
+    pub async fn with_subscription<P: PlanSource + ?Sized>(
+        org: &Organization,
+        subscription: Option<Subscription>,
+        plans: &P,
+    ) -> Result<Self> {
         let plan = match &subscription {
             Some(sub) => Some(plans.plan(sub.plan).await?),
             None => None,
         };
         Ok(Self {
-            org,
-            org_slug: organization.slug.to_string(),
+            org: org.id,
+            org_slug: org.slug.to_string(),
             subscription,
             plan,
         })

@@ -63,6 +63,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DomainId, OrgId};
 use crate::model::{Domain, HostClaim, Organization, Service, VerificationStatus};
 use crate::ports::proxy::CertificateStatus;
+use crate::ports::quota::QuotaGrant;
 use crate::validate::{self, HostPattern};
 
 pub(crate) use config::CheckPermits;
@@ -144,7 +145,8 @@ impl Platform {
             created_at: now,
         };
         let fresh = claim.token.clone();
-        let grant = self.quota_grant(org.id).await?;
+        // The organization is read already: only its subscription and plan are.
+        let grant = QuotaGrant::of(&org, &*self.inner.store.plans).await?;
         let domains = &self.inner.store.domains;
         let claim = match domains.create_domain(&domain, &claim, &grant).await {
             Err(e) if e.is_conflict() && self.expire_foreign_claim(&hostname, org.id).await? => {
