@@ -313,6 +313,63 @@ async fn a_panel_member_deploys_under_the_panels_plan_and_nothing_is_copied() {
     let refused = w.deploy("cron").await.unwrap_err();
     assert!(refused.to_string().contains("suspended"), "{refused}");
 
+    // Roles come from the panel's rows: its `member` cannot create projects (403)…
+    let e = w
+        .platform
+        .projects()
+        .create(&w.member, &w.org, NewProject::new("side"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::PermissionDenied { .. }), "{e:?}");
+    // …and the owner of another panel organization does not see this one (404).
+    let stranger = panel_side::add_user(
+        &w.panel,
+        &format!("other-{}@elsewhere.example", env::run_id()),
+        "Other",
+        "user",
+    )
+    .await
+    .unwrap();
+    panel_side::add_org(
+        &w.panel,
+        "Elsewhere",
+        &format!("else-{}", env::run_id()),
+        stranger,
+    )
+    .await
+    .unwrap();
+    let stranger = w.platform.principal_for(UserId(stranger)).await.unwrap();
+    let api = caas_core::ServiceRef::new(&w.org, "web", "api");
+    for e in [
+        w.platform
+            .orgs()
+            .get(&stranger, &w.org)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        w.platform
+            .services()
+            .get(&stranger, &api)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+    ] {
+        assert!(e.is_not_found(), "{e:?}");
+    }
+    // A hostile slug reaches the panel's tables only as a bound parameter.
+    let e = w
+        .platform
+        .orgs()
+        .get(&w.owner, "x'; DROP TABLE organizations; --")
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found() || e.field().is_some(), "{e:?}");
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(&w.panel)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 2, "the panel's organizations are intact");
+
     // Changes to the panel's tenancy are the panel's.
     let e = w
         .platform
